@@ -1,0 +1,41 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+DB     ?= evrevops.duckdb
+DEMO   ?= demo-data
+PORTS  ?= 500
+MONTHS ?= 12
+SEED   ?= 42
+
+.PHONY: demo test bench lint docs clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+demo: $(STAMP)
+	rm -rf $(DEMO) $(DB) $(DB).wal
+	$(BIN)/evrevops generate --ports $(PORTS) --months $(MONTHS) --seed $(SEED) --out $(DEMO)
+	$(BIN)/evrevops --db $(DB) ingest $(DEMO)
+	$(BIN)/evrevops --db $(DB) headline
+
+test: $(STAMP)
+	$(BIN)/pytest -q -n 2
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+docs: $(STAMP)
+	$(BIN)/evrevops metrics docs --out docs/metrics.md
+
+clean:
+	rm -rf $(VENV) $(DEMO) $(DB) $(DB).wal .pytest_cache

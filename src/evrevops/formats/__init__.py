@@ -1,0 +1,204 @@
+"""Readers of the standard inputs an operator already has.
+
+Each format is a closed entry in :data:`FORMATS`; an unknown name fails loudly.
+:func:`detect` recognises a file from its content (not only its name), and
+:func:`read` returns a :class:`~evrevops.formats.base.Batch`.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import importlib
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from evrevops.formats.base import Batch, FormatError, sniff_json
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    target: str  # "module:function" taking (path, mapping=None) -> Batch
+    description: str
+
+    def reader(self) -> Callable[..., Batch]:
+        module, func = self.target.split(":")
+        return getattr(importlib.import_module(module), func)
+
+
+FORMATS: dict[str, Format] = {
+    f.name: f
+    for f in [
+        Format("ocpi-cdrs", "evrevops.formats.ocpi:read_cdrs", "OCPI 2.2.1 CDRs (JSON array, NDJSON or OCPI response page)"),
+        Format("ocpi-locations", "evrevops.formats.ocpi_locations:read_locations", "OCPI 2.2.1 Locations with EVSEs and connectors"),
+        Format("ocpi-tariffs", "evrevops.formats.ocpi_tariffs:read_tariffs", "OCPI 2.2.1 Tariffs"),
+        Format("ocpp-log", "evrevops.formats.ocpp:read_log", "OCPP 1.6J / 2.0.1 message log, one JSON object a line"),
+        Format("session-csv", "evrevops.formats.session_csv:read_sessions", "session CSV export through a declarative column mapping"),
+        Format("acn-json", "evrevops.formats.session_csv:read_acn", "Caltech ACN-Data API session JSON"),
+        Format("urdb", "evrevops.formats.urdb:read_urdb", "OpenEI URDB utility tariff JSON"),
+        Format("sites-csv", "evrevops.formats.tables_csv:read_sites", "sites, chargers and ports CSV"),
+        Format("customers-csv", "evrevops.formats.tables_csv:read_customers", "customers CSV"),
+        Format("contracts-csv", "evrevops.formats.tables_csv:read_contracts", "contract lines CSV"),
+        Format("deals-csv", "evrevops.formats.tables_csv:read_deals", "deals (CRM opportunities) CSV"),
+        Format("deal-stages-csv", "evrevops.formats.tables_csv:read_deal_stages", "deal stage history CSV"),
+        Format("projects-csv", "evrevops.formats.tables_csv:read_projects", "project milestones CSV"),
+        Format("incentives-csv", "evrevops.formats.tables_csv:read_incentives", "incentive programs and awards CSV"),
+        Format("incidents-csv", "evrevops.formats.tables_csv:read_incidents", "maintenance tickets / incident records with outage causes"),
+    ]
+}  # fmt: skip
+
+# Header columns that identify each of evrevops' own CSV formats.
+CSV_SIGNATURES: list[tuple[str, set[str]]] = [
+    ("sites-csv", {"site_id", "port_id", "segment", "time_zone"}),
+    ("customers-csv", {"customer_id", "name", "segment"}),
+    ("contracts-csv", {"contract_id", "line_id", "line_type", "event"}),
+    ("deal-stages-csv", {"deal_id", "stage", "entered_on"}),
+    ("deals-csv", {"deal_id", "stage", "expected_close_on"}),
+    ("projects-csv", {"project_id", "milestone"}),
+    ("incentives-csv", {"incentive_id", "program", "kind"}),
+    ("incidents-csv", {"incident_id", "started_at", "cause"}),
+]
+
+
+def get_format(name: str) -> Format:
+    """Return the format called *name*; an unknown name raises ``ValueError``."""
+    try:
+        return FORMATS[name]
+    except KeyError:
+        raise ValueError(f"unknown format {name!r}; known: {', '.join(sorted(FORMATS))}") from None
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    raw = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
+
+
+def _json_kind(obj: object) -> str | None:
+    if not isinstance(obj, dict):
+        return None
+    if "message" in obj and ("charge_point_id" in obj or "chargePointId" in obj):
+        return "ocpp-log"
+    if "cdr_location" in obj or "charging_periods" in obj:
+        return "ocpi-cdrs"
+    if "evses" in obj or ("coordinates" in obj and "time_zone" in obj):
+        return "ocpi-locations"
+    if "elements" in obj and "currency" in obj:
+        return "ocpi-tariffs"
+    if "energyratestructure" in obj or "flatdemandstructure" in obj or "demandratestructure" in obj or "utility" in obj and "label" in obj:
+        return "urdb"
+    if "connectionTime" in obj and "kWhDelivered" in obj:
+        return "acn-json"
+    if "_items" in obj:
+        items = obj["_items"]
+        return "acn-json" if isinstance(items, list) else None
+    for key in ("data", "items"):
+        inner = obj.get(key)
+        if isinstance(inner, list) and inner:
+            return _json_kind(inner[0])
+        if isinstance(inner, dict):
+            return _json_kind(inner)
+    return None
+
+
+def _first_array_element(path: Path) -> object | None:
+    with _open_text(path) as f:
+        head = f.read(1 << 20)
+    i = head.find("[")
+    if i < 0:
+        return None
+    try:
+        obj, _ = json.JSONDecoder().raw_decode(head[i + 1 :].lstrip())
+        return obj
+    except json.JSONDecodeError:
+        return None
+
+
+def detect(path: str | Path) -> tuple[str, str | None]:
+    """Recognise a file's format (and, for session CSV exports, its mapping).
+
+    Returns
+    -------
+    (format, mapping)
+        ``mapping`` is the column-mapping name for ``session-csv`` files, else None.
+
+    Raises
+    ------
+    FormatError
+        When the content matches no known format.
+    """
+    path = Path(path)
+    suffixes = [s.lower() for s in path.suffixes]
+    if any(s in (".json", ".ndjson", ".jsonl") for s in suffixes):
+        kind, first = sniff_json(path)
+        if kind == "ndjson":
+            fmt = _json_kind(first)
+        elif kind == "array":
+            fmt = _json_kind(_first_array_element(path))
+        elif kind == "object":
+            with _open_text(path) as f:
+                try:
+                    fmt = _json_kind(json.load(f))
+                except json.JSONDecodeError as exc:
+                    raise FormatError(path, f"not valid JSON: {exc.msg}", record=exc.lineno) from None
+        else:
+            fmt = None
+        if fmt:
+            return fmt, None
+        raise FormatError(path, "JSON content matches no known format (OCPI CDRs/Locations/Tariffs, OCPP log, URDB, ACN-Data)")
+    if any(s in (".csv", ".txt", ".tsv") for s in suffixes):
+        with _open_text(path) as f:
+            first = f.readline()
+        dialect_delim = "\t" if first.count("\t") > first.count(",") else ","
+        header = next(csv.reader([first], delimiter=dialect_delim), [])
+        cols = {h.strip() for h in header}
+        for name, sig in CSV_SIGNATURES:
+            if sig <= cols:
+                return name, None
+        from evrevops.formats.session_csv import match_mapping
+
+        mapping = match_mapping(header, path)
+        if mapping:
+            return "session-csv", mapping
+        raise FormatError(path, f"CSV header matches no known format or mapping: {header[:8]}", record=1)
+    raise FormatError(path, "unrecognised file type; pass --format")
+
+
+def read(path: str | Path, fmt: str | None = None, mapping: str | None = None) -> Batch:
+    """Read *path* as *fmt* (detected when None) and return its :class:`Batch`."""
+    path = Path(path)
+    if not path.exists():
+        raise FormatError(path, "no such file")
+    if fmt is None:
+        fmt, detected_mapping = detect(path)
+        mapping = mapping or detected_mapping
+    batch = get_format(fmt).reader()(path, mapping=mapping)
+    batch.format = fmt
+    return batch
+
+
+def input_files(paths: list[str | Path]) -> list[Path]:
+    """Expand directories into the files to ingest, in a stable, dependency-friendly order.
+
+    Reference data (customers, sites, locations, tariffs) comes before usage
+    data so a directory ingests in one go.
+    """
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(sorted(q for q in p.rglob("*") if q.is_file() and not q.name.startswith(".") and q.suffix.lower() in {".json", ".ndjson", ".jsonl", ".csv", ".txt", ".tsv", ".gz"} and q.name.lower() not in {"readme.md"}))
+        else:
+            out.append(p)
+
+    def rank(p: Path) -> tuple[int, str]:
+        n = p.name.lower()
+        order = ["customer", "site", "location", "urdb", "utility", "tariff", "contract", "deal", "stage", "project", "incentive", "incident", "ocpp", "cdr", "session"]
+        for i, word in enumerate(order):
+            if word in n:
+                return i, str(p)
+        return len(order), str(p)
+
+    return sorted(out, key=rank)

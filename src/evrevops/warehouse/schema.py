@@ -1,0 +1,194 @@
+"""Versioned warehouse schema.
+
+Each migration is a list of DDL statements applied in one transaction; the
+``schema_version`` table records which have been applied.  Migrations are
+append-only: never edit one that has shipped, add a new one.
+
+Conventions (handbook §1): instants are ``*_at`` ``TIMESTAMP`` in UTC (naive),
+local calendar dates are ``DATE`` named ``*_on`` or ``local_date``, units are in
+column names (``energy_kwh``, ``power_kw``, ``duration_s``), money is ``BIGINT``
+minor units in ``*_minor`` columns beside an ISO-4217 ``currency``, and rates
+($/kWh, $/kW) are kept as exact decimal text or JSON as they came.
+
+Every data row carries its provenance: ``file_id`` (the ingest ledger entry
+that wrote it) and ``source_record`` (line or record number in that file).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+PROVENANCE = "file_id BIGINT, source_record BIGINT"
+
+MIGRATIONS: list[tuple[int, str, list[str]]] = [
+    (
+        1,
+        "initial schema: domain nouns, ingest ledger and quarantine",
+        [
+            "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description VARCHAR, applied_at TIMESTAMP)",
+            # ---- ingest bookkeeping -------------------------------------------------
+            """CREATE TABLE ingest_ledger (
+                file_id BIGINT PRIMARY KEY, path VARCHAR NOT NULL, checksum VARCHAR NOT NULL,
+                format VARCHAR NOT NULL, mapping VARCHAR, size_bytes BIGINT,
+                started_at TIMESTAMP, finished_at TIMESTAMP,
+                records_read BIGINT, accepted BIGINT, duplicate BIGINT, quarantined BIGINT,
+                replaced BIGINT, status VARCHAR)""",
+            """CREATE TABLE quarantine (
+                file_id BIGINT, path VARCHAR, source_record BIGINT, field VARCHAR,
+                reason VARCHAR, raw VARCHAR)""",
+            # ---- parties and places --------------------------------------------------
+            f"""CREATE TABLE customers (
+                customer_id VARCHAR PRIMARY KEY, name VARCHAR, segment VARCHAR,
+                revenue_model VARCHAR, country VARCHAR, currency VARCHAR,
+                billing_email VARCHAR, created_on DATE, {PROVENANCE})""",
+            f"""CREATE TABLE sites (
+                site_id VARCHAR PRIMARY KEY, name VARCHAR, customer_id VARCHAR,
+                segment VARCHAR, revenue_model VARCHAR, time_zone VARCHAR,
+                utility_tariff_id VARCHAR, grid_capacity_kw DOUBLE, operating_hours VARCHAR,
+                address VARCHAR, city VARCHAR, state VARCHAR, postal_code VARCHAR,
+                country VARCHAR, latitude DOUBLE, longitude DOUBLE,
+                operator_party VARCHAR, last_updated_at TIMESTAMP, {PROVENANCE})""",
+            f"""CREATE TABLE chargers (
+                charger_id VARCHAR PRIMARY KEY, site_id VARCHAR, vendor VARCHAR, model VARCHAR,
+                serial_number VARCHAR, firmware_version VARCHAR, ocpp_version VARCHAR,
+                {PROVENANCE})""",
+            f"""CREATE TABLE ports (
+                port_id VARCHAR PRIMARY KEY, site_id VARCHAR, charger_id VARCHAR,
+                connector_id INTEGER, evse_id VARCHAR, power_type VARCHAR,
+                connector_standard VARCHAR, rated_kw DOUBLE,
+                commissioned_on DATE, decommissioned_on DATE, {PROVENANCE})""",
+            # ---- usage -----------------------------------------------------------------
+            f"""CREATE TABLE sessions (
+                session_id VARCHAR PRIMARY KEY, source VARCHAR, site_id VARCHAR,
+                port_id VARCHAR, charger_id VARCHAR, connector_id VARCHAR,
+                started_at TIMESTAMP NOT NULL, ended_at TIMESTAMP NOT NULL,
+                charging_ended_at TIMESTAMP, energy_kwh DOUBLE NOT NULL,
+                plugged_in_s DOUBLE NOT NULL, charging_s DOUBLE NOT NULL, idle_s DOUBLE NOT NULL,
+                peak_kw DOUBLE, currency VARCHAR,
+                total_cost_minor BIGINT, total_cost_incl_vat_minor BIGINT,
+                energy_cost_minor BIGINT, time_cost_minor BIGINT,
+                parking_cost_minor BIGINT, fixed_cost_minor BIGINT,
+                tariff_id VARCHAR, auth_method VARCHAR, token_uid VARCHAR,
+                stop_reason VARCHAR, charging_periods VARCHAR,
+                last_updated_at TIMESTAMP, {PROVENANCE})""",
+            f"""CREATE TABLE status_events (
+                charger_id VARCHAR NOT NULL, port_id VARCHAR, connector_id INTEGER,
+                at TIMESTAMP NOT NULL, status VARCHAR NOT NULL, error_code VARCHAR,
+                vendor_error_code VARCHAR, info VARCHAR, protocol VARCHAR, {PROVENANCE})""",
+            f"""CREATE TABLE meter_readings (
+                charger_id VARCHAR NOT NULL, port_id VARCHAR, connector_id INTEGER,
+                transaction_id VARCHAR, at TIMESTAMP NOT NULL, measurand VARCHAR NOT NULL,
+                phase VARCHAR, value DOUBLE NOT NULL, unit VARCHAR, context VARCHAR,
+                {PROVENANCE})""",
+            f"""CREATE TABLE heartbeats (
+                charger_id VARCHAR NOT NULL, at TIMESTAMP NOT NULL, message VARCHAR,
+                {PROVENANCE})""",
+            f"""CREATE TABLE ocpp_transactions (
+                charger_id VARCHAR NOT NULL, transaction_id VARCHAR NOT NULL, port_id VARCHAR,
+                connector_id INTEGER, id_tag VARCHAR, started_at TIMESTAMP, ended_at TIMESTAMP,
+                meter_start_wh DOUBLE, meter_stop_wh DOUBLE, stop_reason VARCHAR,
+                protocol VARCHAR, {PROVENANCE})""",
+            # ---- prices ----------------------------------------------------------------
+            f"""CREATE TABLE driver_tariffs (
+                tariff_id VARCHAR PRIMARY KEY, country_code VARCHAR, party_id VARCHAR,
+                currency VARCHAR NOT NULL, type VARCHAR, tariff_json VARCHAR NOT NULL,
+                min_price_excl_vat VARCHAR, max_price_excl_vat VARCHAR,
+                start_at TIMESTAMP, end_at TIMESTAMP, last_updated_at TIMESTAMP, {PROVENANCE})""",
+            f"""CREATE TABLE utility_tariffs (
+                utility_tariff_id VARCHAR PRIMARY KEY, utility VARCHAR, name VARCHAR,
+                sector VARCHAR, eiaid BIGINT, start_on DATE, end_on DATE,
+                has_tou_demand BOOLEAN, has_flat_demand BOOLEAN, fixed_charge_units VARCHAR,
+                demand_window_min INTEGER, rate_json VARCHAR NOT NULL, {PROVENANCE})""",
+            # ---- commercial ---------------------------------------------------------------
+            f"""CREATE TABLE contracts (
+                contract_id VARCHAR NOT NULL, line_id VARCHAR NOT NULL, customer_id VARCHAR,
+                site_id VARCHAR, revenue_model VARCHAR, line_type VARCHAR NOT NULL,
+                event VARCHAR NOT NULL, effective_on DATE NOT NULL, end_on DATE,
+                ports INTEGER, quantity DOUBLE, unit_price_minor BIGINT, currency VARCHAR,
+                billing_period VARCHAR, term_months INTEGER, energy_share_pct VARCHAR,
+                sla_uptime_pct VARCHAR, sla_scope VARCHAR, sla_credit_schedule VARCHAR,
+                {PROVENANCE}, PRIMARY KEY (contract_id, line_id))""",
+            f"""CREATE TABLE deals (
+                deal_id VARCHAR PRIMARY KEY, name VARCHAR, customer_id VARCHAR, account_name VARCHAR,
+                segment VARCHAR, revenue_model VARCHAR, stage VARCHAR, probability_pct DOUBLE,
+                currency VARCHAR, hardware_minor BIGINT, installation_minor BIGINT,
+                software_arr_minor BIGINT, caas_arr_minor BIGINT, ports INTEGER,
+                created_on DATE, expected_close_on DATE, closed_on DATE, owner VARCHAR,
+                economic_buyer_engaged BOOLEAN, utility_capacity_confirmed BOOLEAN,
+                incentive_status VARCHAR, roi_case_delivered BOOLEAN, {PROVENANCE})""",
+            f"""CREATE TABLE deal_stage_history (
+                deal_id VARCHAR NOT NULL, stage VARCHAR NOT NULL, entered_on DATE NOT NULL,
+                {PROVENANCE})""",
+            f"""CREATE TABLE projects (
+                project_id VARCHAR NOT NULL, deal_id VARCHAR, customer_id VARCHAR, site_id VARCHAR,
+                milestone VARCHAR NOT NULL, planned_on DATE, actual_on DATE,
+                budget_minor BIGINT, actual_cost_minor BIGINT, currency VARCHAR,
+                {PROVENANCE}, PRIMARY KEY (project_id, milestone))""",
+            f"""CREATE TABLE incentives (
+                incentive_id VARCHAR PRIMARY KEY, program VARCHAR, kind VARCHAR,
+                site_id VARCHAR, segment VARCHAR, pct_of_eligible VARCHAR, cap_minor BIGINT,
+                amount_minor BIGINT, currency VARCHAR, eligible_costs VARCHAR,
+                start_on DATE, end_on DATE, status VARCHAR, awarded_on DATE, {PROVENANCE})""",
+            f"""CREATE TABLE incidents (
+                incident_id VARCHAR PRIMARY KEY, site_id VARCHAR, port_id VARCHAR,
+                charger_id VARCHAR, started_at TIMESTAMP NOT NULL, ended_at TIMESTAMP,
+                cause VARCHAR NOT NULL, nevi_excludable BOOLEAN, ticket_ref VARCHAR,
+                notes VARCHAR, {PROVENANCE})""",
+        ],
+    ),
+]
+
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """How ingest writes one table.
+
+    Attributes
+    ----------
+    name : str
+        Warehouse table.
+    key : tuple[str, ...]
+        Natural key.  A row whose key exists is a duplicate, a replacement or
+        (for ``mode='insert_missing'``) ignored.
+    version : str or None
+        Column that orders versions of the same key (e.g. OCPI ``last_updated``):
+        a newer version replaces the stored row, an equal or older one is a
+        duplicate.  Without it, an identical row is a duplicate and a differing
+        row replaces the stored one (the newest file wins).
+    mode : str
+        ``'upsert'`` (the file is the authority for these rows) or
+        ``'insert_missing'`` (rows implied by another record, e.g. a site known
+        only from a CDR's location: added if absent, never overwriting).
+    """
+
+    name: str
+    key: tuple[str, ...]
+    version: str | None = None
+    mode: str = "upsert"
+    compare_exclude: tuple[str, ...] = field(default=("file_id", "source_record"))
+
+
+TABLES: dict[str, TableSpec] = {
+    s.name: s
+    for s in [
+        TableSpec("customers", ("customer_id",)),
+        TableSpec("sites", ("site_id",)),
+        TableSpec("chargers", ("charger_id",)),
+        TableSpec("ports", ("port_id",)),
+        TableSpec("sessions", ("session_id",), version="last_updated_at"),
+        TableSpec("status_events", ("charger_id", "connector_id", "at", "status", "error_code")),
+        TableSpec("meter_readings", ("charger_id", "connector_id", "at", "measurand", "phase")),
+        TableSpec("heartbeats", ("charger_id", "at")),
+        TableSpec("ocpp_transactions", ("charger_id", "transaction_id")),
+        TableSpec("driver_tariffs", ("tariff_id",), version="last_updated_at"),
+        TableSpec("utility_tariffs", ("utility_tariff_id",)),
+        TableSpec("contracts", ("contract_id", "line_id")),
+        TableSpec("deals", ("deal_id",)),
+        TableSpec("deal_stage_history", ("deal_id", "stage", "entered_on")),
+        TableSpec("projects", ("project_id", "milestone")),
+        TableSpec("incentives", ("incentive_id",)),
+        TableSpec("incidents", ("incident_id",)),
+    ]
+}
