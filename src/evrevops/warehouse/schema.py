@@ -73,15 +73,15 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                 last_updated_at TIMESTAMP, {PROVENANCE})""",
             f"""CREATE TABLE status_events (
                 charger_id VARCHAR NOT NULL, port_id VARCHAR, connector_id INTEGER,
-                at TIMESTAMP NOT NULL, status VARCHAR NOT NULL, error_code VARCHAR,
+                observed_at TIMESTAMP NOT NULL, status VARCHAR NOT NULL, error_code VARCHAR,
                 vendor_error_code VARCHAR, info VARCHAR, protocol VARCHAR, {PROVENANCE})""",
             f"""CREATE TABLE meter_readings (
                 charger_id VARCHAR NOT NULL, port_id VARCHAR, connector_id INTEGER,
-                transaction_id VARCHAR, at TIMESTAMP NOT NULL, measurand VARCHAR NOT NULL,
+                transaction_id VARCHAR, observed_at TIMESTAMP NOT NULL, measurand VARCHAR NOT NULL,
                 phase VARCHAR, value DOUBLE NOT NULL, unit VARCHAR, context VARCHAR,
                 {PROVENANCE})""",
             f"""CREATE TABLE heartbeats (
-                charger_id VARCHAR NOT NULL, at TIMESTAMP NOT NULL, message VARCHAR,
+                charger_id VARCHAR NOT NULL, observed_at TIMESTAMP NOT NULL, message VARCHAR,
                 {PROVENANCE})""",
             f"""CREATE TABLE ocpp_transactions (
                 charger_id VARCHAR NOT NULL, transaction_id VARCHAR NOT NULL, port_id VARCHAR,
@@ -178,9 +178,9 @@ TABLES: dict[str, TableSpec] = {
         TableSpec("chargers", ("charger_id",)),
         TableSpec("ports", ("port_id",)),
         TableSpec("sessions", ("session_id",), version="last_updated_at"),
-        TableSpec("status_events", ("charger_id", "connector_id", "at", "status", "error_code")),
-        TableSpec("meter_readings", ("charger_id", "connector_id", "at", "measurand", "phase")),
-        TableSpec("heartbeats", ("charger_id", "at")),
+        TableSpec("status_events", ("charger_id", "connector_id", "observed_at", "status", "error_code")),
+        TableSpec("meter_readings", ("charger_id", "connector_id", "observed_at", "measurand", "phase")),
+        TableSpec("heartbeats", ("charger_id", "observed_at")),
         TableSpec("ocpp_transactions", ("charger_id", "transaction_id")),
         TableSpec("driver_tariffs", ("tariff_id",), version="last_updated_at"),
         TableSpec("utility_tariffs", ("utility_tariff_id",)),

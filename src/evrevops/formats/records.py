@@ -1,0 +1,153 @@
+"""Bulk reading of JSON record files with DuckDB.
+
+Turns an NDJSON file, a JSON array, or an OCPI/URDB-style envelope
+(``{"data": [...]}``, ``{"items": [...]}``) into an in-memory DuckDB table
+``raw(rec BIGINT, j VARCHAR)`` — one row per record, numbered from 1 in file
+order (the line number for NDJSON) — without a Python loop over records.
+Malformed NDJSON lines are returned for quarantine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from evrevops.formats.base import FormatError, sniff_json
+
+# Exact decimal text -> integer minor units, rounding half away from zero (as to_minor).
+_MACROS = [
+    """CREATE OR REPLACE MACRO currency_exponent(cur) AS
+        CASE WHEN upper(cur) IN ('BIF','CLP','DJF','GNF','ISK','JPY','KMF','KRW','PYG','RWF',
+                                 'UGX','UYI','VND','VUV','XAF','XOF','XPF') THEN 0
+             WHEN upper(cur) IN ('BHD','IQD','JOD','KWD','LYD','OMR','TND') THEN 3
+             ELSE 2 END""",
+    """CREATE OR REPLACE MACRO to_minor(amount, cur) AS
+        CAST(round(TRY_CAST(amount AS DECIMAL(38, 9))
+                   * CASE currency_exponent(cur) WHEN 0 THEN 1::DECIMAL(38, 9)
+                          WHEN 3 THEN 1000::DECIMAL(38, 9) ELSE 100::DECIMAL(38, 9) END) AS BIGINT)""",
+    # ISO-8601 text -> UTC naive timestamp; text without offset is taken as UTC (OCPI DateTime).
+    """CREATE OR REPLACE MACRO utc_ts(txt) AS
+        TRY_CAST(TRY_CAST(txt AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP)""",
+]
+
+
+def connect() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB for parsing, in UTC, with the money/time macros."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    for m in _MACROS:
+        con.execute(m)
+    return con
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def load_lines(con: duckdb.DuckDBPyConnection, path: Path, table: str = "lines") -> int:
+    """Load a text file's lines into ``table(rec, j)``; ``rec`` is the 1-based line number.
+
+    Blank lines are kept out of the table but still numbered, so ``rec`` is the
+    true line number. Returns the number of non-blank lines.
+    """
+    p = _sql_path(path)
+    comp = ", compression='gzip'" if path.suffix == ".gz" else ""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {table}_all AS
+            SELECT row_number() OVER () AS rec, line AS j
+            FROM read_csv('{p}', columns={{'line': 'VARCHAR'}}, delim='\\x01', quote='', escape='',
+                          header=false, auto_detect=false, strict_mode=false,
+                          null_padding=false, allow_quoted_nulls=false{comp})"""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {table} AS
+            SELECT rec, CASE WHEN rec = 1 THEN ltrim(j, chr(65279)) ELSE j END AS j
+            FROM {table}_all WHERE j IS NOT NULL AND trim(j) <> ''"""
+    )
+    con.execute(f"DROP TABLE {table}_all")
+    return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+
+
+def json_records(con: duckdb.DuckDBPyConnection, path: Path, envelope_keys: tuple[str, ...] = ("data", "items")) -> tuple[int, list[tuple[int, str | None, str, str | None]]]:
+    """Create ``raw(rec, j)`` with one row per JSON record of *path*.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Connection from :func:`connect`.
+    path : Path
+        NDJSON, JSON array, a single JSON object, or an envelope object whose
+        first key found in *envelope_keys* holds the array of records.
+
+    Returns
+    -------
+    (records_read, bad)
+        ``bad`` lists ``(record, field, reason, raw)`` for malformed NDJSON lines.
+    """
+    kind, _ = sniff_json(path)
+    p = _sql_path(path)
+    bad: list[tuple[int, str | None, str, str | None]] = []
+    if kind == "ndjson":
+        n = load_lines(con, path, "raw_lines")
+        rows = con.execute("SELECT rec, j FROM raw_lines WHERE NOT json_valid(j)").fetchall()
+        bad = [(rec, None, "malformed JSON", j) for rec, j in rows]
+        bad += [
+            (rec, None, "record is not a JSON object", j)
+            for rec, j in con.execute("SELECT rec, j FROM raw_lines WHERE json_valid(j) AND json_type(j) <> 'OBJECT'").fetchall()
+        ]
+        con.execute("CREATE OR REPLACE TEMP TABLE raw AS SELECT rec, j FROM raw_lines WHERE json_valid(j) AND json_type(j) = 'OBJECT'")
+        con.execute("DROP TABLE raw_lines")
+        return n, bad
+    try:
+        if kind == "array":
+            con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE raw AS
+                    SELECT row_number() OVER () AS rec, json::VARCHAR AS j
+                    FROM read_json_objects('{p}', format='array', maximum_object_size=1073741824)"""
+            )
+        elif kind == "object":
+            con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE doc AS
+                    SELECT json FROM read_json_objects('{p}', format='unstructured', maximum_object_size=1073741824)"""
+            )
+            if con.execute("SELECT count(*) FROM doc").fetchall()[0][0] != 1:
+                raise FormatError(path, "expected one JSON document")
+            key = None
+            for k in envelope_keys:
+                if con.execute(f"SELECT json_type(json, '$.{k}') = 'ARRAY' FROM doc").fetchall()[0][0]:
+                    key = k
+                    break
+            if key is None:
+                con.execute("CREATE OR REPLACE TEMP TABLE raw AS SELECT 1::BIGINT AS rec, json::VARCHAR AS j FROM doc")
+            else:
+                con.execute(
+                    f"""CREATE OR REPLACE TEMP TABLE raw AS
+                        SELECT generate_subscripts(arr, 1)::BIGINT AS rec, unnest(arr)::VARCHAR AS j
+                        FROM (SELECT json_extract(json, '$.{key}[*]') AS arr FROM doc)"""
+                )
+            con.execute("DROP TABLE doc")
+        else:
+            raise FormatError(path, "not a JSON array, NDJSON or JSON object")
+    except duckdb.Error as exc:
+        raise FormatError(path, f"not valid JSON: {str(exc).splitlines()[0]}") from None
+    n = con.execute("SELECT count(*) FROM raw").fetchall()[0][0]
+    bad = [(rec, None, "record is not a JSON object", j) for rec, j in con.execute("SELECT rec, j FROM raw WHERE json_type(j) <> 'OBJECT'").fetchall()]
+    con.execute("DELETE FROM raw WHERE json_type(j) <> 'OBJECT'")
+    return n, bad
+
+
+def quarantine_from_checks(con: duckdb.DuckDBPyConnection, source: str, checks: list[tuple[str, str, str]]) -> str:
+    """Build ``q(rec, field, reason, raw)`` from SQL checks over *source* in one pass.
+
+    Each check is ``(condition, field, reason_sql)`` where *condition* is true for
+    a bad record and *reason_sql* is a SQL string expression (may quote the value).
+    Returns the table name ``q``.
+    """
+    items = ", ".join(f"CASE WHEN coalesce(({cond}), false) THEN {{'field': '{fld}', 'reason': {reason}}} END" for cond, fld, reason in checks)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE q AS
+            SELECT rec, e.field AS field, e.reason AS reason, j AS raw
+            FROM (SELECT rec, j, unnest(list_filter([{items}], lambda x: x IS NOT NULL)) AS e FROM {source})"""
+    )
+    return "q"

@@ -1,0 +1,104 @@
+"""The warehouse: one embedded DuckDB file, reached through Ibis.
+
+Open it with :func:`open_warehouse`; the schema is migrated to the current
+version on open. Engines build Ibis expressions on :attr:`Warehouse.ibis`
+(the same expressions can run on other Ibis backends, e.g. Spark); where Ibis
+cannot express a step, engines use plain SQL that SQLGlot can transpile.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import ibis
+
+from evrevops.warehouse.schema import MIGRATIONS, SCHEMA_VERSION
+
+DEFAULT_DB = "evrevops.duckdb"
+
+
+class WarehouseError(RuntimeError):
+    """The warehouse file cannot be used (newer schema, locked, corrupt)."""
+
+
+def default_path() -> Path:
+    """``$EVREVOPS_DB`` if set, else ``./evrevops.duckdb``."""
+    return Path(os.environ.get("EVREVOPS_DB") or DEFAULT_DB)
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> int:
+    """Apply the migrations this file has not seen, each in its own transaction.
+
+    Returns the schema version after migrating.
+    """
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version' AND table_schema = 'main'"
+    ).fetchall()[0][0]
+    current = con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()[0][0] if exists else 0
+    if current > SCHEMA_VERSION:
+        raise WarehouseError(f"warehouse schema v{current} is newer than this evrevops (v{SCHEMA_VERSION}); upgrade evrevops")
+    for version, description, statements in MIGRATIONS:
+        if version <= current:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for stmt in statements:
+                con.execute(stmt)
+            con.execute(
+                "INSERT INTO schema_version VALUES (?, ?, ?)",
+                [version, description, datetime.now(UTC).replace(tzinfo=None)],
+            )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        current = version
+    return current
+
+
+class Warehouse:
+    """An open warehouse file.
+
+    Attributes
+    ----------
+    path : Path
+        The DuckDB file (``":memory:"`` for a throw-away warehouse).
+    con : duckdb.DuckDBPyConnection
+        The connection, in UTC.
+    ibis : ibis.BaseBackend
+        Ibis backend over the same connection.
+    """
+
+    def __init__(self, path: str | Path | None = None, read_only: bool = False):
+        self.path = Path(path) if path is not None else default_path()
+        try:
+            self.con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.Error as exc:
+            raise WarehouseError(f"cannot open warehouse {self.path}: {exc}") from None
+        self.con.execute("SET TimeZone = 'UTC'")
+        if not read_only:
+            self.version = migrate(self.con)
+        self.ibis = ibis.duckdb.from_connection(self.con)
+
+    def table(self, name: str) -> ibis.Table:
+        return self.ibis.table(name)
+
+    def count(self, table: str) -> int:
+        return self.con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0]
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_warehouse(path: str | Path | None = None, read_only: bool = False) -> Warehouse:
+    """Open (creating and migrating if needed) the warehouse at *path*."""
+    return Warehouse(path, read_only=read_only)

@@ -1,0 +1,266 @@
+"""Load parsed files into the warehouse: idempotent, transactional, counted.
+
+One file is one transaction: its rows, its quarantine rows and its ledger entry
+commit together or not at all (a crash mid-way leaves the warehouse as it was;
+DuckDB discards uncommitted work on restart).
+
+Every record of the file is counted once as *accepted*, *duplicate* or
+*quarantined*, and ``read = accepted + duplicate + quarantined`` is checked
+before commit. Re-ingesting a file with the same checksum changes nothing.
+
+Per table (see :class:`~evrevops.warehouse.schema.TableSpec`):
+
+* a row whose key is new is inserted;
+* a row whose key exists is a *duplicate* when it carries nothing newer (same
+  or older ``version``; or, without a version column, the same values), else it
+  *replaces* the stored row — only the columns the file provides are updated;
+* within one file, the last version of a key wins and earlier ones are
+  duplicates.
+
+A record is a duplicate when every row it produced is a duplicate; accepted
+otherwise (records that store nothing, e.g. an OCPP Authorize, are accepted).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+
+from evrevops.formats import read as read_file
+from evrevops.formats.base import Batch
+from evrevops.warehouse.db import Warehouse
+from evrevops.warehouse.schema import TABLES, TableSpec
+
+
+@dataclass
+class IngestResult:
+    """What one file's ingest did (also stored in ``ingest_ledger``)."""
+
+    path: str
+    file_id: int | None
+    format: str
+    mapping: str | None
+    records_read: int
+    accepted: int
+    duplicate: int
+    quarantined: int
+    replaced: int
+    status: str  # 'committed' or 'unchanged'
+    seconds: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class IngestError(RuntimeError):
+    """The loader found the counts inconsistent and rolled back."""
+
+
+def file_checksum(path: Path, chunk: int = 1 << 22) -> str:
+    """SHA-256 of the file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _table_columns(wh: Warehouse, table: str) -> list[str]:
+    return [r[0] for r in wh.con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = ? AND table_schema = 'main' ORDER BY ordinal_position", [table]).fetchall()]
+
+
+def _match(spec: TableSpec, left: str, right: str) -> str:
+    return " AND ".join(f"{left}.{_q(k)} IS NOT DISTINCT FROM {right}.{_q(k)}" for k in spec.key)
+
+
+def _stage(wh: Warehouse, spec: TableSpec, tbl: pa.Table, file_id: int) -> tuple[list[str], list[str]]:
+    """Stage *tbl* as temp table ``_s`` with a within-file rank ``_rn``; return (provided cols, all target cols)."""
+    target_cols = _table_columns(wh, spec.name)
+    provided = [c for c in tbl.column_names if c not in ("source_record", "file_id")]
+    unknown = [c for c in provided if c not in target_cols]
+    if unknown:
+        raise IngestError(f"reader produced columns {unknown} unknown to table {spec.name}")
+    missing_key = [k for k in spec.key if k not in provided]
+    if missing_key:
+        raise IngestError(f"reader did not provide key columns {missing_key} of table {spec.name}")
+    wh.con.register("_b", tbl)
+    order = (f"{_q(spec.version)} DESC NULLS LAST, " if spec.version and spec.version in provided else "") + "source_record DESC"
+    keys = ", ".join(_q(k) for k in spec.key)
+    sel = ", ".join(_q(c) for c in provided)
+    wh.con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _s AS
+            SELECT {sel}, CAST(source_record AS BIGINT) AS source_record,
+                   row_number() OVER (PARTITION BY {keys} ORDER BY {order}) AS _rn
+            FROM _b WHERE source_record NOT IN (SELECT source_record FROM _qrec)"""
+    )
+    wh.con.unregister("_b")
+    return provided, target_cols
+
+
+def _classify(wh: Warehouse, spec: TableSpec, provided: list[str]) -> None:
+    """Temp table ``_c``: staged rows with ``_exists`` and ``_dup`` flags against the target."""
+    if spec.version and spec.version in provided:
+        v = _q(spec.version)
+        same = f"t.{v} IS NOT NULL AND (s.{v} IS NULL OR t.{v} >= s.{v})"
+    else:
+        compare = [c for c in provided if c not in spec.key and c not in spec.compare_exclude]
+        same = " AND ".join(f"s.{_q(c)} IS NOT DISTINCT FROM t.{_q(c)}" for c in compare) or "true"
+    wh.con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _c AS
+            SELECT s.*, coalesce(t._present, false) AS _exists,
+                   CASE WHEN s._rn > 1 THEN true
+                        WHEN t._present IS NULL THEN false
+                        ELSE ({same}) END AS _dup
+            FROM _s s LEFT JOIN (SELECT *, true AS _present FROM {_q(spec.name)}) t
+              ON {_match(spec, 's', 't')} AND s._rn = 1"""
+    )
+
+
+def _write(wh: Warehouse, spec: TableSpec, provided: list[str], target_cols: list[str], file_id: int, implied: bool) -> int:
+    """Insert new rows and apply replacements from ``_c``; return rows replaced."""
+    cols = provided + ["file_id", "source_record"]
+    col_sql = ", ".join(_q(c) for c in cols)
+    sel_sql = ", ".join(f"_c.{_q(c)}" if c != "file_id" else f"{file_id}::BIGINT" for c in cols)
+    wh.con.execute(f"INSERT INTO {_q(spec.name)} ({col_sql}) SELECT {sel_sql} FROM _c WHERE _rn = 1 AND NOT _exists")
+    if implied:
+        return 0
+    n_rep = wh.con.execute("SELECT count(*) FROM _c WHERE _rn = 1 AND _exists AND NOT _dup").fetchall()[0][0]
+    if n_rep:
+        merged = ", ".join(
+            (f"{file_id}::BIGINT AS file_id" if c == "file_id" else f"r.{_q(c)} AS {_q(c)}" if c in provided or c == "source_record" else f"t.{_q(c)} AS {_q(c)}")
+            for c in target_cols
+        )
+        wh.con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _r AS
+                SELECT {merged} FROM (SELECT * FROM _c WHERE _rn = 1 AND _exists AND NOT _dup) r
+                JOIN {_q(spec.name)} t ON {_match(spec, 'r', 't')}"""
+        )
+        wh.con.execute(f"DELETE FROM {_q(spec.name)} t USING _r WHERE {_match(spec, '_r', 't')}")
+        wh.con.execute(f"INSERT INTO {_q(spec.name)} SELECT * FROM _r")
+        wh.con.execute("DROP TABLE _r")
+    return n_rep
+
+
+def _resolve_ports(wh: Warehouse) -> None:
+    """Fill ``port_id`` of OCPP-sourced rows from the ports table (charger + connector)."""
+    for table in ("status_events", "meter_readings", "ocpp_transactions"):
+        wh.con.execute(
+            f"""UPDATE {table} SET port_id = p.port_id
+                FROM ports p
+                WHERE {table}.port_id IS NULL AND p.charger_id = {table}.charger_id
+                  AND p.connector_id = {table}.connector_id"""
+        )
+
+
+def load_batch(wh: Warehouse, path: Path, checksum: str, batch: Batch, size_bytes: int | None = None) -> IngestResult:
+    """Write *batch* (the parsed content of *path*) in one transaction."""
+    t0 = time.perf_counter()
+    con = wh.con
+    con.execute("BEGIN TRANSACTION")
+    try:
+        file_id = con.execute("SELECT coalesce(max(file_id), 0) + 1 FROM ingest_ledger").fetchall()[0][0]
+        quarantine = batch.quarantine
+        con.register("_qin", quarantine)
+        con.execute("CREATE OR REPLACE TEMP TABLE _qrec AS SELECT DISTINCT CAST(source_record AS BIGINT) AS source_record FROM _qin")
+        con.execute("CREATE OR REPLACE TEMP TABLE _status (source_record BIGINT, dup BOOLEAN)")
+        replaced = 0
+        for name, tbl in batch.tables.items():
+            spec = TABLES.get(name)
+            if spec is None:
+                raise IngestError(f"reader produced unknown table {name!r}")
+            provided, target_cols = _stage(wh, spec, tbl, file_id)
+            _classify(wh, spec, provided)
+            replaced += _write(wh, spec, provided, target_cols, file_id, implied=False)
+            con.execute("INSERT INTO _status SELECT source_record, _dup FROM _c")
+        for name, tbl in batch.implied.items():
+            spec = TABLES[name]
+            provided, target_cols = _stage(wh, spec, tbl, file_id)
+            _classify(wh, spec, provided)
+            _write(wh, spec, provided, target_cols, file_id, implied=True)
+        con.execute("CREATE OR REPLACE TEMP TABLE _rec AS SELECT source_record, bool_and(dup) AS dup FROM _status GROUP BY 1")
+        absorbed = batch.absorbed if batch.absorbed is not None else pa.table({"source_record": pa.array([], pa.int64()), "owner_record": pa.array([], pa.int64())})
+        con.register("_abs", absorbed)
+        # An absorbed record shares its owner's fate; one whose owner was quarantined is quarantined too.
+        abs_q = con.execute(
+            """SELECT a.source_record, a.owner_record FROM _abs a
+               WHERE a.owner_record IN (SELECT source_record FROM _qrec)
+                 AND a.source_record NOT IN (SELECT source_record FROM _qrec)"""
+        ).fetchall()
+        dup_records = con.execute(
+            """SELECT (SELECT count(*) FROM _rec WHERE dup)
+                    + (SELECT count(*) FROM _abs a JOIN _rec r ON r.source_record = a.owner_record
+                       WHERE r.dup AND a.source_record NOT IN (SELECT source_record FROM _rec)
+                         AND a.source_record NOT IN (SELECT source_record FROM _qrec))"""
+        ).fetchall()[0][0]
+        with_rows = con.execute("SELECT count(*) FROM _rec").fetchall()[0][0]
+        quarantined = con.execute("SELECT count(*) FROM _qrec").fetchall()[0][0] + len(abs_q)
+        duplicate = int(dup_records)
+        accepted = batch.records_read - duplicate - quarantined
+        if accepted < 0 or with_rows + quarantined > batch.records_read:
+            raise IngestError(
+                f"{path}: inconsistent counts (read {batch.records_read}, records with rows {with_rows}, "
+                f"duplicate {duplicate}, quarantined {quarantined}); nothing was written"
+            )
+        con.execute(
+            """INSERT INTO quarantine
+               SELECT ?, ?, source_record, field, reason, raw FROM _qin""",
+            [file_id, str(path)],
+        )
+        if abs_q:
+            con.executemany(
+                "INSERT INTO quarantine VALUES (?, ?, ?, NULL, ?, NULL)",
+                [[file_id, str(path), rec, f"completes record {owner}, which was quarantined"] for rec, owner in abs_q],
+            )
+        if batch.tables.keys() & {"status_events", "meter_readings", "ocpp_transactions", "ports"}:
+            _resolve_ports(wh)
+        con.execute(
+            "INSERT INTO ingest_ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [file_id, str(path), checksum, batch.format, batch.mapping, size_bytes, _now(), _now(), batch.records_read, accepted, duplicate, quarantined, replaced, "committed"],
+        )
+        for t in ("_qin", "_abs"):
+            con.unregister(t)
+        for t in ("_s", "_c", "_status", "_rec", "_qrec"):
+            con.execute(f"DROP TABLE IF EXISTS {t}")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return IngestResult(str(path), file_id, batch.format, batch.mapping, batch.records_read, accepted, duplicate, quarantined, replaced, "committed", time.perf_counter() - t0)
+
+
+def ingest_file(wh: Warehouse, path: str | Path, fmt: str | None = None, mapping: str | None = None) -> IngestResult:
+    """Read *path* and load it; a file already ingested (same checksum) changes nothing.
+
+    Returns
+    -------
+    IngestResult
+        ``status='unchanged'`` with ``accepted=0`` for a file seen before.
+    """
+    t0 = time.perf_counter()
+    path = Path(path)
+    checksum = file_checksum(path)
+    prior = wh.con.execute(
+        "SELECT file_id, format, mapping, records_read, quarantined FROM ingest_ledger WHERE checksum = ? AND status = 'committed' ORDER BY file_id LIMIT 1",
+        [checksum],
+    ).fetchall()
+    if prior:
+        prior = prior[0]
+        file_id, pfmt, pmap, read, quarantined = prior
+        return IngestResult(str(path), file_id, pfmt, pmap, read, 0, read - quarantined, quarantined, 0, "unchanged", time.perf_counter() - t0)
+    batch = read_file(path, fmt, mapping)
+    result = load_batch(wh, path, checksum, batch, size_bytes=path.stat().st_size)
+    result.seconds = time.perf_counter() - t0
+    return result
