@@ -1,0 +1,140 @@
+"""Site-local calendar: the days every time-based metric is split on.
+
+Handbook §2: a session's time-based quantities are split exactly at period
+boundaries in the *site's local time*. Rather than converting every session
+to local time, evrevops builds a small dimension table — one row per site and
+local day with that day's UTC bounds — and splits sessions by plain interval
+overlap against it. DST days come out right by construction (23 h or 25 h),
+and the metric SQL needs no time-zone functions (so it runs unchanged on
+engines without per-row zone conversion).
+
+Open time (handbook §3) is the part of the day inside the site's stated
+operating hours; ports add their commissioning window on top of it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from evrevops.formats.hours import parse_operating_hours
+
+FALLBACK_TIME_ZONE = "UTC"
+
+
+def _localize(local: pd.DatetimeIndex, tz: str, prefer_first: bool) -> np.ndarray:
+    """Local wall-clock instants → UTC naive ``datetime64[us]``.
+
+    A wall time that does not exist (spring-forward gap) moves forward to the
+    first instant after the gap; an ambiguous one (fall-back) takes its first
+    occurrence when ``prefer_first`` (window starts, day starts) and its second
+    otherwise (window ends), so a window always covers the repeated hour.
+    """
+    amb = np.full(len(local), prefer_first, dtype=bool)
+    out = local.tz_localize(tz, ambiguous=amb, nonexistent="shift_forward").tz_convert("UTC").tz_localize(None)
+    return out.values.astype("datetime64[us]")
+
+
+def local_days(time_zone: str, operating_hours: str | None, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Local days of one site-time-zone and schedule.
+
+    Parameters
+    ----------
+    time_zone : str
+        IANA time zone name.
+    operating_hours : str or None
+        Schedule in the syntax of ``docs/formats.md`` (None or ``24/7``: always open).
+    start, end : datetime.date
+        First and last local date, inclusive.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``local_date``, ``day_start_at``, ``day_end_at`` (UTC naive), ``day_s``
+        [s] (length of the local day: 82,800 / 86,400 / 90,000) and ``open_s``
+        [s] (seconds of the day inside operating hours).
+
+    Notes
+    -----
+    ``open_s = Σ_windows (utc(window_end) − utc(window_start))`` over the
+    windows that start on that weekday; a window ending at ``24:00`` ends at
+    the next local midnight. Windows that run past midnight are split by
+    :func:`~evrevops.formats.hours.parse_operating_hours`.
+    """
+    dates = pd.date_range(start, end, freq="D")
+    starts = _localize(dates, time_zone, prefer_first=True)
+    ends = _localize(dates + pd.Timedelta(days=1), time_zone, prefer_first=True)
+    day_s = (ends - starts).astype("timedelta64[s]").astype(np.int64)
+    windows = parse_operating_hours(operating_hours)
+    open_s = np.zeros(len(dates), dtype=np.int64)
+    weekday = dates.weekday.values
+    for wd, s_min, e_min in windows:
+        m = weekday == wd
+        if not m.any():
+            continue
+        d = dates[m]
+        ws = _localize(d + pd.to_timedelta(s_min, unit="m"), time_zone, prefer_first=True)
+        we = _localize(d + pd.to_timedelta(e_min, unit="m"), time_zone, prefer_first=False)
+        open_s[m] += np.maximum((we - ws).astype("timedelta64[s]").astype(np.int64), 0)
+    open_s = np.minimum(open_s, day_s)
+    return pd.DataFrame(
+        {
+            "local_date": dates.date,
+            "day_start_at": starts,
+            "day_end_at": ends,
+            "day_s": day_s,
+            "open_s": open_s,
+        }
+    )
+
+
+def site_days(sites: pd.DataFrame, start: dt.date, end: dt.date) -> pa.Table:
+    """The calendar for many sites.
+
+    Parameters
+    ----------
+    sites : pandas.DataFrame
+        ``site_id``, ``time_zone``, ``operating_hours``. A missing time zone
+        falls back to UTC (reported by ``evrevops status``).
+    start, end : datetime.date
+        Local date range, inclusive.
+
+    Returns
+    -------
+    pyarrow.Table
+        One row per site and local date: ``site_id``, ``local_date``,
+        ``month`` (first day of the local month), ``day_start_at``,
+        ``day_end_at``, ``day_s``, ``open_s``.
+    """
+    sites = sites.assign(
+        time_zone=sites["time_zone"].fillna(FALLBACK_TIME_ZONE),
+        operating_hours=sites["operating_hours"].fillna("24/7"),
+    )
+    parts = []
+    for (tz, hours), group in sites.groupby(["time_zone", "operating_hours"], sort=True):
+        days = local_days(tz, hours, start, end)
+        ids = group["site_id"].to_numpy()
+        n = len(days)
+        block = days.loc[np.tile(np.arange(n), len(ids))].reset_index(drop=True)
+        block.insert(0, "site_id", np.repeat(ids, n))
+        parts.append(block)
+    if parts:
+        df = pd.concat(parts, ignore_index=True)
+    else:
+        df = pd.DataFrame({"site_id": pd.Series(dtype=str), **{c: pd.Series(dtype=t) for c, t in [("local_date", "object"), ("day_start_at", "datetime64[us]"), ("day_end_at", "datetime64[us]"), ("day_s", "int64"), ("open_s", "int64")]}})
+    df["month"] = pd.to_datetime(df["local_date"]).dt.to_period("M").dt.start_time.dt.date
+    schema = pa.schema(
+        [
+            ("site_id", pa.string()),
+            ("local_date", pa.date32()),
+            ("month", pa.date32()),
+            ("day_start_at", pa.timestamp("us")),
+            ("day_end_at", pa.timestamp("us")),
+            ("day_s", pa.int64()),
+            ("open_s", pa.int64()),
+        ]
+    )
+    return pa.Table.from_pandas(df[[f.name for f in schema]], schema=schema, preserve_index=False)

@@ -1,0 +1,136 @@
+"""Compute registry metrics at a grain and period.
+
+``compute(wh, by="site", period="month", start=..., end=...)`` returns one row
+per grain id, period and currency, with one column per metric named exactly as
+in the registry. Money metrics are integer minor units of the row's currency;
+amounts in different currencies are never added (handbook §1): every roll-up
+groups by ``currency`` (the site's currency).
+"""
+
+from __future__ import annotations
+
+import calendar as _cal
+import datetime as dt
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from evrevops.metrics import facts as _facts
+from evrevops.metrics.registry import GRAIN_KEYS, GRAINS, MEASURES, METRICS, PERIOD_KEYS, PERIODS, Metric
+from evrevops.warehouse.db import Warehouse
+
+_NULL_KEY = ""  # stand-in for a null dimension while joining, restored to null in the output
+_DIMENSIONS = ("segment", "customer_id", "currency")
+
+
+def month_range(month: str) -> tuple[dt.date, dt.date]:
+    """``'2025-03'`` → (2025-03-01, 2025-03-31)."""
+    try:
+        y, m = (int(x) for x in month.split("-"))
+        last = _cal.monthrange(y, m)[1]
+    except (ValueError, _cal.IllegalMonthError):
+        raise ValueError(f"not a month (YYYY-MM): {month!r}") from None
+    return dt.date(y, m, 1), dt.date(y, m, last)
+
+
+def _keys(by: str, period: str) -> list[str]:
+    if by not in GRAINS:
+        raise ValueError(f"unknown grain {by!r}; use one of {', '.join(GRAINS)}")
+    if period not in PERIODS:
+        raise ValueError(f"unknown period {period!r}; use one of {', '.join(PERIODS)}")
+    return [*GRAIN_KEYS[by], PERIOD_KEYS[period], "currency"]
+
+
+def _prep(t: ir.Table) -> ir.Table:
+    return t.mutate(**{c: ibis.coalesce(t[c], _NULL_KEY) for c in _DIMENSIONS if c in t.columns})
+
+
+def _port_aggs(t: ir.Table, names: set[str]) -> dict[str, ir.Value]:
+    out: dict[str, ir.Value] = {}
+    for n in names:
+        if MEASURES[n].level != "port":
+            continue
+        out[n] = t.port_id.nunique(where=t.open_s > 0) if n == "ports" else t[n].sum()
+    return out
+
+
+def metric_expr(m: Metric, agg: ir.Table) -> ir.Value:
+    """The Ibis expression of metric *m* over a table of summed measures."""
+    num = agg[m.numerator]
+    if m.kind == "simple":
+        return num * m.scale if m.scale != 1.0 else num
+    if m.kind != "ratio":
+        raise ValueError(f"metric {m.name}: unknown kind {m.kind!r}")
+    den = agg[m.denominator]
+    if m.money:
+        q = num.cast("decimal(38, 6)") / den.cast("decimal(38, 6)")
+        return ibis.ifelse(den > 0, q.round(0).cast("int64"), None)
+    return ibis.ifelse(den > 0, num.cast("float64") / den * m.scale, None)
+
+
+def expression(wh: Warehouse, by: str = "site", period: str = "month", start: dt.date | None = None, end: dt.date | None = None, metrics: list[str] | None = None) -> ir.Table:
+    """The Ibis expression computing *metrics* at grain *by* and *period*."""
+    keys = _keys(by, period)
+    chosen = [METRICS[n] if n in METRICS else _unknown(n) for n in (metrics or list(METRICS))]
+    if metrics and len(chosen) == 1 and by not in chosen[0].grains:
+        raise ValueError(f"metric {chosen[0].name} is not defined at grain {by!r} (grains: {', '.join(chosen[0].grains)})")
+    if start is None or end is None:
+        raise ValueError("a date range is required")
+    f = _facts.build(wh, start, end)
+    needed = {m.numerator for m in chosen} | {m.denominator for m in chosen if m.denominator}
+    pd_ = _prep(f.port_day)
+    agg = pd_.group_by(keys).aggregate(**_port_aggs(pd_, needed | {"ports"}))
+    site_needed = {n for n in needed if MEASURES[n].level == "site"}
+    if site_needed and by != "port":
+        sd = _prep(f.site_day)
+        sagg = sd.group_by(keys).aggregate(**{n: sd[n].sum() for n in site_needed})
+        agg = agg.left_join(sagg, [agg[k] == sagg[k] for k in keys]).select(agg, *[sagg[n] for n in site_needed])
+    else:
+        agg = agg.mutate(**{n: ibis.null("float64") for n in site_needed})
+    cols = {}
+    for m in chosen:
+        cols[m.name] = metric_expr(m, agg) if by in m.grains else ibis.null("float64")
+    restore = {c: ibis.ifelse(agg[c] == _NULL_KEY, ibis.null("string"), agg[c]) for c in keys if c in _DIMENSIONS}
+    period_key = PERIOD_KEYS[period]
+    out = agg.select(*[restore.get(k, agg[k]).name(k) for k in keys], **cols)
+    if period == "month":
+        out = out.mutate(month=out.month.strftime("%Y-%m"))
+    return out.order_by([*GRAIN_KEYS[by], period_key, "currency"])
+
+
+def _unknown(name: str) -> Metric:
+    raise KeyError(f"unknown metric {name!r}; known: {', '.join(METRICS)}")
+
+
+def compute(wh: Warehouse, by: str = "site", period: str = "month", start: dt.date | None = None, end: dt.date | None = None, metrics: list[str] | None = None) -> pa.Table:
+    """Compute metrics; see :func:`expression`. Returns a pyarrow Table."""
+    return expression(wh, by, period, start, end, metrics).to_pyarrow()
+
+
+def explain(wh: Warehouse, name: str, by: str = "network", period: str = "month", start: dt.date | None = None, end: dt.date | None = None, dialect: str | None = None) -> str:
+    """The SQL that computes metric *name* at a grain (default: the network by month)."""
+    m = METRICS.get(name) or _unknown(name)
+    if start is None or end is None:
+        start, end = dt.date(2000, 1, 1), dt.date(2000, 1, 31)
+    expr = expression(wh, by, period, start, end, [m.name])
+    return ibis.to_sql(expr, dialect=dialect) if dialect else ibis.to_sql(expr)
+
+
+def data_range(wh: Warehouse) -> tuple[dt.date, dt.date] | None:
+    """First and last UTC date with sessions, or None for an empty warehouse."""
+    row = wh.con.sql("SELECT min(started_at)::DATE, max(started_at)::DATE FROM sessions").fetchall()[0]
+    return None if row[0] is None else (row[0], row[1])
+
+
+def last_full_month(wh: Warehouse) -> str | None:
+    """The latest month the session data covers to its end (``YYYY-MM``)."""
+    r = data_range(wh)
+    if r is None:
+        return None
+    last = r[1]
+    if (last + dt.timedelta(days=1)).month != last.month:
+        return f"{last.year:04d}-{last.month:02d}"
+    first_of_month = last.replace(day=1)
+    prev = first_of_month - dt.timedelta(days=1)
+    return f"{prev.year:04d}-{prev.month:02d}"

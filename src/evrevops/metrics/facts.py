@@ -1,0 +1,177 @@
+"""Port-day and site-day fact tables, as Ibis expressions.
+
+Everything here is an Ibis expression over the warehouse tables and the
+site-local calendar (:mod:`evrevops.metrics.calendar`), so the same code can
+run on any Ibis backend. The calendar is registered as a table named
+``_evrevops_calendar``.
+
+Rules (handbook §2–3):
+
+* time-based quantities (plugged-in, charging) are split at local day
+  boundaries by interval overlap: ``overlap = max(0, min(end, day_end) −
+  max(start, day_start))``;
+* a session's count, energy and revenue belong to the local day of its start;
+* charging happens first in a session, then idle time
+  (``charging_ended_at``), unless the source said when charging ended;
+* a port is open on a local day when ``commissioned_on ≤ day`` and
+  (``decommissioned_on`` is null or ``day < decommissioned_on``); its open
+  time is the site's operating-hours time of that day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+
+from evrevops.metrics.calendar import site_days
+from evrevops.warehouse.db import Warehouse
+
+CALENDAR = "_evrevops_calendar"
+
+
+@dataclass
+class Facts:
+    """The fact tables for one local date range."""
+
+    port_day: ir.Table
+    site_day: ir.Table
+    start: dt.date
+    end: dt.date
+
+
+def register_calendar(wh: Warehouse, start: dt.date, end: dt.date) -> ir.Table:
+    """Build the site-local calendar for [start, end] and register it as a table."""
+    sites = wh.con.sql("SELECT site_id, time_zone, operating_hours FROM sites").df()
+    cal = site_days(sites, start, end)
+    wh.con.register(CALENDAR, cal)
+    return wh.ibis.table(CALENDAR)
+
+
+def _overlap_s(a_start: ir.Value, a_end: ir.Value, b_start: ir.Value, b_end: ir.Value) -> ir.Value:
+    return ibis.greatest(ibis.least(a_end, b_end).epoch_seconds() - ibis.greatest(a_start, b_start).epoch_seconds(), 0)
+
+
+def site_currency(wh: Warehouse) -> ir.Table:
+    """Each site's currency: the most common currency of its priced sessions."""
+    s = wh.table("sessions")
+    counts = s.filter(s.currency.notnull()).group_by(["site_id", "currency"]).aggregate(n=ibis._.count())
+    w = ibis.window(group_by="site_id", order_by=[ibis.desc("n"), "currency"])
+    return counts.mutate(rk=ibis.row_number().over(w)).filter(ibis._.rk == 0).select("site_id", "currency")
+
+
+def build(wh: Warehouse, start: dt.date, end: dt.date) -> Facts:
+    """Fact tables for local dates ``start``…``end`` (inclusive).
+
+    Returns
+    -------
+    Facts
+        ``port_day``: one row per port and local date with the port's
+        dimensions (``site_id``, ``segment``, ``customer_id``, ``currency``,
+        ``month``) and the measures of :data:`~evrevops.metrics.registry.MEASURES`
+        at port level. ``site_day``: one row per site and local date with
+        ``congested_s`` and ``site_open_s``.
+    """
+    cal = register_calendar(wh, start, end)
+    bounds = wh.con.sql(f"SELECT min(day_start_at), max(day_end_at) FROM {CALENDAR}").fetchall()[0]
+    lo, hi = bounds if bounds[0] is not None else (dt.datetime(1970, 1, 1), dt.datetime(1970, 1, 1))
+
+    sites = wh.table("sites")
+    ports = wh.table("ports")
+    sessions = wh.table("sessions")
+    s = sessions.filter((sessions.ended_at >= lo) & (sessions.started_at < hi))
+    s = s.mutate(charging_end=ibis.coalesce(s.charging_ended_at, s.ended_at))
+
+    # --- ports × days: open time ------------------------------------------------
+    pd_ = ports.join(cal, ports.site_id == cal.site_id).select(
+        ports.port_id, cal.site_id, cal.local_date, cal.month, ports.rated_kw,
+        open_s=ibis.ifelse(
+            (ports.commissioned_on.isnull() | (cal.local_date >= ports.commissioned_on))
+            & (ports.decommissioned_on.isnull() | (cal.local_date < ports.decommissioned_on)),
+            cal.open_s, 0,
+        ),
+    )  # fmt: skip
+
+    # --- time split across local days ------------------------------------------------
+    j = s.join(cal, [s.site_id == cal.site_id, cal.day_start_at < s.ended_at, cal.day_end_at > s.started_at])
+    split = j.group_by([j.port_id, j.local_date]).aggregate(
+        plugged_in_s=_overlap_s(j.started_at, j.ended_at, j.day_start_at, j.day_end_at).sum(),
+        charging_s=_overlap_s(j.started_at, j.charging_end, j.day_start_at, j.day_end_at).sum(),
+    )
+
+    # --- start attribution: count, energy, money ------------------------------------------
+    cur = site_currency(wh)
+    k = s.join(cal, [s.site_id == cal.site_id, cal.day_start_at <= s.started_at, cal.day_end_at > s.started_at])
+    k = k.left_join(cur, k.site_id == cur.site_id).select(k, site_currency=cur.currency)
+    same = k.currency == k.site_currency
+    money = lambda col: ibis.ifelse(same, k[col], None).sum()  # noqa: E731
+    comp = ibis.coalesce(k.energy_cost_minor, 0) + ibis.coalesce(k.time_cost_minor, 0) + ibis.coalesce(k.parking_cost_minor, 0) + ibis.coalesce(k.fixed_cost_minor, 0)
+    started = k.group_by([k.port_id, k.local_date]).aggregate(
+        sessions=k.count(),
+        energy_kwh=k.energy_kwh.sum(),
+        sessions_zero_energy=(k.energy_kwh <= 0).sum(),
+        revenue_minor=money("total_cost_minor"),
+        revenue_energy_minor=money("energy_cost_minor"),
+        revenue_time_minor=money("time_cost_minor"),
+        revenue_idle_minor=money("parking_cost_minor"),
+        revenue_session_fee_minor=money("fixed_cost_minor"),
+        revenue_unattributed_minor=ibis.ifelse(same & k.total_cost_minor.notnull(), k.total_cost_minor - comp, None).sum(),
+        vat_minor=ibis.ifelse(same, k.total_cost_incl_vat_minor - k.total_cost_minor, None).sum(),
+    )
+
+    # --- assemble port_day --------------------------------------------------------------
+    t = pd_.left_join(split, [pd_.port_id == split.port_id, pd_.local_date == split.local_date]).select(pd_, split.plugged_in_s, split.charging_s)
+    t = t.left_join(started, [t.port_id == started.port_id, t.local_date == started.local_date]).select(t, *[started[c] for c in started.columns if c not in ("port_id", "local_date")])
+    dims = sites.select(sites.site_id, sites.segment, sites.customer_id)
+    t = t.left_join(dims, t.site_id == dims.site_id).select(t, dims.segment, dims.customer_id)
+    t = t.left_join(cur, t.site_id == cur.site_id).select(t, cur.currency)
+    z = lambda c: ibis.coalesce(t[c], 0)  # noqa: E731
+    port_day = t.select(
+        "port_id", "site_id", "segment", "customer_id", "currency", "local_date", "month", "rated_kw", "open_s",
+        sessions=z("sessions"),
+        energy_kwh=ibis.coalesce(t.energy_kwh, 0.0),
+        energy_kwh_rated=ibis.ifelse(t.rated_kw.notnull(), ibis.coalesce(t.energy_kwh, 0.0), 0.0),
+        capacity_kwh=ibis.ifelse(t.rated_kw.notnull(), t.rated_kw * t.open_s / 3600.0, 0.0),
+        plugged_in_s=z("plugged_in_s"),
+        charging_s=z("charging_s"),
+        idle_s=z("plugged_in_s") - z("charging_s"),
+        ports=t.port_id,
+        port_days=ibis.ifelse(t.open_s > 0, 1, 0),
+        sessions_zero_energy=z("sessions_zero_energy"),
+        revenue_minor=z("revenue_minor"),
+        revenue_energy_minor=z("revenue_energy_minor"),
+        revenue_time_minor=z("revenue_time_minor"),
+        revenue_idle_minor=z("revenue_idle_minor"),
+        revenue_session_fee_minor=z("revenue_session_fee_minor"),
+        revenue_unattributed_minor=z("revenue_unattributed_minor"),
+        vat_minor=z("vat_minor"),
+    )  # fmt: skip
+
+    # --- site_day: congestion ---------------------------------------------------------------
+    open_ports = pd_.group_by([pd_.site_id, pd_.local_date]).aggregate(n_open=(pd_.open_s > 0).sum())
+    ts = "timestamp(6)"
+    ev = (
+        s.select(s.site_id, ts=s.started_at.cast(ts), delta=ibis.literal(1))
+        .union(s.select(s.site_id, ts=s.ended_at.cast(ts), delta=ibis.literal(-1)), distinct=False)
+        .union(cal.select(cal.site_id, ts=cal.day_start_at.cast(ts), delta=ibis.literal(0)), distinct=False)
+        .union(cal.select(cal.site_id, ts=cal.day_end_at.cast(ts), delta=ibis.literal(0)), distinct=False)
+    )
+    ev = ev.group_by(["site_id", "ts"]).aggregate(delta=ev.delta.sum())
+    w = ibis.window(group_by="site_id", order_by="ts")
+    wc = ibis.cumulative_window(group_by="site_id", order_by="ts")
+    ev = ev.mutate(busy=ev.delta.sum().over(wc), next_ts=ev.ts.lead().over(w))
+    iv = ev.filter(ev.next_ts.notnull())
+    ij = iv.join(cal, [iv.site_id == cal.site_id, cal.day_start_at <= iv.ts, cal.day_end_at > iv.ts])
+    ij = ij.join(open_ports, [ij.site_id == open_ports.site_id, ij.local_date == open_ports.local_date])
+    cong = ij.group_by([ij.site_id, ij.local_date]).aggregate(
+        congested_s=ibis.ifelse((ij.n_open > 0) & (ij.busy >= ij.n_open), ij.next_ts.epoch_seconds() - ij.ts.epoch_seconds(), 0).sum()
+    )
+    sd = cal.join(open_ports, [cal.site_id == open_ports.site_id, cal.local_date == open_ports.local_date]).select(
+        cal.site_id, cal.local_date, cal.month, site_open_s=ibis.ifelse(open_ports.n_open > 0, cal.open_s, 0)
+    )
+    sd = sd.left_join(cong, [sd.site_id == cong.site_id, sd.local_date == cong.local_date]).select(sd, congested_s=ibis.coalesce(cong.congested_s, 0))
+    sd = sd.left_join(dims, sd.site_id == dims.site_id).select(sd, dims.segment, dims.customer_id)
+    sd = sd.left_join(cur, sd.site_id == cur.site_id).select(sd, cur.currency)
+    return Facts(port_day=port_day, site_day=sd, start=start, end=end)
