@@ -1,2 +1,348 @@
-def main():  # replaced below
-    pass
+"""``evrevops`` command line: a thin shell over the library.
+
+Every data command takes ``--format table|csv|json``; JSON is an array of
+records whose field names are the library's (the metric registry's for
+metrics). Long work shows a progress bar on stderr.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import decimal
+import json
+import math
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import pyarrow as pa
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from evrevops import formats as fmts
+from evrevops.formats.base import FormatError
+from evrevops.metrics import compute as mc
+from evrevops.metrics import docs as mdocs
+from evrevops.metrics.registry import GRAINS, METRICS, PERIODS
+from evrevops.warehouse import status as wstatus
+from evrevops.warehouse.db import Warehouse, WarehouseError, default_path
+from evrevops.warehouse.loader import ingest_file
+
+app = typer.Typer(help="evrevops: revenue operations for EV charging networks.", no_args_is_help=True, add_completion=False)
+metrics_app = typer.Typer(help="Compute registry metrics by grain and period; see `metrics list`, `metrics explain`.", invoke_without_command=True)
+app.add_typer(metrics_app, name="metrics")
+
+out = Console()
+err = Console(stderr=True)
+
+
+class OutFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+FormatOpt = Annotated[OutFormat, typer.Option("--format", "-f", help="Output format: table, csv or json.")]
+
+
+class Ctx:
+    def __init__(self, db: Path):
+        self.db = db
+
+    def warehouse(self, read_only: bool = False) -> Warehouse:
+        try:
+            return Warehouse(self.db, read_only=read_only and self.db.exists())
+        except WarehouseError as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from None
+
+
+@app.callback()
+def main_callback(
+    ctx: typer.Context,
+    db: Annotated[Path | None, typer.Option("--db", help="Warehouse file (default $EVREVOPS_DB or ./evrevops.duckdb).")] = None,
+) -> None:
+    ctx.obj = Ctx(db or default_path())
+
+
+# ---- rendering ----------------------------------------------------------------------------
+
+
+def _plain(v: object) -> object:
+    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
+        return None
+    if isinstance(v, dt.datetime | dt.date):
+        return v.isoformat()
+    if isinstance(v, decimal.Decimal):
+        return str(v)
+    return v
+
+
+def records(data: pa.Table | list[dict]) -> list[dict]:
+    rows = data.to_pylist() if isinstance(data, pa.Table) else data
+    return [{k: _plain(v) for k, v in r.items()} for r in rows]
+
+
+def render(data: pa.Table | list[dict], fmt: OutFormat, title: str | None = None) -> None:
+    rows = records(data)
+    cols = list(data.column_names) if isinstance(data, pa.Table) else (list(rows[0]) if rows else [])
+    if fmt is OutFormat.json:
+        sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+    elif fmt is OutFormat.csv:
+        w = csv.DictWriter(sys.stdout, fieldnames=cols, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    else:
+        t = Table(title=title, show_lines=False)
+        for c in cols:
+            t.add_column(c, overflow="fold")
+        for r in rows:
+            t.add_row(*["" if r.get(c) is None else (f"{r[c]:.4f}" if isinstance(r[c], float) else str(r[c])) for c in cols])
+        out.print(t)
+
+
+def _fail(msg: str, code: int = 2) -> typer.Exit:
+    err.print(f"[red]error:[/red] {msg}")
+    return typer.Exit(code)
+
+
+# ---- ingest ---------------------------------------------------------------------------------
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Files or directories to ingest.")],
+    input_format: Annotated[str | None, typer.Option("--format", help="Input format (default: detected); see `evrevops formats`.")] = None,
+    mapping: Annotated[str | None, typer.Option("--mapping", help="Column mapping for a session CSV export.")] = None,
+    output: Annotated[OutFormat, typer.Option("--output", "-o", help="Report format: table, csv or json.")] = OutFormat.table,
+) -> None:
+    """Ingest standard-format files (OCPI, OCPP, URDB, CSV exports) into the warehouse.
+
+    Each file is one transaction; re-ingesting a file changes nothing; bad
+    records go to quarantine. Prints read = accepted + duplicate + quarantined.
+    """
+    if input_format is not None:
+        try:
+            fmts.get_format(input_format)
+        except ValueError as exc:
+            raise _fail(str(exc)) from None
+    files = fmts.input_files(paths)
+    missing = [p for p in files if not p.exists()]
+    if missing:
+        raise _fail(f"no such file: {missing[0]}")
+    if not files:
+        raise _fail("no input files found")
+    wh = ctx.obj.warehouse()
+    results, failed = [], 0
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True) as prog:
+        task = prog.add_task("ingesting", total=len(files))
+        for f in files:
+            prog.update(task, description=f"ingesting {f.name}")
+            try:
+                r = ingest_file(wh, f, input_format, mapping)
+                results.append(r.as_dict())
+            except FormatError as exc:
+                failed += 1
+                err.print(f"[red]error:[/red] {exc}")
+            prog.advance(task)
+    wh.close()
+    cols = ["path", "format", "mapping", "records_read", "accepted", "duplicate", "quarantined", "replaced", "status", "file_id", "seconds"]
+    rows = [{c: (round(r[c], 3) if c == "seconds" else r[c]) for c in cols} for r in results]
+    render(rows, output, title=f"ingest into {ctx.obj.db}")
+    if output is OutFormat.table:
+        tot = {k: sum(r[k] for r in results) for k in ("records_read", "accepted", "duplicate", "quarantined")}
+        err.print(f"read {tot['records_read']:,} = accepted {tot['accepted']:,} + duplicate {tot['duplicate']:,} + quarantined {tot['quarantined']:,}")
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command("formats")
+def formats_cmd(fmt: FormatOpt = OutFormat.table) -> None:
+    """List the input formats ingest understands."""
+    rows = [{"format": f.name, "description": f.description} for f in fmts.FORMATS.values()]
+    rows += [{"format": f"session-csv --mapping {m}", "description": d} for m, d in fmts.session_mappings()]
+    render(rows, fmt, title="input formats")
+
+
+@app.command()
+def ledger(ctx: typer.Context, fmt: FormatOpt = OutFormat.table) -> None:
+    """Show the ingest ledger: every file ingested, with its counts."""
+    wh = ctx.obj.warehouse(read_only=True)
+    render(wstatus.ledger(wh), fmt, title="ingest ledger")
+
+
+@app.command()
+def quarantine(
+    ctx: typer.Context,
+    file_id: Annotated[int | None, typer.Option("--file-id", help="Only this ledger entry.")] = None,
+    limit: Annotated[int, typer.Option(help="Rows at most.")] = 200,
+    fmt: FormatOpt = OutFormat.table,
+) -> None:
+    """Show quarantined records: file, line/record, field and reason."""
+    wh = ctx.obj.warehouse(read_only=True)
+    render(wstatus.quarantine(wh, file_id, limit), fmt, title="quarantine")
+
+
+@app.command()
+def status(ctx: typer.Context, fmt: FormatOpt = OutFormat.table) -> None:
+    """Warehouse summary: file, schema version, row counts, data range and gaps."""
+    wh = ctx.obj.warehouse(read_only=True)
+    render(wstatus.summary(wh), fmt, title=f"warehouse {ctx.obj.db}")
+
+
+# ---- metrics --------------------------------------------------------------------------------
+
+
+def _range(month: str | None, day: str | None, start: str | None, end: str | None, wh: Warehouse) -> tuple[dt.date, dt.date]:
+    try:
+        if day:
+            d = dt.date.fromisoformat(day)
+            return d, d
+        if start or end:
+            if not (start and end):
+                raise ValueError("--from and --to go together")
+            return dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+        if month:
+            return mc.month_range(month)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    last = mc.last_full_month(wh)
+    if last is None:
+        raise _fail("the warehouse has no sessions yet; run `evrevops ingest` first")
+    return mc.month_range(last)
+
+
+@metrics_app.callback()
+def metrics_cmd(
+    ctx: typer.Context,
+    month: Annotated[str | None, typer.Option(help="Month YYYY-MM (default: last full month of data).")] = None,
+    day: Annotated[str | None, typer.Option(help="A single local date YYYY-MM-DD.")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="First local date YYYY-MM-DD.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last local date YYYY-MM-DD.")] = None,
+    by: Annotated[str, typer.Option(help=f"Grain: {', '.join(GRAINS)}.")] = "network",
+    period: Annotated[str, typer.Option(help=f"Period: {', '.join(PERIODS)}.")] = "month",
+    metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help="Metric name (repeatable; default all).")] = None,
+    fmt: FormatOpt = OutFormat.table,
+) -> None:
+    """Compute metrics, e.g. `evrevops metrics --month 2025-06 --by site --format json`."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if by not in GRAINS:
+        raise _fail(f"unknown grain {by!r}; use one of {', '.join(GRAINS)}")
+    if period not in PERIODS:
+        raise _fail(f"unknown period {period!r}; use one of {', '.join(PERIODS)}")
+    for m in metric or []:
+        if m not in METRICS:
+            raise _fail(f"unknown metric {m!r}; see `evrevops metrics list`")
+    wh = ctx.obj.warehouse(read_only=True)
+    lo, hi = _range(month, day, start, end, wh)
+    with err.status(f"computing metrics by {by} for {lo} … {hi}"):
+        try:
+            table = mc.compute(wh, by=by, period=period, start=lo, end=hi, metrics=metric)
+        except ValueError as exc:
+            raise _fail(str(exc)) from None
+    render(table, fmt, title=f"metrics by {by}, {period}: {lo} … {hi}")
+
+
+@metrics_app.command("list")
+def metrics_list(fmt: FormatOpt = OutFormat.table) -> None:
+    """List every metric in the registry."""
+    rows = [{"name": m.name, "unit": m.unit, "formula": m.formula, "grains": ",".join(m.grains), "source": m.source} for m in METRICS.values()]
+    render(rows, fmt, title="metrics")
+
+
+@metrics_app.command("explain")
+def metrics_explain(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Metric name.")],
+    by: Annotated[str, typer.Option(help=f"Grain: {', '.join(GRAINS)}.")] = "network",
+    period: Annotated[str, typer.Option(help=f"Period: {', '.join(PERIODS)}.")] = "month",
+    dialect: Annotated[str | None, typer.Option(help="SQL dialect (default: the warehouse's, DuckDB; e.g. pyspark).")] = None,
+) -> None:
+    """Show a metric's declaration and the SQL that computes it."""
+    if name not in METRICS:
+        raise _fail(f"unknown metric {name!r}; see `evrevops metrics list`")
+    m = METRICS[name]
+    wh = Warehouse(":memory:")
+    sql = mc.explain(wh, name, by=by, period=period, dialect=dialect)
+    out.print(f"[bold]{m.name}[/bold] — {m.label} [{m.unit}]\nformula: {m.formula}\ngrains: {', '.join(m.grains)}\nsource: {m.source}\n{m.description}\n")
+    sys.stdout.write(sql + "\n")
+
+
+@metrics_app.command("docs")
+def metrics_docs(
+    path: Annotated[Path, typer.Option("--out", help="Where to write the Markdown.")] = Path("docs/metrics.md"),
+    check: Annotated[bool, typer.Option(help="Only check that the file is current (exit 1 if not).")] = False,
+) -> None:
+    """Generate docs/metrics.md from the registry."""
+    text = mdocs.render()
+    if check:
+        if not path.exists() or path.read_text() != text:
+            raise _fail(f"{path} is out of date; run `evrevops metrics docs`", 1)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    err.print(f"wrote {path}")
+
+
+HEADLINE = ["ports", "sessions", "energy_kwh", "utilization", "occupancy", "capacity_factor", "congestion", "kwh_per_port_day", "energy_revenue_minor", "revenue_per_port_minor", "revenue_per_port_day_minor"]
+
+
+@app.command()
+def headline(
+    ctx: typer.Context,
+    month: Annotated[str | None, typer.Option(help="Month YYYY-MM (default: last full month of data).")] = None,
+    fmt: FormatOpt = OutFormat.table,
+) -> None:
+    """The network headline for a month, then the same by segment."""
+    wh = ctx.obj.warehouse(read_only=True)
+    lo, hi = _range(month, None, None, None, wh)
+    with err.status(f"computing the headline for {lo:%Y-%m}"):
+        net = mc.compute(wh, by="network", period="month", start=lo, end=hi, metrics=HEADLINE)
+        seg = mc.compute(wh, by="segment", period="month", start=lo, end=hi, metrics=HEADLINE)
+    if fmt is OutFormat.table:
+        render(net, fmt, title=f"network headline {lo:%Y-%m}")
+        render(seg, fmt, title=f"by segment {lo:%Y-%m}")
+        err.print(f"warehouse: {Path(ctx.obj.db).resolve()}")
+    else:
+        render(pa.concat_tables([net.append_column("segment", pa.nulls(net.num_rows, pa.string())).select(seg.column_names), seg]), fmt)
+
+
+# ---- demo network ---------------------------------------------------------------------------
+
+
+@app.command()
+def generate(
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the network's files into.")] = Path("demo-data"),
+    ports: Annotated[int, typer.Option(help="Number of ports, about.")] = 500,
+    months: Annotated[int, typer.Option(help="Months of history.")] = 12,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 42,
+    end_month: Annotated[str | None, typer.Option(help="Last month generated, YYYY-MM (default: fixed in the generator).")] = None,
+    fmt: FormatOpt = OutFormat.table,
+) -> None:
+    """Write a deterministic demo network in the standard input formats."""
+    from evrevops.demo.generator import generate as gen
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True) as prog:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = prog.add_task(stage, total=total)
+            prog.update(tasks[stage], completed=done, total=total)
+
+        summary = gen(out_dir, ports=ports, months=months, seed=seed, end_month=end_month, progress=progress)
+    render([{"item": k, "value": v if not isinstance(v, dict | list) else json.dumps(v)} for k, v in summary.items()], fmt, title=f"generated {out_dir}")
+
+
+def main() -> None:  # console script entry point
+    app()
+
+
+if __name__ == "__main__":
+    main()

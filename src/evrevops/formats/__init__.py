@@ -167,6 +167,19 @@ def detect(path: str | Path) -> tuple[str, str | None]:
     raise FormatError(path, "unrecognised file type; pass --format")
 
 
+def session_mappings() -> list[tuple[str, str]]:
+    """``(name, description)`` of every shipped session-CSV column mapping."""
+    import tomllib
+
+    folder = Path(__file__).parent / "mappings"
+    out = []
+    for p in sorted(folder.glob("*.toml")):
+        with open(p, "rb") as f:
+            spec = tomllib.load(f)
+        out.append((p.stem, str(spec.get("description", ""))))
+    return out
+
+
 def read(path: str | Path, fmt: str | None = None, mapping: str | None = None) -> Batch:
     """Read *path* as *fmt* (detected when None) and return its :class:`Batch`."""
     path = Path(path)

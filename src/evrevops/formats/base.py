@@ -165,7 +165,8 @@ def sniff_json(path: Path, limit: int = 65536) -> tuple[str, object | None]:
         try:
             obj = json.loads(first_line)
             rest = text.split("\n", 1)[1].strip() if "\n" in text else ""
-            if rest.startswith("{") or not rest:
+            envelope = isinstance(obj, dict) and any(isinstance(obj.get(k), list) for k in ("data", "items", "_items"))
+            if not envelope and (rest.startswith("{") or not rest):
                 return "ndjson", obj
         except json.JSONDecodeError:
             pass

@@ -1,0 +1,49 @@
+"""Read-only views of the warehouse: ledger, quarantine and a summary."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from evrevops.warehouse.db import Warehouse
+from evrevops.warehouse.schema import SCHEMA_VERSION, TABLES
+
+
+def ledger(wh: Warehouse) -> pa.Table:
+    """Every ingested file with its counts, oldest first."""
+    return wh.con.sql(
+        """SELECT file_id, path, format, mapping, records_read, accepted, duplicate, quarantined, replaced,
+                  status, finished_at, checksum
+           FROM ingest_ledger ORDER BY file_id"""
+    ).to_arrow_table()
+
+
+def quarantine(wh: Warehouse, file_id: int | None = None, limit: int = 200) -> pa.Table:
+    """Quarantined records (file, record, field, reason, raw), optionally for one file."""
+    where = "WHERE file_id = $fid" if file_id is not None else ""
+    params = {"fid": file_id} if file_id is not None else {}
+    return wh.con.sql(
+        f"""SELECT file_id, path, source_record, field, reason, left(raw, 200) AS raw
+            FROM quarantine {where} ORDER BY file_id, source_record, field LIMIT {int(limit)}""",
+        params=params,
+    ).to_arrow_table()
+
+
+def summary(wh: Warehouse) -> list[dict]:
+    """Schema version, row counts per table, session date range, and data gaps worth knowing."""
+    rows: list[dict] = [
+        {"item": "warehouse", "value": str(wh.path)},
+        {"item": "schema_version", "value": str(SCHEMA_VERSION)},
+    ]
+    for name in TABLES:
+        rows.append({"item": f"rows.{name}", "value": str(wh.count(name))})
+    rows.append({"item": "rows.quarantine", "value": str(wh.count("quarantine"))})
+    rng = wh.con.sql("SELECT min(started_at), max(started_at) FROM sessions").fetchall()[0]
+    rows.append({"item": "sessions.first_start_utc", "value": str(rng[0])})
+    rows.append({"item": "sessions.last_start_utc", "value": str(rng[1])})
+    no_tz = wh.con.sql("SELECT count(*) FROM sites WHERE time_zone IS NULL").fetchall()[0][0]
+    rows.append({"item": "sites.without_time_zone (computed in UTC)", "value": str(no_tz)})
+    no_seg = wh.con.sql("SELECT count(*) FROM sites WHERE segment IS NULL").fetchall()[0][0]
+    rows.append({"item": "sites.without_segment", "value": str(no_seg)})
+    no_kw = wh.con.sql("SELECT count(*) FROM ports WHERE rated_kw IS NULL").fetchall()[0][0]
+    rows.append({"item": "ports.without_rated_kw", "value": str(no_kw)})
+    return rows

@@ -1,0 +1,160 @@
+"""The loader: counts identity, idempotence, replacement by last_updated, atomicity."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from evrevops.formats.base import Batch, quarantine_table
+from evrevops.warehouse.db import open_warehouse
+from evrevops.warehouse.loader import IngestError, file_checksum, ingest_file, load_batch
+from evrevops.warehouse.schema import TABLES
+from tests.helpers.cdrs import cdr, write_cdrs, write_ndjson
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def snapshot(db: Path) -> dict[str, str]:
+    """A digest of every table's full content, independent of physical order."""
+    wh = open_warehouse(db)
+    out = {}
+    for t in [*TABLES, "ingest_ledger", "quarantine", "schema_version"]:
+        rows = wh.con.sql(f'SELECT * FROM "{t}" ORDER BY ALL').fetchall()
+        out[t] = hashlib.sha256(repr(rows).encode()).hexdigest() + f":{len(rows)}"
+    wh.close()
+    return out
+
+
+def ledger_identity_holds(wh) -> bool:
+    rows = wh.con.sql("SELECT records_read, accepted, duplicate, quarantined FROM ingest_ledger").fetchall()
+    return all(r == a + d + q for r, a, d, q in rows)
+
+
+def test_identity_and_idempotent_reingest(tmp_path):
+    p = write_ndjson(tmp_path / "a.ndjson", [cdr(id="1"), cdr(id="2"), "{bad", cdr(id="3", total_energy=-1)])
+    db = tmp_path / "w.duckdb"
+    wh = open_warehouse(db)
+    r = ingest_file(wh, p)
+    assert (r.records_read, r.accepted, r.duplicate, r.quarantined) == (4, 2, 0, 2)
+    wh.close()
+    before = snapshot(db)
+    wh = open_warehouse(db)
+    r2 = ingest_file(wh, p)
+    assert r2.status == "unchanged" and r2.accepted == 0 and r2.records_read == r2.duplicate + r2.quarantined
+    wh.close()
+    assert snapshot(db) == before  # nothing changed, not even the ledger
+    wh = open_warehouse(db)
+    q = wh.con.sql("SELECT source_record, field, reason, path FROM quarantine ORDER BY 1").fetchall()
+    assert q[0][:3] == (3, None, "malformed JSON") and q[0][3].endswith("a.ndjson")
+    assert q[1][:3] == (4, "total_energy", "negative energy: -1")
+    assert ledger_identity_holds(wh)
+
+
+def test_same_records_in_another_file_are_duplicates(tmp_path):
+    wh = open_warehouse(tmp_path / "w.duckdb")
+    ingest_file(wh, write_ndjson(tmp_path / "a.ndjson", [cdr(id="1"), cdr(id="2")]))
+    r = ingest_file(wh, write_ndjson(tmp_path / "b.ndjson", [cdr(id="2"), cdr(id="3"), cdr(id="3")]))
+    assert (r.records_read, r.accepted, r.duplicate, r.quarantined) == (3, 1, 2, 0)
+    assert wh.count("sessions") == 3
+    assert ledger_identity_holds(wh)
+
+
+def test_newer_last_updated_replaces_older_is_duplicate(tmp_path):
+    wh = open_warehouse(tmp_path / "w.duckdb")
+    ingest_file(wh, write_ndjson(tmp_path / "a.ndjson", [cdr(id="1", total_energy=10, last_updated="2025-03-10T00:00:00Z")]))
+    r = ingest_file(wh, write_ndjson(tmp_path / "b.ndjson", [cdr(id="1", total_energy=12, last_updated="2025-03-11T00:00:00Z")]))
+    assert (r.accepted, r.replaced, r.duplicate) == (1, 1, 0)
+    r = ingest_file(wh, write_ndjson(tmp_path / "c.ndjson", [cdr(id="1", total_energy=99, last_updated="2025-03-10T12:00:00Z")]))
+    assert (r.accepted, r.replaced, r.duplicate) == (0, 0, 1)
+    assert wh.con.sql("SELECT energy_kwh, file_id FROM sessions").fetchall() == [(12.0, 2)]
+
+
+def test_implied_rows_never_overwrite(tmp_path):
+    wh = open_warehouse(tmp_path / "w.duckdb")
+    wh.con.execute("INSERT INTO sites (site_id, name, segment, time_zone) VALUES ('S1', 'Depot One', 'fleet', 'America/Denver')")
+    ingest_file(wh, write_ndjson(tmp_path / "a.ndjson", [cdr(id="1")]))
+    assert wh.con.sql("SELECT name, segment, time_zone FROM sites").fetchall() == [("Depot One", "fleet", "America/Denver")]
+    assert wh.con.sql("SELECT port_id, site_id FROM ports").fetchall() == [("S1-P1", "S1")]
+
+
+def test_partial_columns_update_only_what_the_file_carries(tmp_path):
+    wh = open_warehouse(tmp_path / "w.duckdb")
+    wh.con.execute("INSERT INTO sites (site_id, name, segment) VALUES ('S1', 'Old name', 'fleet')")
+    batch = Batch("x", 1, tables={"sites": pa.table({"site_id": ["S1"], "name": ["New name"], "source_record": [1]})})
+    r = load_batch(wh, tmp_path / "x", "c1", batch)
+    assert (r.accepted, r.replaced) == (1, 1)
+    assert wh.con.sql("SELECT name, segment FROM sites").fetchall() == [("New name", "fleet")]
+
+
+def test_absorbed_records_share_their_owners_fate(tmp_path):
+    wh = open_warehouse(tmp_path / "w.duckdb")
+    rows = pa.table({"charger_id": ["CP1"], "observed_at": pa.array([pa.scalar(0, pa.timestamp("us")).as_py()], pa.timestamp("us")), "source_record": [1]})
+    absorbed = pa.table({"source_record": [2, 4], "owner_record": [1, 3]})
+    b = Batch("ocpp-log", 4, tables={"heartbeats": rows}, absorbed=absorbed, quarantine=quarantine_table([(3, "status", "missing status", "{}")]))
+    r = load_batch(wh, tmp_path / "x", "c1", b)
+    assert (r.records_read, r.accepted, r.duplicate, r.quarantined) == (4, 2, 0, 2)
+    b2 = Batch("ocpp-log", 2, tables={"heartbeats": rows}, absorbed=pa.table({"source_record": [2], "owner_record": [1]}))
+    r2 = load_batch(wh, tmp_path / "y", "c2", b2)
+    assert (r2.accepted, r2.duplicate) == (0, 2)
+
+
+def test_failure_mid_load_rolls_back_everything(tmp_path):
+    db = tmp_path / "w.duckdb"
+    wh = open_warehouse(db)
+    ingest_file(wh, write_ndjson(tmp_path / "a.ndjson", [cdr(id="1")]))
+    wh.close()
+    before = snapshot(db)
+    wh = open_warehouse(db)
+    good = pa.table({"session_id": ["x"], "site_id": ["S"], "started_at": pa.array([0], pa.timestamp("us")), "ended_at": pa.array([0], pa.timestamp("us")), "energy_kwh": [1.0], "plugged_in_s": [0.0], "charging_s": [0.0], "idle_s": [0.0], "source_record": [1]})
+    bad = pa.table({"no_such_column": [1], "source_record": [2]})
+    with pytest.raises(IngestError):
+        load_batch(wh, tmp_path / "z", "c9", Batch("x", 2, tables={"sessions": good, "sites": bad}))
+    wh.close()
+    assert snapshot(db) == before
+
+
+def _ingest_cmd(db: Path, path: Path) -> list[str]:
+    return [sys.executable, "-m", "evrevops.cli", "--db", str(db), "ingest", str(path), "--output", "json"]
+
+
+@pytest.mark.slow
+def test_sigkill_midway_leaves_warehouse_as_before_then_file_ingests_cleanly(tmp_path):
+    big = write_cdrs(tmp_path / "big-cdrs.ndjson", 200_000)
+    small = write_ndjson(tmp_path / "small.ndjson", [cdr(id="pre1"), cdr(id="pre2")])
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    # Reference: how long a complete ingest of the big file takes, on a scratch copy.
+    ref_db = tmp_path / "ref.duckdb"
+    subprocess.run(_ingest_cmd(ref_db, small), env=env, check=True, capture_output=True)
+    t0 = time.perf_counter()
+    subprocess.run(_ingest_cmd(ref_db, big), env=env, check=True, capture_output=True)
+    full = time.perf_counter() - t0
+    reference = snapshot(ref_db)
+
+    db = tmp_path / "w.duckdb"
+    subprocess.run(_ingest_cmd(db, small), env=env, check=True, capture_output=True)
+    before = snapshot(db)
+    for fraction in (0.5, 0.85):
+        proc = subprocess.Popen(_ingest_cmd(db, big), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(full * fraction)
+        assert proc.poll() is None, "ingest finished before it could be killed; the file is too small"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert proc.returncode == -signal.SIGKILL
+        assert snapshot(db) == before, f"warehouse changed after SIGKILL at {fraction:.0%} of the ingest"
+    done = subprocess.run(_ingest_cmd(db, big), env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    after = snapshot(db)
+    for t in TABLES:
+        assert after[t] == reference[t], t
+    wh = open_warehouse(db)
+    assert wh.count("sessions") == 200_002
+    assert wh.con.sql("SELECT checksum FROM ingest_ledger WHERE path LIKE '%big-cdrs%'").fetchall() == [(file_checksum(big),)]
+    assert ledger_identity_holds(wh)
