@@ -78,24 +78,21 @@ def read_cdrs(path: Path, mapping: str | None = None) -> Batch:
     """
     path = Path(path)
     con = connect()
-    n, bad = json_records(con, path)
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE parsed AS
-        SELECT rec, j, c,
+    n, bad = json_records(
+        con,
+        path,
+        _STRUCTURE,
+        derive=""",
             utc_ts(c.start_date_time) AS started_at,
             utc_ts(c.end_date_time) AS ended_at,
             TRY_CAST(c.total_energy AS DOUBLE) AS energy_kwh,
             TRY_CAST(c.total_time AS DOUBLE) AS total_time_h,
             coalesce(TRY_CAST(c.total_parking_time AS DOUBLE), CASE WHEN c.total_parking_time IS NULL THEN 0.0 END) AS parking_h,
             to_minor(c.total_cost.excl_vat, c.currency) AS total_cost_minor,
-            utc_ts(c.last_updated) AS last_updated_at
-        FROM (SELECT rec, j, from_json(j, '{_STRUCTURE}') AS c FROM raw)"""
+            utc_ts(c.last_updated) AS last_updated_at""",
     )
     q = quarantine_from_checks(con, "parsed", _CHECKS)
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE good AS
-        SELECT * FROM parsed WHERE rec NOT IN (SELECT rec FROM {q})"""
-    )
+    con.execute(f"CREATE OR REPLACE TEMP VIEW good AS SELECT * FROM parsed WHERE rec NOT IN (SELECT rec FROM {q})")
     sessions = con.sql(
         """SELECT
             coalesce(c.country_code, '') || '*' || coalesce(c.party_id, '') || '*' || c.id AS session_id,

@@ -9,6 +9,7 @@ Malformed NDJSON lines are returned for quarantine.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -49,27 +50,24 @@ def load_lines(con: duckdb.DuckDBPyConnection, path: Path, table: str = "lines")
     """Load a text file's lines into ``table(rec, j)``; ``rec`` is the 1-based line number.
 
     Blank lines are kept out of the table but still numbered, so ``rec`` is the
-    true line number. Returns the number of non-blank lines.
+    true line number. A UTF-8 byte-order mark on line 1 is dropped. Returns the
+    number of non-blank lines.
     """
     p = _sql_path(path)
     comp = ", compression='gzip'" if path.suffix == ".gz" else ""
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {table}_all AS
-            SELECT row_number() OVER () AS rec, line AS j
-            FROM read_csv('{p}', columns={{'line': 'VARCHAR'}}, delim='\\x01', quote='', escape='',
-                          header=false, auto_detect=false, strict_mode=false,
-                          null_padding=false, allow_quoted_nulls=false{comp})"""
-    )
-    con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {table} AS
             SELECT rec, CASE WHEN rec = 1 THEN ltrim(j, chr(65279)) ELSE j END AS j
-            FROM {table}_all WHERE j IS NOT NULL AND trim(j) <> ''"""
+            FROM (SELECT row_number() OVER () AS rec, line AS j
+                  FROM read_csv('{p}', columns={{'line': 'VARCHAR'}}, delim='\\x01', quote='', escape='',
+                                header=false, auto_detect=false, strict_mode=false,
+                                null_padding=false, allow_quoted_nulls=false{comp}))
+            WHERE j IS NOT NULL AND trim(j) <> ''"""
     )
-    con.execute(f"DROP TABLE {table}_all")
     return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
 
 
-def json_records(con: duckdb.DuckDBPyConnection, path: Path, envelope_keys: tuple[str, ...] = ("data", "items")) -> tuple[int, list[tuple[int, str | None, str, str | None]]]:
+def json_records(con: duckdb.DuckDBPyConnection, path: Path, structure: str | None = None, derive: str = "", envelope_keys: tuple[str, ...] = ("data", "items")) -> tuple[int, list[tuple[int, str | None, str, str | None]]]:
     """Create ``raw(rec, j)`` with one row per JSON record of *path*.
 
     Parameters
@@ -79,62 +77,82 @@ def json_records(con: duckdb.DuckDBPyConnection, path: Path, envelope_keys: tupl
     path : Path
         NDJSON, JSON array, a single JSON object, or an envelope object whose
         first key found in *envelope_keys* holds the array of records.
+    structure : str, optional
+        A ``from_json`` structure. When given, also creates
+        ``parsed(rec, c, <derive>)`` with ``c`` the record parsed into that
+        structure, in a single pass; records that are not JSON objects are
+        left out of ``parsed`` and reported in ``bad``.
+    derive : str
+        Extra select-list items over ``c`` for ``parsed`` (e.g.
+        ``", TRY_CAST(c.x AS DOUBLE) AS x"``).
 
     Returns
     -------
     (records_read, bad)
-        ``bad`` lists ``(record, field, reason, raw)`` for malformed NDJSON lines.
+        ``bad`` lists ``(record, field, reason, raw)`` for malformed records.
     """
     kind, _ = sniff_json(path)
     p = _sql_path(path)
-    bad: list[tuple[int, str | None, str, str | None]] = []
     if kind == "ndjson":
-        n = load_lines(con, path, "raw_lines")
-        rows = con.execute("SELECT rec, j FROM raw_lines WHERE NOT json_valid(j)").fetchall()
-        bad = [(rec, None, "malformed JSON", j) for rec, j in rows]
-        bad += [
-            (rec, None, "record is not a JSON object", j)
-            for rec, j in con.execute("SELECT rec, j FROM raw_lines WHERE json_valid(j) AND json_type(j) <> 'OBJECT'").fetchall()
-        ]
-        con.execute("CREATE OR REPLACE TEMP TABLE raw AS SELECT rec, j FROM raw_lines WHERE json_valid(j) AND json_type(j) = 'OBJECT'")
-        con.execute("DROP TABLE raw_lines")
-        return n, bad
-    try:
-        if kind == "array":
-            con.execute(
-                f"""CREATE OR REPLACE TEMP TABLE raw AS
-                    SELECT row_number() OVER () AS rec, json::VARCHAR AS j
-                    FROM read_json_objects('{p}', format='array', maximum_object_size=1073741824)"""
-            )
-        elif kind == "object":
-            con.execute(
-                f"""CREATE OR REPLACE TEMP TABLE doc AS
-                    SELECT json FROM read_json_objects('{p}', format='unstructured', maximum_object_size=1073741824)"""
-            )
-            if con.execute("SELECT count(*) FROM doc").fetchall()[0][0] != 1:
-                raise FormatError(path, "expected one JSON document")
-            key = None
-            for k in envelope_keys:
-                if con.execute(f"SELECT json_type(json, '$.{k}') = 'ARRAY' FROM doc").fetchall()[0][0]:
-                    key = k
-                    break
-            if key is None:
-                con.execute("CREATE OR REPLACE TEMP TABLE raw AS SELECT 1::BIGINT AS rec, json::VARCHAR AS j FROM doc")
-            else:
+        n = load_lines(con, path, "raw")
+    else:
+        try:
+            if kind == "array":
                 con.execute(
                     f"""CREATE OR REPLACE TEMP TABLE raw AS
-                        SELECT generate_subscripts(arr, 1)::BIGINT AS rec, unnest(arr)::VARCHAR AS j
-                        FROM (SELECT json_extract(json, '$.{key}[*]') AS arr FROM doc)"""
+                        SELECT row_number() OVER () AS rec, json::VARCHAR AS j
+                        FROM read_json_objects('{p}', format='array', maximum_object_size=1073741824)"""
                 )
-            con.execute("DROP TABLE doc")
-        else:
-            raise FormatError(path, "not a JSON array, NDJSON or JSON object")
-    except duckdb.Error as exc:
-        raise FormatError(path, f"not valid JSON: {str(exc).splitlines()[0]}") from None
-    n = con.execute("SELECT count(*) FROM raw").fetchall()[0][0]
-    bad = [(rec, None, "record is not a JSON object", j) for rec, j in con.execute("SELECT rec, j FROM raw WHERE json_type(j) <> 'OBJECT'").fetchall()]
-    con.execute("DELETE FROM raw WHERE json_type(j) <> 'OBJECT'")
+            elif kind == "object":
+                con.execute(
+                    f"""CREATE OR REPLACE TEMP TABLE doc AS
+                        SELECT json FROM read_json_objects('{p}', format='unstructured', maximum_object_size=1073741824)"""
+                )
+                if con.execute("SELECT count(*) FROM doc").fetchall()[0][0] != 1:
+                    raise FormatError(path, "expected one JSON document")
+                key = None
+                for k in envelope_keys:
+                    if con.execute(f"SELECT json_type(json, '$.{k}') = 'ARRAY' FROM doc").fetchall()[0][0]:
+                        key = k
+                        break
+                if key is None:
+                    con.execute("CREATE OR REPLACE TEMP TABLE raw AS SELECT 1::BIGINT AS rec, json::VARCHAR AS j FROM doc")
+                else:
+                    con.execute(
+                        f"""CREATE OR REPLACE TEMP TABLE raw AS
+                            SELECT generate_subscripts(arr, 1)::BIGINT AS rec, unnest(arr)::VARCHAR AS j
+                            FROM (SELECT json_extract(json, '$.{key}[*]') AS arr FROM doc)"""
+                    )
+                con.execute("DROP TABLE doc")
+            else:
+                raise FormatError(path, "not a JSON array, NDJSON or JSON object")
+        except duckdb.Error as exc:
+            raise FormatError(path, f"not valid JSON: {str(exc).splitlines()[0]}") from None
+        n = con.execute("SELECT count(*) FROM raw").fetchall()[0][0]
+    is_obj = "left(ltrim(j), 1) = '{'"
+    if structure is None:
+        bad_sql = f"SELECT rec, j FROM raw WHERE NOT ({is_obj}) OR NOT json_valid(j)"
+    else:
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE parsed AS
+                SELECT rec, c {derive}
+                FROM (SELECT rec, try(from_json(j, '{structure}')) AS c FROM raw WHERE {is_obj})
+                WHERE c IS NOT NULL"""
+        )
+        bad_sql = "SELECT rec, j FROM raw WHERE rec NOT IN (SELECT rec FROM parsed)"
+    bad = [
+        (rec, None, "malformed JSON" if not _valid(j) else "record is not a JSON object", j)
+        for rec, j in con.execute(bad_sql + " ORDER BY rec").fetchall()
+    ]
     return n, bad
+
+
+def _valid(text: str) -> bool:
+    try:
+        json.loads(text)
+        return True
+    except ValueError:
+        return False
 
 
 def quarantine_from_checks(con: duckdb.DuckDBPyConnection, source: str, checks: list[tuple[str, str, str]]) -> str:
@@ -147,7 +165,8 @@ def quarantine_from_checks(con: duckdb.DuckDBPyConnection, source: str, checks: 
     items = ", ".join(f"CASE WHEN coalesce(({cond}), false) THEN {{'field': '{fld}', 'reason': {reason}}} END" for cond, fld, reason in checks)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE q AS
-            SELECT rec, e.field AS field, e.reason AS reason, j AS raw
-            FROM (SELECT rec, j, unnest(list_filter([{items}], lambda x: x IS NOT NULL)) AS e FROM {source})"""
+            SELECT b.rec, b.e.field AS field, b.e.reason AS reason, r.j AS raw
+            FROM (SELECT rec, unnest(list_filter([{items}], lambda x: x IS NOT NULL)) AS e FROM {source}) b
+            LEFT JOIN raw r ON r.rec = b.rec"""
     )
     return "q"
