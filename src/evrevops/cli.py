@@ -13,7 +13,7 @@ import decimal
 import json
 import math
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -32,15 +32,20 @@ from evrevops.warehouse import status as wstatus
 from evrevops.warehouse.db import Warehouse, WarehouseError, default_path
 from evrevops.warehouse.loader import ingest_file
 
-app = typer.Typer(help="evrevops: revenue operations for EV charging networks.", no_args_is_help=True, add_completion=False)
-metrics_app = typer.Typer(help="Compute registry metrics by grain and period; see `metrics list`, `metrics explain`.", invoke_without_command=True)
+app = typer.Typer(
+    help="evrevops: revenue operations for EV charging networks.", no_args_is_help=True, add_completion=False
+)
+metrics_app = typer.Typer(
+    help="Compute registry metrics by grain and period; see `metrics list`, `metrics explain`.",
+    invoke_without_command=True,
+)
 app.add_typer(metrics_app, name="metrics")
 
 out = Console()
 err = Console(stderr=True)
 
 
-class OutFormat(str, Enum):
+class OutFormat(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
@@ -64,7 +69,9 @@ class Ctx:
 @app.callback()
 def main_callback(
     ctx: typer.Context,
-    db: Annotated[Path | None, typer.Option("--db", help="Warehouse file (default $EVREVOPS_DB or ./evrevops.duckdb).")] = None,
+    db: Annotated[
+        Path | None, typer.Option("--db", help="Warehouse file (default $EVREVOPS_DB or ./evrevops.duckdb).")
+    ] = None,
 ) -> None:
     ctx.obj = Ctx(db or default_path())
 
@@ -101,7 +108,9 @@ def render(data: pa.Table | list[dict], fmt: OutFormat, title: str | None = None
         for c in cols:
             t.add_column(c, overflow="fold")
         for r in rows:
-            t.add_row(*["" if r.get(c) is None else (f"{r[c]:.4f}" if isinstance(r[c], float) else str(r[c])) for c in cols])
+            t.add_row(
+                *["" if r.get(c) is None else (f"{r[c]:.4f}" if isinstance(r[c], float) else str(r[c])) for c in cols]
+            )
         out.print(t)
 
 
@@ -117,9 +126,13 @@ def _fail(msg: str, code: int = 2) -> typer.Exit:
 def ingest(
     ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(help="Files or directories to ingest.")],
-    input_format: Annotated[str | None, typer.Option("--format", help="Input format (default: detected); see `evrevops formats`.")] = None,
+    input_format: Annotated[
+        str | None, typer.Option("--format", help="Input format (default: detected); see `evrevops formats`.")
+    ] = None,
     mapping: Annotated[str | None, typer.Option("--mapping", help="Column mapping for a session CSV export.")] = None,
-    output: Annotated[OutFormat, typer.Option("--output", "-o", help="Report format: table, csv or json.")] = OutFormat.table,
+    output: Annotated[
+        OutFormat, typer.Option("--output", "-o", help="Report format: table, csv or json.")
+    ] = OutFormat.table,
 ) -> None:
     """Ingest standard-format files (OCPI, OCPP, URDB, CSV exports) into the warehouse.
 
@@ -139,7 +152,14 @@ def ingest(
         raise _fail("no input files found")
     wh = ctx.obj.warehouse()
     results, failed = [], 0
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True) as prog:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as prog:
         task = prog.add_task("ingesting", total=len(files))
         for f in files:
             prog.update(task, description=f"ingesting {f.name}")
@@ -151,12 +171,26 @@ def ingest(
                 err.print(f"[red]error:[/red] {exc}")
             prog.advance(task)
     wh.close()
-    cols = ["path", "format", "mapping", "records_read", "accepted", "duplicate", "quarantined", "replaced", "status", "file_id", "seconds"]
+    cols = [
+        "path",
+        "format",
+        "mapping",
+        "records_read",
+        "accepted",
+        "duplicate",
+        "quarantined",
+        "replaced",
+        "status",
+        "file_id",
+        "seconds",
+    ]
     rows = [{c: (round(r[c], 3) if c == "seconds" else r[c]) for c in cols} for r in results]
     render(rows, output, title=f"ingest into {ctx.obj.db}")
     if output is OutFormat.table:
         tot = {k: sum(r[k] for r in results) for k in ("records_read", "accepted", "duplicate", "quarantined")}
-        err.print(f"read {tot['records_read']:,} = accepted {tot['accepted']:,} + duplicate {tot['duplicate']:,} + quarantined {tot['quarantined']:,}")
+        err.print(
+            f"read {tot['records_read']:,} = accepted {tot['accepted']:,} + duplicate {tot['duplicate']:,} + quarantined {tot['quarantined']:,}"
+        )
     if failed:
         raise typer.Exit(1)
 
@@ -198,7 +232,9 @@ def status(ctx: typer.Context, fmt: FormatOpt = OutFormat.table) -> None:
 # ---- metrics --------------------------------------------------------------------------------
 
 
-def _range(month: str | None, day: str | None, start: str | None, end: str | None, wh: Warehouse) -> tuple[dt.date, dt.date]:
+def _range(
+    month: str | None, day: str | None, start: str | None, end: str | None, wh: Warehouse
+) -> tuple[dt.date, dt.date]:
     try:
         if day:
             d = dt.date.fromisoformat(day)
@@ -226,7 +262,9 @@ def metrics_cmd(
     end: Annotated[str | None, typer.Option("--to", help="Last local date YYYY-MM-DD.")] = None,
     by: Annotated[str, typer.Option(help=f"Grain: {', '.join(GRAINS)}.")] = "network",
     period: Annotated[str, typer.Option(help=f"Period: {', '.join(PERIODS)}.")] = "month",
-    metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help="Metric name (repeatable; default all).")] = None,
+    metric: Annotated[
+        list[str] | None, typer.Option("--metric", "-m", help="Metric name (repeatable; default all).")
+    ] = None,
     fmt: FormatOpt = OutFormat.table,
 ) -> None:
     """Compute metrics, e.g. `evrevops metrics --month 2025-06 --by site --format json`."""
@@ -252,7 +290,10 @@ def metrics_cmd(
 @metrics_app.command("list")
 def metrics_list(fmt: FormatOpt = OutFormat.table) -> None:
     """List every metric in the registry."""
-    rows = [{"name": m.name, "unit": m.unit, "formula": m.formula, "grains": ",".join(m.grains), "source": m.source} for m in METRICS.values()]
+    rows = [
+        {"name": m.name, "unit": m.unit, "formula": m.formula, "grains": ",".join(m.grains), "source": m.source}
+        for m in METRICS.values()
+    ]
     render(rows, fmt, title="metrics")
 
 
@@ -262,7 +303,9 @@ def metrics_explain(
     name: Annotated[str, typer.Argument(help="Metric name.")],
     by: Annotated[str, typer.Option(help=f"Grain: {', '.join(GRAINS)}.")] = "network",
     period: Annotated[str, typer.Option(help=f"Period: {', '.join(PERIODS)}.")] = "month",
-    dialect: Annotated[str | None, typer.Option(help="SQL dialect (default: the warehouse's, DuckDB; e.g. pyspark).")] = None,
+    dialect: Annotated[
+        str | None, typer.Option(help="SQL dialect (default: the warehouse's, DuckDB; e.g. pyspark).")
+    ] = None,
 ) -> None:
     """Show a metric's declaration and the SQL that computes it."""
     if name not in METRICS:
@@ -270,7 +313,9 @@ def metrics_explain(
     m = METRICS[name]
     wh = Warehouse(":memory:")
     sql = mc.explain(wh, name, by=by, period=period, dialect=dialect)
-    out.print(f"[bold]{m.name}[/bold] — {m.label} [{m.unit}]\nformula: {m.formula}\ngrains: {', '.join(m.grains)}\nsource: {m.source}\n{m.description}\n")
+    out.print(
+        f"[bold]{m.name}[/bold] — {m.label} [{m.unit}]\nformula: {m.formula}\ngrains: {', '.join(m.grains)}\nsource: {m.source}\n{m.description}\n"
+    )
     sys.stdout.write(sql + "\n")
 
 
@@ -290,7 +335,19 @@ def metrics_docs(
     err.print(f"wrote {path}")
 
 
-HEADLINE = ["ports", "sessions", "energy_kwh", "utilization", "occupancy", "capacity_factor", "congestion", "kwh_per_port_day", "energy_revenue_minor", "revenue_per_port_minor", "revenue_per_port_day_minor"]
+HEADLINE = [
+    "ports",
+    "sessions",
+    "energy_kwh",
+    "utilization",
+    "occupancy",
+    "capacity_factor",
+    "congestion",
+    "kwh_per_port_day",
+    "energy_revenue_minor",
+    "revenue_per_port_minor",
+    "revenue_per_port_day_minor",
+]
 
 
 @app.command()
@@ -310,7 +367,12 @@ def headline(
         render(seg, fmt, title=f"by segment {lo:%Y-%m}")
         err.print(f"warehouse: {Path(ctx.obj.db).resolve()}")
     else:
-        render(pa.concat_tables([net.append_column("segment", pa.nulls(net.num_rows, pa.string())).select(seg.column_names), seg]), fmt)
+        render(
+            pa.concat_tables(
+                [net.append_column("segment", pa.nulls(net.num_rows, pa.string())).select(seg.column_names), seg]
+            ),
+            fmt,
+        )
 
 
 # ---- demo network ---------------------------------------------------------------------------
@@ -318,17 +380,28 @@ def headline(
 
 @app.command()
 def generate(
-    out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the network's files into.")] = Path("demo-data"),
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the network's files into.")] = Path(
+        "demo-data"
+    ),
     ports: Annotated[int, typer.Option(help="Number of ports, about.")] = 500,
     months: Annotated[int, typer.Option(help="Months of history.")] = 12,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 42,
-    end_month: Annotated[str | None, typer.Option(help="Last month generated, YYYY-MM (default: fixed in the generator).")] = None,
+    end_month: Annotated[
+        str | None, typer.Option(help="Last month generated, YYYY-MM (default: fixed in the generator).")
+    ] = None,
     fmt: FormatOpt = OutFormat.table,
 ) -> None:
     """Write a deterministic demo network in the standard input formats."""
     from evrevops.demo.generator import generate as gen
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True) as prog:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as prog:
         tasks: dict[str, int] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
@@ -337,7 +410,11 @@ def generate(
             prog.update(tasks[stage], completed=done, total=total)
 
         summary = gen(out_dir, ports=ports, months=months, seed=seed, end_month=end_month, progress=progress)
-    render([{"item": k, "value": v if not isinstance(v, dict | list) else json.dumps(v)} for k, v in summary.items()], fmt, title=f"generated {out_dir}")
+    render(
+        [{"item": k, "value": v if not isinstance(v, dict | list) else json.dumps(v)} for k, v in summary.items()],
+        fmt,
+        title=f"generated {out_dir}",
+    )
 
 
 def main() -> None:  # console script entry point

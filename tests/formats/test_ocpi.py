@@ -37,7 +37,13 @@ def test_containers(tmp_path, container):
     if container == "ndjson":
         write_ndjson(p, recs)
     else:
-        p.write_text(json.dumps(recs if container == "array" else {"data": recs, "status_code": 1000, "timestamp": "2025-01-01T00:00:00Z"}))
+        p.write_text(
+            json.dumps(
+                recs
+                if container == "array"
+                else {"data": recs, "status_code": 1000, "timestamp": "2025-01-01T00:00:00Z"}
+            )
+        )
     assert detect(p) == ("ocpi-cdrs", None)
     b = read(p)
     assert b.records_read == 3
@@ -46,7 +52,9 @@ def test_containers(tmp_path, container):
 
 
 def test_numbers_as_strings_and_offsets(tmp_path):
-    p = write_ndjson(tmp_path / "c.ndjson", [cdr(total_energy="40.5", total_time="2", start_date_time="2025-03-09T01:30:00-05:00")])
+    p = write_ndjson(
+        tmp_path / "c.ndjson", [cdr(total_energy="40.5", total_time="2", start_date_time="2025-03-09T01:30:00-05:00")]
+    )
     (s,) = read_cdrs(p).tables["sessions"].to_pylist()
     assert s["energy_kwh"] == 40.5 and s["plugged_in_s"] == 7200.0
     assert s["started_at"] == dt.datetime(2025, 3, 9, 6, 30)

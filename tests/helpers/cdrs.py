@@ -8,7 +8,9 @@ from pathlib import Path
 import duckdb
 
 
-def write_cdrs(path: Path, n: int, sites: int = 50, ports_per_site: int = 4, start: str = "2025-01-01", id_prefix: str = "T") -> Path:
+def write_cdrs(
+    path: Path, n: int, sites: int = 50, ports_per_site: int = 4, start: str = "2025-01-01", id_prefix: str = "T"
+) -> Path:
     """Write *n* valid OCPI 2.2.1 CDRs as NDJSON: 30-90 min sessions, 12.34 USD each."""
     con = duckdb.connect()
     con.execute(
@@ -50,9 +52,20 @@ def cdr(**overrides) -> dict:
         "end_date_time": "2025-03-09T08:30:00Z",
         "cdr_token": {"uid": "TOK1", "type": "RFID", "contract_id": "C1"},
         "auth_method": "WHITELIST",
-        "cdr_location": {"id": "S1", "name": "Site 1", "evse_uid": "S1-P1", "evse_id": "US*EVR*E1", "connector_id": "1", "connector_standard": "IEC_62196_T1_COMBO", "connector_format": "CABLE", "connector_power_type": "DC"},
+        "cdr_location": {
+            "id": "S1",
+            "name": "Site 1",
+            "evse_uid": "S1-P1",
+            "evse_id": "US*EVR*E1",
+            "connector_id": "1",
+            "connector_standard": "IEC_62196_T1_COMBO",
+            "connector_format": "CABLE",
+            "connector_power_type": "DC",
+        },
         "currency": "USD",
-        "charging_periods": [{"start_date_time": "2025-03-09T06:30:00Z", "dimensions": [{"type": "ENERGY", "volume": 40.5}]}],
+        "charging_periods": [
+            {"start_date_time": "2025-03-09T06:30:00Z", "dimensions": [{"type": "ENERGY", "volume": 40.5}]}
+        ],
         "total_cost": {"excl_vat": 12.5, "incl_vat": 13.75},
         "total_energy": 40.5,
         "total_energy_cost": {"excl_vat": 10.0},

@@ -50,7 +50,10 @@ def wh(tmp_path_factory, fixtures):
 
 
 def rows(wh, by, period="month", start=MARCH[0], end=MARCH[1]):
-    return {tuple(r[k] for k in r if k.endswith("_id") or k in ("segment", "month", "local_date")): r for r in compute(wh, by=by, period=period, start=start, end=end).to_pylist()}
+    return {
+        tuple(r[k] for k in r if k.endswith("_id") or k in ("segment", "month", "local_date")): r
+        for r in compute(wh, by=by, period=period, start=start, end=end).to_pylist()
+    }
 
 
 def test_site_month_by_hand(wh):
@@ -68,7 +71,11 @@ def test_site_month_by_hand(wh):
     assert a["congestion"] == pytest.approx(11_100 / (743 * 3600))
     assert a["failed_session_share"] == pytest.approx(0.2)
     assert a["energy_revenue_minor"] == 11_000
-    assert (a["revenue_energy_component_minor"], a["revenue_idle_fee_minor"], a["revenue_session_fee_minor"]) == (10_400, 500, 100)
+    assert (a["revenue_energy_component_minor"], a["revenue_idle_fee_minor"], a["revenue_session_fee_minor"]) == (
+        10_400,
+        500,
+        100,
+    )
     assert a["revenue_per_port_minor"] == 5_500
     assert a["revenue_per_port_day_minor"] == 229  # 11,000 / (31 + 17) = 229.17
     assert (b["open_h"], b["charging_h"], b["plugged_in_h"]) == (210.0, 3.0, 8.0)
@@ -84,14 +91,23 @@ def test_rollups_are_ratios_of_sums(wh):
     assert n["energy_revenue_minor"] == 12_200
     assert n["revenue_per_port_minor"] == 4_067  # 12,200 / 3 = 4,066.67, half up
     seg = rows(wh, "segment")
-    assert seg[("public_dc", "2024-03")]["energy_revenue_minor"] + seg[("commercial", "2024-03")]["energy_revenue_minor"] == n["energy_revenue_minor"]
+    assert (
+        seg[("public_dc", "2024-03")]["energy_revenue_minor"] + seg[("commercial", "2024-03")]["energy_revenue_minor"]
+        == n["energy_revenue_minor"]
+    )
     cust = rows(wh, "customer")
     assert cust[("C1", "2024-03")]["sessions"] == 5
 
 
 def test_money_components_reconcile_to_the_cent(wh):
     for r in compute(wh, by="port", period="day", start=MARCH[0], end=MARCH[1]).to_pylist():
-        parts = r["revenue_energy_component_minor"] + r["revenue_time_component_minor"] + r["revenue_idle_fee_minor"] + r["revenue_session_fee_minor"] + r["revenue_unattributed_minor"]
+        parts = (
+            r["revenue_energy_component_minor"]
+            + r["revenue_time_component_minor"]
+            + r["revenue_idle_fee_minor"]
+            + r["revenue_session_fee_minor"]
+            + r["revenue_unattributed_minor"]
+        )
         assert parts == r["energy_revenue_minor"]
 
 
@@ -121,7 +137,15 @@ def test_last_full_month(wh):
 
 # ---- properties ----------------------------------------------------------------------------
 
-ZONES = ["America/New_York", "America/Phoenix", "Europe/London", "Australia/Lord_Howe", "Asia/Kathmandu", "Pacific/Chatham", "UTC"]
+ZONES = [
+    "America/New_York",
+    "America/Phoenix",
+    "Europe/London",
+    "Australia/Lord_Howe",
+    "Asia/Kathmandu",
+    "Pacific/Chatham",
+    "UTC",
+]
 EPOCH = dt.datetime(2024, 2, 25)
 
 session = st.tuples(
@@ -145,7 +169,15 @@ def test_time_split_sums_back_to_the_whole(zone, sess):
         total_charge += charge
         wh.con.execute(
             "INSERT INTO sessions (session_id, site_id, port_id, started_at, ended_at, charging_ended_at, energy_kwh, plugged_in_s, charging_s, idle_s) VALUES (?, 'S', 'P', ?, ?, ?, 1.0, ?, ?, ?)",
-            [f"s{i}", start, start + dt.timedelta(seconds=dur), start + dt.timedelta(seconds=charge), dur, charge, dur - charge],
+            [
+                f"s{i}",
+                start,
+                start + dt.timedelta(seconds=dur),
+                start + dt.timedelta(seconds=charge),
+                dur,
+                charge,
+                dur - charge,
+            ],
         )
     lo, hi = dt.date(2024, 2, 20), dt.date(2024, 4, 10)  # covers every session in any zone
     days = compute(wh, by="port", period="day", start=lo, end=hi).to_pylist()
@@ -155,7 +187,9 @@ def test_time_split_sums_back_to_the_whole(zone, sess):
     assert sum(r["plugged_in_h"] for r in months) == pytest.approx(sum(r["plugged_in_h"] for r in days))
     assert sum(r["sessions"] for r in days) == len(sess) == sum(r["sessions"] for r in months)
     z = ZoneInfo(zone)
-    span = dt.datetime.combine(hi + dt.timedelta(days=1), dt.time(), tzinfo=z).astimezone(dt.UTC) - dt.datetime.combine(lo, dt.time(), tzinfo=z).astimezone(dt.UTC)
+    span = dt.datetime.combine(hi + dt.timedelta(days=1), dt.time(), tzinfo=z).astimezone(dt.UTC) - dt.datetime.combine(
+        lo, dt.time(), tzinfo=z
+    ).astimezone(dt.UTC)
     assert sum(r["open_h"] for r in days) * 3600 == pytest.approx(span.total_seconds())
     for r in days:
         assert r["charging_h"] <= r["plugged_in_h"] + 1e-9

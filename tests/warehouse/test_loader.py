@@ -69,19 +69,29 @@ def test_same_records_in_another_file_are_duplicates(tmp_path):
 
 def test_newer_last_updated_replaces_older_is_duplicate(tmp_path):
     wh = open_warehouse(tmp_path / "w.duckdb")
-    ingest_file(wh, write_ndjson(tmp_path / "a.ndjson", [cdr(id="1", total_energy=10, last_updated="2025-03-10T00:00:00Z")]))
-    r = ingest_file(wh, write_ndjson(tmp_path / "b.ndjson", [cdr(id="1", total_energy=12, last_updated="2025-03-11T00:00:00Z")]))
+    ingest_file(
+        wh, write_ndjson(tmp_path / "a.ndjson", [cdr(id="1", total_energy=10, last_updated="2025-03-10T00:00:00Z")])
+    )
+    r = ingest_file(
+        wh, write_ndjson(tmp_path / "b.ndjson", [cdr(id="1", total_energy=12, last_updated="2025-03-11T00:00:00Z")])
+    )
     assert (r.accepted, r.replaced, r.duplicate) == (1, 1, 0)
-    r = ingest_file(wh, write_ndjson(tmp_path / "c.ndjson", [cdr(id="1", total_energy=99, last_updated="2025-03-10T12:00:00Z")]))
+    r = ingest_file(
+        wh, write_ndjson(tmp_path / "c.ndjson", [cdr(id="1", total_energy=99, last_updated="2025-03-10T12:00:00Z")])
+    )
     assert (r.accepted, r.replaced, r.duplicate) == (0, 0, 1)
     assert wh.con.sql("SELECT energy_kwh, file_id FROM sessions").fetchall() == [(12.0, 2)]
 
 
 def test_implied_rows_never_overwrite(tmp_path):
     wh = open_warehouse(tmp_path / "w.duckdb")
-    wh.con.execute("INSERT INTO sites (site_id, name, segment, time_zone) VALUES ('S1', 'Depot One', 'fleet', 'America/Denver')")
+    wh.con.execute(
+        "INSERT INTO sites (site_id, name, segment, time_zone) VALUES ('S1', 'Depot One', 'fleet', 'America/Denver')"
+    )
     ingest_file(wh, write_ndjson(tmp_path / "a.ndjson", [cdr(id="1")]))
-    assert wh.con.sql("SELECT name, segment, time_zone FROM sites").fetchall() == [("Depot One", "fleet", "America/Denver")]
+    assert wh.con.sql("SELECT name, segment, time_zone FROM sites").fetchall() == [
+        ("Depot One", "fleet", "America/Denver")
+    ]
     assert wh.con.sql("SELECT port_id, site_id FROM ports").fetchall() == [("S1-P1", "S1")]
 
 
@@ -96,12 +106,26 @@ def test_partial_columns_update_only_what_the_file_carries(tmp_path):
 
 def test_absorbed_records_share_their_owners_fate(tmp_path):
     wh = open_warehouse(tmp_path / "w.duckdb")
-    rows = pa.table({"charger_id": ["CP1"], "observed_at": pa.array([pa.scalar(0, pa.timestamp("us")).as_py()], pa.timestamp("us")), "source_record": [1]})
+    rows = pa.table(
+        {
+            "charger_id": ["CP1"],
+            "observed_at": pa.array([pa.scalar(0, pa.timestamp("us")).as_py()], pa.timestamp("us")),
+            "source_record": [1],
+        }
+    )
     absorbed = pa.table({"source_record": [2, 4], "owner_record": [1, 3]})
-    b = Batch("ocpp-log", 4, tables={"heartbeats": rows}, absorbed=absorbed, quarantine=quarantine_table([(3, "status", "missing status", "{}")]))
+    b = Batch(
+        "ocpp-log",
+        4,
+        tables={"heartbeats": rows},
+        absorbed=absorbed,
+        quarantine=quarantine_table([(3, "status", "missing status", "{}")]),
+    )
     r = load_batch(wh, tmp_path / "x", "c1", b)
     assert (r.records_read, r.accepted, r.duplicate, r.quarantined) == (4, 2, 0, 2)
-    b2 = Batch("ocpp-log", 2, tables={"heartbeats": rows}, absorbed=pa.table({"source_record": [2], "owner_record": [1]}))
+    b2 = Batch(
+        "ocpp-log", 2, tables={"heartbeats": rows}, absorbed=pa.table({"source_record": [2], "owner_record": [1]})
+    )
     r2 = load_batch(wh, tmp_path / "y", "c2", b2)
     assert (r2.accepted, r2.duplicate) == (0, 2)
 
@@ -113,7 +137,19 @@ def test_failure_mid_load_rolls_back_everything(tmp_path):
     wh.close()
     before = snapshot(db)
     wh = open_warehouse(db)
-    good = pa.table({"session_id": ["x"], "site_id": ["S"], "started_at": pa.array([0], pa.timestamp("us")), "ended_at": pa.array([0], pa.timestamp("us")), "energy_kwh": [1.0], "plugged_in_s": [0.0], "charging_s": [0.0], "idle_s": [0.0], "source_record": [1]})
+    good = pa.table(
+        {
+            "session_id": ["x"],
+            "site_id": ["S"],
+            "started_at": pa.array([0], pa.timestamp("us")),
+            "ended_at": pa.array([0], pa.timestamp("us")),
+            "energy_kwh": [1.0],
+            "plugged_in_s": [0.0],
+            "charging_s": [0.0],
+            "idle_s": [0.0],
+            "source_record": [1],
+        }
+    )
     bad = pa.table({"no_such_column": [1], "source_record": [2]})
     with pytest.raises(IngestError):
         load_batch(wh, tmp_path / "z", "c9", Batch("x", 2, tables={"sessions": good, "sites": bad}))
@@ -156,5 +192,7 @@ def test_sigkill_midway_leaves_warehouse_as_before_then_file_ingests_cleanly(tmp
         assert after[t] == reference[t], t
     wh = open_warehouse(db)
     assert wh.count("sessions") == 200_002
-    assert wh.con.sql("SELECT checksum FROM ingest_ledger WHERE path LIKE '%big-cdrs%'").fetchall() == [(file_checksum(big),)]
+    assert wh.con.sql("SELECT checksum FROM ingest_ledger WHERE path LIKE '%big-cdrs%'").fetchall() == [
+        (file_checksum(big),)
+    ]
     assert ledger_identity_holds(wh)

@@ -73,7 +73,7 @@ def get_format(name: str) -> Format:
 
 
 def _open_text(path: Path) -> io.TextIOBase:
-    raw = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+    raw = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")  # noqa: SIM115 (closed by the wrapper)
     return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
 
 
@@ -88,7 +88,13 @@ def _json_kind(obj: object) -> str | None:
         return "ocpi-locations"
     if "elements" in obj and "currency" in obj:
         return "ocpi-tariffs"
-    if "energyratestructure" in obj or "flatdemandstructure" in obj or "demandratestructure" in obj or "utility" in obj and "label" in obj:
+    if (
+        "energyratestructure" in obj
+        or "flatdemandstructure" in obj
+        or "demandratestructure" in obj
+        or "utility" in obj
+        and "label" in obj
+    ):
         return "urdb"
     if "connectionTime" in obj and "kWhDelivered" in obj:
         return "acn-json"
@@ -148,7 +154,9 @@ def detect(path: str | Path) -> tuple[str, str | None]:
             fmt = None
         if fmt:
             return fmt, None
-        raise FormatError(path, "JSON content matches no known format (OCPI CDRs/Locations/Tariffs, OCPP log, URDB, ACN-Data)")
+        raise FormatError(
+            path, "JSON content matches no known format (OCPI CDRs/Locations/Tariffs, OCPP log, URDB, ACN-Data)"
+        )
     if any(s in (".csv", ".txt", ".tsv") for s in suffixes):
         with _open_text(path) as f:
             first = f.readline()
@@ -202,13 +210,38 @@ def input_files(paths: list[str | Path]) -> list[Path]:
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            out.extend(sorted(q for q in p.rglob("*") if q.is_file() and not q.name.startswith(".") and q.suffix.lower() in {".json", ".ndjson", ".jsonl", ".csv", ".txt", ".tsv", ".gz"} and q.name.lower() not in {"readme.md"}))
+            out.extend(
+                sorted(
+                    q
+                    for q in p.rglob("*")
+                    if q.is_file()
+                    and not q.name.startswith(".")
+                    and q.suffix.lower() in {".json", ".ndjson", ".jsonl", ".csv", ".txt", ".tsv", ".gz"}
+                    and q.name.lower() not in {"readme.md"}
+                )
+            )
         else:
             out.append(p)
 
     def rank(p: Path) -> tuple[int, str]:
         n = p.name.lower()
-        order = ["customer", "site", "location", "urdb", "utility", "tariff", "contract", "deal", "stage", "project", "incentive", "incident", "ocpp", "cdr", "session"]
+        order = [
+            "customer",
+            "site",
+            "location",
+            "urdb",
+            "utility",
+            "tariff",
+            "contract",
+            "deal",
+            "stage",
+            "project",
+            "incentive",
+            "incident",
+            "ocpp",
+            "cdr",
+            "session",
+        ]
         for i, word in enumerate(order):
             if word in n:
                 return i, str(p)

@@ -46,24 +46,64 @@ _STRUCTURE = """{
 _CHECKS = [
     ("c.id IS NULL OR trim(c.id) = ''", "id", "'missing CDR id'"),
     ("c.start_date_time IS NULL", "start_date_time", "'missing start_date_time'"),
-    ("c.start_date_time IS NOT NULL AND started_at IS NULL", "start_date_time", "'not an ISO-8601 date-time: ' || c.start_date_time"),
+    (
+        "c.start_date_time IS NOT NULL AND started_at IS NULL",
+        "start_date_time",
+        "'not an ISO-8601 date-time: ' || c.start_date_time",
+    ),
     ("c.end_date_time IS NULL", "end_date_time", "'missing end_date_time'"),
-    ("c.end_date_time IS NOT NULL AND ended_at IS NULL", "end_date_time", "'not an ISO-8601 date-time: ' || c.end_date_time"),
-    ("ended_at < started_at", "end_date_time", "'end_date_time ' || c.end_date_time || ' is before start_date_time ' || c.start_date_time"),
-    ("c.cdr_location.id IS NULL OR trim(c.cdr_location.id) = ''", "cdr_location.id", "'missing cdr_location.id (site)'"),
-    ("c.cdr_location.evse_uid IS NULL OR trim(c.cdr_location.evse_uid) = ''", "cdr_location.evse_uid", "'missing cdr_location.evse_uid (port)'"),
+    (
+        "c.end_date_time IS NOT NULL AND ended_at IS NULL",
+        "end_date_time",
+        "'not an ISO-8601 date-time: ' || c.end_date_time",
+    ),
+    (
+        "ended_at < started_at",
+        "end_date_time",
+        "'end_date_time ' || c.end_date_time || ' is before start_date_time ' || c.start_date_time",
+    ),
+    (
+        "c.cdr_location.id IS NULL OR trim(c.cdr_location.id) = ''",
+        "cdr_location.id",
+        "'missing cdr_location.id (site)'",
+    ),
+    (
+        "c.cdr_location.evse_uid IS NULL OR trim(c.cdr_location.evse_uid) = ''",
+        "cdr_location.evse_uid",
+        "'missing cdr_location.evse_uid (port)'",
+    ),
     ("c.total_energy IS NULL", "total_energy", "'missing total_energy'"),
     ("c.total_energy IS NOT NULL AND energy_kwh IS NULL", "total_energy", "'not a number: ' || c.total_energy"),
     ("energy_kwh < 0", "total_energy", "'negative energy: ' || c.total_energy"),
     ("c.total_time IS NULL", "total_time", "'missing total_time'"),
     ("c.total_time IS NOT NULL AND total_time_h IS NULL", "total_time", "'not a number: ' || c.total_time"),
     ("total_time_h < 0", "total_time", "'negative total_time: ' || c.total_time"),
-    ("c.total_parking_time IS NOT NULL AND parking_h IS NULL", "total_parking_time", "'not a number: ' || c.total_parking_time"),
+    (
+        "c.total_parking_time IS NOT NULL AND parking_h IS NULL",
+        "total_parking_time",
+        "'not a number: ' || c.total_parking_time",
+    ),
     ("parking_h < 0", "total_parking_time", "'negative total_parking_time: ' || c.total_parking_time"),
-    ("parking_h > total_time_h + 1e-9", "total_parking_time", "'total_parking_time ' || c.total_parking_time || ' exceeds total_time ' || c.total_time"),
-    ("c.currency IS NULL OR NOT regexp_full_match(c.currency, '[A-Z]{3}')", "currency", "'not an ISO-4217 currency: ' || coalesce(c.currency, 'missing')"),
-    ("c.total_cost.excl_vat IS NOT NULL AND total_cost_minor IS NULL", "total_cost.excl_vat", "'not a number: ' || c.total_cost.excl_vat"),
-    ("c.last_updated IS NOT NULL AND last_updated_at IS NULL", "last_updated", "'not an ISO-8601 date-time: ' || c.last_updated"),
+    (
+        "parking_h > total_time_h + 1e-9",
+        "total_parking_time",
+        "'total_parking_time ' || c.total_parking_time || ' exceeds total_time ' || c.total_time",
+    ),
+    (
+        "c.currency IS NULL OR NOT regexp_full_match(c.currency, '[A-Z]{3}')",
+        "currency",
+        "'not an ISO-4217 currency: ' || coalesce(c.currency, 'missing')",
+    ),
+    (
+        "c.total_cost.excl_vat IS NOT NULL AND total_cost_minor IS NULL",
+        "total_cost.excl_vat",
+        "'not a number: ' || c.total_cost.excl_vat",
+    ),
+    (
+        "c.last_updated IS NOT NULL AND last_updated_at IS NULL",
+        "last_updated",
+        "'not an ISO-8601 date-time: ' || c.last_updated",
+    ),
 ]
 
 
@@ -152,4 +192,3 @@ def read_cdrs(path: Path, mapping: str | None = None) -> Batch:
         implied={"sites": sites, "ports": ports},
         quarantine=quarantine_table(bad + qrows),
     )
-

@@ -67,7 +67,13 @@ def load_lines(con: duckdb.DuckDBPyConnection, path: Path, table: str = "lines")
     return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
 
 
-def json_records(con: duckdb.DuckDBPyConnection, path: Path, structure: str | None = None, derive: str = "", envelope_keys: tuple[str, ...] = ("data", "items")) -> tuple[int, list[tuple[int, str | None, str, str | None]]]:
+def json_records(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    structure: str | None = None,
+    derive: str = "",
+    envelope_keys: tuple[str, ...] = ("data", "items"),
+) -> tuple[int, list[tuple[int, str | None, str, str | None]]]:
     """Create ``raw(rec, j)`` with one row per JSON record of *path*.
 
     Parameters
@@ -116,7 +122,9 @@ def json_records(con: duckdb.DuckDBPyConnection, path: Path, structure: str | No
                         key = k
                         break
                 if key is None:
-                    con.execute("CREATE OR REPLACE TEMP TABLE raw AS SELECT 1::BIGINT AS rec, json::VARCHAR AS j FROM doc")
+                    con.execute(
+                        "CREATE OR REPLACE TEMP TABLE raw AS SELECT 1::BIGINT AS rec, json::VARCHAR AS j FROM doc"
+                    )
                 else:
                     con.execute(
                         f"""CREATE OR REPLACE TEMP TABLE raw AS
@@ -162,7 +170,10 @@ def quarantine_from_checks(con: duckdb.DuckDBPyConnection, source: str, checks: 
     a bad record and *reason_sql* is a SQL string expression (may quote the value).
     Returns the table name ``q``.
     """
-    items = ", ".join(f"CASE WHEN coalesce(({cond}), false) THEN {{'field': '{fld}', 'reason': {reason}}} END" for cond, fld, reason in checks)
+    items = ", ".join(
+        f"CASE WHEN coalesce(({cond}), false) THEN {{'field': '{fld}', 'reason': {reason}}} END"
+        for cond, fld, reason in checks
+    )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE q AS
             SELECT b.rec, b.e.field AS field, b.e.reason AS reason, r.j AS raw

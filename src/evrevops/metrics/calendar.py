@@ -124,7 +124,21 @@ def site_days(sites: pd.DataFrame, start: dt.date, end: dt.date) -> pa.Table:
     if parts:
         df = pd.concat(parts, ignore_index=True)
     else:
-        df = pd.DataFrame({"site_id": pd.Series(dtype=str), **{c: pd.Series(dtype=t) for c, t in [("local_date", "object"), ("day_start_at", "datetime64[us]"), ("day_end_at", "datetime64[us]"), ("day_s", "int64"), ("open_s", "int64")]}})
+        df = pd.DataFrame(
+            {
+                "site_id": pd.Series(dtype=str),
+                **{
+                    c: pd.Series(dtype=t)
+                    for c, t in [
+                        ("local_date", "object"),
+                        ("day_start_at", "datetime64[us]"),
+                        ("day_end_at", "datetime64[us]"),
+                        ("day_s", "int64"),
+                        ("open_s", "int64"),
+                    ]
+                },
+            }
+        )
     df["month"] = pd.to_datetime(df["local_date"]).dt.to_period("M").dt.start_time.dt.date
     schema = pa.schema(
         [

@@ -69,12 +69,21 @@ def metric_expr(m: Metric, agg: ir.Table) -> ir.Value:
     return ibis.ifelse(den > 0, num.cast("float64") / den * m.scale, None)
 
 
-def expression(wh: Warehouse, by: str = "site", period: str = "month", start: dt.date | None = None, end: dt.date | None = None, metrics: list[str] | None = None) -> ir.Table:
+def expression(
+    wh: Warehouse,
+    by: str = "site",
+    period: str = "month",
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    metrics: list[str] | None = None,
+) -> ir.Table:
     """The Ibis expression computing *metrics* at grain *by* and *period*."""
     keys = _keys(by, period)
     chosen = [METRICS[n] if n in METRICS else _unknown(n) for n in (metrics or list(METRICS))]
     if metrics and len(chosen) == 1 and by not in chosen[0].grains:
-        raise ValueError(f"metric {chosen[0].name} is not defined at grain {by!r} (grains: {', '.join(chosen[0].grains)})")
+        raise ValueError(
+            f"metric {chosen[0].name} is not defined at grain {by!r} (grains: {', '.join(chosen[0].grains)})"
+        )
     if start is None or end is None:
         raise ValueError("a date range is required")
     f = _facts.build(wh, start, end)
@@ -103,12 +112,27 @@ def _unknown(name: str) -> Metric:
     raise KeyError(f"unknown metric {name!r}; known: {', '.join(METRICS)}")
 
 
-def compute(wh: Warehouse, by: str = "site", period: str = "month", start: dt.date | None = None, end: dt.date | None = None, metrics: list[str] | None = None) -> pa.Table:
+def compute(
+    wh: Warehouse,
+    by: str = "site",
+    period: str = "month",
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    metrics: list[str] | None = None,
+) -> pa.Table:
     """Compute metrics; see :func:`expression`. Returns a pyarrow Table."""
     return expression(wh, by, period, start, end, metrics).to_pyarrow()
 
 
-def explain(wh: Warehouse, name: str, by: str = "network", period: str = "month", start: dt.date | None = None, end: dt.date | None = None, dialect: str | None = None) -> str:
+def explain(
+    wh: Warehouse,
+    name: str,
+    by: str = "network",
+    period: str = "month",
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    dialect: str | None = None,
+) -> str:
     """The SQL that computes metric *name* at a grain (default: the network by month)."""
     m = METRICS.get(name) or _unknown(name)
     if start is None or end is None:

@@ -40,7 +40,10 @@ def render() -> str:
         lines.append(f"| `{m.name}` | {m.unit} | {m.formula} | {grains} | {m.source} |")
     lines += ["", "### Definitions", ""]
     for m in METRICS.values():
-        lines.append(f"- **`{m.name}`** ({m.label}, {m.unit}): {m.description}" + (f" *Reference:* {m.reference}." if m.reference else ""))
+        lines.append(
+            f"- **`{m.name}`** ({m.label}, {m.unit}): {m.description}"
+            + (f" *Reference:* {m.reference}." if m.reference else "")
+        )
     lines += [
         "",
         "## Measures",

@@ -107,7 +107,12 @@ def build(wh: Warehouse, start: dt.date, end: dt.date) -> Facts:
     k = k.left_join(cur, k.site_id == cur.site_id).select(k, site_currency=cur.currency)
     same = k.currency == k.site_currency
     money = lambda col: ibis.ifelse(same, k[col], None).sum()  # noqa: E731
-    comp = ibis.coalesce(k.energy_cost_minor, 0) + ibis.coalesce(k.time_cost_minor, 0) + ibis.coalesce(k.parking_cost_minor, 0) + ibis.coalesce(k.fixed_cost_minor, 0)
+    comp = (
+        ibis.coalesce(k.energy_cost_minor, 0)
+        + ibis.coalesce(k.time_cost_minor, 0)
+        + ibis.coalesce(k.parking_cost_minor, 0)
+        + ibis.coalesce(k.fixed_cost_minor, 0)
+    )
     started = k.group_by([k.port_id, k.local_date]).aggregate(
         sessions=k.count(),
         energy_kwh=k.energy_kwh.sum(),
@@ -117,13 +122,19 @@ def build(wh: Warehouse, start: dt.date, end: dt.date) -> Facts:
         revenue_time_minor=money("time_cost_minor"),
         revenue_idle_minor=money("parking_cost_minor"),
         revenue_session_fee_minor=money("fixed_cost_minor"),
-        revenue_unattributed_minor=ibis.ifelse(same & k.total_cost_minor.notnull(), k.total_cost_minor - comp, None).sum(),
+        revenue_unattributed_minor=ibis.ifelse(
+            same & k.total_cost_minor.notnull(), k.total_cost_minor - comp, None
+        ).sum(),
         vat_minor=ibis.ifelse(same, k.total_cost_incl_vat_minor - k.total_cost_minor, None).sum(),
     )
 
     # --- assemble port_day --------------------------------------------------------------
-    t = pd_.left_join(split, [pd_.port_id == split.port_id, pd_.local_date == split.local_date]).select(pd_, split.plugged_in_s, split.charging_s)
-    t = t.left_join(started, [t.port_id == started.port_id, t.local_date == started.local_date]).select(t, *[started[c] for c in started.columns if c not in ("port_id", "local_date")])
+    t = pd_.left_join(split, [pd_.port_id == split.port_id, pd_.local_date == split.local_date]).select(
+        pd_, split.plugged_in_s, split.charging_s
+    )
+    t = t.left_join(started, [t.port_id == started.port_id, t.local_date == started.local_date]).select(
+        t, *[started[c] for c in started.columns if c not in ("port_id", "local_date")]
+    )
     dims = sites.select(sites.site_id, sites.segment, sites.customer_id)
     t = t.left_join(dims, t.site_id == dims.site_id).select(t, dims.segment, dims.customer_id)
     t = t.left_join(cur, t.site_id == cur.site_id).select(t, cur.currency)
@@ -166,12 +177,16 @@ def build(wh: Warehouse, start: dt.date, end: dt.date) -> Facts:
     ij = iv.join(cal, [iv.site_id == cal.site_id, cal.day_start_at <= iv.ts, cal.day_end_at > iv.ts])
     ij = ij.join(open_ports, [ij.site_id == open_ports.site_id, ij.local_date == open_ports.local_date])
     cong = ij.group_by([ij.site_id, ij.local_date]).aggregate(
-        congested_s=ibis.ifelse((ij.n_open > 0) & (ij.busy >= ij.n_open), ij.next_ts.epoch_seconds() - ij.ts.epoch_seconds(), 0).sum()
+        congested_s=ibis.ifelse(
+            (ij.n_open > 0) & (ij.busy >= ij.n_open), ij.next_ts.epoch_seconds() - ij.ts.epoch_seconds(), 0
+        ).sum()
     )
     sd = cal.join(open_ports, [cal.site_id == open_ports.site_id, cal.local_date == open_ports.local_date]).select(
         cal.site_id, cal.local_date, cal.month, site_open_s=ibis.ifelse(open_ports.n_open > 0, cal.open_s, 0)
     )
-    sd = sd.left_join(cong, [sd.site_id == cong.site_id, sd.local_date == cong.local_date]).select(sd, congested_s=ibis.coalesce(cong.congested_s, 0))
+    sd = sd.left_join(cong, [sd.site_id == cong.site_id, sd.local_date == cong.local_date]).select(
+        sd, congested_s=ibis.coalesce(cong.congested_s, 0)
+    )
     sd = sd.left_join(dims, sd.site_id == dims.site_id).select(sd, dims.segment, dims.customer_id)
     sd = sd.left_join(cur, sd.site_id == cur.site_id).select(sd, cur.currency)
     return Facts(port_day=port_day, site_day=sd, start=start, end=end)

@@ -86,15 +86,25 @@ MEASURES: dict[str, Measure] = {
         Measure("plugged_in_s", "s", "plugged-in time inside the period (split at local day boundaries)"),
         Measure("charging_s", "s", "charging time inside the period (charging first, then idle)"),
         Measure("idle_s", "s", "plugged-in time not charging, inside the period"),
-        Measure("open_s", "s", "port open time: in service (commissioned, not decommissioned) and inside operating hours"),
+        Measure(
+            "open_s", "s", "port open time: in service (commissioned, not decommissioned) and inside operating hours"
+        ),
         Measure("ports", "count", "distinct ports with open time in the period"),
         Measure("port_days", "count", "port-days with open time"),
-        Measure("revenue_minor", "minor units", "energy/session revenue excl. VAT (CDR total_cost.excl_vat) of sessions started in the period"),
+        Measure(
+            "revenue_minor",
+            "minor units",
+            "energy/session revenue excl. VAT (CDR total_cost.excl_vat) of sessions started in the period",
+        ),
         Measure("revenue_energy_minor", "minor units", "ENERGY (per-kWh) component of revenue"),
         Measure("revenue_time_minor", "minor units", "TIME (per charging hour) component of revenue"),
         Measure("revenue_idle_minor", "minor units", "PARKING_TIME (idle fee) component of revenue"),
         Measure("revenue_session_fee_minor", "minor units", "FLAT (per-session fee) component of revenue"),
-        Measure("revenue_unattributed_minor", "minor units", "revenue the CDR did not break down by component (total − components)"),
+        Measure(
+            "revenue_unattributed_minor",
+            "minor units",
+            "revenue the CDR did not break down by component (total − components)",
+        ),
         Measure("vat_minor", "minor units", "VAT billed on sessions (incl_vat − excl_vat)"),
         Measure("sessions_zero_energy", "count", "sessions that delivered no energy (failed or aborted)"),
         Measure("congested_s", "s", "time all open ports of the site were plugged in at once", level="site"),

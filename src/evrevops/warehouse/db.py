@@ -39,7 +39,9 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
     ).fetchall()[0][0]
     current = con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()[0][0] if exists else 0
     if current > SCHEMA_VERSION:
-        raise WarehouseError(f"warehouse schema v{current} is newer than this evrevops (v{SCHEMA_VERSION}); upgrade evrevops")
+        raise WarehouseError(
+            f"warehouse schema v{current} is newer than this evrevops (v{SCHEMA_VERSION}); upgrade evrevops"
+        )
     for version, description, statements in MIGRATIONS:
         if version <= current:
             continue

@@ -79,7 +79,13 @@ def _q(name: str) -> str:
 
 
 def _table_columns(wh: Warehouse, table: str) -> list[str]:
-    return [r[0] for r in wh.con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = ? AND table_schema = 'main' ORDER BY ordinal_position", [table]).fetchall()]
+    return [
+        r[0]
+        for r in wh.con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? AND table_schema = 'main' ORDER BY ordinal_position",
+            [table],
+        ).fetchall()
+    ]
 
 
 def _match(spec: TableSpec, left: str, right: str) -> str:
@@ -97,7 +103,9 @@ def _stage(wh: Warehouse, spec: TableSpec, tbl: pa.Table, file_id: int) -> tuple
     if missing_key:
         raise IngestError(f"reader did not provide key columns {missing_key} of table {spec.name}")
     wh.con.register("_b", tbl)
-    order = (f"{_q(spec.version)} DESC NULLS LAST, " if spec.version and spec.version in provided else "") + "source_record DESC"
+    order = (
+        f"{_q(spec.version)} DESC NULLS LAST, " if spec.version and spec.version in provided else ""
+    ) + "source_record DESC"
     keys = ", ".join(_q(k) for k in spec.key)
     sel = ", ".join(_q(c) for c in provided)
     wh.con.execute(
@@ -125,11 +133,13 @@ def _classify(wh: Warehouse, spec: TableSpec, provided: list[str]) -> None:
                         WHEN t._present IS NULL THEN false
                         ELSE ({same}) END AS _dup
             FROM _s s LEFT JOIN (SELECT *, true AS _present FROM {_q(spec.name)}) t
-              ON {_match(spec, 's', 't')} AND s._rn = 1"""
+              ON {_match(spec, "s", "t")} AND s._rn = 1"""
     )
 
 
-def _write(wh: Warehouse, spec: TableSpec, provided: list[str], target_cols: list[str], file_id: int, implied: bool) -> int:
+def _write(
+    wh: Warehouse, spec: TableSpec, provided: list[str], target_cols: list[str], file_id: int, implied: bool
+) -> int:
     """Insert new rows and apply replacements from ``_c``; return rows replaced."""
     cols = provided + ["file_id", "source_record"]
     col_sql = ", ".join(_q(c) for c in cols)
@@ -140,13 +150,19 @@ def _write(wh: Warehouse, spec: TableSpec, provided: list[str], target_cols: lis
     n_rep = wh.con.execute("SELECT count(*) FROM _c WHERE _rn = 1 AND _exists AND NOT _dup").fetchall()[0][0]
     if n_rep:
         merged = ", ".join(
-            (f"{file_id}::BIGINT AS file_id" if c == "file_id" else f"r.{_q(c)} AS {_q(c)}" if c in provided or c == "source_record" else f"t.{_q(c)} AS {_q(c)}")
+            (
+                f"{file_id}::BIGINT AS file_id"
+                if c == "file_id"
+                else f"r.{_q(c)} AS {_q(c)}"
+                if c in provided or c == "source_record"
+                else f"t.{_q(c)} AS {_q(c)}"
+            )
             for c in target_cols
         )
         wh.con.execute(
             f"""CREATE OR REPLACE TEMP TABLE _r AS
                 SELECT {merged} FROM (SELECT * FROM _c WHERE _rn = 1 AND _exists AND NOT _dup) r
-                JOIN {_q(spec.name)} t ON {_match(spec, 'r', 't')}"""
+                JOIN {_q(spec.name)} t ON {_match(spec, "r", "t")}"""
         )
         wh.con.execute(f"DELETE FROM {_q(spec.name)} t USING _r WHERE {_match(spec, '_r', 't')}")
         wh.con.execute(f"INSERT INTO {_q(spec.name)} SELECT * FROM _r")
@@ -174,7 +190,9 @@ def load_batch(wh: Warehouse, path: Path, checksum: str, batch: Batch, size_byte
         file_id = con.execute("SELECT coalesce(max(file_id), 0) + 1 FROM ingest_ledger").fetchall()[0][0]
         quarantine = batch.quarantine
         con.register("_qin", quarantine)
-        con.execute("CREATE OR REPLACE TEMP TABLE _qrec AS SELECT DISTINCT CAST(source_record AS BIGINT) AS source_record FROM _qin")
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _qrec AS SELECT DISTINCT CAST(source_record AS BIGINT) AS source_record FROM _qin"
+        )
         con.execute("CREATE OR REPLACE TEMP TABLE _status (source_record BIGINT, dup BOOLEAN)")
         replaced = 0
         for name, tbl in batch.tables.items():
@@ -190,8 +208,14 @@ def load_batch(wh: Warehouse, path: Path, checksum: str, batch: Batch, size_byte
             provided, target_cols = _stage(wh, spec, tbl, file_id)
             _classify(wh, spec, provided)
             _write(wh, spec, provided, target_cols, file_id, implied=True)
-        con.execute("CREATE OR REPLACE TEMP TABLE _rec AS SELECT source_record, bool_and(dup) AS dup FROM _status GROUP BY 1")
-        absorbed = batch.absorbed if batch.absorbed is not None else pa.table({"source_record": pa.array([], pa.int64()), "owner_record": pa.array([], pa.int64())})
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _rec AS SELECT source_record, bool_and(dup) AS dup FROM _status GROUP BY 1"
+        )
+        absorbed = (
+            batch.absorbed
+            if batch.absorbed is not None
+            else pa.table({"source_record": pa.array([], pa.int64()), "owner_record": pa.array([], pa.int64())})
+        )
         con.register("_abs", absorbed)
         # An absorbed record shares its owner's fate; one whose owner was quarantined is quarantined too.
         abs_q = con.execute(
@@ -228,7 +252,22 @@ def load_batch(wh: Warehouse, path: Path, checksum: str, batch: Batch, size_byte
             _resolve_ports(wh)
         con.execute(
             "INSERT INTO ingest_ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [file_id, str(path), checksum, batch.format, batch.mapping, size_bytes, _now(), _now(), batch.records_read, accepted, duplicate, quarantined, replaced, "committed"],
+            [
+                file_id,
+                str(path),
+                checksum,
+                batch.format,
+                batch.mapping,
+                size_bytes,
+                _now(),
+                _now(),
+                batch.records_read,
+                accepted,
+                duplicate,
+                quarantined,
+                replaced,
+                "committed",
+            ],
         )
         for t in ("_qin", "_abs"):
             con.unregister(t)
@@ -238,7 +277,19 @@ def load_batch(wh: Warehouse, path: Path, checksum: str, batch: Batch, size_byte
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return IngestResult(str(path), file_id, batch.format, batch.mapping, batch.records_read, accepted, duplicate, quarantined, replaced, "committed", time.perf_counter() - t0)
+    return IngestResult(
+        str(path),
+        file_id,
+        batch.format,
+        batch.mapping,
+        batch.records_read,
+        accepted,
+        duplicate,
+        quarantined,
+        replaced,
+        "committed",
+        time.perf_counter() - t0,
+    )
 
 
 def ingest_file(wh: Warehouse, path: str | Path, fmt: str | None = None, mapping: str | None = None) -> IngestResult:
@@ -259,7 +310,19 @@ def ingest_file(wh: Warehouse, path: str | Path, fmt: str | None = None, mapping
     if prior:
         prior = prior[0]
         file_id, pfmt, pmap, read, quarantined = prior
-        return IngestResult(str(path), file_id, pfmt, pmap, read, 0, read - quarantined, quarantined, 0, "unchanged", time.perf_counter() - t0)
+        return IngestResult(
+            str(path),
+            file_id,
+            pfmt,
+            pmap,
+            read,
+            0,
+            read - quarantined,
+            quarantined,
+            0,
+            "unchanged",
+            time.perf_counter() - t0,
+        )
     batch = read_file(path, fmt, mapping)
     result = load_batch(wh, path, checksum, batch, size_bytes=path.stat().st_size)
     result.seconds = time.perf_counter() - t0

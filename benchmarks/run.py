@@ -1,0 +1,167 @@
+"""`make bench`: speed and memory of evrevops on a large generated network.
+
+Not a test: it prints figures (and writes benchmarks/results.json) for
+docs/benchmarks.md. Each measured stage runs in a child process so its peak
+resident memory is its own.
+
+Stages
+------
+1. generate (not timed against a target): 10,000 ports × 1 month, bench profile.
+2. reference data ingest (sites, locations, tariffs, ...): not timed.
+3. CDR ingest: all OCPI CDR files → throughput [CDRs/s] (target ≥ 150,000/s on 2 cores).
+4. month metrics by site (target ≤ 2 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _child(stage: str, args: list[str]) -> dict:
+    cmd = [sys.executable, __file__, "--stage", stage, *args]
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if r.returncode != 0:
+        sys.stderr.write(r.stdout + r.stderr)
+        raise SystemExit(f"bench stage {stage} failed")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def stage_generate(out: str, ports: int, months: int, seed: int) -> dict:
+    from evrevops.demo.generator import generate
+
+    t = time.perf_counter()
+    summary = generate(Path(out), ports=ports, months=months, seed=seed, profile="bench")
+    return {
+        "seconds": time.perf_counter() - t,
+        "peak_mib": _peak_mib(),
+        "summary": {k: v for k, v in summary.items() if isinstance(v, int | float | str)},
+    }
+
+
+def stage_ingest(db: str, files: list[str]) -> dict:
+    from evrevops.warehouse.db import open_warehouse
+    from evrevops.warehouse.loader import ingest_file
+
+    wh = open_warehouse(db)
+    t = time.perf_counter()
+    read = accepted = 0
+    for f in files:
+        r = ingest_file(wh, f)
+        read += r.records_read
+        accepted += r.accepted
+    secs = time.perf_counter() - t
+    wh.close()
+    return {"seconds": secs, "records": read, "accepted": accepted, "peak_mib": _peak_mib()}
+
+
+def stage_metrics(db: str, month: str, by: str) -> dict:
+    from evrevops.metrics.compute import compute, month_range
+    from evrevops.warehouse.db import open_warehouse
+
+    wh = open_warehouse(db, read_only=True)
+    lo, hi = month_range(month)
+    t = time.perf_counter()
+    table = compute(wh, by=by, period="month", start=lo, end=hi)
+    secs = time.perf_counter() - t
+    return {"seconds": secs, "rows": table.num_rows, "peak_mib": _peak_mib()}
+
+
+def machine() -> str:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, {mem:.0f} GiB, {cpu}, Python {platform.python_version()}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--stage")
+    ap.add_argument("--ports", type=int, default=10_000)
+    ap.add_argument("--months", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--work", default=str(ROOT / "bench-data"))
+    ap.add_argument("rest", nargs="*")
+    a = ap.parse_args()
+    if a.stage == "generate":
+        print(json.dumps(stage_generate(a.rest[0], a.ports, a.months, a.seed)))
+        return
+    if a.stage == "ingest":
+        print(json.dumps(stage_ingest(a.rest[0], a.rest[1:])))
+        return
+    if a.stage == "metrics":
+        print(json.dumps(stage_metrics(a.rest[0], a.rest[1], a.rest[2])))
+        return
+
+    from evrevops.formats import detect, input_files
+
+    work = Path(a.work)
+    data = work / f"net-{a.ports}p-{a.months}m-s{a.seed}"
+    db = work / "bench.duckdb"
+    results: dict = {
+        "date": dt.date.today().isoformat(),
+        "machine": machine(),
+        "command": "make bench",
+        "ports": a.ports,
+        "months": a.months,
+    }
+    if not (data / ".complete").exists():
+        print(f"generating {a.ports:,} ports × {a.months} month(s) into {data} …", flush=True)
+        g = _child("generate", ["--ports", str(a.ports), "--months", str(a.months), "--seed", str(a.seed), str(data)])
+        (data / ".complete").write_text(json.dumps(g))
+        results["generate"] = g
+        print(f"  generated in {g['seconds']:.1f} s, peak {g['peak_mib']:.0f} MiB")
+    for f in (db, Path(str(db) + ".wal")):
+        f.unlink(missing_ok=True)
+    files = input_files([data])
+    cdr_files = [f for f in files if detect(f)[0] == "ocpi-cdrs"]
+    other = [f for f in files if f not in cdr_files]
+    print(f"ingesting {len(other)} reference/usage files (not timed) …", flush=True)
+    _child("ingest", [str(db), *map(str, other)])
+    print(f"ingesting {len(cdr_files)} CDR file(s) …", flush=True)
+    ing = _child("ingest", [str(db), *map(str, cdr_files)])
+    ing["cdrs_per_s"] = ing["records"] / ing["seconds"]
+    results["cdr_ingest"] = ing
+    print(
+        f"  {ing['records']:,} CDRs in {ing['seconds']:.2f} s = {ing['cdrs_per_s']:,.0f} CDRs/s (target ≥ 150,000), peak {ing['peak_mib']:.0f} MiB"
+    )
+
+    from evrevops.metrics.compute import last_full_month
+    from evrevops.warehouse.db import open_warehouse
+
+    wh = open_warehouse(db, read_only=True)
+    month = last_full_month(wh)
+    wh.close()
+    runs = [_child("metrics", [str(db), month, "site"]) for _ in range(3)]
+    best = min(runs, key=lambda r: r["seconds"])
+    results["metrics_month_by_site"] = {**best, "month": month, "runs_s": [r["seconds"] for r in runs]}
+    print(
+        f"month metrics by site ({month}, {best['rows']:,} rows): best of 3 {best['seconds']:.2f} s (target ≤ 2 s), peak {best['peak_mib']:.0f} MiB"
+    )
+    out = ROOT / "benchmarks" / "results.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"machine: {results['machine']}\nwrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""The CLI, run in process: every command has help and docs; data commands render all formats."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import click
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from evrevops.cli import app
+from evrevops.metrics.registry import GRAIN_KEYS, METRICS
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+
+def all_commands() -> list[tuple[str, ...]]:
+    root = typer.main.get_command(app)
+    out = []
+
+    def walk(cmd: click.Command, path: tuple[str, ...]) -> None:
+        out.append(path)
+        if isinstance(cmd, click.Group):
+            for name, sub in cmd.commands.items():
+                walk(sub, (*path, name))
+
+    walk(root, ())
+    return out
+
+
+@pytest.mark.parametrize("path", all_commands(), ids=lambda p: " ".join(p) or "evrevops")
+def test_every_command_has_help(path):
+    r = runner.invoke(app, [*path, "--help"])
+    assert r.exit_code == 0, r.output
+    assert "Usage" in r.output
+
+
+def test_every_command_is_documented_in_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    for path in all_commands():
+        if path:
+            assert f"`evrevops {' '.join(path)}" in readme, f"command {' '.join(path)!r} is not in README.md"
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory, fixtures):
+    p = tmp_path_factory.mktemp("cli") / "w.duckdb"
+    r = runner.invoke(app, ["--db", str(p), "ingest", str(fixtures / "metrics"), "--output", "json"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)
+    assert {row["format"] for row in rows} == {"sites-csv", "ocpi-cdrs"}
+    assert all(row["records_read"] == row["accepted"] + row["duplicate"] + row["quarantined"] for row in rows)
+    return p
+
+
+def test_metrics_json_fields_are_registry_names(db):
+    r = runner.invoke(app, ["--db", str(db), "metrics", "--month", "2024-03", "--by", "site", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    recs = json.loads(r.stdout)
+    assert [x["site_id"] for x in recs] == ["A", "B"]
+    assert set(recs[0]) == {"site_id", "month", "currency", *METRICS}
+    assert recs[0]["month"] == "2024-03" and recs[0]["energy_revenue_minor"] == 11_000
+
+
+@pytest.mark.parametrize("by", list(GRAIN_KEYS))
+def test_metrics_every_grain_csv(db, by):
+    r = runner.invoke(
+        app, ["--db", str(db), "metrics", "--month", "2024-03", "--by", by, "--format", "csv", "-m", "sessions"]
+    )
+    assert r.exit_code == 0, r.output
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert sum(int(x["sessions"]) for x in rows) == 6
+    assert set(GRAIN_KEYS[by]) <= set(rows[0])
+
+
+def test_metrics_day_period_and_table(db):
+    r = runner.invoke(app, ["--db", str(db), "metrics", "--day", "2024-03-10", "--by", "port", "-m", "open_h"])
+    assert r.exit_code == 0, r.output
+    assert "23.0000" in r.stdout  # the DST day
+
+
+def test_explain_shows_sql(db):
+    r = runner.invoke(app, ["metrics", "explain", "utilization", "--by", "site"])
+    assert r.exit_code == 0, r.output
+    assert "charging time / open time" in r.stdout and "SELECT" in r.stdout and "_evrevops_calendar" in r.stdout
+
+
+def test_unknown_metric_and_grain_fail_clearly(db):
+    r = runner.invoke(app, ["--db", str(db), "metrics", "-m", "nope"])
+    assert r.exit_code == 2 and "unknown metric" in r.output
+    r = runner.invoke(app, ["--db", str(db), "metrics", "--by", "planet"])
+    assert r.exit_code == 2 and "unknown grain" in r.output
+    r = runner.invoke(app, ["--db", str(db), "metrics", "--month", "2024-13"])
+    assert r.exit_code == 2 and "not a month" in r.output
+
+
+def test_headline_ledger_quarantine_status(db):
+    for cmd in (
+        ["headline", "--format", "json"],
+        ["ledger", "--format", "json"],
+        ["quarantine", "--format", "json"],
+        ["status", "--format", "json"],
+        ["formats", "--format", "json"],
+    ):
+        r = runner.invoke(app, ["--db", str(db), *cmd])
+        assert r.exit_code == 0, (cmd, r.output)
+        json.loads(r.stdout)
+    h = json.loads(runner.invoke(app, ["--db", str(db), "headline", "--month", "2024-03", "--format", "json"]).stdout)
+    net = [x for x in h if x["segment"] is None][0]
+    assert net["ports"] == 3 and net["energy_revenue_minor"] == 12_200
+
+
+def test_ingest_bad_file_names_the_file(tmp_path):
+    bad = tmp_path / "mystery.json"
+    bad.write_text('{"hello": "world"}')
+    r = runner.invoke(app, ["--db", str(tmp_path / "w.duckdb"), "ingest", str(bad)])
+    assert r.exit_code == 1
+    assert "mystery.json" in r.output
