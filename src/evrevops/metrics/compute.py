@@ -59,14 +59,14 @@ def metric_expr(m: Metric, agg: ir.Table) -> ir.Value:
     """The Ibis expression of metric *m* over a table of summed measures."""
     num = agg[m.numerator]
     if m.kind == "simple":
-        return num * m.scale if m.scale != 1.0 else num
+        return num / m.divisor if m.divisor != 1 else num
     if m.kind != "ratio":
         raise ValueError(f"metric {m.name}: unknown kind {m.kind!r}")
     den = agg[m.denominator]
     if m.money:
         q = num.cast("decimal(38, 6)") / den.cast("decimal(38, 6)")
         return ibis.ifelse(den > 0, q.round(0).cast("int64"), None)
-    return ibis.ifelse(den > 0, num.cast("float64") / den * m.scale, None)
+    return ibis.ifelse(den > 0, num.cast("float64") / den / m.divisor, None)
 
 
 def expression(

@@ -51,8 +51,8 @@ class Metric:
     name : str
         The field name in every output (units in the name).
     kind : str
-        ``simple`` (``numerator × scale``) or ``ratio``
-        (``numerator / denominator × scale``; null when the denominator is 0).
+        ``simple`` (``numerator / divisor``) or ``ratio``
+        (``numerator / denominator / divisor``; null when the denominator is 0).
     money : bool
         Integer minor units of the row's ``currency`` (rounded half up).
     """
@@ -65,7 +65,7 @@ class Metric:
     formula: str
     description: str
     denominator: str | None = None
-    scale: float = 1.0
+    divisor: int = 1
     money: bool = False
     reference: str = ""
     grains: tuple[str, ...] = GRAINS
@@ -112,8 +112,6 @@ MEASURES: dict[str, Measure] = {
     ]
 }
 
-_H = 1 / 3600.0
-
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in [
@@ -124,13 +122,13 @@ METRICS: dict[str, Metric] = {
         Metric("energy_kwh", "Energy delivered", "kWh", "simple", "energy_kwh", "Σ session energy",
                "Energy of sessions started in the period.", reference="OCPI CDR total_energy"),
         Metric("charging_h", "Charging hours", "h", "simple", "charging_s", "Σ charging time / 3600",
-               "Charging time inside the period; a session's time is split exactly at local day boundaries.", scale=_H, reference="handbook §3"),
+               "Charging time inside the period; a session's time is split exactly at local day boundaries.", divisor=3600, reference="handbook §3"),
         Metric("plugged_in_h", "Plugged-in hours", "h", "simple", "plugged_in_s", "Σ plugged-in time / 3600",
-               "Plug-in to plug-out time inside the period (OCPI total_time).", scale=_H, reference="handbook §3"),
+               "Plug-in to plug-out time inside the period (OCPI total_time).", divisor=3600, reference="handbook §3"),
         Metric("idle_h", "Idle hours", "h", "simple", "idle_s", "Σ (plugged-in − charging) / 3600",
-               "Time a car stayed plugged in without charging (OCPI total_parking_time).", scale=_H, reference="handbook §3"),
+               "Time a car stayed plugged in without charging (OCPI total_parking_time).", divisor=3600, reference="handbook §3"),
         Metric("open_h", "Open hours", "h", "simple", "open_s", "Σ port open time / 3600",
-               "Port hours in service and inside the site's operating hours.", scale=_H, reference="handbook §3"),
+               "Port hours in service and inside the site's operating hours.", divisor=3600, reference="handbook §3"),
         Metric("utilization", "Utilization", "fraction", "ratio", "charging_s", "charging time / open time",
                "Station utilization: share of open time a port was delivering energy (EVgo: charging minutes / 1,440 per stall-day).",
                denominator="open_s", reference="handbook §3; Atlas Public Policy EV charging use spec; EVgo"),
