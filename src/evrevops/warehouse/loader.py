@@ -120,12 +120,14 @@ def _stage(wh: Warehouse, spec: TableSpec, tbl: pa.Table, file_id: int) -> tuple
 
 def _classify(wh: Warehouse, spec: TableSpec, provided: list[str]) -> None:
     """Temp table ``_c``: staged rows with ``_exists`` and ``_dup`` flags against the target."""
+    compare = [c for c in provided if c not in spec.key and c not in spec.compare_exclude]
+    identical = " AND ".join(f"s.{_q(c)} IS NOT DISTINCT FROM t.{_q(c)}" for c in compare) or "true"
     if spec.version and spec.version in provided:
+        # Both versions known: newer replaces, same or older is a duplicate. Otherwise compare values.
         v = _q(spec.version)
-        same = f"t.{v} IS NOT NULL AND (s.{v} IS NULL OR t.{v} >= s.{v})"
+        same = f"CASE WHEN t.{v} IS NOT NULL AND s.{v} IS NOT NULL THEN t.{v} >= s.{v} ELSE ({identical}) END"
     else:
-        compare = [c for c in provided if c not in spec.key and c not in spec.compare_exclude]
-        same = " AND ".join(f"s.{_q(c)} IS NOT DISTINCT FROM t.{_q(c)}" for c in compare) or "true"
+        same = identical
     wh.con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _c AS
             SELECT s.*, coalesce(t._present, false) AS _exists,
