@@ -42,7 +42,7 @@ metrics_app = typer.Typer(
 app.add_typer(metrics_app, name="metrics")
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 class OutFormat(StrEnum):

@@ -177,14 +177,22 @@ def test_sigkill_midway_leaves_warehouse_as_before_then_file_ingests_cleanly(tmp
     db = tmp_path / "w.duckdb"
     subprocess.run(_ingest_cmd(db, small), env=env, check=True, capture_output=True)
     before = snapshot(db)
-    for fraction in (0.5, 0.85):
+    midway = 0
+    for fraction in (0.3, 0.5, 0.7):
         proc = subprocess.Popen(_ingest_cmd(db, big), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(full * fraction)
-        assert proc.poll() is None, "ingest finished before it could be killed; the file is too small"
+        if proc.poll() is not None:
+            break  # finished before the kill (slow reference run); later fractions would be too
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        assert proc.returncode == -signal.SIGKILL
-        assert snapshot(db) == before, f"warehouse changed after SIGKILL at {fraction:.0%} of the ingest"
+        state = snapshot(db)
+        if state == before:
+            midway += 1
+            continue
+        # A kill that lands after COMMIT (while the process exits) leaves the complete file: never anything between.
+        assert all(state[t] == reference[t] for t in TABLES), f"partial ingest visible after SIGKILL at {fraction:.0%}"
+        break
+    assert midway >= 1, "no kill landed inside the ingest transaction"
     done = subprocess.run(_ingest_cmd(db, big), env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     after = snapshot(db)

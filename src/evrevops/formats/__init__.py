@@ -54,10 +54,10 @@ FORMATS: dict[str, Format] = {
 # Header columns that identify each of evrevops' own CSV formats.
 CSV_SIGNATURES: list[tuple[str, set[str]]] = [
     ("sites-csv", {"site_id", "port_id", "segment", "time_zone"}),
-    ("customers-csv", {"customer_id", "name", "segment"}),
     ("contracts-csv", {"contract_id", "line_id", "line_type", "event"}),
     ("deal-stages-csv", {"deal_id", "stage", "entered_on"}),
     ("deals-csv", {"deal_id", "stage", "expected_close_on"}),
+    ("customers-csv", {"customer_id", "name", "segment"}),
     ("projects-csv", {"project_id", "milestone"}),
     ("incentives-csv", {"incentive_id", "program", "kind"}),
     ("incidents-csv", {"incident_id", "started_at", "cause"}),

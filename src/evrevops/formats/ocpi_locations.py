@@ -1,0 +1,491 @@
+"""OCPI 2.2.1 Locations (``mod_locations``) → ``sites`` and ``ports``.
+
+A Location is an evrevops *site*; each of its EVSEs is a *port* (handbook §1).
+OCPI 2.2.1 has no charger object (the physical unit that holds several EVSEs),
+and ``evse_id`` does not state one either, so this reader writes no
+``chargers`` rows; the sites CSV or OCPP logs provide them.
+
+Mapping (``docs/formats.md``, "OCPI Locations"):
+
+* ``sites``: ``site_id`` = ``id``, ``name``, ``address``, ``city``,
+  ``postal_code``, ``state``, ``country``, ``latitude``/``longitude`` from the
+  ``coordinates`` strings, ``time_zone``, ``operator_party`` =
+  ``country_code*party_id``, ``last_updated_at`` = ``last_updated``, and
+  ``operating_hours`` from ``opening_times`` in the sites-CSV syntax
+  (:func:`~evrevops.formats.hours.from_ocpi_opening_times`).
+* ``ports``: ``port_id`` = ``EVSE.uid``, ``site_id``, ``evse_id``,
+  ``power_type`` and ``connector_standard`` of the first connector, and
+  ``rated_kw`` = the largest connector power: ``max_electric_power`` / 1000
+  when stated, else ``max_voltage × max_amperage`` (× 3 for ``AC_3_PHASE``,
+  whose voltage is line to neutral) / 1000. An EVSE with status ``REMOVED`` is
+  kept; its decommissioning date is not known, so none is written.
+
+Only columns OCPI carries are written, so the columns the sites CSV adds
+(segment, customer, revenue model, utility tariff, grid capacity,
+commissioning dates, charger ids) are left as they are; an optional column
+that no accepted Location states is left out as well.
+
+This module also holds the JSON helpers the Tariffs and URDB readers share:
+:func:`read_json_records` (numbers kept as exact :class:`~decimal.Decimal`),
+:func:`canonical_json` and :func:`parse_instant`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import zoneinfo
+from collections.abc import Iterable
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from evrevops.formats.base import Batch, FormatError, quarantine_table
+from evrevops.formats.hours import OpeningTimesError, from_ocpi_opening_times
+
+QRow = tuple[int, str | None, str, str | None]
+
+POWER_TYPES = ("AC_1_PHASE", "AC_3_PHASE", "DC")
+
+
+# --------------------------------------------------------------------------------------------
+# JSON helpers shared by the JSON readers of this package
+# --------------------------------------------------------------------------------------------
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _loads(text: str) -> Any:
+    return json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
+
+
+def _sniff(text: str, envelope_keys: tuple[str, ...]) -> str:
+    """``'ndjson'``, ``'array'``, ``'object'`` or ``'unknown'`` from the start of the text."""
+    head = text[:65536].lstrip("\ufeff \t\r\n")
+    if head.startswith("["):
+        return "array"
+    if not head.startswith("{"):
+        return "unknown"
+    first, _, rest = head.partition("\n")
+    try:
+        obj = json.loads(first)
+    except ValueError:
+        return "object"
+    envelope = isinstance(obj, dict) and any(isinstance(obj.get(k), list | dict) for k in envelope_keys)
+    return "ndjson" if not envelope and (not rest.strip() or rest.lstrip().startswith("{")) else "object"
+
+
+def read_json_records(
+    path: str | Path, envelope_keys: tuple[str, ...] = ("data",)
+) -> tuple[int, list[tuple[int, Any]], list[QRow]]:
+    """Read the records of a JSON file, numbers kept exact.
+
+    Parameters
+    ----------
+    path : str or Path
+        A JSON array, NDJSON (one record a line), a single JSON object, or an
+        envelope object whose first key of *envelope_keys* holding a list (or
+        an object) holds the record(s), e.g. an OCPI response page
+        ``{"data": [...], "status_code": 1000}``. ``.gz`` is decompressed.
+    envelope_keys : tuple of str
+        Keys that hold the records in an envelope object.
+
+    Returns
+    -------
+    (records_read, records, bad)
+        ``records`` are ``(record number, parsed object)`` for records that are
+        JSON objects; ``bad`` are quarantine rows ``(record, None, reason,
+        raw)`` for malformed NDJSON lines and records that are not objects.
+        Record numbers are 1-based element indexes, or line numbers for NDJSON
+        (blank lines are numbered but are not records). Floats are parsed as
+        :class:`~decimal.Decimal`, so ``0.50`` keeps its text.
+
+    Raises
+    ------
+    FormatError
+        When the file is not JSON at all (or an array/object is malformed).
+    """
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        text = f.read().decode("utf-8-sig", errors="replace")
+    kind = _sniff(text, envelope_keys)
+    items: list[tuple[int, Any, str | None]] = []
+    bad: list[QRow] = []
+    if kind == "ndjson":
+        n = 0
+        for i, line in enumerate(text.split("\n"), start=1):
+            if not line.strip():
+                continue
+            n += 1
+            try:
+                items.append((i, _loads(line), line.rstrip("\r")))
+            except ValueError:
+                bad.append((i, None, "malformed JSON", line.rstrip("\r")))
+    elif kind in ("array", "object"):
+        try:
+            doc = _loads(text)
+        except ValueError as exc:
+            line = getattr(exc, "lineno", None)
+            raise FormatError(path, f"not valid JSON: {getattr(exc, 'msg', exc)}", record=line) from None
+        if isinstance(doc, dict):
+            for key in envelope_keys:
+                inner = doc.get(key)
+                if isinstance(inner, list):
+                    doc = inner
+                    break
+                if isinstance(inner, dict):
+                    doc = [inner]
+                    break
+            else:
+                doc = [doc]
+        if not isinstance(doc, list):
+            raise FormatError(path, "not a JSON array, NDJSON or JSON object")
+        items = [(i, obj, None) for i, obj in enumerate(doc, start=1)]
+        n = len(items)
+    else:
+        raise FormatError(path, "not a JSON array, NDJSON or JSON object")
+    records: list[tuple[int, Any]] = []
+    for rec, obj, raw in items:
+        if isinstance(obj, dict):
+            records.append((rec, obj))
+        else:
+            bad.append((rec, None, "record is not a JSON object", raw if raw is not None else canonical_json(obj)))
+    return n, records, bad
+
+
+def canonical_json(obj: Any) -> str:
+    """Compact JSON with keys sorted; Decimals are written with their exact text.
+
+    Two records with the same content give the same text whatever their key
+    order or white space, and ``0.50`` stays ``0.50``.
+    """
+    if isinstance(obj, dict):
+        return (
+            "{"
+            + ",".join(f"{json.dumps(str(k), ensure_ascii=False)}:{canonical_json(v)}" for k, v in sorted(obj.items()))
+            + "}"
+        )
+    if isinstance(obj, list | tuple):
+        return "[" + ",".join(canonical_json(v) for v in obj) + "]"
+    if isinstance(obj, Decimal):
+        return str(obj)
+    return json.dumps(obj, ensure_ascii=False)
+
+
+def parse_instant(value: Any) -> dt.datetime:
+    """OCPI DateTime (RFC 3339; no designator means UTC) → naive UTC datetime.
+
+    Raises
+    ------
+    ValueError
+        When *value* is not such a text.
+    """
+    if not isinstance(value, str) or len(value) < 16 or value[10] not in "Tt ":
+        raise ValueError(f"not an ISO-8601 date-time: {value!r}")
+    text = value.strip()
+    if text[-1] in "zZ":
+        text = text[:-1] + "+00:00"
+    try:
+        t = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"not an ISO-8601 date-time: {value!r}") from None
+    if t.tzinfo is not None:
+        t = t.astimezone(dt.UTC).replace(tzinfo=None)
+    return t
+
+
+def is_number(v: Any) -> bool:
+    """A JSON number (int or Decimal, not a boolean, not NaN/infinite)."""
+    return (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, Decimal) and v.is_finite())
+
+
+def is_int(v: Any) -> bool:
+    """A JSON integer (``1``; ``1.0`` is not)."""
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def describe(v: Any) -> str:
+    """A short rendering of a JSON value for a quarantine reason (texts quoted, numbers not)."""
+    if isinstance(v, dict | list):
+        text = canonical_json(v)
+    elif isinstance(v, Decimal):
+        text = str(v)
+    elif v is None:
+        text = "null"
+    else:
+        text = repr(v)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+@cache
+def iana_zones() -> frozenset[str]:
+    """IANA time-zone names known to :mod:`zoneinfo`."""
+    return frozenset(zoneinfo.available_timezones())
+
+
+def column_table(rows: list[dict[str, Any]], schema: pa.Schema, optional: Iterable[str] = ()) -> pa.Table:
+    """Build an Arrow table column-wise; *optional* columns that are None on every row are left out."""
+    opt = set(optional)
+    fields = [f for f in schema if f.name not in opt or any(r.get(f.name) is not None for r in rows)]
+    return pa.table({f.name: pa.array([r.get(f.name) for r in rows], f.type) for f in fields}, schema=pa.schema(fields))
+
+
+# --------------------------------------------------------------------------------------------
+# Locations
+# --------------------------------------------------------------------------------------------
+
+SITE_SCHEMA = pa.schema(
+    [
+        ("site_id", pa.string()),
+        ("name", pa.string()),
+        ("address", pa.string()),
+        ("city", pa.string()),
+        ("state", pa.string()),
+        ("postal_code", pa.string()),
+        ("country", pa.string()),
+        ("latitude", pa.float64()),
+        ("longitude", pa.float64()),
+        ("time_zone", pa.string()),
+        ("operating_hours", pa.string()),
+        ("operator_party", pa.string()),
+        ("last_updated_at", pa.timestamp("us")),
+        ("source_record", pa.int64()),
+    ]
+)
+SITE_OPTIONAL = ("name", "state", "postal_code", "operating_hours", "operator_party")
+
+PORT_SCHEMA = pa.schema(
+    [
+        ("port_id", pa.string()),
+        ("site_id", pa.string()),
+        ("evse_id", pa.string()),
+        ("power_type", pa.string()),
+        ("connector_standard", pa.string()),
+        ("rated_kw", pa.float64()),
+        ("source_record", pa.int64()),
+    ]
+)
+PORT_OPTIONAL = ("evse_id", "rated_kw")
+
+
+def _text(v: Any) -> str | None:
+    if v is None:
+        return None
+    return v if isinstance(v, str) else str(v)
+
+
+def _connector_kw(c: dict[str, Any], path: str, errors: list[tuple[str, str]]) -> Decimal | None:
+    """Rated power of one connector [kW], or None when not stated."""
+    mep = c.get("max_electric_power")
+    if mep is not None:
+        if not is_number(mep) or mep < 0:
+            errors.append((f"{path}.max_electric_power", f"not a power in W >= 0: {describe(mep)}"))
+            return None
+        return Decimal(mep) / 1000
+    volts = c.get("max_voltage", c.get("voltage"))
+    amps = c.get("max_amperage", c.get("amperage"))
+    for key, v in (("max_voltage", volts), ("max_amperage", amps)):
+        if v is None:
+            errors.append((f"{path}.{key}", f"missing {key} (and no max_electric_power)"))
+        elif not is_number(v) or v < 0:
+            errors.append((f"{path}.{key}", f"not a number >= 0: {describe(v)}"))
+    if not (is_number(volts) and is_number(amps)) or volts < 0 or amps < 0:
+        return None
+    phases = 3 if c.get("power_type") == "AC_3_PHASE" else 1
+    return Decimal(volts) * Decimal(amps) * phases / 1000
+
+
+def _location(
+    rec: int, loc: dict[str, Any]
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]], list[tuple[str, str]]]:
+    """Map one Location; returns (site row, port rows, errors as (field, reason))."""
+    errors: list[tuple[str, str]] = []
+    loc_id = loc.get("id")
+    if not isinstance(loc_id, str) or not loc_id.strip():
+        errors.append(("id", "missing Location id" if loc_id in (None, "") else f"not a text id: {describe(loc_id)}"))
+    for key in ("address", "city", "country"):
+        if loc.get(key) is None:
+            errors.append((key, f"missing {key} (required by OCPI 2.2.1)"))
+    lat = lon = None
+    coords = loc.get("coordinates")
+    if not isinstance(coords, dict):
+        errors.append(("coordinates", "missing coordinates (required by OCPI 2.2.1)"))
+    else:
+        for key, bound in (("latitude", 90), ("longitude", 180)):
+            v = coords.get(key)
+            try:
+                x = Decimal(str(v).strip()) if isinstance(v, str | int | Decimal) and not isinstance(v, bool) else None
+            except ArithmeticError:
+                x = None
+            if x is None or not x.is_finite() or abs(x) > bound:
+                errors.append((f"coordinates.{key}", f"not a {key} in decimal degrees: {describe(v)}"))
+            elif key == "latitude":
+                lat = float(x)
+            else:
+                lon = float(x)
+    tz = loc.get("time_zone")
+    if tz is None:
+        errors.append(("time_zone", "missing time_zone (required by OCPI 2.2.1)"))
+    elif tz not in iana_zones():
+        errors.append(("time_zone", f"not an IANA time zone: {describe(tz)}"))
+    last = None
+    if loc.get("last_updated") is None:
+        errors.append(("last_updated", "missing last_updated"))
+    else:
+        try:
+            last = parse_instant(loc["last_updated"])
+        except ValueError as exc:
+            errors.append(("last_updated", str(exc)))
+    hours = None
+    try:
+        hours = from_ocpi_opening_times(loc.get("opening_times"))
+    except OpeningTimesError as exc:
+        errors.append(
+            (f"opening_times.{exc.field}" if exc.field != "opening_times" else exc.field, str(exc).split(": ", 1)[1])
+        )
+    cc, pid = loc.get("country_code"), loc.get("party_id")
+    site = {
+        "site_id": loc_id,
+        "name": _text(loc.get("name")),
+        "address": _text(loc.get("address")),
+        "city": _text(loc.get("city")),
+        "state": _text(loc.get("state")),
+        "postal_code": _text(loc.get("postal_code")),
+        "country": _text(loc.get("country")),
+        "latitude": lat,
+        "longitude": lon,
+        "time_zone": tz,
+        "operating_hours": hours,
+        "operator_party": f"{cc}*{pid}" if cc and pid else None,
+        "last_updated_at": last,
+        "source_record": rec,
+    }
+    ports: list[dict[str, Any]] = []
+    evses = loc.get("evses")
+    if evses is not None and not isinstance(evses, list):
+        errors.append(("evses", "not a list"))
+        evses = []
+    seen: dict[str, int] = {}
+    for i, evse in enumerate(evses or []):
+        path = f"evses[{i}]"
+        if not isinstance(evse, dict):
+            errors.append((path, "not an object"))
+            continue
+        uid = evse.get("uid")
+        if not isinstance(uid, str) or not uid.strip():
+            errors.append(
+                (f"{path}.uid", "missing EVSE uid" if uid in (None, "") else f"not a text uid: {describe(uid)}")
+            )
+            continue
+        if uid in seen:
+            errors.append((f"{path}.uid", f"EVSE uid {uid!r} repeated (also evses[{seen[uid]}])"))
+            continue
+        seen[uid] = i
+        conns = evse.get("connectors")
+        if not isinstance(conns, list) or not conns:
+            errors.append((f"{path}.connectors", "an EVSE needs at least one connector"))
+            continue
+        kws: list[Decimal] = []
+        for j, c in enumerate(conns):
+            cpath = f"{path}.connectors[{j}]"
+            if not isinstance(c, dict):
+                errors.append((cpath, "not an object"))
+                continue
+            if c.get("power_type") not in POWER_TYPES:
+                errors.append(
+                    (
+                        f"{cpath}.power_type",
+                        f"power_type must be one of {'|'.join(POWER_TYPES)}, got {describe(c.get('power_type'))}",
+                    )
+                )
+            if not isinstance(c.get("standard"), str) or not c["standard"].strip():
+                errors.append((f"{cpath}.standard", f"missing connector standard: {describe(c.get('standard'))}"))
+            kw = _connector_kw(c, cpath, errors)
+            if kw is not None:
+                kws.append(kw)
+        first = conns[0] if isinstance(conns[0], dict) else {}
+        rated = max(kws) if kws else None
+        ports.append(
+            {
+                "port_id": uid,
+                "site_id": loc_id,
+                "evse_id": _text(evse.get("evse_id")),
+                "power_type": first.get("power_type"),
+                "connector_standard": _text(first.get("standard")),
+                "rated_kw": float(rated) if rated is not None and rated > 0 else None,
+                "source_record": rec,
+            }
+        )
+    return site, ports, errors
+
+
+def read_locations(path: str | Path, mapping: str | None = None) -> Batch:
+    """Read OCPI 2.2.1 Locations from a JSON array, NDJSON, a response page or one object.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    mapping : None
+        Unused (session-CSV mappings only).
+
+    Returns
+    -------
+    Batch
+        ``sites`` (one row per Location) and ``ports`` (one per EVSE) with the
+        columns OCPI carries; quarantine rows, one per bad field with its path
+        (``evses[0].connectors[1].power_type``), for Locations that miss a
+        required field (``id``, ``address``, ``city``, ``country``,
+        ``coordinates``, ``time_zone``, ``last_updated``), have unreadable
+        coordinates, time zone or opening times, or an EVSE without ``uid``
+        or connectors, an unknown ``power_type`` or no power; and for an EVSE
+        uid claimed by two different Locations of the file (both quarantined:
+        which is right cannot be told).
+    """
+    path = Path(path)
+    n, records, bad = read_json_records(path, ("data",))
+    qrows: list[QRow] = list(bad)
+    raw = {rec: obj for rec, obj in records}
+    sites: list[dict[str, Any]] = []
+    ports: list[dict[str, Any]] = []
+    for rec, obj in records:
+        site, prts, errors = _location(rec, obj)
+        if errors:
+            text = canonical_json(obj)
+            qrows.extend((rec, f, r, text) for f, r in errors)
+            continue
+        sites.append(site)
+        ports.extend(prts)
+    # An EVSE uid in two different Locations: the file contradicts itself.
+    owners: dict[str, dict[str, int]] = {}
+    for p in ports:
+        owners.setdefault(p["port_id"], {}).setdefault(p["site_id"], p["source_record"])
+    clash: dict[int, tuple[str, str]] = {}
+    for uid, by_site in owners.items():
+        if len(by_site) > 1:
+            listing = ", ".join(f"{s!r} (record {r})" for s, r in sorted(by_site.items(), key=lambda kv: kv[1]))
+            for r in by_site.values():
+                clash.setdefault(r, (uid, f"EVSE uid {uid!r} is in more than one Location: {listing}"))
+    for rec, (uid, reason) in sorted(clash.items()):
+        evses = raw[rec].get("evses") or []
+        i = next((k for k, e in enumerate(evses) if isinstance(e, dict) and e.get("uid") == uid), 0)
+        qrows.append((rec, f"evses[{i}].uid", reason, canonical_json(raw[rec])))
+    sites = [s for s in sites if s["source_record"] not in clash]
+    ports = [p for p in ports if p["source_record"] not in clash]
+    qrows.sort(key=lambda r: (r[0], r[1] or ""))
+    return Batch(
+        format="ocpi-locations",
+        records_read=n,
+        tables={
+            "sites": column_table(sites, SITE_SCHEMA, SITE_OPTIONAL),
+            "ports": column_table(ports, PORT_SCHEMA, PORT_OPTIONAL),
+        },
+        quarantine=quarantine_table(qrows),
+    )

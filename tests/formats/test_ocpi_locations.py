@@ -1,0 +1,355 @@
+"""OCPI 2.2.1 Locations reader: the spec's example, rated power, hours, quarantine, and the loader."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+from decimal import Decimal
+
+import pytest
+
+from evrevops.formats import detect, read
+from evrevops.formats.base import FormatError
+from evrevops.formats.ocpi_locations import canonical_json, parse_instant, read_json_records, read_locations
+from evrevops.warehouse.db import open_warehouse
+from evrevops.warehouse.loader import ingest_file
+
+
+def location(**overrides) -> dict:
+    """One valid Location; override fields by keyword (``None`` removes a field)."""
+    base = {
+        "country_code": "US",
+        "party_id": "EVR",
+        "id": "L1",
+        "publish": True,
+        "address": "1 Main St",
+        "city": "Denver",
+        "country": "USA",
+        "coordinates": {"latitude": "39.700000", "longitude": "-104.900000"},
+        "time_zone": "America/Denver",
+        "evses": [
+            {
+                "uid": "L1-P1",
+                "status": "AVAILABLE",
+                "connectors": [
+                    {
+                        "id": "1",
+                        "standard": "IEC_62196_T1",
+                        "format": "CABLE",
+                        "power_type": "AC_1_PHASE",
+                        "max_voltage": 240,
+                        "max_amperage": 32,
+                        "last_updated": "2025-01-01T00:00:00Z",
+                    }
+                ],
+                "last_updated": "2025-01-01T00:00:00Z",
+            }
+        ],
+        "last_updated": "2025-01-01T00:00:00Z",
+    }
+    for k, v in overrides.items():
+        if v is None:
+            base.pop(k, None)
+        else:
+            base[k] = v
+    return base
+
+
+def connector(power_type: str, **kw) -> dict:
+    return {"id": "1", "standard": "IEC_62196_T2", "format": "SOCKET", "power_type": power_type, **kw}
+
+
+def evse(uid: str, *connectors: dict, **kw) -> dict:
+    return {"uid": uid, "status": "AVAILABLE", "connectors": list(connectors), **kw}
+
+
+def qmap(batch) -> dict[tuple[int, str | None], str]:
+    return {(r["source_record"], r["field"]): r["reason"] for r in batch.quarantine.to_pylist()}
+
+
+# ---- the specification's example --------------------------------------------------------------
+
+
+def test_spec_example_location(fixtures):
+    p = fixtures / "ocpi" / "location_example.json"
+    assert detect(p) == ("ocpi-locations", None)
+    b = read(p)
+    assert b.format == "ocpi-locations" and b.records_read == 1 and b.quarantine.num_rows == 0
+    assert set(b.tables) == {"sites", "ports"}  # no charger object in OCPI 2.2.1
+    (site,) = b.tables["sites"].to_pylist()
+    assert site == {
+        "site_id": "LOC1",
+        "name": "Gent Zuid",
+        "address": "F.Rooseveltlaan 3A",
+        "city": "Gent",
+        "postal_code": "9000",
+        "country": "BEL",
+        "latitude": 51.047599,
+        "longitude": 3.729944,
+        "time_zone": "Europe/Brussels",
+        "operator_party": "BE*BEC",
+        "last_updated_at": dt.datetime(2015, 6, 29, 20, 39, 9),
+        "source_record": 1,
+    }
+    ports = b.tables["ports"].to_pylist()
+    assert [p["port_id"] for p in ports] == ["3256", "3257"]
+    assert [p["evse_id"] for p in ports] == ["BE*BEC*E041503001", "BE*BEC*E041503002"]
+    # AC_3_PHASE: 220 V (line to neutral) × 16 A × 3 phases = 10.56 kW
+    assert [p["rated_kw"] for p in ports] == [10.56, 10.56]
+    assert {(p["power_type"], p["connector_standard"], p["site_id"]) for p in ports} == {
+        ("AC_3_PHASE", "IEC_62196_T2", "LOC1")
+    }
+
+
+def test_only_columns_ocpi_carries(fixtures):
+    b = read_locations(fixtures / "ocpi" / "location_example.json")
+    sites, ports = b.tables["sites"].column_names, b.tables["ports"].column_names
+    for col in ("segment", "customer_id", "revenue_model", "utility_tariff_id", "grid_capacity_kw"):
+        assert col not in sites
+    for col in ("charger_id", "connector_id", "commissioned_on", "decommissioned_on"):
+        assert col not in ports
+    # no Location of this file states opening hours or a state: those columns are left out too
+    assert "operating_hours" not in sites and "state" not in sites
+
+
+# ---- an OCPI response page ----------------------------------------------------------------------
+
+
+def test_response_page(fixtures):
+    p = fixtures / "ocpi" / "locations_page.json"
+    assert detect(p) == ("ocpi-locations", None)
+    b = read(p)
+    assert b.records_read == 4
+    sites = {s["site_id"]: s for s in b.tables["sites"].to_pylist()}
+    assert set(sites) == {"DEN-1", "NYC-7"}
+    assert sites["DEN-1"]["operating_hours"] == "Mo-Fr 06:00-22:00; Sa 22:00-24:00; Su 00:00-02:00"
+    assert sites["NYC-7"]["operating_hours"] == "24/7"
+    assert sites["DEN-1"]["state"] == "CO" and sites["NYC-7"]["state"] is None
+    assert sites["NYC-7"]["last_updated_at"] == dt.datetime(2025, 1, 5, 12, 0)  # no designator: UTC
+    ports = {p["port_id"]: p for p in b.tables["ports"].to_pylist()}
+    assert set(ports) == {"DEN-1-P1", "DEN-1-P2", "NYC-7-P1"}
+    # DC: max_electric_power (150 kW) caps 920 V × 400 A; the CHAdeMO connector is 500 V × 125 A = 62.5 kW
+    assert ports["DEN-1-P1"]["rated_kw"] == 150.0 and ports["DEN-1-P1"]["connector_standard"] == "IEC_62196_T1_COMBO"
+    # a REMOVED EVSE is kept; AC_1_PHASE 240 V × 30 A = 7.2 kW
+    assert ports["DEN-1-P2"]["rated_kw"] == 7.2 and ports["DEN-1-P2"]["power_type"] == "AC_1_PHASE"
+    assert ports["NYC-7-P1"]["rated_kw"] == 22.08 and ports["NYC-7-P1"]["evse_id"] is None  # 230 × 32 × 3
+    assert {p["source_record"] for p in ports.values()} == {1, 2}
+    q = qmap(b)
+    assert q == {
+        (3, "coordinates.latitude"): "not a latitude in decimal degrees: '139.7'",
+        (3, "time_zone"): "not an IANA time zone: 'Mountain Time'",
+        (3, "opening_times.regular_hours[0].weekday"): "not a weekday 1 (Monday) to 7 (Sunday): 8",
+        (3, "evses[0].connectors[0].power_type"): "power_type must be one of AC_1_PHASE|AC_3_PHASE|DC, got 'AC'",
+        (3, "evses[0].connectors[1].max_voltage"): "missing max_voltage (and no max_electric_power)",
+        (3, "evses[0].connectors[1].max_amperage"): "missing max_amperage (and no max_electric_power)",
+        (3, "evses[1].uid"): "missing EVSE uid",
+        (3, "last_updated"): "not an ISO-8601 date-time: 'yesterday'",
+        (4, "address"): "missing address (required by OCPI 2.2.1)",
+        (4, "time_zone"): "missing time_zone (required by OCPI 2.2.1)",
+        (4, "evses[0].connectors"): "an EVSE needs at least one connector",
+    }
+    assert all(r["raw"] and json.loads(r["raw"])["id"] in ("BAD-1", "BAD-2") for r in b.quarantine.to_pylist())
+
+
+@pytest.mark.parametrize("container", ["array", "ndjson", "object", "page-object", "gz"])
+def test_containers(tmp_path, container):
+    locs = [location(id=f"L{i}", evses=[evse(f"L{i}-P1", connector("DC", max_electric_power=50000))]) for i in range(3)]
+    if container == "ndjson":
+        p = tmp_path / "locs.ndjson"
+        p.write_text("\n".join(json.dumps(x) for x in locs) + "\n")
+    elif container == "object":
+        p, locs = tmp_path / "loc.json", locs[:1]
+        p.write_text(json.dumps(locs[0], indent=2))
+    elif container == "page-object":
+        p, locs = tmp_path / "loc.json", locs[:1]
+        p.write_text(json.dumps({"data": locs[0], "status_code": 1000}))
+    elif container == "gz":
+        p = tmp_path / "locs.json.gz"
+        p.write_bytes(gzip.compress(json.dumps(locs).encode()))
+    else:
+        p = tmp_path / "locs.json"
+        p.write_text(json.dumps(locs))
+    b = read(p) if container != "gz" else read(p, "ocpi-locations")
+    if container != "gz":
+        assert detect(p) == ("ocpi-locations", None)
+    assert b.records_read == len(locs)
+    assert b.tables["sites"].column("site_id").to_pylist() == [x["id"] for x in locs]
+    assert b.tables["ports"].column("rated_kw").to_pylist() == [50.0] * len(locs)
+    assert b.tables["sites"].column("source_record").to_pylist() == list(range(1, len(locs) + 1))
+
+
+@pytest.mark.parametrize(
+    ("conns", "kw"),
+    [
+        ([connector("DC", max_voltage=920, max_amperage=400)], 368.0),  # DC: V × A
+        ([connector("DC", max_voltage=920, max_amperage=400, max_electric_power=350000)], 350.0),
+        ([connector("AC_3_PHASE", max_voltage=230, max_amperage=16)], 11.04),
+        ([connector("AC_1_PHASE", voltage=230, amperage=32)], 7.36),  # pre-2.2 field names
+        ([connector("AC_1_PHASE", max_voltage=230, max_amperage=16), connector("DC", max_electric_power=24000)], 24.0),
+        ([connector("AC_1_PHASE", max_voltage=0, max_amperage=0)], None),
+    ],
+)
+def test_rated_kw(tmp_path, conns, kw):
+    p = tmp_path / "l.json"
+    p.write_text(json.dumps([location(evses=[evse("E", *conns)]), location(id="L2", evses=[evse("E2", *conns)])]))
+    b = read_locations(p)
+    assert b.quarantine.num_rows == 0
+    ports = b.tables["ports"]
+    if kw is None:
+        assert "rated_kw" not in ports.column_names  # stated by no EVSE: not written
+    else:
+        assert ports.column("rated_kw").to_pylist() == [kw, kw]
+    assert ports.column("power_type").to_pylist() == [conns[0]["power_type"]] * 2
+
+
+def test_evse_uid_in_two_locations_quarantines_both(tmp_path):
+    p = tmp_path / "l.ndjson"
+    recs = [
+        location(id="A", evses=[evse("X", connector("DC", max_electric_power=50000))]),
+        location(id="B", evses=[evse("Y", connector("DC", max_electric_power=50000))]),
+        location(
+            id="C",
+            evses=[
+                evse("Z", connector("DC", max_electric_power=1000)),
+                evse("X", connector("DC", max_electric_power=1000)),
+            ],
+        ),
+    ]
+    p.write_text("\n".join(json.dumps(r) for r in recs))
+    b = read_locations(p)
+    assert b.tables["sites"].column("site_id").to_pylist() == ["B"]
+    assert b.tables["ports"].column("port_id").to_pylist() == ["Y"]
+    reason = "EVSE uid 'X' is in more than one Location: 'A' (record 1), 'C' (record 3)"
+    assert qmap(b) == {(1, "evses[0].uid"): reason, (3, "evses[1].uid"): reason}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "reason"),
+    [
+        ({"id": None}, "id", "missing Location id"),
+        ({"id": 7}, "id", "not a text id: 7"),
+        ({"coordinates": None}, "coordinates", "missing coordinates (required by OCPI 2.2.1)"),
+        (
+            {"coordinates": {"latitude": "39.7", "longitude": "east"}},
+            "coordinates.longitude",
+            "not a longitude in decimal degrees: 'east'",
+        ),
+        ({"time_zone": "EST5EDT-ish"}, "time_zone", "not an IANA time zone: 'EST5EDT-ish'"),
+        ({"last_updated": None}, "last_updated", "missing last_updated"),
+        ({"evses": {"uid": "x"}}, "evses", "not a list"),
+        (
+            {
+                "evses": [
+                    evse("E", connector("DC", max_electric_power=1)),
+                    evse("E", connector("DC", max_electric_power=1)),
+                ]
+            },
+            "evses[1].uid",
+            "EVSE uid 'E' repeated (also evses[0])",
+        ),
+        (
+            {"evses": [evse("E", connector("DC", max_electric_power="50 kW"))]},
+            "evses[0].connectors[0].max_electric_power",
+            "not a power in W >= 0: '50 kW'",
+        ),
+        (
+            {"evses": [evse("E", {"id": "1", "power_type": "DC", "max_electric_power": 1000})]},
+            "evses[0].connectors[0].standard",
+            "missing connector standard: null",
+        ),
+        (
+            {"opening_times": {"regular_hours": [{"weekday": 1, "period_begin": "8:00", "period_end": "18:00"}]}},
+            "opening_times.regular_hours[0].period_begin",
+            "not a time HH:MM: '8:00'",
+        ),
+    ],
+)
+def test_quarantine_reasons(tmp_path, overrides, field, reason):
+    p = tmp_path / "l.json"
+    p.write_text(json.dumps([location(id="OK"), location(**overrides)]))
+    b = read_locations(p)
+    assert b.records_read == 2
+    assert (2, field) in qmap(b), qmap(b)
+    assert qmap(b)[(2, field)] == reason
+    assert b.tables["sites"].column("site_id").to_pylist() == ["OK"]
+    assert set(b.tables["ports"].column("source_record").to_pylist()) == {1}
+
+
+def test_malformed_lines_and_non_objects(tmp_path):
+    p = tmp_path / "l.ndjson"
+    p.write_text(json.dumps(location()) + "\n\n{oops\n[1, 2]\n")
+    b = read_locations(p)
+    assert b.records_read == 3  # the blank line is not a record
+    assert qmap(b) == {(3, None): "malformed JSON", (4, None): "record is not a JSON object"}
+
+
+def test_unreadable_file(tmp_path):
+    p = tmp_path / "l.json"
+    p.write_text('[{"id": "L1",')
+    with pytest.raises(FormatError, match="not valid JSON"):
+        read_locations(p)
+
+
+# ---- shared JSON helpers -------------------------------------------------------------------
+
+
+def test_numbers_stay_exact_and_canonical_json_sorts_keys(tmp_path):
+    p = tmp_path / "x.json"
+    p.write_text('{"items": [{"b": 0.50, "a": [1e2, 10, "x"], "c": {"z": null, "y": true}}]}')
+    n, recs, bad = read_json_records(p, ("items",))
+    assert n == 1 and not bad
+    assert recs[0][1]["b"] == Decimal("0.50")
+    assert canonical_json(recs[0][1]) == '{"a":[1E+2,10,"x"],"b":0.50,"c":{"y":true,"z":null}}'
+    assert json.loads(canonical_json(recs[0][1])) == {"a": [100.0, 10, "x"], "b": 0.5, "c": {"y": True, "z": None}}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2015-06-29T20:39:09Z", dt.datetime(2015, 6, 29, 20, 39, 9)),
+        ("2015-06-29T20:39:09", dt.datetime(2015, 6, 29, 20, 39, 9)),
+        ("2016-12-29T17:45:09.2Z", dt.datetime(2016, 12, 29, 17, 45, 9, 200000)),
+        ("2018-01-01T01:08:01.123", dt.datetime(2018, 1, 1, 1, 8, 1, 123000)),
+        ("2025-03-09T02:30:00-05:00", dt.datetime(2025, 3, 9, 7, 30)),
+    ],
+)
+def test_parse_instant(text, expected):
+    assert parse_instant(text) == expected
+
+
+@pytest.mark.parametrize("bad", ["yesterday", "2015-06-29", 1435610349, None, "2015-13-29T20:39:09Z"])
+def test_parse_instant_refuses(bad):
+    with pytest.raises(ValueError):
+        parse_instant(bad)
+
+
+# ---- with the loader: Locations update what they carry, and keep what the sites CSV adds ------
+
+
+def test_locations_do_not_wipe_sites_csv_columns(tmp_path, fixtures):
+    csv_path = tmp_path / "sites.csv"
+    csv_path.write_text(
+        "site_id,site_name,segment,revenue_model,time_zone,utility_tariff_id,grid_capacity_kw,charger_id,port_id,"
+        "connector_id,rated_kw,commissioned_on\n"
+        "LOC1,Old name,public_dc,caas,Europe/Brussels,T-1,400,CP1,3256,1,22,2024-01-01\n"
+    )
+    loc_path = tmp_path / "location.json"
+    loc_path.write_bytes((fixtures / "ocpi" / "location_example.json").read_bytes())
+    wh = open_warehouse(tmp_path / "w.duckdb")
+    r1 = ingest_file(wh, csv_path)
+    r2 = ingest_file(wh, loc_path)
+    assert (r1.accepted, r2.accepted, r2.quarantined) == (1, 1, 0)
+    site = wh.con.execute(
+        "SELECT name, segment, revenue_model, utility_tariff_id, grid_capacity_kw, address, latitude, operator_party"
+        " FROM sites WHERE site_id = 'LOC1'"
+    ).fetchall()[0]
+    assert site == ("Gent Zuid", "public_dc", "caas", "T-1", 400.0, "F.Rooseveltlaan 3A", 51.047599, "BE*BEC")
+    ports = wh.con.execute(
+        "SELECT port_id, charger_id, connector_id, commissioned_on, rated_kw, evse_id FROM ports ORDER BY port_id"
+    ).fetchall()
+    assert ports == [
+        ("3256", "CP1", 1, dt.date(2024, 1, 1), 10.56, "BE*BEC*E041503001"),
+        ("3257", None, None, None, 10.56, "BE*BEC*E041503002"),
+    ]
+    wh.close()
