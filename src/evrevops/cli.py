@@ -363,8 +363,30 @@ def headline(
         net = mc.compute(wh, by="network", period="month", start=lo, end=hi, metrics=HEADLINE)
         seg = mc.compute(wh, by="segment", period="month", start=lo, end=hi, metrics=HEADLINE)
     if fmt is OutFormat.table:
-        render(net, fmt, title=f"network headline {lo:%Y-%m}")
-        render(seg, fmt, title=f"by segment {lo:%Y-%m}")
+        # One column per scope (network, then each segment), one row per metric: fits a terminal.
+        scopes = [("network", r) for r in records(net)] + [(r["segment"] or "(none)", r) for r in records(seg)]
+        t = Table(title=f"headline {lo:%Y-%m} ({', '.join(sorted({r['currency'] or '-' for _, r in scopes}))})")
+        t.add_column("metric")
+        for name, _ in scopes:
+            t.add_column(name, justify="right")
+        for m in HEADLINE:
+            vals = [r.get(m) for _, r in scopes]
+            t.add_row(
+                m,
+                *[
+                    ""
+                    if v is None
+                    else (
+                        f"{v:,.1f}"
+                        if isinstance(v, float) and abs(v) >= 100
+                        else f"{v:,.4f}"
+                        if isinstance(v, float)
+                        else f"{v:,}"
+                    )
+                    for v in vals
+                ],
+            )
+        out.print(t)
         err.print(f"warehouse: {Path(ctx.obj.db).resolve()}")
     else:
         render(
