@@ -39,7 +39,6 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +48,7 @@ import pyarrow as pa
 from evrevops.formats.base import Batch, FormatError, quarantine_table
 from evrevops.formats.hours import parse_operating_hours
 from evrevops.formats.ocpi_locations import iana_zones
-from evrevops.formats.records import connect
+from evrevops.formats.records import connect, load_csv
 
 SEGMENTS = ("fleet", "commercial", "public_dc", "residential")
 REVENUE_MODELS = ("hardware_sale", "caas", "software_only")
@@ -316,75 +315,7 @@ def _load_csv(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[int, list[str
     header = next(csv.reader([first], delimiter=delim), [])
     if not header or not any(h.strip() for h in header):
         raise FormatError(path, "empty file: no CSV header", record=1)
-    p = str(path).replace("'", "''")
-    comp = ", compression='gzip'" if path.suffix == ".gz" else ""
-    cols = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header))) + "}"
-    args = (
-        f"auto_detect=false, header=true, columns={cols}, delim={_lit(delim)}, quote='\"', escape='\"', "
-        f"all_varchar=true, store_rejects=true, rejects_table='_rej', rejects_scan='_rej_scan'{comp}"
-    )
-    try:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _rows AS SELECT row_number() OVER () AS k, * FROM read_csv('{p}', {args})"
-        )
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE _lines AS
-                SELECT row_number() OVER () AS ln, line
-                FROM read_csv('{p}', columns={{'line': 'VARCHAR'}}, delim='\x01', quote='', escape='',
-                              header=false, auto_detect=false, strict_mode=false, null_padding=false,
-                              allow_quoted_nulls=false{comp})"""
-        )
-    except duckdb.Error as exc:
-        m = re.search(r"[Ll]ine:? (\d+)", str(exc))
-        raise FormatError(
-            path, f"not a readable CSV: {str(exc).splitlines()[0]}", record=int(m.group(1)) if m else None
-        ) from None
-    found = "TRY_CAST(regexp_extract(error_message, 'Found: (\\d+)', 1) AS INTEGER)"
-    rejected = con.execute(
-        f"""SELECT line,
-                   CASE WHEN bool_and(error_type = 'MISSING COLUMNS')
-                        THEN 'malformed CSV row: {len(header)} fields expected, ' || min({found}) || ' found'
-                        WHEN bool_and(error_type = 'TOO MANY COLUMNS')
-                        THEN 'malformed CSV row: {len(header)} fields expected, ' || max({found}) || ' found'
-                        ELSE 'malformed CSV row: ' || min(error_message) END,
-                   any_value(csv_line)
-            FROM _rej GROUP BY line ORDER BY line"""
-    ).fetchall()
-    n_rows = con.execute("SELECT count(*) FROM _rows").fetchall()[0][0]
-    n = n_rows + len(rejected)
-    nonblank = con.execute("SELECT count(*) FROM _lines WHERE ln > 1 AND trim(coalesce(line, '')) <> ''").fetchall()[0][
-        0
-    ]
-    exact = nonblank == n  # one physical line per record: no quoted field spans lines
-    candidates = (
-        "SELECT ln FROM _lines WHERE ln > 1 AND trim(coalesce(line, '')) <> ''"
-        if exact
-        else f"SELECT range AS ln FROM range(2, {n + 2})"
-    )
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _rejected_lines AS SELECT UNNEST(?::BIGINT[]) AS ln", [[r[0] for r in rejected]]
-    )
-    sel = ", ".join(f"r.c{i}" for i in range(len(header)))
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE src AS
-            SELECT l.ln AS rec, {sel}
-            FROM _rows r JOIN (SELECT ln, row_number() OVER (ORDER BY ln) AS k
-                               FROM ({candidates}) WHERE ln NOT IN (SELECT ln FROM _rejected_lines)) l
-              ON l.k = r.k
-            ORDER BY rec"""
-    )
-    if exact:
-        con.execute("CREATE OR REPLACE TEMP VIEW raw AS SELECT ln AS rec, line AS j FROM _lines")
-    else:  # the record re-joined as CSV
-        quoted = [
-            f"""CASE WHEN c{i} IS NULL THEN '' WHEN regexp_matches(c{i}, '[{re.escape(delim)}"\\r\\n]')
-                     THEN '"' || replace(c{i}, '"', '""') || '"' ELSE c{i} END"""
-            for i in range(len(header))
-        ]
-        con.execute(
-            f"CREATE OR REPLACE TEMP VIEW raw AS SELECT rec, concat_ws({_lit(delim)}, {', '.join(quoted)}) AS j FROM src"
-        )
-    bad = [(int(line), None, reason, raw) for line, reason, raw in rejected]
+    n, bad = load_csv(con, path, header, delim)
     return n, header, bad
 
 
