@@ -7,9 +7,10 @@ import json
 
 import pytest
 
-from evrevops.formats import detect, read
+from evrevops.formats import detect, ocpi, read
 from evrevops.formats.base import FormatError
 from evrevops.formats.ocpi import read_cdrs
+from evrevops.formats.records import connect
 from tests.helpers.cdrs import cdr, write_ndjson
 
 
@@ -96,3 +97,87 @@ def test_unreadable_array_names_file(tmp_path):
     p.write_text('[{"id": "x", "cdr_location": {}}, {broken')
     with pytest.raises(FormatError, match="broken.json"):
         read(p, "ocpi-cdrs")
+
+
+@pytest.fixture(scope="module")
+def demo_cdr_file(tmp_path_factory):
+    """A month of CDRs from the demo generator: every segment, failed attempts, idle fees, remarks."""
+    from evrevops.demo.generator import generate
+
+    out = tmp_path_factory.mktemp("demo")
+    generate(out, ports=40, months=1, seed=3)
+    (p,) = sorted((out / "cdrs").glob("*.ndjson"))
+    return p
+
+
+def _both(path):
+    fast = ocpi._read_fast(connect(), path)
+    checked = ocpi._read_checked(connect(), path)
+    return fast, checked
+
+
+def test_fast_and_checked_readers_agree_on_demo_cdrs(demo_cdr_file):
+    fast, checked = _both(demo_cdr_file)
+    assert fast is not None, "a clean NDJSON file takes the streaming path"
+    assert fast.records_read == checked.records_read > 1000
+    assert fast.tables["sessions"].equals(checked.tables["sessions"])
+    for name in ("sites", "ports"):
+        assert fast.implied[name].equals(checked.implied[name]), name
+    assert fast.quarantine.num_rows == checked.quarantine.num_rows == 0
+    # line numbers are the file's: record k is on line k
+    ids = [json.loads(line)["id"] for line in demo_cdr_file.read_text().splitlines()]
+    sess = fast.tables["sessions"]
+    assert [s.split("*")[-1] for s in sess.column("session_id").to_pylist()] == ids
+    assert sess.column("source_record").to_pylist() == list(range(1, len(ids) + 1))
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["blank line", "white-space line", "bad record", "malformed line", "not an object", "byte-order mark", "gzip"],
+)
+def test_fast_path_declines_what_it_cannot_vouch_for(tmp_path, case):
+    lines = [json.dumps(cdr(id="A")), json.dumps(cdr(id="B")), json.dumps(cdr(id="C"))]
+    if case == "blank line":
+        lines.insert(1, "")
+    elif case == "white-space line":
+        lines.insert(1, "   ")
+    elif case == "bad record":
+        lines[1] = json.dumps(cdr(id="B", total_energy=-1))
+    elif case == "malformed line":
+        lines[1] = "{broken"
+    elif case == "not an object":
+        lines.append("null")
+    elif case == "byte-order mark":
+        lines[0] = "\ufeff" + lines[0]
+    p = tmp_path / "c.ndjson"
+    text = "\n".join(lines) + "\n"
+    if case == "gzip":
+        import gzip
+
+        p = tmp_path / "c.ndjson.gz"
+        p.write_bytes(gzip.compress(text.encode()))
+    else:
+        p.write_text(text, encoding="utf-8")
+    assert ocpi._read_fast(connect(), p) is None
+    if case == "gzip":
+        return
+    b = read_cdrs(p)  # the careful reader still names the true lines
+    recs = dict(
+        zip(
+            b.tables["sessions"].column("session_id").to_pylist(),
+            b.tables["sessions"].column("source_record").to_pylist(),
+            strict=True,
+        )
+    )
+    assert recs["US*EVR*A"] == 1 and recs["US*EVR*C"] == lines.index(json.dumps(cdr(id="C"))) + 1
+    if case in ("bad record", "malformed line"):
+        assert b.quarantine.column("source_record").to_pylist() == [2]
+    if case == "not an object":
+        assert b.quarantine.to_pylist()[0]["source_record"] == 4
+
+
+def test_crlf_lines_take_the_fast_path(tmp_path):
+    p = tmp_path / "c.ndjson"
+    p.write_bytes(b"\r\n".join(json.dumps(cdr(id=i)).encode() for i in "XYZ") + b"\r\n")
+    b = ocpi._read_fast(connect(), p)
+    assert b is not None and b.tables["sessions"].column("source_record").to_pylist() == [1, 2, 3]

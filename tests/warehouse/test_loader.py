@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evrevops.formats.base import Batch, quarantine_table
 from evrevops.warehouse.db import open_warehouse
@@ -204,3 +206,52 @@ def test_sigkill_midway_leaves_warehouse_as_before_then_file_ingests_cleanly(tmp
         (file_checksum(big),)
     ]
     assert ledger_identity_holds(wh)
+
+
+def _session_batch(rows: list[tuple[str, int]]) -> Batch:
+    """Sessions rows ``(session_id, last_updated day)``: energy = day, so the stored row shows which version won."""
+    n = len(rows)
+    day = [pa.scalar(d * 86_400_000_000, pa.timestamp("us")).as_py() for _, d in rows]
+    return Batch(
+        "ocpi-cdrs",
+        n,
+        tables={
+            "sessions": pa.table(
+                {
+                    "session_id": [s for s, _ in rows],
+                    "started_at": pa.array([0] * n, pa.timestamp("us")),
+                    "ended_at": pa.array([0] * n, pa.timestamp("us")),
+                    "energy_kwh": [float(d) for _, d in rows],
+                    "plugged_in_s": [0.0] * n,
+                    "charging_s": [0.0] * n,
+                    "idle_s": [0.0] * n,
+                    "last_updated_at": pa.array(day, pa.timestamp("us")),
+                    "source_record": list(range(1, n + 1)),
+                }
+            )
+        },
+    )
+
+
+files = st.lists(
+    st.lists(st.tuples(st.sampled_from("abcdef"), st.integers(min_value=1, max_value=4)), max_size=8),
+    min_size=1,
+    max_size=5,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(files)
+def test_one_row_per_key_and_the_newest_version_wins(tmp_path_factory, batches):
+    """The sessions key has no index: the loader alone keeps one row per session_id, holding its newest version."""
+    wh = open_warehouse(tmp_path_factory.mktemp("w") / "w.duckdb")
+    newest: dict[str, int] = {}
+    for i, rows in enumerate(batches):
+        r = load_batch(wh, Path(f"f{i}"), f"c{i}", _session_batch(rows))
+        assert r.records_read == r.accepted + r.duplicate + r.quarantined
+        for s, d in rows:
+            newest[s] = max(newest.get(s, 0), d)
+    stored = dict(wh.con.sql("SELECT session_id, energy_kwh::INTEGER FROM sessions").fetchall())
+    assert wh.count("sessions") == len(stored) == len(newest)
+    assert stored == newest
+    wh.close()

@@ -18,20 +18,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
+import pyarrow as pa
+
 from evrevops.formats.base import Batch, quarantine_table
-from evrevops.formats.records import connect, json_records, quarantine_from_checks
+from evrevops.formats.records import checks_failed, connect, json_records, ndjson_fast, quarantine_from_checks
 
 _STRUCTURE = """{
   "country_code": "VARCHAR", "party_id": "VARCHAR", "id": "VARCHAR",
   "start_date_time": "VARCHAR", "end_date_time": "VARCHAR",
-  "session_id": "VARCHAR", "auth_method": "VARCHAR",
+  "auth_method": "VARCHAR",
   "cdr_token": {"uid": "VARCHAR"},
   "cdr_location": {"id": "VARCHAR", "name": "VARCHAR", "address": "VARCHAR", "city": "VARCHAR",
                    "postal_code": "VARCHAR", "state": "VARCHAR", "country": "VARCHAR",
                    "coordinates": {"latitude": "VARCHAR", "longitude": "VARCHAR"},
                    "evse_uid": "VARCHAR", "evse_id": "VARCHAR", "connector_id": "VARCHAR",
-                   "connector_standard": "VARCHAR", "connector_format": "VARCHAR",
-                   "connector_power_type": "VARCHAR"},
+                   "connector_standard": "VARCHAR", "connector_power_type": "VARCHAR"},
   "currency": "VARCHAR",
   "tariffs": [{"id": "VARCHAR"}],
   "charging_periods": "JSON",
@@ -44,7 +46,7 @@ _STRUCTURE = """{
 }"""
 
 _CHECKS = [
-    ("c.id IS NULL OR trim(c.id) = ''", "id", "'missing CDR id'"),
+    ("blank(c.id)", "id", "'missing CDR id'"),
     ("c.start_date_time IS NULL", "start_date_time", "'missing start_date_time'"),
     (
         "c.start_date_time IS NOT NULL AND started_at IS NULL",
@@ -63,12 +65,12 @@ _CHECKS = [
         "'end_date_time ' || c.end_date_time || ' is before start_date_time ' || c.start_date_time",
     ),
     (
-        "c.cdr_location.id IS NULL OR trim(c.cdr_location.id) = ''",
+        "blank(c.cdr_location.id)",
         "cdr_location.id",
         "'missing cdr_location.id (site)'",
     ),
     (
-        "c.cdr_location.evse_uid IS NULL OR trim(c.cdr_location.evse_uid) = ''",
+        "blank(c.cdr_location.evse_uid)",
         "cdr_location.evse_uid",
         "'missing cdr_location.evse_uid (port)'",
     ),
@@ -107,8 +109,77 @@ _CHECKS = [
 ]
 
 
+_DERIVE = """
+    utc_ts(c.start_date_time) AS started_at,
+    utc_ts(c.end_date_time) AS ended_at,
+    TRY_CAST(c.total_energy AS DOUBLE) AS energy_kwh,
+    TRY_CAST(c.total_time AS DOUBLE) AS total_time_h,
+    coalesce(TRY_CAST(c.total_parking_time AS DOUBLE), CASE WHEN c.total_parking_time IS NULL THEN 0.0 END) AS parking_h,
+    currency_exponent(c.currency) AS minor_exponent,
+    minor_units(c.total_cost.excl_vat, currency_exponent(c.currency)) AS total_cost_minor,
+    utc_ts(c.last_updated) AS last_updated_at"""
+
+# One sessions row per CDR, over ``c`` (the parsed record) and the derived columns above.
+_SESSION = """
+    coalesce(c.country_code, '') || '*' || coalesce(c.party_id, '') || '*' || c.id AS session_id,
+    'ocpi' AS source,
+    c.cdr_location.id AS site_id,
+    c.cdr_location.evse_uid AS port_id,
+    c.cdr_location.connector_id AS connector_id,
+    started_at, ended_at,
+    started_at + to_microseconds(CAST(round((total_time_h - parking_h) * 3.6e9) AS BIGINT)) AS charging_ended_at,
+    energy_kwh,
+    total_time_h * 3600.0 AS plugged_in_s,
+    (total_time_h - parking_h) * 3600.0 AS charging_s,
+    parking_h * 3600.0 AS idle_s,
+    c.currency AS currency,
+    total_cost_minor,
+    minor_units(c.total_cost.incl_vat, minor_exponent) AS total_cost_incl_vat_minor,
+    minor_units(c.total_energy_cost.excl_vat, minor_exponent) AS energy_cost_minor,
+    minor_units(c.total_time_cost.excl_vat, minor_exponent) AS time_cost_minor,
+    minor_units(c.total_parking_cost.excl_vat, minor_exponent) AS parking_cost_minor,
+    minor_units(c.total_fixed_cost.excl_vat, minor_exponent) AS fixed_cost_minor,
+    c.tariffs[1].id AS tariff_id,
+    c.auth_method AS auth_method,
+    c.cdr_token.uid AS token_uid,
+    CAST(c.charging_periods AS VARCHAR) AS charging_periods,
+    last_updated_at"""
+
+# What a CDR's location says of its site and port (implied rows), latest record winning; ``loc_*``
+# columns ride along with the sessions columns and are dropped from the sessions table.
+_LOCATION = """
+    c.cdr_location.name AS loc_name, c.cdr_location.address AS loc_address, c.cdr_location.city AS loc_city,
+    c.cdr_location.postal_code AS loc_postal_code, c.cdr_location.state AS loc_state,
+    c.cdr_location.country AS loc_country,
+    TRY_CAST(c.cdr_location.coordinates.latitude AS DOUBLE) AS loc_latitude,
+    TRY_CAST(c.cdr_location.coordinates.longitude AS DOUBLE) AS loc_longitude,
+    c.cdr_location.evse_id AS loc_evse_id, c.cdr_location.connector_power_type AS loc_power_type,
+    c.cdr_location.connector_standard AS loc_connector_standard"""
+
+_IMPLIED_SITES = """SELECT site_id,
+    arg_max(loc_name, source_record) AS name, arg_max(loc_address, source_record) AS address,
+    arg_max(loc_city, source_record) AS city, arg_max(loc_postal_code, source_record) AS postal_code,
+    arg_max(loc_state, source_record) AS state, arg_max(loc_country, source_record) AS country,
+    arg_max(loc_latitude, source_record) AS latitude, arg_max(loc_longitude, source_record) AS longitude,
+    min(source_record) AS source_record
+FROM {rows} GROUP BY 1 ORDER BY 1"""
+
+_IMPLIED_PORTS = """SELECT port_id,
+    arg_max(site_id, source_record) AS site_id, arg_max(loc_evse_id, source_record) AS evse_id,
+    arg_max(loc_power_type, source_record) AS power_type,
+    arg_max(loc_connector_standard, source_record) AS connector_standard,
+    min(source_record) AS source_record
+FROM {rows} GROUP BY 1 ORDER BY 1"""
+
+
 def read_cdrs(path: Path, mapping: str | None = None) -> Batch:
     """Read OCPI 2.2.1 CDRs from a JSON array, NDJSON or OCPI response page.
+
+    An uncompressed NDJSON file is first read in one streaming, parallel pass
+    (:func:`~evrevops.formats.records.ndjson_fast`); when that pass meets
+    anything it cannot vouch for (a malformed line, a blank line, a record that
+    fails a check), the file is read again line by line, which names every
+    rejected record's line, field and reason. Both passes give the same rows.
 
     Returns
     -------
@@ -118,77 +189,40 @@ def read_cdrs(path: Path, mapping: str | None = None) -> Batch:
     """
     path = Path(path)
     con = connect()
-    n, bad = json_records(
-        con,
-        path,
-        _STRUCTURE,
-        derive=""",
-            utc_ts(c.start_date_time) AS started_at,
-            utc_ts(c.end_date_time) AS ended_at,
-            TRY_CAST(c.total_energy AS DOUBLE) AS energy_kwh,
-            TRY_CAST(c.total_time AS DOUBLE) AS total_time_h,
-            coalesce(TRY_CAST(c.total_parking_time AS DOUBLE), CASE WHEN c.total_parking_time IS NULL THEN 0.0 END) AS parking_h,
-            to_minor(c.total_cost.excl_vat, c.currency) AS total_cost_minor,
-            utc_ts(c.last_updated) AS last_updated_at""",
-    )
-    q = quarantine_from_checks(con, "parsed", _CHECKS)
-    con.execute(f"CREATE OR REPLACE TEMP VIEW good AS SELECT * FROM parsed WHERE rec NOT IN (SELECT rec FROM {q})")
-    sessions = con.sql(
-        """SELECT
-            coalesce(c.country_code, '') || '*' || coalesce(c.party_id, '') || '*' || c.id AS session_id,
-            'ocpi' AS source,
-            c.cdr_location.id AS site_id,
-            c.cdr_location.evse_uid AS port_id,
-            c.cdr_location.connector_id AS connector_id,
-            started_at, ended_at,
-            started_at + to_microseconds(CAST(round((total_time_h - parking_h) * 3.6e9) AS BIGINT)) AS charging_ended_at,
-            energy_kwh,
-            total_time_h * 3600.0 AS plugged_in_s,
-            (total_time_h - parking_h) * 3600.0 AS charging_s,
-            parking_h * 3600.0 AS idle_s,
-            c.currency AS currency,
-            total_cost_minor,
-            to_minor(c.total_cost.incl_vat, c.currency) AS total_cost_incl_vat_minor,
-            to_minor(c.total_energy_cost.excl_vat, c.currency) AS energy_cost_minor,
-            to_minor(c.total_time_cost.excl_vat, c.currency) AS time_cost_minor,
-            to_minor(c.total_parking_cost.excl_vat, c.currency) AS parking_cost_minor,
-            to_minor(c.total_fixed_cost.excl_vat, c.currency) AS fixed_cost_minor,
-            c.tariffs[1].id AS tariff_id,
-            c.auth_method AS auth_method,
-            c.cdr_token.uid AS token_uid,
-            CAST(c.charging_periods AS VARCHAR) AS charging_periods,
-            last_updated_at,
-            rec AS source_record
-        FROM good ORDER BY rec"""
-    ).to_arrow_table()
-    sites = con.sql(
-        """SELECT c.cdr_location.id AS site_id,
-            arg_max(c.cdr_location.name, rec) AS name,
-            arg_max(c.cdr_location.address, rec) AS address,
-            arg_max(c.cdr_location.city, rec) AS city,
-            arg_max(c.cdr_location.postal_code, rec) AS postal_code,
-            arg_max(c.cdr_location.state, rec) AS state,
-            arg_max(c.cdr_location.country, rec) AS country,
-            arg_max(TRY_CAST(c.cdr_location.coordinates.latitude AS DOUBLE), rec) AS latitude,
-            arg_max(TRY_CAST(c.cdr_location.coordinates.longitude AS DOUBLE), rec) AS longitude,
-            min(rec) AS source_record
-        FROM good GROUP BY 1 ORDER BY 1"""
-    ).to_arrow_table()
-    ports = con.sql(
-        """SELECT c.cdr_location.evse_uid AS port_id,
-            arg_max(c.cdr_location.id, rec) AS site_id,
-            arg_max(c.cdr_location.evse_id, rec) AS evse_id,
-            arg_max(c.cdr_location.connector_power_type, rec) AS power_type,
-            arg_max(c.cdr_location.connector_standard, rec) AS connector_standard,
-            min(rec) AS source_record
-        FROM good GROUP BY 1 ORDER BY 1"""
-    ).to_arrow_table()
-    qrows = con.execute(f"SELECT rec, field, reason, raw FROM {q} ORDER BY rec, field").fetchall()
-    con.close()
+    try:
+        return _read_fast(con, path) or _read_checked(con, path)
+    finally:
+        con.close()
+
+
+def _batch(con: duckdb.DuckDBPyConnection, n: int, rows: pa.Table, quarantine: pa.Table) -> Batch:
+    """Sessions and implied sites/ports from *rows* (sessions columns, ``loc_*``, ``source_record``)."""
+    con.register("_rows", rows)
+    sites = con.sql(_IMPLIED_SITES.format(rows="_rows")).to_arrow_table()
+    ports = con.sql(_IMPLIED_PORTS.format(rows="_rows")).to_arrow_table()
+    con.unregister("_rows")
     return Batch(
         format="ocpi-cdrs",
         records_read=n,
-        tables={"sessions": sessions},
+        tables={"sessions": rows.drop_columns([c for c in rows.column_names if c.startswith("loc_")])},
         implied={"sites": sites, "ports": ports},
-        quarantine=quarantine_table(bad + qrows),
+        quarantine=quarantine,
     )
+
+
+def _read_fast(con: duckdb.DuckDBPyConnection, path: Path) -> Batch | None:
+    rows = ndjson_fast(con, path, _STRUCTURE, _DERIVE, f"{_SESSION}, {_LOCATION}", checks_failed(_CHECKS))
+    if rows is None:
+        return None
+    return _batch(con, rows.num_rows, rows, quarantine_table([]))
+
+
+def _read_checked(con: duckdb.DuckDBPyConnection, path: Path) -> Batch:
+    n, bad = json_records(con, path, _STRUCTURE, derive="," + _DERIVE)
+    q = quarantine_from_checks(con, "parsed", _CHECKS)
+    rows = con.sql(
+        f"""SELECT {_SESSION}, {_LOCATION}, rec AS source_record
+            FROM parsed WHERE rec NOT IN (SELECT rec FROM {q}) ORDER BY rec"""
+    ).to_arrow_table()
+    qrows = con.execute(f"SELECT rec, field, reason, raw FROM {q} ORDER BY rec, field").fetchall()
+    return _batch(con, n, rows, quarantine_table(bad + qrows))

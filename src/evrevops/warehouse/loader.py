@@ -23,16 +23,16 @@ otherwise (records that store nothing, e.g. an OCPP Authorize, are accepted).
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
 from evrevops.formats import read as read_file
-from evrevops.formats.base import Batch
+from evrevops.formats.base import Batch, file_facts
 from evrevops.warehouse.db import Warehouse
 from evrevops.warehouse.schema import TABLES, TableSpec
 
@@ -61,13 +61,9 @@ class IngestError(RuntimeError):
     """The loader found the counts inconsistent and rolled back."""
 
 
-def file_checksum(path: Path, chunk: int = 1 << 22) -> str:
-    """SHA-256 of the file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+def file_checksum(path: Path) -> str:
+    """SHA-256 of the file's bytes (see :func:`~evrevops.formats.base.file_facts`)."""
+    return file_facts(path).sha256
 
 
 def _now() -> datetime:
@@ -92,8 +88,16 @@ def _match(spec: TableSpec, left: str, right: str) -> str:
     return " AND ".join(f"{left}.{_q(k)} IS NOT DISTINCT FROM {right}.{_q(k)}" for k in spec.key)
 
 
-def _stage(wh: Warehouse, spec: TableSpec, tbl: pa.Table, file_id: int) -> tuple[list[str], list[str]]:
-    """Stage *tbl* as temp table ``_s`` with a within-file rank ``_rn``; return (provided cols, all target cols)."""
+def _stage(wh: Warehouse, spec: TableSpec, tbl: pa.Table) -> tuple[list[str], list[str]]:
+    """Register *tbl* as ``_b`` and rank its keys in the narrow temp table ``_k``.
+
+    ``_k(_row, source_record, <key>, _rn)`` holds every row of a record that was
+    not quarantined (``_row`` is the row's position in the batch, since one
+    record may give several rows); ``_rn`` = 1 for the version of a key that
+    wins within the file.
+    Only keys, version and record numbers are copied: the wide rows stay in
+    Arrow until they are written. Returns (provided columns, all target columns).
+    """
     target_cols = _table_columns(wh, spec.name)
     provided = [c for c in tbl.column_names if c not in ("source_record", "file_id")]
     unknown = [c for c in provided if c not in target_cols]
@@ -102,24 +106,26 @@ def _stage(wh: Warehouse, spec: TableSpec, tbl: pa.Table, file_id: int) -> tuple
     missing_key = [k for k in spec.key if k not in provided]
     if missing_key:
         raise IngestError(f"reader did not provide key columns {missing_key} of table {spec.name}")
-    wh.con.register("_b", tbl)
+    wh.con.register("_b", tbl.append_column("_row", pa.array(np.arange(tbl.num_rows, dtype=np.int64))))
     order = (
         f"{_q(spec.version)} DESC NULLS LAST, " if spec.version and spec.version in provided else ""
     ) + "source_record DESC"
     keys = ", ".join(_q(k) for k in spec.key)
-    sel = ", ".join(_q(c) for c in provided)
     wh.con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _s AS
-            SELECT {sel}, CAST(source_record AS BIGINT) AS source_record,
+        f"""CREATE OR REPLACE TEMP TABLE _k AS
+            SELECT _row, CAST(source_record AS BIGINT) AS source_record, {keys},
                    row_number() OVER (PARTITION BY {keys} ORDER BY {order}) AS _rn
             FROM _b WHERE source_record NOT IN (SELECT source_record FROM _qrec)"""
     )
-    wh.con.unregister("_b")
     return provided, target_cols
 
 
 def _classify(wh: Warehouse, spec: TableSpec, provided: list[str]) -> None:
-    """Temp table ``_c``: staged rows with ``_exists`` and ``_dup`` flags against the target."""
+    """Narrow temp table ``_c(_row, source_record, _rn, _exists, _dup)``: each staged row against the target.
+
+    Only winning rows (``_rn`` = 1) whose key is stored are compared column by
+    column with the stored row; every other row is settled by its key alone.
+    """
     compare = [c for c in provided if c not in spec.key and c not in spec.compare_exclude]
     identical = " AND ".join(f"s.{_q(c)} IS NOT DISTINCT FROM t.{_q(c)}" for c in compare) or "true"
     if spec.version and spec.version in provided:
@@ -129,24 +135,38 @@ def _classify(wh: Warehouse, spec: TableSpec, provided: list[str]) -> None:
     else:
         same = identical
     wh.con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _c AS
-            SELECT s.*, coalesce(t._present, false) AS _exists,
-                   CASE WHEN s._rn > 1 THEN true
-                        WHEN t._present IS NULL THEN false
-                        ELSE ({same}) END AS _dup
-            FROM _s s LEFT JOIN (SELECT *, true AS _present FROM {_q(spec.name)}) t
-              ON {_match(spec, "s", "t")} AND s._rn = 1"""
+        f"""CREATE OR REPLACE TEMP TABLE _d AS
+            SELECT k._row, ({same}) AS _same
+            FROM (SELECT * FROM _k WHERE _rn = 1) k
+            JOIN {_q(spec.name)} t ON {_match(spec, "k", "t")}
+            JOIN _b s ON s._row = k._row"""
+    )
+    wh.con.execute(
+        """CREATE OR REPLACE TEMP TABLE _c AS
+            SELECT k._row, k.source_record, k._rn, d._row IS NOT NULL AS _exists,
+                   k._rn > 1 OR coalesce(d._same, false) AS _dup
+            FROM _k k LEFT JOIN _d d ON d._row = k._row"""
     )
 
 
 def _write(
-    wh: Warehouse, spec: TableSpec, provided: list[str], target_cols: list[str], file_id: int, implied: bool
+    wh: Warehouse, spec: TableSpec, provided: list[str], target_cols: list[str], file_id: int, implied: bool, rows: int
 ) -> int:
-    """Insert new rows and apply replacements from ``_c``; return rows replaced."""
+    """Insert new rows of ``_b`` and apply replacements, as ``_c`` says; return rows replaced."""
     cols = provided + ["file_id", "source_record"]
     col_sql = ", ".join(_q(c) for c in cols)
-    sel_sql = ", ".join(f"_c.{_q(c)}" if c != "file_id" else f"{file_id}::BIGINT" for c in cols)
-    wh.con.execute(f"INSERT INTO {_q(spec.name)} ({col_sql}) SELECT {sel_sql} FROM _c WHERE _rn = 1 AND NOT _exists")
+    sel_sql = ", ".join(
+        f"{file_id}::BIGINT" if c == "file_id" else "CAST(source_record AS BIGINT)" if c == "source_record" else _q(c)
+        for c in cols
+    )
+    n_new = wh.con.execute("SELECT count(*) FROM _c WHERE _rn = 1 AND NOT _exists").fetchall()[0][0]
+    if n_new == rows:  # every row of the batch is new: no filter to apply
+        wh.con.execute(f"INSERT INTO {_q(spec.name)} ({col_sql}) SELECT {sel_sql} FROM _b")
+    elif n_new:
+        wh.con.execute(
+            f"""INSERT INTO {_q(spec.name)} ({col_sql}) SELECT {sel_sql} FROM _b
+                WHERE _row IN (SELECT _row FROM _c WHERE _rn = 1 AND NOT _exists)"""
+        )
     if implied:
         return 0
     n_rep = wh.con.execute("SELECT count(*) FROM _c WHERE _rn = 1 AND _exists AND NOT _dup").fetchall()[0][0]
@@ -155,21 +175,36 @@ def _write(
             (
                 f"{file_id}::BIGINT AS file_id"
                 if c == "file_id"
+                else "r.source_record AS source_record"
+                if c == "source_record"
                 else f"r.{_q(c)} AS {_q(c)}"
-                if c in provided or c == "source_record"
+                if c in provided
                 else f"t.{_q(c)} AS {_q(c)}"
             )
             for c in target_cols
         )
         wh.con.execute(
             f"""CREATE OR REPLACE TEMP TABLE _r AS
-                SELECT {merged} FROM (SELECT * FROM _c WHERE _rn = 1 AND _exists AND NOT _dup) r
+                SELECT {merged}
+                FROM (SELECT b.* REPLACE (CAST(b.source_record AS BIGINT) AS source_record)
+                      FROM _b b JOIN _c ON _c._row = b._row
+                      WHERE _c._rn = 1 AND _c._exists AND NOT _c._dup) r
                 JOIN {_q(spec.name)} t ON {_match(spec, "r", "t")}"""
         )
         wh.con.execute(f"DELETE FROM {_q(spec.name)} t USING _r WHERE {_match(spec, '_r', 't')}")
         wh.con.execute(f"INSERT INTO {_q(spec.name)} SELECT * FROM _r")
         wh.con.execute("DROP TABLE _r")
     return n_rep
+
+
+def _load_table(wh: Warehouse, spec: TableSpec, tbl: pa.Table, file_id: int, implied: bool) -> int:
+    """Stage, classify and write one table of a batch; return rows replaced."""
+    provided, target_cols = _stage(wh, spec, tbl)
+    try:
+        _classify(wh, spec, provided)
+        return _write(wh, spec, provided, target_cols, file_id, implied, tbl.num_rows)
+    finally:
+        wh.con.unregister("_b")
 
 
 def _resolve_ports(wh: Warehouse) -> None:
@@ -201,15 +236,11 @@ def load_batch(wh: Warehouse, path: Path, checksum: str, batch: Batch, size_byte
             spec = TABLES.get(name)
             if spec is None:
                 raise IngestError(f"reader produced unknown table {name!r}")
-            provided, target_cols = _stage(wh, spec, tbl, file_id)
-            _classify(wh, spec, provided)
-            replaced += _write(wh, spec, provided, target_cols, file_id, implied=False)
+            replaced += _load_table(wh, spec, tbl, file_id, implied=False)
             con.execute("INSERT INTO _status SELECT source_record, _dup FROM _c")
         for name, tbl in batch.implied.items():
             spec = TABLES[name]
-            provided, target_cols = _stage(wh, spec, tbl, file_id)
-            _classify(wh, spec, provided)
-            _write(wh, spec, provided, target_cols, file_id, implied=True)
+            _load_table(wh, spec, tbl, file_id, implied=True)
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _rec AS SELECT source_record, bool_and(dup) AS dup FROM _status GROUP BY 1"
         )
@@ -273,7 +304,7 @@ def load_batch(wh: Warehouse, path: Path, checksum: str, batch: Batch, size_byte
         )
         for t in ("_qin", "_abs"):
             con.unregister(t)
-        for t in ("_s", "_c", "_status", "_rec", "_qrec"):
+        for t in ("_k", "_d", "_c", "_status", "_rec", "_qrec"):
             con.execute(f"DROP TABLE IF EXISTS {t}")
         con.execute("COMMIT")
     except BaseException:

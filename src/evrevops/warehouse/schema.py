@@ -136,6 +136,32 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                 notes VARCHAR, {PROVENANCE})""",
         ],
     ),
+    (
+        2,
+        "sessions: natural key kept by the loader, not by a DuckDB index",
+        [
+            # A PRIMARY KEY is an ART index that DuckDB updates on every insert and writes at every
+            # checkpoint: for a month of CDRs it was most of the load time. The loader already
+            # guarantees one row per session_id (it ranks versions within a file and matches the
+            # stored keys before writing), as it does for the event tables, which never had one.
+            "ALTER TABLE sessions RENAME TO sessions_v1",
+            f"""CREATE TABLE sessions (
+                session_id VARCHAR NOT NULL, source VARCHAR, site_id VARCHAR,
+                port_id VARCHAR, charger_id VARCHAR, connector_id VARCHAR,
+                started_at TIMESTAMP NOT NULL, ended_at TIMESTAMP NOT NULL,
+                charging_ended_at TIMESTAMP, energy_kwh DOUBLE NOT NULL,
+                plugged_in_s DOUBLE NOT NULL, charging_s DOUBLE NOT NULL, idle_s DOUBLE NOT NULL,
+                peak_kw DOUBLE, currency VARCHAR,
+                total_cost_minor BIGINT, total_cost_incl_vat_minor BIGINT,
+                energy_cost_minor BIGINT, time_cost_minor BIGINT,
+                parking_cost_minor BIGINT, fixed_cost_minor BIGINT,
+                tariff_id VARCHAR, auth_method VARCHAR, token_uid VARCHAR,
+                stop_reason VARCHAR, charging_periods VARCHAR,
+                last_updated_at TIMESTAMP, {PROVENANCE})""",
+            "INSERT INTO sessions SELECT * FROM sessions_v1",
+            "DROP TABLE sessions_v1",
+        ],
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
