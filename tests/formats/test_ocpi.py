@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 import pytest
 
 from evrevops.formats import detect, ocpi, read
 from evrevops.formats.base import FormatError
 from evrevops.formats.ocpi import read_cdrs
-from evrevops.formats.records import connect
+from evrevops.formats.records import connect, ndjson_fast
 from tests.helpers.cdrs import cdr, write_ndjson
 
 
@@ -181,3 +183,22 @@ def test_crlf_lines_take_the_fast_path(tmp_path):
     p.write_bytes(b"\r\n".join(json.dumps(cdr(id=i)).encode() for i in "XYZ") + b"\r\n")
     b = ocpi._read_fast(connect(), p)
     assert b is not None and b.tables["sessions"].column("source_record").to_pylist() == [1, 2, 3]
+
+
+def test_fast_path_keeps_file_order_at_scale(tmp_path):
+    """Parallel parsing must not shuffle rows: CDR T<k> is on line k + 1 and must be numbered so."""
+    from tests.helpers.cdrs import write_cdrs
+
+    p = write_cdrs(tmp_path / "big.ndjson", 120_000)
+    b = ocpi._read_fast(connect(), p)
+    assert b is not None
+    s = b.tables["sessions"]
+    ids = pa.compute.cast(pa.compute.utf8_slice_codeunits(s.column("session_id"), 8), pa.int64())
+    assert pa.compute.all(pa.compute.equal(pa.compute.add(ids, 1), s.column("source_record"))).as_py()
+
+
+def test_fast_path_refuses_a_select_that_could_reorder_rows(tmp_path):
+    p = write_ndjson(tmp_path / "c.ndjson", [cdr(id=str(i)) for i in range(3)])
+    codes = ", ".join(f"'C{i:02d}'" for i in range(30))  # a long IN list is planned as a join
+    with pytest.raises(RuntimeError, match="join"):
+        ndjson_fast(connect(), p, ocpi._STRUCTURE, ocpi._DERIVE, f"c.id, c.currency IN ({codes}) AS x", "false")

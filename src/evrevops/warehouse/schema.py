@@ -138,12 +138,14 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
     ),
     (
         2,
-        "sessions: natural key kept by the loader, not by a DuckDB index",
+        "sessions: natural key kept by the loader, not by a DuckDB index; charging_periods zstd",
         [
             # A PRIMARY KEY is an ART index that DuckDB updates on every insert and writes at every
             # checkpoint: for a month of CDRs it was most of the load time. The loader already
             # guarantees one row per session_id (it ranks versions within a file and matches the
             # stored keys before writing), as it does for the event tables, which never had one.
+            # charging_periods (JSON text, half the bytes of a CDR, seldom read) is kept with zstd:
+            # about 40 % smaller and cheaper to write than the default string compression.
             "ALTER TABLE sessions RENAME TO sessions_v1",
             f"""CREATE TABLE sessions (
                 session_id VARCHAR NOT NULL, source VARCHAR, site_id VARCHAR,
@@ -156,7 +158,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                 energy_cost_minor BIGINT, time_cost_minor BIGINT,
                 parking_cost_minor BIGINT, fixed_cost_minor BIGINT,
                 tariff_id VARCHAR, auth_method VARCHAR, token_uid VARCHAR,
-                stop_reason VARCHAR, charging_periods VARCHAR,
+                stop_reason VARCHAR, charging_periods VARCHAR USING COMPRESSION zstd,
                 last_updated_at TIMESTAMP, {PROVENANCE})""",
             "INSERT INTO sessions SELECT * FROM sessions_v1",
             "DROP TABLE sessions_v1",
