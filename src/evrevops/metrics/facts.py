@@ -54,6 +54,24 @@ def _overlap_s(a_start: ir.Value, a_end: ir.Value, b_start: ir.Value, b_end: ir.
     return ibis.greatest(ibis.least(a_end, b_end).epoch_seconds() - ibis.greatest(a_start, b_start).epoch_seconds(), 0)
 
 
+DAY_S = 86_400
+
+
+def _utc_day(ts: ir.Value) -> ir.Value:
+    """Whole UTC days since 1970-01-01 of an instant: an equi-join key that narrows range joins."""
+    return ts.epoch_seconds() // DAY_S
+
+
+def _calendar_by_utc_day(cal: ir.Table) -> ir.Table:
+    """Each calendar row once for every UTC day its ``[day_start_at, day_end_at]`` touches (1–3 days).
+
+    Joining on ``(site_id, utc_day)`` before testing the time range lets an
+    instant meet only the two or three local days around it instead of every
+    day of its site: the range joins below stay linear in the number of sessions.
+    """
+    return cal.mutate(utc_day=ibis.range(_utc_day(cal.day_start_at), _utc_day(cal.day_end_at) + 1).unnest())
+
+
 def site_currency(wh: Warehouse) -> ir.Table:
     """Each site's currency: the most common currency of its priced sessions."""
     s = wh.table("sessions")
@@ -95,7 +113,19 @@ def build(wh: Warehouse, start: dt.date, end: dt.date) -> Facts:
     )  # fmt: skip
 
     # --- time split across local days ------------------------------------------------
-    j = s.join(cal, [s.site_id == cal.site_id, cal.day_start_at < s.ended_at, cal.day_end_at > s.started_at])
+    # A session meets each local day it overlaps exactly once: on the UTC day where the overlap begins.
+    cu = _calendar_by_utc_day(cal)
+    su = s.mutate(utc_day=ibis.range(_utc_day(s.started_at), _utc_day(s.ended_at) + 1).unnest())
+    j = su.join(
+        cu,
+        [
+            su.site_id == cu.site_id,
+            su.utc_day == cu.utc_day,
+            cu.day_start_at < su.ended_at,
+            cu.day_end_at > su.started_at,
+            _utc_day(ibis.greatest(su.started_at, cu.day_start_at)) == su.utc_day,
+        ],
+    )
     split = j.group_by([j.port_id, j.local_date]).aggregate(
         plugged_in_s=_overlap_s(j.started_at, j.ended_at, j.day_start_at, j.day_end_at).sum(),
         charging_s=_overlap_s(j.started_at, j.charging_end, j.day_start_at, j.day_end_at).sum(),
@@ -103,7 +133,16 @@ def build(wh: Warehouse, start: dt.date, end: dt.date) -> Facts:
 
     # --- start attribution: count, energy, money ------------------------------------------
     cur = site_currency(wh)
-    k = s.join(cal, [s.site_id == cal.site_id, cal.day_start_at <= s.started_at, cal.day_end_at > s.started_at])
+    ks = s.mutate(utc_day=_utc_day(s.started_at))
+    k = ks.join(
+        cu,
+        [
+            ks.site_id == cu.site_id,
+            ks.utc_day == cu.utc_day,
+            cu.day_start_at <= ks.started_at,
+            cu.day_end_at > ks.started_at,
+        ],
+    )
     k = k.left_join(cur, k.site_id == cur.site_id).select(k, site_currency=cur.currency)
     same = k.currency == k.site_currency
     money = lambda col: ibis.ifelse(same, k[col], None).sum()  # noqa: E731
@@ -169,13 +208,34 @@ def build(wh: Warehouse, start: dt.date, end: dt.date) -> Facts:
         .union(cal.select(cal.site_id, ts=cal.day_start_at.cast(ts), delta=ibis.literal(0)), distinct=False)
         .union(cal.select(cal.site_id, ts=cal.day_end_at.cast(ts), delta=ibis.literal(0)), distinct=False)
     )
-    ev = ev.group_by(["site_id", "ts"]).aggregate(delta=ev.delta.sum())
-    w = ibis.window(group_by="site_id", order_by="ts")
-    wc = ibis.cumulative_window(group_by="site_id", order_by="ts")
-    ev = ev.mutate(busy=ev.delta.sum().over(wc), next_ts=ev.ts.lead().over(w))
-    iv = ev.filter(ev.next_ts.notnull())
-    ij = iv.join(cal, [iv.site_id == cal.site_id, cal.day_start_at <= iv.ts, cal.day_end_at > iv.ts])
-    ij = ij.join(open_ports, [ij.site_id == open_ports.site_id, ij.local_date == open_ports.local_date])
+    # Sweep line: busy = plugged-in sessions after every event at or before ts. One window ordered by
+    # (site, instant) over all sites, not one per site: every session adds +1 and -1 at its own site,
+    # so the running sum is back to 0 at each site's first event (and sorting once is faster than
+    # partitioning). The RANGE frame counts all events of the same instant (peers) at once; peers'
+    # intervals to each other have zero length, the last peer's runs to the next instant, and the
+    # last event of a site has none.
+    order = ["site_id", "ts"]
+    upto = ibis.window(order_by=order, range=(None, 0))
+    w = ibis.window(order_by=order)
+    ev = ev.mutate(
+        busy=ev.delta.sum().over(upto),
+        next_ts=ibis.ifelse(ev.site_id.lead().over(w) == ev.site_id, ev.ts.lead().over(w), ibis.null("timestamp(6)")),
+    )
+    # Only intervals with a car plugged in can be congested (a site-day with open ports needs busy >= 1).
+    iv = ev.filter(ev.next_ts.notnull() & (ev.busy > 0))
+    iv = iv.mutate(utc_day=_utc_day(iv.ts))
+    cu_open = cu.join(open_ports, [cu.site_id == open_ports.site_id, cu.local_date == open_ports.local_date]).select(
+        cu.site_id, cu.local_date, cu.utc_day, cu.day_start_at, cu.day_end_at, open_ports.n_open
+    )
+    ij = iv.join(
+        cu_open,
+        [
+            iv.site_id == cu_open.site_id,
+            iv.utc_day == cu_open.utc_day,
+            cu_open.day_start_at <= iv.ts,
+            cu_open.day_end_at > iv.ts,
+        ],
+    )
     cong = ij.group_by([ij.site_id, ij.local_date]).aggregate(
         congested_s=ibis.ifelse(
             (ij.n_open > 0) & (ij.busy >= ij.n_open), ij.next_ts.epoch_seconds() - ij.ts.epoch_seconds(), 0
