@@ -8,8 +8,10 @@ Stages
 ------
 1. generate (not timed against a target): 10,000 ports × 1 month, bench profile.
 2. reference data ingest (sites, locations, tariffs, ...): not timed.
-3. CDR ingest: all OCPI CDR files → throughput [CDRs/s] (target ≥ 150,000/s on 2 cores).
+3. CDR ingest: all OCPI CDR files → throughput [CDRs/s] (target ≥ 150,000/s on 2 cores), best
+   of 3 runs, each into a fresh copy of the warehouse holding the reference data.
 4. month metrics by site (target ≤ 2 s).
+5. OCPP log ingest (no target): throughput and peak memory of the month's message log.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -101,6 +104,7 @@ def main() -> None:
     ap.add_argument("--months", type=int, default=1)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--work", default=str(ROOT / "bench-data"))
+    ap.add_argument("--skip-ocpp", action="store_true", help="leave the (slow, untargeted) OCPP log stage out")
     ap.add_argument("rest", nargs="*")
     a = ap.parse_args()
     if a.stage == "generate":
@@ -136,17 +140,32 @@ def main() -> None:
     files = input_files([data])
     kinds = {f: detect(f)[0] for f in files}
     cdr_files = [f for f in files if kinds[f] == "ocpi-cdrs"]
-    # OCPP logs feed neither CDR ingest nor these metrics; their reader does not yet bound its
-    # memory on multi-GB logs (see docs/benchmarks.md), so they are left out here.
+    # OCPP logs feed neither CDR ingest nor these metrics: they are measured last, on their own.
     other = [f for f in files if kinds[f] not in ("ocpi-cdrs", "ocpp-log")]
+    ocpp_files = [f for f in files if kinds[f] == "ocpp-log"]
+    ref_db = work / "bench-reference.duckdb"
+    for f in (ref_db, Path(str(ref_db) + ".wal")):
+        f.unlink(missing_ok=True)
     print(f"ingesting {len(other)} reference/usage files (not timed) …", flush=True)
-    _child("ingest", [str(db), *map(str, other)])
-    print(f"ingesting {len(cdr_files)} CDR file(s) …", flush=True)
-    ing = _child("ingest", [str(db), *map(str, cdr_files)])
-    ing["cdrs_per_s"] = ing["records"] / ing["seconds"]
-    results["cdr_ingest"] = ing
+    _child("ingest", [str(ref_db), *map(str, other)])
+    # Best of 3, each run a fresh process loading the CDRs into a fresh copy of the reference
+    # warehouse: this machine's page cache and neighbours make single runs vary by ±30 %.
+    runs = []
+    for i in range(3):
+        Path(str(db) + ".wal").unlink(missing_ok=True)
+        shutil.copyfile(ref_db, db)
+        print(f"ingesting {len(cdr_files)} CDR file(s), run {i + 1} of 3 …", flush=True)
+        run = _child("ingest", [str(db), *map(str, cdr_files)])
+        run["cdrs_per_s"] = run["records"] / run["seconds"]
+        print(
+            f"  {run['records']:,} CDRs in {run['seconds']:.2f} s = {run['cdrs_per_s']:,.0f} CDRs/s, peak {run['peak_mib']:.0f} MiB",
+            flush=True,
+        )
+        runs.append(run)
+    ing = min(runs, key=lambda r: r["seconds"])
+    results["cdr_ingest"] = {**ing, "runs_s": [r["seconds"] for r in runs]}
     print(
-        f"  {ing['records']:,} CDRs in {ing['seconds']:.2f} s = {ing['cdrs_per_s']:,.0f} CDRs/s (target ≥ 150,000), peak {ing['peak_mib']:.0f} MiB"
+        f"CDR ingest: best of 3 {ing['seconds']:.2f} s = {ing['cdrs_per_s']:,.0f} CDRs/s (target ≥ 150,000), peak {ing['peak_mib']:.0f} MiB"
     )
 
     from evrevops.metrics.compute import last_full_month
@@ -161,6 +180,16 @@ def main() -> None:
     print(
         f"month metrics by site ({month}, {best['rows']:,} rows): best of 3 {best['seconds']:.2f} s (target ≤ 2 s), peak {best['peak_mib']:.0f} MiB"
     )
+    if ocpp_files and not a.skip_ocpp:
+        print(f"ingesting {len(ocpp_files)} OCPP log(s) (no target) …", flush=True)
+        oc = _child("ingest", [str(db), *map(str, ocpp_files)])
+        oc["messages_per_s"] = oc["records"] / oc["seconds"]
+        oc["bytes"] = sum(f.stat().st_size for f in ocpp_files)
+        results["ocpp_ingest"] = oc
+        print(
+            f"OCPP log ingest: {oc['records']:,} messages ({oc['bytes'] / 2**30:.1f} GiB) in {oc['seconds']:.1f} s"
+            f" = {oc['messages_per_s']:,.0f} messages/s, peak {oc['peak_mib']:.0f} MiB"
+        )
     out = ROOT / "benchmarks" / "results.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"machine: {results['machine']}\nwrote {out}")

@@ -91,3 +91,14 @@ def test_file_facts_sees_a_changed_file(tmp_path):
 def test_structure_columns():
     got = structure_columns('{"a": "VARCHAR", "b": {"c": "DOUBLE"}, "d": [{"e": "VARCHAR"}], "f": "JSON"}')
     assert got == "{'a': 'VARCHAR', 'b': 'STRUCT(\"c\" DOUBLE)', 'd': 'STRUCT(\"e\" VARCHAR)[]', 'f': 'JSON'}"
+
+
+def test_parsing_connections_bound_their_memory():
+    """A reader's DuckDB keeps to a quarter of the machine, leaving room for the Arrow tables it hands over."""
+    import os
+
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    (limit,) = CON.execute("SELECT current_setting('memory_limit')").fetchone()
+    value, unit = limit.split()
+    limit_bytes = float(value) * {"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}[unit]
+    assert limit_bytes <= max(1 << 30, total // 4) * 1.01

@@ -10,7 +10,9 @@ Malformed NDJSON lines are returned for quarantine.
 from __future__ import annotations
 
 import json
+import os
 import re
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -54,10 +56,27 @@ _MACROS = [
 ]
 
 
+def parse_memory_limit() -> str:
+    """DuckDB memory limit of a parsing connection: a quarter of physical memory (at least 1 GiB).
+
+    DuckDB's own default (80 %) leaves nothing for the Arrow tables a reader
+    hands over, and a reader that builds many temporary tables from a
+    multi-GB log (OCPP) then grows past the machine; under a limit DuckDB
+    reuses and, if it must, spills its buffers to the system temp folder.
+    """
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        total = 8 << 30
+    return f"{max(1 << 30, total // 4) >> 20}MB"
+
+
 def connect() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB for parsing, in UTC, with the money/time macros."""
+    """An in-memory DuckDB for parsing, in UTC, with the money/time macros and a bounded memory."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"SET memory_limit = '{parse_memory_limit()}'")
+    con.execute(f"SET temp_directory = {_lit(os.path.join(tempfile.gettempdir(), 'evrevops-duckdb'))}")
     for m in _MACROS:
         con.execute(m)
     return con
