@@ -202,3 +202,26 @@ def test_fast_path_refuses_a_select_that_could_reorder_rows(tmp_path):
     codes = ", ".join(f"'C{i:02d}'" for i in range(30))  # a long IN list is planned as a join
     with pytest.raises(RuntimeError, match="join"):
         ndjson_fast(connect(), p, ocpi._STRUCTURE, ocpi._DERIVE, f"c.id, c.currency IN ({codes}) AS x", "false")
+
+
+def test_mixed_line_ends_keep_true_line_numbers(tmp_path):
+    """A file whose first line ends in LF and the rest in CRLF (files stitched together) is numbered by its lines."""
+    lines = [
+        json.dumps(cdr(id="A")),
+        json.dumps(cdr(id="B")),
+        json.dumps(cdr(id="C", total_energy=-1)),
+        json.dumps(cdr(id="D")),
+    ]
+    p = tmp_path / "mixed.ndjson"
+    p.write_bytes((lines[0] + "\n" + "\r\n".join(lines[1:]) + "\r\n").encode())
+    b = read_cdrs(p)
+    assert b.records_read == 4
+    assert b.quarantine.column("source_record").to_pylist() == [3]
+    recs = dict(
+        zip(
+            b.tables["sessions"].column("session_id").to_pylist(),
+            b.tables["sessions"].column("source_record").to_pylist(),
+            strict=True,
+        )
+    )
+    assert recs == {"US*EVR*A": 1, "US*EVR*B": 2, "US*EVR*D": 4}

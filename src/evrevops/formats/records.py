@@ -90,7 +90,9 @@ def load_lines(con: duckdb.DuckDBPyConnection, path: Path, table: str = "lines")
     """Load a text file's lines into ``table(rec, j)``; ``rec`` is the 1-based line number.
 
     Blank lines are kept out of the table but still numbered, so ``rec`` is the
-    true line number. A UTF-8 byte-order mark on line 1 is dropped. Returns the
+    true line number; ``new_line='\\r\\n'`` takes both LF and CRLF as one line end, so
+    a file with mixed line ends keeps its numbering (by default DuckDB settles on
+    the first line's ending and counts a stray CR as a line of its own). A UTF-8 byte-order mark on line 1 is dropped. Returns the
     number of non-blank lines.
     """
     p = _sql_path(path)
@@ -100,7 +102,7 @@ def load_lines(con: duckdb.DuckDBPyConnection, path: Path, table: str = "lines")
             SELECT rec, CASE WHEN rec = 1 THEN ltrim(j, chr(65279)) ELSE j END AS j
             FROM (SELECT row_number() OVER () AS rec, line AS j
                   FROM read_csv('{p}', columns={{'line': 'VARCHAR'}}, delim='\\x01', quote='', escape='',
-                                header=false, auto_detect=false, strict_mode=false,
+                                header=false, auto_detect=false, strict_mode=false, new_line='\\r\\n',
                                 null_padding=false, allow_quoted_nulls=false{comp}))
             WHERE j IS NOT NULL AND trim(j) <> ''"""
     )
@@ -240,7 +242,7 @@ def load_csv(
                 SELECT row_number() OVER () AS ln, line
                 FROM read_csv('{p}', columns={{'line': 'VARCHAR'}}, delim='\x01', quote='', escape='',
                               header=false, auto_detect=false, strict_mode=false, null_padding=false,
-                              allow_quoted_nulls=false, encoding={_lit(encoding)}{comp})"""
+                              new_line='\\r\\n', allow_quoted_nulls=false, encoding={_lit(encoding)}{comp})"""
         )
     except duckdb.Error as exc:
         m = re.search(r"[Ll]ine:? (\d+)", str(exc))
@@ -255,7 +257,7 @@ def load_csv(
                         WHEN bool_and(error_type = 'TOO MANY COLUMNS')
                         THEN 'malformed CSV row: {len(header)} fields expected, ' || max({found}) || ' found'
                         ELSE 'malformed CSV row: ' || min(error_message) END,
-                   any_value(csv_line)
+                   rtrim(ltrim(any_value(csv_line), chr(13) || chr(10)), chr(13) || chr(10))
             FROM _rej GROUP BY line ORDER BY line"""
     ).fetchall()
     n_rows = con.execute("SELECT count(*) FROM _rows").fetchall()[0][0]
