@@ -255,3 +255,59 @@ def test_one_row_per_key_and_the_newest_version_wins(tmp_path_factory, batches):
     assert wh.count("sessions") == len(stored) == len(newest)
     assert stored == newest
     wh.close()
+
+
+def test_a_null_states_nothing_in_tables_filled_piece_by_piece(tmp_path):
+    """A StopTransaction logged in the day after its StartTransaction completes the stored row, in either order."""
+    ts = lambda h: pa.scalar(h * 3_600_000_000, pa.timestamp("us")).as_py()  # noqa: E731
+
+    def tx(started, ended, meter_start, meter_stop, reason):
+        return pa.table(
+            {
+                "charger_id": ["CP1"],
+                "transaction_id": ["42"],
+                "started_at": pa.array([started], pa.timestamp("us")),
+                "ended_at": pa.array([ended], pa.timestamp("us")),
+                "meter_start_wh": pa.array([meter_start], pa.float64()),
+                "meter_stop_wh": pa.array([meter_stop], pa.float64()),
+                "stop_reason": pa.array([reason], pa.string()),
+                "source_record": [1],
+            }
+        )
+
+    start = tx(ts(1), None, 1000.0, None, None)
+    stop = tx(None, ts(3), None, 21000.0, "Local")
+    for order in ((start, stop), (stop, start)):
+        wh = open_warehouse(tmp_path / f"w{len(list(tmp_path.iterdir()))}.duckdb")
+        r1 = load_batch(wh, tmp_path / "day1", "c1", Batch("ocpp-log", 1, tables={"ocpp_transactions": order[0]}))
+        r2 = load_batch(wh, tmp_path / "day2", "c2", Batch("ocpp-log", 1, tables={"ocpp_transactions": order[1]}))
+        assert (r1.accepted, r2.accepted, r2.replaced) == (1, 1, 1)
+        assert wh.con.sql(
+            "SELECT started_at, ended_at, meter_start_wh, meter_stop_wh, stop_reason FROM ocpp_transactions"
+        ).fetchall() == [(ts(1), ts(3), 1000.0, 21000.0, "Local")]
+        # the stop-only row again states nothing new: a duplicate
+        r3 = load_batch(wh, tmp_path / "day2-again", "c3", Batch("ocpp-log", 1, tables={"ocpp_transactions": stop}))
+        assert (r3.accepted, r3.duplicate, r3.replaced) == (0, 1, 0)
+        wh.close()
+
+
+def test_a_location_without_opening_times_keeps_the_sites_csv_hours(tmp_path):
+    wh = open_warehouse(tmp_path / "w.duckdb")
+    wh.con.execute("INSERT INTO sites (site_id, name, operating_hours) VALUES ('S1', 'Depot', 'Mo-Fr 06:00-22:00')")
+    b = Batch(
+        "ocpi-locations",
+        1,
+        tables={
+            "sites": pa.table(
+                {
+                    "site_id": ["S1"],
+                    "name": ["Depot One"],
+                    "operating_hours": pa.array([None], pa.string()),
+                    "source_record": [1],
+                }
+            )
+        },
+    )
+    r = load_batch(wh, tmp_path / "locs", "c1", b)
+    assert r.replaced == 1
+    assert wh.con.sql("SELECT name, operating_hours FROM sites").fetchall() == [("Depot One", "Mo-Fr 06:00-22:00")]

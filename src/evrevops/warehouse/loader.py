@@ -13,7 +13,8 @@ Per table (see :class:`~evrevops.warehouse.schema.TableSpec`):
 * a row whose key is new is inserted;
 * a row whose key exists is a *duplicate* when it carries nothing newer (same
   or older ``version``; or, without a version column, the same values), else it
-  *replaces* the stored row — only the columns the file provides are updated;
+  *replaces* the stored row — only the columns the file provides are updated,
+  and in tables with ``null_keeps`` only those it gives a value;
 * within one file, the last version of a key wins and earlier ones are
   duplicates.
 
@@ -127,7 +128,10 @@ def _classify(wh: Warehouse, spec: TableSpec, provided: list[str]) -> None:
     column with the stored row; every other row is settled by its key alone.
     """
     compare = [c for c in provided if c not in spec.key and c not in spec.compare_exclude]
-    identical = " AND ".join(f"s.{_q(c)} IS NOT DISTINCT FROM t.{_q(c)}" for c in compare) or "true"
+    states = "s.{c} IS NULL OR " if spec.null_keeps else ""  # a NULL states nothing: it matches anything
+    identical = (
+        " AND ".join(f"({states.format(c=_q(c))}s.{_q(c)} IS NOT DISTINCT FROM t.{_q(c)})" for c in compare) or "true"
+    )
     if spec.version and spec.version in provided:
         # Both versions known: newer replaces, same or older is a duplicate. Otherwise compare values.
         v = _q(spec.version)
@@ -177,6 +181,8 @@ def _write(
                 if c == "file_id"
                 else "r.source_record AS source_record"
                 if c == "source_record"
+                else f"coalesce(r.{_q(c)}, t.{_q(c)}) AS {_q(c)}"
+                if c in provided and spec.null_keeps
                 else f"r.{_q(c)} AS {_q(c)}"
                 if c in provided
                 else f"t.{_q(c)} AS {_q(c)}"

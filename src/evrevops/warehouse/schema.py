@@ -189,6 +189,12 @@ class TableSpec:
         ``'upsert'`` (the file is the authority for these rows) or
         ``'insert_missing'`` (rows implied by another record, e.g. a site known
         only from a CDR's location: added if absent, never overwriting).
+    null_keeps : bool
+        A NULL in an incoming row states nothing: the stored value is kept, and
+        a row whose non-NULL values match the stored ones is a duplicate. For
+        tables that several messages or files fill piece by piece (an OCPP
+        StopTransaction logged in the file after its StartTransaction's; a
+        Locations feed without opening times after the sites CSV gave them).
     """
 
     name: str
@@ -196,20 +202,21 @@ class TableSpec:
     version: str | None = None
     mode: str = "upsert"
     compare_exclude: tuple[str, ...] = field(default=("file_id", "source_record"))
+    null_keeps: bool = False
 
 
 TABLES: dict[str, TableSpec] = {
     s.name: s
     for s in [
         TableSpec("customers", ("customer_id",)),
-        TableSpec("sites", ("site_id",)),
-        TableSpec("chargers", ("charger_id",)),
-        TableSpec("ports", ("port_id",)),
+        TableSpec("sites", ("site_id",), null_keeps=True),
+        TableSpec("chargers", ("charger_id",), null_keeps=True),
+        TableSpec("ports", ("port_id",), null_keeps=True),
         TableSpec("sessions", ("session_id",), version="last_updated_at"),
         TableSpec("status_events", ("charger_id", "connector_id", "observed_at", "status", "error_code")),
         TableSpec("meter_readings", ("charger_id", "connector_id", "observed_at", "measurand", "phase")),
         TableSpec("heartbeats", ("charger_id", "observed_at")),
-        TableSpec("ocpp_transactions", ("charger_id", "transaction_id")),
+        TableSpec("ocpp_transactions", ("charger_id", "transaction_id"), null_keeps=True),
         TableSpec("driver_tariffs", ("tariff_id",), version="last_updated_at"),
         TableSpec("utility_tariffs", ("utility_tariff_id",)),
         TableSpec("contracts", ("contract_id", "line_id")),
