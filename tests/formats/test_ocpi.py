@@ -225,3 +225,22 @@ def test_mixed_line_ends_keep_true_line_numbers(tmp_path):
         )
     )
     assert recs == {"US*EVR*A": 1, "US*EVR*B": 2, "US*EVR*D": 4}
+
+
+def test_tariff_id_is_the_driver_tariffs_key(tmp_path):
+    recs = [
+        cdr(id="1", tariffs=[{"country_code": "DE", "party_id": "ABC", "id": "T1", "currency": "EUR"}]),
+        cdr(id="2", tariffs=[{"id": "T2"}]),  # no codes of its own: the CDR's
+        cdr(id="3", tariffs=[]),
+    ]
+    b = read_cdrs(write_ndjson(tmp_path / "c.ndjson", recs))
+    assert b.tables["sessions"].column("tariff_id").to_pylist() == ["DE*ABC*T1", "US*EVR*T2", None]
+
+
+def test_demo_sessions_join_their_driver_tariffs(demo_cdr_file):
+    from evrevops.formats.ocpi_tariffs import read_tariffs
+
+    tariffs = read_tariffs(demo_cdr_file.parent.parent / "tariffs.json")
+    known = set(tariffs.tables["driver_tariffs"].column("tariff_id").to_pylist())
+    used = {t for t in read_cdrs(demo_cdr_file).tables["sessions"].column("tariff_id").to_pylist() if t}
+    assert used and used <= known

@@ -131,7 +131,7 @@ def test_16_full_session_with_callresults():
             "source_record": 1,
         }
     ]
-    assert "chargers" not in b.tables  # a boot is not the authority on a charger: implied only
+    assert "chargers" not in b.tables  # a boot is not the authority on a charger: it only fills gaps
     assert absorbed(b) == [(n, n - 1) for n in range(2, 23, 2)]  # every CALLRESULT into its CALL
     p = partition(b, fixture("ocpp16_session"))
     assert p["no_rows"] == {1, 7}  # BootNotification (implied charger only) and Authorize

@@ -311,3 +311,30 @@ def test_a_location_without_opening_times_keeps_the_sites_csv_hours(tmp_path):
     r = load_batch(wh, tmp_path / "locs", "c1", b)
     assert r.replaced == 1
     assert wh.con.sql("SELECT name, operating_hours FROM sites").fetchall() == [("Depot One", "Mo-Fr 06:00-22:00")]
+
+
+def test_implied_rows_fill_what_the_stored_row_leaves_empty(tmp_path):
+    """A BootNotification gives a charger known from the sites CSV its firmware and OCPP version, nothing more."""
+    wh = open_warehouse(tmp_path / "w.duckdb")
+    wh.con.execute("INSERT INTO chargers (charger_id, site_id, vendor, model) VALUES ('CP1', 'S1', 'ABB', 'Terra 184')")
+    boot = pa.table(
+        {
+            "charger_id": ["CP1", "CP2"],
+            "vendor": ["ABB Ltd", "Kempower"],
+            "model": ["Terra", "S-Series"],
+            "firmware_version": ["1.8.2", "2.0"],
+            "ocpp_version": ["ocpp1.6", "ocpp2.0.1"],
+            "source_record": [1, 2],
+        }
+    )
+    hb = pa.table({"charger_id": ["CP1"], "observed_at": pa.array([0], pa.timestamp("us")), "source_record": [3]})
+    r = load_batch(
+        wh, tmp_path / "log", "c1", Batch("ocpp-log", 3, tables={"heartbeats": hb}, implied={"chargers": boot})
+    )
+    assert r.records_read == r.accepted + r.duplicate + r.quarantined
+    assert wh.con.sql(
+        "SELECT charger_id, site_id, vendor, model, firmware_version, ocpp_version FROM chargers ORDER BY 1"
+    ).fetchall() == [
+        ("CP1", "S1", "ABB", "Terra 184", "1.8.2", "ocpp1.6"),
+        ("CP2", None, "Kempower", "S-Series", "2.0", "ocpp2.0.1"),
+    ]

@@ -73,8 +73,8 @@ class Batch:
         several rows, one per bad field).
     implied : dict[str, pyarrow.Table]
         Rows implied by the records rather than stated by them (a site known
-        only from a CDR's location): inserted when absent, never overwriting,
-        and not counted in the record identity.
+        only from a CDR's location): inserted when absent, else filling only the
+        stored row's empty columns, and not counted in the record identity.
     absorbed : pyarrow.Table or None
         ``(source_record, owner_record)`` pairs: records whose content was
         merged into another record's rows; they share its fate in the counts.

@@ -36,7 +36,7 @@ _STRUCTURE = """{
                    "evse_uid": "VARCHAR", "evse_id": "VARCHAR", "connector_id": "VARCHAR",
                    "connector_standard": "VARCHAR", "connector_power_type": "VARCHAR"},
   "currency": "VARCHAR",
-  "tariffs": [{"id": "VARCHAR"}],
+  "tariffs": [{"country_code": "VARCHAR", "party_id": "VARCHAR", "id": "VARCHAR"}],
   "charging_periods": "JSON",
   "total_cost": {"excl_vat": "VARCHAR", "incl_vat": "VARCHAR"},
   "total_fixed_cost": {"excl_vat": "VARCHAR"},
@@ -159,7 +159,11 @@ _SESSION = """
     minor_units(c.total_time_cost.excl_vat, minor_exponent) AS time_cost_minor,
     minor_units(c.total_parking_cost.excl_vat, minor_exponent) AS parking_cost_minor,
     minor_units(c.total_fixed_cost.excl_vat, minor_exponent) AS fixed_cost_minor,
-    c.tariffs[1].id AS tariff_id,
+    CASE WHEN c.tariffs[1].id IS NULL THEN NULL
+         WHEN coalesce(c.tariffs[1].country_code, c.country_code) IS NULL
+              AND coalesce(c.tariffs[1].party_id, c.party_id) IS NULL THEN c.tariffs[1].id
+         ELSE coalesce(c.tariffs[1].country_code, c.country_code, '') || '*'
+              || coalesce(c.tariffs[1].party_id, c.party_id, '') || '*' || c.tariffs[1].id END AS tariff_id,
     c.auth_method AS auth_method,
     c.cdr_token.uid AS token_uid,
     CAST(c.charging_periods AS VARCHAR) AS charging_periods,

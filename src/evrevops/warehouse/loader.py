@@ -172,6 +172,7 @@ def _write(
                 WHERE _row IN (SELECT _row FROM _c WHERE _rn = 1 AND NOT _exists)"""
         )
     if implied:
+        _fill_gaps(wh, spec, provided)
         return 0
     n_rep = wh.con.execute("SELECT count(*) FROM _c WHERE _rn = 1 AND _exists AND NOT _dup").fetchall()[0][0]
     if n_rep:
@@ -201,6 +202,25 @@ def _write(
         wh.con.execute(f"INSERT INTO {_q(spec.name)} SELECT * FROM _r")
         wh.con.execute("DROP TABLE _r")
     return n_rep
+
+
+def _fill_gaps(wh: Warehouse, spec: TableSpec, provided: list[str]) -> None:
+    """Implied rows whose key is stored fill the stored row's empty columns, never overwriting one.
+
+    A charger known from the sites CSV gets its firmware and OCPP version from
+    a BootNotification; a site from a CDR's location gets the address the
+    sites CSV left empty.
+    """
+    cols = [c for c in provided if c not in spec.key]
+    if not cols:
+        return
+    sets = ", ".join(f"{_q(c)} = coalesce(t.{_q(c)}, s.{_q(c)})" for c in cols)
+    gaps = " OR ".join(f"(t.{_q(c)} IS NULL AND s.{_q(c)} IS NOT NULL)" for c in cols)
+    wh.con.execute(
+        f"""UPDATE {_q(spec.name)} AS t SET {sets}
+            FROM (SELECT b.* FROM _b b JOIN _c ON _c._row = b._row WHERE _c._rn = 1 AND _c._exists) s
+            WHERE {_match(spec, "s", "t")} AND ({gaps})"""
+    )
 
 
 def _load_table(wh: Warehouse, spec: TableSpec, tbl: pa.Table, file_id: int, implied: bool) -> int:

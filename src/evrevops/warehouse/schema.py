@@ -188,7 +188,8 @@ class TableSpec:
     mode : str
         ``'upsert'`` (the file is the authority for these rows) or
         ``'insert_missing'`` (rows implied by another record, e.g. a site known
-        only from a CDR's location: added if absent, never overwriting).
+        only from a CDR's location: added if absent; a stored row only has its empty
+        columns filled, never overwritten).
     null_keeps : bool
         A NULL in an incoming row states nothing: the stored value is kept, and
         a row whose non-NULL values match the stored ones is a duplicate. For
