@@ -72,6 +72,20 @@ def _calendar_by_utc_day(cal: ir.Table) -> ir.Table:
     return cal.mutate(utc_day=ibis.range(_utc_day(cal.day_start_at), _utc_day(cal.day_end_at) + 1).unnest())
 
 
+def _in_day(t: ir.Table, ts: str, days: ir.Table) -> list[ir.Value]:
+    """Join predicates: the instant ``t[ts]`` (with ``t.utc_day`` its UTC day) falls in a row of *days*.
+
+    *days* is :func:`_calendar_by_utc_day` (or a table with its columns); the
+    instant meets exactly one local day of its site.
+    """
+    return [
+        t.site_id == days.site_id,
+        t.utc_day == days.utc_day,
+        days.day_start_at <= t[ts],
+        days.day_end_at > t[ts],
+    ]
+
+
 def site_currency(wh: Warehouse) -> ir.Table:
     """Each site's currency: the most common currency of its priced sessions."""
     s = wh.table("sessions")
@@ -134,15 +148,7 @@ def build(wh: Warehouse, start: dt.date, end: dt.date) -> Facts:
     # --- start attribution: count, energy, money ------------------------------------------
     cur = site_currency(wh)
     ks = s.mutate(utc_day=_utc_day(s.started_at))
-    k = ks.join(
-        cu,
-        [
-            ks.site_id == cu.site_id,
-            ks.utc_day == cu.utc_day,
-            cu.day_start_at <= ks.started_at,
-            cu.day_end_at > ks.started_at,
-        ],
-    )
+    k = ks.join(cu, _in_day(ks, "started_at", cu))
     k = k.left_join(cur, k.site_id == cur.site_id).select(k, site_currency=cur.currency)
     same = k.currency == k.site_currency
     money = lambda col: ibis.ifelse(same, k[col], None).sum()  # noqa: E731
@@ -227,15 +233,7 @@ def build(wh: Warehouse, start: dt.date, end: dt.date) -> Facts:
     cu_open = cu.join(open_ports, [cu.site_id == open_ports.site_id, cu.local_date == open_ports.local_date]).select(
         cu.site_id, cu.local_date, cu.utc_day, cu.day_start_at, cu.day_end_at, open_ports.n_open
     )
-    ij = iv.join(
-        cu_open,
-        [
-            iv.site_id == cu_open.site_id,
-            iv.utc_day == cu_open.utc_day,
-            cu_open.day_start_at <= iv.ts,
-            cu_open.day_end_at > iv.ts,
-        ],
-    )
+    ij = iv.join(cu_open, _in_day(iv, "ts", cu_open))
     cong = ij.group_by([ij.site_id, ij.local_date]).aggregate(
         congested_s=ibis.ifelse(
             (ij.n_open > 0) & (ij.busy >= ij.n_open), ij.next_ts.epoch_seconds() - ij.ts.epoch_seconds(), 0
