@@ -92,8 +92,8 @@ def load_lines(con: duckdb.DuckDBPyConnection, path: Path, table: str = "lines")
     Blank lines are kept out of the table but still numbered, so ``rec`` is the
     true line number; ``new_line='\\r\\n'`` takes both LF and CRLF as one line end, so
     a file with mixed line ends keeps its numbering (by default DuckDB settles on
-    the first line's ending and counts a stray CR as a line of its own). A UTF-8 byte-order mark on line 1 is dropped. Returns the
-    number of non-blank lines.
+    the first line's ending and counts a stray CR as a line of its own). A UTF-8
+    byte-order mark on line 1 is dropped. Returns the number of non-blank lines.
     """
     p = _sql_path(path)
     comp = ", compression='gzip'" if path.suffix == ".gz" else ""
@@ -355,8 +355,8 @@ def ndjson_fast(
                             FROM read_json('{_sql_path(path)}', format='newline_delimited',
                                            columns={structure_columns(structure)})))"""
         )
-        plan = rel.explain()
-        table = None if "JOIN" in plan.upper() else rel.to_arrow_table()
+        reorders = re.search(r"\bjoin\b|cross_product", rel.explain(), re.IGNORECASE) is not None
+        table = None if reorders else rel.to_arrow_table()
     except duckdb.Error:
         return None
     if table is None:
