@@ -107,7 +107,8 @@ def site_days(sites: pd.DataFrame, start: dt.date, end: dt.date) -> pa.Table:
     pyarrow.Table
         One row per site and local date: ``site_id``, ``local_date``,
         ``month`` (first day of the local month), ``day_start_at``,
-        ``day_end_at``, ``day_s``, ``open_s``.
+        ``day_end_at``, ``day_s``, ``open_s``, and integer keys ``site_num``
+        (rank of ``site_id``, 0-based) and ``day_num`` (days since 1970-01-01).
     """
     sites = sites.assign(
         time_zone=sites["time_zone"].fillna(FALLBACK_TIME_ZONE),
@@ -139,7 +140,12 @@ def site_days(sites: pd.DataFrame, start: dt.date, end: dt.date) -> pa.Table:
                 },
             }
         )
-    df["month"] = pd.to_datetime(df["local_date"]).dt.to_period("M").dt.start_time.dt.date
+    dates = pd.to_datetime(df["local_date"])
+    df["month"] = dates.dt.to_period("M").dt.start_time.dt.date
+    # Integer keys for the congestion sweep: the site's rank among the calendar's sites (0-based,
+    # in site_id order) and the local date as days since 1970-01-01.
+    df["site_num"] = pd.Categorical(df["site_id"], categories=sorted(df["site_id"].unique())).codes.astype("int64")
+    df["day_num"] = (dates - pd.Timestamp("1970-01-01")).dt.days.astype("int64")
     schema = pa.schema(
         [
             ("site_id", pa.string()),
@@ -149,6 +155,8 @@ def site_days(sites: pd.DataFrame, start: dt.date, end: dt.date) -> pa.Table:
             ("day_end_at", pa.timestamp("us")),
             ("day_s", pa.int64()),
             ("open_s", pa.int64()),
+            ("site_num", pa.int64()),
+            ("day_num", pa.int64()),
         ]
     )
     return pa.Table.from_pandas(df[[f.name for f in schema]], schema=schema, preserve_index=False)

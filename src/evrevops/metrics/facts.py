@@ -55,6 +55,7 @@ def _overlap_s(a_start: ir.Value, a_end: ir.Value, b_start: ir.Value, b_end: ir.
 
 
 DAY_S = 86_400
+_DAY_KEYS = 100_000  # day_num < 10⁵ (until the year 2243): day_key = site_num × 10⁵ + day_num
 
 
 def _utc_day(ts: ir.Value) -> ir.Value:
@@ -207,38 +208,7 @@ def build(wh: Warehouse, start: dt.date, end: dt.date) -> Facts:
 
     # --- site_day: congestion ---------------------------------------------------------------
     open_ports = pd_.group_by([pd_.site_id, pd_.local_date]).aggregate(n_open=(pd_.open_s > 0).sum())
-    ts = "timestamp(6)"
-    ev = (
-        s.select(s.site_id, ts=s.started_at.cast(ts), delta=ibis.literal(1))
-        .union(s.select(s.site_id, ts=s.ended_at.cast(ts), delta=ibis.literal(-1)), distinct=False)
-        .union(cal.select(cal.site_id, ts=cal.day_start_at.cast(ts), delta=ibis.literal(0)), distinct=False)
-        .union(cal.select(cal.site_id, ts=cal.day_end_at.cast(ts), delta=ibis.literal(0)), distinct=False)
-    )
-    # Sweep line: busy = plugged-in sessions after every event at or before ts. One window ordered by
-    # (site, instant) over all sites, not one per site: every session adds +1 and -1 at its own site,
-    # so the running sum is back to 0 at each site's first event (and sorting once is faster than
-    # partitioning). The RANGE frame counts all events of the same instant (peers) at once; peers'
-    # intervals to each other have zero length, the last peer's runs to the next instant, and the
-    # last event of a site has none.
-    order = ["site_id", "ts"]
-    upto = ibis.window(order_by=order, range=(None, 0))
-    w = ibis.window(order_by=order)
-    ev = ev.mutate(
-        busy=ev.delta.sum().over(upto),
-        next_ts=ibis.ifelse(ev.site_id.lead().over(w) == ev.site_id, ev.ts.lead().over(w), ibis.null("timestamp(6)")),
-    )
-    # Only intervals with a car plugged in can be congested (a site-day with open ports needs busy >= 1).
-    iv = ev.filter(ev.next_ts.notnull() & (ev.busy > 0))
-    iv = iv.mutate(utc_day=_utc_day(iv.ts))
-    cu_open = cu.join(open_ports, [cu.site_id == open_ports.site_id, cu.local_date == open_ports.local_date]).select(
-        cu.site_id, cu.local_date, cu.utc_day, cu.day_start_at, cu.day_end_at, open_ports.n_open
-    )
-    ij = iv.join(cu_open, _in_day(iv, "ts", cu_open))
-    cong = ij.group_by([ij.site_id, ij.local_date]).aggregate(
-        congested_s=ibis.ifelse(
-            (ij.n_open > 0) & (ij.busy >= ij.n_open), ij.next_ts.epoch_seconds() - ij.ts.epoch_seconds(), 0
-        ).sum()
-    )
+    cong = _congestion(s, cal, open_ports)
     sd = cal.join(open_ports, [cal.site_id == open_ports.site_id, cal.local_date == open_ports.local_date]).select(
         cal.site_id, cal.local_date, cal.month, site_open_s=ibis.ifelse(open_ports.n_open > 0, cal.open_s, 0)
     )
@@ -248,3 +218,52 @@ def build(wh: Warehouse, start: dt.date, end: dt.date) -> Facts:
     sd = sd.left_join(dims, sd.site_id == dims.site_id).select(sd, dims.segment, dims.customer_id)
     sd = sd.left_join(cur, sd.site_id == cur.site_id).select(sd, cur.currency)
     return Facts(port_day=port_day, site_day=sd, start=start, end=end)
+
+
+def _congestion(s: ir.Table, cal: ir.Table, open_ports: ir.Table) -> ir.Table:
+    """``(site_id, local_date, congested_s)``: time all open ports of the site were plugged in at once.
+
+    A sweep line over each site's events, in one window ordered by (site, instant) across all
+    sites (sorting once beats one window per site):
+
+    * a session adds +1 at its start and −1 at its end, so ``busy`` — the running sum up to and
+      including the instant (a RANGE frame: simultaneous events count together) — is the number
+      of cars plugged in, and is back to 0 at each site's first event;
+    * each local day adds a marker at its start carrying ``day_key = site_num × 10⁵ + day_num``
+      (one more marker ends the last day), so the running maximum of ``day_key`` names the
+      local day an instant falls in — no join of 3 M intervals with the calendar;
+    * the interval from an event to the next one of its site lasts ``next − ts``; an event whose
+      running ``day_key`` belongs to another site (before the site's first day) is left out.
+
+    Congested time is then summed per (day, busy) and kept where ``busy ≥`` the day's open ports.
+    Keys stay below 2⁵³, so they are exact on any engine (Ibis divides as floats).
+    """
+    ts = "timestamp(6)"
+    days = cal.join(open_ports, [cal.site_id == open_ports.site_id, cal.local_date == open_ports.local_date]).select(
+        cal.site_id, cal.local_date, cal.site_num, cal.day_start_at, cal.day_end_at, open_ports.n_open,
+        day_key=cal.site_num * _DAY_KEYS + cal.day_num,
+    )  # fmt: skip
+    nums = cal.select(cal.site_id, cal.site_num).distinct()
+    sn = s.join(nums, s.site_id == nums.site_id).select(s.started_at, s.ended_at, nums.site_num)
+    last = days.group_by("site_num").aggregate(ts=days.day_end_at.max(), day_key=days.day_key.max() + 1)
+    none = ibis.null("int64")
+    ev = (
+        sn.select(sn.site_num, ts=sn.started_at.cast(ts), delta=ibis.literal(1), day_key=none)
+        .union(sn.select(sn.site_num, ts=sn.ended_at.cast(ts), delta=ibis.literal(-1), day_key=none), distinct=False)
+        .union(days.select(days.site_num, ts=days.day_start_at.cast(ts), delta=ibis.literal(0), day_key=days.day_key), distinct=False)
+        .union(last.select(last.site_num, ts=last.ts.cast(ts), delta=ibis.literal(0), day_key=last.day_key), distinct=False)
+    )  # fmt: skip
+    order = ["site_num", "ts"]
+    upto = ibis.window(order_by=order, range=(None, 0))
+    w = ibis.window(order_by=order)
+    ev = ev.mutate(
+        busy=ev.delta.sum().over(upto),
+        day=ev.day_key.max().over(upto),
+        next_ts=ibis.ifelse(ev.site_num.lead().over(w) == ev.site_num, ev.ts.lead().over(w), ibis.null(ts)),
+    )
+    own_day = (ev.day >= ev.site_num * _DAY_KEYS) & (ev.day < (ev.site_num + 1) * _DAY_KEYS)
+    iv = ev.filter(ev.next_ts.notnull() & (ev.busy > 0) & own_day)
+    per_level = iv.group_by([iv.day, iv.busy]).aggregate(s=(iv.next_ts.epoch_seconds() - iv.ts.epoch_seconds()).sum())
+    j = per_level.join(days, per_level.day == days.day_key)
+    j = j.filter((j.n_open > 0) & (j.busy >= j.n_open))
+    return j.group_by([j.site_id, j.local_date]).aggregate(congested_s=j.s.sum())
