@@ -194,3 +194,64 @@ def test_time_split_sums_back_to_the_whole(zone, sess):
     for r in days:
         assert r["charging_h"] <= r["plugged_in_h"] + 1e-9
         assert r["open_h"] in (23.0, 23.5, 24.0, 24.5, 25.0)
+
+
+def _congested_by_brute_force(sessions, day_start, day_end, n_open):
+    """Seconds of [day_start, day_end) with at least n_open sessions plugged in (start <= t < end)."""
+    if n_open <= 0:
+        return 0
+    cuts = sorted({day_start, day_end, *(t for s, e in sessions for t in (s, e) if day_start < t < day_end)})
+    total = 0
+    for a, b in zip(cuts, cuts[1:], strict=False):
+        busy = sum(1 for s, e in sessions if s <= a < e)
+        if busy >= n_open:
+            total += (b - a).total_seconds()
+    return total
+
+
+CONG_ZONES = ["America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu", "UTC"]
+slot = st.tuples(st.integers(-4 * 24, 9 * 24), st.integers(0, 40), st.sampled_from(["P1", "P2", "P3"]))  # quarter-hours
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    zone=st.sampled_from(CONG_ZONES),
+    sess=st.lists(slot, min_size=1, max_size=14),
+    p3_from=st.integers(0, 6),
+)
+def test_congestion_equals_a_brute_force_sweep(zone, sess, p3_from):
+    """Every local day's congested time equals an independent count: DST days, simultaneous starts
+    and ends, sessions from before the range and past it, ports opening mid-range."""
+    from evrevops.metrics.facts import build
+
+    lo, hi = dt.date(2024, 3, 8), dt.date(2024, 3, 13)  # New York springs forward on 10 March
+    wh = open_warehouse(":memory:")
+    wh.con.execute("INSERT INTO sites (site_id, time_zone) VALUES ('S', ?)", [zone])
+    p3_on = lo + dt.timedelta(days=p3_from)
+    wh.con.execute(
+        "INSERT INTO ports (port_id, site_id, commissioned_on) VALUES ('P1', 'S', NULL), ('P2', 'S', NULL), ('P3', 'S', ?)",
+        [p3_on],
+    )
+    base = dt.datetime(2024, 3, 8)  # UTC
+    spans = []
+    for i, (q, dur_q, port) in enumerate(sess):
+        start = base + dt.timedelta(minutes=15 * q)
+        end = start + dt.timedelta(minutes=15 * dur_q)
+        spans.append((start, end))
+        secs = (end - start).total_seconds()
+        wh.con.execute(
+            "INSERT INTO sessions (session_id, site_id, port_id, started_at, ended_at, energy_kwh, plugged_in_s, charging_s, idle_s) VALUES (?, 'S', ?, ?, ?, 1.0, ?, ?, 0)",
+            [f"s{i}", port, start, end, secs, secs],
+        )
+    got = {r["local_date"]: r["congested_s"] for r in build(wh, lo, hi).site_day.to_pyarrow().to_pylist()}
+    z = ZoneInfo(zone)
+    day = lo
+    while day <= hi:
+        ds = dt.datetime.combine(day, dt.time(), tzinfo=z).astimezone(dt.UTC).replace(tzinfo=None)
+        de = (
+            dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=z).astimezone(dt.UTC).replace(tzinfo=None)
+        )
+        n_open = 2 + (day >= p3_on)
+        assert got[day] == _congested_by_brute_force(spans, ds, de, n_open), (day, zone)
+        day += dt.timedelta(days=1)
+    wh.close()
