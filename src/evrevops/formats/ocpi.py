@@ -136,7 +136,7 @@ _DERIVE = """
     TRY_CAST(c.total_time AS DOUBLE) AS total_time_h,
     coalesce(TRY_CAST(c.total_parking_time AS DOUBLE), CASE WHEN c.total_parking_time IS NULL THEN 0.0 END) AS parking_h,
     currency_exponent(c.currency) AS minor_exponent,
-    minor_units(c.total_cost.excl_vat, currency_exponent(c.currency)) AS total_cost_minor,
+    minor_units(c.total_cost.excl_vat, minor_exponent) AS total_cost_minor,
     utc_ts(c.last_updated) AS last_updated_at"""
 
 # One sessions row per CDR, over ``c`` (the parsed record) and the derived columns above.
