@@ -1,0 +1,525 @@
+"""Utility bills: a site's electricity cost under its URDB tariff, from 15-minute load.
+
+A site-month's energy cost is its utility bill (handbook §5). The bill has
+these lines, each computed exactly in DECIMAL and rounded to cents on its
+own; ``total`` is the sum of the rounded lines, so a bill always adds up:
+
+``energy_charge``
+    kWh by time-of-use period (``energyratestructure`` with the 12 × 24
+    ``energyweekdayschedule``/``energyweekendschedule``, local wall time,
+    Saturday and Sunday are the weekend) × the period's rate (``rate`` +
+    ``adj``). Tiers: the tier limits (``max``, kWh per month) apply to the
+    month's total kWh; each period's kWh falls into its own tiers in
+    proportion to its share of the month (the rule of NREL SAM, which
+    evrevops also applies when periods have different limits, where SAM
+    refuses the tariff). Usage above a last tier that has a ``max`` is billed
+    at that tier's price (SAM bills it at $0) and noted in ``notes``.
+``flat_demand_charge``
+    The month's peak demand [kW] × the rate of the month's
+    ``flatdemandmonths`` period, tier by tier; ``flatdemandmonths`` missing
+    means period 0 every month.
+``tou_demand_charge``
+    For each demand TOU period (``demandratestructure`` and its schedules)
+    its own peak in the month × its rate, tier by tier.
+``fixed_charge``
+    ``fixedchargefirstmeter`` in ``fixedchargeunits`` (``$/month`` when
+    missing; ``$/day`` × the days of the month; ``$/year`` ÷ 12), or the older
+    ``fixedmonthlycharge`` [$/month] when there is no
+    ``fixedchargefirstmeter``.
+``minimum_charge_adjustment``
+    What lifts energy + demand + fixed to the monthly minimum
+    (``mincharge`` in ``minchargeunits``, or the older ``minmonthlycharge``).
+
+Demand is the highest average kW over the tariff's ``demandwindow`` (15
+minutes unless it says otherwise) in fixed, clock-aligned blocks; intervals
+with no load count as 0 kW. A block belongs to the demand period of its first
+interval.
+
+Tariff parts this engine does not bill are listed in
+:attr:`UtilityRate.unsupported`, never dropped silently: coincident-peak
+demand (``coincidentratestructure``), reactive power
+(``demandreactivepowercharge``), demand ratchets (``lookbackpercent``,
+``lookbackrange``), an annual minimum (``annualmincharge``, ``mincharge`` in
+``$/year``) and tier limits in units other than kWh per month or per day.
+
+The bulk computation is one SQL statement over a load table and small tariff
+tables (:func:`rate_tables`); it never loops over intervals in Python.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+DEFAULT_WINDOW_MIN = 15
+FIXED_UNITS = ("$/month", "$/day", "$/year")
+LINE_ITEMS = (
+    "energy_charge",
+    "flat_demand_charge",
+    "tou_demand_charge",
+    "fixed_charge",
+    "minimum_charge_adjustment",
+)
+
+
+class RateError(ValueError):
+    """A URDB record the bill engine cannot use (names the field)."""
+
+
+Tier = tuple[Decimal | None, Decimal]  # (upper limit or None, rate)
+
+
+@dataclass(frozen=True)
+class UtilityRate:
+    """A URDB tariff parsed for billing.
+
+    Attributes
+    ----------
+    energy, demand, flat : tuple of periods, each a tuple of (max, rate) tiers
+        Rates [$/kWh, $/kW] include ``adj``; ``max`` is the tier's upper limit
+        [kWh/month or kW] (None for the last tier).
+    energy_daily_limits : tuple of bool
+        Per energy period: tier limits are per day (``kWh daily``).
+    energy_weekday, energy_weekend, demand_weekday, demand_weekend : 12 × 24 period indexes
+    flat_months : 12 period indexes into ``flat``
+    fixed, fixed_units : the fixed charge and its unit
+    minimum, minimum_units : the monthly minimum charge and its unit
+    window_min : demand window [min]
+    unsupported : (feature, detail) of parts not billed
+    notes : how parts were read where the URDB leaves room
+    """
+
+    tariff_id: str
+    energy: tuple[tuple[Tier, ...], ...] = ()
+    energy_daily_limits: tuple[bool, ...] = ()
+    energy_weekday: tuple[tuple[int, ...], ...] = ()
+    energy_weekend: tuple[tuple[int, ...], ...] = ()
+    demand: tuple[tuple[Tier, ...], ...] = ()
+    demand_weekday: tuple[tuple[int, ...], ...] = ()
+    demand_weekend: tuple[tuple[int, ...], ...] = ()
+    flat: tuple[tuple[Tier, ...], ...] = ()
+    flat_months: tuple[int, ...] = ()
+    fixed: Decimal = Decimal(0)
+    fixed_units: str = "$/month"
+    minimum: Decimal = Decimal(0)
+    minimum_units: str = "$/month"
+    window_min: int = DEFAULT_WINDOW_MIN
+    currency: str = "USD"
+    unsupported: tuple[tuple[str, str], ...] = field(default=())
+    notes: tuple[str, ...] = field(default=())
+
+
+def _d(v: Any, where: str) -> Decimal:
+    if isinstance(v, bool) or v is None:
+        raise RateError(f"{where}: not a number: {v!r}")
+    try:
+        return Decimal(str(v))
+    except Exception:
+        raise RateError(f"{where}: not a number: {v!r}") from None
+
+
+def _tiers(
+    structure: Sequence[Sequence[Mapping[str, Any]]], name: str, units: Sequence[str], notes: list[str]
+) -> tuple[tuple[tuple[Tier, ...], ...], list[str]]:
+    """Periods of (max, rate) tiers; also the unit of each period's limits."""
+    periods = []
+    period_units = []
+    for p, period in enumerate(structure):
+        tiers: list[Tier] = []
+        unit = None
+        for k, t in enumerate(period):
+            rate = _d(t.get("rate", 0) if t.get("rate") is not None else 0, f"{name}[{p}][{k}].rate")
+            if t.get("adj") is not None:
+                rate += _d(t["adj"], f"{name}[{p}][{k}].adj")
+            mx = _d(t["max"], f"{name}[{p}][{k}].max") if t.get("max") is not None else None
+            if t.get("unit") is not None:
+                unit = str(t["unit"])
+            if mx is not None and k == len(period) - 1:
+                notes.append(
+                    f"{name}[{p}][{k}]: the last tier has max {mx}; usage above it is billed at its price"
+                    " (NREL SAM bills it at $0)"
+                )
+                mx = None
+            tiers.append((mx, rate))
+        periods.append(tuple(tiers))
+        period_units.append((unit or units[0]) if unit is None or unit in units else unit)
+    return tuple(periods), period_units
+
+
+def _schedule(r: Mapping[str, Any], key: str) -> tuple[tuple[int, ...], ...]:
+    s = r.get(key)
+    if not s:
+        return ()
+    return tuple(tuple(int(v) for v in row) for row in s)
+
+
+def parse_rate(rate: Mapping[str, Any] | str, tariff_id: str | None = None) -> UtilityRate:
+    """Parse a URDB rate record (object or its JSON text) for billing.
+
+    The record is expected to have passed :func:`evrevops.formats.urdb.check_rate`;
+    a value the engine cannot use raises :class:`RateError` naming it.
+    """
+    if isinstance(rate, str):
+        rate = json.loads(rate)
+    r = rate
+    unsupported: list[tuple[str, str]] = []
+    notes: list[str] = []
+    tid = tariff_id or str(r.get("label") or "")
+
+    energy, energy_units = _tiers(r.get("energyratestructure") or [], "energyratestructure", ("kWh",), notes)
+    daily = []
+    for p, unit in enumerate(energy_units):
+        u = unit.lower()
+        if u not in ("kwh", "kwh daily"):
+            has_limits = any(mx is not None for mx, _ in energy[p])
+            if has_limits:
+                unsupported.append(
+                    (
+                        "energy_tier_units",
+                        f"energyratestructure[{p}]: tier limits in {unit!r} are not billed;"
+                        " the period is billed at its first tier's rate",
+                    )  # fmt: skip
+                )
+                energy = energy[:p] + (((None, energy[p][0][1]),),) + energy[p + 1 :]
+        daily.append(u == "kwh daily")
+    demand, _ = _tiers(r.get("demandratestructure") or [], "demandratestructure", ("kW",), notes)
+    flat, _ = _tiers(r.get("flatdemandstructure") or [], "flatdemandstructure", ("kW",), notes)
+    flat_months: tuple[int, ...] = ()
+    if flat:
+        months = r.get("flatdemandmonths")
+        if months:
+            flat_months = tuple(int(v) for v in months)
+        else:
+            flat_months = (0,) * 12
+            notes.append("flatdemandmonths missing: flat demand period 0 applies every month")
+    for key in ("demandunits", "flatdemandunit"):
+        if r.get(key) not in (None, "kW"):
+            unsupported.append((key, f"demand in {r[key]!r} (only kW is billed)"))
+
+    fixed, fixed_units = Decimal(0), "$/month"
+    if r.get("fixedchargefirstmeter") is not None:
+        fixed = _d(r["fixedchargefirstmeter"], "fixedchargefirstmeter")
+        fixed_units = r.get("fixedchargeunits") or "$/month"
+        if r.get("fixedchargeunits") is None:
+            notes.append("fixedchargeunits missing: fixedchargefirstmeter read as $/month")
+    elif r.get("fixedmonthlycharge") is not None:
+        fixed = _d(r["fixedmonthlycharge"], "fixedmonthlycharge")
+        notes.append("fixed charge from the older fixedmonthlycharge [$/month]")
+    if fixed_units not in FIXED_UNITS:
+        raise RateError(f"fixedchargeunits: one of {'|'.join(FIXED_UNITS)}, got {fixed_units!r}")
+
+    minimum, minimum_units = Decimal(0), "$/month"
+    if r.get("mincharge") is not None:
+        units = r.get("minchargeunits") or "$/month"
+        if units == "$/year":
+            unsupported.append(("mincharge", f"an annual minimum of ${r['mincharge']} is not billed monthly"))
+        elif units in ("$/month", "$/day"):
+            minimum, minimum_units = _d(r["mincharge"], "mincharge"), units
+        else:
+            raise RateError(f"minchargeunits: one of $/month|$/day|$/year, got {units!r}")
+    elif r.get("minmonthlycharge") is not None:
+        minimum = _d(r["minmonthlycharge"], "minmonthlycharge")
+    if r.get("annualmincharge") is not None:
+        unsupported.append(("annualmincharge", f"an annual minimum of ${r['annualmincharge']} is not billed monthly"))
+    if r.get("coincidentratestructure"):
+        unsupported.append(("coincidentratestructure", "coincident-peak demand charges are not billed"))
+    if r.get("demandreactivepowercharge") is not None:
+        unsupported.append(
+            ("demandreactivepowercharge", f"reactive power at ${r['demandreactivepowercharge']}/kVAR is not billed")
+        )
+    for key in ("lookbackpercent", "lookbackrange"):
+        if r.get(key):
+            unsupported.append((key, "demand ratchets (billing demand from earlier months) are not billed"))
+    window = int(_d(r["demandwindow"], "demandwindow")) if r.get("demandwindow") is not None else DEFAULT_WINDOW_MIN
+    return UtilityRate(
+        tariff_id=tid,
+        energy=energy,
+        energy_daily_limits=tuple(daily),
+        energy_weekday=_schedule(r, "energyweekdayschedule"),
+        energy_weekend=_schedule(r, "energyweekendschedule"),
+        demand=demand,
+        demand_weekday=_schedule(r, "demandweekdayschedule"),
+        demand_weekend=_schedule(r, "demandweekendschedule"),
+        flat=flat,
+        flat_months=flat_months,
+        fixed=fixed,
+        fixed_units=fixed_units,
+        minimum=minimum,
+        minimum_units=minimum_units,
+        window_min=window,
+        unsupported=tuple(unsupported),
+        notes=tuple(notes),
+    )
+
+
+# ------------------------------------------------------------- tariff tables
+
+RATE_DECIMAL = pa.decimal128(18, 9)
+
+
+def rate_tables(rates: Iterable[UtilityRate]) -> dict[str, pa.Table]:
+    """The small tables the bill SQL joins to, for a set of tariffs.
+
+    ``rate_hours``: (utility_tariff_id, month 1–12, weekend, hour 0–23, energy_period, demand_period);
+    ``rate_energy_tiers`` / ``rate_demand_tiers``: (utility_tariff_id, [kind,] period, lower, upper, rate)
+    with ``kind`` ``tou`` or ``flat`` and flat periods given per month; ``rate_meta``: fixed and minimum
+    charges and the demand window per tariff.
+    """
+    hours: dict[str, list] = {k: [] for k in ("utility_tariff_id", "month", "weekend", "hour", "ep", "dp")}
+    et: dict[str, list] = {k: [] for k in ("utility_tariff_id", "period", "lower", "upper", "daily", "rate")}
+    dt_: dict[str, list] = {k: [] for k in ("utility_tariff_id", "kind", "period", "lower", "upper", "rate")}
+    meta: dict[str, list] = {
+        k: [] for k in ("utility_tariff_id", "fixed", "fixed_units", "minimum", "minimum_units", "window_s")
+    }
+    for r in rates:
+        for m in range(12):
+            for weekend in (False, True):
+                es = r.energy_weekend if weekend else r.energy_weekday
+                ds = r.demand_weekend if weekend else r.demand_weekday
+                for h in range(24):
+                    hours["utility_tariff_id"].append(r.tariff_id)
+                    hours["month"].append(m + 1)
+                    hours["weekend"].append(weekend)
+                    hours["hour"].append(h)
+                    hours["ep"].append(es[m][h] if es else None)
+                    hours["dp"].append(ds[m][h] if ds else None)
+        for p, tiers in enumerate(r.energy):
+            lower = Decimal(0)
+            for mx, rate in tiers:
+                et["utility_tariff_id"].append(r.tariff_id)
+                et["period"].append(p)
+                et["lower"].append(float(lower))
+                et["upper"].append(float(mx) if mx is not None else None)
+                et["daily"].append(r.energy_daily_limits[p] if p < len(r.energy_daily_limits) else False)
+                et["rate"].append(rate)
+                lower = mx if mx is not None else lower
+        for kind, periods in (("tou", [(p, t) for p, t in enumerate(r.demand)]), ("flat", [])):
+            if kind == "flat":
+                periods = [(m + 1, r.flat[fp]) for m, fp in enumerate(r.flat_months)]
+            for p, tiers in periods:
+                lower = Decimal(0)
+                for mx, rate in tiers:
+                    dt_["utility_tariff_id"].append(r.tariff_id)
+                    dt_["kind"].append(kind)
+                    dt_["period"].append(p)
+                    dt_["lower"].append(float(lower))
+                    dt_["upper"].append(float(mx) if mx is not None else None)
+                    dt_["rate"].append(rate)
+                    lower = mx if mx is not None else lower
+        meta["utility_tariff_id"].append(r.tariff_id)
+        meta["fixed"].append(r.fixed)
+        meta["fixed_units"].append(r.fixed_units)
+        meta["minimum"].append(r.minimum)
+        meta["minimum_units"].append(r.minimum_units)
+        meta["window_s"].append(r.window_min * 60)
+    return {
+        "rate_hours": pa.table(
+            hours,
+            schema=pa.schema(
+                [
+                    ("utility_tariff_id", pa.string()),
+                    ("month", pa.int32()),
+                    ("weekend", pa.bool_()),
+                    ("hour", pa.int32()),
+                    ("ep", pa.int32()),
+                    ("dp", pa.int32()),
+                ]
+            ),
+        ),
+        "rate_energy_tiers": pa.table(
+            et,
+            schema=pa.schema(
+                [
+                    ("utility_tariff_id", pa.string()),
+                    ("period", pa.int32()),
+                    ("lower", pa.float64()),
+                    ("upper", pa.float64()),
+                    ("daily", pa.bool_()),
+                    ("rate", RATE_DECIMAL),
+                ]
+            ),
+        ),
+        "rate_demand_tiers": pa.table(
+            dt_,
+            schema=pa.schema(
+                [
+                    ("utility_tariff_id", pa.string()),
+                    ("kind", pa.string()),
+                    ("period", pa.int32()),
+                    ("lower", pa.float64()),
+                    ("upper", pa.float64()),
+                    ("rate", RATE_DECIMAL),
+                ]
+            ),
+        ),
+        "rate_meta": pa.table(
+            meta,
+            schema=pa.schema(
+                [
+                    ("utility_tariff_id", pa.string()),
+                    ("fixed", RATE_DECIMAL),
+                    ("fixed_units", pa.string()),
+                    ("minimum", RATE_DECIMAL),
+                    ("minimum_units", pa.string()),
+                    ("window_s", pa.int32()),
+                ]
+            ),
+        ),
+    }
+
+
+# --------------------------------------------------------------------- the SQL
+
+# Exact money: kWh and kW are DOUBLE physical quantities; each is cast to DECIMAL(38,12) before it
+# meets a DECIMAL rate, and amounts stay DECIMAL until each line is rounded to cents.
+BILL_SQL = """
+WITH l AS (
+    SELECT s.site_id, s.utility_tariff_id, d.interval_at, d.power_kw,
+           CAST(date_trunc('month', d.local_at) AS DATE) AS bill_month,
+           CAST(EXTRACT(month FROM d.local_at) AS INTEGER) AS m,
+           CAST(EXTRACT(hour FROM d.local_at) AS INTEGER) AS h,
+           EXTRACT(isodow FROM d.local_at) >= 6 AS weekend
+    FROM {load} d JOIN {sites} s ON s.site_id = d.site_id
+),
+lp AS (
+    SELECT l.*, r.ep, r.dp, mt.window_s,
+           CAST(floor(epoch(l.interval_at) / mt.window_s) AS BIGINT) AS block
+    FROM l
+    JOIN rate_hours r ON r.utility_tariff_id = l.utility_tariff_id AND r.month = l.m
+                     AND r.hour = l.h AND r.weekend = l.weekend
+    JOIN rate_meta mt ON mt.utility_tariff_id = l.utility_tariff_id
+),
+month_energy AS (
+    SELECT site_id, utility_tariff_id, bill_month, ep, sum(power_kw) * {step_h} AS kwh
+    FROM lp GROUP BY ALL
+),
+month_total AS (
+    SELECT site_id, utility_tariff_id, bill_month, sum(kwh) AS kwh
+    FROM month_energy GROUP BY ALL
+),
+energy_charge AS (
+    SELECT e.site_id, e.utility_tariff_id, e.bill_month,
+           sum(CAST(CASE WHEN t.kwh > 0 THEN e.kwh / t.kwh * greatest(
+                   least(t.kwh, coalesce(x.upper * CASE WHEN x.daily THEN {days} ELSE 1 END, t.kwh))
+                   - x.lower * CASE WHEN x.daily THEN {days} ELSE 1 END, 0) ELSE 0 END
+               AS DECIMAL(38, 12)) * x.rate) AS amount
+    FROM month_energy e
+    JOIN month_total t USING (site_id, utility_tariff_id, bill_month)
+    JOIN rate_energy_tiers x ON x.utility_tariff_id = e.utility_tariff_id AND x.period = e.ep
+    GROUP BY ALL
+),
+blocks AS (
+    SELECT site_id, utility_tariff_id, bill_month, m, block,
+           arg_min(dp, interval_at) AS dp,
+           sum(power_kw) * {step_s} / any_value(window_s) AS kw
+    FROM lp GROUP BY site_id, utility_tariff_id, bill_month, m, block
+),
+tou_peak AS (
+    SELECT site_id, utility_tariff_id, bill_month, dp, max(kw) AS kw FROM blocks GROUP BY ALL
+),
+month_peak AS (
+    SELECT site_id, utility_tariff_id, bill_month, m, max(kw) AS kw FROM blocks GROUP BY ALL
+),
+tou_charge AS (
+    SELECT p.site_id, p.utility_tariff_id, p.bill_month,
+           sum(CAST(greatest(least(p.kw, coalesce(x.upper, p.kw)) - x.lower, 0) AS DECIMAL(38, 12)) * x.rate)
+               AS amount
+    FROM tou_peak p
+    JOIN rate_demand_tiers x ON x.utility_tariff_id = p.utility_tariff_id AND x.kind = 'tou' AND x.period = p.dp
+    GROUP BY ALL
+),
+flat_charge AS (
+    SELECT p.site_id, p.utility_tariff_id, p.bill_month,
+           sum(CAST(greatest(least(p.kw, coalesce(x.upper, p.kw)) - x.lower, 0) AS DECIMAL(38, 12)) * x.rate)
+               AS amount
+    FROM month_peak p
+    JOIN rate_demand_tiers x ON x.utility_tariff_id = p.utility_tariff_id AND x.kind = 'flat' AND x.period = p.m
+    GROUP BY ALL
+),
+exact AS (
+    SELECT p.site_id, p.utility_tariff_id, p.bill_month, t.kwh AS energy_kwh, p.kw AS peak_kw,
+           coalesce(e.amount, 0) AS energy_charge,
+           coalesce(f.amount, 0) AS flat_demand_charge,
+           coalesce(c.amount, 0) AS tou_demand_charge,
+           CAST(CASE mt.fixed_units WHEN '$/day' THEN mt.fixed * {days}
+                                    WHEN '$/year' THEN mt.fixed / 12
+                                    ELSE mt.fixed END AS DECIMAL(38, 12)) AS fixed_charge,
+           CAST(CASE mt.minimum_units WHEN '$/day' THEN mt.minimum * {days} ELSE mt.minimum END
+                AS DECIMAL(38, 12)) AS minimum_charge
+    FROM month_peak p
+    JOIN month_total t USING (site_id, utility_tariff_id, bill_month)
+    JOIN rate_meta mt ON mt.utility_tariff_id = p.utility_tariff_id
+    LEFT JOIN energy_charge e USING (site_id, utility_tariff_id, bill_month)
+    LEFT JOIN flat_charge f USING (site_id, utility_tariff_id, bill_month)
+    LEFT JOIN tou_charge c USING (site_id, utility_tariff_id, bill_month)
+),
+lines AS (
+    SELECT *, greatest(minimum_charge - (energy_charge + flat_demand_charge + tou_demand_charge + fixed_charge), 0)
+                  AS minimum_charge_adjustment
+    FROM exact
+)
+SELECT site_id, utility_tariff_id, bill_month, 'USD' AS currency, energy_kwh, peak_kw,
+       {minor_lines},
+       {minor_total} AS total_minor,
+       {exact_lines}
+FROM lines
+"""
+
+
+def _days(col: str = "bill_month") -> str:
+    # days in the billing month: the day before the first of the next month
+    return f"EXTRACT(day FROM (CAST({col} AS DATE) + INTERVAL 1 MONTH - INTERVAL 1 DAY))"
+
+
+def bill_sql(load: str, sites: str, step_s: int = 900) -> str:
+    """The bill SQL over a load relation and a site → tariff relation.
+
+    Parameters
+    ----------
+    load : str
+        Relation with ``site_id``, ``interval_at`` (UTC interval start),
+        ``local_at`` (the same instant on the site's wall clock) and
+        ``power_kw`` (average power over the interval [kW]); intervals without
+        a row have no load.
+    sites : str
+        Relation with ``site_id`` and ``utility_tariff_id``.
+    step_s : int
+        Interval length [s] (900 for 15-minute load).
+    """
+    minor = {name: f"CAST(round({name} * 100) AS BIGINT)" for name in LINE_ITEMS}  # exact DECIMAL → cents
+    return BILL_SQL.format(
+        load=load,
+        sites=sites,
+        step_h=f"({step_s} / 3600.0)",
+        step_s=step_s,
+        days=_days(),
+        minor_lines=", ".join(f"{expr} AS {name}_minor" for name, expr in minor.items()),
+        minor_total=" + ".join(minor.values()),
+        exact_lines=", ".join(f"{name} AS {name}_exact" for name in LINE_ITEMS),
+    )
+
+
+def register_rates(con: duckdb.DuckDBPyConnection, rates: Iterable[UtilityRate]) -> None:
+    """Register the tariff tables of *rates* on *con* for :data:`BILL_SQL`."""
+    for name, table in rate_tables(rates).items():
+        con.register(name, table)
+
+
+def bills(con: duckdb.DuckDBPyConnection, load: str, sites: str, rates: Iterable[UtilityRate], step_s: int = 900):
+    """Bills per site and month: line items in cents and exact, kWh and peak kW.
+
+    Returns
+    -------
+    duckdb.DuckDBPyRelation
+        Columns ``site_id``, ``utility_tariff_id``, ``bill_month``,
+        ``currency``, ``energy_kwh``, ``peak_kw``, ``<line>_minor`` for each of
+        :data:`LINE_ITEMS`, ``total_minor`` (their sum) and ``<line>_exact``.
+    """
+    register_rates(con, rates)
+    return con.sql(bill_sql(load, sites, step_s))
