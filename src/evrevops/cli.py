@@ -24,13 +24,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from evrevops import formats as fmts
-from evrevops.formats.base import FormatError
+from evrevops.formats.base import FormatError, minor_to_decimal
 from evrevops.metrics import compute as mc
 from evrevops.metrics import docs as mdocs
 from evrevops.metrics.registry import GRAINS, METRICS, PERIODS
+from evrevops.tariffs import site_bills
+from evrevops.tariffs.billing import LINE_ITEMS
 from evrevops.warehouse import status as wstatus
 from evrevops.warehouse.db import Warehouse, WarehouseError, default_path
-from evrevops.warehouse.loader import ingest_file
+from evrevops.warehouse.loader import ingest_file, set_site_tariff
 
 app = typer.Typer(
     help="evrevops: revenue operations for EV charging networks.", no_args_is_help=True, add_completion=False
@@ -40,6 +42,8 @@ metrics_app = typer.Typer(
     invoke_without_command=True,
 )
 app.add_typer(metrics_app, name="metrics")
+sites_app = typer.Typer(help="Sites: list them, set a site's utility tariff.", no_args_is_help=True)
+app.add_typer(sites_app, name="sites")
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
@@ -55,15 +59,20 @@ FormatOpt = Annotated[OutFormat, typer.Option("--format", "-f", help="Output for
 
 
 class Ctx:
-    def __init__(self, db: Path):
+    def __init__(self, db: Path, root: typer.Context | None = None):
         self.db = db
+        self.root = root
 
     def warehouse(self, read_only: bool = False) -> Warehouse:
+        """Open the warehouse for this command; it is closed when the command ends."""
         try:
-            return Warehouse(self.db, read_only=read_only and self.db.exists())
+            wh = Warehouse(self.db, read_only=read_only and self.db.exists())
         except WarehouseError as exc:
             err.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(2) from None
+        if self.root is not None:
+            self.root.call_on_close(wh.close)
+        return wh
 
 
 @app.callback()
@@ -73,7 +82,7 @@ def main_callback(
         Path | None, typer.Option("--db", help="Warehouse file (default $EVREVOPS_DB or ./evrevops.duckdb).")
     ] = None,
 ) -> None:
-    ctx.obj = Ctx(db or default_path())
+    ctx.obj = Ctx(db or default_path(), ctx)
 
 
 # ---- rendering ----------------------------------------------------------------------------
@@ -395,6 +404,96 @@ def headline(
             ),
             fmt,
         )
+
+
+# ---- sites and bills ---------------------------------------------------------------------------
+
+
+@sites_app.command("list")
+def sites_list(ctx: typer.Context, fmt: FormatOpt = OutFormat.table) -> None:
+    """List sites with their segment, time zone and utility tariff."""
+    wh = ctx.obj.warehouse(read_only=True)
+    render(wstatus.sites(wh), fmt, title="sites")
+
+
+@sites_app.command("set-tariff")
+def sites_set_tariff(
+    ctx: typer.Context,
+    site: Annotated[str, typer.Argument(help="Site id.")],
+    tariff: Annotated[str, typer.Argument(help="A utility_tariff_id in the warehouse (URDB label).")],
+    fmt: FormatOpt = OutFormat.table,
+) -> None:
+    """Put a site on a utility tariff (recorded in the ingest ledger like a one-record file)."""
+    wh = ctx.obj.warehouse()
+    try:
+        row = set_site_tariff(wh, site, tariff)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    render([row], fmt, title="site tariff set")
+
+
+def _bill_record(r: dict) -> dict:
+    out = {
+        "site_id": r["site_id"],
+        "month": r["bill_month"].strftime("%Y-%m"),
+        "utility_tariff_id": r["utility_tariff_id"],
+        "currency": r["currency"],
+        "energy_kwh": round(r["energy_kwh"] or 0.0, 3),
+        "peak_kw": round(r["peak_kw"] or 0.0, 3),
+    }
+    out.update({line: r[f"{line}_minor"] for line in LINE_ITEMS})
+    out["total"] = r["total_minor"]
+    out["unsupported"] = json.loads(r["unsupported"] or "[]")
+    return out
+
+
+@app.command()
+def bill(
+    ctx: typer.Context,
+    site: Annotated[str, typer.Option("--site", help="Site id.")],
+    month: Annotated[str | None, typer.Option(help="Month YYYY-MM (default: last full month of data).")] = None,
+    fmt: FormatOpt = OutFormat.table,
+) -> None:
+    """A site's utility bill for a month: line items in minor units (cents), peak kW, kWh, unsupported parts.
+
+    The load is the site's 15-minute profile (OCPP meter registers where a port
+    has them, else its sessions) under its utility tariff (sites CSV
+    `utility_tariff_id` or `evrevops sites set-tariff`).
+    """
+    wh = ctx.obj.warehouse(read_only=True)
+    lo, _ = _range(month, None, None, None, wh)
+    known = wh.con.sql("SELECT count(*) FROM sites WHERE site_id = ?", params=[site]).fetchall()[0][0]
+    if not known:
+        raise _fail(f"unknown site {site!r}; see `evrevops sites list`")
+    unbilled = site_bills.unbilled_sites(wh, [site]).to_pylist()
+    if unbilled:
+        u = unbilled[0]
+        raise _fail(
+            f"site {site} cannot be billed: {u['reason']}"
+            + (f" ({u['utility_tariff_id']})" if u["utility_tariff_id"] else "")
+            + "; set one with `evrevops sites set-tariff`"
+        )
+    with err.status(f"billing {site} for {lo:%Y-%m}"):
+        rows = site_bills.month_bills(wh, lo, lo, [site]).to_pylist()
+    if not rows:
+        raise _fail(f"site {site} has no port in service in {lo:%Y-%m}")
+    rec = _bill_record(rows[0])
+    if fmt is OutFormat.json:
+        sys.stdout.write(json.dumps(rec, indent=2) + "\n")
+        return
+    if fmt is OutFormat.csv:
+        flat = {**rec, "unsupported": "; ".join(f"{u['part']}: {u['detail']}" for u in rec["unsupported"])}
+        render([flat], fmt)
+        return
+    t = Table(title=f"bill {site} {rec['month']} under {rec['utility_tariff_id']} ({rec['currency']})")
+    t.add_column("line")
+    t.add_column("amount", justify="right")
+    for line in (*LINE_ITEMS, "total"):
+        t.add_row(line, f"{minor_to_decimal(rec[line], rec['currency']):,}")
+    out.print(t)
+    out.print(f"energy {rec['energy_kwh']:,.1f} kWh, peak {rec['peak_kw']:,.1f} kW")
+    for u in rec["unsupported"]:
+        out.print(f"[yellow]not billed:[/yellow] {u['part']}: {u['detail']}")
 
 
 # ---- demo network ---------------------------------------------------------------------------

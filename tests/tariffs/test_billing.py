@@ -59,7 +59,7 @@ def boulder_2018():
            SELECT 'site', port_id, started_at, ended_at, charging_ended_at, energy_kwh FROM raw
            WHERE site_id = 'boulder:comm-vitality-1000walnut'"""
     )
-    con.sql("CREATE TABLE ports (port_id VARCHAR, rated_kw DOUBLE)")
+    con.sql("CREATE TABLE ports (port_id VARCHAR, site_id VARCHAR, rated_kw DOUBLE)")
     con.sql(
         "CREATE TABLE sites AS SELECT * FROM (VALUES ('network', 'Etc/GMT+7'), ('site', 'Etc/GMT+7')) t(site_id, time_zone)"
     )
@@ -255,7 +255,7 @@ def test_dst_month_exact_cents():
         f"""CREATE TABLE sessions AS SELECT 'S' AS site_id, 'P' AS port_id, TIMESTAMP '{start}' AS started_at,
             TIMESTAMP '{end}' AS ended_at, NULL::TIMESTAMP AS charging_ended_at, 7430.0 AS energy_kwh"""
     )
-    con.sql("CREATE TABLE ports AS SELECT 'P' AS port_id, 11.0 AS rated_kw")
+    con.sql("CREATE TABLE ports AS SELECT 'P' AS port_id, 'S' AS site_id, 11.0 AS rated_kw")
     con.sql("CREATE TABLE sites AS SELECT 'S' AS site_id, 'America/Denver' AS time_zone")
     con.sql(f"CREATE TABLE load AS {load_profile.from_sessions_sql(start, end)}")
     assert con.sql("SELECT count(*), round(min(power_kw), 9), round(max(power_kw), 9) FROM load").fetchall() == [

@@ -18,8 +18,10 @@ import pyarrow as pa
 
 from evrevops.metrics import facts as _facts
 from evrevops.metrics.registry import GRAIN_KEYS, GRAINS, MEASURES, METRICS, PERIOD_KEYS, PERIODS, Metric
+from evrevops.tariffs import site_bills as _bills
 from evrevops.warehouse.db import Warehouse
 
+BILL_VIEW = "site_month_bills"
 _NULL_KEY = ""  # stand-in for a null dimension while joining, restored to null in the output
 _DIMENSIONS = ("segment", "customer_id", "currency")
 
@@ -84,6 +86,10 @@ def expression(
         raise ValueError(
             f"metric {chosen[0].name} is not defined at grain {by!r} (grains: {', '.join(chosen[0].grains)})"
         )
+    if metrics and len(chosen) == 1 and period not in chosen[0].periods:
+        raise ValueError(
+            f"metric {chosen[0].name} is not defined by {period!r} (periods: {', '.join(chosen[0].periods)})"
+        )
     if start is None or end is None:
         raise ValueError("a date range is required")
     f = _facts.build(wh, start, end)
@@ -97,15 +103,69 @@ def expression(
         agg = agg.left_join(sagg, [agg[k] == sagg[k] for k in keys]).select(agg, *[sagg[n] for n in site_needed])
     else:
         agg = agg.mutate(**{n: ibis.null("float64") for n in site_needed})
+    bill_needed = {n for n in needed if MEASURES[n].level == "site-month"}
+    if bill_needed and by != "port" and period == "month":
+        bf = _prep(bill_fact(wh, f))
+        bagg = bf.group_by(keys).aggregate(**{n: bf[n].sum() for n in bill_needed})
+        agg = agg.left_join(bagg, [agg[k] == bagg[k] for k in keys]).select(agg, *[bagg[n] for n in bill_needed])
+    else:
+        agg = agg.mutate(**{n: ibis.null("float64") for n in bill_needed})
     cols = {}
     for m in chosen:
-        cols[m.name] = metric_expr(m, agg) if by in m.grains else ibis.null("float64")
+        defined = by in m.grains and period in m.periods
+        cols[m.name] = metric_expr(m, agg) if defined else ibis.null("float64")
     restore = {c: ibis.ifelse(agg[c] == _NULL_KEY, ibis.null("string"), agg[c]) for c in keys if c in _DIMENSIONS}
     period_key = PERIOD_KEYS[period]
     out = agg.select(*[restore.get(k, agg[k]).name(k) for k in keys], **cols)
     if period == "month":
         out = out.mutate(month=out.month.strftime("%Y-%m"))
     return out.order_by([*GRAIN_KEYS[by], period_key, "currency"])
+
+
+def bill_fact(wh: Warehouse, f: _facts.Facts) -> ir.Table:
+    """The site-month bill fact: each billed site-month's bill lines beside its energy revenue.
+
+    One row per site and local month with a utility bill
+    (:func:`evrevops.tariffs.site_bills.bills_sql`), the site's segment and
+    customer, and the measures of level ``site-month``. Revenue and kWh come
+    from the port-day facts of the same site and month, in the bill's
+    currency only (amounts in different currencies are never netted).
+    """
+    first, last = f.start.replace(day=1), f.end.replace(day=1)
+    # A temporary view over the bill SQL (the tariff tables it joins are registered on the connection);
+    # `metrics explain` prints its definition beside the metric's SQL.
+    wh.con.sql(f"CREATE OR REPLACE TEMP VIEW {BILL_VIEW} AS {_bills.bills_sql(wh.con, first, last)}")
+    bills = wh.table(BILL_VIEW)
+    pd_ = f.port_day
+    rev = pd_.group_by(["site_id", "month", "currency"]).aggregate(
+        revenue=pd_.revenue_minor.sum(), kwh=pd_.energy_kwh.sum()
+    )
+    rev = rev.mutate(month=rev.month.cast("date"))
+    sites = wh.table("sites").select("site_id", "segment", "customer_id")
+    j = bills.left_join(
+        rev, [bills.site_id == rev.site_id, bills.bill_month == rev.month, bills.currency == rev.currency]
+    ).left_join(sites, bills.site_id == sites.site_id)
+    revenue = ibis.coalesce(j.revenue, 0)
+    demand = j.flat_demand_charge_minor + j.tou_demand_charge_minor
+    return j.select(
+        site_id=j.site_id,
+        segment=j.segment,
+        customer_id=j.customer_id,
+        currency=j.currency,
+        month=j.bill_month,
+        bill_total_minor=j.total_minor,
+        bill_energy_charge_minor=j.energy_charge_minor,
+        bill_demand_charge_minor=demand,
+        bill_flat_demand_charge_minor=j.flat_demand_charge_minor,
+        bill_tou_demand_charge_minor=j.tou_demand_charge_minor,
+        bill_fixed_charge_minor=j.fixed_charge_minor + j.minimum_charge_adjustment_minor,
+        billed_revenue_minor=revenue,
+        billed_energy_kwh=ibis.coalesce(j.kwh, 0.0),
+        bill_peak_kw=j.peak_kw,
+        site_months_billed=ibis.literal(1),
+        site_months_demand_over_revenue=ibis.ifelse(demand > revenue, 1, 0),
+        billed_margin_minor=revenue - j.total_minor,
+    )
 
 
 def _unknown(name: str) -> Metric:

@@ -32,12 +32,13 @@ def render() -> str:
         "",
         "## Metrics",
         "",
-        "| name | unit | formula | grains | source |",
-        "|---|---|---|---|---|",
+        "| name | unit | formula | grains | periods | source |",
+        "|---|---|---|---|---|---|",
     ]
     for m in METRICS.values():
         grains = "all" if len(m.grains) == len(GRAIN_KEYS) else ", ".join(m.grains)
-        lines.append(f"| `{m.name}` | {m.unit} | {m.formula} | {grains} | {m.source} |")
+        periods = "all" if len(m.periods) == len(PERIOD_KEYS) else ", ".join(m.periods)
+        lines.append(f"| `{m.name}` | {m.unit} | {m.formula} | {grains} | {periods} | {m.source} |")
     lines += ["", "### Definitions", ""]
     for m in METRICS.values():
         lines.append(
@@ -54,7 +55,8 @@ def render() -> str:
         "|---|---|---|---|",
     ]
     for ms in MEASURES.values():
-        lines.append(f"| `{ms.name}` | {ms.unit} | {ms.level}-day | {ms.description} |")
+        level = ms.level if ms.level.endswith("-month") else f"{ms.level}-day"
+        lines.append(f"| `{ms.name}` | {ms.unit} | {level} | {ms.description} |")
     lines += [
         "",
         "## How time is attributed",
@@ -66,6 +68,16 @@ def render() -> str:
         "  then idle time, unless the source gives the charging end (ACN-Data `doneChargingTime`).",
         "- Open time: the port's days in service (`commissioned_on` ≤ day < `decommissioned_on`) inside",
         "  the site's operating hours. A site without a time zone is computed in UTC (`evrevops status` lists them).",
+        "",
+        "## Energy cost and margin (site-month bills)",
+        "",
+        "- A site-month's energy cost is its utility bill: its 15-minute load profile (OCPP meter registers where",
+        "  a port has them, else its sessions at constant power capped at port rating) under the site's URDB",
+        "  tariff (`sites.utility_tariff_id`). See `docs/billing.md` for the bill's rules and its check against",
+        "  NREL SAM. Bills are monthly, so these metrics have no `day` period and no `port` grain.",
+        "- Energy margin = energy revenue (CDR `total_cost` excl. VAT, sessions started in the month) − energy",
+        "  cost, over site-months that have a bill; a site without a utility tariff is counted out, never billed $0",
+        "  (`site_months_billed` says how many are in).",
         "",
     ]
     return "\n".join(lines)

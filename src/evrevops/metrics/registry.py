@@ -32,8 +32,10 @@ PERIOD_KEYS = {"day": "local_date", "month": "month"}
 class Measure:
     """An additive quantity of the fact tables.
 
-    ``level`` is ``port`` (from the port-day fact) or ``site`` (from the
-    site-day fact; not defined at port grain).
+    ``level`` is ``port`` (from the port-day fact), ``site`` (from the
+    site-day fact; not defined at port grain) or ``site-month`` (from the
+    site-month bill fact: a utility bill is monthly, so these are defined by
+    month only, at site grain and above).
     """
 
     name: str
@@ -69,11 +71,19 @@ class Metric:
     money: bool = False
     reference: str = ""
     grains: tuple[str, ...] = GRAINS
+    periods: tuple[str, ...] = PERIODS
 
     @property
     def source(self) -> str:
         m = [MEASURES[self.numerator]] + ([MEASURES[self.denominator]] if self.denominator else [])
-        return ", ".join(sorted({"site-day calendar + sessions" if x.level == "site" else "port-day facts" for x in m}))
+        return ", ".join(sorted({SOURCES[x.level] for x in m}))
+
+
+SOURCES = {
+    "port": "port-day facts",
+    "site": "site-day calendar + sessions",
+    "site-month": "site-month bills (load profile × utility tariff)",
+}
 
 
 MEASURES: dict[str, Measure] = {
@@ -109,8 +119,58 @@ MEASURES: dict[str, Measure] = {
         Measure("sessions_zero_energy", "count", "sessions that delivered no energy (failed or aborted)"),
         Measure("congested_s", "s", "time all open ports of the site were plugged in at once", level="site"),
         Measure("site_open_s", "s", "site open time (any port open)", level="site"),
+        Measure(
+            "bill_total_minor",
+            "minor units",
+            "utility bill total of the site-month (all line items)",
+            level="site-month",
+        ),
+        Measure(
+            "bill_energy_charge_minor", "minor units", "utility bill energy charges (TOU and tiers)", level="site-month"
+        ),
+        Measure(
+            "bill_demand_charge_minor", "minor units", "utility bill demand charges, flat + TOU", level="site-month"
+        ),
+        Measure(
+            "bill_flat_demand_charge_minor",
+            "minor units",
+            "utility bill flat (monthly peak) demand charge",
+            level="site-month",
+        ),
+        Measure("bill_tou_demand_charge_minor", "minor units", "utility bill TOU demand charges", level="site-month"),
+        Measure(
+            "bill_fixed_charge_minor",
+            "minor units",
+            "utility bill fixed charges + minimum-charge adjustment",
+            level="site-month",
+        ),
+        Measure(
+            "billed_revenue_minor",
+            "minor units",
+            "energy revenue (excl. VAT) of billed site-months",
+            level="site-month",
+        ),
+        Measure("billed_energy_kwh", "kWh", "energy delivered by sessions of billed site-months", level="site-month"),
+        Measure(
+            "bill_peak_kw", "kW", "peak 15-minute demand of the site-month (summed over sites)", level="site-month"
+        ),
+        Measure("site_months_billed", "count", "site-months with a utility bill", level="site-month"),
+        Measure(
+            "site_months_demand_over_revenue",
+            "count",
+            "billed site-months whose demand charges exceed their energy revenue",
+            level="site-month",
+        ),
+        Measure(
+            "billed_margin_minor",
+            "minor units",
+            "billed_revenue_minor − bill_total_minor per site-month",
+            level="site-month",
+        ),
     ]
 }
+
+BILL_GRAINS = ("site", "segment", "customer", "network")
 
 METRICS: dict[str, Metric] = {
     m.name: m
@@ -166,6 +226,39 @@ METRICS: dict[str, Metric] = {
                "Energy revenue per port deployed in the period.", denominator="ports", money=True, reference="handbook §10"),
         Metric("revenue_per_port_day_minor", "Revenue per port-day", "minor units/port-day", "ratio", "revenue_minor", "energy revenue / port-days",
                "Energy revenue per port per open day (EVgo Q2-2025: ~$165 per stall per day).", denominator="port_days", money=True, reference="handbook §3; EVgo"),
+        Metric("energy_cost_minor", "Energy cost", "minor units", "simple", "bill_total_minor", "Σ utility bill total",
+               "The site's electricity bill for the month under its utility tariff (URDB), from its 15-minute load profile: energy + demand + fixed charges + minimum adjustment.",
+               money=True, reference="handbook §5", grains=BILL_GRAINS, periods=("month",)),
+        Metric("energy_charge_minor", "Energy charges", "minor units", "simple", "bill_energy_charge_minor", "Σ kWh × TOU/tier rate",
+               "Energy (per-kWh) part of the utility bill.", money=True, reference="handbook §5", grains=BILL_GRAINS, periods=("month",)),
+        Metric("demand_charge_minor", "Demand charges", "minor units", "simple", "bill_demand_charge_minor", "Σ peak kW × demand rate (flat + TOU)",
+               "Demand part of the utility bill: the month's 15-minute peaks (per TOU period and overall) × their rates.",
+               money=True, reference="handbook §5", grains=BILL_GRAINS, periods=("month",)),
+        Metric("fixed_charge_minor", "Fixed charges", "minor units", "simple", "bill_fixed_charge_minor", "Σ fixed charge + minimum adjustment",
+               "Customer/meter charges of the utility bill, with any lift to the monthly minimum.",
+               money=True, reference="handbook §5", grains=BILL_GRAINS, periods=("month",)),
+        Metric("energy_margin_minor", "Energy margin", "minor units", "simple", "billed_margin_minor", "Σ (energy revenue − energy cost), billed site-months",
+               "Energy revenue net of the electricity bill, demand charges included; site-months without a utility bill are left out (see site_months_billed).",
+               money=True, reference="handbook §5", grains=BILL_GRAINS, periods=("month",)),
+        Metric("energy_margin_per_kwh", "Energy margin per kWh", "minor units/kWh", "ratio", "billed_margin_minor", "energy margin / kWh delivered",
+               "Energy margin per kWh sold, in minor units of the currency (US cents/kWh), not rounded; billed site-months only.",
+               denominator="billed_energy_kwh", reference="handbook §5", grains=BILL_GRAINS, periods=("month",)),
+        Metric("energy_margin_share", "Energy margin share", "fraction", "ratio", "billed_margin_minor", "energy margin / energy revenue",
+               "Energy margin as a share of energy revenue, billed site-months only.",
+               denominator="billed_revenue_minor", reference="handbook §5", grains=BILL_GRAINS, periods=("month",)),
+        Metric("demand_charge_share", "Demand charge share", "fraction", "ratio", "bill_demand_charge_minor", "demand charges / energy cost",
+               "Share of the electricity bill that is demand charges (up to ~90 % for DC fast sites).",
+               denominator="bill_total_minor", reference="handbook §5", grains=BILL_GRAINS, periods=("month",)),
+        Metric("peak_kw", "Peak demand", "kW", "simple", "bill_peak_kw", "max 15-min average kW (Σ over sites)",
+               "The month's highest 15-minute demand (for a roll-up, the sum of the sites' own peaks).",
+               reference="handbook §5", grains=BILL_GRAINS, periods=("month",)),
+        Metric("site_months_billed", "Site-months billed", "count", "simple", "site_months_billed", "site-months with a bill",
+               "Site-months with a utility bill (a site without a utility tariff is not billed, never billed as $0).",
+               reference="handbook §5", grains=BILL_GRAINS, periods=("month",)),
+        Metric("demand_over_revenue_flag", "Demand charges exceed energy revenue", "count", "simple", "site_months_demand_over_revenue",
+               "site-months with demand charges > energy revenue",
+               "Flag: at site grain 1 when the month's demand charges exceed its energy revenue; rolled up, the number of such site-months.",
+               reference="handbook §5", grains=BILL_GRAINS, periods=("month",)),
     ]
 }  # fmt: skip
 

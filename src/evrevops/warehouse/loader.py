@@ -24,6 +24,8 @@ otherwise (records that store nothing, e.g. an OCPP Authorize, are accepted).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -386,3 +388,51 @@ def ingest_file(wh: Warehouse, path: str | Path, fmt: str | None = None, mapping
     result = load_batch(wh, path, checksum, batch, size_bytes=path.stat().st_size)
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def set_site_tariff(wh: Warehouse, site_id: str, utility_tariff_id: str) -> dict:
+    """Put *site_id* on *utility_tariff_id*, recorded in the ingest ledger as a one-record entry.
+
+    The ledger row (``format`` ``cli:sites set-tariff``) becomes the site row's
+    ``file_id``, so the change is traceable like any ingested record. A later
+    sites file that states another tariff replaces it, as files do.
+
+    Raises
+    ------
+    ValueError
+        For an unknown site or a tariff that is not in ``utility_tariffs``.
+    """
+    con = wh.con
+    if not con.execute("SELECT count(*) FROM sites WHERE site_id = ?", [site_id]).fetchall()[0][0]:
+        raise ValueError(f"unknown site {site_id!r}")
+    if not con.execute(
+        "SELECT count(*) FROM utility_tariffs WHERE utility_tariff_id = ?", [utility_tariff_id]
+    ).fetchall()[0][0]:
+        raise ValueError(f"unknown utility tariff {utility_tariff_id!r}; ingest its URDB record first")
+    now = _now()
+    text = json.dumps({"site_id": site_id, "utility_tariff_id": utility_tariff_id}, sort_keys=True)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        file_id = con.execute("SELECT coalesce(max(file_id), 0) + 1 FROM ingest_ledger").fetchall()[0][0]
+        con.execute(
+            """INSERT INTO ingest_ledger (file_id, path, checksum, format, started_at, finished_at,
+                   records_read, accepted, duplicate, quarantined, replaced, status)
+               VALUES (?, ?, ?, 'cli:sites set-tariff', ?, ?, 1, 1, 0, 0, 1, 'ok')""",
+            [
+                file_id,
+                f"evrevops sites set-tariff {site_id} {utility_tariff_id}",
+                hashlib.sha256(text.encode()).hexdigest(),
+                now,
+                now,
+            ],  # fmt: skip
+        )
+        previous = con.execute("SELECT utility_tariff_id FROM sites WHERE site_id = ?", [site_id]).fetchall()[0][0]
+        con.execute(
+            "UPDATE sites SET utility_tariff_id = ?, file_id = ?, source_record = 1 WHERE site_id = ?",
+            [utility_tariff_id, file_id, site_id],
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return {"site_id": site_id, "utility_tariff_id": utility_tariff_id, "previous": previous, "file_id": file_id}

@@ -47,3 +47,14 @@ def summary(wh: Warehouse) -> list[dict]:
     no_kw = wh.con.sql("SELECT count(*) FROM ports WHERE rated_kw IS NULL").fetchall()[0][0]
     rows.append({"item": "ports.without_rated_kw", "value": str(no_kw)})
     return rows
+
+
+def sites(wh: Warehouse) -> pa.Table:
+    """Every site with its segment, customer, time zone, utility tariff and port count."""
+    return wh.con.sql(
+        """SELECT s.site_id, s.name, s.segment, s.customer_id, s.time_zone, s.utility_tariff_id,
+                  u.utility_tariff_id IS NOT NULL AS tariff_known,
+                  (SELECT count(*) FROM ports p WHERE p.site_id = s.site_id) AS ports
+           FROM sites s LEFT JOIN utility_tariffs u ON u.utility_tariff_id = s.utility_tariff_id
+           ORDER BY s.site_id"""
+    ).to_arrow_table()

@@ -1,0 +1,134 @@
+"""Site electricity bills from the warehouse: each site's load profile under its utility tariff.
+
+:func:`month_bills` bills every site (or the chosen ones) for a range of
+local calendar months: the 15-minute profile comes from OCPP meter readings
+where a port has them, else from its sessions
+(:mod:`evrevops.tariffs.load_profile`), and each site is billed under its
+``sites.utility_tariff_id`` (:mod:`evrevops.tariffs.billing`). A site without
+a utility tariff, or whose tariff is not in ``utility_tariffs``, is listed by
+:func:`unbilled_sites`, never billed as $0.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import duckdb
+import pyarrow as pa
+
+from evrevops.tariffs import billing, load_profile
+from evrevops.warehouse.db import Warehouse
+
+
+def month_start(month: str) -> dt.date:
+    """``'2025-03'`` → 2025-03-01."""
+    try:
+        y, m = (int(x) for x in month.split("-"))
+        return dt.date(y, m, 1)
+    except ValueError:
+        raise ValueError(f"not a month (YYYY-MM): {month!r}") from None
+
+
+def next_month(d: dt.date) -> dt.date:
+    return dt.date(d.year + (d.month == 12), d.month % 12 + 1, 1)
+
+
+def site_rates(con: duckdb.DuckDBPyConnection, site_ids: list[str] | None = None) -> dict[str, billing.UtilityRate]:
+    """The parsed utility tariffs the (chosen) sites are on, by ``utility_tariff_id``."""
+    flt = ""
+    if site_ids is not None:
+        flt = "AND s.site_id IN (" + ", ".join("'" + x.replace("'", "''") + "'" for x in site_ids) + ")"
+    rows = con.sql(
+        f"""SELECT DISTINCT u.utility_tariff_id, u.rate_json FROM sites s
+            JOIN utility_tariffs u ON u.utility_tariff_id = s.utility_tariff_id WHERE TRUE {flt}"""
+    ).fetchall()
+    return {tid: billing.parse_rate(text, tid) for tid, text in rows}
+
+
+def _in(col: str, ids: list[str] | None) -> str:
+    if ids is None:
+        return ""
+    return f"AND {col} IN (" + ", ".join("'" + x.replace("'", "''") + "'" for x in ids) + ")" if ids else "AND FALSE"
+
+
+def bills_sql(
+    con: duckdb.DuckDBPyConnection,
+    first: dt.date,
+    last: dt.date,
+    site_ids: list[str] | None = None,
+) -> str:
+    """One SQL statement billing the (chosen) sites for months ``first`` … ``last``.
+
+    Every site with a utility tariff is billed for each month in which one
+    of its ports is in service, with or without load.
+
+    Registers the tariff tables of the sites' utility tariffs on *con*
+    (:func:`evrevops.tariffs.billing.register_rates`) and returns the SQL;
+    :func:`month_bills` runs it, the metrics use it as a fact table.
+    """
+    rates = site_rates(con, site_ids)
+    # UTC range wide enough for every zone (UTC−12 … UTC+14); months are cut on local time below.
+    start = dt.datetime.combine(first, dt.time()) - dt.timedelta(days=1)
+    end = dt.datetime.combine(next_month(last), dt.time()) + dt.timedelta(days=1)
+    profile = load_profile.from_sessions_sql(start, end, site_ids=site_ids, meter="meter_readings")
+    site_tariffs = f"""(SELECT s.site_id, s.utility_tariff_id FROM sites s
+        JOIN utility_tariffs u ON u.utility_tariff_id = s.utility_tariff_id
+        WHERE TRUE {_in("s.site_id", site_ids)})"""
+    billing.register_rates(con, rates.values())
+    con.register(
+        "rate_unsupported",
+        pa.table(
+            {
+                "utility_tariff_id": pa.array(list(rates), pa.string()),
+                "unsupported": pa.array(
+                    [json.dumps([{"part": p, "detail": d} for p, d in r.unsupported]) for r in rates.values()],
+                    pa.string(),
+                ),
+            }
+        ),
+    )
+    # A site on a tariff is billed every month one of its ports is in service, load or not (the fixed
+    # charge is owed either way): one 0 kW interval at the start of each such local month anchors it.
+    anchors = f"""SELECT t.site_id, 'anchor' AS source, CAST(m.month_start AS TIMESTAMP) AS interval_at,
+            CAST(m.month_start AS TIMESTAMP) AS local_at, 0.0 AS power_kw
+        FROM {site_tariffs} t
+        CROSS JOIN (SELECT CAST(unnest(range(DATE '{first}', DATE '{next_month(last)}', INTERVAL 1 MONTH)) AS DATE)
+                    AS month_start) m
+        WHERE EXISTS (SELECT 1 FROM ports p WHERE p.site_id = t.site_id
+                      AND (p.commissioned_on IS NULL OR p.commissioned_on < m.month_start + INTERVAL 1 MONTH)
+                      AND (p.decommissioned_on IS NULL OR p.decommissioned_on > m.month_start))"""
+    sql = billing.bill_sql(f"({profile} UNION ALL {anchors})", site_tariffs)
+    return f"""SELECT b.*, u.unsupported FROM ({sql}) b LEFT JOIN rate_unsupported u USING (utility_tariff_id)
+        WHERE b.bill_month >= DATE '{first}' AND b.bill_month <= DATE '{last}'"""
+
+
+def month_bills(
+    wh: Warehouse,
+    first: dt.date,
+    last: dt.date,
+    site_ids: list[str] | None = None,
+) -> pa.Table:
+    """Bills per site and local month, for months ``first`` … ``last`` (first days of months).
+
+    Returns
+    -------
+    pyarrow.Table
+        ``site_id``, ``utility_tariff_id``, ``bill_month``, ``currency``,
+        ``energy_kwh``, ``peak_kw``, the line items in cents
+        (``energy_charge_minor`` …, ``total_minor`` their sum) and exact, and
+        ``unsupported`` (JSON list of tariff parts not billed).
+    """
+    sql = bills_sql(wh.con, first, last, site_ids)
+    return wh.con.sql(f"SELECT * FROM ({sql}) ORDER BY site_id, bill_month").to_arrow_table()
+
+
+def unbilled_sites(wh: Warehouse, site_ids: list[str] | None = None) -> pa.Table:
+    """Sites that cannot be billed: no ``utility_tariff_id``, or one not in ``utility_tariffs``."""
+    return wh.con.sql(
+        f"""SELECT s.site_id, s.utility_tariff_id,
+                   CASE WHEN s.utility_tariff_id IS NULL THEN 'no utility tariff set'
+                        ELSE 'utility tariff not ingested' END AS reason
+            FROM sites s LEFT JOIN utility_tariffs u ON u.utility_tariff_id = s.utility_tariff_id
+            WHERE u.utility_tariff_id IS NULL {_in("s.site_id", site_ids)} ORDER BY s.site_id"""
+    ).to_arrow_table()

@@ -1,0 +1,121 @@
+"""Site bills from the warehouse and the energy-margin metrics, against a hand-computed fixture.
+
+tests/fixtures/bills: site S (America/Chicago) on $0.10/kWh + $10/kW of the month's peak + $20/month.
+June 2024: b1 delivers 40 kWh in one hour (40 kW for four 15-minute intervals), b2 30 kWh in the
+first hour of a 2-hour stay (30 kW). Bill: 70 kWh × 0.10 = $7.00; peak 40 kW × $10 = $400.00;
+fixed $20.00; total $427.00. Revenue $20.00 + $15.00 = $35.00, so the energy margin is
+$35.00 − $427.00 = −$392.00 (−560 cents per kWh), and demand charges exceed revenue: flagged.
+May 2024: the port is in service without load, so the bill is the $20.00 fixed charge alone.
+Site T has no utility tariff: it is not billed, and listed as such.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from evrevops.cli import app
+from evrevops.formats import input_files
+from evrevops.metrics.compute import compute
+from evrevops.tariffs import site_bills
+from evrevops.warehouse.db import open_warehouse
+from evrevops.warehouse.loader import ingest_file, set_site_tariff
+
+JUNE = (dt.date(2024, 6, 1), dt.date(2024, 6, 30))
+runner = CliRunner()
+
+
+@pytest.fixture()
+def db(tmp_path, fixtures):
+    path = tmp_path / "w.duckdb"
+    w = open_warehouse(path)
+    for f in input_files([fixtures / "bills"]):
+        assert ingest_file(w, f).quarantined == 0, f
+    w.close()
+    return path
+
+
+def test_month_bills_by_hand(db):
+    w = open_warehouse(db)
+    rows = {r["bill_month"]: r for r in site_bills.month_bills(w, dt.date(2024, 5, 1), dt.date(2024, 6, 1)).to_pylist()}
+    june, may = rows[dt.date(2024, 6, 1)], rows[dt.date(2024, 5, 1)]
+    assert june["site_id"] == "S" and june["energy_kwh"] == pytest.approx(70) and june["peak_kw"] == pytest.approx(40)
+    assert (june["energy_charge_minor"], june["flat_demand_charge_minor"], june["fixed_charge_minor"]) == (
+        700,
+        40000,
+        2000,
+    )
+    assert june["total_minor"] == 42700
+    assert (may["energy_kwh"], may["total_minor"]) == (0, 2000)
+    assert [r["site_id"] for r in site_bills.unbilled_sites(w).to_pylist()] == ["T"]
+
+
+def test_energy_margin_metrics_by_hand(db):
+    w = open_warehouse(db)
+    site = {r["site_id"]: r for r in compute(w, by="site", period="month", start=JUNE[0], end=JUNE[1]).to_pylist()}
+    s, t = site["S"], site["T"]
+    assert s["energy_revenue_minor"] == 3500
+    assert (s["energy_cost_minor"], s["energy_charge_minor"], s["demand_charge_minor"], s["fixed_charge_minor"]) == (
+        42700,
+        700,
+        40000,
+        2000,
+    )
+    assert s["energy_cost_minor"] == s["energy_charge_minor"] + s["demand_charge_minor"] + s["fixed_charge_minor"]
+    assert s["energy_margin_minor"] == -39200
+    assert s["energy_margin_per_kwh"] == pytest.approx(-560.0)
+    assert s["energy_margin_share"] == pytest.approx(-39200 / 3500)
+    assert s["demand_charge_share"] == pytest.approx(40000 / 42700)
+    assert s["peak_kw"] == pytest.approx(40)
+    assert (s["site_months_billed"], s["demand_over_revenue_flag"]) == (1, 1)
+    assert t["energy_revenue_minor"] == 2500 and t["energy_cost_minor"] is None and t["energy_margin_minor"] is None
+    (net,) = compute(w, by="network", period="month", start=JUNE[0], end=JUNE[1]).to_pylist()
+    assert (net["energy_revenue_minor"], net["energy_cost_minor"], net["energy_margin_minor"]) == (6000, 42700, -39200)
+    assert net["site_months_billed"] == 1
+    # bills are monthly: no day period, no port grain
+    day = compute(w, by="site", period="day", start=JUNE[0], end=JUNE[1]).to_pylist()
+    assert all(r["energy_cost_minor"] is None for r in day)
+    with pytest.raises(ValueError, match="not defined by 'day'"):
+        compute(w, by="site", period="day", start=JUNE[0], end=JUNE[1], metrics=["energy_cost_minor"])
+
+
+def test_set_tariff_bills_the_site_and_is_in_the_ledger(db):
+    w = open_warehouse(db)
+    with pytest.raises(ValueError, match="unknown utility tariff"):
+        set_site_tariff(w, "T", "no-such-tariff")
+    with pytest.raises(ValueError, match="unknown site"):
+        set_site_tariff(w, "Z", "hand-flat-demand")
+    row = set_site_tariff(w, "T", "hand-flat-demand")
+    assert row["previous"] is None
+    ledger = w.con.sql(
+        "SELECT format, records_read, accepted FROM ingest_ledger WHERE file_id = ?", params=[row["file_id"]]
+    )
+    assert ledger.fetchall() == [("cli:sites set-tariff", 1, 1)]
+    bills = site_bills.month_bills(w, dt.date(2024, 6, 1), dt.date(2024, 6, 1), ["T"]).to_pylist()
+    # b3: 50 kWh in 1 h at 50 kW: 5.00 + 500.00 + 20.00
+    assert bills[0]["total_minor"] == 52500
+
+
+def test_cli_bill_json_and_errors(db):
+    r = runner.invoke(app, ["--db", str(db), "bill", "--site", "S", "--month", "2024-06", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    rec = json.loads(r.stdout)
+    assert {k: rec[k] for k in ("energy_charge", "flat_demand_charge", "tou_demand_charge", "fixed_charge")} == {
+        "energy_charge": 700,
+        "flat_demand_charge": 40000,
+        "tou_demand_charge": 0,
+        "fixed_charge": 2000,
+    }
+    assert (rec["minimum_charge_adjustment"], rec["total"], rec["peak_kw"], rec["energy_kwh"]) == (0, 42700, 40.0, 70.0)
+    assert rec["unsupported"] == []
+    r = runner.invoke(app, ["--db", str(db), "bill", "--site", "T", "--month", "2024-06"])
+    assert r.exit_code == 2 and "no utility tariff set" in r.output
+    r = runner.invoke(app, ["--db", str(db), "sites", "set-tariff", "T", "hand-flat-demand", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["--db", str(db), "bill", "--site", "T", "--month", "2024-06", "--format", "csv"])
+    assert r.exit_code == 0 and "52500" in r.stdout
+    r = runner.invoke(app, ["--db", str(db), "bill", "--site", "S", "--month", "2024-06"])
+    assert r.exit_code == 0 and "427.00" in r.stdout
