@@ -266,109 +266,106 @@ RATE_DECIMAL = pa.decimal128(18, 9)
 def rate_tables(rates: Iterable[UtilityRate]) -> dict[str, pa.Table]:
     """The small tables the bill SQL joins to, for a set of tariffs.
 
-    ``rate_hours``: (utility_tariff_id, month 1–12, weekend, hour 0–23, energy_period, demand_period);
-    ``rate_energy_tiers`` / ``rate_demand_tiers``: (utility_tariff_id, [kind,] period, lower, upper, rate)
-    with ``kind`` ``tou`` or ``flat`` and flat periods given per month; ``rate_meta``: fixed and minimum
-    charges and the demand window per tariff.
+    Each tariff gets a number ``tn`` (its position in *rates*). ``rate_hours``:
+    (tn, month 1–12, weekend, hour 0–23, ep, dp): the energy and demand TOU
+    period of each hour of the schedules;
+    ``rate_energy_tiers``: (tn, period, lower, upper, daily, rate);
+    ``rate_demand_tiers``: (tn, kind, period, lower, upper, rate) with
+    ``kind`` ``tou`` (period = TOU period) or ``flat`` (period = month 1–12);
+    ``rate_meta``: (tn, utility_tariff_id, fixed, fixed_units, minimum,
+    minimum_units, window_s).
     """
-    hours: dict[str, list] = {k: [] for k in ("utility_tariff_id", "month", "weekend", "hour", "ep", "dp")}
-    et: dict[str, list] = {k: [] for k in ("utility_tariff_id", "period", "lower", "upper", "daily", "rate")}
-    dt_: dict[str, list] = {k: [] for k in ("utility_tariff_id", "kind", "period", "lower", "upper", "rate")}
+    hours: dict[str, list] = {k: [] for k in ("tn", "month", "weekend", "hour", "ep", "dp")}
+    et: dict[str, list] = {k: [] for k in ("tn", "period", "lower", "upper", "daily", "rate")}
+    dt_: dict[str, list] = {k: [] for k in ("tn", "kind", "period", "lower", "upper", "rate")}
     meta: dict[str, list] = {
-        k: [] for k in ("utility_tariff_id", "fixed", "fixed_units", "minimum", "minimum_units", "window_s")
+        k: [] for k in ("tn", "utility_tariff_id", "fixed", "fixed_units", "minimum", "minimum_units", "window_s")
     }
-    for r in rates:
+
+    def tiers(out: dict[str, list], tn: int, period: int, ts: tuple[Tier, ...], **extra: Any) -> None:
+        lower = Decimal(0)
+        for mx, rate in ts:
+            out["tn"].append(tn)
+            out["period"].append(period)
+            out["lower"].append(float(lower))
+            out["upper"].append(float(mx) if mx is not None else None)
+            out["rate"].append(rate)
+            for k, v in extra.items():
+                out[k].append(v)
+            lower = mx if mx is not None else lower
+
+    for tn, r in enumerate(rates):
         for m in range(12):
             for weekend in (False, True):
                 es = r.energy_weekend if weekend else r.energy_weekday
                 ds = r.demand_weekend if weekend else r.demand_weekday
                 for h in range(24):
-                    hours["utility_tariff_id"].append(r.tariff_id)
+                    hours["tn"].append(tn)
                     hours["month"].append(m + 1)
                     hours["weekend"].append(weekend)
                     hours["hour"].append(h)
                     hours["ep"].append(es[m][h] if es else None)
                     hours["dp"].append(ds[m][h] if ds else None)
-        for p, tiers in enumerate(r.energy):
-            lower = Decimal(0)
-            for mx, rate in tiers:
-                et["utility_tariff_id"].append(r.tariff_id)
-                et["period"].append(p)
-                et["lower"].append(float(lower))
-                et["upper"].append(float(mx) if mx is not None else None)
-                et["daily"].append(r.energy_daily_limits[p] if p < len(r.energy_daily_limits) else False)
-                et["rate"].append(rate)
-                lower = mx if mx is not None else lower
-        for kind, periods in (("tou", [(p, t) for p, t in enumerate(r.demand)]), ("flat", [])):
-            if kind == "flat":
-                periods = [(m + 1, r.flat[fp]) for m, fp in enumerate(r.flat_months)]
-            for p, tiers in periods:
-                lower = Decimal(0)
-                for mx, rate in tiers:
-                    dt_["utility_tariff_id"].append(r.tariff_id)
-                    dt_["kind"].append(kind)
-                    dt_["period"].append(p)
-                    dt_["lower"].append(float(lower))
-                    dt_["upper"].append(float(mx) if mx is not None else None)
-                    dt_["rate"].append(rate)
-                    lower = mx if mx is not None else lower
+        for p, ts in enumerate(r.energy):
+            daily = r.energy_daily_limits[p] if p < len(r.energy_daily_limits) else False
+            tiers(et, tn, p, ts, daily=daily)
+        for p, ts in enumerate(r.demand):
+            tiers(dt_, tn, p, ts, kind="tou")
+        for m, fp in enumerate(r.flat_months):
+            tiers(dt_, tn, m + 1, r.flat[fp], kind="flat")
+        meta["tn"].append(tn)
         meta["utility_tariff_id"].append(r.tariff_id)
         meta["fixed"].append(r.fixed)
         meta["fixed_units"].append(r.fixed_units)
         meta["minimum"].append(r.minimum)
         meta["minimum_units"].append(r.minimum_units)
         meta["window_s"].append(r.window_min * 60)
+    i32, f64 = pa.int32(), pa.float64()
     return {
         "rate_hours": pa.table(
             hours,
             schema=pa.schema(
-                [
-                    ("utility_tariff_id", pa.string()),
-                    ("month", pa.int32()),
-                    ("weekend", pa.bool_()),
-                    ("hour", pa.int32()),
-                    ("ep", pa.int32()),
-                    ("dp", pa.int32()),
-                ]
+                [("tn", i32), ("month", i32), ("weekend", pa.bool_()), ("hour", i32), ("ep", i32), ("dp", i32)]
             ),
         ),
         "rate_energy_tiers": pa.table(
             et,
             schema=pa.schema(
                 [
-                    ("utility_tariff_id", pa.string()),
-                    ("period", pa.int32()),
-                    ("lower", pa.float64()),
-                    ("upper", pa.float64()),
+                    ("tn", i32),
+                    ("period", i32),
+                    ("lower", f64),
+                    ("upper", f64),
                     ("daily", pa.bool_()),
                     ("rate", RATE_DECIMAL),
-                ]
+                ]  # fmt: skip
             ),
         ),
         "rate_demand_tiers": pa.table(
             dt_,
             schema=pa.schema(
                 [
-                    ("utility_tariff_id", pa.string()),
+                    ("tn", i32),
                     ("kind", pa.string()),
-                    ("period", pa.int32()),
-                    ("lower", pa.float64()),
-                    ("upper", pa.float64()),
+                    ("period", i32),
+                    ("lower", f64),
+                    ("upper", f64),
                     ("rate", RATE_DECIMAL),
-                ]
+                ]  # fmt: skip
             ),
         ),
         "rate_meta": pa.table(
             meta,
             schema=pa.schema(
                 [
+                    ("tn", i32),
                     ("utility_tariff_id", pa.string()),
                     ("fixed", RATE_DECIMAL),
                     ("fixed_units", pa.string()),
                     ("minimum", RATE_DECIMAL),
                     ("minimum_units", pa.string()),
-                    ("window_s", pa.int32()),
-                ]
+                    ("window_s", i32),
+                ]  # fmt: skip
             ),
         ),
     }
@@ -378,86 +375,110 @@ def rate_tables(rates: Iterable[UtilityRate]) -> dict[str, pa.Table]:
 
 # Exact money: kWh and kW are DOUBLE physical quantities; each is cast to DECIMAL(38,12) before it
 # meets a DECIMAL rate, and amounts stay DECIMAL until each line is rounded to cents.
+# One pass over the intervals: they are grouped once by (site, month, energy period, demand period)
+# into kWh and the highest interval kW; a tariff whose demand window is longer than the interval
+# has its clock-aligned blocks averaged first (a second, smaller pass over its own sites only).
 BILL_SQL = """
-WITH l AS (
-    SELECT s.site_id, s.utility_tariff_id, d.interval_at, d.power_kw,
-           CAST(date_trunc('month', d.local_at) AS DATE) AS bill_month,
-           CAST(EXTRACT(month FROM d.local_at) AS INTEGER) AS m,
-           CAST(EXTRACT(hour FROM d.local_at) AS INTEGER) AS h,
-           EXTRACT(isodow FROM d.local_at) >= 6 AS weekend
-    FROM {load} d JOIN {sites} s ON s.site_id = d.site_id
+WITH st AS (
+    SELECT s.site_id, m.tn, m.window_s, CAST(row_number() OVER (ORDER BY s.site_id) AS INTEGER) AS sn
+    FROM {sites} s JOIN rate_meta m ON m.utility_tariff_id = s.utility_tariff_id
 ),
-lp AS (
-    SELECT l.*, r.ep, r.dp, mt.window_s,
-           CAST(floor(epoch(l.interval_at) / mt.window_s) AS BIGINT) AS block
-    FROM l
-    JOIN rate_hours r ON r.utility_tariff_id = l.utility_tariff_id AND r.month = l.m
-                     AND r.hour = l.h AND r.weekend = l.weekend
-    JOIN rate_meta mt ON mt.utility_tariff_id = l.utility_tariff_id
+days AS (
+    -- every local day the load covers, with its month key (year × 12 + month − 1), month and weekend
+    SELECT dn, CAST(EXTRACT(year FROM dd) AS INTEGER) * 12 + CAST(EXTRACT(month FROM dd) AS INTEGER) - 1 AS mk,
+           CAST(EXTRACT(month FROM dd) AS INTEGER) AS month, EXTRACT(isodow FROM dd) >= 6 AS weekend
+    FROM (SELECT dn, CAST(DATE '1970-01-01' + CAST(dn AS INTEGER) AS DATE) AS dd
+          FROM (SELECT unnest(range(epoch_us(min(local_at)) // 86400000000,
+                                    epoch_us(max(local_at)) // 86400000000 + 1)) AS dn FROM {load}))
 ),
-month_energy AS (
-    SELECT site_id, utility_tariff_id, bill_month, ep, sum(power_kw) * {step_h} AS kwh
-    FROM lp GROUP BY ALL
+slots AS (
+    -- (tariff, local hour since 1970) → month key and the energy and demand TOU periods, under one
+    -- BIGINT key tn × 2^32 + local hour, so the probe of every interval is a single-key lookup
+    SELECT r.tn * 4294967296 + d.dn * 24 + r.hour AS slot, d.mk, r.ep, r.dp
+    FROM days d JOIN rate_hours r ON r.month = d.month AND r.weekend = d.weekend
 ),
-month_total AS (
-    SELECT site_id, utility_tariff_id, bill_month, sum(kwh) AS kwh
-    FROM month_energy GROUP BY ALL
-),
-energy_charge AS (
-    SELECT e.site_id, e.utility_tariff_id, e.bill_month,
-           sum(CAST(CASE WHEN t.kwh > 0 THEN e.kwh / t.kwh * greatest(
-                   least(t.kwh, coalesce(x.upper * CASE WHEN x.daily THEN {days} ELSE 1 END, t.kwh))
-                   - x.lower * CASE WHEN x.daily THEN {days} ELSE 1 END, 0) ELSE 0 END
-               AS DECIMAL(38, 12)) * x.rate) AS amount
-    FROM month_energy e
-    JOIN month_total t USING (site_id, utility_tariff_id, bill_month)
-    JOIN rate_energy_tiers x ON x.utility_tariff_id = e.utility_tariff_id AND x.period = e.ep
-    GROUP BY ALL
+g AS (
+    -- the one pass over every interval: kWh and the highest interval kW per site, month and periods
+    SELECT st.sn, s.mk, s.ep, s.dp, sum(d.power_kw) AS kw_sum, max(d.power_kw) AS kw_max
+    FROM {load} d JOIN st ON st.site_id = d.site_id
+    JOIN slots s ON s.slot = st.tn * 4294967296 + epoch_us(d.local_at) // 3600000000
+    GROUP BY st.sn, s.mk, s.ep, s.dp
 ),
 blocks AS (
-    SELECT site_id, utility_tariff_id, bill_month, m, block,
-           arg_min(dp, interval_at) AS dp,
-           sum(power_kw) * {step_s} / any_value(window_s) AS kw
-    FROM lp GROUP BY site_id, utility_tariff_id, bill_month, m, block
+    -- sites whose tariff's demand window is longer than the interval: clock-aligned block averages
+    SELECT st.sn, s.mk, arg_min(s.dp, d.interval_at) AS dp,
+           sum(d.power_kw) * {step_s} / any_value(st.window_s) AS kw
+    FROM {load} d JOIN st ON st.site_id = d.site_id AND st.window_s > {step_s}
+    JOIN slots s ON s.slot = st.tn * 4294967296 + epoch_us(d.local_at) // 3600000000
+    GROUP BY st.sn, s.mk, epoch_us(d.interval_at) // (st.window_s * 1000000)
+),
+month_energy AS (
+    SELECT sn, make_date(CAST(mk // 12 AS INTEGER), CAST(mk % 12 + 1 AS INTEGER), 1) AS bill_month,
+           ep, sum(kw_sum) * {step_h} AS kwh
+    FROM g GROUP BY sn, mk, ep
+),
+month_total AS (
+    SELECT sn, bill_month, sum(kwh) AS kwh FROM month_energy GROUP BY sn, bill_month
 ),
 tou_peak AS (
-    SELECT site_id, utility_tariff_id, bill_month, dp, max(kw) AS kw FROM blocks GROUP BY ALL
+    SELECT sn, make_date(CAST(mk // 12 AS INTEGER), CAST(mk % 12 + 1 AS INTEGER), 1) AS bill_month, dp, max(kw) AS kw
+    FROM (
+        SELECT g.sn, g.mk, g.dp, g.kw_max AS kw FROM g JOIN st ON st.sn = g.sn WHERE st.window_s <= {step_s}
+        UNION ALL
+        SELECT sn, mk, dp, kw FROM blocks
+    ) GROUP BY sn, mk, dp
 ),
 month_peak AS (
-    SELECT site_id, utility_tariff_id, bill_month, m, max(kw) AS kw FROM blocks GROUP BY ALL
+    SELECT sn, bill_month, max(kw) AS kw FROM tou_peak GROUP BY sn, bill_month
+),
+energy_charge AS (
+    SELECT e.sn, e.bill_month,
+           sum(CAST(CASE WHEN t.kwh > 0 THEN e.kwh / t.kwh * greatest(
+                   least(t.kwh, coalesce(x.upper * CASE WHEN x.daily THEN {days_e} ELSE 1 END, t.kwh))
+                   - x.lower * CASE WHEN x.daily THEN {days_e} ELSE 1 END, 0) ELSE 0 END
+               AS DECIMAL(38, 12)) * x.rate) AS amount
+    FROM month_energy e
+    JOIN month_total t ON t.sn = e.sn AND t.bill_month = e.bill_month
+    JOIN st ON st.sn = e.sn
+    JOIN rate_energy_tiers x ON x.tn = st.tn AND x.period = e.ep
+    GROUP BY e.sn, e.bill_month
 ),
 tou_charge AS (
-    SELECT p.site_id, p.utility_tariff_id, p.bill_month,
+    SELECT p.sn, p.bill_month,
            sum(CAST(greatest(least(p.kw, coalesce(x.upper, p.kw)) - x.lower, 0) AS DECIMAL(38, 12)) * x.rate)
                AS amount
     FROM tou_peak p
-    JOIN rate_demand_tiers x ON x.utility_tariff_id = p.utility_tariff_id AND x.kind = 'tou' AND x.period = p.dp
-    GROUP BY ALL
+    JOIN st ON st.sn = p.sn
+    JOIN rate_demand_tiers x ON x.tn = st.tn AND x.kind = 'tou' AND x.period = p.dp
+    GROUP BY p.sn, p.bill_month
 ),
 flat_charge AS (
-    SELECT p.site_id, p.utility_tariff_id, p.bill_month,
+    SELECT p.sn, p.bill_month,
            sum(CAST(greatest(least(p.kw, coalesce(x.upper, p.kw)) - x.lower, 0) AS DECIMAL(38, 12)) * x.rate)
                AS amount
     FROM month_peak p
-    JOIN rate_demand_tiers x ON x.utility_tariff_id = p.utility_tariff_id AND x.kind = 'flat' AND x.period = p.m
-    GROUP BY ALL
+    JOIN st ON st.sn = p.sn
+    JOIN rate_demand_tiers x ON x.tn = st.tn AND x.kind = 'flat'
+                            AND x.period = CAST(EXTRACT(month FROM p.bill_month) AS INTEGER)
+    GROUP BY p.sn, p.bill_month
 ),
 exact AS (
-    SELECT p.site_id, p.utility_tariff_id, p.bill_month, t.kwh AS energy_kwh, p.kw AS peak_kw,
+    SELECT st.site_id, mt.utility_tariff_id, p.bill_month, t.kwh AS energy_kwh, p.kw AS peak_kw,
            coalesce(e.amount, 0) AS energy_charge,
            coalesce(f.amount, 0) AS flat_demand_charge,
            coalesce(c.amount, 0) AS tou_demand_charge,
-           CAST(CASE mt.fixed_units WHEN '$/day' THEN mt.fixed * {days}
+           CAST(CASE mt.fixed_units WHEN '$/day' THEN mt.fixed * {days_p}
                                     WHEN '$/year' THEN mt.fixed / 12
                                     ELSE mt.fixed END AS DECIMAL(38, 12)) AS fixed_charge,
-           CAST(CASE mt.minimum_units WHEN '$/day' THEN mt.minimum * {days} ELSE mt.minimum END
+           CAST(CASE mt.minimum_units WHEN '$/day' THEN mt.minimum * {days_p} ELSE mt.minimum END
                 AS DECIMAL(38, 12)) AS minimum_charge
     FROM month_peak p
-    JOIN month_total t USING (site_id, utility_tariff_id, bill_month)
-    JOIN rate_meta mt ON mt.utility_tariff_id = p.utility_tariff_id
-    LEFT JOIN energy_charge e USING (site_id, utility_tariff_id, bill_month)
-    LEFT JOIN flat_charge f USING (site_id, utility_tariff_id, bill_month)
-    LEFT JOIN tou_charge c USING (site_id, utility_tariff_id, bill_month)
+    JOIN st ON st.sn = p.sn
+    JOIN month_total t ON t.sn = p.sn AND t.bill_month = p.bill_month
+    JOIN rate_meta mt ON mt.tn = st.tn
+    LEFT JOIN energy_charge e ON e.sn = p.sn AND e.bill_month = p.bill_month
+    LEFT JOIN flat_charge f ON f.sn = p.sn AND f.bill_month = p.bill_month
+    LEFT JOIN tou_charge c ON c.sn = p.sn AND c.bill_month = p.bill_month
 ),
 lines AS (
     SELECT *, greatest(minimum_charge - (energy_charge + flat_demand_charge + tou_demand_charge + fixed_charge), 0)
@@ -498,7 +519,8 @@ def bill_sql(load: str, sites: str, step_s: int = 900) -> str:
         sites=sites,
         step_h=f"({step_s} / 3600.0)",
         step_s=step_s,
-        days=_days(),
+        days_e=_days("e.bill_month"),
+        days_p=_days("p.bill_month"),
         minor_lines=", ".join(f"{expr} AS {name}_minor" for name, expr in minor.items()),
         minor_total=" + ".join(minor.values()),
         exact_lines=", ".join(f"{name} AS {name}_exact" for name in LINE_ITEMS),
