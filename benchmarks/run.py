@@ -11,7 +11,10 @@ Stages
 3. CDR ingest: all OCPI CDR files → throughput [CDRs/s] (target ≥ 150,000/s on 2 cores), best
    of 3 runs, each into a fresh copy of the warehouse holding the reference data.
 4. month metrics by site (target ≤ 2 s).
-5. OCPP log ingest (no target): throughput and peak memory of the month's message log.
+5. utility bills for 1,000 sites × 12 months of 15-minute load (35 M intervals; target ≤ 10 s on
+   2 cores), best of 3, against NREL-PySAM per site-year on the same load (target ≥ 20× faster);
+   see benchmarks/bills.py.
+6. OCPP log ingest (no target): throughput and peak memory of the month's message log.
 """
 
 from __future__ import annotations
@@ -84,6 +87,38 @@ def stage_metrics(db: str, month: str, by: str) -> dict:
     return {"seconds": secs, "rows": table.num_rows, "peak_mib": _peak_mib()}
 
 
+def _script(args: list[str]) -> dict:
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bills.py"), *args], capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.stderr.write(r.stdout + r.stderr)
+        raise SystemExit(f"bench stage bills {args[0]} failed")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def bench_bills(work: Path) -> dict:
+    """Stage 5: bills for 1,000 sites × 12 months, and PySAM on a sample of the same site-years."""
+    path = work / "bills-1000s-2018.duckdb"
+    marker = work / "bills-1000s-2018.complete"
+    if not marker.exists():
+        print("generating 1,000 sites × 35,040 intervals of 15-minute load (not timed) …", flush=True)
+        g = _script(["generate", str(path)])
+        marker.write_text(json.dumps(g))
+    runs = [_script(["bills", str(path)]) for _ in range(3)]
+    best = min(runs, key=lambda r: r["seconds"])
+    ps = _script(["pysam", str(path), "100"])
+    ratio = ps["extrapolated_seconds"] / best["seconds"]
+    print(
+        f"bills, 1,000 sites × 12 months (35,040,000 intervals): best of 3 {best['seconds']:.2f} s (target ≤ 10 s),"
+        f" peak {best['peak_mib']:.0f} MiB"
+    )
+    print(
+        f"  NREL-PySAM Utilityrate5: {ps['seconds_per_site_year'] * 1000:.1f} ms per site-year on {ps['sites']} sites"
+        f" → {ps['extrapolated_seconds']:.1f} s for 1,000; evrevops is {ratio:.1f}× faster (target ≥ 20×);"
+        f" largest difference on the sample {max(ps['max_abs_difference_usd'].values()):.2e} USD"
+    )
+    return {"engine": {**best, "runs_s": [r["seconds"] for r in runs]}, "pysam": ps, "speedup": ratio}
+
+
 def machine() -> str:
     cpu = ""
     try:
@@ -105,6 +140,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--work", default=str(ROOT / "bench-data"))
     ap.add_argument("--skip-ocpp", action="store_true", help="leave the (slow, untargeted) OCPP log stage out")
+    ap.add_argument("--only", choices=["bills"], help="run one stage alone (its data is generated if missing)")
     ap.add_argument("rest", nargs="*")
     a = ap.parse_args()
     if a.stage == "generate":
@@ -117,9 +153,17 @@ def main() -> None:
         print(json.dumps(stage_metrics(a.rest[0], a.rest[1], a.rest[2])))
         return
 
+    work = Path(a.work)
+    if a.only == "bills":
+        results = {"date": dt.date.today().isoformat(), "machine": machine(), "command": "make bench (--only bills)"}
+        results["bills"] = bench_bills(work)
+        out = ROOT / "benchmarks" / "results-bills.json"
+        out.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"machine: {results['machine']}\nwrote {out}")
+        return
+
     from evrevops.formats import detect, input_files
 
-    work = Path(a.work)
     data = work / f"net-{a.ports}p-{a.months}m-s{a.seed}"
     db = work / "bench.duckdb"
     results: dict = {
@@ -180,6 +224,7 @@ def main() -> None:
     print(
         f"month metrics by site ({month}, {best['rows']:,} rows): best of 3 {best['seconds']:.2f} s (target ≤ 2 s), peak {best['peak_mib']:.0f} MiB"
     )
+    results["bills"] = bench_bills(work)
     if ocpp_files and not a.skip_ocpp:
         print(f"ingesting {len(ocpp_files)} OCPP log(s) (no target) …", flush=True)
         oc = _child("ingest", [str(db), *map(str, ocpp_files)])

@@ -48,6 +48,7 @@ tables (:func:`rate_tables`); it never loops over intervals in Python.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -267,15 +268,16 @@ def rate_tables(rates: Iterable[UtilityRate]) -> dict[str, pa.Table]:
     """The small tables the bill SQL joins to, for a set of tariffs.
 
     Each tariff gets a number ``tn`` (its position in *rates*). ``rate_hours``:
-    (tn, month 1–12, weekend, hour 0–23, ep, dp): the energy and demand TOU
-    period of each hour of the schedules;
+    (k, tn, month 1–12, weekend, hour 0–23, ep, dp): the energy and demand TOU
+    period of each hour of the schedules, ``k = tn × 1024 + (month − 1) × 48 +
+    24 × weekend + hour``;
     ``rate_energy_tiers``: (tn, period, lower, upper, daily, rate);
     ``rate_demand_tiers``: (tn, kind, period, lower, upper, rate) with
     ``kind`` ``tou`` (period = TOU period) or ``flat`` (period = month 1–12);
     ``rate_meta``: (tn, utility_tariff_id, fixed, fixed_units, minimum,
     minimum_units, window_s).
     """
-    hours: dict[str, list] = {k: [] for k in ("tn", "month", "weekend", "hour", "ep", "dp")}
+    hours: dict[str, list] = {k: [] for k in ("k", "tn", "month", "weekend", "hour", "ep", "dp")}
     et: dict[str, list] = {k: [] for k in ("tn", "period", "lower", "upper", "daily", "rate")}
     dt_: dict[str, list] = {k: [] for k in ("tn", "kind", "period", "lower", "upper", "rate")}
     meta: dict[str, list] = {
@@ -300,6 +302,7 @@ def rate_tables(rates: Iterable[UtilityRate]) -> dict[str, pa.Table]:
                 es = r.energy_weekend if weekend else r.energy_weekday
                 ds = r.demand_weekend if weekend else r.demand_weekday
                 for h in range(24):
+                    hours["k"].append(tn * 1024 + m * 48 + 24 * weekend + h)
                     hours["tn"].append(tn)
                     hours["month"].append(m + 1)
                     hours["weekend"].append(weekend)
@@ -325,7 +328,15 @@ def rate_tables(rates: Iterable[UtilityRate]) -> dict[str, pa.Table]:
         "rate_hours": pa.table(
             hours,
             schema=pa.schema(
-                [("tn", i32), ("month", i32), ("weekend", pa.bool_()), ("hour", i32), ("ep", i32), ("dp", i32)]
+                [
+                    ("k", pa.int64()),
+                    ("tn", i32),
+                    ("month", i32),
+                    ("weekend", pa.bool_()),
+                    ("hour", i32),
+                    ("ep", i32),
+                    ("dp", i32),
+                ]  # fmt: skip
             ),
         ),
         "rate_energy_tiers": pa.table(
@@ -383,34 +394,28 @@ WITH st AS (
     SELECT s.site_id, m.tn, m.window_s, CAST(row_number() OVER (ORDER BY s.site_id) AS INTEGER) AS sn
     FROM {sites} s JOIN rate_meta m ON m.utility_tariff_id = s.utility_tariff_id
 ),
-days AS (
-    -- every local day the load covers, with its month key (year × 12 + month − 1), month and weekend
-    SELECT dn, CAST(EXTRACT(year FROM dd) AS INTEGER) * 12 + CAST(EXTRACT(month FROM dd) AS INTEGER) - 1 AS mk,
-           CAST(EXTRACT(month FROM dd) AS INTEGER) AS month, EXTRACT(isodow FROM dd) >= 6 AS weekend
-    FROM (SELECT dn, CAST(DATE '1970-01-01' + CAST(dn AS INTEGER) AS DATE) AS dd
-          FROM (SELECT unnest(range(epoch_us(min(local_at)) // 86400000000,
-                                    epoch_us(max(local_at)) // 86400000000 + 1)) AS dn FROM {load}))
-),
-slots AS (
-    -- (tariff, local hour since 1970) → month key and the energy and demand TOU periods, under one
-    -- BIGINT key tn × 2^32 + local hour, so the probe of every interval is a single-key lookup
-    SELECT r.tn * 4294967296 + d.dn * 24 + r.hour AS slot, d.mk, r.ep, r.dp
-    FROM days d JOIN rate_hours r ON r.month = d.month AND r.weekend = d.weekend
+hg AS (
+    -- the one pass over every interval: per site, local month and schedule hour (the hour's place in
+    -- a 12 × 24 weekday/weekend schedule, from the small bill_calendar), kWh and the top interval kW
+    SELECT d.site_id, c.mk, c.hk, sum(d.power_kw) AS kw_sum, max(d.power_kw) AS kw_max
+    FROM {load} d JOIN bill_calendar c ON c.lh = epoch_us(d.local_at) // 3600000000
+    GROUP BY d.site_id, c.mk, c.hk
 ),
 g AS (
-    -- the one pass over every interval: kWh and the highest interval kW per site, month and periods
-    SELECT st.sn, s.mk, s.ep, s.dp, sum(d.power_kw) AS kw_sum, max(d.power_kw) AS kw_max
-    FROM {load} d JOIN st ON st.site_id = d.site_id
-    JOIN slots s ON s.slot = st.tn * 4294967296 + epoch_us(d.local_at) // 3600000000
-    GROUP BY st.sn, s.mk, s.ep, s.dp
+    -- then, on at most 576 rows per site-year, the site's tariff periods of each schedule hour
+    SELECT st.sn, hg.mk, h.ep, h.dp, sum(hg.kw_sum) AS kw_sum, max(hg.kw_max) AS kw_max
+    FROM hg JOIN st ON st.site_id = hg.site_id
+    JOIN rate_hours h ON h.k = st.tn * 1024 + hg.hk
+    GROUP BY st.sn, hg.mk, h.ep, h.dp
 ),
 blocks AS (
     -- sites whose tariff's demand window is longer than the interval: clock-aligned block averages
-    SELECT st.sn, s.mk, arg_min(s.dp, d.interval_at) AS dp,
+    SELECT st.sn, c.mk, arg_min(h.dp, d.interval_at) AS dp,
            sum(d.power_kw) * {step_s} / any_value(st.window_s) AS kw
     FROM {load} d JOIN st ON st.site_id = d.site_id AND st.window_s > {step_s}
-    JOIN slots s ON s.slot = st.tn * 4294967296 + epoch_us(d.local_at) // 3600000000
-    GROUP BY st.sn, s.mk, epoch_us(d.interval_at) // (st.window_s * 1000000)
+    JOIN bill_calendar c ON c.lh = epoch_us(d.local_at) // 3600000000
+    JOIN rate_hours h ON h.k = st.tn * 1024 + c.hk
+    GROUP BY st.sn, c.mk, epoch_us(d.interval_at) // (st.window_s * 1000000)
 ),
 month_energy AS (
     SELECT sn, make_date(CAST(mk // 12 AS INTEGER), CAST(mk % 12 + 1 AS INTEGER), 1) AS bill_month,
@@ -533,6 +538,31 @@ def register_rates(con: duckdb.DuckDBPyConnection, rates: Iterable[UtilityRate])
         con.register(name, table)
 
 
+def calendar_table(first: dt.date, last: dt.date) -> pa.Table:
+    """``bill_calendar``: every local hour of the days ``first`` … ``last``.
+
+    Columns: ``lh`` (hours since 1970-01-01 00:00 on the wall clock), ``mk``
+    (year × 12 + month − 1) and ``hk`` (``(month − 1) × 48 + 24 × weekend +
+    hour``, the hour's place in a 12 × 24 weekday/weekend schedule).
+    """
+    days = (last - first).days + 1
+    day0 = (first - dt.date(1970, 1, 1)).days
+    lh, mk, hk = [], [], []
+    for i in range(days):
+        d = first + dt.timedelta(days=i)
+        base = (d.month - 1) * 48 + (24 if d.weekday() >= 5 else 0)
+        for h in range(24):
+            lh.append((day0 + i) * 24 + h)
+            mk.append(d.year * 12 + d.month - 1)
+            hk.append(base + h)
+    return pa.table({"lh": pa.array(lh, pa.int64()), "mk": pa.array(mk, pa.int32()), "hk": pa.array(hk, pa.int32())})
+
+
+def register_calendar(con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date) -> None:
+    """Register ``bill_calendar`` for local days ``first`` … ``last``; load outside them is not billed."""
+    con.register("bill_calendar", calendar_table(first, last))
+
+
 def bills(con: duckdb.DuckDBPyConnection, load: str, sites: str, rates: Iterable[UtilityRate], step_s: int = 900):
     """Bills per site and month: line items in cents and exact, kWh and peak kW.
 
@@ -544,4 +574,8 @@ def bills(con: duckdb.DuckDBPyConnection, load: str, sites: str, rates: Iterable
         :data:`LINE_ITEMS`, ``total_minor`` (their sum) and ``<line>_exact``.
     """
     register_rates(con, rates)
+    lo, hi = con.sql(f"SELECT CAST(min(local_at) AS DATE), CAST(max(local_at) AS DATE) FROM {load}").fetchall()[0]
+    if lo is None:
+        lo = hi = dt.date(1970, 1, 1)
+    register_calendar(con, lo, hi)
     return con.sql(bill_sql(load, sites, step_s))

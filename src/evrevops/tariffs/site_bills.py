@@ -76,6 +76,8 @@ def bills_sql(
         JOIN utility_tariffs u ON u.utility_tariff_id = s.utility_tariff_id
         WHERE TRUE {_in("s.site_id", site_ids)})"""
     billing.register_rates(con, rates.values())
+    # local days wide enough for every zone around the UTC range of the profile
+    billing.register_calendar(con, start.date() - dt.timedelta(days=2), end.date() + dt.timedelta(days=2))
     con.register(
         "rate_unsupported",
         pa.table(
