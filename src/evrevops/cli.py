@@ -29,6 +29,7 @@ from evrevops.metrics import compute as mc
 from evrevops.metrics import docs as mdocs
 from evrevops.metrics.registry import GRAINS, METRICS, PERIODS
 from evrevops.tariffs import site_bills
+from evrevops.tariffs import whatif as wi
 from evrevops.tariffs.billing import LINE_ITEMS
 from evrevops.warehouse import status as wstatus
 from evrevops.warehouse.db import Warehouse, WarehouseError, default_path
@@ -44,6 +45,10 @@ metrics_app = typer.Typer(
 app.add_typer(metrics_app, name="metrics")
 sites_app = typer.Typer(help="Sites: list them, set a site's utility tariff.", no_args_is_help=True)
 app.add_typer(sites_app, name="sites")
+whatif_app = typer.Typer(
+    help="What-ifs on energy margin: baseline and scenario side by side for a site or segment.", no_args_is_help=True
+)
+app.add_typer(whatif_app, name="whatif")
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
@@ -494,6 +499,103 @@ def bill(
     out.print(f"energy {rec['energy_kwh']:,.1f} kWh, peak {rec['peak_kw']:,.1f} kW")
     for u in rec["unsupported"]:
         out.print(f"[yellow]not billed:[/yellow] {u['part']}: {u['detail']}")
+
+
+# ---- what-ifs -------------------------------------------------------------------------------------
+
+SiteOpt = Annotated[list[str] | None, typer.Option("--site", help="Site id (repeatable).")]
+SegmentOpt = Annotated[str | None, typer.Option("--segment", help="Every site of a segment.")]
+MonthOpt = Annotated[str | None, typer.Option(help="Month YYYY-MM (default: last full month of data).")]
+LastMonthOpt = Annotated[str | None, typer.Option("--to-month", help="Last month YYYY-MM of a longer period.")]
+
+
+def _scope(wh: Warehouse, site: list[str] | None, segment: str | None) -> list[str]:
+    if bool(site) == bool(segment):
+        raise _fail("give --site (one or more) or --segment")
+    if segment:
+        ids = [
+            r[0]
+            for r in wh.con.sql("SELECT site_id FROM sites WHERE segment = ? ORDER BY 1", params=[segment]).fetchall()
+        ]
+        if not ids:
+            raise _fail(f"no sites in segment {segment!r}")
+        return ids
+    known = {r[0] for r in wh.con.sql("SELECT site_id FROM sites").fetchall()}
+    unknown = [x for x in site or [] if x not in known]
+    if unknown:
+        raise _fail(f"unknown site {unknown[0]!r}; see `evrevops sites list`")
+    unbilled = site_bills.unbilled_sites(wh, list(site or [])).to_pylist()
+    if unbilled:
+        raise _fail(f"site {unbilled[0]['site_id']} cannot be billed: {unbilled[0]['reason']}")
+    return list(site or [])
+
+
+def _months(wh: Warehouse, month: str | None, to_month: str | None) -> tuple[dt.date, dt.date]:
+    lo, _ = _range(month, None, None, None, wh)
+    try:
+        hi = site_bills.month_start(to_month) if to_month else lo
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    if hi < lo:
+        raise _fail("--to-month is before --month")
+    return lo, hi
+
+
+@whatif_app.command("power-cap")
+def whatif_power_cap(
+    ctx: typer.Context,
+    site: SiteOpt = None,
+    segment: SegmentOpt = None,
+    month: MonthOpt = None,
+    to_month: LastMonthOpt = None,
+    cap_kw: Annotated[
+        float | None, typer.Option("--cap-kw", help="Site cap [kW]; default: try 10-100 % of each site's peak.")
+    ] = None,
+    fmt: FormatOpt = OutFormat.table,
+) -> None:
+    """Managed charging under a site kW cap: demand charge saved, energy revenue lost, net margin change.
+
+    Energy above the cap is deferred into each session's idle time before its
+    (unchanged) departure; what does not fit is lost with its revenue per kWh.
+    Without --cap-kw every cap from 10 % to 100 % of the site's own peak is
+    tried and `best` marks the one with the highest margin.
+    """
+    wh = ctx.obj.warehouse(read_only=True)
+    ids = _scope(wh, site, segment)
+    lo, hi = _months(wh, month, to_month)
+    with err.status(f"managing {len(ids)} site(s) under a cap, {lo:%Y-%m} … {hi:%Y-%m}"):
+        table = wi.power_cap(wh, lo, hi, ids, cap_kw=cap_kw)
+    if fmt is OutFormat.table:
+        cols = ["site_id", "month", "cap_kw", "baseline_peak_kw", "energy_lost_kwh", "revenue_lost_minor",
+                "demand_charge_saved_minor", "bill_change_minor", "margin_change_minor", "best"]  # fmt: skip
+        table = table.select([c for c in cols if c in table.column_names])
+    render(table, fmt, title=f"what-if power cap, {lo:%Y-%m} … {hi:%Y-%m} (money in minor units)")
+
+
+@whatif_app.command("tariff")
+def whatif_tariff(
+    ctx: typer.Context,
+    tariff: Annotated[str, typer.Option("--tariff", help="The utility tariff to try (utility_tariff_id).")],
+    site: SiteOpt = None,
+    segment: SegmentOpt = None,
+    month: MonthOpt = None,
+    to_month: LastMonthOpt = None,
+    fmt: FormatOpt = OutFormat.table,
+) -> None:
+    """The same load under another utility tariff (e.g. an EV rate): bills side by side."""
+    wh = ctx.obj.warehouse(read_only=True)
+    ids = _scope(wh, site, segment)
+    lo, hi = _months(wh, month, to_month)
+    try:
+        with err.status(f"billing {len(ids)} site(s) under {tariff}"):
+            table = wi.tariff(wh, lo, hi, ids, tariff)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    if fmt is OutFormat.table:
+        cols = ["site_id", "month", "baseline_tariff", "baseline_total_minor", "scenario_total_minor",
+                "demand_charge_saved_minor", "margin_change_minor"]  # fmt: skip
+        table = table.select([c for c in cols if c in table.column_names])
+    render(table, fmt, title=f"what-if tariff {tariff}, {lo:%Y-%m} … {hi:%Y-%m} (money in minor units)")
 
 
 # ---- demo network ---------------------------------------------------------------------------

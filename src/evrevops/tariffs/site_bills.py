@@ -34,15 +34,22 @@ def next_month(d: dt.date) -> dt.date:
     return dt.date(d.year + (d.month == 12), d.month % 12 + 1, 1)
 
 
-def site_rates(con: duckdb.DuckDBPyConnection, site_ids: list[str] | None = None) -> dict[str, billing.UtilityRate]:
-    """The parsed utility tariffs the (chosen) sites are on, by ``utility_tariff_id``."""
-    flt = ""
-    if site_ids is not None:
-        flt = "AND s.site_id IN (" + ", ".join("'" + x.replace("'", "''") + "'" for x in site_ids) + ")"
-    rows = con.sql(
-        f"""SELECT DISTINCT u.utility_tariff_id, u.rate_json FROM sites s
-            JOIN utility_tariffs u ON u.utility_tariff_id = s.utility_tariff_id WHERE TRUE {flt}"""
-    ).fetchall()
+def site_rates(
+    con: duckdb.DuckDBPyConnection, site_ids: list[str] | None = None, tariff: str | None = None
+) -> dict[str, billing.UtilityRate]:
+    """The parsed utility tariffs the (chosen) sites are on — or *tariff* alone — by ``utility_tariff_id``."""
+    if tariff is not None:
+        rows = con.sql(
+            "SELECT utility_tariff_id, rate_json FROM utility_tariffs WHERE utility_tariff_id = ?", params=[tariff]
+        ).fetchall()
+        if not rows:
+            raise ValueError(f"unknown utility tariff {tariff!r}; ingest its URDB record first")
+    else:
+        rows = con.sql(
+            f"""SELECT DISTINCT u.utility_tariff_id, u.rate_json FROM sites s
+                JOIN utility_tariffs u ON u.utility_tariff_id = s.utility_tariff_id
+                WHERE TRUE {_in("s.site_id", site_ids)}"""
+        ).fetchall()
     return {tid: billing.parse_rate(text, tid) for tid, text in rows}
 
 
@@ -57,24 +64,35 @@ def bills_sql(
     first: dt.date,
     last: dt.date,
     site_ids: list[str] | None = None,
+    profile: str | None = None,
+    tariff: str | None = None,
 ) -> str:
     """One SQL statement billing the (chosen) sites for months ``first`` … ``last``.
 
     Every site with a utility tariff is billed for each month in which one
-    of its ports is in service, with or without load.
+    of its ports is in service, with or without load. *profile* replaces the
+    site load profile (a relation like :func:`load_profile.from_sessions_sql`
+    returns: what-ifs bill a managed load); *tariff* bills every chosen site
+    under that utility tariff instead of its own.
 
     Registers the tariff tables of the sites' utility tariffs on *con*
     (:func:`evrevops.tariffs.billing.register_rates`) and returns the SQL;
     :func:`month_bills` runs it, the metrics use it as a fact table.
     """
-    rates = site_rates(con, site_ids)
+    rates = site_rates(con, site_ids, tariff)
     # UTC range wide enough for every zone (UTC−12 … UTC+14); months are cut on local time below.
     start = dt.datetime.combine(first, dt.time()) - dt.timedelta(days=1)
     end = dt.datetime.combine(next_month(last), dt.time()) + dt.timedelta(days=1)
-    profile = load_profile.from_sessions_sql(start, end, site_ids=site_ids, meter="meter_readings")
-    site_tariffs = f"""(SELECT s.site_id, s.utility_tariff_id FROM sites s
-        JOIN utility_tariffs u ON u.utility_tariff_id = s.utility_tariff_id
-        WHERE TRUE {_in("s.site_id", site_ids)})"""
+    if profile is None:
+        profile = load_profile.from_sessions_sql(start, end, site_ids=site_ids, meter="meter_readings")
+    if tariff is None:
+        site_tariffs = f"""(SELECT s.site_id, s.utility_tariff_id FROM sites s
+            JOIN utility_tariffs u ON u.utility_tariff_id = s.utility_tariff_id
+            WHERE TRUE {_in("s.site_id", site_ids)})"""
+    else:
+        quoted = tariff.replace("'", "''")
+        site_tariffs = f"""(SELECT s.site_id, '{quoted}' AS utility_tariff_id FROM sites s
+            WHERE TRUE {_in("s.site_id", site_ids)})"""
     billing.register_rates(con, rates.values())
     # local days wide enough for every zone around the UTC range of the profile
     billing.register_calendar(con, start.date() - dt.timedelta(days=2), end.date() + dt.timedelta(days=2))
