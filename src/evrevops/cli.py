@@ -28,7 +28,7 @@ from evrevops.formats.base import FormatError, minor_to_decimal
 from evrevops.metrics import compute as mc
 from evrevops.metrics import docs as mdocs
 from evrevops.metrics.registry import GRAINS, METRICS, PERIODS
-from evrevops.tariffs import site_bills
+from evrevops.tariffs import repricing, site_bills
 from evrevops.tariffs import whatif as wi
 from evrevops.tariffs.billing import LINE_ITEMS
 from evrevops.warehouse import status as wstatus
@@ -501,6 +501,30 @@ def bill(
         out.print(f"[yellow]not billed:[/yellow] {u['part']}: {u['detail']}")
 
 
+@app.command()
+def price(
+    ctx: typer.Context,
+    month: Annotated[str | None, typer.Option(help="Month YYYY-MM (default: last full month of data).")] = None,
+    to_month: Annotated[str | None, typer.Option("--to-month", help="Last month YYYY-MM of a longer period.")] = None,
+    site: Annotated[list[str] | None, typer.Option("--site", help="Only these sites (repeatable).")] = None,
+    fmt: FormatOpt = OutFormat.table,
+) -> None:
+    """Reprice CDRs under their driver tariff: revenue leakage by site and month.
+
+    `leakage_minor` sums expected − billed over CDRs whose billed total is
+    neither the tariff's total rounded once nor its lines rounded one by one
+    (positive: under-billed); `rounding_minor` is what rounding alone explains.
+    """
+    wh = ctx.obj.warehouse(read_only=True)
+    lo, hi = _months(wh, month, to_month)
+    with err.status(f"repricing CDRs, {lo:%Y-%m} … {hi:%Y-%m}"):
+        table = repricing.leakage(wh, lo, hi, list(site) if site else None)
+    render(table, fmt, title=f"revenue leakage {lo:%Y-%m} … {hi:%Y-%m} (minor units)")
+    if fmt is OutFormat.table and table.num_rows:
+        total = sum(table.column("leakage_minor").to_pylist())
+        err.print(f"leakage: {total:,} minor units over {sum(table.column('sessions_mismatched').to_pylist()):,} CDRs")
+
+
 # ---- what-ifs -------------------------------------------------------------------------------------
 
 SiteOpt = Annotated[list[str] | None, typer.Option("--site", help="Site id (repeatable).")]
@@ -570,6 +594,40 @@ def whatif_power_cap(
                 "demand_charge_saved_minor", "bill_change_minor", "margin_change_minor", "best"]  # fmt: skip
         table = table.select([c for c in cols if c in table.column_names])
     render(table, fmt, title=f"what-if power cap, {lo:%Y-%m} … {hi:%Y-%m} (money in minor units)")
+
+
+@whatif_app.command("price")
+def whatif_price(
+    ctx: typer.Context,
+    tariff: Annotated[str, typer.Option("--tariff", help="The driver tariff to try (OCPI tariff_id, cc*party*id).")],
+    site: SiteOpt = None,
+    segment: SegmentOpt = None,
+    month: MonthOpt = None,
+    to_month: LastMonthOpt = None,
+    elasticity: Annotated[
+        float | None, typer.Option(help="Price elasticity of kWh demand (e.g. -0.3); default: no demand response.")
+    ] = None,
+    fmt: FormatOpt = OutFormat.table,
+) -> None:
+    """The same sessions under another driver tariff: energy revenue side by side.
+
+    No demand response is assumed unless --elasticity is given (the output says which).
+    """
+    wh = ctx.obj.warehouse(read_only=True)
+    if bool(site) == bool(segment):
+        raise _fail("give --site (one or more) or --segment")
+    ids = (
+        list(site)
+        if site
+        else [r[0] for r in wh.con.sql("SELECT site_id FROM sites WHERE segment = ?", params=[segment]).fetchall()]
+    )
+    lo, hi = _months(wh, month, to_month)
+    try:
+        with err.status(f"repricing {len(ids)} site(s) under {tariff}"):
+            table = repricing.price_whatif(wh, lo, hi, ids, tariff, elasticity)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    render(table, fmt, title=f"what-if driver tariff {tariff}, {lo:%Y-%m} … {hi:%Y-%m} (minor units)")
 
 
 @whatif_app.command("tariff")

@@ -26,8 +26,9 @@ OCPI 2.2.1 specification (``mod_tariffs`` and ``mod_cdrs``, "step_size"):
   and never a charging or parking period.
 * **FLAT** is charged once per session, by the first period a FLAT component
   matches.
-* **step_size** is applied once per session, on the total, with the step and
-  price of the last period billed in that dimension: ``ENERGY`` totals round
+* **step_size** is applied once per session, on the total (rounded to
+  thousandths of a second or Wh first), with the step and price of the last
+  period billed in that dimension: ``ENERGY`` totals round
   up to whole steps of Wh; ``TIME`` and ``PARKING_TIME`` share one rounding —
   on the total parking time when the session was billed for parking, else on
   the total charging time — to whole steps of seconds. The rounded-up extra
@@ -564,10 +565,19 @@ def _matches(r: Restrictions, local: dt.datetime, energy_before: Decimal, elapse
     return not (r.max_current is not None and current >= r.max_current)
 
 
+MILLI = Decimal("0.001")
+
+
 def _step(total: Decimal, step: int) -> Decimal:
+    """Round *total* (seconds or Wh) up to whole steps, after rounding it to thousandths.
+
+    A thousandth (a millisecond, a milliwatt-hour) is below any meter's
+    resolution; without it, hours stated as a decimal (0.716666667 h for 43
+    minutes) would step up a whole step for a remainder of a microsecond.
+    """
     if step <= 0:
         return total
-    return (total / step).to_integral_value(rounding=ROUND_CEILING) * step
+    return (total.quantize(MILLI, rounding=ROUND_HALF_UP) / step).to_integral_value(rounding=ROUND_CEILING) * step
 
 
 def price_session(
