@@ -64,7 +64,7 @@ def boulder_2018():
         "CREATE TABLE sites AS SELECT * FROM (VALUES ('network', 'Etc/GMT+7'), ('site', 'Etc/GMT+7')) t(site_id, time_zone)"
     )
     start, end = dt.datetime(2018, 1, 1, 7), dt.datetime(2019, 1, 1, 7)
-    con.sql(f"CREATE TABLE load AS {load_profile.from_sessions_sql(start, end)}")
+    con.sql(f"CREATE TABLE load AS {load_profile.from_sessions_sql(start, end, cdr_periods=False)}")
     dense = {}
     for site in ("network", "site"):
         rows = con.sql(
@@ -257,7 +257,7 @@ def test_dst_month_exact_cents():
     )
     con.sql("CREATE TABLE ports AS SELECT 'P' AS port_id, 'S' AS site_id, 11.0 AS rated_kw")
     con.sql("CREATE TABLE sites AS SELECT 'S' AS site_id, 'America/Denver' AS time_zone")
-    con.sql(f"CREATE TABLE load AS {load_profile.from_sessions_sql(start, end)}")
+    con.sql(f"CREATE TABLE load AS {load_profile.from_sessions_sql(start, end, cdr_periods=False)}")
     assert con.sql("SELECT count(*), round(min(power_kw), 9), round(max(power_kw), 9) FROM load").fetchall() == [
         (2972, 10.0, 10.0)
     ]
@@ -290,3 +290,48 @@ def test_minimum_charge_lifts_the_bill():
         7900,
     )
     assert b["total_minor"] == 10000
+
+
+def test_profile_follows_cdr_charging_periods_capped_at_rating():
+    """A CDR charging in two periods: 30 kWh in its first 30 min, then 10 kWh over an hour from 15:00.
+
+    The port is rated 50 kW, so the first 30 kWh take 36 min at 50 kW: 14:00 and 14:15 at 50 kW,
+    14:30 at 50 × 6/15 = 20 kW; then 15:00–16:00 at 10 kW. A one-period CDR keeps constant power.
+    """
+    periods = json.dumps(
+        [
+            {
+                "start_date_time": "2024-06-03T14:00:00Z",
+                "dimensions": [{"type": "ENERGY", "volume": 30}, {"type": "TIME", "volume": 0.5}],
+            },
+            {"start_date_time": "2024-06-03T14:30:00Z", "dimensions": [{"type": "PARKING_TIME", "volume": 0.5}]},
+            {
+                "start_date_time": "2024-06-03T15:00:00Z",
+                "dimensions": [{"type": "ENERGY", "volume": 10}, {"type": "TIME", "volume": 1}],
+            },
+        ]
+    )
+    one = json.dumps(
+        [
+            {
+                "start_date_time": "2024-06-04T14:00:00Z",
+                "dimensions": [{"type": "ENERGY", "volume": 20}, {"type": "TIME", "volume": 1}],
+            }
+        ]
+    )
+    con = duckdb.connect()
+    con.sql(
+        f"""CREATE TABLE sessions AS SELECT * FROM (VALUES
+            ('m', 'S', 'P', TIMESTAMP '2024-06-03 14:00', TIMESTAMP '2024-06-03 16:00', NULL::TIMESTAMP, 40.0, '{periods}'),
+            ('o', 'S', 'P', TIMESTAMP '2024-06-04 14:00', TIMESTAMP '2024-06-04 15:00', NULL::TIMESTAMP, 20.0, '{one}'))
+            t(session_id, site_id, port_id, started_at, ended_at, charging_ended_at, energy_kwh, charging_periods)"""
+    )
+    con.sql("CREATE TABLE ports AS SELECT 'P' AS port_id, 'S' AS site_id, 50.0 AS rated_kw")
+    con.sql("CREATE TABLE sites AS SELECT 'S' AS site_id, 'UTC' AS time_zone")
+    sql = load_profile.from_sessions_sql(dt.datetime(2024, 6, 3), dt.datetime(2024, 6, 5))
+    rows = con.sql(f"SELECT strftime(interval_at, '%d %H:%M'), round(power_kw, 9) FROM ({sql}) ORDER BY 1").fetchall()
+    assert rows == [
+        ("03 14:00", 50.0), ("03 14:15", 50.0), ("03 14:30", 20.0),
+        ("03 15:00", 10.0), ("03 15:15", 10.0), ("03 15:30", 10.0), ("03 15:45", 10.0),
+        ("04 14:00", 20.0), ("04 14:15", 20.0), ("04 14:30", 20.0), ("04 14:45", 20.0),
+    ]  # fmt: skip

@@ -390,7 +390,7 @@ def rate_tables(rates: Iterable[UtilityRate]) -> dict[str, pa.Table]:
 # into kWh and the highest interval kW; a tariff whose demand window is longer than the interval
 # has its clock-aligned blocks averaged first (a second, smaller pass over its own sites only).
 BILL_SQL = """
-WITH st AS (
+WITH {load_cte}st AS (
     SELECT s.site_id, m.tn, m.window_s, CAST(row_number() OVER (ORDER BY s.site_id) AS INTEGER) AS sn
     FROM {sites} s JOIN rate_meta m ON m.utility_tariff_id = s.utility_tariff_id
 ),
@@ -503,7 +503,7 @@ def _days(col: str = "bill_month") -> str:
     return f"EXTRACT(day FROM (CAST({col} AS DATE) + INTERVAL 1 MONTH - INTERVAL 1 DAY))"
 
 
-def bill_sql(load: str, sites: str, step_s: int = 900) -> str:
+def bill_sql(load: str, sites: str, step_s: int = 900, materialize: bool = False) -> str:
     """The bill SQL over a load relation and a site → tariff relation.
 
     Parameters
@@ -517,9 +517,15 @@ def bill_sql(load: str, sites: str, step_s: int = 900) -> str:
         Relation with ``site_id`` and ``utility_tariff_id``.
     step_s : int
         Interval length [s] (900 for 15-minute load).
+    materialize : bool
+        Compute *load* once (a query rather than a table: it is read twice).
     """
     minor = {name: f"CAST(round({name} * 100) AS BIGINT)" for name in LINE_ITEMS}  # exact DECIMAL → cents
+    load_cte = ""
+    if materialize:
+        load_cte, load = f"bill_load AS MATERIALIZED (SELECT * FROM {load}),\n", "bill_load"
     return BILL_SQL.format(
+        load_cte=load_cte,
         load=load,
         sites=sites,
         step_h=f"({step_s} / 3600.0)",

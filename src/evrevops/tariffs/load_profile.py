@@ -5,7 +5,9 @@ Metered data is best: a port with OCPP ``Energy.Active.Import.Register``
 readings in the range is profiled from its meter — the energy between two
 consecutive readings (Wh, kWh converted) spread evenly over the time between
 them. Every other port is profiled from its sessions: each session's energy
-spread over its charging time at constant power, capped at the port's rating.
+spread over its charging time at constant power, capped at the port's rating;
+a CDR whose ``charging_periods`` show more than one charging period has each
+period's energy spread over that period's own charging time instead.
 
 For a session with energy :math:`E` [kWh] charging from :math:`a` to
 :math:`b` (``charging_ended_at``, else ``ended_at``) on a port rated
@@ -49,14 +51,45 @@ steps AS (
 meter_spans AS (
     SELECT site_id, dwh / 1000 * 3600 / (b - a) AS kw, a, b FROM steps WHERE dwh > 0 AND b > a
 ),
-s AS (
-    SELECT s.site_id, s.energy_kwh, p.rated_kw,
-           epoch(s.started_at) AS a,
-           epoch(least(coalesce(s.charging_ended_at, s.ended_at), s.ended_at)) AS b0,
-           epoch(s.ended_at) AS e
+sel AS NOT MATERIALIZED (
+    SELECT {sid_col} AS session_id, s.site_id, s.energy_kwh, p.rated_kw, s.started_at, s.ended_at,
+           s.charging_ended_at, {multi} AS multi, {periods_col} AS charging_periods
     FROM {sessions} s LEFT JOIN {ports} p ON p.port_id = s.port_id
     WHERE s.energy_kwh > 0 AND s.ended_at > {start} AND s.started_at < {end} {site_filter}
       AND s.port_id NOT IN (SELECT DISTINCT port_id FROM readings WHERE port_id IS NOT NULL)
+),
+s AS (
+    SELECT site_id, energy_kwh, rated_kw,
+           epoch(started_at) AS a,
+           epoch(least(coalesce(charging_ended_at, ended_at), ended_at)) AS b0,
+           epoch(ended_at) AS e
+    FROM sel WHERE NOT multi
+),
+cp AS (
+    -- CDRs that charged in more than one charging period: each period's energy over its own TIME
+    SELECT session_id, site_id, rated_kw, epoch(ended_at) AS e,
+           unnest(from_json(charging_periods,
+               '[{{"start_date_time":"VARCHAR","dimensions":[{{"type":"VARCHAR","volume":"DOUBLE"}}]}}]')) AS p
+    FROM sel WHERE multi
+),
+cq AS (
+    SELECT session_id, site_id, rated_kw, e, epoch(CAST(p.start_date_time AS TIMESTAMPTZ)) AS a,
+           coalesce(list_sum(list_transform(list_filter(p.dimensions, lambda d: d.type = 'ENERGY'),
+                                            lambda d: d.volume)), 0) AS kwh,
+           coalesce(list_sum(list_transform(list_filter(p.dimensions, lambda d: d.type = 'TIME'),
+                                            lambda d: d.volume)), 0) AS h
+    FROM cp
+),
+cr AS (
+    SELECT *, CASE WHEN h > 0 THEN least(a + h * 3600, nxt) ELSE nxt END AS b0
+    FROM (SELECT *, least(coalesce(lead(a) OVER (PARTITION BY session_id ORDER BY a), e), e) AS nxt FROM cq)
+),
+period_spans AS (
+    SELECT site_id, kwh * 3600 / (b - a) AS kw, a, b FROM (
+        SELECT site_id, kwh, a,
+               CASE WHEN rated_kw > 0 AND kwh * 3600 / (b0 - a) > rated_kw AND a + kwh * 3600 / rated_kw <= e
+                    THEN a + kwh * 3600 / rated_kw ELSE b0 END AS b
+        FROM cr WHERE kwh > 0 AND b0 > a)
 ),
 c AS (
     SELECT site_id, energy_kwh, a, e,
@@ -67,6 +100,8 @@ c AS (
 ),
 spans AS (
     SELECT site_id, 'sessions' AS source, energy_kwh * 3600 / (b - a) AS kw, a, b FROM c
+    UNION ALL
+    SELECT site_id, 'sessions' AS source, kw, a, b FROM period_spans
     UNION ALL
     SELECT site_id, 'meter' AS source, kw, a, b FROM meter_spans
 ),
@@ -100,6 +135,7 @@ def from_sessions_sql(
     sites: str = "sites",
     site_ids: list[str] | None = None,
     meter: str | None = None,
+    cdr_periods: bool = True,
 ) -> str:
     """SQL of the 15-minute profile from sessions, for intervals starting in ``[start, end)`` (UTC).
 
@@ -108,7 +144,12 @@ def from_sessions_sql(
     ``site_id, time_zone``; *meter* (optional, the ``meter_readings``
     table) ``port_id, observed_at, measurand, phase, value, unit``. Returns
     ``site_id, source`` (``meter`` or ``sessions``), ``interval_at``,
-    ``local_at``, ``power_kw`` for intervals with load.
+    ``local_at``, ``power_kw`` for intervals with load. With *cdr_periods*,
+    *sessions* also has ``charging_periods`` (OCPI JSON text): a CDR with two
+    or more charging periods has each period's energy spread over that
+    period's ``TIME`` from its start (or to the next period when it states
+    none), capped at the port rating: a capped period charges on past its
+    own end, never past plug-out.
     """
     flt = mflt = ""
     if site_ids is not None:
@@ -120,7 +161,14 @@ def from_sessions_sql(
             "(SELECT NULL::VARCHAR AS port_id, NULL::TIMESTAMP AS observed_at, NULL::VARCHAR AS measurand,"
             " NULL::VARCHAR AS phase, NULL::DOUBLE AS value, NULL::VARCHAR AS unit WHERE FALSE)"
         )
+    # Only a CDR with two charging periods or more changes the shape (one period from the session start
+    # over its TIME is the constant-power case): a text test finds them without parsing every CDR.
+    multi = 'coalesce(s.charging_periods LIKE \'%"ENERGY"%"ENERGY"%\', FALSE)' if cdr_periods else "FALSE"
+    periods_col = "s.charging_periods" if cdr_periods else "CAST(NULL AS VARCHAR)"
     return SESSIONS_SQL.format(
+        multi=multi,
+        periods_col=periods_col,
+        sid_col="s.session_id" if cdr_periods else "CAST(NULL AS VARCHAR)",
         sessions=sessions,
         ports=ports,
         sites=sites,

@@ -118,7 +118,7 @@ def bills_sql(
         WHERE EXISTS (SELECT 1 FROM ports p WHERE p.site_id = t.site_id
                       AND (p.commissioned_on IS NULL OR p.commissioned_on < m.month_start + INTERVAL 1 MONTH)
                       AND (p.decommissioned_on IS NULL OR p.decommissioned_on > m.month_start))"""
-    sql = billing.bill_sql(f"({profile} UNION ALL {anchors})", site_tariffs)
+    sql = billing.bill_sql(f"({profile} UNION ALL {anchors})", site_tariffs, materialize=True)
     return f"""SELECT b.*, u.unsupported FROM ({sql}) b LEFT JOIN rate_unsupported u USING (utility_tariff_id)
         WHERE b.bill_month >= DATE '{first}' AND b.bill_month <= DATE '{last}'"""
 
