@@ -361,6 +361,12 @@ HEADLINE = [
     "energy_revenue_minor",
     "revenue_per_port_minor",
     "revenue_per_port_day_minor",
+    "energy_cost_minor",
+    "demand_charge_minor",
+    "energy_margin_minor",
+    "energy_margin_per_kwh",
+    "demand_charge_share",
+    "demand_over_revenue_flag",
 ]
 
 
