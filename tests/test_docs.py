@@ -42,5 +42,7 @@ def test_required_docs_exist():
         "docs/metrics.md",
         "docs/benchmarks.md",
         "docs/demo.md",
+        "docs/billing.md",
+        "docs/pricing.md",
     ):
         assert (ROOT / p).is_file(), p
