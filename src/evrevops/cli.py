@@ -443,6 +443,11 @@ def sites_set_tariff(
     render([row], fmt, title="site tariff set")
 
 
+def unbilled_tariff(wh: Warehouse, site: str) -> str:
+    rows = wh.con.sql("SELECT utility_tariff_id FROM sites WHERE site_id = ?", params=[site]).fetchall()
+    return rows[0][0] if rows else "?"
+
+
 def _bill_record(r: dict) -> dict:
     out = {
         "site_id": r["site_id"],
@@ -484,8 +489,11 @@ def bill(
             + (f" ({u['utility_tariff_id']})" if u["utility_tariff_id"] else "")
             + "; set one with `evrevops sites set-tariff`"
         )
-    with err.status(f"billing {site} for {lo:%Y-%m}"):
-        rows = site_bills.month_bills(wh, lo, lo, [site]).to_pylist()
+    try:
+        with err.status(f"billing {site} for {lo:%Y-%m}"):
+            rows = site_bills.month_bills(wh, lo, lo, [site]).to_pylist()
+    except ValueError as exc:  # RateError: a tariff value the bill engine cannot use, named
+        raise _fail(f"site {site}: utility tariff {unbilled_tariff(wh, site)}: {exc}") from None
     if not rows:
         raise _fail(f"site {site} has no port in service in {lo:%Y-%m}")
     rec = _bill_record(rows[0])
@@ -523,8 +531,11 @@ def price(
     """
     wh = ctx.obj.warehouse(read_only=True)
     lo, hi = _months(wh, month, to_month)
-    with err.status(f"repricing CDRs, {lo:%Y-%m} … {hi:%Y-%m}"):
-        table = repricing.leakage(wh, lo, hi, list(site) if site else None)
+    try:
+        with err.status(f"repricing CDRs, {lo:%Y-%m} … {hi:%Y-%m}"):
+            table = repricing.leakage(wh, lo, hi, list(site) if site else None)
+    except ValueError as exc:  # PricingError: a tariff value the pricing engine cannot use, named
+        raise _fail(str(exc)) from None
     render(table, fmt, title=f"revenue leakage {lo:%Y-%m} … {hi:%Y-%m} (minor units)")
     if fmt is OutFormat.table and table.num_rows:
         total = sum(table.column("leakage_minor").to_pylist())
@@ -593,8 +604,13 @@ def whatif_power_cap(
     wh = ctx.obj.warehouse(read_only=True)
     ids = _scope(wh, site, segment)
     lo, hi = _months(wh, month, to_month)
-    with err.status(f"managing {len(ids)} site(s) under a cap, {lo:%Y-%m} … {hi:%Y-%m}"):
-        table = wi.power_cap(wh, lo, hi, ids, cap_kw=cap_kw)
+    if cap_kw is not None and cap_kw <= 0:
+        raise _fail("--cap-kw must be > 0")
+    try:
+        with err.status(f"managing {len(ids)} site(s) under a cap, {lo:%Y-%m} … {hi:%Y-%m}"):
+            table = wi.power_cap(wh, lo, hi, ids, cap_kw=cap_kw)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
     if fmt is OutFormat.table:
         cols = ["site_id", "month", "cap_kw", "baseline_peak_kw", "energy_lost_kwh", "revenue_lost_minor",
                 "demand_charge_saved_minor", "bill_change_minor", "margin_change_minor", "best"]  # fmt: skip

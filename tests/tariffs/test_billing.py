@@ -335,3 +335,98 @@ def test_profile_follows_cdr_charging_periods_capped_at_rating():
         ("03 15:00", 10.0), ("03 15:15", 10.0), ("03 15:30", 10.0), ("03 15:45", 10.0),
         ("04 14:00", 20.0), ("04 14:15", 20.0), ("04 14:30", 20.0), ("04 14:45", 20.0),
     ]  # fmt: skip
+
+
+def test_urdb_gaps_pysam_reads_differently_by_hand():
+    """Where PySAM drops or zeroes a part (handbook §11), evrevops bills the URDB meaning, by hand.
+
+    * ``fixedchargeunits`` missing → $/month: $25.00 (PySAM drops the fixed charge);
+    * ``flatdemandmonths`` missing → period 0 every month: 100 kW × $8 = $800.00 (PySAM: $0);
+    * a capped last tier (max 1,000 kWh) → usage above it at the last tier's price:
+      1,000 × 0.10 + 1,000 × 0.10 = $200.00 for 2,000 kWh (PySAM bills the second 1,000 at $0);
+    * tier limits that differ by period (PySAM refuses the tariff): each period's own limits on the
+      month total, in proportion: period 0 (limit 500) holds 1,500 of the 2,000 kWh, period 1
+      (limit 1,500) 500; month total 2,000 → period 0: 0.75 × (500 × 0.10 + 1,500 × 0.20) = 262.50,
+      period 1: 0.25 × (1,500 × 0.10 + 500 × 0.20) = 62.50 → $325.00.
+    """
+    sched = [[0] * 24 for _ in range(12)]
+    base = {"energyweekdayschedule": sched, "energyweekendschedule": sched}
+    t0 = dt.datetime(2025, 4, 1, 6)
+
+    def load(kw: float, n: int, offset: int = 0):
+        return [
+            (
+                (t0 + dt.timedelta(minutes=15 * (i + offset))).isoformat(),
+                (t0 + dt.timedelta(minutes=15 * (i + offset) - 360)).isoformat(),
+                kw,
+            )
+            for i in range(n)
+        ]
+
+    rate = {
+        "label": "gaps",
+        **base,
+        "energyratestructure": [[{"max": 1000, "rate": 0.10}]],
+        "flatdemandstructure": [[{"rate": 8}]],
+        "fixedchargefirstmeter": 25,
+    }
+    parsed = parse_rate(rate)
+    assert any("fixedchargeunits missing" in n for n in parsed.notes)
+    assert any("flatdemandmonths missing" in n for n in parsed.notes)
+    assert any("last tier has max 1000" in n for n in parsed.notes)
+    (b,) = _bill(rate, load(100.0, 80))  # 100 kW × 20 h = 2,000 kWh
+    assert (b["energy_charge_minor"], b["flat_demand_charge_minor"], b["fixed_charge_minor"]) == (20000, 80000, 2500)
+
+    sched2 = [[0 if h < 12 else 1 for h in range(24)] for _ in range(12)]
+    rate2 = {
+        "label": "tiers-by-period",
+        "energyweekdayschedule": sched2,
+        "energyweekendschedule": sched2,
+        "energyratestructure": [
+            [{"max": 500, "rate": 0.10}, {"rate": 0.20}],
+            [{"max": 1500, "rate": 0.10}, {"rate": 0.20}],
+        ],
+    }
+    # 1 April 2025 local: 00:00–12:00 is period 0, 12:00–24:00 period 1; 125 kW for 12 h = 1,500 kWh in
+    # period 0, then 125 kW for 4 h from 12:00 = 500 kWh in period 1
+    (b2,) = _bill(rate2, load(125.0, 48) + load(125.0, 16, offset=48))
+    assert b2["energy_kwh"] == 2000
+    assert b2["energy_charge_minor"] == 32500
+
+
+def test_profile_from_meter_registers_beats_sessions():
+    """Port M1 has register readings, so its sessions are ignored; port P2 has none.
+
+    M1: 1,000,000 Wh at 10:00, 1,010,000 at 10:30 (also logged by Transaction.End at the same
+    instant), unchanged at 12:00, 1,012,000 at 12:10, then a replaced meter reading 5 Wh at 13:00:
+    10 kWh over 10:00–10:30 → 20 kW in two intervals; 2 kWh over 12:00–12:10 → 12 kW for 10 of
+    the 15 minutes = 8 kW; the drop adds nothing. M2 reads in kWh: 0 → 5 over 13:00–13:15 → 20 kW.
+    P2's session: 10 kWh 10:00–11:00 → 10 kW for four intervals.
+    """
+    con = duckdb.connect()
+    con.sql(
+        """CREATE TABLE meter_readings AS SELECT * FROM (VALUES
+            ('M1', TIMESTAMP '2024-06-03 10:00', 'Energy.Active.Import.Register', NULL, 1000000.0, 'Wh'),
+            ('M1', TIMESTAMP '2024-06-03 10:30', 'Energy.Active.Import.Register', NULL, 1010000.0, 'Wh'),
+            ('M1', TIMESTAMP '2024-06-03 10:30', 'Energy.Active.Import.Register', NULL, 1010000.0, 'Wh'),
+            ('M1', TIMESTAMP '2024-06-03 10:30', 'Power.Active.Import', NULL, 20000.0, 'W'),
+            ('M1', TIMESTAMP '2024-06-03 12:00', 'Energy.Active.Import.Register', NULL, 1010000.0, 'Wh'),
+            ('M1', TIMESTAMP '2024-06-03 12:10', 'Energy.Active.Import.Register', NULL, 1012000.0, 'Wh'),
+            ('M1', TIMESTAMP '2024-06-03 13:00', 'Energy.Active.Import.Register', NULL, 5.0, 'Wh'),
+            ('M2', TIMESTAMP '2024-06-03 13:00', 'Energy.Active.Import.Register', NULL, 0.0, 'kWh'),
+            ('M2', TIMESTAMP '2024-06-03 13:15', 'Energy.Active.Import.Register', NULL, 5.0, 'kWh'))
+            t(port_id, observed_at, measurand, phase, value, unit)"""
+    )
+    con.sql(
+        """CREATE TABLE sessions AS SELECT * FROM (VALUES
+            ('a', 'S', 'M1', TIMESTAMP '2024-06-03 10:00', TIMESTAMP '2024-06-03 11:00', NULL::TIMESTAMP, 99.0, NULL),
+            ('b', 'S', 'P2', TIMESTAMP '2024-06-03 10:00', TIMESTAMP '2024-06-03 11:00', NULL::TIMESTAMP, 10.0, NULL))
+            t(session_id, site_id, port_id, started_at, ended_at, charging_ended_at, energy_kwh, charging_periods)"""
+    )
+    con.sql(
+        "CREATE TABLE ports AS SELECT * FROM (VALUES ('M1', 'S', 50.0), ('M2', 'S', 50.0), ('P2', 'S', 50.0)) t(port_id, site_id, rated_kw)"
+    )
+    con.sql("CREATE TABLE sites AS SELECT 'S' AS site_id, 'UTC' AS time_zone")
+    sql = load_profile.from_sessions_sql(dt.datetime(2024, 6, 3), dt.datetime(2024, 6, 4), meter="meter_readings")
+    rows = con.sql(f"SELECT strftime(interval_at, '%H:%M'), round(power_kw, 9) FROM ({sql}) ORDER BY 1").fetchall()
+    assert rows == [("10:00", 30.0), ("10:15", 30.0), ("10:30", 10.0), ("10:45", 10.0), ("12:00", 8.0), ("13:00", 20.0)]

@@ -119,3 +119,26 @@ def test_cli_bill_json_and_errors(db):
     assert r.exit_code == 0 and "52500" in r.stdout
     r = runner.invoke(app, ["--db", str(db), "bill", "--site", "S", "--month", "2024-06"])
     assert r.exit_code == 0 and "427.00" in r.stdout
+
+
+def test_cli_bill_names_a_tariff_value_it_cannot_use(db, tmp_path):
+    bad = tmp_path / "urdb-bad.json"
+    bad.write_text(
+        json.dumps(
+            {
+                "label": "bad-min",
+                "energyratestructure": [[{"rate": 0.1}]],
+                "energyweekdayschedule": [[0] * 24] * 12,
+                "energyweekendschedule": [[0] * 24] * 12,
+                "mincharge": 50,
+                "minchargeunits": "$/week",
+            }  # fmt: skip
+        )
+    )
+    w = open_warehouse(db)
+    assert ingest_file(w, bad).accepted == 1
+    set_site_tariff(w, "S", "bad-min")
+    w.close()
+    r = runner.invoke(app, ["--db", str(db), "bill", "--site", "S", "--month", "2024-06"])
+    assert r.exit_code == 2
+    assert "bad-min" in r.output and "minchargeunits" in r.output and "$/week" in r.output
