@@ -86,6 +86,10 @@ def test_explain_shows_sql():
     r = runner.invoke(app, ["metrics", "explain", "utilization", "--by", "site"])
     assert r.exit_code == 0, r.output
     assert "charging time / open time" in r.stdout and "SELECT" in r.stdout and "_evrevops_calendar" in r.stdout
+    r = runner.invoke(app, ["metrics", "explain", "demand_charge_minor", "--by", "segment"])
+    assert r.exit_code == 0, r.output
+    # the bill view's SQL is shown with the metric's: the demand peak and the tariff tables
+    assert "site_month_bills" in r.stdout and "tou_peak" in r.stdout and "rate_demand_tiers" in r.stdout
 
 
 def test_unknown_metric_and_grain_fail_clearly(db):

@@ -198,7 +198,13 @@ def explain(
     if start is None or end is None:
         start, end = dt.date(2000, 1, 1), dt.date(2000, 1, 31)
     expr = expression(wh, by, period, start, end, [m.name])
-    return ibis.to_sql(expr, dialect=dialect) if dialect else ibis.to_sql(expr)
+    sql = ibis.to_sql(expr, dialect=dialect) if dialect else ibis.to_sql(expr)
+    levels = {MEASURES[m.numerator].level} | ({MEASURES[m.denominator].level} if m.denominator else set())
+    if "site-month" in levels and period == "month" and by in m.grains:
+        # the bill fact is a view over the bill SQL; show what it computes too
+        view = _bills.bills_sql(wh.con, start.replace(day=1), end.replace(day=1))
+        sql = f"-- {BILL_VIEW}: the site-month bills (evrevops.tariffs.site_bills.bills_sql)\n{view}\n\n-- the metric\n{sql}"
+    return sql
 
 
 def data_range(wh: Warehouse) -> tuple[dt.date, dt.date] | None:

@@ -397,16 +397,16 @@ WITH {load_cte}st AS (
 hg AS (
     -- the one pass over every interval: per site, local month and schedule hour (the hour's place in
     -- a 12 × 24 weekday/weekend schedule, from the small bill_calendar), kWh and the top interval kW
-    SELECT d.site_id, c.mk, c.hk, sum(d.power_kw) AS kw_sum, max(d.power_kw) AS kw_max
+    SELECT d.site_id, c.mh, sum(d.power_kw) AS kw_sum, max(d.power_kw) AS kw_max
     FROM {load} d JOIN bill_calendar c ON c.lh = epoch_us(d.local_at) // 3600000000
-    GROUP BY d.site_id, c.mk, c.hk
+    GROUP BY d.site_id, c.mh
 ),
 g AS (
     -- then, on at most 576 rows per site-year, the site's tariff periods of each schedule hour
-    SELECT st.sn, hg.mk, h.ep, h.dp, sum(hg.kw_sum) AS kw_sum, max(hg.kw_max) AS kw_max
+    SELECT st.sn, hg.mh // 576 AS mk, h.ep, h.dp, sum(hg.kw_sum) AS kw_sum, max(hg.kw_max) AS kw_max
     FROM hg JOIN st ON st.site_id = hg.site_id
-    JOIN rate_hours h ON h.k = st.tn * 1024 + hg.hk
-    GROUP BY st.sn, hg.mk, h.ep, h.dp
+    JOIN rate_hours h ON h.k = st.tn * 1024 + hg.mh % 576
+    GROUP BY st.sn, hg.mh // 576, h.ep, h.dp
 ),
 blocks AS (
     -- sites whose tariff's demand window is longer than the interval: clock-aligned block averages
@@ -548,8 +548,9 @@ def calendar_table(first: dt.date, last: dt.date) -> pa.Table:
     """``bill_calendar``: every local hour of the days ``first`` … ``last``.
 
     Columns: ``lh`` (hours since 1970-01-01 00:00 on the wall clock), ``mk``
-    (year × 12 + month − 1) and ``hk`` (``(month − 1) × 48 + 24 × weekend +
-    hour``, the hour's place in a 12 × 24 weekday/weekend schedule).
+    (year × 12 + month − 1), ``hk`` (``(month − 1) × 48 + 24 × weekend +
+    hour``, the hour's place in a 12 × 24 weekday/weekend schedule) and
+    ``mh = mk × 576 + hk`` (both in one key, for the one pass over intervals).
     """
     days = (last - first).days + 1
     day0 = (first - dt.date(1970, 1, 1)).days
@@ -561,7 +562,15 @@ def calendar_table(first: dt.date, last: dt.date) -> pa.Table:
             lh.append((day0 + i) * 24 + h)
             mk.append(d.year * 12 + d.month - 1)
             hk.append(base + h)
-    return pa.table({"lh": pa.array(lh, pa.int64()), "mk": pa.array(mk, pa.int32()), "hk": pa.array(hk, pa.int32())})
+    mh = [m * 576 + h for m, h in zip(mk, hk, strict=True)]
+    return pa.table(
+        {
+            "lh": pa.array(lh, pa.int64()),
+            "mk": pa.array(mk, pa.int32()),
+            "hk": pa.array(hk, pa.int32()),
+            "mh": pa.array(mh, pa.int64()),
+        }
+    )
 
 
 def register_calendar(con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date) -> None:
