@@ -18,11 +18,11 @@ import pytest
 from typer.testing import CliRunner
 
 from evrevops.cli import app
-from evrevops.formats import input_files
 from evrevops.metrics.compute import compute
 from evrevops.tariffs import site_bills
 from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.loader import ingest_file, set_site_tariff
+from tests.helpers.warehouse import warehouse_of
 
 JUNE = (dt.date(2024, 6, 1), dt.date(2024, 6, 30))
 runner = CliRunner()
@@ -30,12 +30,7 @@ runner = CliRunner()
 
 @pytest.fixture()
 def db(tmp_path, fixtures):
-    path = tmp_path / "w.duckdb"
-    w = open_warehouse(path)
-    for f in input_files([fixtures / "bills"]):
-        assert ingest_file(w, f).quarantined == 0, f
-    w.close()
-    return path
+    return warehouse_of(fixtures / "bills", tmp_path / "w.duckdb")
 
 
 def test_month_bills_by_hand(db):

@@ -22,10 +22,9 @@ import pytest
 from typer.testing import CliRunner
 
 from evrevops.cli import app
-from evrevops.formats import input_files
 from evrevops.tariffs import whatif
 from evrevops.warehouse.db import open_warehouse
-from evrevops.warehouse.loader import ingest_file
+from tests.helpers.warehouse import warehouse_of
 
 JUNE = dt.date(2024, 6, 1)
 runner = CliRunner()
@@ -33,12 +32,7 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory, fixtures):
-    path = tmp_path_factory.mktemp("wi") / "w.duckdb"
-    w = open_warehouse(path)
-    for f in input_files([fixtures / "bills"]):
-        assert ingest_file(w, f).quarantined == 0, f
-    w.close()
-    return path
+    return warehouse_of(fixtures / "bills", tmp_path_factory.mktemp("wi") / "w.duckdb")
 
 
 def test_power_cap_by_hand(db):

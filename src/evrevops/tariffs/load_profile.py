@@ -123,7 +123,15 @@ WHERE w.k * {step} >= epoch({start}) AND w.k * {step} < epoch({end})
 """
 
 
-def _ts(t: dt.datetime) -> str:
+def sql_in(col: str, ids: list[str] | None) -> str:
+    """``AND col IN ('a', 'b')`` for *ids* (quoted); nothing for None; never true for an empty list."""
+    if ids is None:
+        return ""
+    return f"AND {col} IN (" + ", ".join("'" + x.replace("'", "''") + "'" for x in ids) + ")" if ids else "AND FALSE"
+
+
+def ts_sql(t: dt.datetime) -> str:
+    """A naive UTC instant as a SQL TIMESTAMP literal."""
     return f"TIMESTAMP '{t.isoformat(sep=' ')}'"
 
 
@@ -151,11 +159,7 @@ def from_sessions_sql(
     none), capped at the port rating: a capped period charges on past its
     own end, never past plug-out.
     """
-    flt = mflt = ""
-    if site_ids is not None:
-        quoted = ", ".join("'" + s.replace("'", "''") + "'" for s in site_ids)
-        flt = f"AND s.site_id IN ({quoted})" if site_ids else "AND FALSE"
-        mflt = f"AND p.site_id IN ({quoted})" if site_ids else "AND FALSE"
+    flt, mflt = sql_in("s.site_id", site_ids), sql_in("p.site_id", site_ids)
     if meter is None:
         meter = (
             "(SELECT NULL::VARCHAR AS port_id, NULL::TIMESTAMP AS observed_at, NULL::VARCHAR AS measurand,"
@@ -173,8 +177,8 @@ def from_sessions_sql(
         ports=ports,
         sites=sites,
         meter=meter,
-        start=_ts(start),
-        end=_ts(end),
+        start=ts_sql(start),
+        end=ts_sql(end),
         step=STEP_S,
         site_filter=flt,
         meter_filter=mflt,
@@ -192,7 +196,7 @@ def unplaced(con: duckdb.DuckDBPyConnection, start: dt.datetime, end: dt.datetim
     """Sessions in the range with energy but no charging time: (sessions, kWh) per site."""
     return con.sql(
         f"""SELECT site_id, count(*) AS sessions, sum(energy_kwh) AS energy_kwh FROM {sessions}
-            WHERE energy_kwh > 0 AND ended_at > {_ts(start)} AND started_at < {_ts(end)}
+            WHERE energy_kwh > 0 AND ended_at > {ts_sql(start)} AND started_at < {ts_sql(end)}
               AND least(coalesce(charging_ended_at, ended_at), ended_at) <= started_at
             GROUP BY site_id"""
     )

@@ -31,8 +31,9 @@ import duckdb
 import pyarrow as pa
 
 from evrevops.formats.base import _CURRENCY_EXPONENT
+from evrevops.tariffs.load_profile import sql_in
 from evrevops.tariffs.pricing import Tariff, parse_tariff
-from evrevops.tariffs.site_bills import _in, next_month
+from evrevops.tariffs.site_bills import next_month
 from evrevops.warehouse.db import Warehouse
 
 DEC = pa.decimal128(18, 9)
@@ -403,7 +404,7 @@ def _window(first: dt.date, last: dt.date, site_ids: list[str] | None) -> str:
     """Sessions that started in local months first … last (a day of slack each side, then cut on local time)."""
     lo = dt.datetime.combine(first, dt.time()) - dt.timedelta(days=1)
     hi = dt.datetime.combine(next_month(last), dt.time()) + dt.timedelta(days=1)
-    return f"AND s.started_at >= TIMESTAMP '{lo}' AND s.started_at < TIMESTAMP '{hi}' {_in('s.site_id', site_ids)}"
+    return f"AND s.started_at >= TIMESTAMP '{lo}' AND s.started_at < TIMESTAMP '{hi}' {sql_in('s.site_id', site_ids)}"
 
 
 def minor_sql(amount: str, currency: str) -> str:

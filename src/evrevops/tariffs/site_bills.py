@@ -18,6 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from evrevops.tariffs import billing, load_profile
+from evrevops.tariffs.load_profile import sql_in
 from evrevops.warehouse.db import Warehouse
 
 
@@ -34,6 +35,13 @@ def next_month(d: dt.date) -> dt.date:
     return dt.date(d.year + (d.month == 12), d.month % 12 + 1, 1)
 
 
+def utc_range(first: dt.date, last: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """UTC instants around local months ``first`` … ``last``, a day wider each side for every zone."""
+    start = dt.datetime.combine(first, dt.time()) - dt.timedelta(days=1)
+    end = dt.datetime.combine(next_month(last), dt.time()) + dt.timedelta(days=1)
+    return start, end
+
+
 def site_rates(
     con: duckdb.DuckDBPyConnection, site_ids: list[str] | None = None, tariff: str | None = None
 ) -> dict[str, billing.UtilityRate]:
@@ -48,15 +56,9 @@ def site_rates(
         rows = con.sql(
             f"""SELECT DISTINCT u.utility_tariff_id, u.rate_json FROM sites s
                 JOIN utility_tariffs u ON u.utility_tariff_id = s.utility_tariff_id
-                WHERE TRUE {_in("s.site_id", site_ids)}"""
+                WHERE TRUE {sql_in("s.site_id", site_ids)}"""
         ).fetchall()
     return {tid: billing.parse_rate(text, tid) for tid, text in rows}
-
-
-def _in(col: str, ids: list[str] | None) -> str:
-    if ids is None:
-        return ""
-    return f"AND {col} IN (" + ", ".join("'" + x.replace("'", "''") + "'" for x in ids) + ")" if ids else "AND FALSE"
 
 
 def bills_sql(
@@ -81,18 +83,17 @@ def bills_sql(
     """
     rates = site_rates(con, site_ids, tariff)
     # UTC range wide enough for every zone (UTC−12 … UTC+14); months are cut on local time below.
-    start = dt.datetime.combine(first, dt.time()) - dt.timedelta(days=1)
-    end = dt.datetime.combine(next_month(last), dt.time()) + dt.timedelta(days=1)
+    start, end = utc_range(first, last)
     if profile is None:
         profile = load_profile.from_sessions_sql(start, end, site_ids=site_ids, meter="meter_readings")
     if tariff is None:
         site_tariffs = f"""(SELECT s.site_id, s.utility_tariff_id FROM sites s
             JOIN utility_tariffs u ON u.utility_tariff_id = s.utility_tariff_id
-            WHERE TRUE {_in("s.site_id", site_ids)})"""
+            WHERE TRUE {sql_in("s.site_id", site_ids)})"""
     else:
         quoted = tariff.replace("'", "''")
         site_tariffs = f"""(SELECT s.site_id, '{quoted}' AS utility_tariff_id FROM sites s
-            WHERE TRUE {_in("s.site_id", site_ids)})"""
+            WHERE TRUE {sql_in("s.site_id", site_ids)})"""
     billing.register_rates(con, rates.values())
     # local days wide enough for every zone around the UTC range of the profile
     billing.register_calendar(con, start.date() - dt.timedelta(days=2), end.date() + dt.timedelta(days=2))
@@ -150,5 +151,5 @@ def unbilled_sites(wh: Warehouse, site_ids: list[str] | None = None) -> pa.Table
                    CASE WHEN s.utility_tariff_id IS NULL THEN 'no utility tariff set'
                         ELSE 'utility tariff not ingested' END AS reason
             FROM sites s LEFT JOIN utility_tariffs u ON u.utility_tariff_id = s.utility_tariff_id
-            WHERE u.utility_tariff_id IS NULL {_in("s.site_id", site_ids)} ORDER BY s.site_id"""
+            WHERE u.utility_tariff_id IS NULL {sql_in("s.site_id", site_ids)} ORDER BY s.site_id"""
     ).to_arrow_table()

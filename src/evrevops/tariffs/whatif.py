@@ -31,7 +31,8 @@ from decimal import ROUND_HALF_UP, Decimal
 import pyarrow as pa
 
 from evrevops.tariffs import load_profile, site_bills
-from evrevops.tariffs.site_bills import _in, next_month
+from evrevops.tariffs.load_profile import sql_in, ts_sql
+from evrevops.tariffs.site_bills import utc_range
 from evrevops.warehouse.db import Warehouse
 
 STEP_S = load_profile.STEP_S
@@ -122,10 +123,6 @@ SELECT 'lost', site_id, NULL, NULL, start_month, lost_kwh, revenue_lost_exact_mi
 """
 
 
-def _ts(t: dt.datetime) -> str:
-    return f"TIMESTAMP '{t.isoformat(sep=' ')}'"
-
-
 def _profile_from(table: str) -> str:
     """A load relation (as the bill engine reads it) from a (site_id, k, power_kw) table of 15-minute buckets."""
     return f"""SELECT m.site_id, 'managed' AS source,
@@ -133,12 +130,6 @@ def _profile_from(table: str) -> str:
                   to_timestamp(m.k * {STEP_S})::TIMESTAMPTZ AT TIME ZONE coalesce(st.time_zone, 'UTC') AS local_at,
                   m.power_kw
            FROM {table} m LEFT JOIN sites st ON st.site_id = m.site_id"""
-
-
-def _range(first: dt.date, last: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    start = dt.datetime.combine(first, dt.time()) - dt.timedelta(days=1)
-    end = dt.datetime.combine(next_month(last), dt.time()) + dt.timedelta(days=1)
-    return start, end
 
 
 def _bills(wh: Warehouse, first: dt.date, last: dt.date, site_ids: list[str], profile: str, tariff: str | None = None):
@@ -185,10 +176,10 @@ def power_cap(
         (bill saved − revenue lost) and ``best``.
     """
     con = wh.con
-    start, end = _range(first, last)
-    flt = _in("s.site_id", site_ids)
+    start, end = utc_range(first, last)
+    flt = sql_in("s.site_id", site_ids)
     con.sql(
-        f"CREATE OR REPLACE TEMP TABLE _wi_sessions AS {SESSIONS_SQL.format(start=_ts(start), end=_ts(end), site_filter=flt)}"
+        f"CREATE OR REPLACE TEMP TABLE _wi_sessions AS {SESSIONS_SQL.format(start=ts_sql(start), end=ts_sql(end), site_filter=flt)}"
     )
     base_profile = load_profile.from_sessions_sql(start, end, site_ids=site_ids)
     baseline = _bills(wh, first, last, site_ids, base_profile)
@@ -253,7 +244,7 @@ def tariff(wh: Warehouse, first: dt.date, last: dt.date, site_ids: list[str], ut
     The load is the site's own profile (meter registers where present, else
     sessions), as in the baseline bill.
     """
-    start, end = _range(first, last)
+    start, end = utc_range(first, last)
     profile = load_profile.from_sessions_sql(start, end, site_ids=site_ids, meter="meter_readings")
     baseline = _bills(wh, first, last, site_ids, profile)
     scenario = _bills(wh, first, last, site_ids, profile, tariff=utility_tariff_id)
