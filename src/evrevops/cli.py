@@ -443,11 +443,6 @@ def sites_set_tariff(
     render([row], fmt, title="site tariff set")
 
 
-def unbilled_tariff(wh: Warehouse, site: str) -> str:
-    rows = wh.con.sql("SELECT utility_tariff_id FROM sites WHERE site_id = ?", params=[site]).fetchall()
-    return rows[0][0] if rows else "?"
-
-
 def _bill_record(r: dict) -> dict:
     out = {
         "site_id": r["site_id"],
@@ -478,8 +473,7 @@ def bill(
     """
     wh = ctx.obj.warehouse(read_only=True)
     lo, _ = _range(month, None, None, None, wh)
-    known = wh.con.sql("SELECT count(*) FROM sites WHERE site_id = ?", params=[site]).fetchall()[0][0]
-    if not known:
+    if site not in wstatus.site_ids(wh):
         raise _fail(f"unknown site {site!r}; see `evrevops sites list`")
     unbilled = site_bills.unbilled_sites(wh, [site]).to_pylist()
     if unbilled:
@@ -493,7 +487,7 @@ def bill(
         with err.status(f"billing {site} for {lo:%Y-%m}"):
             rows = site_bills.month_bills(wh, lo, lo, [site]).to_pylist()
     except ValueError as exc:  # RateError: a tariff value the bill engine cannot use, named
-        raise _fail(f"site {site}: utility tariff {unbilled_tariff(wh, site)}: {exc}") from None
+        raise _fail(f"site {site}: utility tariff {wstatus.site_utility_tariff(wh, site)}: {exc}") from None
     if not rows:
         raise _fail(f"site {site} has no port in service in {lo:%Y-%m}")
     rec = _bill_record(rows[0])
@@ -550,22 +544,20 @@ MonthOpt = Annotated[str | None, typer.Option(help="Month YYYY-MM (default: last
 LastMonthOpt = Annotated[str | None, typer.Option("--to-month", help="Last month YYYY-MM of a longer period.")]
 
 
-def _scope(wh: Warehouse, site: list[str] | None, segment: str | None) -> list[str]:
+def _scope(wh: Warehouse, site: list[str] | None, segment: str | None, billed: bool = True) -> list[str]:
+    """The sites of --site or --segment; with *billed*, named sites must have a utility tariff."""
     if bool(site) == bool(segment):
         raise _fail("give --site (one or more) or --segment")
     if segment:
-        ids = [
-            r[0]
-            for r in wh.con.sql("SELECT site_id FROM sites WHERE segment = ? ORDER BY 1", params=[segment]).fetchall()
-        ]
+        ids = wstatus.site_ids(wh, segment)
         if not ids:
             raise _fail(f"no sites in segment {segment!r}")
         return ids
-    known = {r[0] for r in wh.con.sql("SELECT site_id FROM sites").fetchall()}
+    known = set(wstatus.site_ids(wh))
     unknown = [x for x in site or [] if x not in known]
     if unknown:
         raise _fail(f"unknown site {unknown[0]!r}; see `evrevops sites list`")
-    unbilled = site_bills.unbilled_sites(wh, list(site or [])).to_pylist()
+    unbilled = site_bills.unbilled_sites(wh, list(site or [])).to_pylist() if billed else []
     if unbilled:
         raise _fail(f"site {unbilled[0]['site_id']} cannot be billed: {unbilled[0]['reason']}")
     return list(site or [])
@@ -636,13 +628,7 @@ def whatif_price(
     No demand response is assumed unless --elasticity is given (the output says which).
     """
     wh = ctx.obj.warehouse(read_only=True)
-    if bool(site) == bool(segment):
-        raise _fail("give --site (one or more) or --segment")
-    ids = (
-        list(site)
-        if site
-        else [r[0] for r in wh.con.sql("SELECT site_id FROM sites WHERE segment = ?", params=[segment]).fetchall()]
-    )
+    ids = _scope(wh, site, segment, billed=False)
     lo, hi = _months(wh, month, to_month)
     try:
         with err.status(f"repricing {len(ids)} site(s) under {tariff}"):

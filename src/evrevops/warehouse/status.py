@@ -58,3 +58,18 @@ def sites(wh: Warehouse) -> pa.Table:
            FROM sites s LEFT JOIN utility_tariffs u ON u.utility_tariff_id = s.utility_tariff_id
            ORDER BY s.site_id"""
     ).to_arrow_table()
+
+
+def site_ids(wh: Warehouse, segment: str | None = None) -> list[str]:
+    """Every site id (of *segment*, when given), sorted."""
+    if segment is None:
+        return [r[0] for r in wh.con.sql("SELECT site_id FROM sites ORDER BY 1").fetchall()]
+    return [
+        r[0] for r in wh.con.sql("SELECT site_id FROM sites WHERE segment = ? ORDER BY 1", params=[segment]).fetchall()
+    ]
+
+
+def site_utility_tariff(wh: Warehouse, site_id: str) -> str | None:
+    """The site's ``utility_tariff_id`` (None when unset or the site is unknown)."""
+    rows = wh.con.sql("SELECT utility_tariff_id FROM sites WHERE site_id = ?", params=[site_id]).fetchall()
+    return rows[0][0] if rows else None
