@@ -10,7 +10,8 @@ Stages
 2. reference data ingest (sites, locations, tariffs, ...): not timed.
 3. CDR ingest: all OCPI CDR files → throughput [CDRs/s] (target ≥ 150,000/s on 2 cores), best
    of 3 runs, each into a fresh copy of the warehouse holding the reference data.
-4. month metrics by site (target ≤ 2 s).
+4. month metrics by site (target ≤ 2 s): first billing every site-month on the fly, then after
+   keeping the bills as `evrevops ingest` does (the refresh is timed on its own).
 5. utility bills for 1,000 sites × 12 months of 15-minute load (35 M intervals; target ≤ 10 s on
    2 cores), best of 3, against NREL-PySAM per site-year on the same load (target ≥ 20× faster);
    see benchmarks/bills.py.
@@ -119,6 +120,16 @@ def bench_bills(work: Path) -> dict:
     return {"engine": {**best, "runs_s": [r["seconds"] for r in runs]}, "pysam": ps, "speedup": ratio}
 
 
+def stage_refresh(db: str) -> dict:
+    from evrevops.tariffs.site_bills import refresh
+    from evrevops.warehouse.db import open_warehouse
+
+    wh = open_warehouse(db)
+    r = refresh(wh)
+    wh.close()
+    return {"seconds": r["seconds"], "bills": r["bills"], "peak_mib": _peak_mib()}
+
+
 def machine() -> str:
     cpu = ""
     try:
@@ -151,6 +162,9 @@ def main() -> None:
         return
     if a.stage == "metrics":
         print(json.dumps(stage_metrics(a.rest[0], a.rest[1], a.rest[2])))
+        return
+    if a.stage == "refresh":
+        print(json.dumps(stage_refresh(a.rest[0])))
         return
 
     work = Path(a.work)
@@ -218,11 +232,24 @@ def main() -> None:
     wh = open_warehouse(db, read_only=True)
     month = last_full_month(wh)
     wh.close()
+    # Metrics bill every site-month on the fly until the bills are kept (as `evrevops ingest` does
+    # after loading): measured both ways.
+    runs = [_child("metrics", [str(db), month, "site"]) for _ in range(3)]
+    best = min(runs, key=lambda r: r["seconds"])
+    results["metrics_month_by_site_billing_live"] = {**best, "month": month, "runs_s": [r["seconds"] for r in runs]}
+    print(
+        f"month metrics by site ({month}, {best['rows']:,} rows), bills computed on the fly: best of 3"
+        f" {best['seconds']:.2f} s, peak {best['peak_mib']:.0f} MiB"
+    )
+    rf = _child("refresh", [str(db)])
+    results["bills_refresh"] = rf
+    print(f"keeping the site-month bills after ingest: {rf['bills']:,} bills in {rf['seconds']:.2f} s")
     runs = [_child("metrics", [str(db), month, "site"]) for _ in range(3)]
     best = min(runs, key=lambda r: r["seconds"])
     results["metrics_month_by_site"] = {**best, "month": month, "runs_s": [r["seconds"] for r in runs]}
     print(
-        f"month metrics by site ({month}, {best['rows']:,} rows): best of 3 {best['seconds']:.2f} s (target ≤ 2 s), peak {best['peak_mib']:.0f} MiB"
+        f"month metrics by site ({month}, {best['rows']:,} rows), bills kept: best of 3 {best['seconds']:.2f} s"
+        f" (target ≤ 2 s), peak {best['peak_mib']:.0f} MiB"
     )
     results["bills"] = bench_bills(work)
     if ocpp_files and not a.skip_ocpp:

@@ -184,6 +184,8 @@ def ingest(
                 failed += 1
                 err.print(f"[red]error:[/red] {exc}")
             prog.advance(task)
+    if any(r["accepted"] or r["replaced"] for r in results):
+        _refresh_bills(wh)
     wh.close()
     cols = [
         "path",
@@ -207,6 +209,16 @@ def ingest(
         )
     if failed:
         raise typer.Exit(1)
+
+
+def _refresh_bills(wh: Warehouse) -> None:
+    """Keep the site-month bills current after a write (metrics read them while they are)."""
+    try:
+        with err.status("billing every site-month (kept for metrics)"):
+            r = site_bills.refresh(wh)
+        err.print(f"kept {r['bills']:,} site-month bills in {r['seconds']:.1f} s")
+    except ValueError as exc:  # a tariff value the bill engine cannot use: metrics will say so
+        err.print(f"[yellow]warning:[/yellow] site-month bills not kept: {exc}")
 
 
 @app.command("formats")
@@ -440,6 +452,7 @@ def sites_set_tariff(
         row = set_site_tariff(wh, site, tariff)
     except ValueError as exc:
         raise _fail(str(exc)) from None
+    _refresh_bills(wh)
     render([row], fmt, title="site tariff set")
 
 

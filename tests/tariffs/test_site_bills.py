@@ -137,3 +137,37 @@ def test_cli_bill_names_a_tariff_value_it_cannot_use(db, tmp_path):
     r = runner.invoke(app, ["--db", str(db), "bill", "--site", "S", "--month", "2024-06"])
     assert r.exit_code == 2
     assert "bad-min" in r.output and "minchargeunits" in r.output and "$/week" in r.output
+
+
+def test_kept_bills_serve_metrics_only_while_current(db, fixtures, tmp_path):
+    w = open_warehouse(db)
+    assert site_bills.cached_range(w) is None  # ingested through the library: nothing kept yet
+    live = compute(w, by="site", period="month", start=JUNE[0], end=JUNE[1]).to_pylist()
+    r = site_bills.refresh(w)
+    assert (r["first_month"], r["last_month"], r["bills"]) == (dt.date(2024, 6, 1), dt.date(2024, 6, 1), 1)
+    assert site_bills.cached_range(w) == (dt.date(2024, 6, 1), dt.date(2024, 6, 1))
+    kept = compute(w, by="site", period="month", start=JUNE[0], end=JUNE[1]).to_pylist()
+    assert kept == live
+    # a month the kept bills do not cover is billed on the fly
+    may = compute(w, by="site", period="month", start=dt.date(2024, 5, 1), end=dt.date(2024, 5, 31)).to_pylist()
+    assert {x["site_id"]: x["energy_cost_minor"] for x in may}["S"] == 2000
+    # any write to the warehouse (here a tariff change through the ledger) makes them stale
+    set_site_tariff(w, "S", "hand-ev-rate")
+    assert site_bills.cached_range(w) is None
+    changed = {x["site_id"]: x for x in compute(w, by="site", period="month", start=JUNE[0], end=JUNE[1]).to_pylist()}
+    assert changed["S"]["energy_cost_minor"] == 2400
+    # so does another version of the bill engine
+    site_bills.refresh(w)
+    w.con.execute("UPDATE derived_facts SET fingerprint = 'older-engine:' || fingerprint")
+    assert site_bills.cached_range(w) is None
+    w.close()
+
+
+def test_cli_ingest_keeps_the_bills(fixtures, tmp_path):
+    path = tmp_path / "cli.duckdb"
+    r = runner.invoke(app, ["--db", str(path), "ingest", str(fixtures / "bills"), "--output", "json"])
+    assert r.exit_code == 0, r.output
+    assert "kept 1 site-month bills" in r.output
+    w = open_warehouse(path, read_only=True)
+    assert site_bills.cached_range(w) == (dt.date(2024, 6, 1), dt.date(2024, 6, 1))
+    w.close()

@@ -21,7 +21,7 @@ from evrevops.metrics.registry import GRAIN_KEYS, GRAINS, MEASURES, METRICS, PER
 from evrevops.tariffs import site_bills as _bills
 from evrevops.warehouse.db import Warehouse
 
-BILL_VIEW = "site_month_bills"
+BILL_VIEW = "site_month_bills_live"
 _NULL_KEY = ""  # stand-in for a null dimension while joining, restored to null in the output
 _DIMENSIONS = ("segment", "customer_id", "currency")
 
@@ -126,16 +126,24 @@ def bill_fact(wh: Warehouse, f: _facts.Facts) -> ir.Table:
     """The site-month bill fact: each billed site-month's bill lines beside its energy revenue.
 
     One row per site and local month with a utility bill
-    (:func:`evrevops.tariffs.site_bills.bills_sql`), the site's segment and
+    (:func:`evrevops.tariffs.site_bills.bills_sql`, or the bills
+    :func:`~evrevops.tariffs.site_bills.refresh` kept after the last ingest
+    while they are current), the site's segment and
     customer, and the measures of level ``site-month``. Revenue and kWh come
     from the port-day facts of the same site and month, in the bill's
     currency only (amounts in different currencies are never netted).
     """
     first, last = f.start.replace(day=1), f.end.replace(day=1)
-    # A temporary view over the bill SQL (the tariff tables it joins are registered on the connection);
-    # `metrics explain` prints its definition beside the metric's SQL.
-    wh.con.sql(f"CREATE OR REPLACE TEMP VIEW {BILL_VIEW} AS {_bills.bills_sql(wh.con, first, last)}")
-    bills = wh.table(BILL_VIEW)
+    kept = _bills.cached_range(wh)
+    if kept is not None and kept[0] <= first and last <= kept[1]:
+        # the bills kept after the last ingest, current for this warehouse (site_bills.refresh)
+        bills = wh.table(_bills.CACHE)
+        bills = bills.filter((bills.bill_month >= first) & (bills.bill_month <= last))
+    else:
+        # A temporary view over the bill SQL (the tariff tables it joins are registered on the
+        # connection); `metrics explain` prints its definition beside the metric's SQL.
+        wh.con.sql(f"CREATE OR REPLACE TEMP VIEW {BILL_VIEW} AS {_bills.bills_sql(wh.con, first, last)}")
+        bills = wh.table(BILL_VIEW)
     pd_ = f.port_day
     rev = pd_.group_by(["site_id", "month", "currency"]).aggregate(
         revenue=pd_.revenue_minor.sum(), kwh=pd_.energy_kwh.sum()

@@ -12,7 +12,10 @@ a utility tariff, or whose tariff is not in ``utility_tariffs``, is listed by
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+import time
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -153,3 +156,88 @@ def unbilled_sites(wh: Warehouse, site_ids: list[str] | None = None) -> pa.Table
             FROM sites s LEFT JOIN utility_tariffs u ON u.utility_tariff_id = s.utility_tariff_id
             WHERE u.utility_tariff_id IS NULL {sql_in("s.site_id", site_ids)} ORDER BY s.site_id"""
     ).to_arrow_table()
+
+
+# ---- site-month bills kept between ingests ---------------------------------------------------------
+
+CACHE = "site_month_bills"
+# The bill engine's own version: a change to the SQL that makes a bill makes every kept bill stale.
+ENGINE_VERSION = hashlib.sha256(
+    b"".join(Path(m).read_bytes() for m in (billing.__file__, load_profile.__file__, __file__))
+).hexdigest()[:16]
+
+
+def fingerprint(wh: Warehouse) -> str:
+    """What kept bills depend on: the engine version and the ingest ledger's state (any write adds a row)."""
+    n, top = wh.con.sql("SELECT count(*), coalesce(max(file_id), 0) FROM ingest_ledger").fetchall()[0]
+    return f"{ENGINE_VERSION}:{n}:{top}"
+
+
+def _has_cache(wh: Warehouse) -> bool:
+    return bool(
+        wh.con.sql(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'derived_facts' AND table_schema = 'main'"
+        ).fetchall()[0][0]
+    )
+
+
+def cached_range(wh: Warehouse) -> tuple[dt.date, dt.date] | None:
+    """The months the kept bills cover, when they are current for this warehouse; else None."""
+    if not _has_cache(wh):
+        return None
+    rows = wh.con.sql(
+        "SELECT fingerprint, first_month, last_month FROM derived_facts WHERE name = ?", params=[CACHE]
+    ).fetchall()
+    if not rows or rows[0][0] != fingerprint(wh) or rows[0][1] is None:
+        return None
+    return rows[0][1], rows[0][2]
+
+
+def refresh(wh: Warehouse) -> dict:
+    """Bill every site for every local month the sessions cover, and keep the bills (one transaction).
+
+    Returns
+    -------
+    dict
+        ``bills`` kept, ``first_month``, ``last_month``, ``seconds``.
+    """
+    t0 = time.perf_counter()
+    con = wh.con
+    lo, hi = con.sql("SELECT min(started_at), max(ended_at) FROM sessions").fetchall()[0]
+    if lo is None:
+        first = last = None
+        table = None
+    else:
+        # a day either side covers every zone; months with no port in service yield no bill
+        first = (lo - dt.timedelta(days=1)).date().replace(day=1)
+        last = (hi + dt.timedelta(days=1)).date().replace(day=1)
+        table = month_bills(wh, first, last)
+    stamp = fingerprint(wh)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"DELETE FROM {CACHE}")
+        if table is not None:
+            con.register("_bills_in", table)
+            con.execute(f"INSERT INTO {CACHE} SELECT * FROM _bills_in")
+        con.execute(f"DELETE FROM derived_facts WHERE name = '{CACHE}'")
+        con.execute(
+            "INSERT INTO derived_facts VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                CACHE,
+                stamp,
+                first,
+                last,
+                table.num_rows if table is not None else 0,
+                dt.datetime.now(dt.UTC).replace(tzinfo=None),
+            ],  # fmt: skip
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return {
+        "bills": table.num_rows if table is not None else 0,
+        "first_month": first,
+        "last_month": last,
+        "seconds": time.perf_counter() - t0,
+    }

@@ -164,6 +164,26 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "DROP TABLE sessions_v1",
         ],
     ),
+    (
+        3,
+        "derived facts kept between ingests: site-month bills, valid while the ledger is unchanged",
+        [
+            # Derived, not ingested: evrevops.tariffs.site_bills.refresh rewrites it whole after an
+            # ingest; readers use it only while derived_facts' fingerprint (bill engine version and
+            # the ledger's state) is the warehouse's current one, and bill on the fly otherwise.
+            """CREATE TABLE site_month_bills (
+                site_id VARCHAR NOT NULL, utility_tariff_id VARCHAR, bill_month DATE NOT NULL,
+                currency VARCHAR, energy_kwh DOUBLE, peak_kw DOUBLE,
+                energy_charge_minor BIGINT, flat_demand_charge_minor BIGINT, tou_demand_charge_minor BIGINT,
+                fixed_charge_minor BIGINT, minimum_charge_adjustment_minor BIGINT, total_minor BIGINT,
+                energy_charge_exact DECIMAL(38, 21), flat_demand_charge_exact DECIMAL(38, 21),
+                tou_demand_charge_exact DECIMAL(38, 21), fixed_charge_exact DECIMAL(38, 12),
+                minimum_charge_adjustment_exact DECIMAL(38, 21), unsupported VARCHAR)""",
+            """CREATE TABLE derived_facts (
+                name VARCHAR PRIMARY KEY, fingerprint VARCHAR NOT NULL, first_month DATE, last_month DATE,
+                rows BIGINT, computed_at TIMESTAMP)""",
+        ],
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
