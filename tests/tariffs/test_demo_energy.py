@@ -100,3 +100,21 @@ def test_metered_profile_agrees_with_the_sessions_profile(wh):
     # the same energy; the shape differs (registers sampled through a session show its taper, a
     # session without them is taken at constant power), so peaks are not compared
     assert metered[0] == pytest.approx(sessions[0], rel=0.005)
+
+
+def test_power_cap_at_the_peak_changes_nothing(wh):
+    """Capping a site at its own peak must leave energy and bill as they were (the baseline and the
+    managed load place sessions the same way, CDRs with several charging periods included)."""
+    from evrevops.tariffs import whatif
+
+    lo, _ = month_range(last_full_month(wh))
+    multi = wh.con.sql(
+        """SELECT site_id FROM sessions WHERE charging_periods LIKE '%"ENERGY"%"ENERGY"%'
+           GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"""
+    ).fetchall()
+    assert multi, "the demo has CDRs that charged in more than one period"
+    rows = whatif.power_cap(wh, lo, lo, [multi[0][0]], fractions=(1.0,)).to_pylist()
+    (r,) = rows
+    assert r["energy_lost_kwh"] == 0
+    assert r["bill_change_minor"] == 0
+    assert r["scenario_energy_kwh"] == pytest.approx(r["baseline_energy_kwh"])

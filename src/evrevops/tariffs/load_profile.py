@@ -87,15 +87,12 @@ cr AS (
 period_spans AS (
     SELECT site_id, kwh * 3600 / (b - a) AS kw, a, b FROM (
         SELECT site_id, kwh, a,
-               CASE WHEN rated_kw > 0 AND kwh * 3600 / (b0 - a) > rated_kw AND a + kwh * 3600 / rated_kw <= e
-                    THEN a + kwh * 3600 / rated_kw ELSE b0 END AS b
+               {period_end} AS b
         FROM cr WHERE kwh > 0 AND b0 > a)
 ),
 c AS (
     SELECT site_id, energy_kwh, a, e,
-           CASE WHEN rated_kw > 0 AND energy_kwh * 3600 / (b0 - a) > rated_kw
-                     AND a + energy_kwh * 3600 / rated_kw <= e
-                THEN a + energy_kwh * 3600 / rated_kw ELSE b0 END AS b
+           {session_end} AS b
     FROM s WHERE b0 > a
 ),
 spans AS (
@@ -121,6 +118,19 @@ SELECT w.site_id, w.source, to_timestamp(w.k * {step})::TIMESTAMPTZ AT TIME ZONE
 FROM w LEFT JOIN {sites} st ON st.site_id = w.site_id
 WHERE w.k * {step} >= epoch({start}) AND w.k * {step} < epoch({end})
 """
+
+
+def capped_end_sql(kwh: str, a: str = "a", b0: str = "b0", e: str = "e", rated: str = "rated_kw") -> str:
+    """SQL of the end of a charge of *kwh* from *a* [epoch s] that would end at *b0*, capped at the port rating.
+
+    When the average power ``kwh / (b0 − a)`` exceeds *rated* [kW], the charge
+    runs at the rating until ``a + kwh / rated``, if that is before plug-out
+    *e*; otherwise (or with no rating) it ends at *b0*.
+    """
+    return (
+        f"CASE WHEN {rated} > 0 AND {kwh} * 3600 / ({b0} - {a}) > {rated} AND {a} + {kwh} * 3600 / {rated} <= {e}"
+        f" THEN {a} + {kwh} * 3600 / {rated} ELSE {b0} END"
+    )
 
 
 def sql_in(col: str, ids: list[str] | None) -> str:
@@ -170,6 +180,8 @@ def from_sessions_sql(
     multi = 'coalesce(s.charging_periods LIKE \'%"ENERGY"%"ENERGY"%\', FALSE)' if cdr_periods else "FALSE"
     periods_col = "s.charging_periods" if cdr_periods else "CAST(NULL AS VARCHAR)"
     return SESSIONS_SQL.format(
+        period_end=capped_end_sql("kwh"),
+        session_end=capped_end_sql("energy_kwh"),
         multi=multi,
         periods_col=periods_col,
         sid_col="s.session_id" if cdr_periods else "CAST(NULL AS VARCHAR)",

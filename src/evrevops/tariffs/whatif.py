@@ -2,8 +2,10 @@
 
 ``power_cap``
     Managed charging under a site kW cap. Sessions are placed as in the
-    load profile (:mod:`evrevops.tariffs.load_profile`, sessions only, so
-    that every kWh belongs to a session). In each 15-minute interval where
+    load profile (:mod:`evrevops.tariffs.load_profile`) from sessions only —
+    at constant power over their charging time, capped at the port rating,
+    for the baseline and the scenario alike — so that every kWh belongs to a
+    session. In each 15-minute interval where
     the site's load :math:`L` exceeds the cap :math:`C`, every charging
     session is scaled by :math:`C / L`; what a session misses is deferred
     into its own idle time (after its charging ended, before it left — the
@@ -31,7 +33,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import pyarrow as pa
 
 from evrevops.tariffs import load_profile, site_bills
-from evrevops.tariffs.load_profile import sql_in, ts_sql
+from evrevops.tariffs.load_profile import capped_end_sql, sql_in, ts_sql
 from evrevops.tariffs.site_bills import utc_range
 from evrevops.warehouse.db import Warehouse
 
@@ -51,9 +53,7 @@ WITH s AS (
     WHERE s.energy_kwh > 0 AND s.ended_at > {start} AND s.started_at < {end} {site_filter}
 ),
 c AS (
-    SELECT *, CASE WHEN rated_kw > 0 AND energy_kwh * 3600 / (b0 - a) > rated_kw
-                        AND a + energy_kwh * 3600 / rated_kw <= e
-                   THEN a + energy_kwh * 3600 / rated_kw ELSE b0 END AS b
+    SELECT *, {capped_end} AS b
     FROM s WHERE b0 > a
 )
 SELECT session_id, site_id, energy_kwh, rated_kw, rev_minor, start_month, a, b, e,
@@ -179,9 +179,9 @@ def power_cap(
     start, end = utc_range(first, last)
     flt = sql_in("s.site_id", site_ids)
     con.sql(
-        f"CREATE OR REPLACE TEMP TABLE _wi_sessions AS {SESSIONS_SQL.format(start=ts_sql(start), end=ts_sql(end), site_filter=flt)}"
+        f"CREATE OR REPLACE TEMP TABLE _wi_sessions AS {SESSIONS_SQL.format(start=ts_sql(start), end=ts_sql(end), site_filter=flt, capped_end=capped_end_sql('energy_kwh'))}"
     )
-    base_profile = load_profile.from_sessions_sql(start, end, site_ids=site_ids)
+    base_profile = load_profile.from_sessions_sql(start, end, site_ids=site_ids, cdr_periods=False)
     baseline = _bills(wh, first, last, site_ids, base_profile)
     if cap_kw is not None:
         caps = {site: [float(cap_kw)] for site in site_ids}
@@ -189,7 +189,7 @@ def power_cap(
         peaks: dict[str, float] = {}
         for (site, _), b in baseline.items():
             peaks[site] = max(peaks.get(site, 0.0), b["peak_kw"] or 0.0)
-        caps = {site: sorted({round(peaks.get(site, 0.0) * fr, 3) for fr in fractions}) for site in site_ids}
+        caps = {site: sorted({peaks.get(site, 0.0) * fr for fr in fractions}) for site in site_ids}
     rows: list[dict] = []
     n_caps = max((len(v) for v in caps.values()), default=0)
     for i in range(n_caps):
