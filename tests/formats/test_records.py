@@ -8,7 +8,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evrevops.formats.base import file_facts, to_minor
+from evrevops.formats.base import _CURRENCY_EXPONENT, currency_exponent, file_facts, minor_sql, to_minor
 from evrevops.formats.records import connect, structure_columns
 
 CON = connect()
@@ -102,3 +102,16 @@ def test_parsing_connections_bound_their_memory():
     value, unit = limit.split()
     limit_bytes = float(value) * {"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}[unit]
     assert limit_bytes <= max(1 << 30, total // 4) * 1.01
+
+
+def test_sql_currency_exponent_and_minor_units_follow_the_python_table():
+    """The SQL macro and minor_sql are built from the one table base.currency_exponent reads."""
+    con = connect()
+    for code in [*_CURRENCY_EXPONENT, "USD", "eur", "jpy", "kwd"]:
+        macro = con.execute("SELECT currency_exponent(?)", [code]).fetchall()[0][0]
+        minor = con.execute(
+            f"SELECT {minor_sql('CAST($a AS DECIMAL(18, 9))', 'CAST($c AS VARCHAR)')}", {"a": "12.3455", "c": code}
+        ).fetchall()[0][0]
+        assert macro == currency_exponent(code), code
+        assert minor == to_minor("12.3455", code), code
+    assert con.execute("SELECT currency_exponent('XX')").fetchall()[0][0] == 2

@@ -120,6 +120,28 @@ def currency_exponent(currency: str) -> int:
     return _CURRENCY_EXPONENT.get(currency.upper(), 2)
 
 
+def currency_exponent_sql(cur: str) -> str:
+    """SQL giving :func:`currency_exponent` of the currency expression *cur*.
+
+    Substring tests, not ``IN (...)`` or ``list_contains``: DuckDB plans a long
+    constant list as a MARK hash join, and a join does not keep a scan's row
+    order (which the streaming NDJSON reader numbers records by).
+    """
+    groups: dict[int, list[str]] = {}
+    for code, exp in _CURRENCY_EXPONENT.items():
+        groups.setdefault(exp, []).append(code)
+    whens = " ".join(
+        f"WHEN contains('|{'|'.join(codes)}|', '|' || upper({cur}) || '|') THEN {exp}" for exp, codes in groups.items()
+    )
+    return f"CASE WHEN length({cur}) <> 3 THEN 2 {whens} ELSE 2 END"
+
+
+def minor_sql(amount: str, cur: str) -> str:
+    """SQL rounding the exact DECIMAL *amount* half up to integer minor units of the currency *cur*."""
+    scale = f"CASE {currency_exponent_sql(cur)} WHEN 0 THEN 1 WHEN 3 THEN 1000 ELSE 100 END"
+    return f"CAST(round(({amount}) * {scale}) AS BIGINT)"
+
+
 def to_minor(amount: str | int | Decimal, currency: str) -> int:
     """Convert a decimal amount to integer minor units, rounding half up.
 

@@ -20,22 +20,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from evrevops.formats.base import FormatError, file_facts, sniff_json
+from evrevops.formats.base import FormatError, currency_exponent_sql, file_facts, sniff_json
 
 # Exact decimal text -> integer minor units, rounding half away from zero (as base.to_minor).
 # Amounts that fit DECIMAL(18, 9) (|x| < 10^9, the common case) take 64-bit decimal arithmetic,
 # about ten times faster than the 128-bit DECIMAL(38, 9) path that larger amounts take. Both cast
 # the text to 9 decimal places first, then round once to the currency's minor unit.
 _MACROS = [
-    # A substring test, not IN (...) or list_contains: DuckDB plans a long constant list as a MARK
-    # hash join, and a join does not keep the scan's row order, which the streaming NDJSON reader
-    # numbers records by.
-    """CREATE OR REPLACE MACRO currency_exponent(cur) AS
-        CASE WHEN length(cur) <> 3 THEN 2
-             WHEN contains('|BIF|CLP|DJF|GNF|ISK|JPY|KMF|KRW|PYG|RWF|UGX|UYI|VND|VUV|XAF|XOF|XPF|',
-                           '|' || upper(cur) || '|') THEN 0
-             WHEN contains('|BHD|IQD|JOD|KWD|LYD|OMR|TND|', '|' || upper(cur) || '|') THEN 3
-             ELSE 2 END""",
+    # substring tests, never a join (see base.currency_exponent_sql)
+    f"CREATE OR REPLACE MACRO currency_exponent(cur) AS {currency_exponent_sql('cur')}",
     """CREATE OR REPLACE MACRO _scaled_minor(d, e) AS
         CASE e WHEN 0 THEN CAST(round(d, 0) AS BIGINT)
                WHEN 3 THEN CAST(round(d, 3) * 1000 AS BIGINT)

@@ -30,7 +30,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import duckdb
 import pyarrow as pa
 
-from evrevops.formats.base import _CURRENCY_EXPONENT
+from evrevops.formats.base import minor_sql
 from evrevops.tariffs.load_profile import sql_in
 from evrevops.tariffs.pricing import Tariff, parse_tariff
 from evrevops.tariffs.site_bills import next_month
@@ -405,15 +405,6 @@ def _window(first: dt.date, last: dt.date, site_ids: list[str] | None) -> str:
     lo = dt.datetime.combine(first, dt.time()) - dt.timedelta(days=1)
     hi = dt.datetime.combine(next_month(last), dt.time()) + dt.timedelta(days=1)
     return f"AND s.started_at >= TIMESTAMP '{lo}' AND s.started_at < TIMESTAMP '{hi}' {sql_in('s.site_id', site_ids)}"
-
-
-def minor_sql(amount: str, currency: str) -> str:
-    """SQL rounding an exact DECIMAL amount half up to integer minor units of *currency* (a column)."""
-    other = {}
-    for code, exp in _CURRENCY_EXPONENT.items():
-        other.setdefault(exp, []).append(f"'{code}'")
-    cases = " ".join(f"WHEN upper({currency}) IN ({', '.join(codes)}) THEN {10**exp}" for exp, codes in other.items())
-    return f"CAST(round(({amount}) * CASE {cases} ELSE 100 END) AS BIGINT)"
 
 
 _MONTH = "CAST(date_trunc('month', timezone(coalesce(st.time_zone, 'UTC'), s.started_at::TIMESTAMPTZ)) AS DATE)"
