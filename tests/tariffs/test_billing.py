@@ -430,3 +430,11 @@ def test_profile_from_meter_registers_beats_sessions():
     sql = load_profile.from_sessions_sql(dt.datetime(2024, 6, 3), dt.datetime(2024, 6, 4), meter="meter_readings")
     rows = con.sql(f"SELECT strftime(interval_at, '%H:%M'), round(power_kw, 9) FROM ({sql}) ORDER BY 1").fetchall()
     assert rows == [("10:00", 30.0), ("10:15", 30.0), ("10:30", 10.0), ("10:45", 10.0), ("12:00", 8.0), ("13:00", 20.0)]
+
+
+def test_a_rate_that_is_not_a_number_is_named():
+    sched = [[0] * 24 for _ in range(12)]
+    rate = {"label": "x", "energyratestructure": [[{"rate": "0.1o"}]], "energyweekdayschedule": sched,
+            "energyweekendschedule": sched}  # fmt: skip
+    with pytest.raises(RateError, match=r"energyratestructure\[0\]\[0\]\.rate: not a number"):
+        parse_rate(rate)

@@ -259,3 +259,10 @@ def test_allocate_minor_sums_to_rounded_total():
     assert sum(allocate_minor(parts, 2)) == 2  # 0.015 → 0.02
     assert allocate_minor([Decimal("16.875"), Decimal("12"), Decimal("1")], 2) == [1688, 1200, 100]
     assert allocate_minor([Decimal("-0.20"), Decimal("0.30")], 2) == [-20, 30]
+
+
+def test_a_price_that_is_not_a_finite_number_is_named():
+    for bad in ("abc", True, "NaN"):
+        t = dict(IDLE_FEE_TARIFF, elements=[{"price_components": [{"type": "ENERGY", "price": bad, "step_size": 1}]}])
+        with pytest.raises(PricingError, match=r"elements\[0\]\.price_components\[0\]\.price: not a (finite )?number"):
+            parse_tariff(t)

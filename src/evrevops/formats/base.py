@@ -142,6 +142,25 @@ def minor_sql(amount: str, cur: str) -> str:
     return f"CAST(round(({amount}) * {scale}) AS BIGINT)"
 
 
+def exact_decimal(v: object) -> Decimal:
+    """A number from parsed JSON or text as an exact, finite Decimal (a float by its shortest repr).
+
+    Raises
+    ------
+    ValueError
+        ``not a number`` (also for booleans and None) or ``not a finite number``.
+    """
+    if isinstance(v, bool) or v is None:
+        raise ValueError("not a number")
+    try:
+        d = Decimal(repr(v) if isinstance(v, float) else str(v).strip())
+    except InvalidOperation:
+        raise ValueError("not a number") from None
+    if not d.is_finite():
+        raise ValueError("not a finite number")
+    return d
+
+
 def to_minor(amount: str | int | Decimal, currency: str) -> int:
     """Convert a decimal amount to integer minor units, rounding half up.
 

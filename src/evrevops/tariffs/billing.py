@@ -58,6 +58,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from evrevops.formats.base import exact_decimal
+
 DEFAULT_WINDOW_MIN = 15
 FIXED_UNITS = ("$/month", "$/day", "$/year")
 LINE_ITEMS = (
@@ -117,12 +119,10 @@ class UtilityRate:
 
 
 def _d(v: Any, where: str) -> Decimal:
-    if isinstance(v, bool) or v is None:
-        raise RateError(f"{where}: not a number: {v!r}")
     try:
-        return Decimal(str(v))
-    except Exception:
-        raise RateError(f"{where}: not a number: {v!r}") from None
+        return exact_decimal(v)
+    except ValueError as exc:
+        raise RateError(f"{where}: {exc}: {v!r}") from None
 
 
 def _tiers(
@@ -149,7 +149,7 @@ def _tiers(
                 mx = None
             tiers.append((mx, rate))
         periods.append(tuple(tiers))
-        period_units.append((unit or units[0]) if unit is None or unit in units else unit)
+        period_units.append(unit or units[0])
     return tuple(periods), period_units
 
 

@@ -65,7 +65,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from typing import Any
 
-from evrevops.formats.base import currency_exponent
+from evrevops.formats.base import currency_exponent, exact_decimal
 
 ZERO = Decimal(0)
 HOUR_S = Decimal(3600)
@@ -94,17 +94,10 @@ class Dimension(enum.StrEnum):
 
 
 def _dec(v: Any, where: str) -> Decimal:
-    if isinstance(v, bool) or v is None:
-        raise PricingError(f"{where}: not a number: {v!r}")
-    if isinstance(v, float):
-        v = repr(v)
     try:
-        d = Decimal(v)
-    except Exception:
-        raise PricingError(f"{where}: not a number: {v!r}") from None
-    if not d.is_finite():
-        raise PricingError(f"{where}: not a finite number: {v!r}")
-    return d
+        return exact_decimal(v)
+    except ValueError as exc:
+        raise PricingError(f"{where}: {exc}: {v!r}") from None
 
 
 # ---------------------------------------------------------------- tariff model
