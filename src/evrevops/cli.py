@@ -579,7 +579,7 @@ def _scope(wh: Warehouse, site: list[str] | None, segment: str | None, billed: b
 def _months(wh: Warehouse, month: str | None, to_month: str | None) -> tuple[dt.date, dt.date]:
     lo, _ = _range(month, None, None, None, wh)
     try:
-        hi = site_bills.month_start(to_month) if to_month else lo
+        hi = mc.month_range(to_month)[0] if to_month else lo
     except ValueError as exc:
         raise _fail(str(exc)) from None
     if hi < lo:

@@ -438,3 +438,19 @@ def test_a_rate_that_is_not_a_number_is_named():
             "energyweekendschedule": sched}  # fmt: skip
     with pytest.raises(RateError, match=r"energyratestructure\[0\]\[0\]\.rate: not a number"):
         parse_rate(rate)
+
+
+def test_sessions_with_energy_but_no_charging_time_are_reported_not_placed():
+    con = duckdb.connect()
+    con.sql(
+        """CREATE TABLE sessions AS SELECT * FROM (VALUES
+            ('S', 'P', TIMESTAMP '2024-06-03 10:00', TIMESTAMP '2024-06-03 11:00', TIMESTAMP '2024-06-03 10:00', 7.0),
+            ('S', 'P', TIMESTAMP '2024-06-03 12:00', TIMESTAMP '2024-06-03 13:00', NULL::TIMESTAMP, 5.0))
+            t(site_id, port_id, started_at, ended_at, charging_ended_at, energy_kwh)"""
+    )
+    con.sql("CREATE TABLE ports AS SELECT 'P' AS port_id, 'S' AS site_id, 50.0 AS rated_kw")
+    con.sql("CREATE TABLE sites AS SELECT 'S' AS site_id, 'UTC' AS time_zone")
+    start, end = dt.datetime(2024, 6, 3), dt.datetime(2024, 6, 4)
+    assert load_profile.unplaced(con, start, end).fetchall() == [("S", 1, 7.0)]
+    sql = load_profile.from_sessions_sql(start, end, cdr_periods=False)
+    assert con.sql(f"SELECT round(sum(power_kw) * 0.25, 9) FROM ({sql})").fetchall() == [(5.0,)]

@@ -25,15 +25,6 @@ from evrevops.tariffs.load_profile import sql_in
 from evrevops.warehouse.db import Warehouse
 
 
-def month_start(month: str) -> dt.date:
-    """``'2025-03'`` → 2025-03-01."""
-    try:
-        y, m = (int(x) for x in month.split("-"))
-        return dt.date(y, m, 1)
-    except ValueError:
-        raise ValueError(f"not a month (YYYY-MM): {month!r}") from None
-
-
 def next_month(d: dt.date) -> dt.date:
     return dt.date(d.year + (d.month == 12), d.month % 12 + 1, 1)
 
