@@ -655,23 +655,22 @@ def price_session(
         total_c += p.charging_h
         total_p += p.parking_h
 
+    def stepped(line: str, dim: Dimension, total: Decimal, unit: Decimal) -> Decimal:
+        """Round *total* up to the step of the last component billed in *dim*; bill the extra at its price."""
+        c = last[dim]
+        billed = _step(total * unit, c.step_size) / unit
+        extra = c.price * (billed - total)
+        totals[line] = totals[line] + Amount(extra, c.incl(extra))
+        return billed
+
     billed_e, billed_c, billed_p = total_e, total_c, total_p
     if Dimension.ENERGY in last:
-        c = last[Dimension.ENERGY]
-        billed_e = _step(total_e * 1000, c.step_size) / 1000
-        extra = c.price * (billed_e - total_e)
-        totals["energy"] = totals["energy"] + Amount(extra, c.incl(extra))
+        billed_e = stepped("energy", Dimension.ENERGY, total_e, Decimal(1000))  # steps of Wh
     # TIME and PARKING_TIME share one rounding: on parking when parking was billed, else on charging time.
     if Dimension.PARKING_TIME in last:
-        c = last[Dimension.PARKING_TIME]
-        billed_p = _step(total_p * HOUR_S, c.step_size) / HOUR_S
-        extra = c.price * (billed_p - total_p)
-        totals["parking"] = totals["parking"] + Amount(extra, c.incl(extra))
+        billed_p = stepped("parking", Dimension.PARKING_TIME, total_p, HOUR_S)  # steps of seconds
     elif Dimension.TIME in last:
-        c = last[Dimension.TIME]
-        billed_c = _step(total_c * HOUR_S, c.step_size) / HOUR_S
-        extra = c.price * (billed_c - total_c)
-        totals["time"] = totals["time"] + Amount(extra, c.incl(extra))
+        billed_c = stepped("time", Dimension.TIME, total_c, HOUR_S)
     fixed = Amount(flat.price, flat.incl(flat.price)) if flat is not None else Amount()
 
     subtotal = totals["energy"] + totals["time"] + totals["parking"] + fixed
