@@ -88,6 +88,16 @@ def stage_metrics(db: str, month: str, by: str) -> dict:
     return {"seconds": secs, "rows": table.num_rows, "peak_mib": _peak_mib()}
 
 
+def _metrics_best_of_3(db: Path, month: str, how: str, target: str = "") -> dict:
+    runs = [_child("metrics", [str(db), month, "site"]) for _ in range(3)]
+    best = min(runs, key=lambda r: r["seconds"])
+    print(
+        f"month metrics by site ({month}, {best['rows']:,} rows), {how}: best of 3 {best['seconds']:.2f} s"
+        f" {target}, peak {best['peak_mib']:.0f} MiB".replace("  ", " ")
+    )
+    return {**best, "month": month, "runs_s": [r["seconds"] for r in runs]}
+
+
 def _script(args: list[str]) -> dict:
     r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bills.py"), *args], capture_output=True, text=True)
     if r.returncode != 0:
@@ -234,23 +244,11 @@ def main() -> None:
     wh.close()
     # Metrics bill every site-month on the fly until the bills are kept (as `evrevops ingest` does
     # after loading): measured both ways.
-    runs = [_child("metrics", [str(db), month, "site"]) for _ in range(3)]
-    best = min(runs, key=lambda r: r["seconds"])
-    results["metrics_month_by_site_billing_live"] = {**best, "month": month, "runs_s": [r["seconds"] for r in runs]}
-    print(
-        f"month metrics by site ({month}, {best['rows']:,} rows), bills computed on the fly: best of 3"
-        f" {best['seconds']:.2f} s, peak {best['peak_mib']:.0f} MiB"
-    )
+    results["metrics_month_by_site_billing_live"] = _metrics_best_of_3(db, month, "bills computed on the fly")
     rf = _child("refresh", [str(db)])
     results["bills_refresh"] = rf
     print(f"keeping the site-month bills after ingest: {rf['bills']:,} bills in {rf['seconds']:.2f} s")
-    runs = [_child("metrics", [str(db), month, "site"]) for _ in range(3)]
-    best = min(runs, key=lambda r: r["seconds"])
-    results["metrics_month_by_site"] = {**best, "month": month, "runs_s": [r["seconds"] for r in runs]}
-    print(
-        f"month metrics by site ({month}, {best['rows']:,} rows), bills kept: best of 3 {best['seconds']:.2f} s"
-        f" (target ≤ 2 s), peak {best['peak_mib']:.0f} MiB"
-    )
+    results["metrics_month_by_site"] = _metrics_best_of_3(db, month, "bills kept", "(target ≤ 2 s)")
     results["bills"] = bench_bills(work)
     if ocpp_files and not a.skip_ocpp:
         print(f"ingesting {len(ocpp_files)} OCPP log(s) (no target) …", flush=True)
