@@ -160,3 +160,80 @@ def site_days(sites: pd.DataFrame, start: dt.date, end: dt.date) -> pa.Table:
         ]
     )
     return pa.Table.from_pandas(df[[f.name for f in schema]], schema=schema, preserve_index=False)
+
+
+def closed_windows(sites: pd.DataFrame, start: dt.date, end: dt.date) -> pa.Table:
+    """The hours each site is closed (outside its stated operating hours), as UTC intervals.
+
+    Parameters
+    ----------
+    sites : pandas.DataFrame
+        ``site_id``, ``time_zone``, ``operating_hours`` (as :func:`site_days`).
+    start, end : datetime.date
+        Local date range, inclusive.
+
+    Returns
+    -------
+    pyarrow.Table
+        ``site_id``, ``closed_start_at``, ``closed_end_at`` (UTC naive): the
+        complement of the open windows within each local day. Sites open 24/7
+        have no rows.
+
+    Notes
+    -----
+    23 CFR 680.116(b) lets hours outside stated operating hours be excluded
+    from a port's outage minutes; this is that set of hours. Window ends are
+    localised as in :func:`local_days` (an ambiguous end takes its second
+    occurrence), so a closed interval never overlaps an open one.
+    """
+    out = {"site_id": [], "closed_start_at": [], "closed_end_at": []}
+    sites = sites.assign(
+        time_zone=sites["time_zone"].fillna(FALLBACK_TIME_ZONE),
+        operating_hours=sites["operating_hours"].fillna("24/7"),
+    )
+    dates = pd.date_range(start, end, freq="D")
+    for (tz, hours), group in sites.groupby(["time_zone", "operating_hours"], sort=True):
+        windows = parse_operating_hours(hours)
+        if len(dates) == 0 or windows == [(d, 0, 1440) for d in range(7)]:
+            continue
+        day_start = _localize(dates, tz, prefer_first=True)
+        day_end = _localize(dates + pd.Timedelta(days=1), tz, prefer_first=True)
+        # open windows of every day, sorted; the gaps between them (and the day's ends) are closed
+        bounds: list[tuple[np.datetime64, np.datetime64]] = []
+        weekday = dates.weekday.values
+        opens_s, opens_e, opens_day = [], [], []
+        for wd, s_min, e_min in windows:
+            idx = np.flatnonzero(weekday == wd)
+            if len(idx) == 0:
+                continue
+            d = dates[idx]
+            opens_s.append(_localize(d + pd.to_timedelta(s_min, unit="m"), tz, prefer_first=True))
+            opens_e.append(_localize(d + pd.to_timedelta(e_min, unit="m"), tz, prefer_first=False))
+            opens_day.append(idx)
+        if opens_day:
+            day_idx = np.concatenate(opens_day)
+            os_, oe = np.concatenate(opens_s), np.concatenate(opens_e)
+        else:
+            day_idx = np.array([], dtype=np.int64)
+            os_ = oe = np.array([], dtype="datetime64[us]")
+        for i in range(len(dates)):
+            m = day_idx == i
+            cursor = day_start[i]
+            for s, e in sorted(zip(os_[m], oe[m], strict=True)):
+                if s > cursor:
+                    bounds.append((cursor, s))
+                cursor = max(cursor, e)
+            if day_end[i] > cursor:
+                bounds.append((cursor, day_end[i]))
+        for sid in group["site_id"]:
+            for s, e in bounds:
+                out["site_id"].append(sid)
+                out["closed_start_at"].append(s)
+                out["closed_end_at"].append(e)
+    return pa.table(
+        {
+            "site_id": pa.array(out["site_id"], pa.string()),
+            "closed_start_at": pa.array(np.array(out["closed_start_at"], dtype="datetime64[us]"), pa.timestamp("us")),
+            "closed_end_at": pa.array(np.array(out["closed_end_at"], dtype="datetime64[us]"), pa.timestamp("us")),
+        }
+    )

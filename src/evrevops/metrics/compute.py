@@ -19,6 +19,8 @@ import pyarrow as pa
 from evrevops.metrics import facts as _facts
 from evrevops.metrics.registry import GRAIN_KEYS, GRAINS, MEASURES, METRICS, PERIOD_KEYS, PERIODS, Metric
 from evrevops.tariffs import site_bills as _bills
+from evrevops.uptime import fact as _uptime
+from evrevops.uptime import timeline as _timeline
 from evrevops.warehouse.db import Warehouse
 
 BILL_VIEW = "site_month_bills_live"
@@ -61,14 +63,15 @@ def metric_expr(m: Metric, agg: ir.Table) -> ir.Value:
     """The Ibis expression of metric *m* over a table of summed measures."""
     num = agg[m.numerator]
     if m.kind == "simple":
-        return num / m.divisor if m.divisor != 1 else num
+        return num / m.divisor * m.scale if (m.divisor, m.scale) != (1, 1) else num
     if m.kind != "ratio":
         raise ValueError(f"metric {m.name}: unknown kind {m.kind!r}")
     den = agg[m.denominator]
     if m.money:
         q = num.cast("decimal(38, 6)") / den.cast("decimal(38, 6)")
         return ibis.ifelse(den > 0, q.round(0).cast("int64"), None)
-    return ibis.ifelse(den > 0, num.cast("float64") / den / m.divisor, None)
+    q = num.cast("float64") / den / m.divisor
+    return ibis.ifelse(den > 0, q * m.scale if m.scale != 1 else q, None)
 
 
 def expression(
@@ -78,8 +81,14 @@ def expression(
     start: dt.date | None = None,
     end: dt.date | None = None,
     metrics: list[str] | None = None,
+    as_of: dt.datetime | None = None,
+    offline_after_s: int = _timeline.DEFAULT_OFFLINE_AFTER_S,
 ) -> ir.Table:
-    """The Ibis expression computing *metrics* at grain *by* and *period*."""
+    """The Ibis expression computing *metrics* at grain *by* and *period*.
+
+    ``as_of`` and ``offline_after_s`` set the data horizon and silence window
+    of the uptime metrics (:func:`evrevops.uptime.timeline.build`).
+    """
     keys = _keys(by, period)
     chosen = [METRICS[n] if n in METRICS else _unknown(n) for n in (metrics or list(METRICS))]
     if metrics and len(chosen) == 1 and by not in chosen[0].grains:
@@ -110,6 +119,15 @@ def expression(
         agg = agg.left_join(bagg, [agg[k] == bagg[k] for k in keys]).select(agg, *[bagg[n] for n in bill_needed])
     else:
         agg = agg.mutate(**{n: ibis.null("float64") for n in bill_needed})
+    up_needed = {n for n in needed if MEASURES[n].level == "port-month"}
+    if up_needed and period == "month":
+        uf = _prep(uptime_fact(wh, f, as_of, offline_after_s))
+        uagg = uf.group_by(keys).aggregate(**{n: uf[n].sum() for n in up_needed})
+        agg = agg.left_join(uagg, [agg[k] == uagg[k] for k in keys]).select(
+            agg, *[ibis.coalesce(uagg[n], 0).name(n) for n in up_needed]
+        )
+    else:
+        agg = agg.mutate(**{n: ibis.null("float64") for n in up_needed})
     cols = {}
     for m in chosen:
         defined = by in m.grains and period in m.periods
@@ -176,6 +194,30 @@ def bill_fact(wh: Warehouse, f: _facts.Facts) -> ir.Table:
     )
 
 
+def uptime_fact(
+    wh: Warehouse,
+    f: _facts.Facts,
+    as_of: dt.datetime | None = None,
+    offline_after_s: int = _timeline.DEFAULT_OFFLINE_AFTER_S,
+) -> ir.Table:
+    """The port-month uptime fact (:mod:`evrevops.uptime.fact`) with the port's dimensions.
+
+    One row per port and local month of the range; ``currency`` is the site's
+    (as in the port-day facts), so uptime rows meet the other measures of the
+    same port. Revenue at risk is in that currency.
+    """
+    _uptime.build(wh, f.start.replace(day=1), f.end.replace(day=1), as_of=as_of, offline_after_s=offline_after_s)
+    u = wh.table(_uptime.FACT)
+    sites = wh.table("sites").select("site_id", "segment", "customer_id")
+    cur = _facts.site_currency(wh)
+    j = u.left_join(sites, u.site_id == sites.site_id).left_join(cur, u.site_id == cur.site_id)
+    measures = [n for n, m in MEASURES.items() if m.level == "port-month"]
+    return j.select(
+        port_id=j.port_id, site_id=j.site_id, segment=j.segment, customer_id=j.customer_id,
+        currency=j.currency, month=j.month, **{n: j[n] for n in measures},
+    )  # fmt: skip
+
+
 def _unknown(name: str) -> Metric:
     raise KeyError(f"unknown metric {name!r}; known: {', '.join(METRICS)}")
 
@@ -187,9 +229,11 @@ def compute(
     start: dt.date | None = None,
     end: dt.date | None = None,
     metrics: list[str] | None = None,
+    as_of: dt.datetime | None = None,
+    offline_after_s: int = _timeline.DEFAULT_OFFLINE_AFTER_S,
 ) -> pa.Table:
     """Compute metrics; see :func:`expression`. Returns a pyarrow Table."""
-    return expression(wh, by, period, start, end, metrics).to_pyarrow()
+    return expression(wh, by, period, start, end, metrics, as_of, offline_after_s).to_pyarrow()
 
 
 def explain(

@@ -27,7 +27,10 @@ import ibis
 import ibis.expr.types as ir
 
 from evrevops.metrics.calendar import site_days
+from evrevops.uptime.states import ABNORMAL_STOP_REASONS
 from evrevops.warehouse.db import Warehouse
+
+VISIT_GAP_S = 15 * 60  # handbook §4: attempts by one driver within 15 min at a site are one visit
 
 CALENDAR = "_evrevops_calendar"
 
@@ -163,6 +166,7 @@ def build(wh: Warehouse, start: dt.date, end: dt.date) -> Facts:
         sessions=k.count(),
         energy_kwh=k.energy_kwh.sum(),
         sessions_zero_energy=(k.energy_kwh <= 0).sum(),
+        sessions_with_energy=(k.energy_kwh > 0).sum(),
         revenue_minor=money("total_cost_minor"),
         revenue_energy_minor=money("energy_cost_minor"),
         revenue_time_minor=money("time_cost_minor"),
@@ -174,9 +178,24 @@ def build(wh: Warehouse, start: dt.date, end: dt.date) -> Facts:
         vat_minor=ibis.ifelse(same, k.total_cost_incl_vat_minor - k.total_cost_minor, None).sum(),
     )
 
+    # --- OCPP transactions by the local day of their start: how they ended ------------------------
+    tx = wh.table("ocpp_transactions")
+    tx = tx.filter(tx.port_id.notnull() & tx.started_at.notnull() & (tx.started_at >= lo) & (tx.started_at < hi))
+    tx = tx.join(ports.select("port_id", "site_id"), "port_id")
+    tx = tx.mutate(utc_day=_utc_day(tx.started_at))
+    tj = tx.join(cu, _in_day(tx, "started_at", cu))
+    ended = tj.ended_at.notnull() & tj.stop_reason.notnull()
+    txs = tj.group_by([tj.port_id, tj.local_date]).aggregate(
+        transactions_ended=ended.sum(),
+        transactions_ended_normally=(ended & ~tj.stop_reason.isin(list(ABNORMAL_STOP_REASONS))).sum(),
+    )
+
     # --- assemble port_day --------------------------------------------------------------
     t = pd_.left_join(split, [pd_.port_id == split.port_id, pd_.local_date == split.local_date]).select(
         pd_, split.plugged_in_s, split.charging_s
+    )
+    t = t.left_join(txs, [t.port_id == txs.port_id, t.local_date == txs.local_date]).select(
+        t, txs.transactions_ended, txs.transactions_ended_normally
     )
     t = t.left_join(started, [t.port_id == started.port_id, t.local_date == started.local_date]).select(
         t, *[started[c] for c in started.columns if c not in ("port_id", "local_date")]
@@ -197,6 +216,9 @@ def build(wh: Warehouse, start: dt.date, end: dt.date) -> Facts:
         ports=t.port_id,
         port_days=ibis.ifelse(t.open_s > 0, 1, 0),
         sessions_zero_energy=z("sessions_zero_energy"),
+        sessions_with_energy=z("sessions_with_energy"),
+        transactions_ended=z("transactions_ended"),
+        transactions_ended_normally=z("transactions_ended_normally"),
         revenue_minor=z("revenue_minor"),
         revenue_energy_minor=z("revenue_energy_minor"),
         revenue_time_minor=z("revenue_time_minor"),
@@ -215,9 +237,37 @@ def build(wh: Warehouse, start: dt.date, end: dt.date) -> Facts:
     sd = sd.left_join(cong, [sd.site_id == cong.site_id, sd.local_date == cong.local_date]).select(
         sd, congested_s=ibis.coalesce(cong.congested_s, 0)
     )
+    vis = _visits(s, cu)
+    sd = sd.left_join(vis, [sd.site_id == vis.site_id, sd.local_date == vis.local_date]).select(
+        sd, visits=ibis.coalesce(vis.visits, 0), visits_successful=ibis.coalesce(vis.visits_successful, 0)
+    )
     sd = sd.left_join(dims, sd.site_id == dims.site_id).select(sd, dims.segment, dims.customer_id)
     sd = sd.left_join(cur, sd.site_id == cur.site_id).select(sd, cur.currency)
     return Facts(port_day=port_day, site_day=sd, start=start, end=end)
+
+
+def _visits(s: ir.Table, cu: ir.Table) -> ir.Table:
+    """``(site_id, local_date, visits, visits_successful)`` (handbook §4 visit success).
+
+    A visit is one driver's (``token_uid``) attempts at one site, each starting
+    within :data:`VISIT_GAP_S` of the previous attempt's end; it succeeds when
+    one of its attempts delivered energy, and belongs to the local day of its
+    first attempt. A session without a token is a visit of its own.
+    """
+    driver = ibis.coalesce(s.token_uid, "session:" + s.session_id)
+    v = s.select(s.site_id, s.started_at, s.ended_at, s.energy_kwh, driver=driver)
+    w = ibis.window(group_by=[v.site_id, v.driver], order_by=[v.started_at, v.ended_at])
+    prev_end = v.ended_at.lag().over(w)
+    new = prev_end.isnull() | (v.started_at.epoch_seconds() - prev_end.epoch_seconds() > VISIT_GAP_S)
+    v = v.mutate(new=ibis.ifelse(new, 1, 0))
+    cw = ibis.window(group_by=[v.site_id, v.driver], order_by=[v.started_at, v.ended_at], preceding=None, following=0)
+    v = v.mutate(visit=v.new.sum().over(cw))
+    g = v.group_by([v.site_id, v.driver, v.visit]).aggregate(started_at=v.started_at.min(), ok=(v.energy_kwh > 0).any())
+    g = g.mutate(utc_day=_utc_day(g.started_at))
+    j = g.join(cu, _in_day(g, "started_at", cu))
+    return j.group_by([j.site_id, j.local_date]).aggregate(
+        visits=j.count(), visits_successful=ibis.ifelse(j.ok, 1, 0).sum()
+    )
 
 
 def _congestion(s: ir.Table, cal: ir.Table, open_ports: ir.Table) -> ir.Table:

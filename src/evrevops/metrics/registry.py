@@ -33,9 +33,11 @@ class Measure:
     """An additive quantity of the fact tables.
 
     ``level`` is ``port`` (from the port-day fact), ``site`` (from the
-    site-day fact; not defined at port grain) or ``site-month`` (from the
+    site-day fact; not defined at port grain), ``site-month`` (from the
     site-month bill fact: a utility bill is monthly, so these are defined by
-    month only, at site grain and above).
+    month only, at site grain and above) or ``port-month`` (from the
+    port-month uptime fact of :mod:`evrevops.uptime.timeline`: NEVI uptime is
+    monthly, so these are defined by month only, at every grain).
     """
 
     name: str
@@ -57,6 +59,8 @@ class Metric:
         (``numerator / denominator / divisor``; null when the denominator is 0).
     money : bool
         Integer minor units of the row's ``currency`` (rounded half up).
+    scale : int
+        Multiplier applied last (100 for a percentage).
     """
 
     name: str
@@ -72,6 +76,7 @@ class Metric:
     reference: str = ""
     grains: tuple[str, ...] = GRAINS
     periods: tuple[str, ...] = PERIODS
+    scale: int = 1
 
     @property
     def source(self) -> str:
@@ -83,6 +88,7 @@ SOURCES = {
     "port": "port-day facts",
     "site": "site-day calendar + sessions",
     "site-month": "site-month bills (load profile × utility tariff)",
+    "port-month": "port-month uptime (status timeline, outage ledger)",
 }
 
 
@@ -117,6 +123,22 @@ MEASURES: dict[str, Measure] = {
         ),
         Measure("vat_minor", "minor units", "VAT billed on sessions (incl_vat − excl_vat)"),
         Measure("sessions_zero_energy", "count", "sessions that delivered no energy (failed or aborted)"),
+        Measure("sessions_with_energy", "count", "sessions (charge attempts) that delivered energy"),
+        Measure(
+            "transactions_ended", "count", "OCPP transactions started in the period that have ended with a stop reason"
+        ),
+        Measure(
+            "transactions_ended_normally",
+            "count",
+            "of those, ended normally: not by a fault or an EVSE-side stop (uptime.states.ABNORMAL_STOP_REASONS)",
+        ),
+        Measure(
+            "visits",
+            "count",
+            "site visits: a driver's attempts at a site, each within 15 min of the last",
+            level="site",
+        ),
+        Measure("visits_successful", "count", "visits in which one attempt delivered energy", level="site"),
         Measure("congested_s", "s", "time all open ports of the site were plugged in at once", level="site"),
         Measure("site_open_s", "s", "site open time (any port open)", level="site"),
         Measure(
@@ -167,10 +189,50 @@ MEASURES: dict[str, Measure] = {
             "billed_revenue_minor − bill_total_minor per site-month",
             level="site-month",
         ),
+        Measure(
+            "period_s",
+            "s",
+            "the port's measured time in the month (in service, inside the telemetry span)",
+            level="port-month",
+        ),
+        Measure("outage_s", "s", "T_outage: fault + offline + no-data time in the month", level="port-month"),
+        Measure(
+            "excluded_s",
+            "s",
+            "T_excluded: outage time with an excludable cause or outside operating hours",
+            level="port-month",
+        ),
+        Measure("nevi_up_s", "s", "period − (T_outage − T_excluded)", level="port-month"),
+        Measure("up_s", "s", "period − T_outage (time shown to be up)", level="port-month"),
+        Measure("fault_s", "s", "time reported Faulted/Unavailable", level="port-month"),
+        Measure(
+            "offline_s", "s", "time offline: out of contact, reported or inferred from silence", level="port-month"
+        ),
+        Measure("no_data_s", "s", "time without any observation", level="port-month"),
+        Measure("measured_s", "s", "period − no-data time", level="port-month"),
+        Measure(
+            "measured_up_s", "s", "measured − (T_outage − T_excluded) over the minutes with data", level="port-month"
+        ),
+        Measure("outages", "count", "outages starting in the month", level="port-month"),
+        Measure("failures", "count", "outages starting in the month not wholly excluded", level="port-month"),
+        Measure("repair_s", "s", "whole durations of those failures", level="port-month"),
+        Measure("t12_period_s", "s", "period_s over the twelve months ending with the month", level="port-month"),
+        Measure("t12_nevi_up_s", "s", "nevi_up_s over the twelve months ending with the month", level="port-month"),
+        Measure(
+            "ports_below_nevi", "count", "ports whose trailing-12-month uptime is not above 97 %", level="port-month"
+        ),
+        Measure("ports_partial_year", "count", "ports measured for less than the twelve months", level="port-month"),
+        Measure(
+            "revenue_at_risk_minor",
+            "minor units",
+            "expected energy revenue lost in outage time (the port's own revenue at that hour of week)",
+            level="port-month",
+        ),
     ]
 }
 
 BILL_GRAINS = ("site", "segment", "customer", "network")
+MONTH = ("month",)
 
 METRICS: dict[str, Metric] = {
     m.name: m
@@ -259,6 +321,53 @@ METRICS: dict[str, Metric] = {
                "site-months with demand charges > energy revenue",
                "Flag: at site grain 1 when the month's demand charges exceed its energy revenue; rolled up, the number of such site-months.",
                reference="handbook §5", grains=BILL_GRAINS, periods=("month",)),
+        Metric("uptime_pct", "NEVI uptime (month)", "%", "ratio", "nevi_up_s", "(period − (T_outage − T_excluded)) / period × 100",
+               "23 CFR 680.116(b) formula over the month: minutes the port was measured, less outage minutes not excluded. No-data minutes count as outage (not shown to be up).",
+               denominator="period_s", scale=100, reference="handbook §4; 23 CFR 680.116(b)", periods=MONTH),
+        Metric("uptime_t12m_pct", "NEVI uptime (trailing 12 months)", "%", "ratio", "t12_nevi_up_s", "(525,600 − (T_outage − T_excluded)) / 525,600 × 100",
+               "23 CFR 680.116(b): the same over the twelve months ending with the month, required to be greater than 97 %. The denominator is the minutes the port was measured in those months (525,600 for a full 365-day year; fewer for a port commissioned within them, flagged by ports_partial_year).",
+               denominator="t12_period_s", scale=100, reference="handbook §4; 23 CFR 680.116(b)", periods=MONTH),
+        Metric("measured_uptime_pct", "Uptime over measured time", "%", "ratio", "measured_up_s", "(measured − (T_outage − T_excluded)) / measured × 100, no-data time left out",
+               "Uptime over the minutes with telemetry only: beside uptime_pct it shows how much of the gap is missing data rather than outage.",
+               denominator="measured_s", scale=100, reference="handbook §4", periods=MONTH),
+        Metric("t_outage_min", "Outage minutes", "min", "simple", "outage_s", "Σ T_outage / 60",
+               "Outage minutes in the month: Faulted/Unavailable, offline (reported, or silent beyond the window) and no-data time.",
+               divisor=60, reference="handbook §4; 23 CFR 680.116(b)", periods=MONTH),
+        Metric("t_excluded_min", "Excluded outage minutes", "min", "simple", "excluded_s", "Σ T_excluded / 60",
+               "Outage minutes excluded under 23 CFR 680.116(b): covered by an incident with an excludable cause (utility interruption, vehicle, scheduled maintenance, vandalism, natural disaster) or outside stated operating hours.",
+               divisor=60, reference="handbook §4; 23 CFR 680.116(b)", periods=MONTH),
+        Metric("offline_min", "Offline minutes", "min", "simple", "offline_s", "Σ offline time / 60",
+               "Minutes out of contact: a reported out-of-contact status, or an OCPP charger silent beyond the window, from its last message.",
+               divisor=60, reference="handbook §4", periods=MONTH),
+        Metric("no_data_min", "No-data minutes", "min", "simple", "no_data_s", "Σ no-data time / 60",
+               "Minutes without any observation of the port (stale or missing telemetry); counted as outage by uptime_pct.",
+               divisor=60, reference="handbook §4", periods=MONTH),
+        Metric("outages", "Outages", "count", "simple", "outages", "outages starting in the month",
+               "Outages (runs of fault or offline time) that started in the month.", reference="handbook §4", periods=MONTH),
+        Metric("mtbf_h", "Mean time between failures", "h", "ratio", "up_s", "up time / failures / 3600",
+               "Hours up per failure (an outage not wholly excluded: scheduled maintenance and utility interruptions are not equipment failures).",
+               denominator="failures", divisor=3600, reference="handbook §4", periods=MONTH),
+        Metric("mttr_h", "Mean time to repair", "h", "ratio", "repair_s", "failure durations / failures / 3600",
+               "Average duration of the failures that started in the month, to their end (or to the data horizon while open).",
+               denominator="failures", divisor=3600, reference="handbook §4", periods=MONTH),
+        Metric("ports_below_nevi", "Ports at or below 97 % uptime", "count", "simple", "ports_below_nevi", "ports with uptime_t12m_pct ≤ 97",
+               "Ports that miss the NEVI requirement (uptime greater than 97 %, trailing twelve months); at port grain a 0/1 flag.",
+               reference="23 CFR 680.116(b)", periods=MONTH),
+        Metric("ports_partial_year", "Ports measured for part of the year", "count", "simple", "ports_partial_year", "ports with t12 period < twelve months",
+               "Ports whose trailing-12-month uptime uses the minutes they existed (commissioned within the year, or telemetry shorter than a year) in place of 525,600.",
+               reference="handbook §4", periods=MONTH),
+        Metric("charge_attempt_success_rate", "Charge attempt success rate", "fraction", "ratio", "sessions_with_energy", "attempts that delivered energy / attempts",
+               "Share of charge attempts (sessions, including zero-energy failed ones) that delivered energy (ChargeX).",
+               denominator="sessions", reference="handbook §4; ChargeX"),
+        Metric("session_success_rate", "Session success rate", "fraction", "ratio", "transactions_ended_normally", "sessions ended normally / sessions ended",
+               "Share of OCPP transactions that ended normally, not by a fault or EVSE-side stop (stop reasons in docs/uptime.md).",
+               denominator="transactions_ended", reference="handbook §4; ChargeX"),
+        Metric("visit_success_rate", "Visit success rate", "fraction", "ratio", "visits_successful", "visits with energy / visits",
+               "Share of site visits (one driver's attempts at a site, each within 15 minutes of the previous one's end) in which an attempt delivered energy.",
+               denominator="visits", reference="handbook §4; J.D. Power 2025", grains=("site", "segment", "customer", "network")),
+        Metric("revenue_at_risk_minor", "Revenue at risk from downtime", "minor units", "simple", "revenue_at_risk_minor", "Σ outage hours × the port's revenue at that hour of week",
+               "Energy revenue the port would have earned in its outage time (not excluded or not), estimated from its own revenue at the same local hour of week over the 13 weeks before the month.",
+               money=True, reference="handbook §4", periods=MONTH),
     ]
 }  # fmt: skip
 

@@ -49,3 +49,24 @@ STATUS_STATE: dict[str, str] = {
     "Offline": OFFLINE,
     "Unknown": NO_DATA,
 }
+
+# Stop reasons that end a session abnormally: a fault or an EVSE-side stop (handbook §4 session
+# success). OCPP 1.6 StopTransaction ``reason`` and OCPP 2.0.1 ``stoppedReason`` values; ``Other``
+# counts as abnormal (the charger did not say the driver or the car ended it). Normal ends:
+# EVDisconnected, Local, Remote, DeAuthorized, EnergyLimitReached, SOCLimitReached, StoppedByEV,
+# TimeLimitReached, LocalOutOfCredit, MasterPass.
+ABNORMAL_STOP_REASONS = (
+    "EmergencyStop",
+    "HardReset",
+    "SoftReset",
+    "ImmediateReset",
+    "Reboot",
+    "PowerLoss",
+    "PowerQuality",
+    "GroundFault",
+    "OvercurrentFault",
+    "UnlockCommand",
+    "Timeout",
+    "EVCommunicationError",
+    "Other",
+)

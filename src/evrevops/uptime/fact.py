@@ -1,0 +1,76 @@
+"""The port-month uptime fact the metric registry reads (measures of level ``port-month``).
+
+:func:`build` runs the timeline (:mod:`evrevops.uptime.timeline`) and revenue
+at risk (:mod:`evrevops.uptime.revenue_at_risk`) for the reported months and
+leaves a view :data:`FACT` with one row per port and local month::
+
+    nevi_up_s      = period_s − (outage_s − excluded_s)
+    up_s           = period_s − outage_s
+    measured_s     = period_s − no_data_s
+    measured_up_s  = measured_s − ((outage_s − no_data_s) − (excluded_s − excluded_no_data_s))
+    t12_nevi_up_s  = t12_period_s − (t12_outage_s − t12_excluded_s)
+    ports_below_nevi   = 1 when t12_nevi_up_s / t12_period_s ≤ 0.97
+    ports_partial_year = 1 when t12_period_s is less than the twelve local months ending with the month
+
+Durations are seconds; the registry divides.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from evrevops.uptime import revenue_at_risk as _rar
+from evrevops.uptime import timeline as T
+from evrevops.warehouse.db import Warehouse
+
+FACT = "_uptime_fact"
+NEVI_THRESHOLD_PCT = 97
+
+
+def fact_sql(r: T.Range) -> str:
+    """The view :data:`FACT` over the timeline's port-month table and revenue at risk."""
+    first, last = r.first_month.isoformat(), r.last_month.isoformat()
+    return f"""
+CREATE OR REPLACE TEMP VIEW {FACT} AS
+WITH months AS (
+    SELECT site_id, month, min(day_start_at) AS ms, max(day_end_at) AS me FROM {T.CAL} GROUP BY site_id, month
+), span AS (
+    -- the twelve local months ending with each month, per site
+    SELECT a.site_id, a.month, epoch(a.me) - epoch(b.ms) AS t12_full_s
+    FROM months a JOIN months b ON b.site_id = a.site_id
+     AND year(b.month) * 12 + month(b.month) = year(a.month) * 12 + month(a.month) - 11
+)
+SELECT m.port_id, m.site_id, m.month, rar.currency AS rar_currency,
+       m.period_s, m.outage_s, m.excluded_s, m.fault_s, m.offline_s, m.no_data_s,
+       m.period_s - (m.outage_s - m.excluded_s) AS nevi_up_s,
+       m.period_s - m.outage_s AS up_s,
+       m.period_s - m.no_data_s AS measured_s,
+       (m.period_s - m.no_data_s) - ((m.outage_s - m.no_data_s) - (m.excluded_s - m.excluded_no_data_s)) AS measured_up_s,
+       m.outages, m.failures, m.repair_s,
+       m.t12_period_s, m.t12_outage_s, m.t12_excluded_s,
+       m.t12_period_s - (m.t12_outage_s - m.t12_excluded_s) AS t12_nevi_up_s,
+       CASE WHEN m.t12_period_s > 0
+             AND (m.t12_period_s - (m.t12_outage_s - m.t12_excluded_s)) * 100 <= {NEVI_THRESHOLD_PCT} * m.t12_period_s
+            THEN 1 ELSE 0 END AS ports_below_nevi,
+       CASE WHEN sp.t12_full_s IS NULL OR m.t12_period_s < sp.t12_full_s THEN 1 ELSE 0 END AS ports_partial_year,
+       coalesce(rar.revenue_at_risk_minor, 0) AS revenue_at_risk_minor
+FROM {T.MONTHS} m
+LEFT JOIN span sp ON sp.site_id = m.site_id AND sp.month = m.month
+LEFT JOIN (SELECT port_id, month, any_value(currency) AS currency, sum(revenue_at_risk_minor) AS revenue_at_risk_minor
+           FROM {_rar.RAR} GROUP BY port_id, month) rar ON rar.port_id = m.port_id AND rar.month = m.month
+WHERE m.month BETWEEN DATE '{first}' AND DATE '{last}'
+"""
+
+
+def build(
+    wh: Warehouse,
+    first_month: dt.date,
+    last_month: dt.date,
+    as_of: dt.datetime | None = None,
+    offline_after_s: int = T.DEFAULT_OFFLINE_AFTER_S,
+) -> T.Range:
+    """Build the timeline, revenue at risk and the :data:`FACT` view for the months; return the range."""
+    r = T.build(wh, first_month, last_month, as_of=as_of, offline_after_s=offline_after_s)
+    _rar.build(wh, r)
+    wh.con.execute(fact_sql(r))
+    return r
