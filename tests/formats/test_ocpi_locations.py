@@ -1,4 +1,4 @@
-"""OCPI 2.2.1 Locations reader: the spec's example, rated power, hours, quarantine, and the loader."""
+"""OCPI 2.2.1 Locations reader: the spec's example, rated power, hours, status events, quarantine, and the loader."""
 
 from __future__ import annotations
 
@@ -11,7 +11,14 @@ import pytest
 
 from evrevops.formats import detect, read
 from evrevops.formats.base import FormatError
-from evrevops.formats.ocpi_locations import canonical_json, parse_instant, read_json_records, read_locations
+from evrevops.formats.ocpi_locations import (
+    STATUSES,
+    canonical_json,
+    parse_instant,
+    read_json_records,
+    read_locations,
+)
+from evrevops.uptime.states import FAULT, NO_DATA, STATUS_STATE, UP
 from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.loader import ingest_file
 
@@ -76,7 +83,7 @@ def test_spec_example_location(fixtures):
     assert detect(p) == ("ocpi-locations", None)
     b = read(p)
     assert b.format == "ocpi-locations" and b.records_read == 1 and b.quarantine.num_rows == 0
-    assert set(b.tables) == {"sites", "ports"}  # no charger object in OCPI 2.2.1
+    assert set(b.tables) == {"sites", "ports", "status_events"}  # no charger object in OCPI 2.2.1
     (site,) = b.tables["sites"].to_pylist()
     assert site == {
         "site_id": "LOC1",
@@ -100,6 +107,11 @@ def test_spec_example_location(fixtures):
     assert {(p["power_type"], p["connector_standard"], p["site_id"]) for p in ports} == {
         ("AC_3_PHASE", "IEC_62196_T2", "LOC1")
     }
+    events = b.tables["status_events"].to_pylist()
+    assert [(e["port_id"], e["status"], e["observed_at"]) for e in events] == [
+        ("3256", "AVAILABLE", dt.datetime(2015, 6, 28, 8, 12, 1)),
+        ("3257", "RESERVED", dt.datetime(2015, 6, 29, 20, 39, 9)),
+    ]
 
 
 def test_only_columns_ocpi_carries(fixtures):
@@ -289,6 +301,208 @@ def test_unreadable_file(tmp_path):
     p.write_text('[{"id": "L1",')
     with pytest.raises(FormatError, match="not valid JSON"):
         read_locations(p)
+
+
+# ---- EVSE status → status_events ------------------------------------------------------------
+
+
+def events_of(batch) -> dict[str, dict]:
+    return {e["port_id"]: e for e in batch.tables["status_events"].to_pylist()}
+
+
+def test_status_events_of_a_feed(fixtures):
+    b = read_locations(fixtures / "ocpi" / "locations_status.json")
+    assert b.records_read == 2 and b.quarantine.num_rows == 0
+    tbl = b.tables["status_events"]
+    assert tbl.column_names == [
+        "charger_id", "port_id", "connector_id", "observed_at", "status", "error_code", "protocol", "source_record"
+    ]  # fmt: skip
+    assert str(tbl.schema.field("connector_id").type) == "int32"
+    assert str(tbl.schema.field("observed_at").type) == "timestamp[us]"
+    ev = events_of(b)
+    t = dt.datetime
+    assert {uid: (e["status"], e["observed_at"], e["source_record"]) for uid, e in ev.items()} == {
+        "ST-1-P1": ("AVAILABLE", t(2025, 3, 1, 9, 0), 1),  # its status_schedule (INOPERATIVE later) is not an event
+        "ST-1-P2": ("OUTOFORDER", t(2025, 3, 1, 10, 15), 1),  # 03:15-07:00 in UTC
+        "ST-1-P5": ("CHARGING", t(2025, 3, 1, 8, 30), 1),
+        "ST-2-P1": ("UNKNOWN", t(2025, 3, 1, 11, 30), 2),  # no EVSE last_updated: the Location's
+        "ST-2-P2": ("BLOCKED", t(2025, 3, 1, 7, 0), 2),
+        "ST-2-P3": ("INOPERATIVE", t(2025, 3, 1, 6, 0), 2),
+        "ST-2-P4": ("RESERVED", t(2025, 3, 1, 5, 0), 2),
+    }
+    # PLANNED (ST-1-P3) and REMOVED (ST-1-P4) are lifecycle states, not observations: ports, no events
+    ports = b.tables["ports"].column("port_id").to_pylist()
+    assert {"ST-1-P3", "ST-1-P4"} <= set(ports) and not {"ST-1-P3", "ST-1-P4"} & set(ev)
+    # every event is on the EVSE's port row, with the ids the port row has (OCPI names no charger)
+    assert set(ev) <= set(ports)
+    assert all(e["charger_id"] == e["port_id"] for e in ev.values())
+    assert {(e["connector_id"], e["error_code"], e["protocol"]) for e in ev.values()} == {(None, None, "ocpi2.2.1")}
+    # the uptime vocabulary knows every status the reader stores
+    assert {uid: STATUS_STATE[e["status"]] for uid, e in ev.items() if uid.startswith("ST-2")} == {
+        "ST-2-P1": NO_DATA, "ST-2-P2": UP, "ST-2-P3": FAULT, "ST-2-P4": UP,
+    }  # fmt: skip
+
+
+def test_a_multi_connector_evse_is_one_port_and_one_event(fixtures):
+    """An EVSE's connectors cannot be used at once (OCPI): it is one port, and its status one event."""
+    b = read_locations(fixtures / "ocpi" / "locations_status.json")
+    assert b.tables["ports"].column("port_id").to_pylist().count("ST-1-P5") == 1
+    assert [e["port_id"] for e in b.tables["status_events"].to_pylist()].count("ST-1-P5") == 1
+    assert events_of(b)["ST-1-P5"]["connector_id"] is None
+
+
+def test_every_ocpi_status_is_in_the_uptime_vocabulary():
+    assert set(STATUSES) - {"PLANNED", "REMOVED"} <= set(STATUS_STATE)
+
+
+def test_a_file_without_observed_statuses_has_an_empty_status_events_table(tmp_path):
+    p = tmp_path / "l.json"
+    p.write_text(json.dumps([location(evses=[evse("E", connector("DC", max_electric_power=1000), status="PLANNED")])]))
+    b = read_locations(p)
+    assert b.tables["status_events"].num_rows == 0 and b.tables["ports"].num_rows == 1
+    wh = open_warehouse(tmp_path / "w.duckdb")
+    r = ingest_file(wh, p)
+    assert (r.records_read, r.accepted, r.quarantined) == (1, 1, 0)
+    assert wh.con.sql("SELECT count(*) FROM status_events").fetchall() == [(0,)]
+    wh.close()
+
+
+def _ledger(wh) -> list[tuple]:
+    return wh.con.sql(
+        "SELECT records_read, accepted, duplicate, quarantined, replaced FROM ingest_ledger ORDER BY file_id"
+    ).fetchall()
+
+
+def _stored_events(wh) -> list[tuple]:
+    return wh.con.sql("SELECT port_id, observed_at, status FROM status_events ORDER BY port_id, observed_at").fetchall()
+
+
+def test_a_repulled_feed_adds_one_event_per_changed_evse(tmp_path, fixtures):
+    """Pulled again, the unchanged EVSEs are duplicates by key; the one whose status changed is one new event."""
+    src = fixtures / "ocpi" / "locations_status.json"
+    first = tmp_path / "pull-1.json"
+    first.write_bytes(src.read_bytes())
+    locs = json.loads(src.read_text())
+    # the same feed, re-serialised (another checksum, the same content): nothing new
+    same = tmp_path / "pull-2.json"
+    same.write_text(json.dumps(locs, indent=1))
+    # then ST-1-P1 starts charging; OCPI moves its EVSE's and Location's last_updated
+    locs[0]["evses"][0].update(status="CHARGING", last_updated="2025-03-01T12:00:00Z")
+    locs[0]["evses"][0]["connectors"][0]["last_updated"] = "2025-03-01T12:00:00Z"
+    locs[0]["last_updated"] = "2025-03-01T12:00:00Z"
+    changed = tmp_path / "pull-3.json"
+    changed.write_text(json.dumps(locs))
+    wh = open_warehouse(tmp_path / "w.duckdb")
+    r1 = ingest_file(wh, first)
+    before = _stored_events(wh)
+    assert len(before) == 7
+    r2 = ingest_file(wh, same)
+    assert _stored_events(wh) == before
+    r3 = ingest_file(wh, changed)
+    after = _stored_events(wh)
+    assert set(after) - set(before) == {("ST-1-P1", dt.datetime(2025, 3, 1, 12, 0), "CHARGING")}
+    assert len(after) == len(before) + 1 and set(before) <= set(after)
+    r4 = ingest_file(wh, changed)  # the same file again: unchanged
+    assert r4.status == "unchanged" and _stored_events(wh) == after
+    assert (r1.accepted, r1.duplicate, r2.accepted, r2.duplicate) == (2, 0, 0, 2)
+    # ST-1 changed (site replaced, one new event), ST-2 is a duplicate
+    assert (r3.accepted, r3.duplicate, r3.quarantined, r3.replaced) == (1, 1, 0, 1)
+    assert all(read == acc + dup + q for read, acc, dup, q, _ in _ledger(wh))
+    # every event joins its port
+    assert wh.con.sql(
+        "SELECT count(*) FROM status_events e LEFT JOIN ports p USING (port_id) WHERE p.port_id IS NULL"
+    ).fetchall() == [(0,)]
+    wh.close()
+
+
+def test_an_evse_without_last_updated_is_observed_at_each_new_location_update(tmp_path, fixtures):
+    """Its status is as of the Location's last_updated: a Location updated elsewhere restates it, a new event."""
+    locs = json.loads((fixtures / "ocpi" / "locations_status.json").read_text())
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(locs))
+    locs[1]["evses"][1].update(status="AVAILABLE", last_updated="2025-03-01T13:00:00Z")
+    locs[1]["last_updated"] = "2025-03-01T13:00:00Z"
+    b.write_text(json.dumps(locs))
+    wh = open_warehouse(tmp_path / "w.duckdb")
+    ingest_file(wh, a)
+    before = set(_stored_events(wh))
+    ingest_file(wh, b)
+    assert set(_stored_events(wh)) - before == {
+        ("ST-2-P1", dt.datetime(2025, 3, 1, 13, 0), "UNKNOWN"),
+        ("ST-2-P2", dt.datetime(2025, 3, 1, 13, 0), "AVAILABLE"),
+    }
+    wh.close()
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        ("available", "got 'available'"),  # the enum is upper case; a lower-case value is not in it
+        ("OFFLINE", "got 'OFFLINE'"),
+        (3, "got 3"),
+        (None, None),
+    ],
+)
+def test_a_status_outside_the_enum_quarantines_its_location(tmp_path, status, reason):
+    bad = evse("E2", connector("DC", max_electric_power=1000))
+    if status is None:
+        bad.pop("status")
+    else:
+        bad["status"] = status
+    recs = [location(id="OK"), location(id="BAD", evses=[evse("E1", connector("DC", max_electric_power=1000)), bad])]
+    p = tmp_path / "l.json"
+    p.write_text(json.dumps(recs))
+    b = read_locations(p)
+    expected = (
+        "missing status (required by OCPI 2.2.1)"
+        if status is None
+        else "status must be one of AVAILABLE|BLOCKED|CHARGING|INOPERATIVE|OUTOFORDER|PLANNED|REMOVED|RESERVED|"
+        f"UNKNOWN, {reason}"
+    )
+    assert qmap(b) == {(2, "evses[1].status"): expected}
+    # the whole Location is quarantined: no site, port or event of it
+    for name in ("sites", "ports", "status_events"):
+        assert set(b.tables[name].column("source_record").to_pylist()) == {1}, name
+    wh = open_warehouse(tmp_path / "w.duckdb")
+    r = ingest_file(wh, p)
+    assert (r.records_read, r.accepted, r.duplicate, r.quarantined) == (2, 1, 0, 1)
+    assert wh.con.sql("SELECT field FROM quarantine").fetchall() == [("evses[1].status",)]
+    assert wh.con.sql("SELECT port_id FROM status_events").fetchall() == [("L1-P1",)]
+    wh.close()
+
+
+def test_an_unreadable_evse_last_updated_is_quarantined(tmp_path):
+    p = tmp_path / "l.json"
+    p.write_text(
+        json.dumps([location(evses=[evse("E", connector("DC", max_electric_power=1000), last_updated="today")])])
+    )
+    b = read_locations(p)
+    assert qmap(b) == {(1, "evses[0].last_updated"): "not an ISO-8601 date-time: 'today'"}
+    assert b.tables["status_events"].num_rows == 0
+
+
+def test_demo_locations_ingest_with_their_status_events(tmp_path):
+    """The demo's Locations: every record accepted, one AVAILABLE event per live port at the export, none for REMOVED."""
+    from evrevops.demo import generate
+
+    out = tmp_path / "demo"
+    generate(out, ports=30, months=3, seed=2)
+    locs = json.loads((out / "locations.json").read_text())
+    statuses = [(e["uid"], e["status"]) for loc in locs for e in loc["evses"]]
+    live = {uid for uid, s in statuses if s not in ("PLANNED", "REMOVED")}
+    assert live and len(live) < len(statuses)  # the demo has REMOVED ports
+    wh = open_warehouse(tmp_path / "w.duckdb")
+    ingest_file(wh, out / "sites.csv")
+    r = ingest_file(wh, out / "locations.json")
+    assert (r.records_read, r.accepted, r.duplicate, r.quarantined) == (len(locs), len(locs), 0, 0)
+    rows = wh.con.sql(
+        "SELECT e.port_id, e.status, e.observed_at, p.port_id IS NOT NULL FROM status_events e"
+        " LEFT JOIN ports p USING (port_id)"
+    ).fetchall()
+    export = parse_instant(locs[0]["last_updated"])
+    assert {r[0] for r in rows} == live and len(rows) == len(live)
+    assert {(s, at, joined) for _, s, at, joined in rows} == {("AVAILABLE", export, True)}
+    wh.close()
 
 
 # ---- shared JSON helpers -------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""OCPI 2.2.1 Locations (``mod_locations``) → ``sites`` and ``ports``.
+"""OCPI 2.2.1 Locations (``mod_locations``) → ``sites``, ``ports`` and ``status_events``.
 
 A Location is an evrevops *site*; each of its EVSEs is a *port* (handbook §1).
 OCPI 2.2.1 has no charger object (the physical unit that holds several EVSEs),
@@ -19,6 +19,18 @@ Mapping (``docs/formats.md``, "OCPI Locations"):
   when stated, else ``max_voltage × max_amperage`` (× 3 for ``AC_3_PHASE``,
   whose voltage is line to neutral) / 1000. An EVSE with status ``REMOVED`` is
   kept; its decommissioning date is not known, so none is written.
+* ``status_events``: one row per EVSE whose ``status`` is an observation (not
+  ``PLANNED`` or ``REMOVED``), for networks whose only telemetry is the
+  Locations feed. ``status`` = the OCPI value as given (``OUTOFORDER``),
+  ``observed_at`` = the EVSE's ``last_updated`` (else the Location's),
+  ``protocol`` = ``ocpi2.2.1``. The event belongs to the EVSE's port row:
+  ``port_id`` = ``EVSE.uid``; as OCPI names no charger, ``charger_id`` is the
+  EVSE ``uid`` too, and ``connector_id`` is NULL (the status is the EVSE's,
+  not one connector's). ``error_code``, ``vendor_error_code`` and ``info`` are
+  not stated by OCPI. ``status_schedule`` (planned future statuses) is not
+  an observation and is not used. The natural key (charger, connector,
+  ``observed_at``, status, error code) makes an EVSE unchanged in a re-pulled
+  feed a duplicate and a changed one a new event.
 
 Only columns OCPI carries are written, so the columns the sites CSV adds
 (segment, customer, revenue model, utility tariff, grid capacity,
@@ -50,6 +62,20 @@ from evrevops.formats.hours import OpeningTimesError, from_ocpi_opening_times
 QRow = tuple[int, str | None, str, str | None]
 
 POWER_TYPES = ("AC_1_PHASE", "AC_3_PHASE", "DC")
+# OCPI 2.2.1 Status enum (mod_locations); PLANNED and REMOVED describe the EVSE's lifecycle, not an observation.
+STATUSES = (
+    "AVAILABLE",
+    "BLOCKED",
+    "CHARGING",
+    "INOPERATIVE",
+    "OUTOFORDER",
+    "PLANNED",
+    "REMOVED",
+    "RESERVED",
+    "UNKNOWN",
+)
+NOT_OBSERVED = ("PLANNED", "REMOVED")
+PROTOCOL = "ocpi2.2.1"
 
 
 # --------------------------------------------------------------------------------------------
@@ -274,6 +300,23 @@ PORT_SCHEMA = pa.schema(
 )
 PORT_OPTIONAL = ("evse_id", "rated_kw")
 
+STATUS_EVENT_SCHEMA = pa.schema(
+    [
+        ("charger_id", pa.string()),
+        ("port_id", pa.string()),
+        ("connector_id", pa.int32()),
+        ("observed_at", pa.timestamp("us")),
+        ("status", pa.string()),
+        ("error_code", pa.string()),
+        ("vendor_error_code", pa.string()),
+        ("info", pa.string()),
+        ("protocol", pa.string()),
+        ("source_record", pa.int64()),
+    ]
+)
+# OCPI states no error code, vendor code or info: left out (error_code is a key column, so it stays, NULL)
+STATUS_EVENT_OPTIONAL = ("vendor_error_code", "info")
+
 
 def _text(v: Any) -> str | None:
     if v is None:
@@ -302,10 +345,29 @@ def _connector_kw(c: dict[str, Any], path: str, errors: list[tuple[str, str]]) -
     return Decimal(volts) * Decimal(amps) * phases / 1000
 
 
+def _evse_status(
+    evse: dict[str, Any], path: str, errors: list[tuple[str, str]]
+) -> tuple[str | None, dt.datetime | None]:
+    """The EVSE's ``status`` and its ``last_updated`` (None when absent); bad values go to *errors*."""
+    status = evse.get("status")
+    if status is None:
+        errors.append((f"{path}.status", "missing status (required by OCPI 2.2.1)"))
+    elif status not in STATUSES:
+        errors.append((f"{path}.status", f"status must be one of {'|'.join(STATUSES)}, got {describe(status)}"))
+        status = None
+    last = None
+    if evse.get("last_updated") is not None:
+        try:
+            last = parse_instant(evse["last_updated"])
+        except ValueError as exc:
+            errors.append((f"{path}.last_updated", str(exc)))
+    return status, last
+
+
 def _location(
     rec: int, loc: dict[str, Any]
-) -> tuple[dict[str, Any] | None, list[dict[str, Any]], list[tuple[str, str]]]:
-    """Map one Location; returns (site row, port rows, errors as (field, reason))."""
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]], list[dict[str, Any]], list[tuple[str, str]]]:
+    """Map one Location; returns (site row, port rows, status events, errors as (field, reason))."""
     errors: list[tuple[str, str]] = []
     loc_id = loc.get("id")
     if not isinstance(loc_id, str) or not loc_id.strip():
@@ -368,6 +430,7 @@ def _location(
         "source_record": rec,
     }
     ports: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
     evses = loc.get("evses")
     if evses is not None and not isinstance(evses, list):
         errors.append(("evses", "not a list"))
@@ -388,6 +451,7 @@ def _location(
             errors.append((f"{path}.uid", f"EVSE uid {uid!r} repeated (also evses[{seen[uid]}])"))
             continue
         seen[uid] = i
+        status, evse_last = _evse_status(evse, path, errors)
         conns = evse.get("connectors")
         if not isinstance(conns, list) or not conns:
             errors.append((f"{path}.connectors", "an EVSE needs at least one connector"))
@@ -423,7 +487,21 @@ def _location(
                 "source_record": rec,
             }
         )
-    return site, ports, errors
+        if status is not None and status not in NOT_OBSERVED:
+            # one event per port row of the EVSE (one: the EVSE is the port); OCPI names no charger
+            events.append(
+                {
+                    "charger_id": uid,
+                    "port_id": uid,
+                    "connector_id": None,
+                    "observed_at": evse_last or last,
+                    "status": status,
+                    "error_code": None,
+                    "protocol": PROTOCOL,
+                    "source_record": rec,
+                }
+            )
+    return site, ports, events, errors
 
 
 def read_locations(path: str | Path, mapping: str | None = None) -> Batch:
@@ -440,14 +518,18 @@ def read_locations(path: str | Path, mapping: str | None = None) -> Batch:
     -------
     Batch
         ``sites`` (one row per Location) and ``ports`` (one per EVSE) with the
-        columns OCPI carries; quarantine rows, one per bad field with its path
+        columns OCPI carries; ``status_events``, one per EVSE whose status is
+        not ``PLANNED`` or ``REMOVED`` (see the module docstring); quarantine
+        rows, one per bad field with its path
         (``evses[0].connectors[1].power_type``), for Locations that miss a
         required field (``id``, ``address``, ``city``, ``country``,
         ``coordinates``, ``time_zone``, ``last_updated``), have unreadable
         coordinates, time zone or opening times, or an EVSE without ``uid``
-        or connectors, an unknown ``power_type`` or no power; and for an EVSE
-        uid claimed by two different Locations of the file (both quarantined:
-        which is right cannot be told).
+        or connectors, without a ``status`` or with one outside the OCPI
+        Status enum, with an unreadable ``last_updated``, an unknown
+        ``power_type`` or no power; and for an EVSE uid claimed by two
+        different Locations of the file (both quarantined: which is right
+        cannot be told).
     """
     path = Path(path)
     n, records, bad = read_json_records(path, ("data",))
@@ -455,14 +537,16 @@ def read_locations(path: str | Path, mapping: str | None = None) -> Batch:
     raw = {rec: obj for rec, obj in records}
     sites: list[dict[str, Any]] = []
     ports: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
     for rec, obj in records:
-        site, prts, errors = _location(rec, obj)
+        site, prts, evts, errors = _location(rec, obj)
         if errors:
             text = canonical_json(obj)
             qrows.extend((rec, f, r, text) for f, r in errors)
             continue
         sites.append(site)
         ports.extend(prts)
+        events.extend(evts)
     # An EVSE uid in two different Locations: the file contradicts itself.
     owners: dict[str, dict[str, int]] = {}
     for p in ports:
@@ -479,6 +563,7 @@ def read_locations(path: str | Path, mapping: str | None = None) -> Batch:
         qrows.append((rec, f"evses[{i}].uid", reason, canonical_json(raw[rec])))
     sites = [s for s in sites if s["source_record"] not in clash]
     ports = [p for p in ports if p["source_record"] not in clash]
+    events = [e for e in events if e["source_record"] not in clash]
     qrows.sort(key=lambda r: (r[0], r[1] or ""))
     return Batch(
         format="ocpi-locations",
@@ -486,6 +571,7 @@ def read_locations(path: str | Path, mapping: str | None = None) -> Batch:
         tables={
             "sites": column_table(sites, SITE_SCHEMA, SITE_OPTIONAL),
             "ports": column_table(ports, PORT_SCHEMA, PORT_OPTIONAL),
+            "status_events": column_table(events, STATUS_EVENT_SCHEMA, STATUS_EVENT_OPTIONAL),
         },
         quarantine=quarantine_table(qrows),
     )
