@@ -443,7 +443,8 @@ def months_sql(r: Range) -> str:
     ``excluded_no_data_s``, ``outages`` (outage runs starting in the month),
     ``failures`` (those not wholly excluded), ``repair_s`` (their whole
     durations), and ``t12_period_s``, ``t12_outage_s``, ``t12_excluded_s``,
-    ``t12_months`` over the twelve months ending with ``month``.
+    ``t12_months`` over the twelve months ending with ``month``, and
+    ``t12_period_start_at`` (the first measured instant of those months).
     """
     return f"""
 CREATE OR REPLACE TEMP TABLE {MONTHS} AS
@@ -475,7 +476,8 @@ SELECT *,
        sum(period_s) OVER t12 AS t12_period_s,
        sum(outage_s) OVER t12 AS t12_outage_s,
        sum(excluded_s) OVER t12 AS t12_excluded_s,
-       count(*) OVER t12 AS t12_months
+       count(*) OVER t12 AS t12_months,
+       min(period_start_at) OVER t12 AS t12_period_start_at
 FROM m
 WINDOW t12 AS (PARTITION BY port_id ORDER BY month_idx RANGE BETWEEN 11 PRECEDING AND CURRENT ROW)
 """
