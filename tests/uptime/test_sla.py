@@ -1,0 +1,69 @@
+"""SLA credits by hand: exact cents for port- and site-scope commitments, an amendment and a cancellation."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from evrevops.uptime import sla
+from evrevops.warehouse.loader import ingest_file
+from tests.uptime.network import hourly, ingest, status, write_network
+
+D = dt.datetime
+SITES = [
+    "S1,Depot,K1,fleet,caas,UTC,24/7,C1,P1,1,DC,150,2025-01-01,",
+    "S1,Depot,K1,fleet,caas,UTC,24/7,C1,P2,2,DC,150,2025-01-01,",
+]
+HEADER = ("contract_id,line_id,customer_id,site_id,revenue_model,line_type,event,effective_on,end_on,ports,quantity,"
+          "unit_price,currency,billing_period,term_months,energy_share_pct,sla_uptime_pct,sla_scope,sla_credit_schedule")  # fmt: skip
+CONTRACTS = [
+    # per port: $100.00 per port-month, 2 ports
+    "K1,L4,K1,S1,caas,caas,new,2024-01-01,2031-01-01,2,,100.00,USD,monthly,84,,97,port,97:5;95:10;90:25",
+    # amendment adding a port from March 16: 16 of 31 days in force
+    "K1,L4-A1,K1,S1,caas,caas,amend,2025-03-16,2031-01-01,1,,31.00,USD,monthly,84,,97,port,97:5;95:10;90:25",
+    # per site: $50.00 per port-month, 2 ports
+    "K2,L5,K1,S1,hardware_sale,maintenance,new,2024-01-01,,2,,50.00,USD,annual,12,,97,site,97:5;95:10;90:25",
+    # a cancel row is never in force
+    "K3,L4-X,K1,S1,caas,caas,cancel,2025-03-10,2025-03-10,2,,100.00,USD,monthly,84,,97,port,97:5;95:10;90:25",
+    # no SLA: not evaluated
+    "K4,L3,K1,S1,software_only,software,new,2024-01-01,,2,,28.00,USD,monthly,36,,,,",
+]
+
+
+@pytest.fixture(scope="module")
+def wh(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sla")
+    log = hourly("C1", D(2025, 3, 1), D(2025, 4, 1), skip=[]) + [
+        # P1 down 1,500 min: 96.64 % (below 97: 5 %); P2 down 3,000 min: 93.28 % (below 95: 10 %)
+        status("C1", D(2025, 3, 3), 1, "Faulted", "GroundFailure"),
+        status("C1", D(2025, 3, 4, 1), 1, "Available"),
+        status("C1", D(2025, 3, 5), 2, "Faulted", "HighTemperature"),
+        status("C1", D(2025, 3, 7, 2), 2, "Available"),
+    ]
+    write_network(folder, SITES, log)
+    (folder / "contracts.csv").write_text(HEADER + "\n" + "\n".join(CONTRACTS) + "\n")
+    w = ingest(folder, folder / "w.duckdb")
+    assert ingest_file(w, folder / "contracts.csv").quarantined == 0
+    yield w
+    w.close()
+
+
+def test_credits_in_exact_cents(wh):
+    rows = {(r["contract_id"], r["line_id"]): r for r in sla.credits(wh, dt.date(2025, 3, 1)).to_pylist()}
+    assert set(rows) == {("K1", "L4"), ("K1", "L4-A1"), ("K2", "L5")}
+    port = rows[("K1", "L4")]
+    assert (port["fee_minor"], port["ports_measured"], port["ports_breached"]) == (20000, 2, 2)
+    assert port["credit_minor"] == 1500  # $100 × 5 % + $100 × 10 %
+    amend = rows[("K1", "L4-A1")]
+    assert amend["fee_minor"] == 1600  # $31 × 16/31
+    assert amend["credit_minor"] == 120  # $16 / 2 ports × (5 % + 10 %)
+    site = rows[("K2", "L5")]
+    assert site["uptime_pct"] == pytest.approx((2 * 44640 - 4500) / (2 * 44640) * 100)
+    assert (site["fee_minor"], site["credit_pct"], site["credit_minor"]) == (10000, 10.0, 1000)
+    assert all(r["breached"] for r in rows.values())
+
+
+def test_no_breach_no_credit(wh):
+    rows = sla.credits(wh, dt.date(2025, 3, 1), as_of=D(2025, 3, 3)).to_pylist()
+    assert [r["credit_minor"] for r in rows] == [0, 0, 0] and not any(r["breached"] for r in rows)
