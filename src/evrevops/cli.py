@@ -31,6 +31,9 @@ from evrevops.metrics.registry import GRAINS, METRICS, PERIODS
 from evrevops.tariffs import repricing, site_bills
 from evrevops.tariffs import whatif as wi
 from evrevops.tariffs.billing import LINE_ITEMS
+from evrevops.uptime import nevi_export, risk, sla, telemetry
+from evrevops.uptime import outages as uoutages
+from evrevops.uptime.timeline import DEFAULT_OFFLINE_AFTER_S
 from evrevops.warehouse import status as wstatus
 from evrevops.warehouse.db import Warehouse, WarehouseError, default_path
 from evrevops.warehouse.loader import ingest_file, set_site_tariff
@@ -49,6 +52,8 @@ whatif_app = typer.Typer(
     help="What-ifs on energy margin: baseline and scenario side by side for a site or segment.", no_args_is_help=True
 )
 app.add_typer(whatif_app, name="whatif")
+nevi_app = typer.Typer(help="NEVI reporting (23 CFR 680.112 / 680.116(b)).", no_args_is_help=True)
+app.add_typer(nevi_app, name="nevi")
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
@@ -61,6 +66,10 @@ class OutFormat(StrEnum):
 
 
 FormatOpt = Annotated[OutFormat, typer.Option("--format", "-f", help="Output format: table, csv or json.")]
+SiteOpt = Annotated[list[str] | None, typer.Option("--site", help="Site id (repeatable).")]
+SegmentOpt = Annotated[str | None, typer.Option("--segment", help="Every site of a segment.")]
+MonthOpt = Annotated[str | None, typer.Option(help="Month YYYY-MM (default: last full month of data).")]
+LastMonthOpt = Annotated[str | None, typer.Option("--to-month", help="Last month YYYY-MM of a longer period.")]
 
 
 class Ctx:
@@ -429,6 +438,173 @@ def headline(
         )
 
 
+# ---- uptime and reliability ----------------------------------------------------------------------
+
+UPTIME = [
+    "uptime_pct", "uptime_t12m_pct", "measured_uptime_pct", "measured_h", "t_outage_min", "t_excluded_min",
+    "offline_min", "no_data_min", "outages", "mtbf_h", "mttr_h", "ports_below_nevi", "ports_partial_year",
+    "charge_attempt_success_rate", "session_success_rate", "visit_success_rate", "revenue_at_risk_minor",
+]  # fmt: skip
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option("--as-of", help="Data horizon, UTC (YYYY-MM-DDTHH:MM); default: the latest telemetry."),
+]
+OfflineOpt = Annotated[
+    int,
+    typer.Option(
+        "--offline-after",
+        help="Minutes of silence (no heartbeat, status or meter value) after which an OCPP charger is offline.",
+        min=1,
+    ),
+]
+_OFFLINE_MIN = DEFAULT_OFFLINE_AFTER_S // 60
+
+
+def _as_of(text: str | None) -> dt.datetime | None:
+    if text is None:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise _fail(f"--as-of: not an instant: {text!r}") from None
+    return t.astimezone(dt.UTC).replace(tzinfo=None) if t.tzinfo else t
+
+
+@app.command()
+def uptime(
+    ctx: typer.Context,
+    month: MonthOpt = None,
+    by: Annotated[str, typer.Option(help=f"Grain: {', '.join(GRAINS)}.")] = "site",
+    as_of: AsOfOpt = None,
+    offline_after: OfflineOpt = _OFFLINE_MIN,
+    fmt: FormatOpt = OutFormat.table,
+) -> None:
+    """NEVI uptime (month and trailing 12 months), outage minutes, MTBF/MTTR, success rates, revenue at risk.
+
+    The registry's uptime metrics (see `evrevops metrics list`) for one month,
+    e.g. `evrevops uptime --month 2025-12 --by port --format json`.
+    """
+    if by not in GRAINS:
+        raise _fail(f"unknown grain {by!r}; use one of {', '.join(GRAINS)}")
+    wh = ctx.obj.warehouse(read_only=True)
+    lo, hi = _range(month, None, None, None, wh)
+    with err.status(f"building status timelines for {lo:%Y-%m}"):
+        table = mc.compute(
+            wh, by=by, period="month", start=lo, end=hi, metrics=UPTIME,
+            as_of=_as_of(as_of), offline_after_s=offline_after * 60,
+        )  # fmt: skip
+    render(table, fmt, title=f"uptime by {by}, {lo:%Y-%m}")
+
+
+@app.command()
+def outages(
+    ctx: typer.Context,
+    month: Annotated[
+        str | None, typer.Option(help="Month YYYY-MM (default: last full month; with --open, the horizon's).")
+    ] = None,
+    to_month: LastMonthOpt = None,
+    site: Annotated[list[str] | None, typer.Option("--site", help="Only these sites (repeatable).")] = None,
+    open_only: Annotated[bool, typer.Option("--open", help="Only outages still open at the horizon.")] = False,
+    no_data: Annotated[bool, typer.Option(help="Include no-data runs (telemetry missing).")] = True,
+    as_of: AsOfOpt = None,
+    offline_after: OfflineOpt = _OFFLINE_MIN,
+    fmt: FormatOpt = OutFormat.table,
+) -> None:
+    """The outage ledger: each outage's start, end, duration, statuses, error codes, cause, exclusion, revenue at risk."""
+    wh = ctx.obj.warehouse(read_only=True)
+    horizon = _as_of(as_of)
+    if open_only and month is None:
+        from evrevops.uptime.timeline import data_span
+
+        span = data_span(wh)
+        t = horizon or (span[1] if span else None)
+        if t is None:
+            raise _fail("the warehouse has no telemetry yet; run `evrevops ingest` first")
+        lo = hi = t.date().replace(day=1)
+    else:
+        lo, hi = _months(wh, month, to_month)
+    with err.status(f"building the outage ledger for {lo:%Y-%m} … {hi:%Y-%m}"):
+        table = uoutages.ledger(
+            wh, lo, hi, as_of=horizon, offline_after_s=offline_after * 60, open_only=open_only,
+            sites=list(site) if site else None, include_no_data=no_data,
+        )  # fmt: skip
+    render(table, fmt, title=f"outages {lo:%Y-%m} … {hi:%Y-%m}" + (" (open)" if open_only else ""))
+
+
+@app.command()
+def stale(
+    ctx: typer.Context,
+    as_of: AsOfOpt = None,
+    offline_after: OfflineOpt = _OFFLINE_MIN,
+    fmt: FormatOpt = OutFormat.table,
+) -> None:
+    """Chargers that have gone silent or have no data at the horizon, since when, and the revenue at risk."""
+    wh = ctx.obj.warehouse(read_only=True)
+    with err.status("checking telemetry"):
+        table = telemetry.silent(wh, as_of=_as_of(as_of), offline_after_s=offline_after * 60)
+    render(table, fmt, title="silent or missing telemetry")
+
+
+@app.command("sla")
+def sla_cmd(
+    ctx: typer.Context,
+    month: MonthOpt = None,
+    as_of: AsOfOpt = None,
+    offline_after: OfflineOpt = _OFFLINE_MIN,
+    fmt: FormatOpt = OutFormat.table,
+) -> None:
+    """SLA evaluation of every contract line with an uptime commitment, and the credit it owes (minor units)."""
+    wh = ctx.obj.warehouse(read_only=True)
+    lo, _ = _range(month, None, None, None, wh)
+    with err.status(f"evaluating SLAs for {lo:%Y-%m}"):
+        table = sla.credits(wh, lo, as_of=_as_of(as_of), offline_after_s=offline_after * 60)
+    render(table, fmt, title=f"SLA credits {lo:%Y-%m}")
+
+
+@app.command("risk")
+def risk_cmd(
+    ctx: typer.Context,
+    month: MonthOpt = None,
+    as_of: AsOfOpt = None,
+    offline_after: OfflineOpt = _OFFLINE_MIN,
+    fmt: FormatOpt = OutFormat.table,
+) -> None:
+    """At-risk accounts: a churn-risk score per customer with its reasons (uptime, utilization, SLA, telemetry)."""
+    wh = ctx.obj.warehouse(read_only=True)
+    lo, _ = _range(month, None, None, None, wh)
+    with err.status(f"scoring accounts for {lo:%Y-%m}"):
+        table = risk.accounts(wh, lo, as_of=_as_of(as_of), offline_after_s=offline_after * 60)
+    render(table, fmt, title=f"accounts at risk {lo:%Y-%m}")
+
+
+@nevi_app.command("export")
+def nevi_export_cmd(
+    ctx: typer.Context,
+    quarter: Annotated[str, typer.Option(help="Quarter YYYYQn, e.g. 2025Q4.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the three files.")] = Path("nevi"),
+    as_of: AsOfOpt = None,
+    offline_after: OfflineOpt = _OFFLINE_MIN,
+    fmt: FormatOpt = OutFormat.csv,
+) -> None:
+    """Write the quarter's sessions, uptime and outages in EV Charging Use Data Specification fields (csv or json).
+
+    Every record is validated against the specification's JSON Schemas first;
+    prints what was written.
+    """
+    if fmt is OutFormat.table:
+        raise _fail("--format must be csv or json for the files")
+    wh = ctx.obj.warehouse(read_only=True)
+    try:
+        nevi_export.parse_quarter(quarter)
+        with err.status(f"exporting NEVI data for {quarter}"):
+            written = nevi_export.export_quarter(
+                wh, quarter, out_dir, fmt.value, as_of=_as_of(as_of), offline_after_s=offline_after * 60
+            )
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    render([{"file": k, "path": str(p), "records": n} for k, (p, n) in written.items()], OutFormat.table)
+
+
 # ---- sites and bills ---------------------------------------------------------------------------
 
 
@@ -550,11 +726,6 @@ def price(
 
 
 # ---- what-ifs -------------------------------------------------------------------------------------
-
-SiteOpt = Annotated[list[str] | None, typer.Option("--site", help="Site id (repeatable).")]
-SegmentOpt = Annotated[str | None, typer.Option("--segment", help="Every site of a segment.")]
-MonthOpt = Annotated[str | None, typer.Option(help="Month YYYY-MM (default: last full month of data).")]
-LastMonthOpt = Annotated[str | None, typer.Option("--to-month", help="Last month YYYY-MM of a longer period.")]
 
 
 def _scope(wh: Warehouse, site: list[str] | None, segment: str | None, billed: bool = True) -> list[str]:

@@ -39,7 +39,7 @@ history = st.fixed_dictionaries(
 
 def _build(folder, h, shuffle: bool):
     comm = "2025-04-01" if h["commissioned_day"] is None else f"2025-04-{h['commissioned_day']:02d}"
-    sites = [f"S1,Depot,K1,fleet,caas,UTC,\"{h['hours']}\",C1,{p},{c},DC,50,{comm}," for p, c in (("P1", 1), ("P2", 2))]
+    sites = [f'S1,Depot,K1,fleet,caas,UTC,"{h["hours"]}",C1,{p},{c},DC,50,{comm},' for p, c in (("P1", 1), ("P2", 2))]
     # a second charger talks from the first to the last second: it fixes the measured span
     log = [heartbeat("C2", T0, 0), heartbeat("C2", T0 + dt.timedelta(seconds=MONTH_S), 1)]
     sites.append("S2,Other,K2,fleet,caas,UTC,24/7,C2,Z1,1,DC,50,2025-04-01,")
@@ -93,7 +93,9 @@ def test_uptime_bounds_and_ledger_identity(tmp_path_factory, h):
         wh.close()
 
 
-@settings(max_examples=max(EXAMPLES // 2, 5), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=max(EXAMPLES // 2, 5), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(h=history)
 def test_line_order_does_not_change_the_timeline(tmp_path_factory, h):
     a = _build(tmp_path_factory.mktemp("a"), h, shuffle=False)

@@ -104,9 +104,14 @@ def build_events(
     np.minimum.at(c_from, port_charger, p_from)
     np.maximum.at(c_until, port_charger, p_until)
     site_of_charger = chargers.site_id.map({s: i for i, s in enumerate(net.sites.site_id)}).to_numpy()
-    _, site_hi = site_bounds(net, window)
+    site_lo, site_hi = site_bounds(net, window)
     decom = np.array([d is not None and not pd.isna(d) for d in chargers.decommissioned_on])
-    lo_window = c_from.copy()
+    # The CSMS log covers one UTC span for the whole network (from the earliest site's first local
+    # midnight to the latest site's last): a charger in service keeps beating until the log ends,
+    # whatever its site's time zone, and one in service when the log starts beats from its start.
+    existing = np.array([d < window.start for d in chargers.commissioned_on])
+    lo_window = np.where(existing, np.minimum(c_from, site_lo.min()), c_from)
+    hb_until = np.where(decom, c_until, np.maximum(c_until, site_hi.max()))
     parts: list[dict] = []
 
     # ---- offline windows per charger (no heartbeat, no status) ---------------------------------------
@@ -127,7 +132,7 @@ def build_events(
     # ---- heartbeats -------------------------------------------------------------------------------
     phase = rng.integers(0, heartbeat_s, n_c)
     first_hb = lo_window + phase
-    n_hb = np.maximum((c_until - first_hb + heartbeat_s - 1) // heartbeat_s, 0)
+    n_hb = np.maximum((hb_until - first_hb + heartbeat_s - 1) // heartbeat_s, 0)
     n_hb = np.where(c_from < c_until, n_hb, 0)
     rep = np.repeat(np.arange(n_c), n_hb)
     k = np.arange(len(rep)) - np.repeat(np.cumsum(n_hb) - n_hb, n_hb)

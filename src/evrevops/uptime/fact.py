@@ -46,14 +46,14 @@ SELECT m.port_id, m.site_id, m.month, rar.currency AS rar_currency,
        m.period_s - m.outage_s AS up_s,
        m.period_s - m.no_data_s AS measured_s,
        (m.period_s - m.no_data_s) - ((m.outage_s - m.no_data_s) - (m.excluded_s - m.excluded_no_data_s)) AS measured_up_s,
-       m.outages, m.failures, m.repair_s,
+       CAST(m.outages AS BIGINT) AS outages, CAST(m.failures AS BIGINT) AS failures, m.repair_s,
        m.t12_period_s, m.t12_outage_s, m.t12_excluded_s,
        m.t12_period_s - (m.t12_outage_s - m.t12_excluded_s) AS t12_nevi_up_s,
        CASE WHEN m.t12_period_s > 0
              AND (m.t12_period_s - (m.t12_outage_s - m.t12_excluded_s)) * 100 <= {NEVI_THRESHOLD_PCT} * m.t12_period_s
             THEN 1 ELSE 0 END AS ports_below_nevi,
        CASE WHEN sp.t12_full_s IS NULL OR m.t12_period_s < sp.t12_full_s THEN 1 ELSE 0 END AS ports_partial_year,
-       coalesce(rar.revenue_at_risk_minor, 0) AS revenue_at_risk_minor
+       CAST(coalesce(rar.revenue_at_risk_minor, 0) AS BIGINT) AS revenue_at_risk_minor
 FROM {T.MONTHS} m
 LEFT JOIN span sp ON sp.site_id = m.site_id AND sp.month = m.month
 LEFT JOIN (SELECT port_id, month, any_value(currency) AS currency, sum(revenue_at_risk_minor) AS revenue_at_risk_minor
