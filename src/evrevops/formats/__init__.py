@@ -37,6 +37,7 @@ FORMATS: dict[str, Format] = {
         Format("ocpi-locations", "evrevops.formats.ocpi_locations:read_locations", "OCPI 2.2.1 Locations with EVSEs and connectors"),
         Format("ocpi-tariffs", "evrevops.formats.ocpi_tariffs:read_tariffs", "OCPI 2.2.1 Tariffs"),
         Format("ocpp-log", "evrevops.formats.ocpp:read_log", "OCPP 1.6J / 2.0.1 message log, one JSON object a line"),
+        Format("status-snapshots", "evrevops.formats.status_snapshots:read_snapshots", "charge-point status log (polled snapshots or status events) through a status mapping"),
         Format("session-csv", "evrevops.formats.session_csv:read_sessions", "session CSV export through a declarative column mapping"),
         Format("acn-json", "evrevops.formats.session_csv:read_acn", "Caltech ACN-Data API session JSON"),
         Format("urdb", "evrevops.formats.urdb:read_urdb", "OpenEI URDB utility tariff JSON"),
@@ -171,6 +172,11 @@ def detect(path: str | Path) -> tuple[str, str | None]:
         mapping = match_mapping(header, path)
         if mapping:
             return "session-csv", mapping
+        from evrevops.formats.status_snapshots import match_status_mapping
+
+        mapping = match_status_mapping(first)
+        if mapping:
+            return "status-snapshots", mapping
         raise FormatError(path, f"CSV header matches no known format or mapping: {header[:8]}", record=1)
     raise FormatError(path, "unrecognised file type; pass --format")
 

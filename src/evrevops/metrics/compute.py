@@ -101,8 +101,8 @@ def expression(
         )
     if start is None or end is None:
         raise ValueError("a date range is required")
-    f = _facts.build(wh, start, end)
     needed = {m.numerator for m in chosen} | {m.denominator for m in chosen if m.denominator}
+    f = _facts.build(wh, start, end, needed | {"ports"})
     pd_ = _prep(f.port_day)
     agg = pd_.group_by(keys).aggregate(**_port_aggs(pd_, needed | {"ports"}))
     site_needed = {n for n in needed if MEASURES[n].level == "site"}
@@ -121,7 +121,7 @@ def expression(
         agg = agg.mutate(**{n: ibis.null("float64") for n in bill_needed})
     up_needed = {n for n in needed if MEASURES[n].level == "port-month"}
     if up_needed and period == "month":
-        uf = _prep(uptime_fact(wh, f, as_of, offline_after_s))
+        uf = _prep(uptime_fact(wh, f, as_of, offline_after_s, trailing=bool(up_needed & _uptime.T12_MEASURES)))
         uagg = uf.group_by(keys).aggregate(**{n: uf[n].sum() for n in up_needed})
         agg = agg.left_join(uagg, [agg[k] == uagg[k] for k in keys]).select(
             agg, *[ibis.coalesce(uagg[n], 0).name(n) for n in up_needed]
@@ -199,14 +199,21 @@ def uptime_fact(
     f: _facts.Facts,
     as_of: dt.datetime | None = None,
     offline_after_s: int = _timeline.DEFAULT_OFFLINE_AFTER_S,
+    trailing: bool = True,
 ) -> ir.Table:
     """The port-month uptime fact (:mod:`evrevops.uptime.fact`) with the port's dimensions.
+
+    ``trailing=False`` skips the eleven months before the range (the
+    trailing-twelve-month measures are then wrong, and must not be read).
 
     One row per port and local month of the range; ``currency`` is the site's
     (as in the port-day facts), so uptime rows meet the other measures of the
     same port. Revenue at risk is in that currency.
     """
-    _uptime.build(wh, f.start.replace(day=1), f.end.replace(day=1), as_of=as_of, offline_after_s=offline_after_s)
+    _uptime.build(
+        wh, f.start.replace(day=1), f.end.replace(day=1), as_of=as_of, offline_after_s=offline_after_s,
+        trailing=trailing,
+    )  # fmt: skip
     u = wh.table(_uptime.FACT)
     sites = wh.table("sites").select("site_id", "segment", "customer_id")
     cur = _facts.site_currency(wh)

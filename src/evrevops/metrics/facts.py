@@ -98,8 +98,16 @@ def site_currency(wh: Warehouse) -> ir.Table:
     return counts.mutate(rk=ibis.row_number().over(w)).filter(ibis._.rk == 0).select("site_id", "currency")
 
 
-def build(wh: Warehouse, start: dt.date, end: dt.date) -> Facts:
+TX_MEASURES = frozenset({"transactions_ended", "transactions_ended_normally"})
+VISIT_MEASURES = frozenset({"visits", "visits_successful"})
+
+
+def build(wh: Warehouse, start: dt.date, end: dt.date, needed: set[str] | frozenset[str] | None = None) -> Facts:
     """Fact tables for local dates ``start``…``end`` (inclusive).
+
+    ``needed`` names the measures the caller will read (default: all); the
+    parts that only feed other measures (OCPP transactions, visits) are left
+    out of the expression when none of theirs is needed (their columns are 0).
 
     Returns
     -------
@@ -179,6 +187,7 @@ def build(wh: Warehouse, start: dt.date, end: dt.date) -> Facts:
     )
 
     # --- OCPP transactions by the local day of their start: how they ended ------------------------
+    want = lambda group: needed is None or bool(group & set(needed))  # noqa: E731
     tx = wh.table("ocpp_transactions")
     tx = tx.filter(tx.port_id.notnull() & tx.started_at.notnull() & (tx.started_at >= lo) & (tx.started_at < hi))
     tx = tx.join(ports.select("port_id", "site_id"), "port_id")
@@ -194,9 +203,12 @@ def build(wh: Warehouse, start: dt.date, end: dt.date) -> Facts:
     t = pd_.left_join(split, [pd_.port_id == split.port_id, pd_.local_date == split.local_date]).select(
         pd_, split.plugged_in_s, split.charging_s
     )
-    t = t.left_join(txs, [t.port_id == txs.port_id, t.local_date == txs.local_date]).select(
-        t, txs.transactions_ended, txs.transactions_ended_normally
-    )
+    if want(TX_MEASURES):
+        t = t.left_join(txs, [t.port_id == txs.port_id, t.local_date == txs.local_date]).select(
+            t, txs.transactions_ended, txs.transactions_ended_normally
+        )
+    else:
+        t = t.mutate(transactions_ended=ibis.literal(0), transactions_ended_normally=ibis.literal(0))
     t = t.left_join(started, [t.port_id == started.port_id, t.local_date == started.local_date]).select(
         t, *[started[c] for c in started.columns if c not in ("port_id", "local_date")]
     )
@@ -237,10 +249,13 @@ def build(wh: Warehouse, start: dt.date, end: dt.date) -> Facts:
     sd = sd.left_join(cong, [sd.site_id == cong.site_id, sd.local_date == cong.local_date]).select(
         sd, congested_s=ibis.coalesce(cong.congested_s, 0)
     )
-    vis = _visits(s, cu)
-    sd = sd.left_join(vis, [sd.site_id == vis.site_id, sd.local_date == vis.local_date]).select(
-        sd, visits=ibis.coalesce(vis.visits, 0), visits_successful=ibis.coalesce(vis.visits_successful, 0)
-    )
+    if want(VISIT_MEASURES):
+        vis = _visits(s, cu)
+        sd = sd.left_join(vis, [sd.site_id == vis.site_id, sd.local_date == vis.local_date]).select(
+            sd, visits=ibis.coalesce(vis.visits, 0), visits_successful=ibis.coalesce(vis.visits_successful, 0)
+        )
+    else:
+        sd = sd.mutate(visits=ibis.literal(0), visits_successful=ibis.literal(0))
     sd = sd.left_join(dims, sd.site_id == dims.site_id).select(sd, dims.segment, dims.customer_id)
     sd = sd.left_join(cur, sd.site_id == cur.site_id).select(sd, cur.currency)
     return Facts(port_day=port_day, site_day=sd, start=start, end=end)

@@ -24,6 +24,8 @@ from evrevops.uptime import timeline as T
 from evrevops.warehouse.db import Warehouse
 
 FACT = "_uptime_fact"
+# measures that need the eleven months before the first reported month
+T12_MEASURES = frozenset({"t12_period_s", "t12_nevi_up_s", "ports_below_nevi", "ports_partial_year"})
 NEVI_THRESHOLD_PCT = 97
 
 
@@ -68,9 +70,14 @@ def build(
     last_month: dt.date,
     as_of: dt.datetime | None = None,
     offline_after_s: int = T.DEFAULT_OFFLINE_AFTER_S,
+    trailing: bool = True,
 ) -> T.Range:
-    """Build the timeline, revenue at risk and the :data:`FACT` view for the months; return the range."""
-    r = T.build(wh, first_month, last_month, as_of=as_of, offline_after_s=offline_after_s)
+    """Build the timeline, revenue at risk and the :data:`FACT` view for the months; return the range.
+
+    ``trailing=False`` builds the timeline from ``first_month`` only: the
+    :data:`T12_MEASURES` are then not valid (faster when they are not read).
+    """
+    r = T.build(wh, first_month, last_month, as_of=as_of, offline_after_s=offline_after_s, trailing=trailing)
     _rar.build(wh, r)
     wh.con.execute(fact_sql(r))
     return r

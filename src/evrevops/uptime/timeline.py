@@ -131,6 +131,7 @@ def build(
     as_of: dt.datetime | None = None,
     offline_after_s: int = DEFAULT_OFFLINE_AFTER_S,
     data_start: dt.datetime | None = None,
+    trailing: bool = True,
 ) -> Range:
     """Build the timeline, ledger and port-month fact for local months ``first_month`` … ``last_month``.
 
@@ -150,6 +151,9 @@ def build(
     data_start : datetime.datetime, optional
         Nothing before it is measured. Default: the first telemetry in the
         warehouse (:func:`data_span`).
+    trailing : bool
+        Start eleven months before ``first_month`` (default), so the
+        trailing-twelve-month sums of every reported month are complete.
     offline_after_s : int
         Silence window [s] after which an OCPP charger counts as offline.
     """
@@ -161,7 +165,7 @@ def build(
     span = data_span(wh) or (dt.datetime(1970, 1, 1), dt.datetime(1970, 1, 1))
     as_of = span[1] if as_of is None else as_of
     data_start = span[0] if data_start is None else data_start
-    start = add_months(first_month, -11)
+    start = add_months(first_month, -11 if trailing else 0)
     end = month_end(last_month)
     con = wh.con
     sites = con.sql("SELECT site_id, time_zone, operating_hours FROM sites").df()
