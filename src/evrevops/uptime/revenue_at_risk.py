@@ -21,6 +21,8 @@ left on the connection.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from evrevops.uptime import timeline as T
 from evrevops.warehouse.db import Warehouse
 
@@ -37,6 +39,10 @@ def revenue_at_risk_sql(r: T.Range) -> str:
     figures and the port-month metric are sums of the same integers.
     """
     first, last = r.first_month.isoformat(), r.last_month.isoformat()
+    # sessions that can fall in a baseline: from 13 weeks before the first month (a day's margin for
+    # time zones) to the last month's end
+    lo = T.ts_sql(dt.datetime.combine(r.first_month - dt.timedelta(days=BASELINE_DAYS + 2), dt.time()))
+    hi = T.ts_sql(dt.datetime.combine(T.add_months(r.last_month, 1) + dt.timedelta(days=2), dt.time()))
     return f"""
 CREATE OR REPLACE TEMP TABLE {RAR} AS
 WITH cal AS (
@@ -60,6 +66,7 @@ WITH cal AS (
     JOIN cal c ON c.site_id = s.site_id AND c.utc_day = CAST(floor(epoch(s.started_at) / {DAY_S}) AS BIGINT)
               AND c.day_start_at <= s.started_at AND c.day_end_at > s.started_at
     WHERE s.total_cost_minor IS NOT NULL AND s.port_id IN (SELECT port_id FROM {T.PORTS})
+      AND s.started_at >= {lo} AND s.started_at < {hi}
 ), base_rev AS (
     SELECT m.month, ses.port_id, ses.how, sum(ses.revenue) AS revenue
     FROM ses JOIN {T.PORTS} p ON p.port_id = ses.port_id

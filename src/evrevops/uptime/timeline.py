@@ -209,9 +209,10 @@ WHERE least(life_end, {ts_sql(r.as_of)}) > greatest(life_start, {ts_sql(r.data_s
 def _liveness_sql(r: Range) -> str:
     """Silence gaps of OCPP chargers: ``(charger_id, t, live)`` with live 1 = online, 2 = offline from t.
 
-    Messages are bucketed by ``offline_after_s``: a gap longer than the window
-    can only lie between two non-empty buckets, so each charger's messages are
-    reduced to the first and last of each bucket before ordering.
+    Each charger's messages in time order: a message more than ``offline_after_s``
+    after the one before puts the charger online again (the first one too); a
+    message followed by none for longer (or by the horizon) makes it offline from
+    that message.
     """
     w = r.offline_after_s
     as_of = ts_sql(r.as_of)
@@ -222,25 +223,20 @@ msgs AS (
     UNION ALL SELECT charger_id, observed_at FROM meter_readings
     UNION ALL SELECT charger_id, started_at FROM ocpp_transactions WHERE started_at IS NOT NULL
     UNION ALL SELECT charger_id, ended_at FROM ocpp_transactions WHERE ended_at IS NOT NULL
-), buckets AS (
-    SELECT charger_id, floor(epoch(t) / {w}) AS k, min(t) AS t0, max(t) AS t1
+), seq AS (
+    SELECT charger_id, t,
+           lag(t) OVER (PARTITION BY charger_id ORDER BY t) AS prev_t,
+           lead(t) OVER (PARTITION BY charger_id ORDER BY t) AS next_t
     FROM msgs
     WHERE t <= {as_of} AND charger_id IN (SELECT charger_id FROM {PORTS})
-    GROUP BY charger_id, floor(epoch(t) / {w})
-), seq AS (
-    SELECT charger_id, t0, t1,
-           lag(t1) OVER (PARTITION BY charger_id ORDER BY k) AS prev_t1,
-           lead(t0) OVER (PARTITION BY charger_id ORDER BY k) AS next_t0
-    FROM buckets
 ), live AS (
     -- online from the first message, and again after every silence
-    SELECT charger_id, t0 AS t, 1 AS live FROM seq
-    WHERE prev_t1 IS NULL OR epoch(t0) - epoch(prev_t1) > {w}
+    SELECT charger_id, t, 1 AS live FROM seq
+    WHERE prev_t IS NULL OR epoch(t) - epoch(prev_t) > {w}
     UNION ALL
     -- offline from the last message before a silence (or before the horizon)
-    SELECT charger_id, t1 AS t, 2 AS live FROM seq
-    WHERE (next_t0 IS NULL AND epoch({as_of}) - epoch(t1) > {w})
-       OR epoch(next_t0) - epoch(t1) > {w}
+    SELECT charger_id, t, 2 AS live FROM seq
+    WHERE (next_t IS NULL AND epoch({as_of}) - epoch(t) > {w}) OR epoch(next_t) - epoch(t) > {w}
 )"""
 
 
