@@ -184,7 +184,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--work", default=str(ROOT / "bench-data"))
     ap.add_argument("--skip-ocpp", action="store_true", help="leave the (slow, untargeted) OCPP log stage out")
-    ap.add_argument("--only", choices=["bills", "uptime"], help="run one stage alone (its data is generated if missing)")
+    ap.add_argument(
+        "--only", choices=["bills", "uptime"], help="run one stage alone (its data is generated if missing)"
+    )
     ap.add_argument("rest", nargs="*")
     a = ap.parse_args()
     if a.stage == "generate":
@@ -203,7 +205,11 @@ def main() -> None:
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
     if a.only:
-        results = {"date": dt.date.today().isoformat(), "machine": machine(), "command": f"make bench (--only {a.only})"}
+        results = {
+            "date": dt.date.today().isoformat(),
+            "machine": machine(),
+            "command": f"make bench (--only {a.only})",
+        }
         results[a.only] = bench_bills(work) if a.only == "bills" else bench_uptime(work)
         out = ROOT / "benchmarks" / f"results-{a.only}.json"
         out.write_text(json.dumps(results, indent=2) + "\n")

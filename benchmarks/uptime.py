@@ -135,8 +135,8 @@ def _peak_mib() -> float:
 
 
 def uptime(path: Path) -> dict:
-    from evrevops.cli import UPTIME
     from evrevops.metrics import compute as mc
+    from evrevops.metrics.registry import UPTIME
     from evrevops.uptime import fact
     from evrevops.warehouse.db import open_warehouse
 
@@ -148,7 +148,7 @@ def uptime(path: Path) -> dict:
         fact.build(wh, dec, dec)
         engine.append(time.perf_counter() - t)
         t = time.perf_counter()
-        rows = mc.compute(wh, by="port", period="month", start=dec, end=dt.date(2025, 12, 31), metrics=UPTIME)
+        rows = mc.compute(wh, by="port", period="month", start=dec, end=dt.date(2025, 12, 31), metrics=list(UPTIME))
         metrics.append(time.perf_counter() - t)
     outages = wh.con.sql("SELECT count(*) FROM _uptime_ledger WHERE state = 'outage'").fetchall()[0][0]
     net = mc.compute(wh, by="network", period="month", start=dec, end=dt.date(2025, 12, 31), metrics=["uptime_t12m_pct", "ports_below_nevi"]).to_pylist()[0]  # fmt: skip

@@ -27,7 +27,7 @@ from evrevops import formats as fmts
 from evrevops.formats.base import FormatError, minor_to_decimal
 from evrevops.metrics import compute as mc
 from evrevops.metrics import docs as mdocs
-from evrevops.metrics.registry import GRAINS, METRICS, PERIODS
+from evrevops.metrics.registry import GRAINS, METRICS, PERIODS, UPTIME
 from evrevops.tariffs import repricing, site_bills
 from evrevops.tariffs import whatif as wi
 from evrevops.tariffs.billing import LINE_ITEMS
@@ -440,11 +440,6 @@ def headline(
 
 # ---- uptime and reliability ----------------------------------------------------------------------
 
-UPTIME = [
-    "uptime_pct", "uptime_t12m_pct", "measured_uptime_pct", "measured_h", "t_outage_min", "t_excluded_min",
-    "offline_min", "no_data_min", "outages", "mtbf_h", "mttr_h", "ports_below_nevi", "ports_partial_year",
-    "charge_attempt_success_rate", "session_success_rate", "visit_success_rate", "revenue_at_risk_minor",
-]  # fmt: skip
 AsOfOpt = Annotated[
     str | None,
     typer.Option("--as-of", help="Data horizon, UTC (YYYY-MM-DDTHH:MM); default: the latest telemetry."),
@@ -490,7 +485,7 @@ def uptime(
     lo, hi = _range(month, None, None, None, wh)
     with err.status(f"building status timelines for {lo:%Y-%m}"):
         table = mc.compute(
-            wh, by=by, period="month", start=lo, end=hi, metrics=UPTIME,
+            wh, by=by, period="month", start=lo, end=hi, metrics=list(UPTIME),
             as_of=_as_of(as_of), offline_after_s=offline_after * 60,
         )  # fmt: skip
     render(table, fmt, title=f"uptime by {by}, {lo:%Y-%m}")

@@ -375,6 +375,14 @@ METRICS: dict[str, Metric] = {
 }  # fmt: skip
 
 
+# The metrics `evrevops uptime` shows (and the council's reliability page reads).
+UPTIME = (
+    "uptime_pct", "uptime_t12m_pct", "measured_uptime_pct", "measured_h", "t_outage_min", "t_excluded_min",
+    "offline_min", "no_data_min", "outages", "mtbf_h", "mttr_h", "ports_below_nevi", "ports_partial_year",
+    "charge_attempt_success_rate", "session_success_rate", "visit_success_rate", "revenue_at_risk_minor",
+)  # fmt: skip
+
+
 def get_metric(name: str) -> Metric:
     """Return a metric by name; an unknown name raises ``KeyError`` listing the known ones."""
     try:
