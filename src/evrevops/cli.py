@@ -25,6 +25,7 @@ from rich.table import Table
 
 from evrevops import formats as fmts
 from evrevops.formats.base import FormatError, minor_to_decimal
+from evrevops.formats.status_snapshots import status_mappings
 from evrevops.metrics import compute as mc
 from evrevops.metrics import docs as mdocs
 from evrevops.metrics.registry import GRAINS, METRICS, PERIODS, UPTIME
@@ -152,7 +153,7 @@ def ingest(
     input_format: Annotated[
         str | None, typer.Option("--format", help="Input format (default: detected); see `evrevops formats`.")
     ] = None,
-    mapping: Annotated[str | None, typer.Option("--mapping", help="Column mapping for a session CSV export.")] = None,
+    mapping: Annotated[str | None, typer.Option("--mapping", help="Mapping for a session CSV export or a status log (see `evrevops formats`).")] = None,
     output: Annotated[
         OutFormat, typer.Option("--output", "-o", help="Report format: table, csv or json.")
     ] = OutFormat.table,
@@ -235,6 +236,7 @@ def formats_cmd(fmt: FormatOpt = OutFormat.table) -> None:
     """List the input formats ingest understands."""
     rows = [{"format": f.name, "description": f.description} for f in fmts.FORMATS.values()]
     rows += [{"format": f"session-csv --mapping {m}", "description": d} for m, d in fmts.session_mappings()]
+    rows += [{"format": f"status-snapshots --mapping {m}", "description": d} for m, d in status_mappings()]
     render(rows, fmt, title="input formats")
 
 
@@ -388,6 +390,12 @@ HEADLINE = [
     "energy_margin_per_kwh",
     "demand_charge_share",
     "demand_over_revenue_flag",
+    "uptime_pct",
+    "uptime_t12m_pct",
+    "ports_below_nevi",
+    "charge_attempt_success_rate",
+    "visit_success_rate",
+    "revenue_at_risk_minor",
 ]
 
 

@@ -66,7 +66,7 @@ WITH inmonth AS (
 SELECT l.outage_id, l.port_id, l.site_id, l.charger_id, s.segment, l.started_at, l.ended_at, l.open,
        l.duration_s / 60 AS duration_min, l.state, l.statuses, l.error_codes,
        l.fault_s / 60 AS fault_min, l.offline_s / 60 AS offline_min, l.excluded_s / 60 AS excluded_min,
-       l.cause, l.incident_id, l.nevi_excludable, rar.currency, coalesce(rar.revenue_at_risk_minor, 0) AS revenue_at_risk_minor,
+       l.cause, l.incident_id, l.nevi_excludable, rar.currency, CAST(coalesce(rar.revenue_at_risk_minor, 0) AS BIGINT) AS revenue_at_risk_minor,
        l.start_clipped
 FROM {T.LEDGER} l
 JOIN isl ON isl.port_id = l.port_id AND isl.s = l.started_at

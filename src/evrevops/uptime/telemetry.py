@@ -68,7 +68,7 @@ WITH last_iv AS (
 )
 SELECT r.site_id, s.segment, s.customer_id, r.charger_id, r.state, count(*) AS ports, min(r.since) AS since,
        (epoch({as_of_sql}) - epoch(min(r.since))) / 3600 AS silent_h, any_value(seen.last_seen_at) AS last_seen_at,
-       any_value(rar.currency) AS currency, sum(coalesce(rar.minor, 0)) AS revenue_at_risk_minor
+       any_value(rar.currency) AS currency, CAST(sum(coalesce(rar.minor, 0)) AS BIGINT) AS revenue_at_risk_minor
 FROM runs r
 LEFT JOIN sites s ON s.site_id = r.site_id
 LEFT JOIN seen ON seen.charger_id = r.charger_id
