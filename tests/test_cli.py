@@ -174,7 +174,9 @@ def test_uptime_commands_render_every_format(uptime_db, cmd, fmt):
 def test_outages_and_stale_name_the_silent_charger(uptime_db):
     r = runner.invoke(app, ["--db", str(uptime_db), "outages", "--month", "2025-10", "--format", "json"])
     rows = [x for x in json.loads(r.stdout) if x["port_id"] == "P1"]
-    assert [(x["started_at"], x["duration_min"], x["statuses"]) for x in rows] == [("2025-10-01T00:00:00", 600, "offline")]
+    assert [(x["started_at"], x["duration_min"], x["statuses"]) for x in rows] == [
+        ("2025-10-01T00:00:00", 600, "offline")
+    ]
     r = runner.invoke(app, ["--db", str(uptime_db), "stale", "--as-of", "2025-10-01T08:00", "--format", "json"])
     assert [(x["charger_id"], x["state"], x["since"], x["silent_h"]) for x in json.loads(r.stdout)] == [
         ("C1", "offline", "2025-10-01T00:00:00", 8.0)
@@ -185,7 +187,8 @@ def test_nevi_export_writes_valid_files(uptime_db, tmp_path):
     from evrevops.uptime import nevi_export as nx
 
     r = runner.invoke(
-        app, ["--db", str(uptime_db), "nevi", "export", "--quarter", "2025Q4", "--out", str(tmp_path), "--format", "json"]
+        app,
+        ["--db", str(uptime_db), "nevi", "export", "--quarter", "2025Q4", "--out", str(tmp_path), "--format", "json"],
     )
     assert r.exit_code == 0, r.output
     up = nx.read_records(tmp_path / "nevi-2025Q4-uptime.json", "json", "uptime")

@@ -153,7 +153,10 @@ def ingest(
     input_format: Annotated[
         str | None, typer.Option("--format", help="Input format (default: detected); see `evrevops formats`.")
     ] = None,
-    mapping: Annotated[str | None, typer.Option("--mapping", help="Mapping for a session CSV export or a status log (see `evrevops formats`).")] = None,
+    mapping: Annotated[
+        str | None,
+        typer.Option("--mapping", help="Mapping for a session CSV export or a status log (see `evrevops formats`)."),
+    ] = None,
     output: Annotated[
         OutFormat, typer.Option("--output", "-o", help="Report format: table, csv or json.")
     ] = OutFormat.table,
