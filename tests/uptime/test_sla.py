@@ -16,18 +16,21 @@ SITES = [
     "S1,Depot,K1,fleet,caas,UTC,24/7,C1,P2,2,DC,150,2025-01-01,",
 ]
 HEADER = ("contract_id,line_id,customer_id,site_id,revenue_model,line_type,event,effective_on,end_on,ports,quantity,"
-          "unit_price,currency,billing_period,term_months,energy_share_pct,sla_uptime_pct,sla_scope,sla_credit_schedule")  # fmt: skip
+          "unit_price,currency,billing_period,term_months,energy_share_pct,sla_uptime_pct,sla_scope,sla_credit_schedule,"
+          "sla_period")  # fmt: skip
 CONTRACTS = [
     # per port: $100.00 per port-month, 2 ports
-    "K1,L4,K1,S1,caas,caas,new,2024-01-01,2031-01-01,2,,100.00,USD,monthly,84,,97,port,97:5;95:10;90:25",
+    "K1,L4,K1,S1,caas,caas,new,2024-01-01,2031-01-01,2,,100.00,USD,monthly,84,,97,port,97:5;95:10;90:25,",
     # amendment adding a port from March 16: 16 of 31 days in force
-    "K1,L4-A1,K1,S1,caas,caas,amend,2025-03-16,2031-01-01,1,,31.00,USD,monthly,84,,97,port,97:5;95:10;90:25",
+    "K1,L4-A1,K1,S1,caas,caas,amend,2025-03-16,2031-01-01,1,,31.00,USD,monthly,84,,97,port,97:5;95:10;90:25,",
     # per site: $50.00 per port-month, 2 ports
-    "K2,L5,K1,S1,hardware_sale,maintenance,new,2024-01-01,,2,,50.00,USD,annual,12,,97,site,97:5;95:10;90:25",
+    "K2,L5,K1,S1,hardware_sale,maintenance,new,2024-01-01,,2,,50.00,USD,annual,12,,97,site,97:5;95:10;90:25,month",
     # a cancel row is never in force
-    "K3,L4-X,K1,S1,caas,caas,cancel,2025-03-10,2025-03-10,2,,100.00,USD,monthly,84,,97,port,97:5;95:10;90:25",
+    "K3,L4-X,K1,S1,caas,caas,cancel,2025-03-10,2025-03-10,2,,100.00,USD,monthly,84,,97,port,97:5;95:10;90:25,",
     # no SLA: not evaluated
-    "K4,L3,K1,S1,software_only,software,new,2024-01-01,,2,,28.00,USD,monthly,36,,,,",
+    "K4,L3,K1,S1,software_only,software,new,2024-01-01,,2,,28.00,USD,monthly,36,,,,,",
+    # per site, measured over the calendar quarter: $10.00 per port-month, 2 ports, in force all quarter
+    "K5,L5,K1,S1,hardware_sale,maintenance,new,2024-01-01,,2,,10.00,USD,annual,12,,97,site,97:5;95:10;90:25,quarter",
 ]
 
 
@@ -51,7 +54,7 @@ def wh(tmp_path_factory):
 
 def test_credits_in_exact_cents(wh):
     rows = {(r["contract_id"], r["line_id"]): r for r in sla.credits(wh, dt.date(2025, 3, 1)).to_pylist()}
-    assert set(rows) == {("K1", "L4"), ("K1", "L4-A1"), ("K2", "L5")}
+    assert set(rows) == {("K1", "L4"), ("K1", "L4-A1"), ("K2", "L5"), ("K5", "L5")}
     port = rows[("K1", "L4")]
     assert (port["fee_minor"], port["ports_measured"], port["ports_breached"]) == (20000, 2, 2)
     assert port["credit_minor"] == 1500  # $100 × 5 % + $100 × 10 %
@@ -62,8 +65,18 @@ def test_credits_in_exact_cents(wh):
     assert site["uptime_pct"] == pytest.approx((2 * 44640 - 4500) / (2 * 44640) * 100)
     assert (site["fee_minor"], site["credit_pct"], site["credit_minor"]) == (10000, 10.0, 1000)
     assert all(r["breached"] for r in rows.values())
+    # the quarterly line: evaluated in March over January-March (telemetry starts on March 1, so the measured
+    # time is March's), its fee the quarter's: 3 months × 2 ports × $10.00; below 95 %: 10 %
+    q = rows[("K5", "L5")]
+    assert (q["period"], q["window_start"]) == ("quarter", dt.date(2025, 1, 1))
+    assert (q["fee_minor"], q["credit_pct"], q["credit_minor"]) == (6000, 10.0, 600)
+
+
+def test_a_quarterly_sla_is_evaluated_at_the_quarter_end_only(wh):
+    feb = {(r["contract_id"], r["period"]) for r in sla.credits(wh, dt.date(2025, 2, 1)).to_pylist()}
+    assert ("K5", "quarter") not in feb and ("K1", "month") in feb
 
 
 def test_no_breach_no_credit(wh):
     rows = sla.credits(wh, dt.date(2025, 3, 1), as_of=D(2025, 3, 3)).to_pylist()
-    assert [r["credit_minor"] for r in rows] == [0, 0, 0] and not any(r["breached"] for r in rows)
+    assert [r["credit_minor"] for r in rows] == [0, 0, 0, 0] and not any(r["breached"] for r in rows)

@@ -188,7 +188,7 @@ def contracts(rng: np.random.Generator, net: Network, window: Window, deals: lis
         if sd.model == "hardware_sale" and sd.segment == "public_dc":
             rows.append({**common, "line_id": "L5", "line_type": "maintenance", "event": "new", "effective_on": c_on,
                          "end_on": _add_months(c_on, 60), "ports": sd.ports, "unit_price": _money(18000),
-                         "billing_period": "annual", "term_months": 60, "sla_uptime_pct": "97", "sla_scope": "site",
+                         "billing_period": "annual", "term_months": 60, "sla_uptime_pct": "97", "sla_scope": "site", "sla_period": "quarter",
                          "sla_credit_schedule": SLA_SCHEDULE})  # fmt: skip
         line = recurring_of_site.get(sd.site_id)
         if line is not None:
@@ -244,7 +244,7 @@ def contracts(rng: np.random.Generator, net: Network, window: Window, deals: lis
             r += 1
     cols = ["contract_id", "line_id", "customer_id", "site_id", "revenue_model", "line_type", "event", "effective_on",
             "end_on", "ports", "quantity", "unit_price", "currency", "billing_period", "term_months",
-            "energy_share_pct", "sla_uptime_pct", "sla_scope", "sla_credit_schedule"]  # fmt: skip
+            "energy_share_pct", "sla_uptime_pct", "sla_scope", "sla_period", "sla_credit_schedule"]  # fmt: skip
     df = pd.DataFrame(rows)
     for c in cols:
         if c not in df:

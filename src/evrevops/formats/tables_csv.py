@@ -57,6 +57,7 @@ LINE_TYPES = ("hardware", "installation", "software", "caas", "maintenance")
 EVENTS = ("new", "amend", "renew", "cancel")
 BILLING_PERIODS = ("one_time", "monthly", "annual")
 SLA_SCOPES = ("port", "site")
+SLA_PERIODS = ("month", "quarter", "year")
 DEAL_STAGES = ("prospect", "qualified", "proposal", "negotiation", "closed_won", "closed_lost")
 INCENTIVE_STATUSES = ("none", "applied", "awarded", "denied")
 MILESTONES = ("site_survey", "make_ready", "permits", "installation", "commissioning")
@@ -572,6 +573,7 @@ CONTRACTS = CsvSpec(
         Col("energy_share_pct", "decimal", ge=0, le=100),
         Col("sla_uptime_pct", "decimal", ge=0, le=100),
         Col("sla_scope", "enum", values=SLA_SCOPES),
+        Col("sla_period", "enum", values=SLA_PERIODS),
         Col(
             "sla_credit_schedule",
             "pattern",

@@ -1,23 +1,26 @@
 """SLA credits: uptime commitments in contracts, and the credits they owe in a month (handbook §4).
 
 A contract line with ``sla_uptime_pct`` commits its site's ports to that
-uptime per month, per port (``sla_scope = port``) or for the site as a whole
-(``site``). ``sla_credit_schedule`` maps the shortfall to a credit:
+uptime over a measurement period (``sla_period``: ``month`` by default,
+calendar ``quarter`` or ``year``), per port (``sla_scope = port``) or for the
+site as a whole (``site``). A period is evaluated in its last month (a
+quarter in March, June, September and December; a year in December), and the
+credit falls in that month. ``sla_credit_schedule`` maps the shortfall to a credit:
 ``97:5;95:10;90:25`` means uptime below 97 % credits 5 % of the line's
 recurring fee for the month, below 95 % 10 %, below 90 % 25 % (the highest
 tier reached applies).
 
 Rules:
 
-* **uptime** is the month's NEVI uptime (``uptime_pct``: excluded causes and
-  closed hours do not count against the operator; time without telemetry
+* **uptime** is the period's NEVI uptime (as ``uptime_pct``: excluded causes
+  and closed hours do not count against the operator; time without telemetry
   does, since it cannot be shown to be up) of the port, or of the site's
-  ports together (Σ up / Σ measured time);
-* **fee**: each contract row in force during the month (``effective_on ≤
+  ports together (Σ up / Σ measured time over the period's months);
+* **fee**: each contract row in force during the period (``effective_on ≤
   day < end_on``; ``cancel`` rows never) is evaluated on its own: its
   ``ports × unit_price`` per month, prorated by the days it was in force,
-  ``fee = ports × unit_price × days_in_force / days_in_month`` (an amendment
-  row adding ports carries its own fee, so credits add up);
+  ``fee = Σ_months ports × unit_price × days_in_force / days_in_month`` (an
+  amendment row adding ports carries its own fee, so credits add up);
 * **credit**: site scope ``fee × tier``; port scope each port carries
   ``fee / measured ports`` and ``credit = Σ_ports share × tier(port)``;
   computed in exact decimals, rounded half up once per line to minor units.
@@ -37,42 +40,82 @@ from evrevops.uptime import timeline as T
 from evrevops.warehouse.db import Warehouse
 
 COLUMNS = (
-    "contract_id", "line_id", "customer_id", "site_id", "month", "scope", "sla_uptime_pct", "uptime_pct",
+    "contract_id", "line_id", "customer_id", "site_id", "month", "scope", "period", "window_start",
+    "sla_uptime_pct", "uptime_pct",
     "ports_measured", "ports_breached", "breached", "credit_pct", "currency", "fee_minor", "credit_minor",
 )  # fmt: skip
 
 
+PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+
+
+def evaluation_window(month: dt.date, period: str) -> dt.date | None:
+    """First month of the *period* (``month``, calendar ``quarter`` or ``year``) ending with *month*.
+
+    None when *month* does not end such a period: a quarterly SLA is evaluated in March, June,
+    September and December, a yearly one in December.
+    """
+    k = PERIOD_MONTHS[period]
+    m0 = month.replace(day=1)
+    return T.add_months(m0, -(k - 1)) if m0.month % k == 0 else None
+
+
 def credits_sql(month: dt.date) -> str:
-    """SQL of the month's SLA evaluation, one row per SLA-bearing contract line (see :data:`COLUMNS`)."""
+    """SQL of the month's SLA evaluation, one row per SLA-bearing contract row (see :data:`COLUMNS`)."""
     m0 = month.replace(day=1)
     m1 = T.add_months(m0, 1)
-    days = (m1 - m0).days
+    starts = {p: evaluation_window(m0, p) for p in PERIOD_MONTHS}
+    evaluated = [p for p, w in starts.items() if w is not None]
+    window = " ".join(f"WHEN '{p}' THEN DATE '{w}'" for p, w in starts.items() if w is not None)
+    earliest = min(w for w in starts.values() if w is not None)
+    months = ", ".join(
+        f"(DATE '{m}', DATE '{T.add_months(m, 1)}', {(T.add_months(m, 1) - m).days})"
+        for m in (
+            T.add_months(earliest, k) for k in range((m0.year - earliest.year) * 12 + m0.month - earliest.month + 1)
+        )
+    )
+    periods = ", ".join(f"'{p}'" for p in evaluated)
     return f"""
-WITH lines AS (
-    SELECT contract_id, line_id, customer_id, site_id, sla_scope AS scope, currency,
-           CAST(sla_uptime_pct AS DECIMAL(18, 6)) AS sla_pct, sla_credit_schedule,
-           CAST(ports AS DECIMAL(38, 10)) * CAST(unit_price_minor AS DECIMAL(38, 10))
-               * (least(coalesce(end_on, DATE '{m1}'), DATE '{m1}') - greatest(effective_on, DATE '{m0}'))
-               / {days} AS fee
+WITH cal(ms, me, days) AS (VALUES {months}),
+rows AS (
+    SELECT contract_id, line_id, customer_id, site_id, sla_scope AS scope, currency, sla_credit_schedule,
+           coalesce(sla_period, 'month') AS period, CAST(sla_uptime_pct AS DECIMAL(18, 6)) AS sla_pct,
+           CASE coalesce(sla_period, 'month') {window} END AS w0,
+           ports, unit_price_minor, effective_on, end_on
     FROM contracts
     WHERE sla_uptime_pct IS NOT NULL AND event <> 'cancel' AND ports IS NOT NULL AND unit_price_minor IS NOT NULL
-      AND effective_on < DATE '{m1}' AND (end_on IS NULL OR end_on > DATE '{m0}')
-      AND greatest(effective_on, DATE '{m0}') < least(coalesce(end_on, DATE '{m1}'), DATE '{m1}')
+      AND coalesce(sla_period, 'month') IN ({periods})
+), lines AS (
+    -- each row's fee over its measurement window: ports × unit price per month, prorated by days in force
+    SELECT r.contract_id, r.line_id, any_value(r.customer_id) AS customer_id, any_value(r.site_id) AS site_id,
+           any_value(r.scope) AS scope, any_value(r.currency) AS currency, any_value(r.period) AS period,
+           any_value(r.sla_pct) AS sla_pct, any_value(r.sla_credit_schedule) AS sla_credit_schedule,
+           any_value(r.w0) AS w0,
+           sum(CAST(r.ports AS DECIMAL(38, 10)) * CAST(r.unit_price_minor AS DECIMAL(38, 10))
+               * (least(coalesce(r.end_on, c.me), c.me) - greatest(r.effective_on, c.ms)) / c.days) AS fee
+    FROM rows r JOIN cal c ON c.ms >= r.w0 AND c.ms < DATE '{m1}'
+     AND r.effective_on < c.me AND (r.end_on IS NULL OR r.end_on > c.ms)
+     AND greatest(r.effective_on, c.ms) < least(coalesce(r.end_on, c.me), c.me)
+    GROUP BY r.contract_id, r.line_id
 ), tiers AS (
     SELECT contract_id, line_id, CAST(split_part(t, ':', 1) AS DECIMAL(18, 6)) AS below_pct,
            CAST(split_part(t, ':', 2) AS DECIMAL(18, 6)) AS credit_pct
     FROM (SELECT contract_id, line_id, unnest(string_split(sla_credit_schedule, ';')) AS t FROM lines
           WHERE sla_credit_schedule IS NOT NULL AND sla_credit_schedule <> '')
 ), ports AS (
-    SELECT site_id, port_id, nevi_up_s AS up_s, period_s FROM {_fact.FACT}
-    WHERE month = DATE '{m0}' AND period_s > 0
+    -- each port over each line's window
+    SELECT l.contract_id, l.line_id, f.port_id, sum(f.nevi_up_s) AS up_s, sum(f.period_s) AS period_s
+    FROM lines l JOIN {_fact.FACT} f ON f.site_id = l.site_id AND f.month >= l.w0 AND f.month <= DATE '{m0}'
+    GROUP BY l.contract_id, l.line_id, f.port_id
+    HAVING sum(f.period_s) > 0
 ), units AS (
     -- what is measured against the commitment: each port (port scope) or the site's ports together
     SELECT l.contract_id, l.line_id, p.port_id AS unit, p.up_s, p.period_s, 1 AS n_ports
-    FROM lines l JOIN ports p ON p.site_id = l.site_id WHERE l.scope = 'port'
+    FROM lines l JOIN ports p ON p.contract_id = l.contract_id AND p.line_id = l.line_id WHERE l.scope = 'port'
     UNION ALL
     SELECT l.contract_id, l.line_id, l.site_id, sum(p.up_s), sum(p.period_s), count(*)
-    FROM lines l JOIN ports p ON p.site_id = l.site_id WHERE coalesce(l.scope, 'site') = 'site'
+    FROM lines l JOIN ports p ON p.contract_id = l.contract_id AND p.line_id = l.line_id
+    WHERE coalesce(l.scope, 'site') = 'site'
     GROUP BY l.contract_id, l.line_id, l.site_id
 ), graded AS (
     SELECT u.contract_id, u.line_id, u.unit, u.up_s, u.period_s, u.n_ports,
@@ -91,6 +134,7 @@ WITH lines AS (
     GROUP BY g.contract_id, g.line_id
 )
 SELECT l.contract_id, l.line_id, l.customer_id, l.site_id, DATE '{m0}' AS month, coalesce(l.scope, 'site') AS scope,
+       l.period, l.w0 AS window_start,
        CAST(l.sla_pct AS DOUBLE) AS sla_uptime_pct, p.uptime_pct,
        coalesce(p.ports_measured, 0) AS ports_measured, coalesce(p.ports_breached, 0) AS ports_breached,
        coalesce(p.ports_breached, 0) > 0 AS breached, CAST(coalesce(p.credit_pct, 0) AS DOUBLE) AS credit_pct,
@@ -116,5 +160,7 @@ def credits(
         units of ``currency`` (the credit reduces the line's recurring revenue
         of the month); ``uptime_pct`` is the measured units' uptime [%].
     """
-    _fact.build(wh, month.replace(day=1), month.replace(day=1), as_of=as_of, offline_after_s=offline_after_s)
+    m0 = month.replace(day=1)
+    first = min(w for w in (evaluation_window(m0, p) for p in PERIOD_MONTHS) if w is not None)
+    _fact.build(wh, first, m0, as_of=as_of, offline_after_s=offline_after_s, trailing=False)
     return wh.con.sql(credits_sql(month)).to_arrow_table().select(list(COLUMNS))

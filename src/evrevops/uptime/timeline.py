@@ -48,6 +48,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from evrevops.metrics.calendar import closed_windows, site_days
+from evrevops.tariffs.load_profile import ts_sql
 from evrevops.uptime.states import FAULT, NO_DATA, OFFLINE, RANK, STATUS_STATE, UP
 from evrevops.warehouse.db import Warehouse
 
@@ -61,11 +62,6 @@ LEDGER = "_uptime_ledger"
 MONTHS = "_uptime_months"
 
 _STATE_NAME = {v: k for k, v in RANK.items()}
-
-
-def ts_sql(t: dt.datetime) -> str:
-    """A naive UTC instant as a SQL TIMESTAMP literal."""
-    return f"TIMESTAMP '{t.isoformat(sep=' ')}'"
 
 
 def status_rank_sql(col: str = "status") -> str:

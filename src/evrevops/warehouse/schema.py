@@ -184,6 +184,11 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                 rows BIGINT, computed_at TIMESTAMP)""",
         ],
     ),
+    (
+        4,
+        "contracts: the SLA's measurement period (month, quarter, year)",
+        ["ALTER TABLE contracts ADD COLUMN sla_period VARCHAR"],
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
