@@ -35,6 +35,22 @@ QUARANTINE_SCHEMA = pa.schema(
     ]
 )
 
+# ``status_events`` rows as every status reader hands them over (OCPP, OCPI Locations, status feeds)
+STATUS_EVENT_SCHEMA = pa.schema(
+    [
+        ("charger_id", pa.string()),
+        ("port_id", pa.string()),
+        ("connector_id", pa.int32()),
+        ("observed_at", pa.timestamp("us")),
+        ("status", pa.string()),
+        ("error_code", pa.string()),
+        ("vendor_error_code", pa.string()),
+        ("info", pa.string()),
+        ("protocol", pa.string()),
+        ("source_record", pa.int64()),
+    ]
+)
+
 RAW_LIMIT = 2000  # characters of a rejected record kept in quarantine
 
 

@@ -56,7 +56,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from evrevops.formats.base import Batch, FormatError, quarantine_table
+from evrevops.formats.base import STATUS_EVENT_SCHEMA, Batch, FormatError, quarantine_table
 from evrevops.formats.hours import OpeningTimesError, from_ocpi_opening_times
 
 QRow = tuple[int, str | None, str, str | None]
@@ -300,20 +300,6 @@ PORT_SCHEMA = pa.schema(
 )
 PORT_OPTIONAL = ("evse_id", "rated_kw")
 
-STATUS_EVENT_SCHEMA = pa.schema(
-    [
-        ("charger_id", pa.string()),
-        ("port_id", pa.string()),
-        ("connector_id", pa.int32()),
-        ("observed_at", pa.timestamp("us")),
-        ("status", pa.string()),
-        ("error_code", pa.string()),
-        ("vendor_error_code", pa.string()),
-        ("info", pa.string()),
-        ("protocol", pa.string()),
-        ("source_record", pa.int64()),
-    ]
-)
 # OCPI states no error code, vendor code or info: left out (error_code is a key column, so it stays, NULL)
 STATUS_EVENT_OPTIONAL = ("vendor_error_code", "info")
 

@@ -47,7 +47,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from evrevops.formats.base import Batch, FormatError, quarantine_table
+from evrevops.formats.base import STATUS_EVENT_SCHEMA, Batch, FormatError, quarantine_table
 from evrevops.formats.records import connect
 
 P16 = "ocpp1.6"
@@ -57,19 +57,8 @@ DEFAULT_MEASURAND = "Energy.Active.Import.Register"
 
 TS = pa.timestamp("us")
 SCHEMAS: dict[str, pa.Schema] = {
-    "status_events": pa.schema(
-        [
-            ("charger_id", pa.string()),
-            ("connector_id", pa.int32()),
-            ("observed_at", TS),
-            ("status", pa.string()),
-            ("error_code", pa.string()),
-            ("vendor_error_code", pa.string()),
-            ("info", pa.string()),
-            ("protocol", pa.string()),
-            ("source_record", pa.int64()),
-        ]
-    ),
+    # port_id is left empty: the loader fills it from the ports table (charger + connector)
+    "status_events": STATUS_EVENT_SCHEMA.remove(STATUS_EVENT_SCHEMA.get_field_index("port_id")),
     "meter_readings": pa.schema(
         [
             ("charger_id", pa.string()),

@@ -48,7 +48,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from evrevops.formats.base import Batch, FormatError, quarantine_table
+from evrevops.formats.base import STATUS_EVENT_SCHEMA, Batch, FormatError, quarantine_table
 from evrevops.formats.records import connect
 
 MAPPINGS_DIR = Path(__file__).parent / "mappings" / "status"
@@ -56,20 +56,7 @@ MODES = ("snapshot", "event")
 
 TS = pa.timestamp("us")
 SCHEMAS: dict[str, pa.Schema] = {
-    "status_events": pa.schema(
-        [
-            ("charger_id", pa.string()),
-            ("port_id", pa.string()),
-            ("connector_id", pa.int32()),
-            ("observed_at", TS),
-            ("status", pa.string()),
-            ("error_code", pa.string()),
-            ("vendor_error_code", pa.string()),
-            ("info", pa.string()),
-            ("protocol", pa.string()),
-            ("source_record", pa.int64()),
-        ]
-    ),
+    "status_events": STATUS_EVENT_SCHEMA,
     "sites": pa.schema(
         [
             ("site_id", pa.string()),
