@@ -90,6 +90,11 @@ def test_explain_shows_sql():
     assert r.exit_code == 0, r.output
     # the bill view's SQL is shown with the metric's: the demand peak and the tariff tables
     assert "site_month_bills" in r.stdout and "tou_peak" in r.stdout and "rate_demand_tiers" in r.stdout
+    r = runner.invoke(app, ["metrics", "explain", "uptime_t12m_pct", "--by", "site"])
+    assert r.exit_code == 0, r.output
+    # the timeline's statements are shown: liveness (offline inference), exclusions, the trailing window
+    assert "_uptime_intervals" in r.stdout and "lead(t) OVER" in r.stdout and "nevi_excludable" in r.stdout
+    assert "RANGE BETWEEN 11 PRECEDING" in r.stdout
 
 
 def test_unknown_metric_and_grain_fail_clearly(db):

@@ -259,6 +259,11 @@ def explain(
     expr = expression(wh, by, period, start, end, [m.name])
     sql = ibis.to_sql(expr, dialect=dialect) if dialect else ibis.to_sql(expr)
     levels = {MEASURES[m.numerator].level} | ({MEASURES[m.denominator].level} if m.denominator else set())
+    if "port-month" in levels and period == "month":
+        # the uptime fact is a view over the timeline's tables; show the statements that build them
+        r = _timeline.Range(start.replace(day=1), end.replace(day=1), dt.datetime(1970, 1, 1), dt.datetime(1970, 1, 1), _timeline.DEFAULT_OFFLINE_AFTER_S)  # fmt: skip
+        steps = "\n\n".join(s.strip() + ";" for s in _uptime.statements(r))
+        sql = f"-- {_uptime.FACT}: the port-month uptime fact (evrevops.uptime.timeline, .revenue_at_risk, .fact)\n{steps}\n\n-- the metric\n{sql}"
     if "site-month" in levels and period == "month" and by in m.grains:
         # the bill fact is a view over the bill SQL; show what it computes too
         view = _bills.bills_sql(wh.con, start.replace(day=1), end.replace(day=1))
