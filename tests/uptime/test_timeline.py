@@ -202,3 +202,23 @@ def test_the_sql_transpiles_to_spark(wh):
     for sql in (T.ports_sql(r), T.intervals_sql(r), T.pieces_sql(r), T.ledger_sql(r), T.months_sql(r)):
         body = sql.split(" AS", 1)[1]  # the SELECT of CREATE … AS
         assert sqlglot.transpile(body, read="duckdb", write="spark")
+
+
+def test_simultaneous_events_resolve_the_same_way_in_any_order(tmp_path):
+    """At one instant Available and Faulted: the fault holds; two error codes at once: both are kept."""
+    beats = hourly("C1", D(2025, 1, 1), D(2025, 1, 3), skip=[])
+    same = [
+        status("C1", D(2025, 1, 1, 10), 1, "Available", uid="a"),
+        status("C1", D(2025, 1, 1, 10), 1, "Faulted", "GroundFailure", uid="b"),
+        status("C1", D(2025, 1, 1, 10), 1, "Faulted", "HighTemperature", uid="c"),
+        status("C1", D(2025, 1, 1, 12), 1, "Available", uid="d"),
+    ]
+    results = []
+    for k, order in enumerate((same, same[::-1])):
+        folder = tmp_path / f"n{k}"
+        write_network(folder, SITES[:2], beats + order)
+        wh = ingest(folder, folder / "w.duckdb")
+        led = [(r["started_at"], r["duration_min"], r["statuses"], r["error_codes"]) for r in uo.ledger(wh, dt.date(2025, 1, 1)).to_pylist() if r["port_id"] == "P1"]  # fmt: skip
+        results.append(led)
+        wh.close()
+    assert results[0] == results[1] == [(D(2025, 1, 1, 10), 120, "Faulted", "GroundFailure,HighTemperature")]

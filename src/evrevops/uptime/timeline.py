@@ -278,9 +278,11 @@ ev AS (
            last_value(CASE WHEN comp = 3 THEN val END IGNORE NULLS) OVER w AS live,
            lead(t) OVER w2 AS next_t
     FROM ev
-    WINDOW w AS (PARTITION BY port_id ORDER BY t, val NULLS FIRST, comp
+    -- at equal instants the worst status comes last (and so holds); equal ranks order by status and
+    -- error code, so the result never depends on the order rows were read in
+    WINDOW w AS (PARTITION BY port_id ORDER BY t, val NULLS FIRST, comp, status NULLS FIRST, error_code NULLS FIRST
                  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW),
-           w2 AS (PARTITION BY port_id ORDER BY t, val NULLS FIRST, comp)
+           w2 AS (PARTITION BY port_id ORDER BY t, val NULLS FIRST, comp, status NULLS FIRST, error_code NULLS FIRST)
 ), st AS (
     SELECT a.port_id, p.site_id, p.charger_id,
            greatest(a.t, p.life_start) AS s,
@@ -379,8 +381,9 @@ def ledger_sql(r: Range) -> str:
     Columns: ``outage_id`` (``port_id@start``), ``port_id``, ``site_id``,
     ``charger_id``, ``started_at``, ``ended_at`` (NULL while open at the
     horizon), ``duration_s``, ``state`` (``outage`` or ``no_data``),
-    ``fault_s``, ``offline_s``, ``statuses`` and ``error_codes`` (the distinct
-    labels and error codes seen, comma-separated), ``excluded_s``, ``cause``,
+    ``fault_s``, ``offline_s``, ``statuses`` (the distinct labels of its
+    time) and ``error_codes`` (every error code other than ``NoError`` the port
+    or its charger reported during it; comma-separated), ``excluded_s``, ``cause``,
     ``incident_id``, ``nevi_excludable`` (the incident overlapping it most,
     whatever its cause), ``open``, ``start_clipped`` (the run began before the
     timeline did).
@@ -394,11 +397,20 @@ WITH runs AS (
            sum(CASE WHEN state = '{FAULT}' THEN dur_s ELSE 0 END) AS fault_s,
            sum(CASE WHEN state = '{OFFLINE}' THEN dur_s ELSE 0 END) AS offline_s,
            sum(excluded_s) AS excluded_s,
-           string_agg(DISTINCT label, ',' ORDER BY label) AS statuses,
-           string_agg(DISTINCT CASE WHEN error_code <> 'NoError' THEN error_code END, ',' ORDER BY
-               CASE WHEN error_code <> 'NoError' THEN error_code END) AS error_codes
+           string_agg(DISTINCT label, ',' ORDER BY label) AS statuses
     FROM {PIECES} WHERE cls <> 'up'
     GROUP BY port_id, island
+), errs AS (
+    -- every error code reported during the outage, by the port or its whole charger (connector 0)
+    SELECT r.port_id, r.island, string_agg(DISTINCT x.error_code, ',' ORDER BY x.error_code) AS error_codes
+    FROM runs r JOIN (
+        SELECT p.port_id, e.observed_at, e.error_code FROM status_events e JOIN {PORTS} p ON p.port_id = e.port_id
+        WHERE e.error_code IS NOT NULL AND e.error_code <> 'NoError'
+        UNION ALL
+        SELECT p.port_id, e.observed_at, e.error_code FROM status_events e JOIN {PORTS} p ON p.charger_id = e.charger_id
+        WHERE e.connector_id = 0 AND e.port_id IS NULL AND e.error_code IS NOT NULL AND e.error_code <> 'NoError'
+    ) x ON x.port_id = r.port_id AND x.observed_at >= r.started_at AND x.observed_at < r.run_end
+    GROUP BY r.port_id, r.island
 ), inc AS (
     SELECT p.port_id, i.incident_id, i.cause, i.nevi_excludable, i.started_at AS s, coalesce(i.ended_at, {as_of}) AS e
     FROM incidents i JOIN {PORTS} p ON p.port_id = i.port_id
@@ -419,12 +431,13 @@ SELECT r.port_id || '@' || strftime(r.started_at, '%Y-%m-%dT%H:%M:%SZ') AS outag
        r.port_id, r.site_id, r.charger_id, r.started_at,
        CASE WHEN r.run_end >= p.life_end AND p.life_end >= {as_of} THEN NULL ELSE r.run_end END AS ended_at,
        r.duration_s, CASE WHEN r.cls = 'outage' THEN 'outage' ELSE 'no_data' END AS state,
-       r.fault_s, r.offline_s, r.statuses, r.error_codes, r.excluded_s,
+       r.fault_s, r.offline_s, r.statuses, er.error_codes, r.excluded_s,
        h.cause, h.incident_id, coalesce(h.nevi_excludable, FALSE) AS nevi_excludable,
        (r.run_end >= p.life_end AND p.life_end >= {as_of}) AS open,
        (r.started_at <= p.range_start) AS start_clipped
 FROM runs r JOIN {PORTS} p ON p.port_id = r.port_id
 LEFT JOIN hit h ON h.port_id = r.port_id AND h.island = r.island AND h.rn = 1
+LEFT JOIN errs er ON er.port_id = r.port_id AND er.island = r.island
 """
 
 
