@@ -339,6 +339,9 @@ METRICS: dict[str, Metric] = {
         Metric("t_excluded_min", "Excluded outage minutes", "min", "simple", "excluded_s", "Σ T_excluded / 60",
                "Outage minutes excluded under 23 CFR 680.116(b): covered by an incident with an excludable cause (utility interruption, vehicle, scheduled maintenance, vandalism, natural disaster) or outside stated operating hours.",
                divisor=60, reference="handbook §4; 23 CFR 680.116(b)", periods=MONTH),
+        Metric("fault_min", "Out-of-service minutes", "min", "simple", "fault_s", "Σ reported fault time / 60",
+               "Minutes the port or its charger reported itself out of service (OCPP Faulted or Unavailable, OCPI OUTOFORDER or INOPERATIVE, a feed's out-of-service code).",
+               divisor=60, reference="handbook §4", periods=MONTH),
         Metric("offline_min", "Offline minutes", "min", "simple", "offline_s", "Σ offline time / 60",
                "Minutes out of contact: a reported out-of-contact status, or an OCPP charger silent beyond the window, from its last message.",
                divisor=60, reference="handbook §4", periods=MONTH),
@@ -378,7 +381,7 @@ METRICS: dict[str, Metric] = {
 # The metrics `evrevops uptime` shows (and the council's reliability page reads).
 UPTIME = (
     "uptime_pct", "uptime_t12m_pct", "measured_uptime_pct", "measured_h", "t_outage_min", "t_excluded_min",
-    "offline_min", "no_data_min", "outages", "mtbf_h", "mttr_h", "ports_below_nevi", "ports_partial_year",
+    "fault_min", "offline_min", "no_data_min", "outages", "mtbf_h", "mttr_h", "ports_below_nevi", "ports_partial_year",
     "charge_attempt_success_rate", "session_success_rate", "visit_success_rate", "revenue_at_risk_minor",
 )  # fmt: skip
 
