@@ -176,6 +176,13 @@ def test_uptime_commands_render_every_format(uptime_db, cmd, fmt):
         json.loads(r.stdout)
 
 
+def test_a_warehouse_of_telemetry_only_defaults_to_its_last_full_month(uptime_db):
+    # no sessions at all: the default month comes from the telemetry (heartbeats to 2026-01-01 00:00)
+    r = runner.invoke(app, ["--db", str(uptime_db), "uptime", "--by", "network", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert [x["month"] for x in json.loads(r.stdout)] == ["2025-12"]
+
+
 def test_outages_and_stale_name_the_silent_charger(uptime_db):
     r = runner.invoke(app, ["--db", str(uptime_db), "outages", "--month", "2025-10", "--format", "json"])
     rows = [x for x in json.loads(r.stdout) if x["port_id"] == "P1"]

@@ -34,7 +34,8 @@ from evrevops.tariffs import whatif as wi
 from evrevops.tariffs.billing import LINE_ITEMS
 from evrevops.uptime import nevi_export, risk, sla, telemetry
 from evrevops.uptime import outages as uoutages
-from evrevops.uptime.timeline import DEFAULT_OFFLINE_AFTER_S
+from evrevops.uptime.timeline import DEFAULT_OFFLINE_AFTER_S, data_span
+from evrevops.uptime.timeline import last_full_month as telemetry_last_full_month
 from evrevops.warehouse import status as wstatus
 from evrevops.warehouse.db import Warehouse, WarehouseError, default_path
 from evrevops.warehouse.loader import ingest_file, set_site_tariff
@@ -287,9 +288,10 @@ def _range(
             return mc.month_range(month)
     except ValueError as exc:
         raise _fail(str(exc)) from None
-    last = mc.last_full_month(wh)
+    # the last full month of sessions, else of telemetry (a warehouse holding only status logs)
+    last = mc.last_full_month(wh) or telemetry_last_full_month(wh)
     if last is None:
-        raise _fail("the warehouse has no sessions yet; run `evrevops ingest` first")
+        raise _fail("the warehouse has no sessions or telemetry yet; run `evrevops ingest` first")
     return mc.month_range(last)
 
 
@@ -520,8 +522,6 @@ def outages(
     wh = ctx.obj.warehouse(read_only=True)
     horizon = _as_of(as_of)
     if open_only and month is None:
-        from evrevops.uptime.timeline import data_span
-
         span = data_span(wh)
         t = horizon or (span[1] if span else None)
         if t is None:

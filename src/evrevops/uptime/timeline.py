@@ -120,6 +120,20 @@ def data_span(wh: Warehouse) -> tuple[dt.datetime, dt.datetime] | None:
     return None if row[0] is None else (row[0], row[1])
 
 
+def last_full_month(wh: Warehouse) -> str | None:
+    """The latest month (``YYYY-MM``) the telemetry covers to its end (UTC), or None without telemetry."""
+    span = data_span(wh)
+    if span is None:
+        return None
+    last = span[1].date()
+    m = (
+        last.replace(day=1)
+        if (last + dt.timedelta(days=1)).month != last.month
+        else add_months(last.replace(day=1), -1)
+    )
+    return f"{m:%Y-%m}"
+
+
 def build(
     wh: Warehouse,
     first_month: dt.date,
