@@ -270,14 +270,23 @@ def _visits(s: ir.Table, cu: ir.Table) -> ir.Table:
     first attempt. A session without a token is a visit of its own.
     """
     driver = ibis.coalesce(s.token_uid, "session:" + s.session_id)
-    v = s.select(s.site_id, s.started_at, s.ended_at, s.energy_kwh, driver=driver)
-    w = ibis.window(group_by=[v.site_id, v.driver], order_by=[v.started_at, v.ended_at])
+    v = s.select(s.site_id, s.session_id, s.started_at, s.ended_at, s.energy_kwh, driver=driver)
+    w = ibis.window(group_by=[v.site_id, v.driver], order_by=[v.started_at, v.ended_at, v.session_id])
     prev_end = v.ended_at.lag().over(w)
+    next_start = v.started_at.lead().over(w)
     new = prev_end.isnull() | (v.started_at.epoch_seconds() - prev_end.epoch_seconds() > VISIT_GAP_S)
-    v = v.mutate(new=ibis.ifelse(new, 1, 0))
-    cw = ibis.window(group_by=[v.site_id, v.driver], order_by=[v.started_at, v.ended_at], preceding=None, following=0)
-    v = v.mutate(visit=v.new.sum().over(cw))
-    g = v.group_by([v.site_id, v.driver, v.visit]).aggregate(started_at=v.started_at.min(), ok=(v.energy_kwh > 0).any())
+    last = next_start.isnull() | (next_start.epoch_seconds() - v.ended_at.epoch_seconds() > VISIT_GAP_S)
+    v = v.mutate(new=ibis.ifelse(new, 1, 0), alone=new & last)
+    # Most visits are one attempt (new and last at once): they need no visit number. Only the
+    # attempts of longer visits are numbered, by a running count of visit starts in the same order.
+    single = v.filter(v.alone).select(v.site_id, v.started_at, ok=v.energy_kwh > 0)
+    m = v.filter(~v.alone)
+    cw = ibis.window(group_by=[m.site_id, m.driver], order_by=[m.started_at, m.ended_at, m.session_id], preceding=None, following=0)  # fmt: skip
+    m = m.mutate(visit=m.new.sum().over(cw))
+    multi = m.group_by([m.site_id, m.driver, m.visit]).aggregate(
+        started_at=m.started_at.min(), ok=(m.energy_kwh > 0).any()
+    )
+    g = single.union(multi.select("site_id", "started_at", "ok"), distinct=False)
     g = g.mutate(utc_day=_utc_day(g.started_at))
     j = g.join(cu, _in_day(g, "started_at", cu))
     return j.group_by([j.site_id, j.local_date]).aggregate(
