@@ -560,11 +560,7 @@ def sla_cmd(
     fmt: FormatOpt = OutFormat.table,
 ) -> None:
     """SLA evaluation of every contract line with an uptime commitment, and the credit it owes (minor units)."""
-    wh = ctx.obj.warehouse(read_only=True)
-    lo, _ = _range(month, None, None, None, wh)
-    with err.status(f"evaluating SLAs for {lo:%Y-%m}"):
-        table = sla.credits(wh, lo, as_of=_as_of(as_of), offline_after_s=offline_after * 60)
-    render(table, fmt, title=f"SLA credits {lo:%Y-%m}")
+    _month_report(ctx, month, as_of, offline_after, fmt, sla.credits, "evaluating SLAs", "SLA credits")
 
 
 @app.command("risk")
@@ -576,11 +572,16 @@ def risk_cmd(
     fmt: FormatOpt = OutFormat.table,
 ) -> None:
     """At-risk accounts: a churn-risk score per customer with its reasons (uptime, utilization, SLA, telemetry)."""
+    _month_report(ctx, month, as_of, offline_after, fmt, risk.accounts, "scoring accounts", "accounts at risk")
+
+
+def _month_report(ctx, month, as_of, offline_after, fmt, fn, doing: str, title: str) -> None:
+    """Run a month's report ``fn(wh, month, as_of=..., offline_after_s=...)`` and render it."""
     wh = ctx.obj.warehouse(read_only=True)
     lo, _ = _range(month, None, None, None, wh)
-    with err.status(f"scoring accounts for {lo:%Y-%m}"):
-        table = risk.accounts(wh, lo, as_of=_as_of(as_of), offline_after_s=offline_after * 60)
-    render(table, fmt, title=f"accounts at risk {lo:%Y-%m}")
+    with err.status(f"{doing} for {lo:%Y-%m}"):
+        table = fn(wh, lo, as_of=_as_of(as_of), offline_after_s=offline_after * 60)
+    render(table, fmt, title=f"{title} {lo:%Y-%m}")
 
 
 @nevi_app.command("export")
