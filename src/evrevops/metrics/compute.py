@@ -203,8 +203,8 @@ def uptime_fact(
 ) -> ir.Table:
     """The port-month uptime fact (:mod:`evrevops.uptime.fact`) with the port's dimensions.
 
-    ``trailing=False`` skips the eleven months before the range (the
-    trailing-twelve-month measures are then wrong, and must not be read).
+    ``trailing=False`` builds only three months before the range, not eleven
+    (the trailing-twelve-month measures are then wrong, and must not be read).
 
     One row per port and local month of the range; ``currency`` is the site's
     (as in the port-day facts), so uptime rows meet the other measures of the

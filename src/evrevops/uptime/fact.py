@@ -82,7 +82,8 @@ def build(
 ) -> T.Range:
     """Build the timeline, revenue at risk and the :data:`FACT` view for the months; return the range.
 
-    ``trailing=False`` builds the timeline from ``first_month`` only: the
+    ``trailing=False`` builds the timeline from three months before
+    ``first_month`` only (what revenue at risk's baseline needs): the
     :data:`T12_MEASURES` are then not valid (faster when they are not read).
     """
     r = T.build(wh, first_month, last_month, as_of=as_of, offline_after_s=offline_after_s, trailing=trailing)

@@ -163,7 +163,8 @@ def build(
         warehouse (:func:`data_span`).
     trailing : bool
         Start eleven months before ``first_month`` (default), so the
-        trailing-twelve-month sums of every reported month are complete.
+        trailing-twelve-month sums of every reported month are complete;
+        otherwise three months before (the baseline of revenue at risk).
     offline_after_s : int
         Silence window [s] after which an OCPP charger counts as offline.
     """
@@ -175,7 +176,8 @@ def build(
     span = data_span(wh) or (dt.datetime(1970, 1, 1), dt.datetime(1970, 1, 1))
     as_of = span[1] if as_of is None else as_of
     data_start = span[0] if data_start is None else data_start
-    start = add_months(first_month, -11 if trailing else 0)
+    # eleven months back for the trailing sums; at least three for revenue at risk's 13-week baseline
+    start = add_months(first_month, -11 if trailing else -3)
     end = month_end(last_month)
     con = wh.con
     sites = con.sql("SELECT site_id, time_zone, operating_hours FROM sites").df()
