@@ -18,8 +18,9 @@ signal                      rule                                                
 ``level`` is ``high`` from 50 points, ``medium`` from 25, else ``low``. The
 inputs are reported beside the score, so every point can be traced to a
 metric of the registry or to the SLA evaluation (:mod:`evrevops.uptime.sla`).
-Trends need history: they are scored only when the warehouse's sessions
-start by M−3 and the customer has all three earlier months (the three months
+Trends need history: the uptime trend is scored only when the warehouse's
+telemetry starts by M−3, the utilization trend when its sessions do, and the
+customer has all three earlier months (the three months
 together: Σ up / Σ measured, Σ charging / Σ open).
 """
 
@@ -96,25 +97,27 @@ def accounts(
         r[0]: r[1:] for r in wh.con.sql("SELECT customer_id, name, segment, revenue_model FROM customers").fetchall()
     }
     key = f"{m0:%Y-%m}"
-    # trends compare with the three months before, and only where the warehouse has data for all three
-    span = mc.data_range(wh)
-    history = span is not None and span[0] <= first
+    # trends compare with the three months before, and only where the warehouse has data for all three:
+    # telemetry for the uptime trend, sessions for the utilization trend
+    sessions, telemetry = mc.data_range(wh), T.data_span(wh)
+    up_history = telemetry is not None and telemetry[0].date() <= first
+    ut_history = sessions is not None and sessions[0] <= first
     prev_keys = [f"{T.add_months(m0, -k):%Y-%m}" for k in (1, 2, 3)]
     out = []
     for cust, months in sorted(by_cust.items()):
         cur = months.get(key)
         if cur is None or not cur["ports"]:
             continue
-        prev = [months[p] for p in prev_keys if p in months] if history else []
+        prev = [months[p] for p in prev_keys if p in months]
         up_prev_avg = ut_prev_avg = None
         if len(prev) == 3:
             # ratios of the three months' sums (never an average of ratios)
             measured_min = sum(p["measured_h"] or 0 for p in prev) * 60
-            if measured_min > 0:
+            if up_history and measured_min > 0:
                 lost = sum((p["t_outage_min"] or 0) - (p["t_excluded_min"] or 0) for p in prev)
                 up_prev_avg = 100 * (measured_min - lost) / measured_min
             open_h = sum(p["open_h"] or 0 for p in prev)
-            ut_prev_avg = sum(p["charging_h"] or 0 for p in prev) / open_h if open_h > 0 else None
+            ut_prev_avg = sum(p["charging_h"] or 0 for p in prev) / open_h if ut_history and open_h > 0 else None
         reasons: list[tuple[str, int, str]] = []
         up, ut = cur["uptime_pct"], cur["utilization"]
         if up is not None and up <= 97:
