@@ -12,16 +12,15 @@ a utility tariff, or whose tariff is not in ``utility_tariffs``, is listed by
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import time
-from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
 from evrevops.tariffs import billing, load_profile
 from evrevops.tariffs.load_profile import sql_in
+from evrevops.warehouse import derived
 from evrevops.warehouse.db import Warehouse
 
 
@@ -153,35 +152,17 @@ def unbilled_sites(wh: Warehouse, site_ids: list[str] | None = None) -> pa.Table
 
 CACHE = "site_month_bills"
 # The bill engine's own version: a change to the SQL that makes a bill makes every kept bill stale.
-ENGINE_VERSION = hashlib.sha256(
-    b"".join(Path(m).read_bytes() for m in (billing.__file__, load_profile.__file__, __file__))
-).hexdigest()[:16]
+ENGINE_VERSION = derived.engine_version((billing.__file__, load_profile.__file__, __file__))
 
 
 def fingerprint(wh: Warehouse) -> str:
     """What kept bills depend on: the engine version and the ingest ledger's state (any write adds a row)."""
-    n, top = wh.con.sql("SELECT count(*), coalesce(max(file_id), 0) FROM ingest_ledger").fetchall()[0]
-    return f"{ENGINE_VERSION}:{n}:{top}"
-
-
-def _has_cache(wh: Warehouse) -> bool:
-    return bool(
-        wh.con.sql(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'derived_facts' AND table_schema = 'main'"
-        ).fetchall()[0][0]
-    )
+    return derived.fingerprint(wh, ENGINE_VERSION)
 
 
 def cached_range(wh: Warehouse) -> tuple[dt.date, dt.date] | None:
     """The months the kept bills cover, when they are current for this warehouse; else None."""
-    if not _has_cache(wh):
-        return None
-    rows = wh.con.sql(
-        "SELECT fingerprint, first_month, last_month FROM derived_facts WHERE name = ?", params=[CACHE]
-    ).fetchall()
-    if not rows or rows[0][0] != fingerprint(wh) or rows[0][1] is None:
-        return None
-    return rows[0][1], rows[0][2]
+    return derived.kept_range(wh, CACHE, ENGINE_VERSION)
 
 
 def refresh(wh: Warehouse) -> dict:
@@ -203,29 +184,7 @@ def refresh(wh: Warehouse) -> dict:
         first = (lo - dt.timedelta(days=1)).date().replace(day=1)
         last = (hi + dt.timedelta(days=1)).date().replace(day=1)
         table = month_bills(wh, first, last)
-    stamp = fingerprint(wh)
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.execute(f"DELETE FROM {CACHE}")
-        if table is not None:
-            con.register("_bills_in", table)
-            con.execute(f"INSERT INTO {CACHE} SELECT * FROM _bills_in")
-        con.execute(f"DELETE FROM derived_facts WHERE name = '{CACHE}'")
-        con.execute(
-            "INSERT INTO derived_facts VALUES (?, ?, ?, ?, ?, ?)",
-            [
-                CACHE,
-                stamp,
-                first,
-                last,
-                table.num_rows if table is not None else 0,
-                dt.datetime.now(dt.UTC).replace(tzinfo=None),
-            ],  # fmt: skip
-        )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+    derived.keep(wh, CACHE, ENGINE_VERSION, table, first, last)
     return {
         "bills": table.num_rows if table is not None else 0,
         "first_month": first,

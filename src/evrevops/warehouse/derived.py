@@ -1,0 +1,73 @@
+"""Derived tables kept between ingests (site-month bills, port-month uptime), and when they may be read.
+
+A derived table is rewritten whole after a write to the warehouse; ``derived_facts`` records
+the fingerprint it was made under: its engine's version and the ingest ledger's state (any
+ingest or ledger-recorded edit adds a ledger row). Readers use the table only while that
+fingerprint is the warehouse's current one, and compute on the fly otherwise.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable
+from pathlib import Path
+
+import pyarrow as pa
+
+from evrevops.warehouse.db import Warehouse
+
+
+def engine_version(files: Iterable[str | Path]) -> str:
+    """A version for an engine: a hash of its source files (a change to its SQL makes kept rows stale)."""
+    return hashlib.sha256(b"".join(Path(f).read_bytes() for f in files)).hexdigest()[:16]
+
+
+def fingerprint(wh: Warehouse, version: str) -> str:
+    """What kept rows depend on: the engine *version* and the ingest ledger's state."""
+    n, top = wh.con.sql("SELECT count(*), coalesce(max(file_id), 0) FROM ingest_ledger").fetchall()[0]
+    return f"{version}:{n}:{top}"
+
+
+def _has_registry(wh: Warehouse) -> bool:
+    return bool(
+        wh.con.sql(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'derived_facts' AND table_schema = 'main'"
+        ).fetchall()[0][0]
+    )
+
+
+def kept_range(wh: Warehouse, name: str, version: str) -> tuple[dt.date, dt.date] | None:
+    """The months derived table *name* covers, when it is current for this warehouse; else None."""
+    if not _has_registry(wh):
+        return None
+    rows = wh.con.sql(
+        "SELECT fingerprint, first_month, last_month FROM derived_facts WHERE name = ?", params=[name]
+    ).fetchall()
+    if not rows or rows[0][0] != fingerprint(wh, version) or rows[0][1] is None:
+        return None
+    return rows[0][1], rows[0][2]
+
+
+def keep(
+    wh: Warehouse, name: str, version: str, table: pa.Table | None, first: dt.date | None, last: dt.date | None
+) -> None:
+    """Replace derived table *name* with *table* and record its fingerprint, in one transaction."""
+    con = wh.con
+    stamp = fingerprint(wh, version)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"DELETE FROM {name}")
+        if table is not None:
+            con.register("_derived_in", table)
+            con.execute(f"INSERT INTO {name} SELECT * FROM _derived_in")
+            con.unregister("_derived_in")
+        con.execute("DELETE FROM derived_facts WHERE name = ?", [name])
+        con.execute(
+            "INSERT INTO derived_facts VALUES (?, ?, ?, ?, ?, ?)",
+            [name, stamp, first, last, table.num_rows if table is not None else 0, dt.datetime.now(dt.UTC).replace(tzinfo=None)],
+        )  # fmt: skip
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
