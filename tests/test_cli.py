@@ -210,3 +210,22 @@ def test_nevi_export_writes_valid_files(uptime_db, tmp_path):
     assert {o["outage_cause"] for o in outages} >= {"utility power failure"}
     bad = runner.invoke(app, ["--db", str(uptime_db), "nevi", "export", "--quarter", "2025Q5"])
     assert bad.exit_code == 2 and "quarter" in bad.output
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
+def test_mrr_json_fields_and_formats(tmp_path, fmt):
+    from tests.contracts import test_mrr as hand
+
+    (tmp_path / "customers.csv").write_text(hand.CUSTOMERS)
+    (tmp_path / "contracts.csv").write_text(hand.HEADER + "\n" + "\n".join(hand.ROWS) + "\n")
+    db = str(tmp_path / "w.duckdb")
+    assert runner.invoke(app, ["--db", db, "ingest", str(tmp_path / "customers.csv"), str(tmp_path / "contracts.csv")]).exit_code == 0  # fmt: skip
+    r = runner.invoke(app, ["--db", db, "mrr", "--month", "2025-03", "--by", "customer", "--format", fmt])
+    assert r.exit_code == 0, r.output
+    if fmt == "json":
+        recs = {x["customer"]: x for x in json.loads(r.stdout)}
+        want = ("mrr_start", "new", "expansion", "contraction", "churn", "reactivation", "mrr_end", "nrr", "grr")
+        assert set(want) | {"currency"} <= set(recs["A"])
+        assert (recs["A"]["expansion"], recs["C"]["new"], recs["A"]["currency"]) == (15000, 15000, "USD")
+    bad = runner.invoke(app, ["--db", db, "mrr", "--by", "planet"])
+    assert bad.exit_code == 2 and "unknown grain" in bad.output

@@ -24,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from evrevops import formats as fmts
+from evrevops.contracts import mrr as cmrr
 from evrevops.formats.base import FormatError, minor_to_decimal
 from evrevops.formats.status_snapshots import status_mappings
 from evrevops.metrics import compute as mc
@@ -610,6 +611,30 @@ def nevi_export_cmd(
     except ValueError as exc:
         raise _fail(str(exc)) from None
     render([{"file": k, "path": str(p), "records": n} for k, (p, n) in written.items()], OutFormat.table)
+
+
+# ---- recurring revenue ------------------------------------------------------------------------------
+
+
+@app.command()
+def mrr(
+    ctx: typer.Context,
+    month: MonthOpt = None,
+    by: Annotated[str, typer.Option(help=f"Grain: {', '.join(cmrr.BY)}.")] = "customer",
+    fmt: FormatOpt = OutFormat.table,
+) -> None:
+    """MRR movements of a month: mrr_start, new, expansion, contraction, churn, reactivation, mrr_end; NRR, GRR.
+
+    Amounts are integer minor units of `currency`, e.g.
+    `evrevops mrr --month 2025-12 --by segment --format json`.
+    """
+    if by not in cmrr.BY:
+        raise _fail(f"unknown grain {by!r}; use one of {', '.join(cmrr.BY)}")
+    wh = ctx.obj.warehouse(read_only=True)
+    lo, _ = _range(month, None, None, None, wh)
+    with err.status(f"computing MRR movements for {lo:%Y-%m}"):
+        table = cmrr.movements(wh, lo, by)
+    render(table, fmt, title=f"MRR movements by {by}, {lo:%Y-%m}")
 
 
 # ---- sites and bills ---------------------------------------------------------------------------

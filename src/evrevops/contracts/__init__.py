@@ -1,0 +1,1 @@
+"""Contracts: recurring revenue (MRR and its movements), revenue by stream, unit economics."""

@@ -1,0 +1,123 @@
+"""Monthly recurring revenue and its movements (handbook §6).
+
+A contract row is a **priced interval** ``[effective_on, end_on)`` of ``ports ×
+unit_price`` per month (docs/formats.md, "Contracts CSV"): the MRR of a
+customer on a day is the sum of its recurring rows in force that day
+(``software``, ``caas`` and ``maintenance`` lines; ``cancel`` rows are never in
+force; a CaaS energy share is not recurring). A month's MRR is the MRR on its
+last day.
+
+Movements of month *M* per customer (or per customer and stream), with
+``start`` = MRR at the end of *M−1* and ``end`` = at the end of *M*:
+
+* ``new``: start 0, end > 0, and the customer never had MRR before;
+* ``reactivation``: start 0, end > 0, after an earlier month with MRR;
+* ``expansion`` / ``contraction``: both > 0, end above / below start;
+* ``churn``: start > 0, end 0;
+
+so ``mrr_end = mrr_start + new + expansion + reactivation − contraction −
+churn`` holds for every row, and for every sum of rows. Roll-ups (segment,
+stream, network) add the customers' movements; amounts in different currencies
+are never added.
+
+**NRR / GRR** (trailing twelve months) of a group: over the customers with MRR
+twelve month-ends before *M*, ``NRR = Σ MRR_M / Σ MRR_{M−12}`` and ``GRR = Σ
+min(MRR_M, MRR_{M−12}) / Σ MRR_{M−12}``, so GRR ≤ 100 % and GRR ≤ NRR.
+Everything is integer minor units; NRR and GRR are fractions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+
+from evrevops.warehouse.db import Warehouse
+
+RECURRING = ("software", "caas", "maintenance")
+BY = ("customer", "segment", "stream", "network")
+COLUMNS = ("mrr_start", "new", "expansion", "contraction", "churn", "reactivation", "mrr_end")
+
+
+def _month_ends(first: dt.date, last: dt.date) -> list[dt.date]:
+    out, m = [], first.replace(day=1)
+    while m <= last:
+        nxt = dt.date(m.year + (m.month == 12), m.month % 12 + 1, 1)
+        out.append(nxt - dt.timedelta(days=1))
+        m = nxt
+    return out
+
+
+def mrr_sql(month: dt.date, by: str) -> str:
+    """SQL of the month's MRR movements at grain *by* (customer, segment, stream or network)."""
+    if by not in BY:
+        raise ValueError(f"unknown grain {by!r}; use one of {', '.join(BY)}")
+    m0 = month.replace(day=1)
+    end_m = _month_ends(m0, m0)[0]
+    start_m = m0 - dt.timedelta(days=1)
+    prev_year = _month_ends(dt.date(m0.year - 1, m0.month, 1), dt.date(m0.year - 1, m0.month, 1))[0]
+    recurring = ", ".join(f"'{t}'" for t in RECURRING)
+    stream = "line_type" if by == "stream" else "'recurring'"
+    key = {"customer": "customer_id", "segment": "segment", "stream": "stream", "network": "'network'"}[by]
+    return f"""
+WITH rows AS (
+    SELECT c.customer_id, {stream} AS stream, c.currency, c.effective_on, c.end_on,
+           CAST(c.ports AS BIGINT) * c.unit_price_minor AS mrr
+    FROM contracts c
+    WHERE c.line_type IN ({recurring}) AND c.event <> 'cancel' AND c.ports IS NOT NULL AND c.unit_price_minor IS NOT NULL
+      AND c.customer_id IS NOT NULL
+), ends AS (
+    -- every month-end from the first contract to this month (new vs reactivation needs the history)
+    SELECT CAST(d AS DATE) AS d FROM range(
+        (SELECT date_trunc('month', min(effective_on)) FROM rows), DATE '{end_m}' + INTERVAL 1 DAY, INTERVAL 1 MONTH) t(d)
+), me AS (
+    -- each customer's (and stream's) MRR at every month-end
+    SELECT r.customer_id, r.stream, r.currency, CAST(e.d + INTERVAL 1 MONTH - INTERVAL 1 DAY AS DATE) AS d, sum(r.mrr) AS mrr
+    FROM rows r JOIN ends e
+      ON r.effective_on <= CAST(e.d + INTERVAL 1 MONTH - INTERVAL 1 DAY AS DATE)
+     AND (r.end_on IS NULL OR r.end_on > CAST(e.d + INTERVAL 1 MONTH - INTERVAL 1 DAY AS DATE))
+    GROUP BY ALL
+), cur AS (
+    SELECT customer_id, stream, currency,
+           coalesce(sum(CASE WHEN d = DATE '{start_m}' THEN mrr END), 0) AS mrr_start,
+           coalesce(sum(CASE WHEN d = DATE '{end_m}' THEN mrr END), 0) AS mrr_end,
+           coalesce(sum(CASE WHEN d = DATE '{prev_year}' THEN mrr END), 0) AS mrr_year_ago,
+           coalesce(bool_or(d < DATE '{start_m}' AND mrr > 0), FALSE) AS had_before
+    FROM me GROUP BY customer_id, stream, currency
+), mv AS (
+    SELECT c.*, s.segment,
+           CASE WHEN mrr_start = 0 AND mrr_end > 0 AND NOT had_before THEN mrr_end ELSE 0 END AS new,
+           CASE WHEN mrr_start = 0 AND mrr_end > 0 AND had_before THEN mrr_end ELSE 0 END AS reactivation,
+           CASE WHEN mrr_start > 0 AND mrr_end > mrr_start THEN mrr_end - mrr_start ELSE 0 END AS expansion,
+           CASE WHEN mrr_start > 0 AND mrr_end > 0 AND mrr_end < mrr_start THEN mrr_start - mrr_end ELSE 0 END
+               AS contraction,
+           CASE WHEN mrr_start > 0 AND mrr_end = 0 THEN mrr_start ELSE 0 END AS churn
+    FROM cur c LEFT JOIN customers s ON s.customer_id = c.customer_id
+    WHERE mrr_start <> 0 OR mrr_end <> 0 OR mrr_year_ago <> 0
+)
+SELECT {key} AS {by if by != "network" else "scope"}, DATE '{m0}' AS month, currency,
+       CAST(sum(mrr_start) AS BIGINT) AS mrr_start, CAST(sum(new) AS BIGINT) AS new,
+       CAST(sum(expansion) AS BIGINT) AS expansion, CAST(sum(contraction) AS BIGINT) AS contraction,
+       CAST(sum(churn) AS BIGINT) AS churn, CAST(sum(reactivation) AS BIGINT) AS reactivation,
+       CAST(sum(mrr_end) AS BIGINT) AS mrr_end, CAST(12 * sum(mrr_end) AS BIGINT) AS arr_end,
+       CAST(sum(CASE WHEN mrr_year_ago > 0 THEN mrr_end ELSE 0 END) AS DOUBLE)
+           / nullif(sum(mrr_year_ago), 0) AS nrr,
+       CAST(sum(CASE WHEN mrr_year_ago > 0 THEN least(mrr_end, mrr_year_ago) ELSE 0 END) AS DOUBLE)
+           / nullif(sum(mrr_year_ago), 0) AS grr
+FROM mv GROUP BY ALL ORDER BY 1, currency
+"""
+
+
+def movements(wh: Warehouse, month: dt.date, by: str = "customer") -> pa.Table:
+    """MRR movements of local *month* at grain *by*, in integer minor units with ``currency``.
+
+    Returns
+    -------
+    pyarrow.Table
+        The grain's key (``customer``, ``segment``, ``stream`` or ``scope`` for
+        the network), ``month``, ``currency``, ``mrr_start``, ``new``,
+        ``expansion``, ``contraction``, ``churn``, ``reactivation``,
+        ``mrr_end``, ``arr_end`` (12 × ``mrr_end``) [minor units] and ``nrr``,
+        ``grr`` (fractions, trailing twelve months; null without MRR a year ago).
+    """
+    return wh.con.sql(mrr_sql(month, by)).to_arrow_table()
