@@ -229,3 +229,18 @@ def test_mrr_json_fields_and_formats(tmp_path, fmt):
         assert (recs["A"]["expansion"], recs["C"]["new"], recs["A"]["currency"]) == (15000, 15000, "USD")
     bad = runner.invoke(app, ["--db", db, "mrr", "--by", "planet"])
     assert bad.exit_code == 2 and "unknown grain" in bad.output
+
+
+def test_revenue_renders_every_format(tmp_path):
+    from tests.contracts import test_mrr as hand
+
+    (tmp_path / "customers.csv").write_text(hand.CUSTOMERS)
+    (tmp_path / "contracts.csv").write_text(hand.HEADER + "\n" + "\n".join(hand.ROWS) + "\n")
+    db = str(tmp_path / "w.duckdb")
+    assert runner.invoke(app, ["--db", db, "ingest", str(tmp_path / "customers.csv"), str(tmp_path / "contracts.csv")]).exit_code == 0  # fmt: skip
+    for fmt in ("table", "csv", "json"):
+        r = runner.invoke(app, ["--db", db, "revenue", "--month", "2025-02", "--to-month", "2025-03", "--by", "customer", "--format", fmt])  # fmt: skip
+        assert r.exit_code == 0, r.output
+    recs = json.loads(r.stdout)
+    assert {(x["customer"], x["month"]) for x in recs} >= {("A", "2025-02"), ("A", "2025-03"), ("C", "2025-03")}
+    assert all(x["total_minor"] == sum(x[f"{s}_minor"] for s in ("hardware", "installation", "software", "caas", "maintenance", "sla_credit", "energy")) for x in recs)  # fmt: skip

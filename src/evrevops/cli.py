@@ -25,6 +25,7 @@ from rich.table import Table
 
 from evrevops import formats as fmts
 from evrevops.contracts import mrr as cmrr
+from evrevops.contracts import revenue as crevenue
 from evrevops.formats.base import FormatError, minor_to_decimal
 from evrevops.formats.status_snapshots import status_mappings
 from evrevops.metrics import compute as mc
@@ -635,6 +636,29 @@ def mrr(
     with err.status(f"computing MRR movements for {lo:%Y-%m}"):
         table = cmrr.movements(wh, lo, by)
     render(table, fmt, title=f"MRR movements by {by}, {lo:%Y-%m}")
+
+
+@app.command()
+def revenue(
+    ctx: typer.Context,
+    month: MonthOpt = None,
+    to_month: LastMonthOpt = None,
+    by: Annotated[str, typer.Option(help=f"Grain: {', '.join(crevenue.BY)}.")] = "segment",
+    fmt: FormatOpt = OutFormat.table,
+) -> None:
+    """Revenue by stream per month: hardware, installation, software, CaaS, maintenance, SLA credits, energy.
+
+    Recognized as handbook §2 says (hardware at delivery, installation at
+    commissioning, recurring ratably, SLA credits netted, energy by session);
+    integer minor units; the total is the sum of its parts.
+    """
+    if by not in crevenue.BY:
+        raise _fail(f"unknown grain {by!r}; use one of {', '.join(crevenue.BY)}")
+    wh = ctx.obj.warehouse(read_only=True)
+    lo, hi = _months(wh, month, to_month)
+    with err.status(f"recognizing revenue for {lo:%Y-%m} … {hi:%Y-%m}"):
+        table = crevenue.by_stream(wh, lo, hi, by=by)
+    render(table, fmt, title=f"revenue by stream by {by}, {lo:%Y-%m} … {hi:%Y-%m}")
 
 
 # ---- sites and bills ---------------------------------------------------------------------------

@@ -1,0 +1,89 @@
+"""Revenue by stream, recognized per handbook §2, in exact cents; totals are the sums of their parts."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from evrevops.contracts import revenue
+from evrevops.warehouse.db import open_warehouse
+from evrevops.warehouse.loader import ingest_file
+from tests.contracts import test_mrr as hand
+from tests.uptime import test_sla as sla_case
+from tests.uptime.network import hourly, ingest, status, write_network
+
+D = dt.datetime
+
+
+@pytest.fixture(scope="module")
+def wh(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("revenue")
+    (folder / "customers.csv").write_text(hand.CUSTOMERS)
+    (folder / "contracts.csv").write_text(hand.HEADER + "\n" + "\n".join(hand.ROWS) + "\n")
+    w = open_warehouse(folder / "w.duckdb")
+    for f in ("customers.csv", "contracts.csv"):
+        assert ingest_file(w, folder / f).quarantined == 0
+    yield w
+    w.close()
+
+
+def _rows(wh, month, by="customer"):
+    key = None if by == "network" else by
+    return {r[key] if key else "network": r for r in revenue.by_stream(wh, month, by=by).to_pylist()}
+
+
+def test_recognition_in_exact_cents(wh):
+    jan = _rows(wh, dt.date(2025, 1, 1))
+    # A: an annual subscription from 15 January is recognized a month at a time: 17 of 31 days of 10 × $30.00
+    assert jan["A"]["software_minor"] == 16452  # 30,000 × 17/31 = 16,451.6 → 16,452
+    feb = _rows(wh, dt.date(2025, 2, 1))
+    assert feb["A"]["software_minor"] == 30000
+    # B: CaaS cancelled on 20 February: 19 of 28 days of 4 × $100.00
+    assert feb["B"]["caas_minor"] == 27143  # 40,000 × 19/28 = 27,142.9
+    mar = _rows(wh, dt.date(2025, 3, 1))
+    # A: + 5 ports from 10 March, prorated: 15,000 × 22/31 = 10,645.2
+    assert mar["A"]["software_minor"] == 30000 + 10645
+    # C: hardware at delivery (1 March), maintenance from 31 March: 15,000 × 1/31 = 483.9
+    assert (mar["C"]["hardware_minor"], mar["C"]["maintenance_minor"]) == (900000, 484)
+    apr = _rows(wh, dt.date(2025, 4, 1))
+    assert apr["B"]["caas_minor"] == 17333  # back on 5 April: 20,000 × 26/30
+    for r in (*jan.values(), *feb.values(), *mar.values(), *apr.values()):
+        parts = sum(r[f"{s}_minor"] for s in revenue.STREAMS)
+        assert r["total_minor"] == parts
+        assert (
+            r["recurring_minor"]
+            == r["software_minor"] + r["caas_minor"] + r["maintenance_minor"] + r["sla_credit_minor"]
+        )
+
+
+def test_rollups_are_the_sum_of_customers(wh):
+    for month in (dt.date(2025, 2, 1), dt.date(2025, 3, 1)):
+        cust = _rows(wh, month)
+        for by in ("segment", "revenue_model", "network"):
+            rows = _rows(wh, month, by)
+            for s in (*revenue.STREAMS, "recurring", "total"):
+                assert sum(r[f"{s}_minor"] for r in rows.values()) == sum(r[f"{s}_minor"] for r in cust.values()), (
+                    by,
+                    s,
+                )
+
+
+def test_sla_credits_reduce_recurring_revenue(tmp_path):
+    log = hourly("C1", D(2025, 3, 1), D(2025, 4, 1), skip=[]) + [
+        status("C1", D(2025, 3, 3), 1, "Faulted", "GroundFailure"),
+        status("C1", D(2025, 3, 4, 1), 1, "Available"),
+        status("C1", D(2025, 3, 5), 2, "Faulted", "HighTemperature"),
+        status("C1", D(2025, 3, 7, 2), 2, "Available"),
+    ]
+    write_network(tmp_path, sla_case.SITES, log)
+    (tmp_path / "contracts.csv").write_text(sla_case.HEADER + "\n" + "\n".join(sla_case.CONTRACTS) + "\n")
+    w = ingest(tmp_path, tmp_path / "w.duckdb")
+    assert ingest_file(w, tmp_path / "contracts.csv").quarantined == 0
+    k1 = _rows(w, dt.date(2025, 3, 1))["K1"]
+    # caas: L4 2 × $100 + L4-A1 $31 × 16/31; maintenance: K2 2 × $50, K5 2 × $10; software K4 2 × $28
+    assert (k1["caas_minor"], k1["maintenance_minor"], k1["software_minor"]) == (21600, 12000, 5600)
+    # credits of tests/uptime/test_sla.py: 1,500 + 120 + 1,000 + 600 (the quarterly line, in March)
+    assert k1["sla_credit_minor"] == -3220
+    assert k1["recurring_minor"] == 21600 + 12000 + 5600 - 3220
+    w.close()
