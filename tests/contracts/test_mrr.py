@@ -78,6 +78,14 @@ def test_movements_by_hand(wh):
     assert streams["maintenance"]["new"] == 15000 and streams["software"]["expansion"] == 15000
 
 
+def test_cohorts_are_quarters_of_first_recurring_contract(wh):
+    mar = _by(wh, dt.date(2025, 3, 1), "cohort")
+    assert set(mar) == {"2025Q1"}  # A (15 January) and C (31 March); B (2024Q2) has no MRR then
+    assert (mar["2025Q1"]["mrr_end"], mar["2025Q1"]["new"]) == (60000, 15000)
+    jun = _by(wh, dt.date(2025, 6, 1), "cohort")
+    assert (jun["2024Q2"]["nrr"], jun["2024Q2"]["grr"]) == (0.5, 0.5) and jun["2025Q1"]["nrr"] is None
+
+
 def test_nrr_and_grr_by_hand(wh):
     # June 2025 against June 2024: only B had MRR then (40,000, its first month); it has 20,000 now
     jun = _by(wh, dt.date(2025, 6, 1), "network")["network"]

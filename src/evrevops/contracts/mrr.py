@@ -20,6 +20,9 @@ churn`` holds for every row, and for every sum of rows. Roll-ups (segment,
 stream, network) add the customers' movements; amounts in different currencies
 are never added.
 
+A customer's **cohort** is the calendar quarter of its first recurring
+contract (``2025Q1``).
+
 **NRR / GRR** (trailing twelve months) of a group: over the customers with MRR
 twelve month-ends before *M*, ``NRR = Σ MRR_M / Σ MRR_{M−12}`` and ``GRR = Σ
 min(MRR_M, MRR_{M−12}) / Σ MRR_{M−12}``, so GRR ≤ 100 % and GRR ≤ NRR.
@@ -35,7 +38,7 @@ import pyarrow as pa
 from evrevops.warehouse.db import Warehouse
 
 RECURRING = ("software", "caas", "maintenance")
-BY = ("customer", "segment", "stream", "network")
+BY = ("customer", "segment", "stream", "cohort", "network")
 COLUMNS = ("mrr_start", "new", "expansion", "contraction", "churn", "reactivation", "mrr_end")
 
 
@@ -58,7 +61,7 @@ def mrr_sql(month: dt.date, by: str) -> str:
     prev_year = _month_ends(dt.date(m0.year - 1, m0.month, 1), dt.date(m0.year - 1, m0.month, 1))[0]
     recurring = ", ".join(f"'{t}'" for t in RECURRING)
     stream = "line_type" if by == "stream" else "'recurring'"
-    key = {"customer": "customer_id", "segment": "segment", "stream": "stream", "network": "'network'"}[by]
+    key = {"customer": "customer_id", "segment": "segment", "stream": "stream", "cohort": "cohort", "network": "'network'"}[by]  # fmt: skip
     return f"""
 WITH rows AS (
     SELECT c.customer_id, {stream} AS stream, c.currency, c.effective_on, c.end_on,
@@ -84,15 +87,19 @@ WITH rows AS (
            coalesce(sum(CASE WHEN d = DATE '{prev_year}' THEN mrr END), 0) AS mrr_year_ago,
            coalesce(bool_or(d < DATE '{start_m}' AND mrr > 0), FALSE) AS had_before
     FROM me GROUP BY customer_id, stream, currency
+), cohorts AS (
+    -- the quarter of each customer's first recurring contract (handbook §6: cohort = quarter of first deployment)
+    SELECT customer_id, strftime(min(effective_on), '%Y') || 'Q' || CAST(quarter(min(effective_on)) AS VARCHAR) AS cohort
+    FROM rows GROUP BY customer_id
 ), mv AS (
-    SELECT c.*, s.segment,
+    SELECT c.*, s.segment, h.cohort,
            CASE WHEN mrr_start = 0 AND mrr_end > 0 AND NOT had_before THEN mrr_end ELSE 0 END AS new,
            CASE WHEN mrr_start = 0 AND mrr_end > 0 AND had_before THEN mrr_end ELSE 0 END AS reactivation,
            CASE WHEN mrr_start > 0 AND mrr_end > mrr_start THEN mrr_end - mrr_start ELSE 0 END AS expansion,
            CASE WHEN mrr_start > 0 AND mrr_end > 0 AND mrr_end < mrr_start THEN mrr_start - mrr_end ELSE 0 END
                AS contraction,
            CASE WHEN mrr_start > 0 AND mrr_end = 0 THEN mrr_start ELSE 0 END AS churn
-    FROM cur c LEFT JOIN customers s ON s.customer_id = c.customer_id
+    FROM cur c LEFT JOIN customers s ON s.customer_id = c.customer_id LEFT JOIN cohorts h ON h.customer_id = c.customer_id
     WHERE mrr_start <> 0 OR mrr_end <> 0 OR mrr_year_ago <> 0
 )
 SELECT {key} AS {by if by != "network" else "scope"}, DATE '{m0}' AS month, currency,
@@ -114,8 +121,8 @@ def movements(wh: Warehouse, month: dt.date, by: str = "customer") -> pa.Table:
     Returns
     -------
     pyarrow.Table
-        The grain's key (``customer``, ``segment``, ``stream`` or ``scope`` for
-        the network), ``month``, ``currency``, ``mrr_start``, ``new``,
+        The grain's key (``customer``, ``segment``, ``stream``, ``cohort`` or
+        ``scope`` for the network), ``month``, ``currency``, ``mrr_start``, ``new``,
         ``expansion``, ``contraction``, ``churn``, ``reactivation``,
         ``mrr_end``, ``arr_end`` (12 × ``mrr_end``) [minor units] and ``nrr``,
         ``grr`` (fractions, trailing twelve months; null without MRR a year ago).
