@@ -216,10 +216,8 @@ def test_nevi_export_writes_valid_files(uptime_db, tmp_path):
 def test_mrr_json_fields_and_formats(tmp_path, fmt):
     from tests.contracts import test_mrr as hand
 
-    (tmp_path / "customers.csv").write_text(hand.CUSTOMERS)
-    (tmp_path / "contracts.csv").write_text(hand.HEADER + "\n" + "\n".join(hand.ROWS) + "\n")
     db = str(tmp_path / "w.duckdb")
-    assert runner.invoke(app, ["--db", db, "ingest", str(tmp_path / "customers.csv"), str(tmp_path / "contracts.csv")]).exit_code == 0  # fmt: skip
+    assert runner.invoke(app, ["--db", db, "ingest", *map(str, hand.write_files(tmp_path))]).exit_code == 0
     r = runner.invoke(app, ["--db", db, "mrr", "--month", "2025-03", "--by", "customer", "--format", fmt])
     assert r.exit_code == 0, r.output
     if fmt == "json":
@@ -234,10 +232,8 @@ def test_mrr_json_fields_and_formats(tmp_path, fmt):
 def test_revenue_renders_every_format(tmp_path):
     from tests.contracts import test_mrr as hand
 
-    (tmp_path / "customers.csv").write_text(hand.CUSTOMERS)
-    (tmp_path / "contracts.csv").write_text(hand.HEADER + "\n" + "\n".join(hand.ROWS) + "\n")
     db = str(tmp_path / "w.duckdb")
-    assert runner.invoke(app, ["--db", db, "ingest", str(tmp_path / "customers.csv"), str(tmp_path / "contracts.csv")]).exit_code == 0  # fmt: skip
+    assert runner.invoke(app, ["--db", db, "ingest", *map(str, hand.write_files(tmp_path))]).exit_code == 0
     for fmt in ("table", "csv", "json"):
         r = runner.invoke(app, ["--db", db, "revenue", "--month", "2025-02", "--to-month", "2025-03", "--by", "customer", "--format", fmt])  # fmt: skip
         assert r.exit_code == 0, r.output

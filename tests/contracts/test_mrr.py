@@ -29,14 +29,24 @@ ROWS = [
 CUSTOMERS = "customer_id,name,segment\nA,Alpha Fleet,fleet\nB,Beta Plaza,public_dc\nC,Gamma Campus,commercial\n"
 
 
-@pytest.fixture(scope="module")
-def wh(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("mrr")
+def write_files(folder) -> list:
+    """The hand-built customers and contracts as files in *folder* (also used by other tests)."""
     (folder / "customers.csv").write_text(CUSTOMERS)
     (folder / "contracts.csv").write_text(HEADER + "\n" + "\n".join(ROWS) + "\n")
+    return [folder / "customers.csv", folder / "contracts.csv"]
+
+
+def load(folder):
+    """A warehouse in *folder* holding the hand-built customers and contracts."""
     w = open_warehouse(folder / "w.duckdb")
-    for f in ("customers.csv", "contracts.csv"):
-        assert ingest_file(w, folder / f).quarantined == 0
+    for f in write_files(folder):
+        assert ingest_file(w, f).quarantined == 0
+    return w
+
+
+@pytest.fixture(scope="module")
+def wh(tmp_path_factory):
+    w = load(tmp_path_factory.mktemp("mrr"))
     yield w
     w.close()
 

@@ -7,7 +7,6 @@ import datetime as dt
 import pytest
 
 from evrevops.contracts import revenue
-from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.loader import ingest_file
 from tests.contracts import test_mrr as hand
 from tests.uptime import test_sla as sla_case
@@ -18,12 +17,7 @@ D = dt.datetime
 
 @pytest.fixture(scope="module")
 def wh(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("revenue")
-    (folder / "customers.csv").write_text(hand.CUSTOMERS)
-    (folder / "contracts.csv").write_text(hand.HEADER + "\n" + "\n".join(hand.ROWS) + "\n")
-    w = open_warehouse(folder / "w.duckdb")
-    for f in ("customers.csv", "contracts.csv"):
-        assert ingest_file(w, folder / f).quarantined == 0
+    w = hand.load(tmp_path_factory.mktemp("revenue"))
     yield w
     w.close()
 
