@@ -57,10 +57,10 @@ WITH last_iv AS (
            (SELECT min(i2.s) FROM {T.INTERVALS} i2 WHERE i2.port_id = l.port_id AND i2.island = l.island) AS since
     FROM last_iv l
 ), seen AS (
+    -- the charger's messages (the evidence liveness is inferred from) and any status a feed stated
     SELECT charger_id, max(t) AS last_seen_at FROM (
-        SELECT charger_id, observed_at AS t FROM status_events
-        UNION ALL SELECT charger_id, observed_at FROM heartbeats
-        UNION ALL SELECT charger_id, observed_at FROM meter_readings) m
+        {T.MESSAGES_SQL}
+        UNION ALL SELECT charger_id, observed_at FROM status_events WHERE coalesce(protocol, '') NOT LIKE 'ocpp%') m
     WHERE t <= {as_of_sql} GROUP BY charger_id
 ), rar AS (
     SELECT port_id, island, sum(revenue_at_risk_minor) AS minor, any_value(currency) AS currency

@@ -218,6 +218,16 @@ WHERE least(life_end, {ts_sql(r.as_of)}) > greatest(life_start, {ts_sql(r.data_s
 """
 
 
+# Every message of an OCPP charger, as ``(charger_id, t)``: the evidence of life silence is inferred from.
+MESSAGES_SQL = """
+    SELECT charger_id, observed_at AS t FROM status_events WHERE protocol LIKE 'ocpp%'
+    UNION ALL SELECT charger_id, observed_at FROM heartbeats
+    UNION ALL SELECT charger_id, observed_at FROM meter_readings
+    UNION ALL SELECT charger_id, started_at FROM ocpp_transactions WHERE started_at IS NOT NULL
+    UNION ALL SELECT charger_id, ended_at FROM ocpp_transactions WHERE ended_at IS NOT NULL
+"""
+
+
 def _liveness_sql(r: Range) -> str:
     """Silence gaps of OCPP chargers: ``(charger_id, t, live)`` with live 1 = online, 2 = offline from t.
 
@@ -229,13 +239,7 @@ def _liveness_sql(r: Range) -> str:
     w = r.offline_after_s
     as_of = ts_sql(r.as_of)
     return f"""
-msgs AS (
-    SELECT charger_id, observed_at AS t FROM status_events WHERE protocol LIKE 'ocpp%'
-    UNION ALL SELECT charger_id, observed_at FROM heartbeats
-    UNION ALL SELECT charger_id, observed_at FROM meter_readings
-    UNION ALL SELECT charger_id, started_at FROM ocpp_transactions WHERE started_at IS NOT NULL
-    UNION ALL SELECT charger_id, ended_at FROM ocpp_transactions WHERE ended_at IS NOT NULL
-), seq AS (
+msgs AS ({MESSAGES_SQL}), seq AS (
     SELECT charger_id, t,
            lag(t) OVER (PARTITION BY charger_id ORDER BY t) AS prev_t,
            lead(t) OVER (PARTITION BY charger_id ORDER BY t) AS next_t
