@@ -43,6 +43,7 @@ def rows(batch, table: str) -> list[dict]:
         ("projects_good.csv", "projects-csv", "projects", 3),
         ("incentives_good.csv", "incentives-csv", "incentives", 2),
         ("incidents_good.csv", "incidents-csv", "incidents", 4),
+        ("costs_good.csv", "costs-csv", "site_costs", 3),
         ("deals_bad.csv", "deals-csv", "deals", 1),
     ],
 )
@@ -388,6 +389,28 @@ def test_incentives(fixtures):
         (7, "status"): "status must be one of applied|awarded|denied|paid, got 'pending'",
         (8, "program"): "missing program",
     }
+
+
+def test_costs(fixtures):
+    b = read(fixtures / "csv" / "costs_good.csv")
+    k1, k2, k3 = rows(b, "site_costs")
+    assert (k1["amount_minor"], k1["incurred_on"], k1["cost_type"]) == (1_200_050, dt.date(2025, 2, 10), "hardware")
+    assert (k2["site_id"], k2["segment"], k2["rate_pct"], k2["amount_minor"]) == (None, "public_dc", "2.9", None)
+    assert (k3["start_on"], k3["end_on"]) == (dt.date(2025, 1, 1), dt.date(2030, 1, 1))
+    b = read(fixtures / "csv" / "costs_bad.csv")
+    assert qmap(b) == {
+        (2, "basis"): "capex (hardware) is one_time, not per_month",
+        (3, "rate_pct"): "basis per_port_month takes amount, not rate_pct",
+        (4, "site_id"): "needs site_id or segment",
+        (5, "amount"): "needs amount or rate_pct",
+        (6, "amount"): "basis pct_of_energy_revenue takes rate_pct, not amount",
+        (7, "cost_type"): "cost_type must be one of hardware|installation|make_ready|network|maintenance|"
+        "payment_processing|site_lease|other, got 'insurance'",
+        (8, "end_on"): "end_on 2025-05-01 is before start_on 2025-06-01",
+        (9, "basis"): "basis must be one of one_time|per_port_month|per_month|per_session|pct_of_energy_revenue, "
+        "got 'weekly'",
+    }
+    assert b.records_read == 8 and b.tables["site_costs"].num_rows == 0
 
 
 def test_incidents(fixtures):

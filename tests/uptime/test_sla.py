@@ -80,3 +80,12 @@ def test_a_quarterly_sla_is_evaluated_at_the_quarter_end_only(wh):
 def test_no_breach_no_credit(wh):
     rows = sla.credits(wh, dt.date(2025, 3, 1), as_of=D(2025, 3, 3)).to_pylist()
     assert [r["credit_minor"] for r in rows] == [0, 0, 0, 0] and not any(r["breached"] for r in rows)
+
+
+def test_a_range_of_months_from_one_build_equals_month_by_month(wh):
+    months = [dt.date(2025, m, 1) for m in (1, 2, 3, 4)]
+    one = sla.credits_range(wh, months[0], months[-1]).to_pylist()
+    each = [r for m in months for r in sla.credits(wh, m).to_pylist()]
+    key = lambda r: (r["month"], r["contract_id"], r["line_id"])  # noqa: E731
+    assert sorted(one, key=key) == sorted(each, key=key)
+    assert any(r["credit_minor"] for r in one)

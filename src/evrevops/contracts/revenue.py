@@ -10,12 +10,16 @@
 * **SLA credits** reduce recurring revenue in the month they are owed
   (:func:`evrevops.uptime.sla.credits`), as negative amounts;
 * **energy**: the metrics' ``energy_revenue_minor`` of the site's sessions (excl. VAT, in the
-  local month of the session's start, as every other report attributes it).
+  local month of the session's start, as every other report attributes it), at the sites
+  where the operator holds the energy position (:mod:`evrevops.contracts.energy_position`);
+* **energy share**: where the customer holds it and its CaaS line carries an
+  ``energy_share_pct``, that share of the site's energy revenue, prorated by the days the
+  share is in force (:func:`evrevops.contracts.energy_position.share_sql`). It is part of the
+  CaaS fee (recurring revenue, handbook §2) but not MRR, being variable.
 
-Each line is rounded half up to whole minor units once (per row and month), and every
-report adds those integers, so a total is the sum of its parts to the cent. Amounts in
-different currencies are never added. A CaaS energy-revenue share is not recognized here
-yet.
+Each line is rounded half away from zero to whole minor units once (per row and month, in
+integer arithmetic), and every report adds those integers, so a total is the sum of its
+parts to the cent. Amounts in different currencies are never added.
 """
 
 from __future__ import annotations
@@ -24,18 +28,25 @@ import datetime as dt
 
 import pyarrow as pa
 
+from evrevops.contracts import energy_position as ep
 from evrevops.metrics import compute as mc
+from evrevops.money import div_round_sql
 from evrevops.uptime import sla as _sla
 from evrevops.uptime.timeline import add_months
 from evrevops.warehouse.db import Warehouse
 
-STREAMS = ("hardware", "installation", "software", "caas", "maintenance", "sla_credit", "energy")
+STREAMS = ("hardware", "installation", "software", "caas", "energy_share", "maintenance", "sla_credit", "energy")
+RECURRING_STREAMS = ("software", "caas", "energy_share", "maintenance", "sla_credit")
 BY = ("customer", "site", "segment", "revenue_model", "network")
 _KEY = {"customer": "customer_id", "site": "site_id", "segment": "segment", "revenue_model": "revenue_model"}
 
 
-def contract_lines_sql(first: dt.date, last: dt.date) -> str:
-    """Recognized contract revenue of local months *first* … *last*: one row per contract row and month."""
+def contract_lines_sql(first: dt.date, last: dt.date, contracts: str = "contracts") -> str:
+    """Recognized contract revenue of local months *first* … *last*: one row per contract row and month.
+
+    *contracts* names the relation of contract rows (the ``contracts`` table, or rows priced
+    for another revenue model by :mod:`evrevops.finance.compare`).
+    """
     m0, m1 = first.replace(day=1), add_months(last.replace(day=1), 1)
     return f"""
 WITH months AS (
@@ -44,7 +55,7 @@ WITH months AS (
     FROM range(DATE '{m0}', DATE '{m1}', INTERVAL 1 MONTH) t(m)
 ), rows AS (
     SELECT c.*, coalesce(s.segment, k.segment) AS seg, coalesce(c.revenue_model, s.revenue_model) AS model
-    FROM contracts c LEFT JOIN sites s ON s.site_id = c.site_id LEFT JOIN customers k ON k.customer_id = c.customer_id
+    FROM {contracts} c LEFT JOIN sites s ON s.site_id = c.site_id LEFT JOIN customers k ON k.customer_id = c.customer_id
     WHERE c.event <> 'cancel' AND c.unit_price_minor IS NOT NULL
 )
 SELECT r.customer_id, r.site_id, r.seg AS segment, r.model AS revenue_model, r.currency, m.ms AS month,
@@ -54,9 +65,7 @@ FROM rows r JOIN months m ON r.effective_on >= m.ms AND r.effective_on < m.me
 WHERE r.line_type IN ('hardware', 'installation')
 UNION ALL
 SELECT r.customer_id, r.site_id, r.seg, r.model, r.currency, m.ms, r.line_type,
-       CAST(round(CAST(r.ports AS DECIMAL(38, 10)) * r.unit_price_minor
-                  * date_diff('day', greatest(r.effective_on, m.ms), least(coalesce(r.end_on, m.me), m.me)) / m.days, 0)
-            AS BIGINT)
+       {div_round_sql("CAST(r.ports AS BIGINT) * r.unit_price_minor * date_diff('day', greatest(r.effective_on, m.ms), least(coalesce(r.end_on, m.me), m.me))", "m.days")}
 FROM rows r JOIN months m ON r.effective_on < m.me AND (r.end_on IS NULL OR r.end_on > m.ms)
 WHERE r.line_type IN ('software', 'caas', 'maintenance') AND r.ports IS NOT NULL
 """
@@ -74,42 +83,61 @@ def lines(wh: Warehouse, first: dt.date, last: dt.date) -> pa.Table:
     """
     con = wh.con
     parts = [con.sql(contract_lines_sql(first, last)).to_arrow_table()]
-    m = first.replace(day=1)
     schema = parts[0].schema
-    while m <= last.replace(day=1):
-        cr = _sla.credits(wh, m).to_pylist()
-        rows = [r for r in cr if r["credit_minor"]]
-        if rows:
-            con.register("_sla_in", pa.Table.from_pylist(rows))
-            parts.append(
-                con.sql(
-                    """SELECT c.customer_id, c.site_id, coalesce(s.segment, k.segment) AS segment,
-                              coalesce(x.revenue_model, s.revenue_model) AS revenue_model, c.currency, c.month,
-                              'sla_credit' AS stream, -c.credit_minor AS amount_minor
-                       FROM _sla_in c JOIN contracts x ON x.contract_id = c.contract_id AND x.line_id = c.line_id
-                       LEFT JOIN sites s ON s.site_id = c.site_id LEFT JOIN customers k ON k.customer_id = c.customer_id"""
-                )
-                .to_arrow_table()
-                .cast(schema)
-            )
-            con.unregister("_sla_in")
-        m = add_months(m, 1)
+    parts.append(sla_credit_lines(wh, first, last).cast(schema))
     end = add_months(last.replace(day=1), 1) - dt.timedelta(days=1)
     energy = mc.compute(wh, by="site", period="month", start=first.replace(day=1), end=end, metrics=["energy_revenue_minor"])  # fmt: skip
     con.register("_energy_in", energy)
+    share = div_round_sql("CAST(e.energy_revenue_minor AS BIGINT) * sh.share_num", "sh.share_den")
     parts.append(
         con.sql(
-            """SELECT s.customer_id, e.site_id, s.segment, s.revenue_model, e.currency,
-                      CAST(strptime(e.month, '%Y-%m') AS DATE) AS month, 'energy' AS stream,
-                      CAST(e.energy_revenue_minor AS BIGINT) AS amount_minor
-               FROM _energy_in e LEFT JOIN sites s ON s.site_id = e.site_id
-               WHERE e.energy_revenue_minor <> 0"""
+            f"""WITH e AS (SELECT *, CAST(strptime(month, '%Y-%m') AS DATE) AS ms FROM _energy_in),
+                     pos AS ({ep.positions_sql()}), sh AS ({ep.share_sql(first, last)})
+                SELECT s.customer_id, e.site_id, s.segment, s.revenue_model, e.currency, e.ms AS month,
+                       'energy' AS stream, CAST(e.energy_revenue_minor AS BIGINT) AS amount_minor
+                FROM e JOIN sites s ON s.site_id = e.site_id JOIN pos ON pos.site_id = e.site_id
+                WHERE pos.energy_position = 'operator' AND e.energy_revenue_minor <> 0
+                UNION ALL
+                SELECT s.customer_id, e.site_id, s.segment, s.revenue_model, e.currency, e.ms, 'energy_share',
+                       {share}
+                FROM e JOIN sites s ON s.site_id = e.site_id JOIN pos ON pos.site_id = e.site_id
+                JOIN sh ON sh.site_id = e.site_id AND sh.month = e.ms
+                WHERE pos.energy_position = 'customer' AND e.energy_revenue_minor <> 0"""
         )
         .to_arrow_table()
         .cast(schema)
     )
     con.unregister("_energy_in")
     return pa.concat_tables(parts)
+
+
+def sla_credit_lines(wh: Warehouse, first: dt.date, last: dt.date) -> pa.Table:
+    """The SLA credits owed in local months *first* … *last*, as negative ``sla_credit`` amounts.
+
+    Columns as :func:`lines`; one row per credited contract line and month.
+    """
+    con = wh.con
+    parts = []
+    credits = _sla.credits_range(wh, first, last)
+    con.register("_sla_in", credits)
+    try:
+        parts.append(
+            con.sql(
+                """SELECT c.customer_id, c.site_id, coalesce(s.segment, k.segment) AS segment,
+                          coalesce(x.revenue_model, s.revenue_model) AS revenue_model, c.currency, c.month,
+                          'sla_credit' AS stream, CAST(-c.credit_minor AS BIGINT) AS amount_minor
+                   FROM _sla_in c JOIN contracts x ON x.contract_id = c.contract_id AND x.line_id = c.line_id
+                   LEFT JOIN sites s ON s.site_id = c.site_id LEFT JOIN customers k ON k.customer_id = c.customer_id
+                   WHERE c.credit_minor <> 0
+                   ORDER BY c.month, c.contract_id, c.line_id"""
+            ).to_arrow_table()
+        )
+    finally:
+        con.unregister("_sla_in")
+    schema = pa.schema([("customer_id", pa.string()), ("site_id", pa.string()), ("segment", pa.string()),
+                        ("revenue_model", pa.string()), ("currency", pa.string()), ("month", pa.date32()),
+                        ("stream", pa.string()), ("amount_minor", pa.int64())])  # fmt: skip
+    return pa.concat_tables([p.cast(schema) for p in parts]) if parts else schema.empty_table()
 
 
 def by_stream(wh: Warehouse, first: dt.date, last: dt.date | None = None, by: str = "customer") -> pa.Table:
@@ -119,7 +147,8 @@ def by_stream(wh: Warehouse, first: dt.date, last: dt.date | None = None, by: st
     -------
     pyarrow.Table
         The grain's key, ``month`` (``YYYY-MM``), ``currency``, one ``<stream>_minor``
-        column per stream, ``recurring_minor`` (software + caas + maintenance + sla_credit)
+        column per stream, ``recurring_minor`` (software + caas + energy_share + maintenance +
+        sla_credit)
         and ``total_minor`` (every stream), all integer minor units.
     """
     if by not in BY:
@@ -132,8 +161,9 @@ def by_stream(wh: Warehouse, first: dt.date, last: dt.date | None = None, by: st
         f"CAST(coalesce(sum(amount_minor) FILTER (WHERE stream = '{s}'), 0) AS BIGINT) AS {s}_minor" for s in STREAMS
     )
     group = f"{_KEY[by]}, " if by != "network" else ""
+    recurring = ", ".join(f"'{s}'" for s in RECURRING_STREAMS)
     sql = f"""SELECT {key}strftime(month, '%Y-%m') AS month, currency, {cols},
-                     CAST(coalesce(sum(amount_minor) FILTER (WHERE stream IN ('software', 'caas', 'maintenance', 'sla_credit')), 0) AS BIGINT) AS recurring_minor,
+                     CAST(coalesce(sum(amount_minor) FILTER (WHERE stream IN ({recurring})), 0) AS BIGINT) AS recurring_minor,
                      CAST(sum(amount_minor) AS BIGINT) AS total_minor
               FROM _revenue_lines GROUP BY {group}month, currency ORDER BY {group}month, currency"""  # fmt: skip
     out = wh.con.sql(sql).to_arrow_table()

@@ -48,6 +48,7 @@ FORMATS: dict[str, Format] = {
         Format("deal-stages-csv", "evrevops.formats.tables_csv:read_deal_stages", "deal stage history CSV"),
         Format("projects-csv", "evrevops.formats.tables_csv:read_projects", "project milestones CSV"),
         Format("incentives-csv", "evrevops.formats.tables_csv:read_incentives", "incentive programs and awards CSV"),
+        Format("costs-csv", "evrevops.formats.tables_csv:read_costs", "cost book CSV: capex and operating costs per site or segment"),
         Format("incidents-csv", "evrevops.formats.tables_csv:read_incidents", "maintenance tickets / incident records with outage causes"),
     ]
 }  # fmt: skip
@@ -62,6 +63,7 @@ CSV_SIGNATURES: list[tuple[str, set[str]]] = [
     ("projects-csv", {"project_id", "milestone"}),
     ("incentives-csv", {"incentive_id", "program", "kind"}),
     ("incidents-csv", {"incident_id", "started_at", "cause"}),
+    ("costs-csv", {"cost_id", "cost_type", "basis"}),
 ]
 
 

@@ -64,6 +64,10 @@ MILESTONES = ("site_survey", "make_ready", "permits", "installation", "commissio
 INCENTIVE_KINDS = ("grant", "tax_credit", "rebate")
 ELIGIBLE_COSTS = ("hardware", "installation", "make_ready")
 AWARD_STATUSES = ("applied", "awarded", "denied", "paid")
+ENERGY_POSITIONS = ("operator", "customer")
+CAPEX_TYPES = ("hardware", "installation", "make_ready")
+COST_TYPES = CAPEX_TYPES + ("network", "maintenance", "payment_processing", "site_lease", "other")
+COST_BASES = ("one_time", "per_port_month", "per_month", "per_session", "pct_of_energy_revenue")
 #: Outage causes outside the operator's control, excluded from NEVI uptime (23 CFR 680.116(b)).
 NEVI_EXCLUDABLE_CAUSES = ("utility_interruption", "vehicle", "scheduled_maintenance", "vandalism", "natural_disaster")
 #: Outage causes the operator answers for (not excludable).
@@ -501,6 +505,7 @@ SITE_COLUMNS = (
     Col("customer_id"),
     Col("segment", "enum", required=True, values=SEGMENTS),
     Col("revenue_model", "enum", values=REVENUE_MODELS),
+    Col("energy_position", "enum", values=ENERGY_POSITIONS),
     Col("time_zone", "zone", required=True),
     Col("utility_tariff_id"),
     Col("grid_capacity_kw", "float", gt=0),
@@ -663,6 +668,48 @@ INCENTIVES = CsvSpec(
     checks=(_after("end_on", "start_on"),),
 )
 
+_CAPEX = "[" + ", ".join(_lit(c) for c in CAPEX_TYPES) + "]"
+COSTS = CsvSpec(
+    "costs-csv",
+    "site_costs",
+    (
+        Col("cost_id", required=True),
+        Col("cost_type", "enum", required=True, values=COST_TYPES),
+        Col("basis", "enum", required=True, values=COST_BASES),
+        Col("site_id"),
+        Col("segment", "enum", values=SEGMENTS),
+        Col("amount", "money"),
+        Col("rate_pct", "decimal", ge=0, le=100),
+        Col("currency", "currency"),
+        Col("incurred_on", "date"),
+        Col("start_on", "date"),
+        Col("end_on", "date"),
+        Col("notes"),
+    ),
+    checks=(
+        _after("end_on", "start_on"),
+        Check(
+            ("basis", "amount"),
+            '"basis" = \'pct_of_energy_revenue\' AND "amount" IS NOT NULL',
+            "amount",
+            "'basis pct_of_energy_revenue takes rate_pct, not amount'",
+        ),
+        Check(
+            ("basis", "rate_pct"),
+            '"basis" <> \'pct_of_energy_revenue\' AND "rate_pct" IS NOT NULL',
+            "rate_pct",
+            "'basis ' || \"basis\" || ' takes amount, not rate_pct'",
+        ),
+        Check(
+            ("basis", "cost_type"),
+            f'list_contains({_CAPEX}, "cost_type") AND "basis" <> \'one_time\'',
+            "basis",
+            "'capex (' || \"cost_type\" || ') is one_time, not ' || \"basis\"",
+        ),
+    ),
+    any_of=(AnyOf(("site_id", "segment")), AnyOf(("amount", "rate_pct"))),
+)
+
 _EXCLUDABLE = "[" + ", ".join(_lit(c) for c in NEVI_EXCLUDABLE_CAUSES) + "]"
 INCIDENTS = CsvSpec(
     "incidents-csv",
@@ -717,6 +764,18 @@ def read_projects(path: str | Path, mapping: str | None = None) -> Batch:
 def read_incentives(path: str | Path, mapping: str | None = None) -> Batch:
     """Read an incentives CSV into ``incentives`` (``cap``/``amount`` → ``*_minor``)."""
     return read_table(path, INCENTIVES)
+
+
+def read_costs(path: str | Path, mapping: str | None = None) -> Batch:
+    """Read a cost book CSV into ``site_costs`` (``amount`` → ``amount_minor``).
+
+    A row is one cost of one site (``site_id``) or a segment's default
+    (``segment``, for every site of it without a row of that ``cost_type``);
+    capex (hardware, installation, make-ready) is ``one_time``; a
+    ``pct_of_energy_revenue`` cost has a ``rate_pct`` and every other an
+    ``amount`` (``docs/formats.md``, "Costs CSV").
+    """
+    return read_table(path, COSTS)
 
 
 def read_incidents(path: str | Path, mapping: str | None = None) -> Batch:

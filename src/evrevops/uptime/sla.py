@@ -164,3 +164,27 @@ def credits(
     first = min(w for w in (evaluation_window(m0, p) for p in PERIOD_MONTHS) if w is not None)
     _fact.build(wh, first, m0, as_of=as_of, offline_after_s=offline_after_s, trailing=False)
     return wh.con.sql(credits_sql(month)).to_arrow_table().select(list(COLUMNS))
+
+
+def credits_range(
+    wh: Warehouse,
+    first: dt.date,
+    last: dt.date,
+    as_of: dt.datetime | None = None,
+    offline_after_s: int = T.DEFAULT_OFFLINE_AFTER_S,
+) -> pa.Table:
+    """:func:`credits` of every local month *first* … *last*, from one build of the uptime fact.
+
+    Returns
+    -------
+    pyarrow.Table
+        :data:`COLUMNS`, the months one after another.
+    """
+    m0, m1 = first.replace(day=1), last.replace(day=1)
+    start = T.add_months(m0, -(max(PERIOD_MONTHS.values()) - 1))  # the earliest window any month needs
+    _fact.build(wh, start, m1, as_of=as_of, offline_after_s=offline_after_s, trailing=False)
+    parts, m = [], m0
+    while m <= m1:
+        parts.append(wh.con.sql(credits_sql(m)).to_arrow_table().select(list(COLUMNS)))
+        m = T.add_months(m, 1)
+    return pa.concat_tables(parts)

@@ -83,7 +83,31 @@ class Warehouse:
         self.con.execute("SET TimeZone = 'UTC'")
         if not read_only:
             self.version = migrate(self.con)
+        else:
+            self.version = self._stored_version()
+            if self.version < SCHEMA_VERSION and str(self.path) != ":memory:":
+                # an older file: bring its schema up to date once, then read as asked
+                self.con.close()
+                try:
+                    with duckdb.connect(str(self.path)) as rw:
+                        migrate(rw)
+                    self.con = duckdb.connect(str(self.path), read_only=True)
+                except duckdb.Error as exc:
+                    raise WarehouseError(
+                        f"warehouse {self.path} has schema v{self.version} and could not be upgraded to "
+                        f"v{SCHEMA_VERSION}: {exc}"
+                    ) from None
+                self.con.execute("SET TimeZone = 'UTC'")
+                self.version = self._stored_version()
         self.ibis = ibis.duckdb.from_connection(self.con)
+
+    def _stored_version(self) -> int:
+        exists = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version' AND table_schema = 'main'"
+        ).fetchall()[0][0]
+        return (
+            self.con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()[0][0] if exists else 0
+        )
 
     def table(self, name: str) -> ibis.Table:
         return self.ibis.table(name)

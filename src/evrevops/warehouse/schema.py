@@ -189,6 +189,17 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         "contracts: the SLA's measurement period (month, quarter, year)",
         ["ALTER TABLE contracts ADD COLUMN sla_period VARCHAR"],
     ),
+    (
+        5,
+        "cost book (site_costs) and who holds a site's energy position (sites.energy_position)",
+        [
+            "ALTER TABLE sites ADD COLUMN energy_position VARCHAR",
+            f"""CREATE TABLE site_costs (
+                cost_id VARCHAR PRIMARY KEY, site_id VARCHAR, segment VARCHAR, cost_type VARCHAR NOT NULL,
+                basis VARCHAR NOT NULL, amount_minor BIGINT, rate_pct VARCHAR, currency VARCHAR,
+                incurred_on DATE, start_on DATE, end_on DATE, notes VARCHAR, {PROVENANCE})""",
+        ],
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -251,5 +262,6 @@ TABLES: dict[str, TableSpec] = {
         TableSpec("projects", ("project_id", "milestone")),
         TableSpec("incentives", ("incentive_id",)),
         TableSpec("incidents", ("incident_id",)),
+        TableSpec("site_costs", ("cost_id",)),
     ]
 }
