@@ -44,5 +44,8 @@ def test_required_docs_exist():
         "docs/demo.md",
         "docs/billing.md",
         "docs/pricing.md",
+        "docs/recurring-revenue.md",
+        "docs/uptime.md",
+        "docs/unit-economics.md",
     ):
         assert (ROOT / p).is_file(), p

@@ -26,6 +26,10 @@ from rich.table import Table
 from evrevops import formats as fmts
 from evrevops.contracts import mrr as cmrr
 from evrevops.contracts import revenue as crevenue
+from evrevops.finance import cashflow as fcash
+from evrevops.finance import compare as fcompare
+from evrevops.finance import pnl as fpnl
+from evrevops.finance import unit_economics as fue
 from evrevops.formats.base import FormatError, minor_to_decimal
 from evrevops.formats.status_snapshots import status_mappings
 from evrevops.metrics import compute as mc
@@ -58,6 +62,10 @@ whatif_app = typer.Typer(
 app.add_typer(whatif_app, name="whatif")
 nevi_app = typer.Typer(help="NEVI reporting (23 CFR 680.112 / 680.116(b)).", no_args_is_help=True)
 app.add_typer(nevi_app, name="nevi")
+model_app = typer.Typer(
+    help="Revenue models: the same site as hardware sale, CaaS and software only.", no_args_is_help=True
+)
+app.add_typer(model_app, name="model")
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
@@ -659,6 +667,174 @@ def revenue(
     with err.status(f"recognizing revenue for {lo:%Y-%m} … {hi:%Y-%m}"):
         table = crevenue.by_stream(wh, lo, hi, by=by)
     render(table, fmt, title=f"revenue by stream by {by}, {lo:%Y-%m} … {hi:%Y-%m}")
+
+
+# ---- unit economics and P&L ---------------------------------------------------------------------
+
+HorizonOpt = Annotated[
+    int, typer.Option("--horizon-months", min=1, help="Months of cash flow from each site's commissioning month.")
+]
+RateOpt = Annotated[float, typer.Option("--discount-rate", help="Discount rate for NPV [% per year].")]
+AppliedOpt = Annotated[
+    bool, typer.Option("--include-applied", help="Count incentives still applied for, not only awarded or paid.")
+]
+
+
+def _money_table(table: pa.Table, title: str, columns: dict[str, str]) -> None:
+    """A terminal table of *columns* (name → header); ``*_minor`` shown in whole units of the row's currency."""
+    rows = records(table)
+    t = Table(title=title)
+    cols = list(columns)
+    for c in cols:
+        t.add_column(columns[c], justify="right" if c.endswith("_minor") else "left", overflow="fold")
+    for r in rows:
+        cells = []
+        for c in cols:
+            v = r[c]
+            if v is None:
+                cells.append("")
+            elif c.endswith("_minor"):
+                cells.append(f"{minor_to_decimal(v, r['currency']):,.0f}")
+            elif isinstance(v, float):
+                cells.append(f"{v:g}")
+            else:
+                cells.append(str(v))
+        t.add_row(*cells)
+    out.print(t)
+    err.print(f"money in {', '.join(sorted({r['currency'] for r in rows if r.get('currency')}))}, whole units")
+
+
+def _transposed(table: pa.Table, key: str, title: str) -> None:
+    """A few wide rows as a terminal table: one column per row (named by *key*), one line per field."""
+    rows = records(table)
+    t = Table(title=title)
+    t.add_column("field")
+    for r in rows:
+        t.add_column(str(r[key]), justify="right")
+    for f in table.column_names:
+        if f == key:
+            continue
+        t.add_row(f, *["" if r[f] is None else (f"{r[f]:,}" if isinstance(r[f], int) and not isinstance(r[f], bool) else str(r[f])) for r in rows])  # fmt: skip
+    out.print(t)
+
+
+@app.command("unit-economics")
+def unit_economics_cmd(
+    ctx: typer.Context,
+    by: Annotated[str, typer.Option(help=f"Rank sites within: {', '.join(fue.BY)}.")] = "segment",
+    site: SiteOpt = None,
+    summary: Annotated[
+        bool, typer.Option("--summary", help="One row per group and revenue model instead of per site.")
+    ] = False,
+    horizon_months: HorizonOpt = fcash.DEFAULT_HORIZON_MONTHS,
+    discount_rate: RateOpt = fue.DEFAULT_DISCOUNT_RATE * 100,
+    include_applied: AppliedOpt = False,
+    fmt: FormatOpt = OutFormat.table,
+) -> None:
+    """Per site under its own revenue model: capex less incentives, monthly cash flow, payback, NPV, IRR.
+
+    Sites are ranked by payback within each group (`--by segment`); `--summary` gives each
+    group's sites, capex, NPV and median payback per revenue model. Money in integer minor
+    units; IRR per year as a fraction.
+    """
+    if by not in fue.BY or (summary and by == "site"):
+        raise _fail(
+            f"unknown grain {by!r}; use one of {', '.join(fue.BY)}" + (" (not site with --summary)" if summary else "")
+        )
+    wh = ctx.obj.warehouse(read_only=True)
+    try:
+        with err.status("computing site cash flows, payback, NPV and IRR"):
+            table = fue.sites(wh, horizon_months=horizon_months, discount_rate=discount_rate / 100,
+                              include_applied=include_applied, site_ids=site)  # fmt: skip
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    if table.num_rows == 0:
+        raise _fail("no commissioned sites to evaluate" + (f" among {', '.join(site)}" if site else ""))
+    table = fue.summary(table, by) if summary else fue.ranked(table, by)
+    title = f"unit economics by {by} ({horizon_months} months, {discount_rate:g} % a year)"
+    if fmt is OutFormat.table and summary:
+        key = by if by != "network" else "scope"
+        _money_table(table, title, {key: key, "revenue_model": "model", "sites": "sites", "net_capex_minor": "net capex",
+                                    "operating_cash_flow_minor": "cash/month", "npv_minor": "NPV",
+                                    "median_payback_months": "payback (months, median)",
+                                    "sites_paid_back_in_horizon": "paid back"})  # fmt: skip
+    else:
+        render(table, fmt, title=title)
+
+
+@model_app.command("compare")
+def model_compare(
+    ctx: typer.Context,
+    site: Annotated[str, typer.Option("--site", help="Site id.")],
+    prices: Annotated[
+        Path | None, typer.Option("--prices", help="TOML file with a [prices] table overriding reference prices.")
+    ] = None,
+    horizon_months: HorizonOpt = fcash.DEFAULT_HORIZON_MONTHS,
+    discount_rate: RateOpt = fue.DEFAULT_DISCOUNT_RATE * 100,
+    include_applied: AppliedOpt = False,
+    fmt: FormatOpt = OutFormat.table,
+) -> None:
+    """The site as hardware sale, CaaS and software only, side by side: prices, capex, payback, NPV, IRR.
+
+    The site's own model is priced by its contracts; the others by the network's reference
+    prices for sites like it (or by `--prices`), on the same ports, costs and measured energy.
+    """
+    wh = ctx.obj.warehouse(read_only=True)
+    try:
+        with err.status(f"pricing {site} under each revenue model"):
+            table = fcompare.compare(wh, site, prices_file=prices, horizon_months=horizon_months,
+                                     discount_rate=discount_rate / 100, include_applied=include_applied)  # fmt: skip
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    title = f"{site}: revenue models compared ({horizon_months} months, {discount_rate:g} % a year)"
+    if fmt is OutFormat.table:
+        _transposed(table, "revenue_model", title)
+    else:
+        render(table, fmt, title=title)
+
+
+@app.command("pnl")
+def pnl_cmd(
+    ctx: typer.Context,
+    month: MonthOpt = None,
+    to_month: LastMonthOpt = None,
+    by: Annotated[str, typer.Option(help=f"Grain: {', '.join(fpnl.BY)}.")] = "segment",
+    useful_life: Annotated[
+        int, typer.Option("--useful-life-months", min=1, help="Depreciation life of owned (CaaS) chargers [months].")
+    ] = fpnl.DEFAULT_USEFUL_LIFE_MONTHS,
+    fmt: FormatOpt = OutFormat.table,
+) -> None:
+    """P&L by month: revenue by stream, cost of revenue (energy, cost of sales, opex, depreciation), gross margin, revenue per port."""
+    if by not in fpnl.BY:
+        raise _fail(f"unknown grain {by!r}; use one of {', '.join(fpnl.BY)}")
+    wh = ctx.obj.warehouse(read_only=True)
+    lo, hi = _months(wh, month, to_month)
+    try:
+        with err.status(f"building the P&L for {lo:%Y-%m} … {hi:%Y-%m}"):
+            table = fpnl.pnl(wh, lo, hi, by=by, useful_life_months=useful_life)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    if fmt is OutFormat.table and table.num_rows <= 8:
+        key = by if by != "network" else "scope"
+        _transposed(
+            table.set_column(0, key, pa.compute.binary_join_element_wise(
+                pa.compute.cast(table[key], pa.string()), table["month"], " ")),
+            key, f"P&L by {by}, {lo:%Y-%m} … {hi:%Y-%m}",
+        )  # fmt: skip
+    else:
+        render(table, fmt, title=f"P&L by {by}, {lo:%Y-%m} … {hi:%Y-%m}")
+
+
+@app.command("incentives")
+def incentives_cmd(
+    ctx: typer.Context,
+    site: SiteOpt = None,
+    include_applied: AppliedOpt = False,
+    fmt: FormatOpt = OutFormat.table,
+) -> None:
+    """Incentives that reduce each CaaS site's capex: eligible cost, nominal amount (capped) and award."""
+    wh = ctx.obj.warehouse(read_only=True)
+    render(fcash.awards(wh, sites=site, include_applied=include_applied), fmt, title="incentive awards")
 
 
 # ---- sites and bills ---------------------------------------------------------------------------
