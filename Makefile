@@ -23,6 +23,7 @@ demo: $(STAMP)
 	$(BIN)/evrevops generate --ports $(PORTS) --months $(MONTHS) --seed $(SEED) --out $(DEMO)
 	$(BIN)/evrevops --db $(DB) ingest $(DEMO)
 	$(BIN)/evrevops --db $(DB) headline
+	$(BIN)/evrevops --db $(DB) unit-economics --by segment --summary
 
 test: $(STAMP)
 	$(BIN)/pytest -q -n 2

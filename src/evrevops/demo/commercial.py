@@ -479,3 +479,61 @@ def incentives(rng: np.random.Generator, net: Network, window: Window, deals: li
                          "start_on": prog_start.isoformat(), "end_on": prog_end.isoformat(), "status": st,
                          "awarded_on": awarded.isoformat() if st in ("awarded", "paid") else ""})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+# the operator's cost book (docs/demo.md, "Cost book"): capex per site, operating costs per segment
+HARDWARE_COST_SHARE = 0.68  # hardware cost of goods as a share of its list price
+INSTALLATION_COST_SHARE = 0.85
+MAKE_READY = {"public_dc": (4_500_000, 1_500_000), "fleet": (600_000, 250_000), "commercial": (150_000, 120_000)}
+SEGMENT_OPEX = {
+    # cost_type, basis, amount in cents or rate in percent
+    "public_dc": [("network", "per_port_month", 1500), ("maintenance", "per_port_month", 11000),
+                  ("payment_processing", "pct_of_energy_revenue", "2.9"), ("payment_processing", "per_session", 30),
+                  ("site_lease", "per_month", 40000)],
+    "commercial": [("network", "per_port_month", 400), ("maintenance", "per_port_month", 1200),
+                   ("payment_processing", "pct_of_energy_revenue", "2.9"), ("payment_processing", "per_session", 30)],
+    "fleet": [("network", "per_port_month", 500), ("maintenance", "per_port_month", 1800)],
+    "residential": [("network", "per_port_month", 150)],
+}  # fmt: skip
+
+
+def costs(rng: np.random.Generator, net: Network, deals: list[SiteDeal]) -> pd.DataFrame:
+    """The operator's cost book: hardware, installation and make-ready per deployment, opex per segment.
+
+    Every site has its capex rows whatever its revenue model (the cost of building it, which
+    the revenue model decides who bears); expansions add their own rows on their date.
+    """
+    rows: list[dict] = []
+    n = 0
+
+    def add(**kw) -> None:
+        nonlocal n
+        n += 1
+        rows.append({"cost_id": f"COST-{n:05d}", "currency": P.CURRENCY, **kw})
+
+    for sd in deals:
+        noise = float(rng.normal(1.0, 0.05))
+        hw = int(round(sd.hardware_c * HARDWARE_COST_SHARE * noise))
+        inst = int(round(sd.installation_c * INSTALLATION_COST_SHARE * float(rng.normal(1.0, 0.08))))
+        tag = "expansion" if sd.expansion else "deployment"
+        add(site_id=sd.site_id, cost_type="hardware", basis="one_time", amount=_money(hw),
+            incurred_on=(sd.commissioned - dt.timedelta(days=21)).isoformat(), notes=f"{tag}: {sd.chargers} chargers")  # fmt: skip
+        add(site_id=sd.site_id, cost_type="installation", basis="one_time", amount=_money(inst),
+            incurred_on=sd.commissioned.isoformat(), notes=f"{tag}: installation")  # fmt: skip
+        if sd.segment in MAKE_READY and not sd.expansion:
+            base, per_port = MAKE_READY[sd.segment]
+            mr = int(round((base + per_port * sd.ports) * float(rng.normal(1.0, 0.1))))
+            add(site_id=sd.site_id, cost_type="make_ready", basis="one_time", amount=_money(mr),
+                incurred_on=(sd.commissioned - dt.timedelta(days=30)).isoformat(), notes="utility make-ready")  # fmt: skip
+    for seg, items in SEGMENT_OPEX.items():
+        for cost_type, basis, v in items:
+            money = basis != "pct_of_energy_revenue"
+            add(segment=seg, cost_type=cost_type, basis=basis, amount=_money(v) if money else "",
+                rate_pct="" if money else v, notes=f"{seg} default")  # fmt: skip
+    cols = ["cost_id", "site_id", "segment", "cost_type", "basis", "amount", "rate_pct", "currency", "incurred_on",
+            "start_on", "end_on", "notes"]  # fmt: skip
+    df = pd.DataFrame(rows)
+    for c in cols:
+        if c not in df:
+            df[c] = None
+    return df[cols].fillna("")

@@ -3,7 +3,7 @@
 :func:`generate` writes, into ``out_dir``::
 
     customers.csv  sites.csv  locations.json  tariffs.json  utility_tariffs/urdb-*.json
-    contracts.csv  deals.csv  deal_stages.csv  projects.csv  incentives.csv  incidents.csv
+    contracts.csv  deals.csv  deal_stages.csv  projects.csv  incentives.csv  incidents.csv  costs.csv
     cdrs/cdrs-YYYY-MM.ndjson   (OCPI 2.2.1 CDRs, by local month of the session start)
     ocpp/ocpp-YYYY-MM.ndjson   (OCPP 1.6J / 2.0.1 message log, by local month)
 
@@ -25,7 +25,7 @@ import pandas as pd
 
 from evrevops.demo import params as P
 from evrevops.demo.cdrs import month_of, write_cdrs
-from evrevops.demo.commercial import contracts, incentives, pipeline, site_deals
+from evrevops.demo.commercial import contracts, costs, incentives, pipeline, site_deals
 from evrevops.demo.network import build_network, locations, make_window, write_customers, write_sites
 from evrevops.demo.ocpp import build_events, write_ocpp
 from evrevops.demo.pricing import TARIFF_INDEX, price_sessions, tariffs_json
@@ -99,7 +99,7 @@ def generate(
             old.unlink()
     window = make_window(months, end_month)
     month_names = [f"{y:04d}-{m:02d}" for y, m in window.months]
-    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)]
+    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(9)]
 
     def tick(stage: str) -> None:
         if progress:
@@ -161,6 +161,7 @@ def generate(
     files["projects.csv"] = _csv(proj_df, out / "projects.csv")
     files["incentives.csv"] = _csv(incentives(rngs[6], net, window, sdeals), out / "incentives.csv")
     files["incidents.csv"] = _csv(_incidents(net, outages.df), out / "incidents.csv")
+    files["costs.csv"] = _csv(costs(rngs[8], net, sdeals), out / "costs.csv")
     tick("commercial")
 
     summary = _summary(net, window, ses, priced, outages, sstats, ocpp_counts, deals_df)

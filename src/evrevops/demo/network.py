@@ -411,6 +411,10 @@ def write_sites(net: Network, path) -> int:
             "customer_id": p.site_id.map(s.customer_id),
             "segment": p.site_id.map(s.segment),
             "revenue_model": p.site_id.map(s.revenue_model),
+            # a fleet's depot meter is in the fleet's name: it pays the utility, not the CaaS operator
+            "energy_position": p.site_id.map(
+                ((s.segment == "fleet") & (s.revenue_model == "caas")).map({True: "customer", False: ""})
+            ),
             "time_zone": p.site_id.map(s.time_zone),
             "utility_tariff_id": p.site_id.map(s.utility_tariff_id),
             "grid_capacity_kw": p.site_id.map(s.grid_capacity_kw),
