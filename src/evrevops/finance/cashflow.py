@@ -116,8 +116,9 @@ def site_months(
         Net the SLA credits owed under the ``contracts`` table (false for priced alternatives,
         which carry no SLA).
     until : date, optional
-        End every series with this month instead of after *horizon_months* (sites commissioned
-        after it are left out): the months of a P&L.
+        End every series with this month instead of after *horizon_months*: the months of a
+        P&L. Sites whose first revenue or cost comes after it are left out; a site delivered
+        before it and commissioned after is in, with its months before commissioning.
 
     Returns
     -------
@@ -134,7 +135,13 @@ def site_months(
     scope = ""
     if sites:
         scope = "AND s.site_id IN (" + ", ".join("'" + x.replace("'", "''") + "'" for x in sites) + ")"
-    until_scope = f" AND c.commissioned_on < DATE '{add_months(until.replace(day=1), 1)}'" if until else ""
+    # with *until*, every site with something in the months: revenue or a cost before commissioning counts
+    until_scope = (
+        f"AND least(c.commissioned_on, coalesce(k.first_on, c.commissioned_on), coalesce(o.first_on, c.commissioned_on))"
+        f" < DATE '{add_months(until.replace(day=1), 1)}'"
+        if until
+        else ""
+    )
     tables: list[str] = []
 
     def temp(name: str, sql: str) -> str:
@@ -156,7 +163,7 @@ def site_months(
                                    WHERE commissioned_on IS NOT NULL GROUP BY site_id) c ON c.site_id = s.site_id
                 JOIN {models_sql} m ON m.site_id = s.site_id
                 LEFT JOIN k ON k.site_id = s.site_id LEFT JOIN o ON o.site_id = s.site_id
-                WHERE m.revenue_model IS NOT NULL {scope}{until_scope}""",
+                WHERE m.revenue_model IS NOT NULL {scope} {until_scope}""",
         )
         bounds = con.sql(f"SELECT min(start), max(m0) FROM {site}").fetchall()[0]
         if bounds[0] is None:
