@@ -88,6 +88,16 @@ def test_movements_by_hand(wh):
     assert streams["maintenance"]["new"] == 15000 and streams["software"]["expansion"] == 15000
 
 
+def test_logo_and_revenue_churn_by_hand(wh):
+    feb = _by(wh, dt.date(2025, 2, 1), "network")["network"]
+    # A (30,000) and B (40,000) had MRR at the end of January; B churned
+    assert (feb["accounts_start"], feb["accounts_churned"], feb["logo_churn"]) == (2, 1, 0.5)
+    assert feb["revenue_churn"] == 40000 / 70000
+    may = _by(wh, dt.date(2025, 5, 1), "network")["network"]
+    # A's 5 extra ports end (contraction 15,000) against A 45,000 + B 20,000 + C 15,000: no logo lost
+    assert (may["accounts_start"], may["logo_churn"], may["revenue_churn"]) == (3, 0.0, 15000 / 80000)
+
+
 def test_cohorts_are_quarters_of_first_recurring_contract(wh):
     mar = _by(wh, dt.date(2025, 3, 1), "cohort")
     assert set(mar) == {"2025Q1"}  # A (15 January) and C (31 March); B (2024Q2) has no MRR then
@@ -132,6 +142,9 @@ def test_the_movement_identity_and_bounds_hold_for_any_history(tmp_path_factory,
             assert all(r[c] >= 0 for c in mrr.COLUMNS)
             if r["grr"] is not None:
                 assert 0 <= r["grr"] <= 1 and r["grr"] <= r["nrr"]
+            if r["logo_churn"] is not None:
+                assert 0 <= r["logo_churn"] <= 1 and 0 <= r["revenue_churn"] <= 1
+                assert r["accounts_churned"] <= r["accounts_start"]
     net = mrr.movements(w, m, "network").to_pylist()
     cust = mrr.movements(w, m, "customer").to_pylist()
     for c in mrr.COLUMNS:

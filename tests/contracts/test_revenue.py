@@ -5,8 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from evrevops.contracts import revenue
+from evrevops.uptime.timeline import add_months
+from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.loader import ingest_file
 from tests.contracts import test_mrr as hand
 from tests.uptime import test_sla as sla_case
@@ -80,4 +84,54 @@ def test_sla_credits_reduce_recurring_revenue(tmp_path):
     # credits of tests/uptime/test_sla.py: 1,500 + 120 + 1,000 + 600 (the quarterly line, in March)
     assert k1["sla_credit_minor"] == -3220
     assert k1["recurring_minor"] == 21600 + 12000 + 5600 - 3220
+    w.close()
+
+
+line = st.tuples(
+    st.sampled_from(["A", "B", "C"]), st.sampled_from(["S1", "S2", None]),
+    st.sampled_from(["hardware", "installation", "software", "caas", "maintenance"]),
+    st.integers(0, 500), st.integers(1, 400), st.booleans(), st.integers(1, 12), st.integers(1, 90_000),
+)  # fmt: skip
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(line, min_size=1, max_size=10), first=st.integers(0, 14), span=st.integers(0, 4))
+def test_revenue_by_stream_sums_to_its_total_for_any_contracts(tmp_path_factory, rows, first, span):
+    w = open_warehouse(tmp_path_factory.mktemp("rev") / "w.duckdb")
+    base = dt.date(2024, 1, 1)
+    for i, (cust, site, kind, start, length, open_ended, n, price) in enumerate(rows):
+        s = base + dt.timedelta(days=start)
+        one_time = kind in ("hardware", "installation")
+        w.con.execute(
+            """INSERT INTO contracts (contract_id, line_id, customer_id, site_id, line_type, event, effective_on,
+                                      end_on, ports, quantity, unit_price_minor, currency)
+               VALUES (?, 'L', ?, ?, ?, 'new', ?, ?, ?, ?, ?, 'USD')""",
+            [f"C{i}", cust, site, kind, s, None if one_time or open_ended else s + dt.timedelta(days=length),
+             None if one_time else n, float(n) if one_time else None, price],
+        )  # fmt: skip
+    lo = add_months(base, first)
+    hi = add_months(lo, span)
+    rec = revenue.lines(w, lo, hi)
+    cust = revenue.by_stream(w, lo, hi, by="customer", recognized=rec).to_pylist()
+    for r in cust:
+        assert r["total_minor"] == sum(r[f"{s}_minor"] for s in revenue.STREAMS)
+        assert r["recurring_minor"] == sum(r[f"{s}_minor"] for s in revenue.RECURRING_STREAMS)
+    for by in ("site", "segment", "revenue_model", "network"):
+        rows_by = revenue.by_stream(w, lo, hi, by=by, recognized=rec).to_pylist()
+        for s in (*revenue.STREAMS, "recurring", "total"):
+            for m in {r["month"] for r in cust}:
+                assert sum(r[f"{s}_minor"] for r in rows_by if r["month"] == m) == sum(
+                    r[f"{s}_minor"] for r in cust if r["month"] == m
+                ), (by, s, m)
+    # a recurring row in force a whole month earns exactly ports × price that month
+    for i, (_, _, kind, start, length, open_ended, n, price) in enumerate(rows):
+        s = base + dt.timedelta(days=start)
+        end = None if open_ended else s + dt.timedelta(days=length)
+        m = add_months(s.replace(day=1), 1)
+        if kind in ("software", "caas", "maintenance") and (end is None or end >= add_months(m, 1)) and lo <= m <= hi:
+            got = w.con.sql(
+                f"SELECT amount_minor FROM ({revenue.contract_lines_sql(m, m)}) x WHERE month = DATE '{m}' "
+                f"AND amount_minor = {n * price}"
+            ).fetchall()
+            assert got, (i, m)
     w.close()

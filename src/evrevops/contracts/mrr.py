@@ -23,6 +23,10 @@ are never added.
 A customer's **cohort** is the calendar quarter of its first recurring
 contract (``2025Q1``).
 
+**Churn** of the month, per group: ``logo_churn = accounts_churned / accounts_start`` (accounts
+with MRR at the start, and none at the end; at ``--by stream`` an account is a customer's stream)
+and ``revenue_churn = (churn + contraction) / mrr_start`` (gross revenue churn).
+
 **NRR / GRR** (trailing twelve months) of a group: over the customers with MRR
 twelve month-ends before *M*, ``NRR = Σ MRR_M / Σ MRR_{M−12}`` and ``GRR = Σ
 min(MRR_M, MRR_{M−12}) / Σ MRR_{M−12}``, so GRR ≤ 100 % and GRR ≤ NRR.
@@ -110,7 +114,12 @@ SELECT {key} AS {by if by != "network" else "scope"}, DATE '{m0}' AS month, curr
        CAST(sum(CASE WHEN mrr_year_ago > 0 THEN mrr_end ELSE 0 END) AS DOUBLE)
            / nullif(sum(mrr_year_ago), 0) AS nrr,
        CAST(sum(CASE WHEN mrr_year_ago > 0 THEN least(mrr_end, mrr_year_ago) ELSE 0 END) AS DOUBLE)
-           / nullif(sum(mrr_year_ago), 0) AS grr
+           / nullif(sum(mrr_year_ago), 0) AS grr,
+       count(*) FILTER (WHERE mrr_start > 0) AS accounts_start,
+       count(*) FILTER (WHERE mrr_start > 0 AND mrr_end = 0) AS accounts_churned,
+       CAST(count(*) FILTER (WHERE mrr_start > 0 AND mrr_end = 0) AS DOUBLE)
+           / nullif(count(*) FILTER (WHERE mrr_start > 0), 0) AS logo_churn,
+       CAST(sum(churn) + sum(contraction) AS DOUBLE) / nullif(sum(mrr_start), 0) AS revenue_churn
 FROM mv GROUP BY ALL ORDER BY 1, currency
 """
 
@@ -124,7 +133,9 @@ def movements(wh: Warehouse, month: dt.date, by: str = "customer") -> pa.Table:
         The grain's key (``customer``, ``segment``, ``stream``, ``cohort`` or
         ``scope`` for the network), ``month``, ``currency``, ``mrr_start``, ``new``,
         ``expansion``, ``contraction``, ``churn``, ``reactivation``,
-        ``mrr_end``, ``arr_end`` (12 × ``mrr_end``) [minor units] and ``nrr``,
-        ``grr`` (fractions, trailing twelve months; null without MRR a year ago).
+        ``mrr_end``, ``arr_end`` (12 × ``mrr_end``) [minor units]; ``nrr``, ``grr``
+        (fractions, trailing twelve months; null without MRR a year ago); ``accounts_start``,
+        ``accounts_churned`` (counts), ``logo_churn`` and ``revenue_churn`` (fractions of the
+        month; null without MRR at its start).
     """
     return wh.con.sql(mrr_sql(month, by)).to_arrow_table()

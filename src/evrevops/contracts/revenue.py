@@ -140,7 +140,9 @@ def sla_credit_lines(wh: Warehouse, first: dt.date, last: dt.date) -> pa.Table:
     return pa.concat_tables([p.cast(schema) for p in parts]) if parts else schema.empty_table()
 
 
-def by_stream(wh: Warehouse, first: dt.date, last: dt.date | None = None, by: str = "customer") -> pa.Table:
+def by_stream(
+    wh: Warehouse, first: dt.date, last: dt.date | None = None, by: str = "customer", recognized: pa.Table | None = None
+) -> pa.Table:
     """Revenue by stream per month at grain *by* (customer, site, segment, revenue_model, network).
 
     Returns
@@ -148,13 +150,15 @@ def by_stream(wh: Warehouse, first: dt.date, last: dt.date | None = None, by: st
     pyarrow.Table
         The grain's key, ``month`` (``YYYY-MM``), ``currency``, one ``<stream>_minor``
         column per stream, ``recurring_minor`` (software + caas + energy_share + maintenance +
-        sla_credit)
-        and ``total_minor`` (every stream), all integer minor units.
+        sla_credit) and ``total_minor`` (every stream), all integer minor units.
+
+    *recognized* is the months' :func:`lines` when already at hand (one recognition, several
+    grains).
     """
     if by not in BY:
         raise ValueError(f"unknown grain {by!r}; use one of {', '.join(BY)}")
     last = last or first
-    t = lines(wh, first, last)
+    t = recognized if recognized is not None else lines(wh, first, last)
     wh.con.register("_revenue_lines", t)
     key = f"{_KEY[by]} AS {by}, " if by != "network" else ""
     cols = ", ".join(
