@@ -686,7 +686,8 @@ def _money_table(table: pa.Table, title: str, columns: dict[str, str]) -> None:
     t = Table(title=title)
     cols = list(columns)
     for c in cols:
-        t.add_column(columns[c], justify="right" if c.endswith("_minor") else "left", overflow="fold")
+        numeric = c.endswith(("_minor", "_months", "_horizon")) or c == "sites"
+        t.add_column(columns[c], justify="right" if numeric else "left", overflow="fold")
     for r in rows:
         cells = []
         for c in cols:
@@ -755,8 +756,8 @@ def unit_economics_cmd(
     if fmt is OutFormat.table and summary:
         key = by if by != "network" else "scope"
         _money_table(table, title, {key: key, "revenue_model": "model", "sites": "sites", "net_capex_minor": "net capex",
-                                    "operating_cash_flow_minor": "cash/month", "npv_minor": "NPV",
-                                    "median_payback_months": "payback (months, median)",
+                                    "operating_cash_flow_minor": "cash/mo", "npv_minor": "NPV",
+                                    "median_payback_months": "payback mo (median)",
                                     "sites_paid_back_in_horizon": "paid back"})  # fmt: skip
     else:
         render(table, fmt, title=title)
