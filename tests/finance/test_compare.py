@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from evrevops.finance import compare
 from evrevops.finance import unit_economics as ue
-from evrevops.warehouse.db import open_warehouse
-from evrevops.warehouse.loader import ingest_file
+from tests.finance import hand
 
 
 @pytest.fixture(scope="module")
@@ -52,22 +49,21 @@ def test_a_missing_reference_price_is_named(wh, tmp_path):
 
 def test_reference_prices_come_from_sites_like_it(finance_db, tmp_path):
     # two more fleet hardware sales: W2 like W (19.2 kW), W3 at 9.6 kW
-    db = tmp_path / "w.duckdb"
-    shutil.copy(finance_db, db)
-    (tmp_path / "sites.csv").write_text(
-        "site_id,customer_id,segment,revenue_model,time_zone,charger_id,port_id,power_type,rated_kw,commissioned_on\n"
-        "W2,CW,fleet,hardware_sale,America/Chicago,CW2,W21,AC_1_PHASE,19.2,2025-01-01\n"
-        "W3,CW,fleet,hardware_sale,America/Chicago,CW3,W31,AC_1_PHASE,9.6,2025-01-01\n"
+    w = hand.extended(
+        finance_db,
+        tmp_path,
+        sites=(
+            "site_id,customer_id,segment,revenue_model,time_zone,charger_id,port_id,power_type,rated_kw,commissioned_on\n"
+            "W2,CW,fleet,hardware_sale,America/Chicago,CW2,W21,AC_1_PHASE,19.2,2025-01-01\n"
+            "W3,CW,fleet,hardware_sale,America/Chicago,CW3,W31,AC_1_PHASE,9.6,2025-01-01\n"
+        ),
+        contracts=(
+            "contract_id,line_id,customer_id,site_id,line_type,event,effective_on,end_on,ports,quantity,unit_price,currency\n"
+            "K-W2,L1,CW,W2,hardware,new,2025-01-01,,,1,4000.00,USD\n"
+            "K-W2,L3,CW,W2,software,new,2025-01-01,,1,,25.00,USD\n"
+            "K-W3,L1,CW,W3,hardware,new,2025-01-01,,,1,1000.00,USD\n"
+        ),
     )
-    (tmp_path / "contracts.csv").write_text(
-        "contract_id,line_id,customer_id,site_id,line_type,event,effective_on,end_on,ports,quantity,unit_price,currency\n"
-        "K-W2,L1,CW,W2,hardware,new,2025-01-01,,,1,4000.00,USD\n"
-        "K-W2,L3,CW,W2,software,new,2025-01-01,,1,,25.00,USD\n"
-        "K-W3,L1,CW,W3,hardware,new,2025-01-01,,,1,1000.00,USD\n"
-    )
-    w = open_warehouse(db)
-    for f in ("sites.csv", "contracts.csv"):
-        assert ingest_file(w, tmp_path / f).quarantined == 0
     ref = compare.reference_prices(w, compare._site(w, "W"))
     # level 1: the site like it (W2); W's own rows never price W
     assert (ref["hardware_per_charger"].minor, ref["software_per_port_month"].minor) == (400_000, 2_500)

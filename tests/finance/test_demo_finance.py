@@ -7,22 +7,15 @@ import datetime as dt
 import pytest
 
 from evrevops.contracts import revenue
-from evrevops.demo.generator import generate
 from evrevops.finance import cashflow as cf
 from evrevops.finance import compare, pnl
 from evrevops.finance import unit_economics as ue
-from evrevops.formats import input_files
-from evrevops.warehouse.db import open_warehouse
-from evrevops.warehouse.loader import ingest_file
+from tests.helpers.demo import demo_warehouse
 
 
 @pytest.fixture(scope="module")
 def wh(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo-finance")
-    generate(out / "net", ports=80, months=2, seed=5)
-    w = open_warehouse(out / "w.duckdb")
-    for f in input_files([out / "net"]):
-        assert ingest_file(w, f).quarantined == 0, f
+    w = demo_warehouse(tmp_path_factory.mktemp("demo-finance"), ports=80, months=2, seed=5)
     yield w
     w.close()
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 
 import pytest
 
 from evrevops.contracts import revenue
 from evrevops.finance import pnl
 from evrevops.warehouse.db import open_warehouse
-from evrevops.warehouse.loader import ingest_file
+from tests.finance import hand
 
 FEB = dt.date(2025, 2, 1)
 
@@ -81,22 +80,21 @@ def test_months_outside_the_data_and_bad_grains_fail(wh):
 
 def test_hardware_delivered_before_a_later_commissioning_is_in_the_month_it_sells(finance_db, tmp_path):
     # N: one charger sold and delivered on 20 March ($4,000, cost $2,720), commissioned in April (after the data)
-    db = tmp_path / "w.duckdb"
-    shutil.copy(finance_db, db)
-    (tmp_path / "sites.csv").write_text(
-        "site_id,customer_id,segment,revenue_model,time_zone,charger_id,port_id,power_type,rated_kw,commissioned_on\n"
-        "N,CW,fleet,hardware_sale,America/Chicago,CN1,N1,AC_1_PHASE,19.2,2025-04-10\n"
+    w = hand.extended(
+        finance_db,
+        tmp_path,
+        sites=(
+            "site_id,customer_id,segment,revenue_model,time_zone,charger_id,port_id,power_type,rated_kw,commissioned_on\n"
+            "N,CW,fleet,hardware_sale,America/Chicago,CN1,N1,AC_1_PHASE,19.2,2025-04-10\n"
+        ),
+        contracts=(
+            "contract_id,line_id,customer_id,site_id,line_type,event,effective_on,quantity,unit_price,currency\n"
+            "K-N,L1,CW,N,hardware,new,2025-03-20,1,4000.00,USD\n"
+        ),
+        costs=(
+            "cost_id,site_id,cost_type,basis,amount,currency,incurred_on\nC-N1,N,hardware,one_time,2720.00,USD,2025-03-20\n"
+        ),
     )
-    (tmp_path / "contracts.csv").write_text(
-        "contract_id,line_id,customer_id,site_id,line_type,event,effective_on,quantity,unit_price,currency\n"
-        "K-N,L1,CW,N,hardware,new,2025-03-20,1,4000.00,USD\n"
-    )
-    (tmp_path / "costs.csv").write_text(
-        "cost_id,site_id,cost_type,basis,amount,currency,incurred_on\nC-N1,N,hardware,one_time,2720.00,USD,2025-03-20\n"
-    )
-    w = open_warehouse(db)
-    for f in ("sites.csv", "contracts.csv", "costs.csv"):
-        assert ingest_file(w, tmp_path / f).quarantined == 0
     mar = dt.date(2025, 3, 1)
     with open_warehouse(finance_db, read_only=True) as base:
         before = _rows(base, mar, "network")[("network", "2025-03")]

@@ -6,24 +6,16 @@ import datetime as dt
 
 import pytest
 
-from evrevops.demo.generator import generate
-from evrevops.formats import input_files
 from evrevops.metrics.compute import compute, last_full_month, month_range
 from evrevops.tariffs import repricing, site_bills
-from evrevops.warehouse.db import open_warehouse
-from evrevops.warehouse.loader import ingest_file
+from tests.helpers.demo import demo_warehouse
 
 MONEY = ("energy_cost_minor", "energy_charge_minor", "demand_charge_minor", "fixed_charge_minor", "energy_margin_minor")
 
 
 @pytest.fixture(scope="module")
 def wh(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo-energy")
-    generate(out / "net", ports=60, months=2, seed=11)
-    w = open_warehouse(out / "w.duckdb")
-    for f in input_files([out / "net"]):
-        ingest_file(w, f)
-    return w
+    return demo_warehouse(tmp_path_factory.mktemp("demo-energy"), ports=60, months=2, seed=11)
 
 
 def test_rollups_reconcile_to_the_cent(wh):

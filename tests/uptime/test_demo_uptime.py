@@ -12,13 +12,10 @@ import datetime as dt
 
 import pytest
 
-from evrevops.demo.generator import generate
-from evrevops.formats import input_files
 from evrevops.metrics.compute import compute, month_range
 from evrevops.uptime import outages as uo
 from evrevops.uptime import timeline as T
-from evrevops.warehouse.db import open_warehouse
-from evrevops.warehouse.loader import ingest_file
+from tests.helpers.demo import demo_warehouse
 
 HEARTBEAT_S = 4 * 3600  # the demo's heartbeat interval
 REPORTED = ("hardware_fault", "software_fault", "scheduled_maintenance", "vandalism", "utility_interruption")
@@ -26,11 +23,7 @@ REPORTED = ("hardware_fault", "software_fault", "scheduled_maintenance", "vandal
 
 @pytest.fixture(scope="module")
 def wh(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo-uptime")
-    generate(out / "net", ports=60, months=3, seed=5)
-    w = open_warehouse(out / "w.duckdb")
-    for f in input_files([out / "net"]):
-        ingest_file(w, f)
+    w = demo_warehouse(tmp_path_factory.mktemp("demo-uptime"), ports=60, months=3, seed=5)
     T.build(w, dt.date(2025, 12, 1), dt.date(2025, 12, 1))
     yield w
     w.close()

@@ -8,12 +8,18 @@ from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.schema import MIGRATIONS, SCHEMA_VERSION
 
 
-def test_v1_warehouse_migrates_with_its_sessions(tmp_path):
-    db = tmp_path / "v1.duckdb"
+def _v1(db) -> duckdb.DuckDBPyConnection:
+    """A warehouse file at schema v1, left open."""
     con = duckdb.connect(str(db))
     for stmt in MIGRATIONS[0][2]:
         con.execute(stmt)
     con.execute("INSERT INTO schema_version VALUES (1, 'initial', now()::TIMESTAMP)")
+    return con
+
+
+def test_v1_warehouse_migrates_with_its_sessions(tmp_path):
+    db = tmp_path / "v1.duckdb"
+    con = _v1(db)
     con.execute(
         """INSERT INTO sessions (session_id, site_id, started_at, ended_at, energy_kwh, plugged_in_s, charging_s,
                                  idle_s, total_cost_minor, currency, file_id, source_record)
@@ -35,11 +41,7 @@ def test_v1_warehouse_migrates_with_its_sessions(tmp_path):
 
 def test_a_read_only_open_of_an_older_file_upgrades_its_schema_first(tmp_path):
     db = tmp_path / "v1.duckdb"
-    con = duckdb.connect(str(db))
-    for stmt in MIGRATIONS[0][2]:
-        con.execute(stmt)
-    con.execute("INSERT INTO schema_version VALUES (1, 'initial', now()::TIMESTAMP)")
-    con.close()
+    _v1(db).close()
     wh = open_warehouse(db, read_only=True)
     assert wh.version == SCHEMA_VERSION
     assert wh.count("site_costs") == 0  # a v5 table: the report reading it does not fail on an old file

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from evrevops.uptime.timeline import add_months
+from evrevops.metrics.calendar import month_grid_sql
 
 POSITIONS = ("operator", "customer")
 
@@ -47,12 +47,9 @@ def share_sql(first: dt.date, last: dt.date, contracts: str = "contracts") -> st
     one another; an ``amend`` row adds ports, not a second share): prorated like the fee, in
     integers (``pct`` to four decimals).
     """
-    m0, m1 = first.replace(day=1), add_months(last.replace(day=1), 1)
     return f"""
 WITH months AS (
-    SELECT CAST(m AS DATE) AS ms, CAST(m + INTERVAL 1 MONTH AS DATE) AS me,
-           date_diff('day', CAST(m AS DATE), CAST(m + INTERVAL 1 MONTH AS DATE)) AS days
-    FROM range(DATE '{m0}', DATE '{m1}', INTERVAL 1 MONTH) t(m)
+    {month_grid_sql(first, last)}
 )
 SELECT r.site_id, m.ms AS month,
        CAST(sum(CAST(CAST(r.energy_share_pct AS DECIMAL(9, 4)) * 10000 AS BIGINT)

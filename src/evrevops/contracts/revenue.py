@@ -30,6 +30,7 @@ import pyarrow as pa
 
 from evrevops.contracts import energy_position as ep
 from evrevops.metrics import compute as mc
+from evrevops.metrics.calendar import month_grid_sql
 from evrevops.money import div_round_sql
 from evrevops.uptime import sla as _sla
 from evrevops.uptime.timeline import add_months
@@ -47,12 +48,9 @@ def contract_lines_sql(first: dt.date, last: dt.date, contracts: str = "contract
     *contracts* names the relation of contract rows (the ``contracts`` table, or rows priced
     for another revenue model by :mod:`evrevops.finance.compare`).
     """
-    m0, m1 = first.replace(day=1), add_months(last.replace(day=1), 1)
     return f"""
 WITH months AS (
-    SELECT CAST(m AS DATE) AS ms, CAST(m + INTERVAL 1 MONTH AS DATE) AS me,
-           date_diff('day', CAST(m AS DATE), CAST(m + INTERVAL 1 MONTH AS DATE)) AS days
-    FROM range(DATE '{m0}', DATE '{m1}', INTERVAL 1 MONTH) t(m)
+    {month_grid_sql(first, last)}
 ), rows AS (
     SELECT c.*, coalesce(s.segment, k.segment) AS seg, coalesce(c.revenue_model, s.revenue_model) AS model
     FROM {contracts} c LEFT JOIN sites s ON s.site_id = c.site_id LEFT JOIN customers k ON k.customer_id = c.customer_id

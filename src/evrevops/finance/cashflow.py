@@ -79,6 +79,13 @@ def data_months(wh: Warehouse) -> tuple[dt.date | None, dt.date]:
     return (first if first <= last else None), last
 
 
+def _scope(sites: list[str] | None) -> str:
+    """``AND s.site_id IN (…)`` for *sites* (quoted), or nothing."""
+    if not sites:
+        return ""
+    return "AND s.site_id IN (" + ", ".join("'" + x.replace("'", "''") + "'" for x in sites) + ")"
+
+
 def actual_models_sql() -> str:
     """The sites' own revenue model and energy position (``site_id, revenue_model, energy_position``)."""
     return ep.positions_sql()
@@ -132,9 +139,7 @@ def site_months(
     p = f"_cf{next(_COUNTER)}_"
     d0, d1 = data_months(wh)
     models_sql = models or f"({actual_models_sql()})"
-    scope = ""
-    if sites:
-        scope = "AND s.site_id IN (" + ", ".join("'" + x.replace("'", "''") + "'" for x in sites) + ")"
+    scope = _scope(sites)
     # with *until*, every site with something in the months: revenue or a cost before commissioning counts
     until_scope = (
         f"AND least(c.commissioned_on, coalesce(k.first_on, c.commissioned_on), coalesce(o.first_on, c.commissioned_on))"
@@ -446,9 +451,7 @@ def awards(
         ``nominal_minor``, ``award_minor`` [minor units].
     """
     models_sql = models or f"({actual_models_sql()})"
-    scope = ""
-    if sites:
-        scope = "AND s.site_id IN (" + ", ".join("'" + x.replace("'", "''") + "'" for x in sites) + ")"
+    scope = _scope(sites)
     site = (
         f"(SELECT s.* FROM sites s JOIN {models_sql} m ON m.site_id = s.site_id WHERE m.revenue_model = 'caas' {scope})"
     )

@@ -239,3 +239,12 @@ def closed_windows(sites: pd.DataFrame, start: dt.date, end: dt.date) -> pa.Tabl
             "closed_end_at": pa.array(np.array(out["closed_end_at"], dtype="datetime64[us]"), pa.timestamp("us")),
         }
     )
+
+
+def month_grid_sql(first: dt.date, last: dt.date) -> str:
+    """SQL of the local months *first* … *last*: ``ms`` (first day), ``me`` (next month's first day), ``days``."""
+    m0 = first.replace(day=1)
+    m1 = dt.date(last.year + (last.month == 12), last.month % 12 + 1, 1)
+    return f"""SELECT CAST(m AS DATE) AS ms, CAST(m + INTERVAL 1 MONTH AS DATE) AS me,
+           date_diff('day', CAST(m AS DATE), CAST(m + INTERVAL 1 MONTH AS DATE)) AS days
+    FROM range(DATE '{m0}', DATE '{m1}', INTERVAL 1 MONTH) t(m)"""

@@ -23,7 +23,8 @@ Rules:
   amendment row adding ports carries its own fee, so credits add up);
 * **credit**: site scope ``fee × tier``; port scope each port carries
   ``fee / measured ports`` and ``credit = Σ_ports share × tier(port)``;
-  computed in exact decimals, rounded half up once per line to minor units.
+  computed exactly (integers over a common denominator of the month lengths), rounded half
+  away from zero once per line to minor units.
   The credit reduces the line's recurring revenue of that month.
 * a breach is uptime below the commitment, whether or not the schedule has a
   tier for it; a port or site not measured in the month is not evaluated.
@@ -35,6 +36,7 @@ import datetime as dt
 
 import pyarrow as pa
 
+from evrevops.money import div_round_sql
 from evrevops.uptime import fact as _fact
 from evrevops.uptime import timeline as T
 from evrevops.warehouse.db import Warehouse
@@ -47,6 +49,7 @@ COLUMNS = (
 
 
 PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+FEE_DEN = 377_580  # lcm(28, 29, 30, 31): every prorated fee is an integer over it
 
 
 def evaluation_window(month: dt.date, period: str) -> dt.date | None:
@@ -91,8 +94,10 @@ rows AS (
            any_value(r.scope) AS scope, any_value(r.currency) AS currency, any_value(r.period) AS period,
            any_value(r.sla_pct) AS sla_pct, any_value(r.sla_credit_schedule) AS sla_credit_schedule,
            any_value(r.w0) AS w0,
-           sum(CAST(r.ports AS DECIMAL(38, 10)) * CAST(r.unit_price_minor AS DECIMAL(38, 10))
-               * (least(coalesce(r.end_on, c.me), c.me) - greatest(r.effective_on, c.ms)) / c.days) AS fee
+           -- exact: over a common denominator of every month length (FEE_DEN), in integers
+           sum(CAST(r.ports AS HUGEINT) * r.unit_price_minor
+               * (least(coalesce(r.end_on, c.me), c.me) - greatest(r.effective_on, c.ms)) * ({FEE_DEN} // c.days))
+               AS fee_num
     FROM rows r JOIN cal c ON c.ms >= r.w0 AND c.ms < DATE '{m1}'
      AND r.effective_on < c.me AND (r.end_on IS NULL OR r.end_on > c.ms)
      AND greatest(r.effective_on, c.ms) < least(coalesce(r.end_on, c.me), c.me)
@@ -138,8 +143,14 @@ SELECT l.contract_id, l.line_id, l.customer_id, l.site_id, DATE '{m0}' AS month,
        CAST(l.sla_pct AS DOUBLE) AS sla_uptime_pct, p.uptime_pct,
        coalesce(p.ports_measured, 0) AS ports_measured, coalesce(p.ports_breached, 0) AS ports_breached,
        coalesce(p.ports_breached, 0) > 0 AS breached, CAST(coalesce(p.credit_pct, 0) AS DOUBLE) AS credit_pct,
-       l.currency, CAST(round(l.fee, 0) AS BIGINT) AS fee_minor,
-       CAST(coalesce(round(l.fee * p.weighted_pct / p.ports_measured / 100, 0), 0) AS BIGINT) AS credit_minor
+       l.currency, {div_round_sql("l.fee_num", str(FEE_DEN))} AS fee_minor,
+       coalesce({
+        div_round_sql(
+            "l.fee_num * CAST(p.weighted_pct * 1000000 AS HUGEINT)",
+            f"CAST(p.ports_measured AS HUGEINT) * {FEE_DEN * 100 * 1000000}",
+        )
+    }, 0)
+           AS credit_minor
 FROM lines l LEFT JOIN per_line p ON p.contract_id = l.contract_id AND p.line_id = l.line_id
 ORDER BY l.customer_id, l.contract_id, l.line_id
 """
@@ -160,10 +171,7 @@ def credits(
         units of ``currency`` (the credit reduces the line's recurring revenue
         of the month); ``uptime_pct`` is the measured units' uptime [%].
     """
-    m0 = month.replace(day=1)
-    first = min(w for w in (evaluation_window(m0, p) for p in PERIOD_MONTHS) if w is not None)
-    _fact.build(wh, first, m0, as_of=as_of, offline_after_s=offline_after_s, trailing=False)
-    return wh.con.sql(credits_sql(month)).to_arrow_table().select(list(COLUMNS))
+    return credits_range(wh, month, month, as_of=as_of, offline_after_s=offline_after_s)
 
 
 def credits_range(
@@ -181,10 +189,8 @@ def credits_range(
         :data:`COLUMNS`, the months one after another.
     """
     m0, m1 = first.replace(day=1), last.replace(day=1)
-    start = T.add_months(m0, -(max(PERIOD_MONTHS.values()) - 1))  # the earliest window any month needs
+    months = [T.add_months(m0, k) for k in range((m1.year - m0.year) * 12 + m1.month - m0.month + 1)]
+    # the earliest measurement window any of the months evaluates
+    start = min(w for m in months for w in (evaluation_window(m, p) for p in PERIOD_MONTHS) if w is not None)
     _fact.build(wh, start, m1, as_of=as_of, offline_after_s=offline_after_s, trailing=False)
-    parts, m = [], m0
-    while m <= m1:
-        parts.append(wh.con.sql(credits_sql(m)).to_arrow_table().select(list(COLUMNS)))
-        m = T.add_months(m, 1)
-    return pa.concat_tables(parts)
+    return pa.concat_tables([wh.con.sql(credits_sql(m)).to_arrow_table().select(list(COLUMNS)) for m in months])
