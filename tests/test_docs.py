@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from evrevops.formats import FORMATS, session_mappings
+from evrevops.formats.crm import crm_mappings
 from evrevops.metrics.docs import render
 from evrevops.metrics.registry import METRICS
 
@@ -25,7 +26,7 @@ def test_every_format_and_mapping_is_documented():
     text = (ROOT / "docs" / "formats.md").read_text()
     for name in FORMATS:
         assert f"`{name}`" in text, f"format {name} missing from docs/formats.md"
-    for name, _ in session_mappings():
+    for name, _ in session_mappings() + crm_mappings():
         assert f"`{name}`" in text, f"mapping {name} missing from docs/formats.md"
 
 
@@ -47,5 +48,6 @@ def test_required_docs_exist():
         "docs/recurring-revenue.md",
         "docs/uptime.md",
         "docs/unit-economics.md",
+        "docs/pipeline.md",
     ):
         assert (ROOT / p).is_file(), p

@@ -31,10 +31,15 @@ from evrevops.finance import compare as fcompare
 from evrevops.finance import pnl as fpnl
 from evrevops.finance import unit_economics as fue
 from evrevops.formats.base import FormatError, minor_to_decimal
+from evrevops.formats.crm import crm_mappings
 from evrevops.formats.status_snapshots import status_mappings
 from evrevops.metrics import compute as mc
 from evrevops.metrics import docs as mdocs
 from evrevops.metrics.registry import GRAINS, METRICS, PERIODS, UPTIME
+from evrevops.pipeline import expansion as pexpansion
+from evrevops.pipeline import funnel as pfunnel
+from evrevops.pipeline import projects as pprojects
+from evrevops.pipeline import snapshot as psnapshot
 from evrevops.tariffs import repricing, site_bills
 from evrevops.tariffs import whatif as wi
 from evrevops.tariffs.billing import LINE_ITEMS
@@ -62,6 +67,11 @@ whatif_app = typer.Typer(
 app.add_typer(whatif_app, name="whatif")
 nevi_app = typer.Typer(help="NEVI reporting (23 CFR 680.112 / 680.116(b)).", no_args_is_help=True)
 app.add_typer(nevi_app, name="nevi")
+pipeline_app = typer.Typer(
+    help="The sales and installation motion: open pipeline, funnel, win rates, projects, land and expand.",
+    invoke_without_command=True,
+)
+app.add_typer(pipeline_app, name="pipeline")
 model_app = typer.Typer(
     help="Revenue models: the same site as hardware sale, CaaS and software only.", no_args_is_help=True
 )
@@ -251,6 +261,7 @@ def formats_cmd(fmt: FormatOpt = OutFormat.table) -> None:
     rows = [{"format": f.name, "description": f.description} for f in fmts.FORMATS.values()]
     rows += [{"format": f"session-csv --mapping {m}", "description": d} for m, d in fmts.session_mappings()]
     rows += [{"format": f"status-snapshots --mapping {m}", "description": d} for m, d in status_mappings()]
+    rows += [{"format": f"crm-csv --mapping {m}", "description": d} for m, d in crm_mappings()]
     render(rows, fmt, title="input formats")
 
 
@@ -836,6 +847,134 @@ def incentives_cmd(
     """Incentives that reduce each CaaS site's capex: eligible cost, nominal amount (capped) and award."""
     wh = ctx.obj.warehouse(read_only=True)
     render(fcash.awards(wh, sites=site, include_applied=include_applied), fmt, title="incentive awards")
+
+
+# ---- pipeline, projects, land and expand -------------------------------------------------------
+
+DayOpt = Annotated[str | None, typer.Option("--as-of", help="Day YYYY-MM-DD (default: the last day of session data).")]
+
+
+def _day(text: str | None, month: str | None = None) -> dt.date | None:
+    """``--as-of`` as a date, else the last day of ``--month``, else None."""
+    try:
+        if text:
+            return dt.date.fromisoformat(text)
+        if month:
+            return mc.month_range(month)[1]
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    return None
+
+
+def _data_day(wh: Warehouse, day: dt.date | None) -> dt.date:
+    if day is not None:
+        return day
+    r = mc.data_range(wh)
+    return r[1] if r else dt.date.today()
+
+
+@pipeline_app.callback()
+def pipeline_cmd(
+    ctx: typer.Context,
+    month: Annotated[str | None, typer.Option(help="The pipeline at the end of month YYYY-MM.")] = None,
+    as_of: DayOpt = None,
+    by: Annotated[str, typer.Option(help=f"Grain: {', '.join(psnapshot.BY)}.")] = "stage",
+    fmt: FormatOpt = OutFormat.table,
+) -> None:
+    """The open pipeline as it stood on a day: deals, amounts per stream, CRM- and learned-probability weighted.
+
+    E.g. `evrevops pipeline --month 2025-06 --by segment`; subcommands for the funnel, win
+    rates, projects and land-and-expand.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if by not in psnapshot.BY:
+        raise _fail(f"unknown grain {by!r}; use one of {', '.join(psnapshot.BY)}")
+    wh = ctx.obj.warehouse(read_only=True)
+    day = _data_day(wh, _day(as_of, month))
+    render(psnapshot.summary(wh, day, by=by), fmt, title=f"open pipeline on {day} by {by}")
+
+
+@pipeline_app.command("funnel")
+def pipeline_funnel(
+    ctx: typer.Context,
+    by: Annotated[str | None, typer.Option(help="Group the stages by a deal column, e.g. segment.")] = None,
+    as_of: DayOpt = None,
+    fmt: FormatOpt = OutFormat.table,
+) -> None:
+    """Stage conversion, learned win probability and days in stage, from the stage history."""
+    if by is not None and by not in ("segment", "revenue_model", "owner"):
+        raise _fail(f"unknown grouping {by!r}; use segment, revenue_model or owner")
+    wh = ctx.obj.warehouse(read_only=True)
+    day = _data_day(wh, _day(as_of))
+    render(pfunnel.stages(wh, as_of=day, by=by), fmt, title=f"funnel on {day}")
+
+
+@pipeline_app.command("win-rates")
+def pipeline_win_rates(
+    ctx: typer.Context,
+    by: Annotated[str, typer.Option(help=f"Group by: {', '.join(pfunnel.WIN_RATE_BY)}.")] = "segment",
+    as_of: DayOpt = None,
+    fmt: FormatOpt = OutFormat.table,
+) -> None:
+    """Win rate, cycle time and slippage of closed deals, open and overdue deals, by segment or readiness."""
+    wh = ctx.obj.warehouse(read_only=True)
+    try:
+        table = pfunnel.win_rates(wh, by, as_of=_data_day(wh, _day(as_of)))
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    render(table, fmt, title=f"win rates by {by}")
+
+
+@pipeline_app.command("projects")
+def pipeline_projects(ctx: typer.Context, as_of: DayOpt = None, fmt: FormatOpt = OutFormat.table) -> None:
+    """Installation projects: status, delay, expected commissioning, budget against actual, margin."""
+    wh = ctx.obj.warehouse(read_only=True)
+    day = _data_day(wh, _day(as_of))
+    render(pprojects.status(wh, day), fmt, title=f"projects on {day}")
+
+
+@pipeline_app.command("slippage")
+def pipeline_slippage(ctx: typer.Context, as_of: DayOpt = None, fmt: FormatOpt = OutFormat.table) -> None:
+    """Per project milestone: how many slipped, by how many days, and how many ran over budget."""
+    wh = ctx.obj.warehouse(read_only=True)
+    render(pprojects.slippage(wh, _data_day(wh, _day(as_of))), fmt, title="milestone slippage")
+
+
+@pipeline_app.command("expansion")
+def pipeline_expansion(
+    ctx: typer.Context,
+    by: Annotated[str, typer.Option(help="segment, network or customer.")] = "segment",
+    as_of: DayOpt = None,
+    mature_months: Annotated[int, typer.Option(min=0, help="Months since landing for mature conversion.")] = 12,
+    fmt: FormatOpt = OutFormat.table,
+) -> None:
+    """Land and expand: deployment-to-expansion conversion, time to expand, expansion ports."""
+    wh = ctx.obj.warehouse(read_only=True)
+    day = _data_day(wh, _day(as_of))
+    if by == "customer":
+        render(pexpansion.customers(wh, day), fmt, title=f"land and expand per customer on {day}")
+        return
+    if by not in pexpansion.BY:
+        raise _fail(f"unknown grain {by!r}; use segment, network or customer")
+    render(pexpansion.summary(wh, by, day, mature_months), fmt, title=f"land and expand by {by} on {day}")
+
+
+@pipeline_app.command("ramp")
+def pipeline_ramp(
+    ctx: typer.Context,
+    by: Annotated[str, typer.Option(help=f"Grain: {', '.join(pexpansion.BY)}.")] = "segment",
+    max_months: Annotated[int | None, typer.Option(help="Months since commissioning to show at most.")] = 24,
+    fmt: FormatOpt = OutFormat.table,
+) -> None:
+    """The utilization ramp: utilization by months since commissioning, per segment."""
+    wh = ctx.obj.warehouse(read_only=True)
+    try:
+        with err.status("computing the utilization ramp"):
+            table = pexpansion.ramp(wh, by=by, max_months=max_months)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    render(table, fmt, title=f"utilization ramp by {by}")
 
 
 # ---- sites and bills ---------------------------------------------------------------------------

@@ -48,6 +48,7 @@ FORMATS: dict[str, Format] = {
         Format("deal-stages-csv", "evrevops.formats.tables_csv:read_deal_stages", "deal stage history CSV"),
         Format("projects-csv", "evrevops.formats.tables_csv:read_projects", "project milestones CSV"),
         Format("incentives-csv", "evrevops.formats.tables_csv:read_incentives", "incentive programs and awards CSV"),
+        Format("crm-csv", "evrevops.formats.crm:read_crm", "CRM opportunity export (Salesforce, HubSpot) through a CRM mapping"),
         Format("costs-csv", "evrevops.formats.tables_csv:read_costs", "cost book CSV: capex and operating costs per site or segment"),
         Format("incidents-csv", "evrevops.formats.tables_csv:read_incidents", "maintenance tickets / incident records with outage causes"),
     ]
@@ -132,7 +133,8 @@ def detect(path: str | Path) -> tuple[str, str | None]:
     Returns
     -------
     (format, mapping)
-        ``mapping`` is the column-mapping name for ``session-csv`` files, else None.
+        ``mapping`` is the column-mapping name for ``session-csv``, ``status-snapshots`` and
+        ``crm-csv`` files, else None.
 
     Raises
     ------
@@ -169,6 +171,11 @@ def detect(path: str | Path) -> tuple[str, str | None]:
         for name, sig in CSV_SIGNATURES:
             if sig <= cols:
                 return name, None
+        from evrevops.formats.crm import match_crm_mapping
+
+        mapping = match_crm_mapping(header)
+        if mapping:
+            return "crm-csv", mapping
         from evrevops.formats.session_csv import match_mapping
 
         mapping = match_mapping(header, path)

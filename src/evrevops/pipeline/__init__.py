@@ -1,0 +1,1 @@
+"""The sales and installation motion: pipeline, projects, land-and-expand (handbook §8)."""
