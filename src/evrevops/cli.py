@@ -30,6 +30,7 @@ from evrevops.finance import cashflow as fcash
 from evrevops.finance import compare as fcompare
 from evrevops.finance import pnl as fpnl
 from evrevops.finance import unit_economics as fue
+from evrevops.forecast import hardware as fhardware
 from evrevops.formats.base import FormatError, minor_to_decimal
 from evrevops.formats.crm import crm_mappings
 from evrevops.formats.status_snapshots import status_mappings
@@ -72,6 +73,8 @@ pipeline_app = typer.Typer(
     invoke_without_command=True,
 )
 app.add_typer(pipeline_app, name="pipeline")
+forecast_app = typer.Typer(help="Forecasts of each revenue stream, with intervals and backtests.", no_args_is_help=True)
+app.add_typer(forecast_app, name="forecast")
 model_app = typer.Typer(
     help="Revenue models: the same site as hardware sale, CaaS and software only.", no_args_is_help=True
 )
@@ -851,7 +854,9 @@ def incentives_cmd(
 
 # ---- pipeline, projects, land and expand -------------------------------------------------------
 
-DayOpt = Annotated[str | None, typer.Option("--as-of", help="Day YYYY-MM-DD (default: the last day of session data).")]
+DayOpt = Annotated[
+    str | None, typer.Option("--as-of", help="Day YYYY-MM-DD (default: the end of the last full month of data).")
+]
 
 
 def _day(text: str | None, month: str | None = None) -> dt.date | None:
@@ -867,10 +872,7 @@ def _day(text: str | None, month: str | None = None) -> dt.date | None:
 
 
 def _data_day(wh: Warehouse, day: dt.date | None) -> dt.date:
-    if day is not None:
-        return day
-    r = mc.data_range(wh)
-    return r[1] if r else dt.date.today()
+    return day if day is not None else pfunnel.default_day(wh)
 
 
 @pipeline_app.callback()
@@ -975,6 +977,59 @@ def pipeline_ramp(
     except ValueError as exc:
         raise _fail(str(exc)) from None
     render(table, fmt, title=f"utilization ramp by {by}")
+
+
+# ---- forecasts ---------------------------------------------------------------------------------
+
+
+@forecast_app.command("hardware")
+def forecast_hardware(
+    ctx: typer.Context,
+    as_of: DayOpt = None,
+    months: Annotated[int, typer.Option(min=1, help="Months forecast after the as-of month.")] = 6,
+    sims: Annotated[int, typer.Option(min=100, help="Monte-Carlo runs.")] = fhardware.DEFAULT_SIMS,
+    seed: Annotated[
+        int, typer.Option(help="Random seed (the same seed gives the same forecast).")
+    ] = fhardware.DEFAULT_SEED,
+    backtest: Annotated[
+        str | None,
+        typer.Option(
+            "--backtest",
+            help="Origins FIRST:LAST (months YYYY-MM): forecast at each month's end against what was recognized.",
+        ),
+    ] = None,
+    fmt: FormatOpt = OutFormat.table,
+) -> None:
+    """Hardware and installation revenue by month from open projects and the pipeline, with a P10–P90 interval.
+
+    Learned stage win probabilities, times to win and commissioning lags (not the CRM's own
+    probability); `naive_minor` is CRM probability × amount at expected close. `--backtest
+    2025-03:2025-09` forecasts from each of those month-ends and prints the errors of both.
+    """
+    wh = ctx.obj.warehouse(read_only=True)
+    try:
+        if backtest:
+            lo, _, hi = backtest.partition(":")
+            first, last = mc.month_range(lo)[0], mc.month_range(hi or lo)[0]
+            origins, m = [], first
+            while m <= last:
+                origins.append(mc.month_range(f"{m:%Y-%m}")[1])
+                m = dt.date(m.year + (m.month == 12), m.month % 12 + 1, 1)
+            with err.status(f"backtesting {len(origins)} origins"):
+                table = fhardware.backtest(wh, origins, months, sims, seed)
+            render(table, fmt, title=f"hardware forecast backtest, {lo} … {hi or lo}, {months} months ahead")
+            sm = fhardware.backtest_summary(table)
+            err.print(
+                f"{sm['points']} forecasts: MAE {sm.get('mae_minor', 0):,} against naive {sm.get('naive_mae_minor', 0):,} "
+                f"(minor units; ratio {sm.get('mae_ratio') or 0:.2f}); P10–P90 covered {sm.get('coverage_p10_p90', 0):.0%}"
+            )
+            return
+        day = _data_day(wh, _day(as_of))
+        with err.status(f"simulating {sims:,} runs"):
+            table = fhardware.forecast(wh, day, months, sims, seed)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    render(table, fmt, title=f"hardware + installation revenue forecast made on {day}")
 
 
 # ---- sites and bills ---------------------------------------------------------------------------

@@ -352,7 +352,8 @@ def pipeline(
     # customers by segment, for open and lost deals (land and expand: existing accounts and prospects)
     cust = net.customers[net.customers.segment != "residential"]
     n_open = max(4, len(net.sites) // 6)
-    n_lost = max(3, len(net.sites) // 8)
+    # a B2B funnel loses most deals, early ones more often: about a third of closed deals are won
+    n_lost = max(3, len(net.sites) * 2 // 3)
     new_accounts = 0
     for i in range(n_open + n_lost):
         won_lost = i >= n_open
@@ -374,7 +375,7 @@ def pipeline(
         did = f"D-{n:05d}"
         if won_lost:
             created = window.start + dt.timedelta(days=int(rng.integers(0, max(1, window.days - 60))))
-            upto = str(rng.choice(STAGES[1:]))
+            upto = str(rng.choice(STAGES, p=[0.35, 0.3, 0.2, 0.15]))
             last = history(did, created, upto, None)
             closed = last + dt.timedelta(days=int(rng.integers(10, 40)))
             closed = min(closed, window.end - dt.timedelta(days=1))

@@ -3,7 +3,7 @@
 A **deployment** is a set of ports of one customer commissioned on one day (at one site or
 several). A customer's first deployment day is its **land**; every later deployment day is an
 **expansion**, whether it opens a new site or adds ports to an existing one. Counted on
-``as_of`` (default: the last day of session data, else today), from ``ports.commissioned_on``
+``as_of`` (default: the end of the last full month of session data), from ``ports.commissioned_on``
 and ``sites.customer_id``.
 
 Per group (segment or network):
@@ -28,16 +28,14 @@ import datetime as dt
 import pyarrow as pa
 
 from evrevops.metrics import compute as mc
+from evrevops.pipeline import funnel
 from evrevops.warehouse.db import Warehouse
 
 BY = ("segment", "network")
 
 
 def _as_of(wh: Warehouse, as_of: dt.date | None) -> dt.date:
-    if as_of is not None:
-        return as_of
-    r = mc.data_range(wh)
-    return r[1] if r else dt.date.today()
+    return as_of if as_of is not None else funnel.default_day(wh)
 
 
 def customers_sql(as_of: dt.date) -> str:

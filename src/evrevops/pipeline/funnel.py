@@ -30,6 +30,7 @@ import datetime as dt
 
 import pyarrow as pa
 
+from evrevops.metrics import compute as mc
 from evrevops.warehouse.db import Warehouse
 
 OPEN_STAGES = ("prospect", "qualified", "proposal", "negotiation")
@@ -38,6 +39,12 @@ WIN_RATE_BY = (
     "segment", "revenue_model", "owner", "economic_buyer_engaged", "utility_capacity_confirmed",
     "incentive_status", "roi_case_delivered", "network",
 )  # fmt: skip
+
+
+def default_day(wh: Warehouse) -> dt.date:
+    """The day reports are "as of" by default: the last day of the last full month of session data (else today)."""
+    last = mc.last_full_month(wh)
+    return mc.month_range(last)[1] if last else dt.date.today()
 
 
 def _order_sql(col: str) -> str:

@@ -2,8 +2,8 @@
 
 A won deal becomes a project whose milestones run ``site_survey → make_ready → permits →
 installation → commissioning``, each with a planned and an actual date and a budget and an
-actual cost (``projects``, "Projects CSV"). On ``as_of`` (default: the last day of session data,
-else today):
+actual cost (``projects``, "Projects CSV"). On ``as_of`` (default: the end of the last full month of
+session data):
 
 * a milestone is **done** when its actual date is on or before ``as_of``; the project's
   ``status`` is its last done milestone (``not_started`` before the first);
@@ -25,17 +25,14 @@ import datetime as dt
 
 import pyarrow as pa
 
-from evrevops.metrics import compute as mc
+from evrevops.pipeline import funnel
 from evrevops.warehouse.db import Warehouse
 
 MILESTONES = ("site_survey", "make_ready", "permits", "installation", "commissioning")
 
 
 def _as_of(wh: Warehouse, as_of: dt.date | None) -> dt.date:
-    if as_of is not None:
-        return as_of
-    r = mc.data_range(wh)
-    return r[1] if r else dt.date.today()
+    return as_of if as_of is not None else funnel.default_day(wh)
 
 
 def _order(col: str) -> str:

@@ -1,0 +1,1 @@
+"""Forecasts of each revenue stream (handbook §9)."""
