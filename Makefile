@@ -24,6 +24,7 @@ demo: $(STAMP)
 	$(BIN)/evrevops --db $(DB) ingest $(DEMO)
 	$(BIN)/evrevops --db $(DB) headline
 	$(BIN)/evrevops --db $(DB) unit-economics --by segment --summary
+	$(BIN)/evrevops --db $(DB) forecast hardware --months 6
 
 test: $(STAMP)
 	$(BIN)/pytest -q -n 2

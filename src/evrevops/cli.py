@@ -1029,7 +1029,13 @@ def forecast_hardware(
             table = fhardware.forecast(wh, day, months, sims, seed)
     except ValueError as exc:
         raise _fail(str(exc)) from None
-    render(table, fmt, title=f"hardware + installation revenue forecast made on {day}")
+    title = f"hardware + installation revenue forecast made on {day}"
+    if fmt is OutFormat.table:
+        _money_table(table, title, {"month": "month", "mean_minor": "mean", "p10_minor": "P10", "p50_minor": "P50",
+                                    "p90_minor": "P90", "from_projects_minor": "projects", "from_won_minor": "won",
+                                    "from_pipeline_minor": "pipeline", "naive_minor": "naive"})  # fmt: skip
+    else:
+        render(table, fmt, title=title)
 
 
 # ---- sites and bills ---------------------------------------------------------------------------

@@ -127,7 +127,7 @@ def _inputs(wh: Warehouse, as_of: dt.date) -> dict:
         if hw + inst == 0 or (p is not None and p["status"] == "commissioning"):
             continue  # nothing to recognize, or commissioned (recognized) by as_of
         common = {"deal_id": deal_id, "hardware": hw, "installation": inst, "amount": hw + inst,
-                  "expected_close_on": w["expected_close_on"]}  # fmt: skip
+                  "expected_close_on": w["expected_close_on"], "currency": w["currency"]}  # fmt: skip
         if p is not None:
             open_projects.append({**common, "on": p["expected_commissioning_on"], "delay": p["delay_days"]})
         else:
@@ -144,21 +144,33 @@ def _inputs(wh: Warehouse, as_of: dt.date) -> dict:
 def forecast(
     wh: Warehouse, as_of: dt.date, months: int = 6, sims: int = DEFAULT_SIMS, seed: int = DEFAULT_SEED
 ) -> pa.Table:
-    """Hardware + installation revenue expected in each of the *months* after *as_of*'s month.
+    """Hardware + installation revenue expected in each of the *months* after *as_of*'s month, per currency.
 
     Returns
     -------
     pyarrow.Table
-        ``month`` (``YYYY-MM``), ``mean_minor``, ``p10_minor``, ``p50_minor``, ``p90_minor`` (the
-        simulated distribution), ``from_projects_minor``, ``from_won_minor``,
+        ``month`` (``YYYY-MM``), ``currency``, ``mean_minor``, ``p10_minor``, ``p50_minor``,
+        ``p90_minor`` (the simulated distribution), ``from_projects_minor``, ``from_won_minor``,
         ``from_pipeline_minor`` (the mean's parts), ``naive_minor`` (CRM probability × amount at
-        expected close).
+        expected close). Amounts in different currencies are forecast apart, never added.
     """
     if months < 1:
         raise ValueError("the forecast needs at least one month")
-    first = add_months(as_of.replace(day=1), 1)
     x = _inputs(wh, as_of)
-    to_win, lags, slips, lead = _history(wh, as_of)
+    history = _history(wh, as_of)
+    currencies = sorted({r["currency"] or "" for k in ("deals", "won", "projects") for r in x[k]}) or [""]
+    parts = []
+    for cur in currencies:
+        one = {k: [r for r in x[k] if (r["currency"] or "") == cur] for k in ("deals", "won", "projects")}
+        t = _simulate(wh, one, history, as_of, months, sims, seed)
+        parts.append(t.add_column(1, "currency", pa.array([cur or None] * t.num_rows, pa.string())))
+    return pa.concat_tables(parts)
+
+
+def _simulate(wh: Warehouse, x: dict, history: tuple, as_of: dt.date, months: int, sims: int, seed: int) -> pa.Table:
+    """The forecast of one currency's projects, won deals and open deals (see :func:`forecast`)."""
+    first = add_months(as_of.replace(day=1), 1)
+    to_win, lags, slips, lead = history
     rng = np.random.default_rng(seed)
     t0 = np.datetime64(as_of, "D")
 
@@ -246,14 +258,14 @@ def actuals(wh: Warehouse, first: dt.date, last: dt.date) -> pa.Table:
     Returns
     -------
     pyarrow.Table
-        ``month`` (``YYYY-MM``), ``actual_minor``.
+        ``month`` (``YYYY-MM``), ``currency``, ``actual_minor``.
     """
     sql = crev.contract_lines_sql(first, last)
     return wh.con.sql(
-        f"""SELECT strftime(month, '%Y-%m') AS month, CAST(sum(amount_minor) AS BIGINT) AS actual_minor
+        f"""SELECT strftime(month, '%Y-%m') AS month, currency, CAST(sum(amount_minor) AS BIGINT) AS actual_minor
             FROM ({sql}) l WHERE stream IN ('hardware', 'installation')
               AND site_id IN (SELECT site_id FROM projects WHERE site_id IS NOT NULL AND site_id <> '')
-            GROUP BY 1 ORDER BY 1"""
+            GROUP BY 1, 2 ORDER BY 1, 2"""
     ).to_arrow_table()
 
 
@@ -265,7 +277,7 @@ def backtest(
     Returns
     -------
     pyarrow.Table
-        ``origin``, ``month``, ``horizon`` (1 = the month after the origin's), ``actual_minor``,
+        ``origin``, ``month``, ``currency``, ``horizon`` (1 = the month after the origin's), ``actual_minor``,
         ``mean_minor``, ``p10_minor``, ``p90_minor``, ``naive_minor``, ``error_minor`` (mean −
         actual), ``naive_error_minor``, ``covered`` (actual within [p10, p90]).
     """
@@ -273,10 +285,12 @@ def backtest(
     for o in origins:
         f = forecast(wh, o, months, sims, seed).to_pylist()
         first = add_months(o.replace(day=1), 1)
-        act = {r["month"]: r["actual_minor"] for r in actuals(wh, first, add_months(first, months - 1)).to_pylist()}
-        for h, r in enumerate(f, start=1):
-            a = act.get(r["month"], 0)
-            rows.append({"origin": o, "month": r["month"], "horizon": h, "actual_minor": a,
+        act = {(r["month"], r["currency"]): r["actual_minor"]
+               for r in actuals(wh, first, add_months(first, months - 1)).to_pylist()}  # fmt: skip
+        for r in f:
+            h = (int(r["month"][:4]) - first.year) * 12 + int(r["month"][5:]) - first.month + 1
+            a = act.get((r["month"], r["currency"]), 0)
+            rows.append({"origin": o, "month": r["month"], "currency": r["currency"], "horizon": h, "actual_minor": a,
                          "mean_minor": r["mean_minor"], "p10_minor": r["p10_minor"], "p90_minor": r["p90_minor"],
                          "naive_minor": r["naive_minor"], "error_minor": r["mean_minor"] - a,
                          "naive_error_minor": r["naive_minor"] - a,
