@@ -188,57 +188,69 @@ def closed_windows(sites: pd.DataFrame, start: dt.date, end: dt.date) -> pa.Tabl
     localised as in :func:`local_days` (an ambiguous end takes its second
     occurrence), so a closed interval never overlaps an open one.
     """
-    out = {"site_id": [], "closed_start_at": [], "closed_end_at": []}
     sites = sites.assign(
         time_zone=sites["time_zone"].fillna(FALLBACK_TIME_ZONE),
         operating_hours=sites["operating_hours"].fillna("24/7"),
     )
     dates = pd.date_range(start, end, freq="D")
+    parts = []
     for (tz, hours), group in sites.groupby(["time_zone", "operating_hours"], sort=True):
-        windows = parse_operating_hours(hours)
+        windows = parse_operating_hours(hours)  # per weekday, never across midnight
         if len(dates) == 0 or windows == [(d, 0, 1440) for d in range(7)]:
             continue
         day_start = _localize(dates, tz, prefer_first=True)
         day_end = _localize(dates + pd.Timedelta(days=1), tz, prefer_first=True)
-        # open windows of every day, sorted; the gaps between them (and the day's ends) are closed
-        bounds: list[tuple[np.datetime64, np.datetime64]] = []
         weekday = dates.weekday.values
-        opens_s, opens_e, opens_day = [], [], []
-        for wd, s_min, e_min in windows:
+        day_idx, opens_s, opens_e = [], [], []
+        for wd, s_min, e_min in windows:  # a handful of windows, each over all its days at once
             idx = np.flatnonzero(weekday == wd)
-            if len(idx) == 0:
-                continue
             d = dates[idx]
+            day_idx.append(idx)
             opens_s.append(_localize(d + pd.to_timedelta(s_min, unit="m"), tz, prefer_first=True))
             opens_e.append(_localize(d + pd.to_timedelta(e_min, unit="m"), tz, prefer_first=False))
-            opens_day.append(idx)
-        if opens_day:
-            day_idx = np.concatenate(opens_day)
-            os_, oe = np.concatenate(opens_s), np.concatenate(opens_e)
-        else:
-            day_idx = np.array([], dtype=np.int64)
-            os_ = oe = np.array([], dtype="datetime64[us]")
-        for i in range(len(dates)):
-            m = day_idx == i
-            cursor = day_start[i]
-            for s, e in sorted(zip(os_[m], oe[m], strict=True)):
-                if s > cursor:
-                    bounds.append((cursor, s))
-                cursor = max(cursor, e)
-            if day_end[i] > cursor:
-                bounds.append((cursor, day_end[i]))
-        for sid in group["site_id"]:
-            for s, e in bounds:
-                out["site_id"].append(sid)
-                out["closed_start_at"].append(s)
-                out["closed_end_at"].append(e)
-    return pa.table(
-        {
-            "site_id": pa.array(out["site_id"], pa.string()),
-            "closed_start_at": pa.array(np.array(out["closed_start_at"], dtype="datetime64[us]"), pa.timestamp("us")),
-            "closed_end_at": pa.array(np.array(out["closed_end_at"], dtype="datetime64[us]"), pa.timestamp("us")),
-        }
-    )
+        w = pd.DataFrame(
+            {
+                "day": np.concatenate(day_idx) if day_idx else np.array([], np.int64),
+                "s": np.concatenate(opens_s) if opens_s else np.array([], "datetime64[us]"),
+                "e": np.concatenate(opens_e) if opens_e else np.array([], "datetime64[us]"),
+            }
+        ).sort_values(["day", "s"], kind="stable")
+        # within a day, the closed gaps are before each window that starts after everything open so far
+        w["cursor"] = w.groupby("day")["e"].cummax().groupby(w["day"]).shift(1)
+        w["cursor"] = w["cursor"].fillna(pd.Series(day_start[w["day"].to_numpy()], index=w.index))
+        w["cursor"] = np.maximum(w["cursor"].to_numpy(), day_start[w["day"].to_numpy()])
+        gaps = w[w["s"] > w["cursor"]]
+        # … and after the day's last open minute
+        last = np.full(len(dates), np.datetime64("NaT"), dtype="datetime64[us]")
+        if len(w):
+            mx = w.groupby("day")["e"].max()
+            last[mx.index.to_numpy()] = mx.to_numpy()
+        last = np.where(np.isnat(last), day_start, np.maximum(last, day_start))
+        tail = np.flatnonzero(day_end > last)
+        g_start = np.concatenate([gaps["cursor"].to_numpy().astype("datetime64[us]"), last[tail]])
+        g_end = np.concatenate([gaps["s"].to_numpy().astype("datetime64[us]"), day_end[tail]])
+        g_day = np.concatenate([gaps["day"].to_numpy(), tail])
+        order = np.lexsort((g_start, g_day))
+        g_start, g_end = g_start[order], g_end[order]
+        ids = group["site_id"].to_numpy()
+        parts.append(
+            pa.table(
+                {
+                    "site_id": pa.array(np.repeat(ids, len(g_start)).astype(object), pa.string()),
+                    "closed_start_at": pa.array(np.tile(g_start, len(ids)), pa.timestamp("us")),
+                    "closed_end_at": pa.array(np.tile(g_end, len(ids)), pa.timestamp("us")),
+                }
+            )
+        )
+    if not parts:
+        return pa.table(
+            {
+                "site_id": pa.array([], pa.string()),
+                "closed_start_at": pa.array([], pa.timestamp("us")),
+                "closed_end_at": pa.array([], pa.timestamp("us")),
+            }
+        )
+    return pa.concat_tables(parts)
 
 
 def month_grid_sql(first: dt.date, last: dt.date) -> str:
