@@ -53,7 +53,11 @@ def reference(sites: pd.DataFrame, start: dt.date, end: dt.date) -> list[tuple]:
 @pytest.mark.parametrize("tz", ["America/Chicago", "Europe/London", "America/Phoenix"])
 def test_closed_windows_equal_the_day_by_day_reference(tz):
     sites = pd.DataFrame(
-        {"site_id": [f"S{i}" for i in range(len(HOURS))] + ["T"], "time_zone": tz, "operating_hours": [*HOURS, HOURS[0]]}
+        {
+            "site_id": [f"S{i}" for i in range(len(HOURS))] + ["T"],
+            "time_zone": tz,
+            "operating_hours": [*HOURS, HOURS[0]],
+        }
     )
     # March and November: both DST changes in the US (and late March / October in London)
     for start, end in ((dt.date(2025, 3, 1), dt.date(2025, 4, 5)), (dt.date(2025, 10, 20), dt.date(2025, 11, 10))):
