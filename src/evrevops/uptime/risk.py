@@ -56,10 +56,6 @@ COLUMNS = (
 )  # fmt: skip
 
 
-def _level(score: int) -> str:
-    return next(name for floor, name in LEVELS if score >= floor)
-
-
 def accounts(
     wh: Warehouse,
     month: dt.date,
@@ -68,93 +64,91 @@ def accounts(
 ) -> pa.Table:
     """Customers scored for churn risk in local *month*, highest score first (see the module docstring).
 
-    The per-customer arithmetic runs on one small row per customer (the
-    metrics, SLA evaluation and telemetry checks above it are bulk SQL).
+    One SQL statement over the month metrics by customer, the SLA evaluations of the three months
+    and the silent chargers: no per-customer Python.
     """
     m0 = month.replace(day=1)
     first = T.add_months(m0, -3)
     end = T.add_months(m0, 1) - dt.timedelta(days=1)
     names = ["uptime_pct", "utilization", "ports_below_nevi", "ports", "measured_h", "t_outage_min",
              "t_excluded_min", "charging_h", "open_h"]  # fmt: skip
-    rows = mc.compute(
+    metrics = mc.compute(
         wh, by="customer", period="month", start=first, end=end, metrics=names, as_of=as_of, offline_after_s=offline_after_s
-    ).to_pylist()  # fmt: skip
-    by_cust: dict[str, dict[str, dict]] = {}
-    for r in rows:
-        if r["customer_id"] is not None:
-            by_cust.setdefault(r["customer_id"], {})[r["month"]] = r
-    breaches: dict[str, list[int]] = {}
-    for k in range(3):
-        for r in _sla.credits(wh, T.add_months(m0, -k), as_of=as_of, offline_after_s=offline_after_s).to_pylist():
-            b = breaches.setdefault(r["customer_id"], [0, 0])
-            b[0] += int(r["breached"])
-            b[1] += r["credit_minor"]
-    silent: dict[str, int] = {}
-    for r in _telemetry.silent(wh, as_of=as_of, offline_after_s=offline_after_s).to_pylist():
-        if r["customer_id"]:
-            silent[r["customer_id"]] = silent.get(r["customer_id"], 0) + 1
-    info = {
-        r[0]: r[1:] for r in wh.con.sql("SELECT customer_id, name, segment, revenue_model FROM customers").fetchall()
-    }
-    key = f"{m0:%Y-%m}"
+    )  # fmt: skip
+    credits = _sla.credits_range(wh, T.add_months(m0, -2), m0, as_of=as_of, offline_after_s=offline_after_s)
+    silent = _telemetry.silent(wh, as_of=as_of, offline_after_s=offline_after_s)
     # trends compare with the three months before, and only where the warehouse has data for all three:
     # telemetry for the uptime trend, sessions for the utilization trend
     sessions, telemetry = mc.data_range(wh), T.data_span(wh)
     up_history = telemetry is not None and telemetry[0].date() <= first
     ut_history = sessions is not None and sessions[0] <= first
-    prev_keys = [f"{T.add_months(m0, -k):%Y-%m}" for k in (1, 2, 3)]
-    out = []
-    for cust, months in sorted(by_cust.items()):
-        cur = months.get(key)
-        if cur is None or not cur["ports"]:
-            continue
-        prev = [months[p] for p in prev_keys if p in months]
-        up_prev_avg = ut_prev_avg = None
-        if len(prev) == 3:
-            # ratios of the three months' sums (never an average of ratios)
-            measured_min = sum(p["measured_h"] or 0 for p in prev) * 60
-            if up_history and measured_min > 0:
-                lost = sum((p["t_outage_min"] or 0) - (p["t_excluded_min"] or 0) for p in prev)
-                up_prev_avg = 100 * (measured_min - lost) / measured_min
-            open_h = sum(p["open_h"] or 0 for p in prev)
-            ut_prev_avg = sum(p["charging_h"] or 0 for p in prev) / open_h if ut_history and open_h > 0 else None
-        reasons: list[tuple[str, int, str]] = []
-        up, ut = cur["uptime_pct"], cur["utilization"]
-        if up is not None and up <= 97:
-            reasons.append(("uptime_below_97", SIGNALS["uptime_below_97"], f"uptime {up:.2f} % in {key}"))
-        if up is not None and up_prev_avg is not None and up <= up_prev_avg - UPTIME_DROP_PTS:
-            reasons.append(("uptime_falling", SIGNALS["uptime_falling"], f"uptime {up:.2f} % vs {up_prev_avg:.2f} % before"))  # fmt: skip
-        if ut is not None and ut_prev_avg and ut <= ut_prev_avg * (1 - UTILIZATION_DROP):
-            reasons.append(("utilization_falling", SIGNALS["utilization_falling"], f"utilization {ut:.1%} vs {ut_prev_avg:.1%} before"))  # fmt: skip
-        n_breach, credit = breaches.get(cust, [0, 0])
-        if n_breach:
-            pts = min(SIGNALS["sla_breaches"] * n_breach, SLA_BREACH_CAP)
-            reasons.append(
-                ("sla_breaches", pts, f"{n_breach} SLA breach(es) in 3 months, credits {credit} minor units")
-            )
-        if silent.get(cust):
-            reasons.append(("stale_telemetry", SIGNALS["stale_telemetry"], f"{silent[cust]} charger(s) silent or without data"))  # fmt: skip
-        if cur["ports_below_nevi"]:
-            reasons.append(("ports_below_nevi", SIGNALS["ports_below_nevi"], f"{cur['ports_below_nevi']} port(s) at or below 97 % (12 months)"))  # fmt: skip
-        score = min(sum(p for _, p, _ in reasons), 100)
-        name, segment, model = info.get(cust, (None, None, None))
-        out.append(
-            {
-                "customer_id": cust, "name": name, "segment": segment, "revenue_model": model,
-                "score": score, "level": _level(score), "reasons": "; ".join(t for _, _, t in reasons),
-                "uptime_pct": up, "uptime_prev_pct": up_prev_avg, "utilization": ut, "utilization_prev": ut_prev_avg,
-                "ports_below_nevi": cur["ports_below_nevi"], "sla_breaches_3m": n_breach, "sla_credit_minor_3m": credit,
-                "silent_chargers": silent.get(cust, 0), "currency": cur["currency"],
-            }
-        )  # fmt: skip
-    out.sort(key=lambda r: (-r["score"], r["customer_id"]))
-    schema = pa.schema(
-        [
-            ("customer_id", pa.string()), ("name", pa.string()), ("segment", pa.string()),
-            ("revenue_model", pa.string()), ("score", pa.int64()), ("level", pa.string()), ("reasons", pa.string()),
-            ("uptime_pct", pa.float64()), ("uptime_prev_pct", pa.float64()), ("utilization", pa.float64()),
-            ("utilization_prev", pa.float64()), ("ports_below_nevi", pa.int64()), ("sla_breaches_3m", pa.int64()),
-            ("sla_credit_minor_3m", pa.int64()), ("silent_chargers", pa.int64()), ("currency", pa.string()),
-        ]
-    )  # fmt: skip
-    return pa.Table.from_pylist(out, schema=schema)
+    key = f"{m0:%Y-%m}"
+    prev_keys = ", ".join(f"'{T.add_months(m0, -k):%Y-%m}'" for k in (1, 2, 3))
+    con = wh.con
+    con.register("_risk_m", metrics)
+    con.register("_risk_sla", credits)
+    con.register("_risk_silent", silent)
+    sig = SIGNALS
+    try:
+        return con.sql(
+            f"""
+WITH cur AS (SELECT * FROM _risk_m WHERE month = '{key}' AND customer_id IS NOT NULL AND coalesce(ports, 0) > 0),
+prev AS (
+    -- ratios of the three months' sums (never an average of ratios), only with all three months
+    SELECT customer_id, count(*) AS n, sum(coalesce(measured_h, 0)) * 60 AS measured_min,
+           sum(coalesce(t_outage_min, 0) - coalesce(t_excluded_min, 0)) AS lost_min,
+           sum(coalesce(open_h, 0)) AS open_h, sum(coalesce(charging_h, 0)) AS charging_h
+    FROM _risk_m WHERE month IN ({prev_keys}) GROUP BY customer_id
+),
+sla AS (
+    SELECT customer_id, CAST(sum(CASE WHEN breached THEN 1 ELSE 0 END) AS BIGINT) AS n_breach,
+           CAST(sum(credit_minor) AS BIGINT) AS credit
+    FROM _risk_sla GROUP BY customer_id
+),
+quiet AS (SELECT customer_id, count(*) AS n FROM _risk_silent WHERE customer_id IS NOT NULL GROUP BY customer_id),
+x AS (
+    SELECT c.customer_id, c.uptime_pct AS up, c.utilization AS ut, c.ports_below_nevi, c.currency,
+           CASE WHEN {str(up_history).upper()} AND p.n = 3 AND p.measured_min > 0
+                THEN 100 * (p.measured_min - p.lost_min) / p.measured_min END AS up_prev,
+           CASE WHEN {str(ut_history).upper()} AND p.n = 3 AND p.open_h > 0 THEN p.charging_h / p.open_h END AS ut_prev,
+           coalesce(s.n_breach, 0) AS n_breach, coalesce(s.credit, 0) AS credit, coalesce(q.n, 0) AS n_silent
+    FROM cur c LEFT JOIN prev p ON p.customer_id = c.customer_id LEFT JOIN sla s ON s.customer_id = c.customer_id
+    LEFT JOIN quiet q ON q.customer_id = c.customer_id
+),
+r AS (
+    SELECT x.*,
+           [CASE WHEN up <= 97 THEN {{'pts': {sig["uptime_below_97"]}, 'text': printf('uptime %.2f %% in {key}', up)}} END,
+            CASE WHEN up <= up_prev - {UPTIME_DROP_PTS}
+                 THEN {{'pts': {sig["uptime_falling"]}, 'text': printf('uptime %.2f %% vs %.2f %% before', up, up_prev)}} END,
+            CASE WHEN ut_prev > 0 AND ut <= ut_prev * {1 - UTILIZATION_DROP}
+                 THEN {{'pts': {sig["utilization_falling"]},
+                       'text': printf('utilization %.1f%% vs %.1f%% before', 100 * ut, 100 * ut_prev)}} END,
+            CASE WHEN n_breach > 0 THEN {{'pts': least({sig["sla_breaches"]} * n_breach, {SLA_BREACH_CAP}),
+                 'text': printf('%d SLA breach(es) in 3 months, credits %d minor units', n_breach, credit)}} END,
+            CASE WHEN n_silent > 0 THEN {{'pts': {sig["stale_telemetry"]},
+                 'text': printf('%d charger(s) silent or without data', n_silent)}} END,
+            CASE WHEN coalesce(ports_below_nevi, 0) > 0 THEN {{'pts': {sig["ports_below_nevi"]},
+                 'text': printf('%d port(s) at or below 97 %% (12 months)', CAST(ports_below_nevi AS BIGINT))}} END
+           ] AS all_reasons
+    FROM x
+),
+scored AS (
+    SELECT h.*, least(coalesce(list_sum(list_transform(hits, lambda e: e.pts)), 0), 100) AS score
+    FROM (SELECT r.*, list_filter(all_reasons, lambda e: e IS NOT NULL) AS hits FROM r) h
+)
+SELECT s.customer_id, k.name, k.segment, k.revenue_model,
+       CAST(s.score AS BIGINT) AS score,
+       CASE WHEN s.score >= {LEVELS[0][0]} THEN '{LEVELS[0][1]}' WHEN s.score >= {LEVELS[1][0]} THEN '{LEVELS[1][1]}'
+            ELSE '{LEVELS[2][1]}' END AS level,
+       array_to_string(list_transform(hits, lambda e: e.text), '; ') AS reasons,
+       CAST(up AS DOUBLE) AS uptime_pct, CAST(up_prev AS DOUBLE) AS uptime_prev_pct,
+       CAST(ut AS DOUBLE) AS utilization, CAST(ut_prev AS DOUBLE) AS utilization_prev,
+       CAST(ports_below_nevi AS BIGINT) AS ports_below_nevi, CAST(n_breach AS BIGINT) AS sla_breaches_3m,
+       CAST(credit AS BIGINT) AS sla_credit_minor_3m, CAST(n_silent AS BIGINT) AS silent_chargers, s.currency
+FROM scored s LEFT JOIN customers k ON k.customer_id = s.customer_id
+ORDER BY s.score DESC, s.customer_id
+"""
+        ).to_arrow_table()
+    finally:
+        for t in ("_risk_m", "_risk_sla", "_risk_silent"):
+            con.unregister(t)
