@@ -49,5 +49,6 @@ def test_required_docs_exist():
         "docs/uptime.md",
         "docs/unit-economics.md",
         "docs/pipeline.md",
+        "docs/scale-out.md",
     ):
         assert (ROOT / p).is_file(), p

@@ -102,6 +102,17 @@ def expression(
     if start is None or end is None:
         raise ValueError("a date range is required")
     needed = {m.numerator for m in chosen} | {m.denominator for m in chosen if m.denominator}
+    if getattr(wh, "engine", "duckdb") != "duckdb":
+        duck_only = sorted(
+            m.name for m in chosen
+            if {MEASURES[n].level for n in ({m.numerator} | ({m.denominator} if m.denominator else set()))}
+            & {"site-month", "port-month"}
+        )  # fmt: skip
+        if duck_only:
+            raise ValueError(
+                f"metrics {', '.join(duck_only)} (bills, uptime) run on DuckDB only for now; "
+                f"the session and calendar metrics run on {wh.engine}"
+            )
     f = _facts.build(wh, start, end, needed | {"ports"})
     pd_ = _prep(f.port_day)
     agg = pd_.group_by(keys).aggregate(**_port_aggs(pd_, needed | {"ports"}))
@@ -273,7 +284,9 @@ def explain(
 
 def data_range(wh: Warehouse) -> tuple[dt.date, dt.date] | None:
     """First and last UTC date with sessions, or None for an empty warehouse."""
-    row = wh.con.sql("SELECT min(started_at)::DATE, max(started_at)::DATE FROM sessions").fetchall()[0]
+    s = wh.table("sessions")
+    row = tuple(s.aggregate(lo=s.started_at.min(), hi=s.started_at.max()).to_pyarrow().to_pylist()[0].values())
+    row = tuple(v.date() if v is not None else None for v in row)
     return None if row[0] is None else (row[0], row[1])
 
 

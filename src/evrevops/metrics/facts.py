@@ -47,10 +47,8 @@ class Facts:
 
 def register_calendar(wh: Warehouse, start: dt.date, end: dt.date) -> ir.Table:
     """Build the site-local calendar for [start, end] and register it as a table."""
-    sites = wh.con.sql("SELECT site_id, time_zone, operating_hours FROM sites").df()
-    cal = site_days(sites, start, end)
-    wh.con.register(CALENDAR, cal)
-    return wh.ibis.table(CALENDAR)
+    sites = wh.table("sites").select("site_id", "time_zone", "operating_hours").to_pandas()
+    return wh.register(CALENDAR, site_days(sites, start, end))
 
 
 def _overlap_s(a_start: ir.Value, a_end: ir.Value, b_start: ir.Value, b_end: ir.Value) -> ir.Value:
@@ -119,8 +117,8 @@ def build(wh: Warehouse, start: dt.date, end: dt.date, needed: set[str] | frozen
         ``congested_s`` and ``site_open_s``.
     """
     cal = register_calendar(wh, start, end)
-    bounds = wh.con.sql(f"SELECT min(day_start_at), max(day_end_at) FROM {CALENDAR}").fetchall()[0]
-    lo, hi = bounds if bounds[0] is not None else (dt.datetime(1970, 1, 1), dt.datetime(1970, 1, 1))
+    bounds = cal.aggregate(lo=cal.day_start_at.min(), hi=cal.day_end_at.max()).to_pyarrow().to_pylist()[0]
+    lo, hi = (bounds["lo"], bounds["hi"]) if bounds["lo"] is not None else (dt.datetime(1970, 1, 1),) * 2
 
     sites = wh.table("sites")
     ports = wh.table("ports")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 import ibis
+import pyarrow as pa
 
 from evrevops.warehouse.schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -74,6 +75,8 @@ class Warehouse:
         Ibis backend over the same connection.
     """
 
+    engine = "duckdb"
+
     def __init__(self, path: str | Path | None = None, read_only: bool = False):
         self.path = Path(path) if path is not None else default_path()
         try:
@@ -110,6 +113,11 @@ class Warehouse:
         )
 
     def table(self, name: str) -> ibis.Table:
+        return self.ibis.table(name)
+
+    def register(self, name: str, table: pa.Table) -> ibis.Table:
+        """Make the Arrow *table* visible to SQL and Ibis as *name* (until replaced); return it."""
+        self.con.register(name, table)
         return self.ibis.table(name)
 
     def count(self, table: str) -> int:
