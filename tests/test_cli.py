@@ -95,6 +95,10 @@ def test_explain_shows_sql():
     # the timeline's statements are shown: liveness (offline inference), exclusions, the trailing window
     assert "_uptime_intervals" in r.stdout and "lead(t) OVER" in r.stdout and "nevi_excludable" in r.stdout
     assert "RANGE BETWEEN 11 PRECEDING" in r.stdout
+    # the same expression compiled for Spark SQL (backtick-quoted identifiers)
+    r = runner.invoke(app, ["metrics", "explain", "utilization", "--by", "site", "--dialect", "pyspark"])
+    assert r.exit_code == 0, r.output
+    assert "`_evrevops_calendar`" in r.stdout and "SELECT" in r.stdout
 
 
 def test_unknown_metric_and_grain_fail_clearly(db):

@@ -268,6 +268,8 @@ def explain(
     if start is None or end is None:
         start, end = dt.date(2000, 1, 1), dt.date(2000, 1, 31)
     expr = expression(wh, by, period, start, end, [m.name])
+    if dialect:
+        getattr(ibis, dialect, None)  # loading a backend sets its compiler options (pyspark's NaN handling)
     sql = ibis.to_sql(expr, dialect=dialect) if dialect else ibis.to_sql(expr)
     levels = {MEASURES[m.numerator].level} | ({MEASURES[m.denominator].level} if m.denominator else set())
     if "port-month" in levels and period == "month":
