@@ -9,7 +9,7 @@ PORTS  ?= 500
 MONTHS ?= 12
 SEED   ?= 42
 
-.PHONY: demo test bench lint docs clean
+.PHONY: demo test bench bench-scale lint docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+bench-scale: $(STAMP)
+	$(BIN)/python benchmarks/scale.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -1,0 +1,194 @@
+"""Scaling curve: the month-close of 1,000, 10,000 and 100,000 ports on DuckDB, against a plain scan.
+
+``python benchmarks/scale.py`` (``make bench-scale``), each size in its own process:
+
+1. **generate** (not timed; cached in ``bench-data/scale-<ports>.duckdb``): ports in sites of ten
+   across four US time zones, all 24/7 and in service; three sessions a port-day through
+   November and December 2025 (hash-based draws, fixed), priced, with tokens;
+2. **month-close**: every metric of the registry by site for December 2025
+   (:func:`evrevops.metrics.compute.compute`: local days, utilization, revenue, success rates,
+   bills (none: no tariffs), uptime (no telemetry)), best of 3, with the process's peak memory;
+3. **floor**: a plain DuckDB scan of the same columns, grouped by site (count, energy, charging
+   and plugged-in time, revenue), best of 3.
+
+It prints a JSON line per size and the growth exponent (least-squares slope of log time on log
+ports), and writes ``benchmarks/results-scale.json`` and ``docs/scale.svg``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZES = (1_000, 10_000, 100_000)
+ZONES = ("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles")
+FIRST, LAST = dt.date(2025, 11, 1), dt.date(2025, 12, 31)
+PER_DAY = 3
+
+
+def _h(expr: str, salt: int) -> str:
+    return f"((hash({expr}, {salt}) % 1000003) / 1000003.0)"
+
+
+def generate(path: Path, ports: int) -> None:
+    from evrevops.warehouse.db import open_warehouse
+
+    wh = open_warehouse(path)
+    con = wh.con
+    zones = "[" + ", ".join(f"'{z}'" for z in ZONES) + "]"
+    days = (LAST - FIRST).days + 1
+    con.execute("BEGIN")
+    con.execute(
+        f"""INSERT INTO sites (site_id, customer_id, segment, revenue_model, time_zone, operating_hours)
+            SELECT 'S' || i, 'C' || (i // 5), 'public_dc', 'caas', {zones}[1 + i % 4], '24/7'
+            FROM range({ports // 10}) t(i)"""
+    )
+    con.execute(
+        """INSERT INTO customers (customer_id, name, segment) SELECT DISTINCT customer_id, customer_id, 'public_dc' FROM sites"""
+    )
+    con.execute(
+        f"""INSERT INTO ports (port_id, site_id, charger_id, connector_id, power_type, rated_kw, commissioned_on)
+            SELECT 'P' || i, 'S' || (i // 10), 'CH' || i, 1, 'DC', 150, DATE '2024-01-01' FROM range({ports}) t(i)"""
+    )
+    con.execute(
+        f"""INSERT INTO sessions (session_id, source, site_id, port_id, charger_id, connector_id, started_at, ended_at,
+                                  energy_kwh, plugged_in_s, charging_s, idle_s, peak_kw, currency, total_cost_minor,
+                                  energy_cost_minor, token_uid, stop_reason)
+            WITH s AS (
+                SELECT p, d, k, TIMESTAMP '{FIRST}' + to_days(CAST(d AS INTEGER))
+                           + to_seconds(CAST(3600 * (6 + 16 * {_h("p * 100000 + d * 10 + k", 1)}) AS BIGINT)) AS st,
+                       CAST(900 + 3600 * {_h("p * 100000 + d * 10 + k", 2)} AS BIGINT) AS plug_s
+                FROM range({ports}) a(p), range({days}) b(d), range({PER_DAY}) c(k)
+            )
+            SELECT 'X' || p || '-' || d || '-' || k, 'bench', 'S' || (p // 10), 'P' || p, 'CH' || p, '1', st,
+                   st + to_seconds(plug_s), 40 * plug_s / 3600.0, plug_s, CAST(plug_s * 0.8 AS BIGINT),
+                   plug_s - CAST(plug_s * 0.8 AS BIGINT), 50, 'USD', CAST(plug_s / 3600.0 * 2000 AS BIGINT),
+                   CAST(plug_s / 3600.0 * 2000 AS BIGINT), 'T' || ((p * 7 + d) % 5000), 'EVDisconnected'
+            FROM s"""
+    )
+    con.execute("COMMIT")
+    con.execute("CHECKPOINT")
+    wh.close()
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def stage_close(path: Path) -> dict:
+    from evrevops.metrics.compute import compute
+    from evrevops.warehouse.db import open_warehouse
+
+    wh = open_warehouse(path, read_only=True)
+    lo, hi = dt.date(2025, 12, 1), dt.date(2025, 12, 31)
+    runs = []
+    for _ in range(3):
+        t = time.perf_counter()
+        out = compute(wh, by="site", period="month", start=lo, end=hi)
+        runs.append(time.perf_counter() - t)
+    floor = []
+    for _ in range(3):
+        t = time.perf_counter()
+        wh.con.sql(
+            """SELECT site_id, count(*), sum(energy_kwh), sum(charging_s), sum(plugged_in_s), sum(total_cost_minor)
+               FROM sessions WHERE started_at >= TIMESTAMP '2025-12-01' AND started_at < TIMESTAMP '2026-01-01'
+               GROUP BY site_id"""
+        ).to_arrow_table()
+        floor.append(time.perf_counter() - t)
+    sessions = wh.con.sql(
+        "SELECT count(*) FROM sessions WHERE started_at >= TIMESTAMP '2025-12-01' AND started_at < TIMESTAMP '2026-01-01'"
+    ).fetchall()[0][0]
+    return {"seconds": min(runs), "runs_s": runs, "floor_seconds": min(floor), "rows": out.num_rows,
+            "sessions_in_month": sessions, "peak_mib": _peak_mib()}  # fmt: skip
+
+
+def exponent(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of log(time) on log(size)."""
+    xs = [math.log(p) for p, _ in points]
+    ys = [math.log(t) for _, t in points]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
+
+
+def svg(rows: list[dict], path: Path) -> None:
+    """A log-log plot of month-close and scan-floor time against ports, as plain SVG."""
+    w, h, m = 560, 360, 60
+    xs = [math.log10(r["ports"]) for r in rows]
+    ys = [math.log10(v) for r in rows for v in (r["seconds"], r["floor_seconds"])]
+    x0, x1 = min(xs) - 0.1, max(xs) + 0.1
+    y0, y1 = math.floor(min(ys)), math.ceil(max(ys))
+
+    def px(x: float) -> float:
+        return m + (x - x0) / (x1 - x0) * (w - 2 * m)
+
+    def py(y: float) -> float:
+        return h - m - (y - y0) / (y1 - y0) * (h - 2 * m)
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">',
+             f'<rect width="{w}" height="{h}" fill="white"/>',
+             f'<text x="{w / 2}" y="20" text-anchor="middle">month-close by site vs plain scan, DuckDB (log-log)</text>']  # fmt: skip
+    for e in range(int(y0), int(y1) + 1):
+        parts.append(f'<line x1="{m}" x2="{w - m}" y1="{py(e)}" y2="{py(e)}" stroke="#ddd"/>')
+        parts.append(f'<text x="{m - 6}" y="{py(e) + 4}" text-anchor="end">{10.0**e:g} s</text>')
+    for r, x in zip(rows, xs, strict=True):
+        parts.append(f'<text x="{px(x)}" y="{h - m + 18}" text-anchor="middle">{r["ports"]:,} ports</text>')
+    for key, color in (("seconds", "#c0392b"), ("floor_seconds", "#2c7fb8")):
+        pts = " ".join(f"{px(x)},{py(math.log10(r[key]))}" for r, x in zip(rows, xs, strict=True))
+        parts.append(f'<polyline points="{pts}" fill="none" stroke="{color}" stroke-width="2"/>')
+        for r, x in zip(rows, xs, strict=True):
+            parts.append(f'<circle cx="{px(x)}" cy="{py(math.log10(r[key]))}" r="3" fill="{color}"/>')
+    parts.append(f'<text x="{w - m}" y="{m}" text-anchor="end" fill="#c0392b">month-close (all metrics)</text>')
+    parts.append(
+        f'<text x="{w - m}" y="{m + 16}" text-anchor="end" fill="#2c7fb8">plain scan of the same columns</text>'
+    )
+    parts.append("</svg>")
+    path.write_text("\n".join(parts) + "\n")
+
+
+def main() -> None:
+    if len(sys.argv) > 2 and sys.argv[1] == "close":
+        print(json.dumps(stage_close(Path(sys.argv[2]))))
+        return
+    if len(sys.argv) > 3 and sys.argv[1] == "generate":
+        generate(Path(sys.argv[2]), int(sys.argv[3]))
+        return
+    work = ROOT / "bench-data"
+    work.mkdir(exist_ok=True)
+    sizes = [int(a) for a in sys.argv[1:]] or list(SIZES)
+    rows = []
+    for n in sizes:
+        db = work / f"scale-{n}.duckdb"
+        if not db.exists():
+            print(f"generating {n:,} ports …", flush=True)
+            t = time.perf_counter()
+            subprocess.run([sys.executable, __file__, "generate", str(db), str(n)], check=True)
+            print(f"  generated in {time.perf_counter() - t:.1f} s", flush=True)
+        r = subprocess.run([sys.executable, __file__, "close", str(db)], capture_output=True, text=True, check=True)
+        row = {"ports": n, **json.loads(r.stdout.strip().splitlines()[-1])}
+        rows.append(row)
+        print(f"{n:,} ports ({row['sessions_in_month']:,} sessions in December): month-close best of 3 "
+              f"{row['seconds']:.2f} s, plain scan {row['floor_seconds']:.3f} s "
+              f"({row['seconds'] / row['floor_seconds']:.0f}×), peak {row['peak_mib']:,.0f} MiB", flush=True)  # fmt: skip
+    result = {"date": dt.date.today().isoformat(), "rows": rows}
+    if len(rows) > 1:
+        result["exponent"] = exponent([(r["ports"], r["seconds"]) for r in rows])
+        result["floor_exponent"] = exponent([(r["ports"], r["floor_seconds"]) for r in rows])
+        last2 = rows[-2:]
+        result["exponent_last_decade"] = exponent([(r["ports"], r["seconds"]) for r in last2])
+        print(
+            f"growth exponent: month-close {result['exponent']:.2f} ({result['exponent_last_decade']:.2f} over the last"
+            f" decade of sizes), plain scan {result['floor_exponent']:.2f}"
+        )
+        svg(rows, ROOT / "docs" / "scale.svg")
+    (ROOT / "benchmarks" / "results-scale.json").write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
