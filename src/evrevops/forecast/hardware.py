@@ -112,33 +112,40 @@ def _crm_stage_probability(wh: Warehouse) -> dict[str, float]:
 
 
 def _inputs(wh: Warehouse, as_of: dt.date) -> dict:
-    """The open deals, won deals awaiting a project, and open projects on *as_of*, with their amounts."""
-    open_deals = snapshot.deals(wh, as_of).to_pylist()
-    st = {
-        r["deal_id"]: r
-        for r in wh.con.sql(funnel.deal_states_sql(as_of)).to_arrow_table().to_pylist()
-        if r["outcome"] == "won"
+    """The open deals, won deals awaiting a project, and open projects on *as_of*, with their amounts.
+
+    One SQL statement joins the deals' states with the projects' status on that day; each part
+    is a list of records (few: a CRM's open and recently won deals).
+    """
+    con = wh.con
+    open_deals = snapshot.deals(wh, as_of)
+    con.register("_fc_open", open_deals)
+    try:
+        won = con.sql(
+            f"""WITH st AS ({funnel.deal_states_sql(as_of)}), p AS ({projects.status_sql(as_of)})
+                SELECT st.deal_id, CAST(coalesce(st.hardware_minor, 0) AS BIGINT) AS hardware,
+                       CAST(coalesce(st.installation_minor, 0) AS BIGINT) AS installation,
+                       CAST(coalesce(st.hardware_minor, 0) + coalesce(st.installation_minor, 0) AS BIGINT) AS amount,
+                       st.expected_close_on, st.currency, st.won_on,
+                       p.expected_commissioning_on AS "on", p.delay_days AS delay, p.deal_id IS NOT NULL AS has_project
+                FROM st LEFT JOIN p ON p.deal_id = st.deal_id
+                WHERE st.outcome = 'won' AND coalesce(st.hardware_minor, 0) + coalesce(st.installation_minor, 0) > 0
+                  AND p.status IS DISTINCT FROM 'commissioning'
+                ORDER BY st.deal_id"""
+        ).to_arrow_table()
+        deals = con.sql(
+            """SELECT *, hardware_minor AS hardware, installation_minor AS installation,
+                      hardware_minor + installation_minor AS amount
+               FROM _fc_open WHERE hardware_minor + installation_minor > 0"""
+        ).to_arrow_table()
+    finally:
+        con.unregister("_fc_open")
+    rows = won.to_pylist()
+    return {
+        "deals": deals.to_pylist(),
+        "won": [r for r in rows if not r["has_project"]],
+        "projects": [r for r in rows if r["has_project"]],
     }
-    prj = {r["deal_id"]: r for r in projects.status(wh, as_of).to_pylist() if r["deal_id"]}
-    open_projects, won_waiting = [], []
-    for deal_id, w in st.items():
-        hw, inst = int(w["hardware_minor"] or 0), int(w["installation_minor"] or 0)
-        p = prj.get(deal_id)
-        if hw + inst == 0 or (p is not None and p["status"] == "commissioning"):
-            continue  # nothing to recognize, or commissioned (recognized) by as_of
-        common = {"deal_id": deal_id, "hardware": hw, "installation": inst, "amount": hw + inst,
-                  "expected_close_on": w["expected_close_on"], "currency": w["currency"]}  # fmt: skip
-        if p is not None:
-            open_projects.append({**common, "on": p["expected_commissioning_on"], "delay": p["delay_days"]})
-        else:
-            won_waiting.append({**common, "won_on": w["won_on"]})
-    deals = [
-        {**d, "hardware": d["hardware_minor"], "installation": d["installation_minor"],
-         "amount": d["hardware_minor"] + d["installation_minor"]}
-        for d in open_deals
-        if d["hardware_minor"] + d["installation_minor"] > 0
-    ]  # fmt: skip
-    return {"deals": deals, "won": won_waiting, "projects": open_projects}
 
 
 def forecast(
