@@ -906,10 +906,6 @@ def _day(text: str | None, month: str | None = None) -> dt.date | None:
     return None
 
 
-def _data_day(wh: Warehouse, day: dt.date | None) -> dt.date:
-    return day if day is not None else pfunnel.default_day(wh)
-
-
 @pipeline_app.callback()
 def pipeline_cmd(
     ctx: typer.Context,
@@ -928,7 +924,7 @@ def pipeline_cmd(
     if by not in psnapshot.BY:
         raise _fail(f"unknown grain {by!r}; use one of {', '.join(psnapshot.BY)}")
     wh = ctx.obj.warehouse(read_only=True)
-    day = _data_day(wh, _day(as_of, month))
+    day = pfunnel.default_day(wh, _day(as_of, month))
     render(psnapshot.summary(wh, day, by=by), fmt, title=f"open pipeline on {day} by {by}")
 
 
@@ -943,7 +939,7 @@ def pipeline_funnel(
     if by is not None and by not in ("segment", "revenue_model", "owner"):
         raise _fail(f"unknown grouping {by!r}; use segment, revenue_model or owner")
     wh = ctx.obj.warehouse(read_only=True)
-    day = _data_day(wh, _day(as_of))
+    day = pfunnel.default_day(wh, _day(as_of))
     render(pfunnel.stages(wh, as_of=day, by=by), fmt, title=f"funnel on {day}")
 
 
@@ -957,7 +953,7 @@ def pipeline_win_rates(
     """Win rate, cycle time and slippage of closed deals, open and overdue deals, by segment or readiness."""
     wh = ctx.obj.warehouse(read_only=True)
     try:
-        table = pfunnel.win_rates(wh, by, as_of=_data_day(wh, _day(as_of)))
+        table = pfunnel.win_rates(wh, by, as_of=pfunnel.default_day(wh, _day(as_of)))
     except ValueError as exc:
         raise _fail(str(exc)) from None
     render(table, fmt, title=f"win rates by {by}")
@@ -967,7 +963,7 @@ def pipeline_win_rates(
 def pipeline_projects(ctx: typer.Context, as_of: DayOpt = None, fmt: FormatOpt = OutFormat.table) -> None:
     """Installation projects: status, delay, expected commissioning, budget against actual, margin."""
     wh = ctx.obj.warehouse(read_only=True)
-    day = _data_day(wh, _day(as_of))
+    day = pfunnel.default_day(wh, _day(as_of))
     render(pprojects.status(wh, day), fmt, title=f"projects on {day}")
 
 
@@ -975,7 +971,7 @@ def pipeline_projects(ctx: typer.Context, as_of: DayOpt = None, fmt: FormatOpt =
 def pipeline_slippage(ctx: typer.Context, as_of: DayOpt = None, fmt: FormatOpt = OutFormat.table) -> None:
     """Per project milestone: how many slipped, by how many days, and how many ran over budget."""
     wh = ctx.obj.warehouse(read_only=True)
-    render(pprojects.slippage(wh, _data_day(wh, _day(as_of))), fmt, title="milestone slippage")
+    render(pprojects.slippage(wh, pfunnel.default_day(wh, _day(as_of))), fmt, title="milestone slippage")
 
 
 @pipeline_app.command("expansion")
@@ -988,7 +984,7 @@ def pipeline_expansion(
 ) -> None:
     """Land and expand: deployment-to-expansion conversion, time to expand, expansion ports."""
     wh = ctx.obj.warehouse(read_only=True)
-    day = _data_day(wh, _day(as_of))
+    day = pfunnel.default_day(wh, _day(as_of))
     if by == "customer":
         render(pexpansion.customers(wh, day), fmt, title=f"land and expand per customer on {day}")
         return
@@ -1059,7 +1055,7 @@ def forecast_hardware(
                 f"(minor units; ratio {sm.get('mae_ratio') or 0:.2f}); P10–P90 covered {sm.get('coverage_p10_p90', 0):.0%}"
             )
             return
-        day = _data_day(wh, _day(as_of))
+        day = pfunnel.default_day(wh, _day(as_of))
         with err.status(f"simulating {sims:,} runs"):
             table = fhardware.forecast(wh, day, months, sims, seed)
     except ValueError as exc:

@@ -34,10 +34,6 @@ from evrevops.warehouse.db import Warehouse
 BY = ("segment", "network")
 
 
-def _as_of(wh: Warehouse, as_of: dt.date | None) -> dt.date:
-    return as_of if as_of is not None else funnel.default_day(wh)
-
-
 def customers_sql(as_of: dt.date) -> str:
     """SQL of every landed customer's land and expansions on *as_of* (see :func:`customers`)."""
     return f"""
@@ -74,7 +70,7 @@ def customers(wh: Warehouse, as_of: dt.date | None = None) -> pa.Table:
         ``customer_id``, ``segment``, ``landed_on``, ``land_ports``, ``expansions`` (deployment
         days after the land), ``first_expansion_on``, ``days_to_expand``, ``expansion_ports``.
     """
-    return wh.con.sql(customers_sql(_as_of(wh, as_of))).to_arrow_table()
+    return wh.con.sql(customers_sql(funnel.default_day(wh, as_of))).to_arrow_table()
 
 
 def summary(wh: Warehouse, by: str = "segment", as_of: dt.date | None = None, mature_months: int = 12) -> pa.Table:
@@ -90,7 +86,7 @@ def summary(wh: Warehouse, by: str = "segment", as_of: dt.date | None = None, ma
     """
     if by not in BY:
         raise ValueError(f"unknown grain {by!r}; use one of {', '.join(BY)}")
-    day = _as_of(wh, as_of)
+    day = funnel.default_day(wh, as_of)
     y, m = divmod(day.year * 12 + day.month - 1 - mature_months, 12)
     mature = dt.date(y, m + 1, min(day.day, calendar.monthrange(y, m + 1)[1]))  # as_of less mature_months
     key = "segment" if by == "segment" else "'network'"

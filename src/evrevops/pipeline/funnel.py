@@ -41,13 +41,16 @@ WIN_RATE_BY = (
 )  # fmt: skip
 
 
-def default_day(wh: Warehouse) -> dt.date:
-    """The day reports are "as of" by default: the last day of the last full month of session data (else today)."""
+def default_day(wh: Warehouse, as_of: dt.date | None = None) -> dt.date:
+    """*as_of*, else the day reports are "as of" by default: the last day of the last full month of session data."""
+    if as_of is not None:
+        return as_of
     last = mc.last_full_month(wh)
     return mc.month_range(last)[1] if last else dt.date.today()
 
 
-def _order_sql(col: str) -> str:
+def order_sql(col: str) -> str:
+    """SQL of a stage column's position in the funnel (prospect 1 … closed_won 5, closed_lost 9)."""
     return "CASE " + col + " " + " ".join(f"WHEN '{s}' THEN {i}" for s, i in STAGE_ORDER.items()) + " END"
 
 
@@ -56,7 +59,7 @@ def events_sql(as_of: dt.date | None = None) -> str:
     cut = f"AND entered_on <= DATE '{as_of}'" if as_of else ""
     cut_close = f"AND d.closed_on <= DATE '{as_of}'" if as_of else ""
     return f"""
-SELECT deal_id, stage, entered_on, {_order_sql("stage")} AS stage_order FROM (
+SELECT deal_id, stage, entered_on, {order_sql("stage")} AS stage_order FROM (
     SELECT deal_id, stage, entered_on FROM deal_stage_history WHERE TRUE {cut}
     UNION
     SELECT d.deal_id, d.stage, d.closed_on FROM deals d

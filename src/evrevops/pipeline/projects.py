@@ -31,10 +31,6 @@ from evrevops.warehouse.db import Warehouse
 MILESTONES = ("site_survey", "make_ready", "permits", "installation", "commissioning")
 
 
-def _as_of(wh: Warehouse, as_of: dt.date | None) -> dt.date:
-    return as_of if as_of is not None else funnel.default_day(wh)
-
-
 def _order(col: str) -> str:
     return "CASE " + col + " " + " ".join(f"WHEN '{m}' THEN {i}" for i, m in enumerate(MILESTONES, 1)) + " END"
 
@@ -102,7 +98,7 @@ def status(wh: Warehouse, as_of: dt.date | None = None) -> pa.Table:
         ``estimate_at_completion_minor``, ``installation_price_minor``,
         ``margin_at_budget_minor``, ``expected_margin_minor``.
     """
-    return wh.con.sql(status_sql(_as_of(wh, as_of))).to_arrow_table()
+    return wh.con.sql(status_sql(funnel.default_day(wh, as_of))).to_arrow_table()
 
 
 def slippage(wh: Warehouse, as_of: dt.date | None = None) -> pa.Table:
@@ -115,7 +111,7 @@ def slippage(wh: Warehouse, as_of: dt.date | None = None) -> pa.Table:
         ``median_slip_days``, ``mean_slip_days``, ``cost_overrun_share`` (done milestones whose
         actual cost passed their budget).
     """
-    a = _as_of(wh, as_of)
+    a = funnel.default_day(wh, as_of)
     return wh.con.sql(
         f"""
 SELECT milestone, count(*) AS done, count(*) FILTER (WHERE actual_on > planned_on) AS slipped,

@@ -65,7 +65,7 @@ SELECT deal_id, customer_id, account_name, segment, revenue_model, owner, open_s
        CAST(crm_p AS DOUBLE) AS crm_probability, learned_p AS learned_probability,
        {div_round_sql("total_minor * CAST(probability_pct * 10000 AS BIGINT)", "1000000")} AS crm_weighted_minor,
        CAST(round(total_minor * learned_p) AS BIGINT) AS learned_weighted_minor
-FROM o ORDER BY {funnel._order_sql("open_stage")} DESC, deal_id
+FROM o ORDER BY {funnel.order_sql("open_stage")} DESC, deal_id
 """
         ).to_arrow_table()
     finally:
@@ -90,7 +90,7 @@ def summary(wh: Warehouse, as_of: dt.date, by: str = "stage") -> pa.Table:
     con = wh.con
     con.register("_snap_deals", t)
     sums = ", ".join(f"CAST(sum({c}) AS BIGINT) AS {c}" for c in (*AMOUNTS, "total_minor", "crm_weighted_minor", "learned_weighted_minor"))  # fmt: skip
-    order = funnel._order_sql(by) + " DESC" if by == "stage" else "1"
+    order = funnel.order_sql(by) + " DESC" if by == "stage" else "1"
     try:
         return con.sql(
             f"""SELECT {by}, currency, count(*) AS deals, count(*) FILTER (WHERE overdue) AS overdue, {sums}
