@@ -16,6 +16,7 @@ import duckdb
 import ibis
 import pyarrow as pa
 
+from evrevops.warehouse import sql as _sql
 from evrevops.warehouse.schema import MIGRATIONS, SCHEMA_VERSION
 
 DEFAULT_DB = "evrevops.duckdb"
@@ -122,6 +123,20 @@ class Warehouse:
 
     def count(self, table: str) -> int:
         return self.con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0]
+
+    def execute(self, statement: str) -> None:
+        """Run one statement in DuckDB's dialect (the same text runs on Spark: :mod:`evrevops.warehouse.sql`)."""
+        self.con.execute(statement)
+
+    def sql(self, query: str, name: str | None = None) -> ibis.Table:
+        """A SELECT in DuckDB's dialect as an Ibis table: a temporary view *name* (default: named by its text)."""
+        name = name or _sql.view_name(query)
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {query}")
+        return self.ibis.table(name)
+
+    def fetch(self, query: str) -> pa.Table:
+        """The rows of a SELECT in DuckDB's dialect, as Arrow."""
+        return self.con.sql(query).to_arrow_table()
 
     def close(self) -> None:
         self.con.close()

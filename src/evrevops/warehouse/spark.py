@@ -15,6 +15,7 @@ from pathlib import Path
 import ibis
 import pyarrow as pa
 
+from evrevops.warehouse import sql as _sql
 from evrevops.warehouse.schema import SCHEMA_VERSION
 
 
@@ -48,6 +49,7 @@ class SparkWarehouse:
         )
         self.spark.sparkContext.setLogLevel("ERROR")
         self.ibis = ibis.pyspark.connect(self.spark)
+        self._cached: dict = {}
         for name, t in self.manifest["tables"].items():
             self.spark.read.parquet(str(self.path / t["file"])).createOrReplaceTempView(name)
 
@@ -65,6 +67,36 @@ class SparkWarehouse:
 
     def count(self, name: str) -> int:
         return int(self.spark.table(name).count())
+
+    def execute(self, statement: str) -> None:
+        """Run one DuckDB-dialect statement, transpiled (:func:`evrevops.warehouse.sql.to_spark`).
+
+        ``CREATE TEMP TABLE name AS …`` becomes a cached temporary view (materialized now, so
+        later statements read it rather than recompute it); ``CREATE TEMP VIEW`` an uncached one.
+        """
+        created = _sql.split_create(statement)
+        if created is None:
+            self.spark.sql(_sql.to_spark(statement))
+            return
+        kind, name, select = created
+        df = self.spark.sql(_sql.to_spark(select))
+        if kind == "TABLE":
+            old = self._cached.pop(name, None)
+            df = df.localCheckpoint(eager=True)
+            self._cached[name] = df
+            if old is not None:
+                old.unpersist()
+        df.createOrReplaceTempView(name)
+
+    def sql(self, query: str, name: str | None = None) -> ibis.Table:
+        """A DuckDB-dialect SELECT, transpiled, as an Ibis table: a temporary view *name* (default: by its text)."""
+        name = name or _sql.view_name(query)
+        self.spark.sql(_sql.to_spark(query)).createOrReplaceTempView(name)
+        return self.ibis.table(name)
+
+    def fetch(self, query: str) -> pa.Table:
+        """The rows of a DuckDB-dialect SELECT, transpiled and run on Spark, as Arrow."""
+        return self.spark.sql(_sql.to_spark(query)).toArrow()
 
     def close(self) -> None:
         self.spark.stop()

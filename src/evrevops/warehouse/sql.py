@@ -1,0 +1,67 @@
+"""SQL the engines write once, in DuckDB's dialect, and run on DuckDB or (transpiled) on Spark.
+
+Where Ibis cannot express a step (the load profile, the bill, the uptime timeline), the engines
+write plain SQL in DuckDB's dialect. SQLGlot transpiles it to Spark SQL, so the same statement
+runs on :class:`evrevops.warehouse.spark.SparkWarehouse` — one implementation, two engines.
+
+The SQL must stay within what SQLGlot maps to Spark: no DuckDB-only functions (``epoch``,
+``list_*`` lambdas, ``from_json`` with a DuckDB type string, ``AT TIME ZONE`` on a column…).
+:func:`to_spark` fails loudly, naming the statement, when SQLGlot cannot transpile it.
+
+A statement ``CREATE [OR REPLACE] TEMP TABLE name AS SELECT …`` becomes, on Spark, a cached
+temporary view of the transpiled SELECT; ``CREATE [OR REPLACE] TEMP VIEW`` an uncached one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import sqlglot
+from sqlglot import exp
+
+_CREATE = re.compile(
+    r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?TEMP(?:ORARY)?\s+(TABLE|VIEW)\s+([A-Za-z_][A-Za-z_0-9]*)\s+AS\s+(.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+class SqlPortError(ValueError):
+    """A DuckDB statement SQLGlot cannot carry to another engine."""
+
+
+def split_create(statement: str) -> tuple[str, str, str] | None:
+    """``(kind, name, select)`` of a ``CREATE [OR REPLACE] TEMP TABLE|VIEW name AS select``; else None."""
+    m = _CREATE.match(statement.strip().rstrip(";"))
+    if m is None:
+        return None
+    return m.group(1).upper(), m.group(2), m.group(3)
+
+
+def to_spark(sql: str) -> str:
+    """Spark SQL of one DuckDB statement or query, transpiled by SQLGlot.
+
+    Raises
+    ------
+    SqlPortError
+        When SQLGlot cannot parse it or leaves a construct Spark cannot run
+        (it names the first line of the statement).
+    """
+    try:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+        out = tree.sql(dialect="spark", unsupported_level=sqlglot.ErrorLevel.RAISE)
+    except sqlglot.errors.SqlglotError as e:
+        head = next((ln.strip() for ln in sql.strip().splitlines() if ln.strip()), "")
+        raise SqlPortError(f"cannot transpile to Spark ({e}): {head[:120]}") from None
+    return out
+
+
+def view_name(query: str) -> str:
+    """A temporary view name for *query*, the same for the same text."""
+    return "_evrevops_q" + hashlib.sha1(query.encode()).hexdigest()[:12]
+
+
+def columns_of(sql: str) -> list[str]:
+    """Output column names of a DuckDB SELECT, as SQLGlot reads them (for checks and docs)."""
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    return [e.alias_or_name for e in tree.find(exp.Select).expressions]
