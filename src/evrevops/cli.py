@@ -222,7 +222,7 @@ def ingest(
                 err.print(f"[red]error:[/red] {exc}")
             prog.advance(task)
     if any(r["accepted"] or r["replaced"] for r in results):
-        _refresh_bills(wh)
+        _refresh_kept(wh)
     wh.close()
     cols = [
         "path",
@@ -248,8 +248,13 @@ def ingest(
         raise typer.Exit(1)
 
 
-def _refresh_bills(wh: Warehouse) -> None:
-    """Keep the site-month bills current after a write (metrics read them while they are)."""
+def _refresh_kept(wh: Warehouse) -> None:
+    """Keep the port-day facts and site-month bills current after a write (metrics read them while they are)."""
+    from evrevops.metrics import kept
+
+    with err.status("building the port-day facts of every local day (kept for metrics)"):
+        r = kept.refresh(wh)
+    err.print(f"kept {r['port_days']:,} port-day facts in {r['seconds']:.1f} s")
     try:
         with err.status("billing every site-month (kept for metrics)"):
             r = site_bills.refresh(wh)
@@ -1092,7 +1097,7 @@ def sites_set_tariff(
         row = set_site_tariff(wh, site, tariff)
     except ValueError as exc:
         raise _fail(str(exc)) from None
-    _refresh_bills(wh)
+    _refresh_kept(wh)
     render([row], fmt, title="site tariff set")
 
 

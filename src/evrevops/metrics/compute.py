@@ -17,6 +17,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from evrevops.metrics import facts as _facts
+from evrevops.metrics import kept as _kept
 from evrevops.metrics.registry import GRAIN_KEYS, GRAINS, MEASURES, METRICS, PERIOD_KEYS, PERIODS, Metric
 from evrevops.tariffs import site_bills as _bills
 from evrevops.uptime import fact as _uptime
@@ -83,11 +84,15 @@ def expression(
     metrics: list[str] | None = None,
     as_of: dt.datetime | None = None,
     offline_after_s: int = _timeline.DEFAULT_OFFLINE_AFTER_S,
+    kept: bool = True,
 ) -> ir.Table:
     """The Ibis expression computing *metrics* at grain *by* and *period*.
 
     ``as_of`` and ``offline_after_s`` set the data horizon and silence window
-    of the uptime metrics (:func:`evrevops.uptime.timeline.build`).
+    of the uptime metrics (:func:`evrevops.uptime.timeline.build`). The
+    port-day facts are those kept after the last ingest
+    (:mod:`evrevops.metrics.kept`) while they are current and *kept* is true;
+    otherwise they are built from the sessions now.
     """
     keys = _keys(by, period)
     chosen = [METRICS[n] if n in METRICS else _unknown(n) for n in (metrics or list(METRICS))]
@@ -113,7 +118,8 @@ def expression(
                 f"metrics {', '.join(duck_only)} (bills, uptime) run on DuckDB only for now; "
                 f"the session and calendar metrics run on {wh.engine}"
             )
-    f = _facts.build(wh, start, end, needed | {"ports"})
+    # the facts kept after the last ingest while they are current (DuckDB), else built now
+    f = (_kept.facts(wh, start, end) if kept else None) or _facts.build(wh, start, end, needed | {"ports"})
     pd_ = _prep(f.port_day)
     agg = pd_.group_by(keys).aggregate(**_port_aggs(pd_, needed | {"ports"}))
     site_needed = {n for n in needed if MEASURES[n].level == "site"}
@@ -248,10 +254,11 @@ def compute(
     end: dt.date | None = None,
     metrics: list[str] | None = None,
     as_of: dt.datetime | None = None,
+    kept: bool = True,
     offline_after_s: int = _timeline.DEFAULT_OFFLINE_AFTER_S,
 ) -> pa.Table:
     """Compute metrics; see :func:`expression`. Returns a pyarrow Table."""
-    return expression(wh, by, period, start, end, metrics, as_of, offline_after_s).to_pyarrow()
+    return expression(wh, by, period, start, end, metrics, as_of, offline_after_s, kept).to_pyarrow()
 
 
 def explain(
@@ -267,7 +274,7 @@ def explain(
     m = METRICS.get(name) or _unknown(name)
     if start is None or end is None:
         start, end = dt.date(2000, 1, 1), dt.date(2000, 1, 31)
-    expr = expression(wh, by, period, start, end, [m.name])
+    expr = expression(wh, by, period, start, end, [m.name], kept=False)  # the formula, from the sessions
     if dialect:
         getattr(ibis, dialect, None)  # loading a backend sets its compiler options (pyspark's NaN handling)
     sql = ibis.to_sql(expr, dialect=dialect) if dialect else ibis.to_sql(expr)

@@ -1,4 +1,4 @@
-"""Derived tables kept between ingests (site-month bills, port-month uptime), and when they may be read.
+"""Derived tables kept between ingests (site-month bills, port-day facts), and when they may be read.
 
 A derived table is rewritten whole after a write to the warehouse; ``derived_facts`` records
 the fingerprint it was made under: its engine's version and the ingest ledger's state (any
@@ -62,12 +62,21 @@ def keep(
             con.register("_derived_in", table)
             con.execute(f"INSERT INTO {name} SELECT * FROM _derived_in")
             con.unregister("_derived_in")
-        con.execute("DELETE FROM derived_facts WHERE name = ?", [name])
-        con.execute(
-            "INSERT INTO derived_facts VALUES (?, ?, ?, ?, ?, ?)",
-            [name, stamp, first, last, table.num_rows if table is not None else 0, dt.datetime.now(dt.UTC).replace(tzinfo=None)],
-        )  # fmt: skip
+        _record(wh, name, stamp, first, last, table.num_rows if table is not None else 0)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
+
+
+def record(wh: Warehouse, name: str, version: str, first: dt.date | None, last: dt.date | None, rows: int) -> None:
+    """Record that derived table *name* is current now (call inside the transaction that rewrote it)."""
+    _record(wh, name, fingerprint(wh, version), first, last, rows)
+
+
+def _record(wh: Warehouse, name: str, stamp: str, first: dt.date | None, last: dt.date | None, rows: int) -> None:
+    wh.con.execute("DELETE FROM derived_facts WHERE name = ?", [name])
+    wh.con.execute(
+        "INSERT INTO derived_facts VALUES (?, ?, ?, ?, ?, ?)",
+        [name, stamp, first, last, rows, dt.datetime.now(dt.UTC).replace(tzinfo=None)],
+    )

@@ -1,0 +1,127 @@
+"""Kept port-day facts: equal to the live ones, read only while current, rewritten in one transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import pytest
+from typer.testing import CliRunner
+
+from evrevops.cli import app
+from evrevops.metrics import compute as mc
+from evrevops.metrics import kept
+from evrevops.warehouse import derived
+from evrevops.warehouse.db import open_warehouse
+from evrevops.warehouse.loader import ingest_file
+from tests.helpers.demo import demo_warehouse
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    w = demo_warehouse(tmp_path_factory.mktemp("kept"), ports=40, months=2, seed=9)
+    yield w
+    w.close()
+
+
+def _equal(a: list[dict], b: list[dict]) -> None:
+    """Equal rows: counts and money exactly, floats to 1e-9 relative (sums in another order)."""
+    assert len(a) == len(b) > 0
+    for x, y in zip(a, b, strict=True):
+        assert x.keys() == y.keys()
+        for k in x:
+            if isinstance(x[k], float) and isinstance(y[k], float):
+                assert math.isclose(x[k], y[k], rel_tol=1e-9, abs_tol=1e-9), (k, x[k], y[k])
+            else:
+                assert x[k] == y[k], (k, x, y)
+
+
+def test_kept_facts_equal_live_ones_at_every_grain(demo):
+    assert kept.covered(demo) is None  # ingested through the library: nothing kept yet
+    r = kept.refresh(demo)
+    span = kept.covered(demo)
+    assert span == (r["first_day"], r["last_day"]) and r["port_days"] > 0 and r["site_days"] > 0
+    lo, hi = mc.data_range(demo)
+    first, last = span
+    assert first.day == 1 and (last + dt.timedelta(days=1)).day == 1  # whole months
+    assert first < lo and hi < last
+    for by, period in (("port", "day"), ("site", "month"), ("segment", "day"), ("customer", "month"), ("network", "month")):
+        live = mc.compute(demo, by=by, period=period, start=first, end=last, kept=False).to_pylist()
+        fast = mc.compute(demo, by=by, period=period, start=first, end=last).to_pylist()
+        _equal(fast, live)
+    assert any(r["energy_revenue_minor"] for r in fast) and any(r["visit_success_rate"] for r in fast)
+
+
+def test_a_month_from_the_kept_facts_equals_the_live_month(demo):
+    kept.refresh(demo)
+    lo, hi = mc.data_range(demo)
+    month = mc.month_range(f"{hi:%Y-%m}") if hi.day > 27 else mc.month_range(f"{lo:%Y-%m}")
+    f = kept.facts(demo, *month)
+    assert f is not None and f.port_day.count().to_pyarrow().as_py() > 0
+    # visits are left out: a visit begun just before the month counts on its own first day when kept
+    names = [n for n in mc.METRICS if "visit" not in n]
+    live = mc.compute(demo, by="site", period="month", start=month[0], end=month[1], metrics=names, kept=False)
+    _equal(mc.compute(demo, by="site", period="month", start=month[0], end=month[1], metrics=names).to_pylist(),
+           live.to_pylist())  # fmt: skip
+
+
+def test_kept_facts_are_read_only_while_current_and_within_their_days(demo, tmp_path):
+    kept.refresh(demo)
+    first, last = kept.covered(demo)
+    assert kept.facts(demo, first, last) is not None
+    assert kept.facts(demo, first - dt.timedelta(days=1), last) is None  # a day they do not cover
+    # another version of the fact builder makes them stale
+    demo.con.execute("UPDATE derived_facts SET fingerprint = 'older:' || fingerprint WHERE name = ?", [kept.NAME])
+    assert kept.covered(demo) is None and kept.facts(demo, first, last) is None
+    kept.refresh(demo)
+    # so does any ingest: a new file adds a ledger row
+    extra = tmp_path / "sites.csv"
+    extra.write_text(
+        "site_id,site_name,customer_id,segment,revenue_model,time_zone,operating_hours,charger_id,port_id,"
+        "connector_id,power_type,rated_kw,commissioned_on,decommissioned_on\n"
+        "KEPT-X,Kept,C-X,commercial,caas,UTC,24/7,KX,KX1,1,AC,11,2024-01-01,\n"
+    )
+    assert ingest_file(demo, extra).records_read == 1
+    assert kept.covered(demo) is None
+
+
+def test_a_failed_refresh_leaves_the_kept_facts_as_they_were(demo, monkeypatch):
+    kept.refresh(demo)
+    before = (demo.count(kept.PORT_DAY), kept.covered(demo))
+    demo.con.execute("CREATE TEMP TABLE _before AS SELECT * FROM kept_port_day")
+
+    def crash(*a, **k):
+        raise RuntimeError("disk full")
+
+    # add a session-bearing change so the rebuild would differ, then crash while recording it
+    demo.con.execute("UPDATE sessions SET energy_kwh = energy_kwh + 1 WHERE session_id = (SELECT min(session_id) FROM sessions)")
+    monkeypatch.setattr(derived, "record", crash)
+    with pytest.raises(RuntimeError, match="disk full"):
+        kept.refresh(demo)
+    assert (demo.count(kept.PORT_DAY), kept.covered(demo)) == before
+    diff = demo.con.sql("SELECT count(*) FROM (SELECT * FROM kept_port_day EXCEPT ALL SELECT * FROM _before)")
+    assert diff.fetchall()[0][0] == 0
+
+
+def test_an_empty_warehouse_keeps_nothing(tmp_path):
+    w = open_warehouse(tmp_path / "empty.duckdb")
+    r = kept.refresh(w)
+    assert (r["port_days"], r["first_day"]) == (0, None)
+    assert kept.covered(w) is None
+    w.close()
+
+
+def test_cli_ingest_keeps_the_facts(fixtures, tmp_path):
+    path = tmp_path / "cli.duckdb"
+    r = runner.invoke(app, ["--db", str(path), "ingest", str(fixtures / "metrics"), "--output", "json"])
+    assert r.exit_code == 0, r.output
+    assert "port-day facts" in r.output
+    w = open_warehouse(path, read_only=True)
+    span = kept.covered(w)
+    assert span is not None and span[0] <= dt.date(2024, 3, 1) <= span[1]
+    month = (dt.date(2024, 3, 1), dt.date(2024, 3, 31))
+    _equal(mc.compute(w, by="site", start=month[0], end=month[1]).to_pylist(),
+           mc.compute(w, by="site", start=month[0], end=month[1], kept=False).to_pylist())  # fmt: skip
+    w.close()
