@@ -5,10 +5,14 @@
 1. **generate** (not timed; cached in ``bench-data/scale-<ports>.duckdb``): ports in sites of ten
    across four US time zones, all 24/7 and in service; three sessions a port-day through
    November and December 2025 (hash-based draws, fixed), priced, with tokens;
-2. **month-close**: every metric of the registry by site for December 2025
+2. **after ingest** (timed, reported, not part of the close): what ``evrevops ingest`` does after
+   a write — the port-day facts of every local day kept (:func:`evrevops.metrics.kept.refresh`)
+   and the site-month bills kept (:func:`evrevops.tariffs.site_bills.refresh`);
+3. **month-close**: every metric of the registry by site for December 2025
    (:func:`evrevops.metrics.compute.compute`: local days, utilization, revenue, success rates,
-   bills (none: no tariffs), uptime (no telemetry)), best of 3, with the process's peak memory;
-3. **floor**: a plain DuckDB scan of the same columns, grouped by site (count, energy, charging
+   bills (none: no tariffs), uptime (no telemetry)) on the kept facts, best of 3, with the
+   process's peak memory; and the same **live** (``kept=False``: facts built from the sessions);
+4. **floor**: a plain DuckDB scan of the same columns, grouped by site (count, energy, charging
    and plugged-in time, revenue), best of 3.
 
 It prints a JSON line per size and the growth exponent (least-squares slope of log time on log
@@ -83,16 +87,26 @@ def _peak_mib() -> float:
 
 
 def stage_close(path: Path) -> dict:
+    from evrevops.metrics import kept
     from evrevops.metrics.compute import compute
+    from evrevops.tariffs import site_bills
     from evrevops.warehouse.db import open_warehouse
 
-    wh = open_warehouse(path, read_only=True)
+    wh = open_warehouse(path)
+    t = time.perf_counter()
+    facts = kept.refresh(wh)
+    site_bills.refresh(wh)
+    after_ingest = time.perf_counter() - t
     lo, hi = dt.date(2025, 12, 1), dt.date(2025, 12, 31)
-    runs = []
+    runs, live = [], []
     for _ in range(3):
         t = time.perf_counter()
         out = compute(wh, by="site", period="month", start=lo, end=hi)
         runs.append(time.perf_counter() - t)
+    for _ in range(3):
+        t = time.perf_counter()
+        compute(wh, by="site", period="month", start=lo, end=hi, kept=False)
+        live.append(time.perf_counter() - t)
     floor = []
     for _ in range(3):
         t = time.perf_counter()
@@ -105,7 +119,9 @@ def stage_close(path: Path) -> dict:
     sessions = wh.con.sql(
         "SELECT count(*) FROM sessions WHERE started_at >= TIMESTAMP '2025-12-01' AND started_at < TIMESTAMP '2026-01-01'"
     ).fetchall()[0][0]
-    return {"seconds": min(runs), "runs_s": runs, "floor_seconds": min(floor), "rows": out.num_rows,
+    return {"seconds": min(runs), "runs_s": runs, "live_seconds": min(live), "live_runs_s": live,
+            "after_ingest_seconds": after_ingest, "port_days_kept": facts["port_days"],
+            "floor_seconds": min(floor), "rows": out.num_rows,
             "sessions_in_month": sessions, "peak_mib": _peak_mib()}  # fmt: skip
 
 
@@ -121,7 +137,7 @@ def svg(rows: list[dict], path: Path) -> None:
     """A log-log plot of month-close and scan-floor time against ports, as plain SVG."""
     w, h, m = 560, 360, 60
     xs = [math.log10(r["ports"]) for r in rows]
-    ys = [math.log10(v) for r in rows for v in (r["seconds"], r["floor_seconds"])]
+    ys = [math.log10(v) for r in rows for v in (r["seconds"], r["live_seconds"], r["floor_seconds"])]
     x0, x1 = min(xs) - 0.1, max(xs) + 0.1
     y0, y1 = math.floor(min(ys)), math.ceil(max(ys))
 
@@ -133,20 +149,21 @@ def svg(rows: list[dict], path: Path) -> None:
 
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">',
              f'<rect width="{w}" height="{h}" fill="white"/>',
-             f'<text x="{w / 2}" y="20" text-anchor="middle">month-close by site vs plain scan, DuckDB (log-log)</text>']  # fmt: skip
+             f'<text x="{w / 2}" y="20" text-anchor="middle">month-close (all metrics by site) vs plain scan, DuckDB, log-log</text>']  # fmt: skip
     for e in range(int(y0), int(y1) + 1):
         parts.append(f'<line x1="{m}" x2="{w - m}" y1="{py(e)}" y2="{py(e)}" stroke="#ddd"/>')
         parts.append(f'<text x="{m - 6}" y="{py(e) + 4}" text-anchor="end">{10.0**e:g} s</text>')
     for r, x in zip(rows, xs, strict=True):
         parts.append(f'<text x="{px(x)}" y="{h - m + 18}" text-anchor="middle">{r["ports"]:,} ports</text>')
-    for key, color in (("seconds", "#c0392b"), ("floor_seconds", "#2c7fb8")):
+    for key, color in (("live_seconds", "#e67e22"), ("seconds", "#c0392b"), ("floor_seconds", "#2c7fb8")):
         pts = " ".join(f"{px(x)},{py(math.log10(r[key]))}" for r, x in zip(rows, xs, strict=True))
         parts.append(f'<polyline points="{pts}" fill="none" stroke="{color}" stroke-width="2"/>')
         for r, x in zip(rows, xs, strict=True):
             parts.append(f'<circle cx="{px(x)}" cy="{py(math.log10(r[key]))}" r="3" fill="{color}"/>')
-    parts.append(f'<text x="{w - m}" y="{m}" text-anchor="end" fill="#c0392b">month-close (all metrics)</text>')
+    parts.append(f'<text x="{w - m}" y="{m}" text-anchor="end" fill="#e67e22">month-close, facts built now</text>')
+    parts.append(f'<text x="{w - m}" y="{m + 16}" text-anchor="end" fill="#c0392b">month-close on kept facts</text>')
     parts.append(
-        f'<text x="{w - m}" y="{m + 16}" text-anchor="end" fill="#2c7fb8">plain scan of the same columns</text>'
+        f'<text x="{w - m}" y="{m + 32}" text-anchor="end" fill="#2c7fb8">plain scan of the same columns</text>'
     )
     parts.append("</svg>")
     path.write_text("\n".join(parts) + "\n")
@@ -175,13 +192,17 @@ def main() -> None:
         rows.append(row)
         print(f"{n:,} ports ({row['sessions_in_month']:,} sessions in December): month-close best of 3 "
               f"{row['seconds']:.2f} s, plain scan {row['floor_seconds']:.3f} s "
-              f"({row['seconds'] / row['floor_seconds']:.0f}×), peak {row['peak_mib']:,.0f} MiB", flush=True)  # fmt: skip
+              f"({row['seconds'] / row['floor_seconds']:.0f}×), peak {row['peak_mib']:,.0f} MiB; "
+              f"live (facts built now) {row['live_seconds']:.2f} s; after ingest "
+              f"{row['after_ingest_seconds']:.1f} s", flush=True)  # fmt: skip
     result = {"date": dt.date.today().isoformat(), "rows": rows}
     if len(rows) > 1:
         result["exponent"] = exponent([(r["ports"], r["seconds"]) for r in rows])
+        result["live_exponent"] = exponent([(r["ports"], r["live_seconds"]) for r in rows])
         result["floor_exponent"] = exponent([(r["ports"], r["floor_seconds"]) for r in rows])
         last2 = rows[-2:]
         result["exponent_last_decade"] = exponent([(r["ports"], r["seconds"]) for r in last2])
+        result["live_exponent_last_decade"] = exponent([(r["ports"], r["live_seconds"]) for r in last2])
         print(
             f"growth exponent: month-close {result['exponent']:.2f} ({result['exponent_last_decade']:.2f} over the last"
             f" decade of sizes), plain scan {result['floor_exponent']:.2f}"
