@@ -60,6 +60,11 @@ def test_a_month_from_the_kept_facts_equals_the_live_month(demo):
     month = mc.month_range(f"{hi:%Y-%m}") if hi.day > 27 else mc.month_range(f"{lo:%Y-%m}")
     f = kept.facts(demo, *month)
     assert f is not None and f.port_day.count().to_pyarrow().as_py() > 0
+    # a whole month is read from the monthly sums: one row per port, as many as the port-days' ports
+    m = kept.facts(demo, *month, monthly=True)
+    assert "local_date" not in m.port_day.columns and "local_date" in f.port_day.columns
+    assert m.port_day.count().to_pyarrow().as_py() == f.port_day.port_id.nunique().to_pyarrow().as_py()
+    assert kept.facts(demo, month[0], month[1] - dt.timedelta(days=1), monthly=True).port_day.columns == f.port_day.columns
     # visits are left out: a visit begun just before the month counts on its own first day when kept
     names = [n for n in mc.METRICS if "visit" not in n]
     live = mc.compute(demo, by="site", period="month", start=month[0], end=month[1], metrics=names, kept=False)

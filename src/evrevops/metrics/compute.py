@@ -119,7 +119,9 @@ def expression(
                 f"the session and calendar metrics run on {wh.engine}"
             )
     # the facts kept after the last ingest while they are current (DuckDB), else built now
-    f = (_kept.facts(wh, start, end) if kept else None) or _facts.build(wh, start, end, needed | {"ports"})
+    f = (_kept.facts(wh, start, end, monthly=period == "month") if kept else None) or _facts.build(
+        wh, start, end, needed | {"ports"}
+    )
     pd_ = _prep(f.port_day)
     agg = pd_.group_by(keys).aggregate(**_port_aggs(pd_, needed | {"ports"}))
     site_needed = {n for n in needed if MEASURES[n].level == "site"}
