@@ -339,6 +339,31 @@ def _range(
     return mc.month_range(last)
 
 
+EngineOpt = Annotated[
+    str,
+    typer.Option(
+        help="duckdb (the warehouse file), spark (a local Spark session), or a Spark master URL "
+        "(local[N], spark://host:port, yarn, k8s://…) reading --export."
+    ),
+]
+ExportOpt = Annotated[Path | None, typer.Option(help="With a Spark engine: the `evrevops export` folder.")]
+MasterOpt = Annotated[str | None, typer.Option(help="With --engine spark: the master URL (default local[2]).")]
+
+
+def _engine_warehouse(ctx: typer.Context, engine: str, export: Path | None, master: str | None):
+    """The warehouse file (read-only) for DuckDB, or a Spark session over the export."""
+    from evrevops.warehouse.engine import open_engine, parse
+
+    try:
+        kind, url = parse(engine, master)
+        if kind == "duckdb":
+            return ctx.obj.warehouse(read_only=True)
+        with err.status(f"starting Spark ({url}) on {export}"):
+            return open_engine(engine, export, master)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+
+
 @metrics_app.callback()
 def metrics_cmd(
     ctx: typer.Context,
@@ -351,15 +376,15 @@ def metrics_cmd(
     metric: Annotated[
         list[str] | None, typer.Option("--metric", "-m", help="Metric name (repeatable; default all).")
     ] = None,
-    engine: Annotated[str, typer.Option(help="duckdb (the warehouse file) or spark (a Parquet export).")] = "duckdb",
-    export: Annotated[Path | None, typer.Option(help="With --engine spark: the `evrevops export` folder.")] = None,
-    master: Annotated[str, typer.Option(help="With --engine spark: local[N] or spark://host:port.")] = "local[2]",
+    engine: EngineOpt = "duckdb",
+    export: ExportOpt = None,
+    master: MasterOpt = None,
     fmt: FormatOpt = OutFormat.table,
 ) -> None:
     """Compute metrics, e.g. `evrevops metrics --month 2025-06 --by site --format json`.
 
-    `--engine spark --export DIR` runs the same Ibis expressions on Spark (the session and
-    calendar metrics; bills and uptime run on DuckDB only for now).
+    `--engine spark://host:port --export DIR` (or `--engine spark` for a local session) runs the
+    same Ibis expressions and SQL on Spark, over the Parquet export of `evrevops export`.
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -370,22 +395,9 @@ def metrics_cmd(
     for m in metric or []:
         if m not in METRICS:
             raise _fail(f"unknown metric {m!r}; see `evrevops metrics list`")
-    if engine not in ("duckdb", "spark"):
-        raise _fail(f"unknown engine {engine!r}; use duckdb or spark")
-    if engine == "spark":
-        if export is None:
-            raise _fail("--engine spark needs --export DIR (written by `evrevops export`)")
-        from evrevops.warehouse.spark import SparkWarehouse
-
-        try:
-            with err.status(f"starting Spark ({master}) on {export}"):
-                wh = SparkWarehouse(export, master=master)
-        except ValueError as exc:
-            raise _fail(str(exc)) from None
-    else:
-        wh = ctx.obj.warehouse(read_only=True)
+    wh = _engine_warehouse(ctx, engine, export, master)
     lo, hi = _range(month, day, start, end, wh)
-    with err.status(f"computing metrics by {by} for {lo} … {hi} on {engine}"):
+    with err.status(f"computing metrics by {by} for {lo} … {hi} on {wh.engine}"):
         try:
             table = mc.compute(wh, by=by, period=period, start=lo, end=hi, metrics=metric)
         except ValueError as exc:

@@ -80,7 +80,7 @@ def test_the_cli_runs_metrics_on_spark(engines):
 
     duck, _, _, folder = engines
     args = ["metrics", "--month", "2024-03", "--by", "site", "-m", "sessions", "-m", "utilization", "--format", "json"]
-    r = CliRunner().invoke(app, [*args, "--engine", "spark", "--export", str(folder)])
+    r = CliRunner().invoke(app, [*args, "--engine", "local[2]", "--export", str(folder)])  # a master URL
     assert r.exit_code == 0, r.output
     on_duck = mc.compute(
         duck, by="site", period="month", start=MARCH[0], end=MARCH[1], metrics=["sessions", "utilization"]
