@@ -8,6 +8,8 @@ The SQL must stay within what SQLGlot maps to Spark: no DuckDB-only functions (`
 ``list_*`` lambdas, ``from_json`` with a DuckDB type string, ``AT TIME ZONE`` on a column…).
 :func:`to_spark` fails loudly, naming the statement, when SQLGlot cannot transpile it.
 
+One transform applies before writing Spark SQL: :func:`hugeint_as_decimal`.
+
 A statement ``CREATE [OR REPLACE] TEMP TABLE name AS SELECT …`` becomes, on Spark, a cached
 temporary view of the transpiled SELECT; ``CREATE [OR REPLACE] TEMP VIEW`` an uncached one.
 """
@@ -38,6 +40,20 @@ def split_create(statement: str) -> tuple[str, str, str] | None:
     return m.group(1).upper(), m.group(2), m.group(3)
 
 
+def hugeint_as_decimal(node: exp.Expression) -> exp.Expression:
+    """SQLGlot transform: DuckDB's 128-bit ``HUGEINT`` as Spark's ``DECIMAL(38, 0)``.
+
+    Exact integer money (:func:`evrevops.money.div_round_sql`, revenue at risk) casts to
+    ``HUGEINT`` so that DuckDB multiplies, adds and divides (``//``) in 128-bit integers;
+    SQLGlot writes it as ``INT128``, which Spark does not have. ``DECIMAL(38, 0)`` holds the
+    same integers there, and Spark's ``+``, ``*``, ``sum`` and ``DIV`` on it are exact
+    (``DIV`` returns a BIGINT).
+    """
+    if isinstance(node, exp.DataType) and node.this == exp.DataType.Type.INT128:
+        return exp.DataType.build("DECIMAL(38, 0)")
+    return node
+
+
 def to_spark(sql: str) -> str:
     """Spark SQL of one DuckDB statement or query, transpiled by SQLGlot.
 
@@ -49,6 +65,7 @@ def to_spark(sql: str) -> str:
     """
     try:
         tree = sqlglot.parse_one(sql, read="duckdb")
+        tree = tree.transform(hugeint_as_decimal)
         out = tree.sql(dialect="spark", unsupported_level=sqlglot.ErrorLevel.RAISE)
     except sqlglot.errors.SqlglotError as e:
         head = next((ln.strip() for ln in sql.strip().splitlines() if ln.strip()), "")
