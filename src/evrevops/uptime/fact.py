@@ -12,16 +12,22 @@ leaves a view :data:`FACT` with one row per port and local month::
     ports_below_nevi   = 1 when t12_nevi_up_s / t12_period_s ≤ 0.97
     ports_partial_year = 1 when t12_period_s is less than the twelve local months ending with the month
 
-Durations are seconds; the registry divides.
+Durations are seconds; the registry divides. The statements are DuckDB SQL that
+SQLGlot transpiles, so the fact builds alike on a DuckDB warehouse and on a
+:class:`~evrevops.warehouse.spark.SparkWarehouse` (read it with ``wh.table(FACT)``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from evrevops.uptime import revenue_at_risk as _rar
 from evrevops.uptime import timeline as T
 from evrevops.warehouse.db import Warehouse
+
+if TYPE_CHECKING:
+    from evrevops.warehouse.spark import SparkWarehouse
 
 FACT = "_uptime_fact"
 # measures that need the eleven months before the first reported month
@@ -38,7 +44,7 @@ WITH months AS (
     SELECT site_id, month, min(day_start_at) AS ms, max(day_end_at) AS me FROM {T.CAL} GROUP BY site_id, month
 ), span AS (
     -- the twelve local months ending with each month, per site
-    SELECT a.site_id, a.month, epoch(a.me) - epoch(b.ms) AS t12_full_s
+    SELECT a.site_id, a.month, {T.seconds_sql(T.us_sql("a.me", "b.ms"))} AS t12_full_s
     FROM months a JOIN months b ON b.site_id = a.site_id
      AND year(b.month) * 12 + month(b.month) = year(a.month) * 12 + month(a.month) - 11
 )
@@ -58,7 +64,7 @@ SELECT m.port_id, m.site_id, m.month, rar.currency AS rar_currency,
        CAST(coalesce(rar.revenue_at_risk_minor, 0) AS BIGINT) AS revenue_at_risk_minor
 FROM {T.MONTHS} m
 LEFT JOIN span sp ON sp.site_id = m.site_id AND sp.month = m.month
-LEFT JOIN (SELECT port_id, month, any_value(currency) AS currency, sum(revenue_at_risk_minor) AS revenue_at_risk_minor
+LEFT JOIN (SELECT port_id, month, min(currency) AS currency, sum(revenue_at_risk_minor) AS revenue_at_risk_minor
            FROM {_rar.RAR} GROUP BY port_id, month) rar ON rar.port_id = m.port_id AND rar.month = m.month
 WHERE m.month BETWEEN DATE '{first}' AND DATE '{last}'
 """
@@ -73,14 +79,14 @@ def statements(r: T.Range) -> list[str]:
 
 
 def build(
-    wh: Warehouse,
+    wh: Warehouse | SparkWarehouse,
     first_month: dt.date,
     last_month: dt.date,
     as_of: dt.datetime | None = None,
     offline_after_s: int = T.DEFAULT_OFFLINE_AFTER_S,
     trailing: bool = True,
 ) -> T.Range:
-    """Build the timeline, revenue at risk and the :data:`FACT` view for the months; return the range.
+    """Build the timeline, revenue at risk and the :data:`FACT` view for the months (DuckDB or Spark); return the range.
 
     ``trailing=False`` builds the timeline from three months before
     ``first_month`` only (what revenue at risk's baseline needs): the
@@ -88,5 +94,5 @@ def build(
     """
     r = T.build(wh, first_month, last_month, as_of=as_of, offline_after_s=offline_after_s, trailing=trailing)
     for sql in statements(r)[5:]:
-        wh.con.execute(sql)
+        wh.execute(sql)
     return r

@@ -1,8 +1,18 @@
 """Port status timelines, the outage ledger and the port-month uptime fact (handbook §4).
 
-Everything is plain SQL over the warehouse tables (DuckDB dialect that SQLGlot
-transpiles to Spark), run as a few temporary tables on the warehouse's
-connection. No Python loop runs per event.
+Everything is plain SQL over the warehouse tables, written once in DuckDB's
+dialect and run through the warehouse (:meth:`~evrevops.warehouse.db.Warehouse.execute`):
+as is on DuckDB, transpiled by SQLGlot on Spark
+(:class:`~evrevops.warehouse.spark.SparkWarehouse`), as a few temporary tables.
+No Python loop runs per event; only the site-local calendar is built on the
+driver (pandas, from ``sites``) and registered as a table.
+
+The SQL keeps to what both engines run alike: durations are integer
+microseconds between instants (:func:`us_sql`, ``date_diff('microsecond', …)``)
+summed as integers and turned into seconds once (so sums do not depend on the
+order an engine adds in), weekdays and day offsets come from the calendar's
+integer ``day_num``, no ``epoch``, ``INTERVAL`` arithmetic, ``isodow`` or
+``any_value``.
 
 **Timeline.** A port's state at any instant comes from three components, each
 holding its last value (``last_value … IGNORE NULLS``):
@@ -44,6 +54,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
@@ -52,6 +63,10 @@ from evrevops.tariffs.load_profile import ts_sql
 from evrevops.uptime.states import FAULT, NO_DATA, OFFLINE, RANK, STATUS_STATE, UP
 from evrevops.warehouse.db import Warehouse
 
+if TYPE_CHECKING:
+    from evrevops.warehouse.spark import SparkWarehouse
+
+US_PER_S = 1_000_000
 DEFAULT_OFFLINE_AFTER_S = 5 * 3600
 CAL = "_uptime_calendar"
 CLOSED = "_uptime_closed"
@@ -62,6 +77,20 @@ LEDGER = "_uptime_ledger"
 MONTHS = "_uptime_months"
 
 _STATE_NAME = {v: k for k, v in RANK.items()}
+
+
+def us_sql(col: str, since: str = "TIMESTAMP '1970-01-01 00:00:00'") -> str:
+    """SQL of the microseconds from *since* to the instant *col* (BIGINT; Unix microseconds by default).
+
+    ``date_diff('microsecond', a, b)`` is exact on DuckDB and Spark (``DATEDIFF(MICROSECOND, …)``),
+    where ``epoch`` is a DOUBLE on one and whole seconds on the other.
+    """
+    return f"date_diff('microsecond', {since}, {col})"
+
+
+def seconds_sql(us: str) -> str:
+    """SQL turning integer microseconds *us* into seconds [s] (DOUBLE, the same on every engine)."""
+    return f"CAST({us} AS DOUBLE) / {US_PER_S}"
 
 
 def status_rank_sql(col: str = "status") -> str:
@@ -98,29 +127,35 @@ def add_months(m: dt.date, k: int) -> dt.date:
     return dt.date(idx // 12, idx % 12 + 1, 1)
 
 
-def data_span(wh: Warehouse) -> tuple[dt.datetime, dt.datetime] | None:
+def data_span(wh: Warehouse | SparkWarehouse) -> tuple[dt.datetime, dt.datetime] | None:
     """The first and last telemetry instants in the warehouse (status, heartbeat, meter value, transaction).
 
     Telemetry is measured only inside this span: before the first record of
     the whole network there is nothing to measure (not an outage of every
     port), and after the last one the future is not known yet.
     """
-    row = wh.con.sql(
+    row = wh.fetch(
         """SELECT least(
                (SELECT min(observed_at) FROM status_events),
                (SELECT min(observed_at) FROM heartbeats),
                (SELECT min(observed_at) FROM meter_readings),
-               (SELECT min(started_at) FROM ocpp_transactions)),
+               (SELECT min(started_at) FROM ocpp_transactions)) AS lo,
            greatest(
                (SELECT max(observed_at) FROM status_events),
                (SELECT max(observed_at) FROM heartbeats),
                (SELECT max(observed_at) FROM meter_readings),
-               (SELECT max(coalesce(ended_at, started_at)) FROM ocpp_transactions))"""
-    ).fetchall()[0]
-    return None if row[0] is None else (row[0], row[1])
+               (SELECT max(coalesce(ended_at, started_at)) FROM ocpp_transactions)) AS hi"""
+    ).to_pylist()[0]
+    lo, hi = (_naive(v) for v in row.values())
+    return None if lo is None else (lo, hi)
 
 
-def last_full_month(wh: Warehouse) -> str | None:
+def _naive(t: dt.datetime | None) -> dt.datetime | None:
+    """A UTC instant without its offset (Spark returns zone-aware UTC instants, DuckDB naive ones)."""
+    return t.astimezone(dt.UTC).replace(tzinfo=None) if t is not None and t.tzinfo is not None else t
+
+
+def last_full_month(wh: Warehouse | SparkWarehouse) -> str | None:
     """The latest month (``YYYY-MM``) the telemetry covers to its end (UTC), or None without telemetry."""
     span = data_span(wh)
     if span is None:
@@ -135,7 +170,7 @@ def last_full_month(wh: Warehouse) -> str | None:
 
 
 def build(
-    wh: Warehouse,
+    wh: Warehouse | SparkWarehouse,
     first_month: dt.date,
     last_month: dt.date,
     as_of: dt.datetime | None = None,
@@ -147,8 +182,9 @@ def build(
 
     The trailing-twelve-month figures of ``first_month`` need the eleven
     months before it, so the timeline starts eleven months earlier. Results are
-    the temporary tables :data:`INTERVALS`, :data:`LEDGER` and :data:`MONTHS` on
-    ``wh.con`` (see :func:`ledger_sql` and :func:`months_sql` for their columns).
+    the temporary tables :data:`INTERVALS`, :data:`LEDGER` and :data:`MONTHS` of
+    the warehouse, DuckDB or Spark (see :func:`ledger_sql` and :func:`months_sql` for
+    their columns); read them with :func:`fetch` or ``wh.table(name)``.
 
     Parameters
     ----------
@@ -179,14 +215,30 @@ def build(
     # eleven months back for the trailing sums; at least three for revenue at risk's 13-week baseline
     start = add_months(first_month, -11 if trailing else -3)
     end = month_end(last_month)
-    con = wh.con
-    sites = con.sql("SELECT site_id, time_zone, operating_hours FROM sites").df()
-    con.register(CAL, site_days(sites, start, end))
-    con.register(CLOSED, closed_windows(sites, start, end))
+    # the site-local calendar is built on the driver (a few rows per site and day) and registered
+    sites = wh.fetch("SELECT site_id, time_zone, operating_hours FROM sites").to_pandas()
+    _register(wh, CAL, site_days(sites, start, end))
+    _register(wh, CLOSED, closed_windows(sites, start, end))
     r = Range(first_month, last_month, data_start, as_of, int(offline_after_s))
     for sql in (ports_sql(r), intervals_sql(r), pieces_sql(r), ledger_sql(r), months_sql(r)):
-        con.execute(sql)
+        wh.execute(sql)
     return r
+
+
+_SQL_TYPE = {"string": "VARCHAR", "timestamp[us]": "TIMESTAMP", "date32[day]": "DATE", "int64": "BIGINT", "int32": "INTEGER"}  # fmt: skip
+
+
+def _register(wh: Warehouse | SparkWarehouse, name: str, table: pa.Table) -> None:
+    """Make the Arrow *table* the table *name* of the warehouse, also when it has no rows.
+
+    On Spark an empty table becomes an empty typed view (``SELECT CAST(NULL AS …) … WHERE 1 = 0``):
+    Spark cannot infer the schema of a table without rows (DuckDB registers it as it is).
+    """
+    if table.num_rows or wh.engine == "duckdb":
+        wh.register(name, table)
+        return
+    cols = ", ".join(f"CAST(NULL AS {_SQL_TYPE[str(f.type)]}) AS {f.name}" for f in table.schema)
+    wh.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {cols} WHERE 1 = 0")
 
 
 def ports_sql(r: Range) -> str:
@@ -236,7 +288,7 @@ def _liveness_sql(r: Range) -> str:
     message followed by none for longer (or by the horizon) makes it offline from
     that message.
     """
-    w = r.offline_after_s
+    w = r.offline_after_s * US_PER_S
     as_of = ts_sql(r.as_of)
     return f"""
 msgs AS ({MESSAGES_SQL}), seq AS (
@@ -248,11 +300,11 @@ msgs AS ({MESSAGES_SQL}), seq AS (
 ), live AS (
     -- online from the first message, and again after every silence
     SELECT charger_id, t, 1 AS live FROM seq
-    WHERE prev_t IS NULL OR epoch(t) - epoch(prev_t) > {w}
+    WHERE prev_t IS NULL OR {us_sql("t", "prev_t")} > {w}
     UNION ALL
     -- offline from the last message before a silence (or before the horizon)
     SELECT charger_id, t, 2 AS live FROM seq
-    WHERE (next_t IS NULL AND epoch({as_of}) - epoch(t) > {w}) OR epoch(next_t) - epoch(t) > {w}
+    WHERE (next_t IS NULL AND {us_sql(as_of, "t")} > {w}) OR {us_sql("next_t", "t")} > {w}
 )"""
 
 
@@ -369,11 +421,11 @@ ev_x AS (
 
 
 def pieces_sql(r: Range) -> str:
-    """``_uptime_pieces``: intervals cut at site-local month boundaries, with their excluded seconds.
+    """``_uptime_pieces``: intervals cut at site-local month boundaries, with their excluded time.
 
-    Columns: the interval's columns, ``month`` (first local day), ``dur_s``
-    and ``excluded_s`` [s] (overlap with the port's merged exclusion
-    intervals; 0 for up time).
+    Columns: the interval's columns, ``month`` (first local day), ``dur_us``
+    and ``excluded_us`` [µs] (integers; the overlap with the port's merged
+    exclusion intervals; 0 for up time).
     """
     return f"""
 CREATE OR REPLACE TEMP TABLE {PIECES} AS
@@ -385,12 +437,12 @@ pc AS (
            greatest(i.s, m.ms) AS s, least(i.e, m.me) AS e
     FROM {INTERVALS} i JOIN months m ON m.site_id = i.site_id AND m.ms < i.e AND m.me > i.s
 ), ex AS (
-    SELECT pc.port_id, pc.s, sum(epoch(least(pc.e, x.e)) - epoch(greatest(pc.s, x.s))) AS excluded_s
+    SELECT pc.port_id, pc.s, sum({us_sql("least(pc.e, x.e)", "greatest(pc.s, x.s)")}) AS excluded_us
     FROM pc JOIN excl x ON x.port_id = pc.port_id AND x.s < pc.e AND x.e > pc.s
     WHERE pc.cls <> 'up'
     GROUP BY pc.port_id, pc.s
 )
-SELECT pc.*, epoch(pc.e) - epoch(pc.s) AS dur_s, coalesce(ex.excluded_s, 0) AS excluded_s
+SELECT pc.*, {us_sql("pc.e", "pc.s")} AS dur_us, CAST(coalesce(ex.excluded_us, 0) AS BIGINT) AS excluded_us
 FROM pc LEFT JOIN ex ON ex.port_id = pc.port_id AND ex.s = pc.s
 """
 
@@ -406,17 +458,18 @@ def ledger_sql(r: Range) -> str:
     or its charger reported during it; comma-separated), ``excluded_s``, ``cause``,
     ``incident_id``, ``nevi_excludable`` (the incident overlapping it most,
     whatever its cause), ``open``, ``start_clipped`` (the run began before the
-    timeline did).
+    timeline did), and ``duration_us``, ``excluded_us`` (the same durations in integer
+    microseconds [µs], which sums add exactly). Durations in seconds [s] are DOUBLE.
     """
     as_of = ts_sql(r.as_of)
     return f"""
 CREATE OR REPLACE TEMP TABLE {LEDGER} AS
 WITH runs AS (
-    SELECT port_id, any_value(site_id) AS site_id, any_value(charger_id) AS charger_id, island,
-           any_value(cls) AS cls, min(s) AS started_at, max(e) AS run_end, sum(dur_s) AS duration_s,
-           sum(CASE WHEN state = '{FAULT}' THEN dur_s ELSE 0 END) AS fault_s,
-           sum(CASE WHEN state = '{OFFLINE}' THEN dur_s ELSE 0 END) AS offline_s,
-           sum(excluded_s) AS excluded_s,
+    SELECT port_id, min(site_id) AS site_id, min(charger_id) AS charger_id, island,
+           min(cls) AS cls, min(s) AS started_at, max(e) AS run_end, sum(dur_us) AS duration_us,
+           sum(CASE WHEN state = '{FAULT}' THEN dur_us ELSE 0 END) AS fault_us,
+           sum(CASE WHEN state = '{OFFLINE}' THEN dur_us ELSE 0 END) AS offline_us,
+           sum(excluded_us) AS excluded_us,
            string_agg(DISTINCT label, ',' ORDER BY label) AS statuses
     FROM {PIECES} WHERE cls <> 'up'
     GROUP BY port_id, island
@@ -443,18 +496,21 @@ WITH runs AS (
 ), hit AS (
     SELECT r.port_id, r.island, i.incident_id, i.cause, i.nevi_excludable,
            row_number() OVER (PARTITION BY r.port_id, r.island
-                              ORDER BY epoch(least(r.run_end, i.e)) - epoch(greatest(r.started_at, i.s)) DESC,
+                              ORDER BY {us_sql("least(r.run_end, i.e)", "greatest(r.started_at, i.s)")} DESC,
                                        i.incident_id) AS rn
     FROM runs r JOIN inc i ON i.port_id = r.port_id AND i.s < r.run_end AND i.e > r.started_at
 )
-SELECT r.port_id || '@' || strftime(r.started_at, '%Y-%m-%dT%H:%M:%SZ') AS outage_id,
+SELECT r.port_id || '@' || strftime(r.started_at, '%Y-%m-%d') || 'T' || strftime(r.started_at, '%H:%M:%S') || 'Z'
+           AS outage_id,
        r.port_id, r.site_id, r.charger_id, r.started_at,
        CASE WHEN r.run_end >= p.life_end AND p.life_end >= {as_of} THEN NULL ELSE r.run_end END AS ended_at,
-       r.duration_s, CASE WHEN r.cls = 'outage' THEN 'outage' ELSE 'no_data' END AS state,
-       r.fault_s, r.offline_s, r.statuses, er.error_codes, r.excluded_s,
+       {seconds_sql("r.duration_us")} AS duration_s, CASE WHEN r.cls = 'outage' THEN 'outage' ELSE 'no_data' END AS state,
+       {seconds_sql("r.fault_us")} AS fault_s, {seconds_sql("r.offline_us")} AS offline_s, r.statuses, er.error_codes,
+       {seconds_sql("r.excluded_us")} AS excluded_s,
        h.cause, h.incident_id, coalesce(h.nevi_excludable, FALSE) AS nevi_excludable,
        (r.run_end >= p.life_end AND p.life_end >= {as_of}) AS open,
-       (r.started_at <= p.range_start) AS start_clipped
+       (r.started_at <= p.range_start) AS start_clipped,
+       CAST(r.duration_us AS BIGINT) AS duration_us, CAST(r.excluded_us AS BIGINT) AS excluded_us
 FROM runs r JOIN {PORTS} p ON p.port_id = r.port_id
 LEFT JOIN hit h ON h.port_id = r.port_id AND h.island = r.island AND h.rn = 1
 LEFT JOIN errs er ON er.port_id = r.port_id AND er.island = r.island
@@ -477,20 +533,28 @@ def months_sql(r: Range) -> str:
     """
     return f"""
 CREATE OR REPLACE TEMP TABLE {MONTHS} AS
-WITH agg AS (
-    SELECT port_id, any_value(site_id) AS site_id, any_value(charger_id) AS charger_id, month,
-           min(s) AS period_start_at, max(e) AS period_end_at, sum(dur_s) AS period_s,
-           sum(CASE WHEN cls <> 'up' THEN dur_s ELSE 0 END) AS outage_s,
-           sum(CASE WHEN state = '{FAULT}' THEN dur_s ELSE 0 END) AS fault_s,
-           sum(CASE WHEN state = '{OFFLINE}' THEN dur_s ELSE 0 END) AS offline_s,
-           sum(CASE WHEN state = '{NO_DATA}' THEN dur_s ELSE 0 END) AS no_data_s,
-           sum(excluded_s) AS excluded_s,
-           sum(CASE WHEN state = '{NO_DATA}' THEN excluded_s ELSE 0 END) AS excluded_no_data_s
+WITH agg_us AS (
+    -- integer microseconds, so the trailing sums are exact whatever order an engine adds in
+    SELECT port_id, min(site_id) AS site_id, min(charger_id) AS charger_id, month,
+           min(s) AS period_start_at, max(e) AS period_end_at, sum(dur_us) AS period_us,
+           sum(CASE WHEN cls <> 'up' THEN dur_us ELSE 0 END) AS outage_us,
+           sum(CASE WHEN state = '{FAULT}' THEN dur_us ELSE 0 END) AS fault_us,
+           sum(CASE WHEN state = '{OFFLINE}' THEN dur_us ELSE 0 END) AS offline_us,
+           sum(CASE WHEN state = '{NO_DATA}' THEN dur_us ELSE 0 END) AS no_data_us,
+           sum(excluded_us) AS excluded_us,
+           sum(CASE WHEN state = '{NO_DATA}' THEN excluded_us ELSE 0 END) AS excluded_no_data_us
     FROM {PIECES} GROUP BY port_id, month
+), agg AS (
+    SELECT port_id, site_id, charger_id, month, period_start_at, period_end_at, period_us, outage_us, excluded_us,
+           {seconds_sql("period_us")} AS period_s, {seconds_sql("outage_us")} AS outage_s,
+           {seconds_sql("fault_us")} AS fault_s, {seconds_sql("offline_us")} AS offline_s,
+           {seconds_sql("no_data_us")} AS no_data_s, {seconds_sql("excluded_us")} AS excluded_s,
+           {seconds_sql("excluded_no_data_us")} AS excluded_no_data_s
+    FROM agg_us
 ), starts AS (
     SELECT l.port_id, pc.month, count(*) AS outages,
-           sum(CASE WHEN l.excluded_s < l.duration_s THEN 1 ELSE 0 END) AS failures,
-           sum(CASE WHEN l.excluded_s < l.duration_s THEN l.duration_s ELSE 0 END) AS repair_s
+           sum(CASE WHEN l.excluded_us < l.duration_us THEN 1 ELSE 0 END) AS failures,
+           sum(CASE WHEN l.excluded_us < l.duration_us THEN l.duration_us ELSE 0 END) AS repair_us
     FROM {LEDGER} l
     JOIN {PIECES} pc ON pc.port_id = l.port_id AND pc.s = l.started_at
     WHERE l.state = 'outage'
@@ -498,13 +562,15 @@ WITH agg AS (
 ), m AS (
     SELECT a.*, year(a.month) * 12 + month(a.month) - 1 AS month_idx,
            coalesce(s.outages, 0) AS outages, coalesce(s.failures, 0) AS failures,
-           coalesce(s.repair_s, 0) AS repair_s
+           coalesce(s.repair_us, 0) AS repair_us
     FROM agg a LEFT JOIN starts s ON s.port_id = a.port_id AND s.month = a.month
 )
-SELECT *,
-       sum(period_s) OVER t12 AS t12_period_s,
-       sum(outage_s) OVER t12 AS t12_outage_s,
-       sum(excluded_s) OVER t12 AS t12_excluded_s,
+SELECT port_id, site_id, charger_id, month, period_start_at, period_end_at, period_s, outage_s, fault_s,
+       offline_s, no_data_s, excluded_s, excluded_no_data_s, month_idx, outages, failures,
+       {seconds_sql("repair_us")} AS repair_s,
+       {seconds_sql("sum(period_us) OVER t12")} AS t12_period_s,
+       {seconds_sql("sum(outage_us) OVER t12")} AS t12_outage_s,
+       {seconds_sql("sum(excluded_us) OVER t12")} AS t12_excluded_s,
        count(*) OVER t12 AS t12_months,
        min(period_start_at) OVER t12 AS t12_period_start_at
 FROM m
@@ -512,6 +578,6 @@ WINDOW t12 AS (PARTITION BY port_id ORDER BY month_idx RANGE BETWEEN 11 PRECEDIN
 """
 
 
-def fetch(wh: Warehouse, table: str, where: str = "") -> pa.Table:
-    """One of the timeline's temporary tables as Arrow, optionally filtered (SQL predicate)."""
-    return wh.con.sql(f"SELECT * FROM {table} {'WHERE ' + where if where else ''}").to_arrow_table()
+def fetch(wh: Warehouse | SparkWarehouse, table: str, where: str = "") -> pa.Table:
+    """One of the timeline's temporary tables as Arrow, optionally filtered (SQL predicate, DuckDB dialect)."""
+    return wh.fetch(f"SELECT * FROM {table} {'WHERE ' + where if where else ''}")
