@@ -2,12 +2,14 @@
 
 Built on :mod:`evrevops.uptime.timeline` (where the rules are); this module
 selects the outages that touch the reported months and adds their revenue at
-risk (:mod:`evrevops.uptime.revenue_at_risk`) and the port's segment.
+risk (:mod:`evrevops.uptime.revenue_at_risk`) and the port's segment, in one SQL
+query that runs on DuckDB and (transpiled) on Spark.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
@@ -17,6 +19,9 @@ from evrevops.uptime import revenue_at_risk as _rar
 from evrevops.uptime import timeline as T
 from evrevops.warehouse.db import Warehouse
 
+if TYPE_CHECKING:
+    from evrevops.warehouse.spark import SparkWarehouse
+
 COLUMNS = (
     "outage_id", "port_id", "site_id", "charger_id", "segment", "started_at", "ended_at", "open",
     "duration_min", "state", "statuses", "error_codes", "fault_min", "offline_min", "excluded_min",
@@ -25,7 +30,7 @@ COLUMNS = (
 
 
 def ledger(
-    wh: Warehouse,
+    wh: Warehouse | SparkWarehouse,
     first_month: dt.date,
     last_month: dt.date | None = None,
     as_of: dt.datetime | None = None,
@@ -60,7 +65,7 @@ WITH inmonth AS (
 ), isl AS (
     SELECT DISTINCT port_id, island, s FROM {T.PIECES}
 ), rar AS (
-    SELECT port_id, island, any_value(currency) AS currency, sum(revenue_at_risk_minor) AS revenue_at_risk_minor
+    SELECT port_id, island, min(currency) AS currency, sum(revenue_at_risk_minor) AS revenue_at_risk_minor
     FROM {_rar.RAR} GROUP BY port_id, island
 )
 SELECT l.outage_id, l.port_id, l.site_id, l.charger_id, s.segment, l.started_at, l.ended_at, l.open,
@@ -76,4 +81,4 @@ LEFT JOIN sites s ON s.site_id = l.site_id
 WHERE {" AND ".join(where)} {sql_in("l.site_id", sites)}
 ORDER BY l.started_at, l.port_id
 """
-    return wh.con.sql(sql).to_arrow_table().select(list(COLUMNS))
+    return wh.fetch(sql).select(list(COLUMNS))

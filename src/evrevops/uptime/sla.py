@@ -33,6 +33,7 @@ Rules:
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
@@ -40,6 +41,9 @@ from evrevops.money import div_round_sql
 from evrevops.uptime import fact as _fact
 from evrevops.uptime import timeline as T
 from evrevops.warehouse.db import Warehouse
+
+if TYPE_CHECKING:
+    from evrevops.warehouse.spark import SparkWarehouse
 
 COLUMNS = (
     "contract_id", "line_id", "customer_id", "site_id", "month", "scope", "period", "window_start",
@@ -90,13 +94,14 @@ rows AS (
       AND coalesce(sla_period, 'month') IN ({periods})
 ), lines AS (
     -- each row's fee over its measurement window: ports × unit price per month, prorated by days in force
-    SELECT r.contract_id, r.line_id, any_value(r.customer_id) AS customer_id, any_value(r.site_id) AS site_id,
-           any_value(r.scope) AS scope, any_value(r.currency) AS currency, any_value(r.period) AS period,
-           any_value(r.sla_pct) AS sla_pct, any_value(r.sla_credit_schedule) AS sla_credit_schedule,
-           any_value(r.w0) AS w0,
+    SELECT r.contract_id, r.line_id, min(r.customer_id) AS customer_id, min(r.site_id) AS site_id,
+           min(r.scope) AS scope, min(r.currency) AS currency, min(r.period) AS period,
+           min(r.sla_pct) AS sla_pct, min(r.sla_credit_schedule) AS sla_credit_schedule,
+           min(r.w0) AS w0,
            -- exact: over a common denominator of every month length (FEE_DEN), in integers
            sum(CAST(r.ports AS HUGEINT) * r.unit_price_minor
-               * (least(coalesce(r.end_on, c.me), c.me) - greatest(r.effective_on, c.ms)) * ({FEE_DEN} // c.days))
+               * date_diff('day', greatest(r.effective_on, c.ms), least(coalesce(r.end_on, c.me), c.me))
+               * ({FEE_DEN} // c.days))
                AS fee_num
     FROM rows r JOIN cal c ON c.ms >= r.w0 AND c.ms < DATE '{m1}'
      AND r.effective_on < c.me AND (r.end_on IS NULL OR r.end_on > c.ms)
@@ -157,7 +162,7 @@ ORDER BY l.customer_id, l.contract_id, l.line_id
 
 
 def credits(
-    wh: Warehouse,
+    wh: Warehouse | SparkWarehouse,
     month: dt.date,
     as_of: dt.datetime | None = None,
     offline_after_s: int = T.DEFAULT_OFFLINE_AFTER_S,
@@ -175,7 +180,7 @@ def credits(
 
 
 def credits_range(
-    wh: Warehouse,
+    wh: Warehouse | SparkWarehouse,
     first: dt.date,
     last: dt.date,
     as_of: dt.datetime | None = None,
@@ -193,4 +198,4 @@ def credits_range(
     # the earliest measurement window any of the months evaluates
     start = min(w for m in months for w in (evaluation_window(m, p) for p in PERIOD_MONTHS) if w is not None)
     _fact.build(wh, start, m1, as_of=as_of, offline_after_s=offline_after_s, trailing=False)
-    return pa.concat_tables([wh.con.sql(credits_sql(m)).to_arrow_table().select(list(COLUMNS)) for m in months])
+    return pa.concat_tables([wh.fetch(credits_sql(m)).select(list(COLUMNS)) for m in months])

@@ -11,6 +11,7 @@ run it is still in.
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
@@ -19,6 +20,9 @@ from evrevops.uptime import revenue_at_risk as _rar
 from evrevops.uptime import timeline as T
 from evrevops.warehouse.db import Warehouse
 
+if TYPE_CHECKING:
+    from evrevops.warehouse.spark import SparkWarehouse
+
 COLUMNS = (
     "site_id", "segment", "customer_id", "charger_id", "state", "ports", "since", "silent_h",
     "last_seen_at", "currency", "revenue_at_risk_minor",
@@ -26,7 +30,7 @@ COLUMNS = (
 
 
 def silent(
-    wh: Warehouse,
+    wh: Warehouse | SparkWarehouse,
     as_of: dt.datetime | None = None,
     offline_after_s: int = T.DEFAULT_OFFLINE_AFTER_S,
 ) -> pa.Table:
@@ -63,12 +67,13 @@ WITH last_iv AS (
         UNION ALL SELECT charger_id, observed_at FROM status_events WHERE coalesce(protocol, '') NOT LIKE 'ocpp%') m
     WHERE t <= {as_of_sql} GROUP BY charger_id
 ), rar AS (
-    SELECT port_id, island, sum(revenue_at_risk_minor) AS minor, any_value(currency) AS currency
+    SELECT port_id, island, sum(revenue_at_risk_minor) AS minor, min(currency) AS currency
     FROM {_rar.RAR} GROUP BY port_id, island
 )
 SELECT r.site_id, s.segment, s.customer_id, r.charger_id, r.state, count(*) AS ports, min(r.since) AS since,
-       (epoch({as_of_sql}) - epoch(min(r.since))) / 3600 AS silent_h, any_value(seen.last_seen_at) AS last_seen_at,
-       any_value(rar.currency) AS currency, CAST(sum(coalesce(rar.minor, 0)) AS BIGINT) AS revenue_at_risk_minor
+       CAST({T.us_sql(as_of_sql, "min(r.since)")} AS DOUBLE) / 3600000000 AS silent_h,
+       min(seen.last_seen_at) AS last_seen_at,
+       min(rar.currency) AS currency, CAST(sum(coalesce(rar.minor, 0)) AS BIGINT) AS revenue_at_risk_minor
 FROM runs r
 LEFT JOIN sites s ON s.site_id = r.site_id
 LEFT JOIN seen ON seen.charger_id = r.charger_id
@@ -76,4 +81,4 @@ LEFT JOIN rar ON rar.port_id = r.port_id AND rar.island = r.island
 GROUP BY r.site_id, s.segment, s.customer_id, r.charger_id, r.state
 ORDER BY since, r.site_id, r.charger_id
 """
-    return wh.con.sql(sql).to_arrow_table().select(list(COLUMNS))
+    return wh.fetch(sql).select(list(COLUMNS))
