@@ -47,11 +47,24 @@ def test_kept_facts_equal_live_ones_at_every_grain(demo):
     first, last = span
     assert first.day == 1 and (last + dt.timedelta(days=1)).day == 1  # whole months
     assert first < lo and hi < last
-    for by, period in (("port", "day"), ("site", "month"), ("segment", "day"), ("customer", "month"), ("network", "month")):
+    for by, period in (
+        ("port", "day"),
+        ("site", "month"),
+        ("segment", "day"),
+        ("customer", "month"),
+        ("network", "month"),
+    ):
         live = mc.compute(demo, by=by, period=period, start=first, end=last, kept=False).to_pylist()
         fast = mc.compute(demo, by=by, period=period, start=first, end=last).to_pylist()
         _equal(fast, live)
     assert any(r["energy_revenue_minor"] for r in fast) and any(r["visit_success_rate"] for r in fast)
+    # the kept uptime: outages, repairs (mttr needs failures > 0) and money at risk are in the comparison
+    assert (
+        any(r["outages"] for r in fast)
+        and any(r["mttr_h"] for r in fast)
+        and any(r["revenue_at_risk_minor"] for r in fast)
+    )
+    assert any(r["uptime_t12m_pct"] for r in fast)
 
 
 def test_a_month_from_the_kept_facts_equals_the_live_month(demo):
@@ -64,7 +77,9 @@ def test_a_month_from_the_kept_facts_equals_the_live_month(demo):
     m = kept.facts(demo, *month, monthly=True)
     assert "local_date" not in m.port_day.columns and "local_date" in f.port_day.columns
     assert m.port_day.count().to_pyarrow().as_py() == f.port_day.port_id.nunique().to_pyarrow().as_py()
-    assert kept.facts(demo, month[0], month[1] - dt.timedelta(days=1), monthly=True).port_day.columns == f.port_day.columns
+    assert (
+        kept.facts(demo, month[0], month[1] - dt.timedelta(days=1), monthly=True).port_day.columns == f.port_day.columns
+    )
     # visits are left out: a visit begun just before the month counts on its own first day when kept
     names = [n for n in mc.METRICS if "visit" not in n]
     live = mc.compute(demo, by="site", period="month", start=month[0], end=month[1], metrics=names, kept=False)
@@ -101,7 +116,9 @@ def test_a_failed_refresh_leaves_the_kept_facts_as_they_were(demo, monkeypatch):
         raise RuntimeError("disk full")
 
     # add a session-bearing change so the rebuild would differ, then crash while recording it
-    demo.con.execute("UPDATE sessions SET energy_kwh = energy_kwh + 1 WHERE session_id = (SELECT min(session_id) FROM sessions)")
+    demo.con.execute(
+        "UPDATE sessions SET energy_kwh = energy_kwh + 1 WHERE session_id = (SELECT min(session_id) FROM sessions)"
+    )
     monkeypatch.setattr(derived, "record", crash)
     with pytest.raises(RuntimeError, match="disk full"):
         kept.refresh(demo)
@@ -130,3 +147,22 @@ def test_cli_ingest_keeps_the_facts(fixtures, tmp_path):
     _equal(mc.compute(w, by="site", start=month[0], end=month[1]).to_pylist(),
            mc.compute(w, by="site", start=month[0], end=month[1], kept=False).to_pylist())  # fmt: skip
     w.close()
+
+
+def test_another_horizon_or_window_builds_the_uptime_now(demo, monkeypatch):
+    kept.refresh(demo)
+    first, last = kept.covered(demo)
+    month = mc.month_range(f"{last - dt.timedelta(days=40):%Y-%m}")
+    assert kept.uptime(demo, month[0], month[0]) is not None
+    default = mc.compute(demo, by="network", start=month[0], end=month[1], metrics=["offline_min"]).to_pylist()
+
+    def refuse(*a, **k):
+        raise AssertionError("the kept uptime holds the default horizon and window only")
+
+    monkeypatch.setattr(kept, "uptime", refuse)
+    wider = mc.compute(
+        demo, by="network", start=month[0], end=month[1], metrics=["offline_min"], offline_after_s=30 * 86_400
+    ).to_pylist()
+    assert wider[0]["offline_min"] < default[0]["offline_min"]  # a longer silence window: less offline time
+    with pytest.raises(AssertionError, match="default horizon"):
+        mc.compute(demo, by="network", start=month[0], end=month[1], metrics=["offline_min"])

@@ -140,7 +140,8 @@ def expression(
         agg = agg.mutate(**{n: ibis.null("float64") for n in bill_needed})
     up_needed = {n for n in needed if MEASURES[n].level == "port-month"}
     if up_needed and period == "month":
-        uf = _prep(uptime_fact(wh, f, as_of, offline_after_s, trailing=bool(up_needed & _uptime.T12_MEASURES)))
+        trailing = bool(up_needed & _uptime.T12_MEASURES)
+        uf = _prep(uptime_fact(wh, f, as_of, offline_after_s, trailing=trailing, kept=kept))
         uagg = uf.group_by(keys).aggregate(**{n: uf[n].sum() for n in up_needed})
         agg = agg.left_join(uagg, [agg[k] == uagg[k] for k in keys]).select(
             agg, *[ibis.coalesce(uagg[n], 0).name(n) for n in up_needed]
@@ -218,30 +219,28 @@ def uptime_fact(
     f: _facts.Facts,
     as_of: dt.datetime | None = None,
     offline_after_s: int = _timeline.DEFAULT_OFFLINE_AFTER_S,
+    kept: bool = True,
     trailing: bool = True,
 ) -> ir.Table:
     """The port-month uptime fact (:mod:`evrevops.uptime.fact`) with the port's dimensions.
 
     ``trailing=False`` builds only three months before the range, not eleven
+    At the default data horizon and silence window, the fact kept after the
+    last ingest (:func:`evrevops.metrics.kept.uptime`) is read while current
+    and *kept* is true.
     (the trailing-twelve-month measures are then wrong, and must not be read).
 
     One row per port and local month of the range; ``currency`` is the site's
     (as in the port-day facts), so uptime rows meet the other measures of the
     same port. Revenue at risk is in that currency.
     """
-    _uptime.build(
-        wh, f.start.replace(day=1), f.end.replace(day=1), as_of=as_of, offline_after_s=offline_after_s,
-        trailing=trailing,
-    )  # fmt: skip
-    u = wh.table(_uptime.FACT)
-    sites = wh.table("sites").select("site_id", "segment", "customer_id")
-    cur = _facts.site_currency(wh)
-    j = u.left_join(sites, u.site_id == sites.site_id).left_join(cur, u.site_id == cur.site_id)
-    measures = [n for n, m in MEASURES.items() if m.level == "port-month"]
-    return j.select(
-        port_id=j.port_id, site_id=j.site_id, segment=j.segment, customer_id=j.customer_id,
-        currency=j.currency, month=j.month, **{n: j[n] for n in measures},
-    )  # fmt: skip
+    first, last = f.start.replace(day=1), f.end.replace(day=1)
+    if kept and as_of is None and offline_after_s == _timeline.DEFAULT_OFFLINE_AFTER_S:
+        u = _kept.uptime(wh, first, last)
+        if u is not None:
+            return u
+    _uptime.build(wh, first, last, as_of=as_of, offline_after_s=offline_after_s, trailing=trailing)
+    return _kept.uptime_with_dimensions(wh, wh.table(_uptime.FACT))
 
 
 def _unknown(name: str) -> Metric:

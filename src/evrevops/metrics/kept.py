@@ -7,7 +7,10 @@ the warehouse does. :func:`refresh` builds them once for every local day the ses
 after an ingest, into the tables :data:`PORT_DAY` and :data:`SITE_DAY`, and sums them by local
 month into :data:`PORT_MONTH` and :data:`SITE_MONTH`. :func:`facts` returns them, sliced to a
 range (the monthly sums when asked for whole months), while they are current, and None
-otherwise (the caller then builds them live). "Current" is the rule of :mod:`evrevops.warehouse.derived`: the same engine
+otherwise (the caller then builds them live). The port-month uptime fact
+(:mod:`evrevops.uptime.fact`, with the port's dimensions) is kept beside them in
+:data:`UPTIME` for the default data horizon (the latest telemetry) and silence window:
+:func:`uptime` returns it. "Current" is the rule of :mod:`evrevops.warehouse.derived`: the same engine
 version (the source of the fact builder and of this module) and the same ingest ledger.
 
 Kept facts are read on DuckDB only: another engine (Spark) computes them from its export.
@@ -28,6 +31,11 @@ import ibis
 
 from evrevops.metrics import calendar as _calendar
 from evrevops.metrics import facts as _facts
+from evrevops.metrics.registry import MEASURES
+from evrevops.uptime import fact as _uptime
+from evrevops.uptime import revenue_at_risk as _rar
+from evrevops.uptime import states as _states
+from evrevops.uptime import timeline as _timeline
 from evrevops.warehouse import derived
 from evrevops.warehouse.db import Warehouse
 
@@ -35,8 +43,19 @@ PORT_DAY = "kept_port_day"
 SITE_DAY = "kept_site_day"
 PORT_MONTH = "kept_port_month"  # PORT_DAY summed by port and local month: what a month-close reads
 SITE_MONTH = "kept_site_month"
+UPTIME = "kept_port_month_uptime"  # the port-month uptime fact with its dimensions, default horizon and window
 NAME = "kept_facts"  # its row in derived_facts: first_month/last_month hold the first and last local day
-ENGINE_VERSION = derived.engine_version((_facts.__file__, _calendar.__file__, __file__))
+ENGINE_VERSION = derived.engine_version(
+    (
+        _facts.__file__,
+        _calendar.__file__,
+        _uptime.__file__,
+        _timeline.__file__,
+        _rar.__file__,
+        _states.__file__,
+        __file__,
+    )
+)
 
 
 def covered(wh: Warehouse) -> tuple[dt.date, dt.date] | None:
@@ -72,6 +91,36 @@ def facts(wh: Warehouse, start: dt.date, end: dt.date, monthly: bool = False) ->
         start=start,
         end=end,
     )
+
+
+def uptime(wh: Warehouse, first_month: dt.date, last_month: dt.date) -> ibis.Table | None:
+    """The kept port-month uptime fact for local months ``first_month`` … ``last_month``, or None.
+
+    None when the kept facts are stale or do not cover the months. It holds the
+    figures of the default data horizon and silence window only (the caller
+    builds the timeline when asked for others).
+    """
+    span = covered(wh)
+    if span is None or first_month < span[0] or last_month > span[1]:
+        return None
+    u = wh.table(UPTIME)
+    return u.filter((u.month >= first_month) & (u.month <= last_month))
+
+
+def uptime_with_dimensions(wh: Warehouse, u: ibis.Table) -> ibis.Table:
+    """The port-month uptime fact *u* with each port's ``segment``, ``customer_id`` and site currency.
+
+    ``currency`` is the site's (as in the port-day facts), so uptime rows meet
+    the other measures of the same port; revenue at risk is in that currency.
+    """
+    sites = wh.table("sites").select("site_id", "segment", "customer_id")
+    cur = _facts.site_currency(wh)
+    j = u.left_join(sites, u.site_id == sites.site_id).left_join(cur, u.site_id == cur.site_id)
+    measures = [n for n, m in MEASURES.items() if m.level == "port-month"]
+    return j.select(
+        port_id=j.port_id, site_id=j.site_id, segment=j.segment, customer_id=j.customer_id,
+        currency=j.currency, month=j.month, **{n: j[n] for n in measures},
+    )  # fmt: skip
 
 
 def _compact(t: ibis.Table) -> ibis.Table:
@@ -117,7 +166,7 @@ def refresh(wh: Warehouse) -> dict:
     con.execute("BEGIN TRANSACTION")
     try:
         if first is None:
-            for name in (PORT_DAY, SITE_DAY, PORT_MONTH, SITE_MONTH):
+            for name in (PORT_DAY, SITE_DAY, PORT_MONTH, SITE_MONTH, UPTIME):
                 con.execute(f"DROP TABLE IF EXISTS {name}")
             counts = (0, 0)
         else:
@@ -131,6 +180,10 @@ def refresh(wh: Warehouse) -> dict:
             for name, src, keys in ((PORT_MONTH, PORT_DAY, ["port_id", *dims]), (SITE_MONTH, SITE_DAY, dims)):
                 sql = ibis.to_sql(_monthly(wh.table(src), keys))
                 con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql} ORDER BY month, {keys[0]}")
+            # the uptime of every month, with the trailing twelve months, at the default horizon
+            _uptime.build(wh, first, last.replace(day=1))
+            sql = ibis.to_sql(_compact(uptime_with_dimensions(wh, wh.table(_uptime.FACT))))
+            con.execute(f"CREATE OR REPLACE TABLE {UPTIME} AS {sql} ORDER BY month, port_id")
             counts = (wh.count(PORT_DAY), wh.count(SITE_DAY))
         derived.record(wh, NAME, stamp_version, first, last, counts[0])
         con.execute("COMMIT")
