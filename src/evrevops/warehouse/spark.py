@@ -61,8 +61,13 @@ class SparkWarehouse:
         return self.ibis.table(name)
 
     def register(self, name: str, table: pa.Table) -> ibis.Table:
-        """Make *table* a temporary view called *name* and return it as an Ibis table."""
-        self.spark.createDataFrame(table.to_pandas()).createOrReplaceTempView(name)
+        """Make *table* a temporary view called *name* and return it as an Ibis table.
+
+        From Arrow directly, so that the view keeps the table's types and its nulls (through
+        pandas, a null in a float or integer column would become NaN, and an all-null or empty
+        column would have no type).
+        """
+        self.spark.createDataFrame(table).createOrReplaceTempView(name)
         return self.ibis.table(name)
 
     def count(self, name: str) -> int:
