@@ -10,6 +10,11 @@ The SQL must stay within what SQLGlot maps to Spark: no DuckDB-only functions (`
 
 One transform applies before writing Spark SQL: :func:`hugeint_as_decimal`.
 
+Two more carry the CDR charging periods of the load profile (:mod:`evrevops.tariffs.load_profile`):
+``from_json`` with a literal DuckDB JSON structure (:func:`json_structure_as_ddl`) and
+``list_sum`` (:func:`list_sum_as_aggregate`); ``list_filter`` and ``list_transform`` with
+``lambda`` SQLGlot maps itself (Spark's ``filter`` and ``transform``).
+
 A statement ``CREATE [OR REPLACE] TEMP TABLE name AS SELECT …`` becomes, on Spark, a cached
 temporary view of the transpiled SELECT; ``CREATE [OR REPLACE] TEMP VIEW`` an uncached one.
 """
@@ -17,6 +22,7 @@ temporary view of the transpiled SELECT; ``CREATE [OR REPLACE] TEMP VIEW`` an un
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 
 import sqlglot
@@ -54,6 +60,58 @@ def hugeint_as_decimal(node: exp.Expression) -> exp.Expression:
     return node
 
 
+def _spark_ddl(structure: object) -> str:
+    """Spark DDL of a DuckDB JSON structure (``from_json``): objects are structs, one-item lists arrays."""
+    if isinstance(structure, dict):
+        return "STRUCT<" + ", ".join(f"`{k}`: {_spark_ddl(v)}" for k, v in structure.items()) + ">"
+    if isinstance(structure, list) and len(structure) == 1:
+        return f"ARRAY<{_spark_ddl(structure[0])}>"
+    if isinstance(structure, str):
+        if structure.upper() == "JSON":
+            return "STRING"  # Spark's from_json keeps a value read as STRING as its JSON text
+        return exp.DataType.build(structure, dialect="duckdb").sql(dialect="spark")
+    raise ValueError(f"not a DuckDB JSON structure: {structure!r}")
+
+
+def json_structure_as_ddl(node: exp.Expression) -> exp.Expression:
+    """SQLGlot transform: ``from_json(x, '<DuckDB JSON structure>')`` with Spark's DDL schema.
+
+    DuckDB describes the type to read as JSON (``'[{"start_date_time": "VARCHAR", "dimensions":
+    [{"type": "VARCHAR", "volume": "DOUBLE"}]}]'``), Spark as DDL (``'ARRAY<STRUCT<…>>'``);
+    SQLGlot passes the string through unchanged. Both ignore keys the structure does not name.
+    Only a string literal is rewritten (a structure computed in SQL is left for Spark to reject).
+    """
+    if isinstance(node, exp.FromJson) and isinstance(node.expression, exp.Literal) and node.expression.is_string:
+        try:
+            ddl = _spark_ddl(json.loads(node.expression.this))
+        except ValueError:
+            return node  # a DDL string already (or no structure this knows: Spark will say so)
+        return exp.FromJson(this=node.this, expression=exp.Literal.string(ddl))
+    return node
+
+
+_LIST_SUM = sqlglot.parse_one(
+    "AGGREGATE(FILTER(_list, _v -> NOT _v IS NULL), CAST(NULL AS DOUBLE), (_acc, _v) -> COALESCE(_acc, 0) + _v)",
+    read="spark",
+)
+
+
+def list_sum_as_aggregate(node: exp.Expression) -> exp.Expression:
+    """SQLGlot transform: DuckDB's ``list_sum(x)`` as Spark's ``aggregate`` over the non-null elements.
+
+    As DuckDB's: the sum of the elements that are not NULL, NULL when there are none (an empty
+    list included), as a DOUBLE (the load profile sums DOUBLE volumes). SQLGlot leaves
+    ``list_sum`` as it is, and writes ``array_sum`` with an INT zero that Spark refuses for
+    DOUBLE elements.
+    """
+    if isinstance(node, exp.Anonymous) and str(node.this).upper() == "LIST_SUM" and len(node.expressions) == 1:
+        arg = node.expressions[0].copy()
+        return _LIST_SUM.copy().transform(
+            lambda n: arg.copy() if isinstance(n, exp.Column) and n.name == "_list" else n
+        )
+    return node
+
+
 def to_spark(sql: str) -> str:
     """Spark SQL of one DuckDB statement or query, transpiled by SQLGlot.
 
@@ -66,6 +124,7 @@ def to_spark(sql: str) -> str:
     try:
         tree = sqlglot.parse_one(sql, read="duckdb")
         tree = tree.transform(hugeint_as_decimal)
+        tree = tree.transform(json_structure_as_ddl).transform(list_sum_as_aggregate)
         out = tree.sql(dialect="spark", unsupported_level=sqlglot.ErrorLevel.RAISE)
     except sqlglot.errors.SqlglotError as e:
         head = next((ln.strip() for ln in sql.strip().splitlines() if ln.strip()), "")
