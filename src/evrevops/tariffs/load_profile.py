@@ -25,6 +25,10 @@ is ``power_kw × 0.25`` kWh. ``local_at`` is the interval start on the site's
 wall clock (IANA ``time_zone`` of the site, DST-correct: a spring-forward day
 has 92 intervals, a fall-back day 100). Sessions with energy but no charging
 time cannot be placed; :func:`unplaced` reports them.
+
+The SQL (:func:`from_sessions_sql`) is written once, in DuckDB's dialect, and runs on DuckDB
+and, transpiled by :func:`evrevops.warehouse.sql.to_spark`, on Spark with the same rows
+(``power_kw`` equal to float rounding: the engines add the spans in different orders).
 """
 
 from __future__ import annotations
@@ -32,48 +36,48 @@ from __future__ import annotations
 import datetime as dt
 
 import duckdb
+import pyarrow as pa
 
 STEP_S = 900
 
+# The SQL is DuckDB's dialect and runs unchanged on Spark (transpiled by SQLGlot,
+# :func:`evrevops.warehouse.sql.to_spark`): instants are epoch seconds from ``date_diff`` (exact to
+# the microsecond on both), interval starts come back through ``make_timestamp`` and the wall clock
+# through ``AT TIME ZONE`` (Spark: ``from_utc_timestamp``, which needs the session in UTC), and
+# ``from_json`` / ``list_sum`` of the CDR periods are carried by the transforms of ``to_spark``.
 SESSIONS_SQL = """
 WITH readings AS (
     SELECT p.site_id, m.port_id, m.observed_at,
            m.value * CASE WHEN lower(m.unit) = 'kwh' THEN 1000 ELSE 1 END AS wh
     FROM {meter} m JOIN {ports} p ON p.port_id = m.port_id
     WHERE m.measurand = 'Energy.Active.Import.Register' AND m.phase IS NULL
-      AND m.observed_at > {start} - INTERVAL 1 DAY AND m.observed_at < {end} + INTERVAL 1 DAY {meter_filter}
+      AND m.observed_at > {meter_start} AND m.observed_at < {meter_end} {meter_filter}
 ),
 steps AS (
     SELECT site_id, port_id,
-           epoch(lag(observed_at) OVER w) AS a, epoch(observed_at) AS b, wh - lag(wh) OVER w AS dwh
-    FROM readings WINDOW w AS (PARTITION BY port_id ORDER BY observed_at, wh)
+           {epoch_prev} AS a, {epoch_obs} AS b,
+           wh - lag(wh) OVER (PARTITION BY port_id ORDER BY observed_at, wh) AS dwh
+    FROM readings
 ),
 meter_spans AS (
     SELECT site_id, dwh / 1000 * 3600 / (b - a) AS kw, a, b FROM steps WHERE dwh > 0 AND b > a
 ),
-sel AS NOT MATERIALIZED (
-    SELECT {sid_col} AS session_id, s.site_id, s.energy_kwh, p.rated_kw, s.started_at, s.ended_at,
-           s.charging_ended_at, {multi} AS multi, {periods_col} AS charging_periods
-    FROM {sessions} s LEFT JOIN {ports} p ON p.port_id = s.port_id
-    WHERE s.energy_kwh > 0 AND s.ended_at > {start} AND s.started_at < {end} {site_filter}
-      AND s.port_id NOT IN (SELECT DISTINCT port_id FROM readings WHERE port_id IS NOT NULL)
-),
 s AS (
     SELECT site_id, energy_kwh, rated_kw,
-           epoch(started_at) AS a,
-           epoch(least(coalesce(charging_ended_at, ended_at), ended_at)) AS b0,
-           epoch(ended_at) AS e
-    FROM sel WHERE NOT multi
+           {epoch_started} AS a,
+           {epoch_charged} AS b0,
+           {epoch_ended} AS e
+    FROM {sel} sel WHERE NOT multi
 ),
 cp AS (
     -- CDRs that charged in more than one charging period: each period's energy over its own TIME
-    SELECT session_id, site_id, rated_kw, epoch(ended_at) AS e,
+    SELECT session_id, site_id, rated_kw, {epoch_ended} AS e,
            unnest(from_json(charging_periods,
                '[{{"start_date_time":"VARCHAR","dimensions":[{{"type":"VARCHAR","volume":"DOUBLE"}}]}}]')) AS p
-    FROM sel WHERE multi
+    FROM {sel} sel WHERE multi
 ),
 cq AS (
-    SELECT session_id, site_id, rated_kw, e, epoch(CAST(p.start_date_time AS TIMESTAMPTZ)) AS a,
+    SELECT session_id, site_id, rated_kw, e, {epoch_period} AS a,
            coalesce(list_sum(list_transform(list_filter(p.dimensions, lambda d: d.type = 'ENERGY'),
                                             lambda d: d.volume)), 0) AS kwh,
            coalesce(list_sum(list_transform(list_filter(p.dimensions, lambda d: d.type = 'TIME'),
@@ -82,13 +86,13 @@ cq AS (
 ),
 cr AS (
     SELECT *, CASE WHEN h > 0 THEN least(a + h * 3600, nxt) ELSE nxt END AS b0
-    FROM (SELECT *, least(coalesce(lead(a) OVER (PARTITION BY session_id ORDER BY a), e), e) AS nxt FROM cq)
+    FROM (SELECT *, least(coalesce(lead(a) OVER (PARTITION BY session_id ORDER BY a), e), e) AS nxt FROM cq) cn
 ),
 period_spans AS (
     SELECT site_id, kwh * 3600 / (b - a) AS kw, a, b FROM (
         SELECT site_id, kwh, a,
                {period_end} AS b
-        FROM cr WHERE kwh > 0 AND b0 > a)
+        FROM cr WHERE kwh > 0 AND b0 > a) pe
 ),
 c AS (
     SELECT site_id, energy_kwh, a, e,
@@ -108,16 +112,59 @@ k AS (
     FROM spans
 ),
 w AS (
-    SELECT site_id, k, any_value(source) AS source,
+    -- an interval with any load placed from sessions is 'sessions'; 'meter' when all of it is metered
+    SELECT site_id, k, max(source) AS source,
            sum(kw * (least(b, (k + 1) * {step}) - greatest(a, k * {step})) / {step}) AS power_kw
     FROM k GROUP BY site_id, k
 )
-SELECT w.site_id, w.source, to_timestamp(w.k * {step})::TIMESTAMPTZ AT TIME ZONE 'UTC' AS interval_at,
-       (to_timestamp(w.k * {step})::TIMESTAMPTZ AT TIME ZONE coalesce(st.time_zone, 'UTC')) AS local_at,
-       w.power_kw
+SELECT w.site_id, w.source, {interval_at} AS interval_at, {local_at} AS local_at, w.power_kw
 FROM w LEFT JOIN {sites} st ON st.site_id = w.site_id
-WHERE w.k * {step} >= epoch({start}) AND w.k * {step} < epoch({end})
+WHERE w.k * {step} >= {epoch_start} AND w.k * {step} < {epoch_end}
 """
+
+# The sessions a profile places: a subquery read twice (by the constant-power and the charging-period
+# paths), written out at both rather than as a CTE, which DuckDB would compute once in full; each copy
+# has its own filter pushed down (what `AS NOT MATERIALIZED` asked of DuckDB, which Spark cannot parse).
+SELECTED_SQL = """(
+    SELECT {sid_col} AS session_id, s.site_id, s.energy_kwh, p.rated_kw, s.started_at, s.ended_at,
+           s.charging_ended_at, {multi} AS multi, {periods_col} AS charging_periods
+    FROM {sessions} s LEFT JOIN {ports} p ON p.port_id = s.port_id
+    WHERE s.energy_kwh > 0 AND s.ended_at > {start} AND s.started_at < {end} {site_filter}
+      AND s.port_id NOT IN (SELECT DISTINCT port_id FROM readings WHERE port_id IS NOT NULL)
+)"""
+
+
+def epoch_sql(ts: str) -> str:
+    """SQL of a TIMESTAMP (UTC, no zone) as seconds since 1970-01-01 [s], a DOUBLE exact to the microsecond.
+
+    The same text on DuckDB and (transpiled) on Spark; ``epoch()`` would truncate to whole
+    seconds on Spark (``unix_timestamp``).
+    """
+    return f"(date_diff('microsecond', TIMESTAMP '1970-01-01', {ts}) / 1000000)"
+
+
+def instant_sql(seconds: str) -> str:
+    """SQL of the UTC TIMESTAMP (no zone) *seconds* [s, whole] after 1970-01-01."""
+    return f"CAST(make_timestamp(CAST({seconds} AS BIGINT) * 1000000) AS TIMESTAMP)"
+
+
+def wall_clock_sql(seconds: str, zone: str) -> str:
+    """SQL of the instant *seconds* [s, whole] after 1970-01-01 UTC on the wall clock of IANA *zone* (a TIMESTAMP).
+
+    DuckDB reads ``(… AT TIME ZONE 'UTC') AT TIME ZONE zone`` whatever its session time zone;
+    on Spark it is ``from_utc_timestamp``, whose result is the wall clock only in a session in
+    UTC (as :class:`evrevops.warehouse.spark.SparkWarehouse` opens it).
+    """
+    return (
+        f"CAST((make_timestamp(CAST({seconds} AS BIGINT) * 1000000) AT TIME ZONE 'UTC') AT TIME ZONE {zone}"
+        " AS TIMESTAMP)"
+    )
+
+
+def _epoch(t: dt.datetime) -> str:
+    """Seconds since 1970-01-01 of a naive UTC instant, as a SQL number."""
+    s = (t - dt.datetime(1970, 1, 1)).total_seconds()
+    return str(int(s)) if s == int(s) else repr(s)
 
 
 def capped_end_sql(kwh: str, a: str = "a", b0: str = "b0", e: str = "e", rated: str = "rated_kw") -> str:
@@ -179,36 +226,61 @@ def from_sessions_sql(
     # over its TIME is the constant-power case): a text test finds them without parsing every CDR.
     multi = 'coalesce(s.charging_periods LIKE \'%"ENERGY"%"ENERGY"%\', FALSE)' if cdr_periods else "FALSE"
     periods_col = "s.charging_periods" if cdr_periods else "CAST(NULL AS VARCHAR)"
-    return SESSIONS_SQL.format(
-        period_end=capped_end_sql("kwh"),
-        session_end=capped_end_sql("energy_kwh"),
+    sel = SELECTED_SQL.format(
         multi=multi,
         periods_col=periods_col,
         sid_col="s.session_id" if cdr_periods else "CAST(NULL AS VARCHAR)",
         sessions=sessions,
         ports=ports,
-        sites=sites,
-        meter=meter,
         start=ts_sql(start),
         end=ts_sql(end),
-        step=STEP_S,
         site_filter=flt,
+    )
+    day = dt.timedelta(days=1)
+    return SESSIONS_SQL.format(
+        period_end=capped_end_sql("kwh"),
+        session_end=capped_end_sql("energy_kwh"),
+        sel=sel,
+        ports=ports,
+        sites=sites,
+        meter=meter,
+        meter_start=ts_sql(start - day),
+        meter_end=ts_sql(end + day),
+        epoch_prev=epoch_sql("lag(observed_at) OVER (PARTITION BY port_id ORDER BY observed_at, wh)"),
+        epoch_obs=epoch_sql("observed_at"),
+        epoch_started=epoch_sql("started_at"),
+        epoch_charged=epoch_sql("least(coalesce(charging_ended_at, ended_at), ended_at)"),
+        epoch_ended=epoch_sql("ended_at"),
+        epoch_period=epoch_sql("CAST(CAST(p.start_date_time AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP)"),
+        interval_at=instant_sql(f"w.k * {STEP_S}"),
+        local_at=wall_clock_sql(f"w.k * {STEP_S}", "coalesce(st.time_zone, 'UTC')"),
+        step=STEP_S,
+        epoch_start=_epoch(start),
+        epoch_end=_epoch(end),
         meter_filter=mflt,
     )
 
 
-def from_sessions(
-    con: duckdb.DuckDBPyConnection, start: dt.datetime, end: dt.datetime, **kw
-) -> duckdb.DuckDBPyRelation:
-    """The 15-minute profile from sessions (see :func:`from_sessions_sql`)."""
-    return con.sql(from_sessions_sql(start, end, **kw))
+def from_sessions(wh, start: dt.datetime, end: dt.datetime, **kw) -> pa.Table:
+    """The 15-minute profile from sessions (see :func:`from_sessions_sql`), on either engine.
+
+    *wh* is a :class:`~evrevops.warehouse.db.Warehouse` or a
+    :class:`~evrevops.warehouse.spark.SparkWarehouse`; returns the rows as Arrow (``wh.fetch``).
+    """
+    return wh.fetch(from_sessions_sql(start, end, **kw))
 
 
-def unplaced(con: duckdb.DuckDBPyConnection, start: dt.datetime, end: dt.datetime, sessions: str = "sessions"):
-    """Sessions in the range with energy but no charging time: (sessions, kWh) per site."""
-    return con.sql(
-        f"""SELECT site_id, count(*) AS sessions, sum(energy_kwh) AS energy_kwh FROM {sessions}
+def unplaced_sql(start: dt.datetime, end: dt.datetime, sessions: str = "sessions") -> str:
+    """SQL of the sessions in the range with energy but no charging time: (sessions, kWh) per site."""
+    return f"""SELECT site_id, count(*) AS sessions, sum(energy_kwh) AS energy_kwh FROM {sessions}
             WHERE energy_kwh > 0 AND ended_at > {ts_sql(start)} AND started_at < {ts_sql(end)}
               AND least(coalesce(charging_ended_at, ended_at), ended_at) <= started_at
             GROUP BY site_id"""
-    )
+
+
+def unplaced(con: duckdb.DuckDBPyConnection, start: dt.datetime, end: dt.datetime, sessions: str = "sessions"):
+    """Sessions in the range with energy but no charging time: (sessions, kWh) per site, on a DuckDB connection.
+
+    On a warehouse of either engine: ``wh.fetch(unplaced_sql(start, end))``.
+    """
+    return con.sql(unplaced_sql(start, end, sessions))
