@@ -43,7 +43,10 @@ demand (``coincidentratestructure``), reactive power
 ``$/year``) and tier limits in units other than kWh per month or per day.
 
 The bulk computation is one SQL statement over a load table and small tariff
-tables (:func:`rate_tables`); it never loops over intervals in Python.
+tables (:func:`rate_tables`); it never loops over intervals in Python. The statement is
+written in DuckDB's dialect and runs on DuckDB and, transpiled
+(:func:`evrevops.warehouse.sql.to_spark`), on Spark, with the same bills to the cent: every
+DECIMAL in it has an explicit precision and scale that both engines keep exactly.
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ import datetime as dt
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import duckdb
@@ -262,6 +265,7 @@ def parse_rate(rate: Mapping[str, Any] | str, tariff_id: str | None = None) -> U
 # ------------------------------------------------------------- tariff tables
 
 RATE_DECIMAL = pa.decimal128(18, 9)
+FIXED_MONTH_DECIMAL = pa.decimal128(24, 12)
 
 
 def rate_tables(rates: Iterable[UtilityRate]) -> dict[str, pa.Table]:
@@ -274,14 +278,26 @@ def rate_tables(rates: Iterable[UtilityRate]) -> dict[str, pa.Table]:
     ``rate_energy_tiers``: (tn, period, lower, upper, daily, rate);
     ``rate_demand_tiers``: (tn, kind, period, lower, upper, rate) with
     ``kind`` ``tou`` (period = TOU period) or ``flat`` (period = month 1–12);
-    ``rate_meta``: (tn, utility_tariff_id, fixed, fixed_units, minimum,
-    minimum_units, window_s).
+    ``rate_meta``: (tn, utility_tariff_id, fixed, fixed_units, fixed_month, minimum,
+    minimum_units, window_s), where ``fixed_month`` is the fixed charge of a month [$] for
+    ``$/month`` and ``$/year`` (÷ 12, exact to 12 places, half to even: SQL would divide in
+    floating point on DuckDB) and ``$/day`` is multiplied by the days of the month in SQL.
     """
     hours: dict[str, list] = {k: [] for k in ("k", "tn", "month", "weekend", "hour", "ep", "dp")}
     et: dict[str, list] = {k: [] for k in ("tn", "period", "lower", "upper", "daily", "rate")}
     dt_: dict[str, list] = {k: [] for k in ("tn", "kind", "period", "lower", "upper", "rate")}
     meta: dict[str, list] = {
-        k: [] for k in ("tn", "utility_tariff_id", "fixed", "fixed_units", "minimum", "minimum_units", "window_s")
+        k: []
+        for k in (
+            "tn",
+            "utility_tariff_id",
+            "fixed",
+            "fixed_units",
+            "fixed_month",
+            "minimum",
+            "minimum_units",
+            "window_s",
+        )
     }
 
     def tiers(out: dict[str, list], tn: int, period: int, ts: tuple[Tier, ...], **extra: Any) -> None:
@@ -320,6 +336,9 @@ def rate_tables(rates: Iterable[UtilityRate]) -> dict[str, pa.Table]:
         meta["utility_tariff_id"].append(r.tariff_id)
         meta["fixed"].append(r.fixed)
         meta["fixed_units"].append(r.fixed_units)
+        meta["fixed_month"].append(
+            (r.fixed / 12).quantize(Decimal("1e-12"), ROUND_HALF_EVEN) if r.fixed_units == "$/year" else r.fixed
+        )
         meta["minimum"].append(r.minimum)
         meta["minimum_units"].append(r.minimum_units)
         meta["window_s"].append(r.window_min * 60)
@@ -373,6 +392,7 @@ def rate_tables(rates: Iterable[UtilityRate]) -> dict[str, pa.Table]:
                     ("utility_tariff_id", pa.string()),
                     ("fixed", RATE_DECIMAL),
                     ("fixed_units", pa.string()),
+                    ("fixed_month", FIXED_MONTH_DECIMAL),
                     ("minimum", RATE_DECIMAL),
                     ("minimum_units", pa.string()),
                     ("window_s", i32),
@@ -384,110 +404,113 @@ def rate_tables(rates: Iterable[UtilityRate]) -> dict[str, pa.Table]:
 
 # --------------------------------------------------------------------- the SQL
 
-# Exact money: kWh and kW are DOUBLE physical quantities; each is cast to DECIMAL(38,12) before it
-# meets a DECIMAL rate, and amounts stay DECIMAL until each line is rounded to cents.
+# Exact money: kWh and kW are DOUBLE physical quantities; each is cast to QTY before it meets a rate
+# cast to RATE, and amounts stay DECIMAL until each line is rounded to cents. The types are chosen so
+# that DuckDB and Spark compute the same exact numbers: a QTY × RATE product needs 22 + 15 + 1 = 38
+# digits, the most Spark keeps without cutting the scale (21 places, exact), and a line is LINE
+# (up to $999,999,999 a site-month) so that adding the five lines stays within 38 digits too.
+QTY = "DECIMAL(22, 12)"  # kWh or kW, up to 10^10
+RATE = "DECIMAL(15, 9)"  # $/kWh or $/kW, up to $999,999
+LINE = "DECIMAL(30, 21)"
+# The SQL is DuckDB's dialect and runs unchanged on Spark (transpiled by SQLGlot,
+# evrevops.warehouse.sql.to_spark): local hours are whole hours since 1970 on the wall clock
+# (date_diff), integer division is `//` on integers only, and no CTE is MATERIALIZED.
 # One pass over the intervals: they are grouped once by (site, month, energy period, demand period)
 # into kWh and the highest interval kW; a tariff whose demand window is longer than the interval
 # has its clock-aligned blocks averaged first (a second, smaller pass over its own sites only).
+# Past that pass each step reads the one before it once (month totals and peaks are window sums
+# beside the rows, not joins back): Spark inlines a CTE at every reference, so a CTE read by
+# several later steps would be planned and run once per path.
 BILL_SQL = """
 WITH {load_cte}st AS (
-    SELECT s.site_id, m.tn, m.window_s, CAST(row_number() OVER (ORDER BY s.site_id) AS INTEGER) AS sn
+    SELECT s.site_id, m.tn, m.window_s
     FROM {sites} s JOIN rate_meta m ON m.utility_tariff_id = s.utility_tariff_id
 ),
 hg AS (
     -- the one pass over every interval: per site, local month and schedule hour (the hour's place in
     -- a 12 × 24 weekday/weekend schedule, from the small bill_calendar), kWh and the top interval kW
     SELECT d.site_id, c.mh, sum(d.power_kw) AS kw_sum, max(d.power_kw) AS kw_max
-    FROM {load} d JOIN bill_calendar c ON c.lh = epoch_us(d.local_at) // 3600000000
+    FROM {load} d JOIN bill_calendar c ON c.lh = {local_hour}
     GROUP BY d.site_id, c.mh
 ),
 g AS (
     -- then, on at most 576 rows per site-year, the site's tariff periods of each schedule hour
-    SELECT st.sn, hg.mh // 576 AS mk, h.ep, h.dp, sum(hg.kw_sum) AS kw_sum, max(hg.kw_max) AS kw_max
+    SELECT st.site_id, st.tn, st.window_s, hg.mh // 576 AS mk, h.ep, h.dp,
+           sum(hg.kw_sum) AS kw_sum, max(hg.kw_max) AS kw_max
     FROM hg JOIN st ON st.site_id = hg.site_id
     JOIN rate_hours h ON h.k = st.tn * 1024 + hg.mh % 576
-    GROUP BY st.sn, hg.mh // 576, h.ep, h.dp
+    GROUP BY st.site_id, st.tn, st.window_s, hg.mh // 576, h.ep, h.dp
 ),
 blocks AS (
     -- sites whose tariff's demand window is longer than the interval: clock-aligned block averages
-    SELECT st.sn, c.mk, arg_min(h.dp, d.interval_at) AS dp,
-           sum(d.power_kw) * {step_s} / any_value(st.window_s) AS kw
+    SELECT st.site_id, st.tn, c.mk, arg_min(h.dp, d.interval_at) AS dp,
+           sum(d.power_kw) * {step_s} / max(st.window_s) AS kw
     FROM {load} d JOIN st ON st.site_id = d.site_id AND st.window_s > {step_s}
-    JOIN bill_calendar c ON c.lh = epoch_us(d.local_at) // 3600000000
+    JOIN bill_calendar c ON c.lh = {local_hour}
     JOIN rate_hours h ON h.k = st.tn * 1024 + c.hk
-    GROUP BY st.sn, c.mk, epoch_us(d.interval_at) // (st.window_s * 1000000)
+    GROUP BY st.site_id, st.tn, c.mk,
+             date_diff('microsecond', TIMESTAMP '1970-01-01', d.interval_at) // (st.window_s * 1000000)
 ),
 month_energy AS (
-    SELECT sn, make_date(CAST(mk // 12 AS INTEGER), CAST(mk % 12 + 1 AS INTEGER), 1) AS bill_month,
-           ep, sum(kw_sum) * {step_h} AS kwh
-    FROM g GROUP BY sn, mk, ep
+    -- kWh of each energy period in the month, beside the month's total
+    SELECT *, sum(kwh) OVER (PARTITION BY site_id, bill_month) AS month_kwh
+    FROM (SELECT site_id, tn, make_date(CAST(mk // 12 AS INTEGER), CAST(mk % 12 + 1 AS INTEGER), 1) AS bill_month,
+                 ep, sum(kw_sum) * {step_h} AS kwh
+          FROM g GROUP BY site_id, tn, mk, ep) pe
 ),
-month_total AS (
-    SELECT sn, bill_month, sum(kwh) AS kwh FROM month_energy GROUP BY sn, bill_month
+energy AS (
+    SELECT e.site_id, e.tn, e.bill_month, max(e.month_kwh) AS energy_kwh,
+           CAST(sum(CAST(CASE WHEN e.month_kwh > 0 THEN e.kwh / e.month_kwh * greatest(
+                   least(e.month_kwh, coalesce(x.upper * CASE WHEN x.daily THEN {days} ELSE 1 END, e.month_kwh))
+                   - x.lower * CASE WHEN x.daily THEN {days} ELSE 1 END, 0) ELSE 0 END
+               AS {qty}) * CAST(x.rate AS {rate})) AS {line}) AS energy_charge
+    FROM month_energy e
+    LEFT JOIN rate_energy_tiers x ON x.tn = e.tn AND x.period = e.ep
+    GROUP BY e.site_id, e.tn, e.bill_month
 ),
 tou_peak AS (
-    SELECT sn, make_date(CAST(mk // 12 AS INTEGER), CAST(mk % 12 + 1 AS INTEGER), 1) AS bill_month, dp, max(kw) AS kw
-    FROM (
-        SELECT g.sn, g.mk, g.dp, g.kw_max AS kw FROM g JOIN st ON st.sn = g.sn WHERE st.window_s <= {step_s}
-        UNION ALL
-        SELECT sn, mk, dp, kw FROM blocks
-    ) GROUP BY sn, mk, dp
+    -- the peak of each demand period in the month, beside the month's peak
+    SELECT *, max(kw) OVER (PARTITION BY site_id, bill_month) AS month_kw
+    FROM (SELECT site_id, tn, make_date(CAST(mk // 12 AS INTEGER), CAST(mk % 12 + 1 AS INTEGER), 1) AS bill_month,
+                 dp, max(kw) AS kw
+          FROM (SELECT site_id, tn, mk, dp, kw_max AS kw FROM g WHERE window_s <= {step_s}
+                UNION ALL
+                SELECT site_id, tn, mk, dp, kw FROM blocks) pk
+          GROUP BY site_id, tn, mk, dp) pp
 ),
-month_peak AS (
-    SELECT sn, bill_month, max(kw) AS kw FROM tou_peak GROUP BY sn, bill_month
-),
-energy_charge AS (
-    SELECT e.sn, e.bill_month,
-           sum(CAST(CASE WHEN t.kwh > 0 THEN e.kwh / t.kwh * greatest(
-                   least(t.kwh, coalesce(x.upper * CASE WHEN x.daily THEN {days_e} ELSE 1 END, t.kwh))
-                   - x.lower * CASE WHEN x.daily THEN {days_e} ELSE 1 END, 0) ELSE 0 END
-               AS DECIMAL(38, 12)) * x.rate) AS amount
-    FROM month_energy e
-    JOIN month_total t ON t.sn = e.sn AND t.bill_month = e.bill_month
-    JOIN st ON st.sn = e.sn
-    JOIN rate_energy_tiers x ON x.tn = st.tn AND x.period = e.ep
-    GROUP BY e.sn, e.bill_month
-),
-tou_charge AS (
-    SELECT p.sn, p.bill_month,
-           sum(CAST(greatest(least(p.kw, coalesce(x.upper, p.kw)) - x.lower, 0) AS DECIMAL(38, 12)) * x.rate)
-               AS amount
+demand AS (
+    SELECT p.site_id, p.tn, p.bill_month, max(p.month_kw) AS peak_kw,
+           CAST(sum(CAST(greatest(least(p.kw, coalesce(x.upper, p.kw)) - x.lower, 0) AS {qty})
+                    * CAST(x.rate AS {rate})) AS {line}) AS tou_demand_charge
     FROM tou_peak p
-    JOIN st ON st.sn = p.sn
-    JOIN rate_demand_tiers x ON x.tn = st.tn AND x.kind = 'tou' AND x.period = p.dp
-    GROUP BY p.sn, p.bill_month
+    LEFT JOIN rate_demand_tiers x ON x.tn = p.tn AND x.kind = 'tou' AND x.period = p.dp
+    GROUP BY p.site_id, p.tn, p.bill_month
 ),
-flat_charge AS (
-    SELECT p.sn, p.bill_month,
-           sum(CAST(greatest(least(p.kw, coalesce(x.upper, p.kw)) - x.lower, 0) AS DECIMAL(38, 12)) * x.rate)
-               AS amount
-    FROM month_peak p
-    JOIN st ON st.sn = p.sn
-    JOIN rate_demand_tiers x ON x.tn = st.tn AND x.kind = 'flat'
-                            AND x.period = CAST(EXTRACT(month FROM p.bill_month) AS INTEGER)
-    GROUP BY p.sn, p.bill_month
+flat AS (
+    SELECT p.site_id, p.bill_month, max(p.peak_kw) AS peak_kw, max(p.tou_demand_charge) AS tou_demand_charge,
+           CAST(sum(CAST(greatest(least(p.peak_kw, coalesce(x.upper, p.peak_kw)) - x.lower, 0) AS {qty})
+                    * CAST(x.rate AS {rate})) AS {line}) AS flat_demand_charge
+    FROM demand p
+    LEFT JOIN rate_demand_tiers x ON x.tn = p.tn AND x.kind = 'flat'
+                                 AND x.period = CAST(EXTRACT(month FROM p.bill_month) AS INTEGER)
+    GROUP BY p.site_id, p.bill_month
 ),
 exact AS (
-    SELECT st.site_id, mt.utility_tariff_id, p.bill_month, t.kwh AS energy_kwh, p.kw AS peak_kw,
-           coalesce(e.amount, 0) AS energy_charge,
-           coalesce(f.amount, 0) AS flat_demand_charge,
-           coalesce(c.amount, 0) AS tou_demand_charge,
-           CAST(CASE mt.fixed_units WHEN '$/day' THEN mt.fixed * {days_p}
-                                    WHEN '$/year' THEN mt.fixed / 12
-                                    ELSE mt.fixed END AS DECIMAL(38, 12)) AS fixed_charge,
-           CAST(CASE mt.minimum_units WHEN '$/day' THEN mt.minimum * {days_p} ELSE mt.minimum END
-                AS DECIMAL(38, 12)) AS minimum_charge
-    FROM month_peak p
-    JOIN st ON st.sn = p.sn
-    JOIN month_total t ON t.sn = p.sn AND t.bill_month = p.bill_month
-    JOIN rate_meta mt ON mt.tn = st.tn
-    LEFT JOIN energy_charge e ON e.sn = p.sn AND e.bill_month = p.bill_month
-    LEFT JOIN flat_charge f ON f.sn = p.sn AND f.bill_month = p.bill_month
-    LEFT JOIN tou_charge c ON c.sn = p.sn AND c.bill_month = p.bill_month
+    SELECT e.site_id, mt.utility_tariff_id, e.bill_month, e.energy_kwh, f.peak_kw,
+           coalesce(e.energy_charge, CAST(0 AS {line})) AS energy_charge,
+           coalesce(f.flat_demand_charge, CAST(0 AS {line})) AS flat_demand_charge,
+           coalesce(f.tou_demand_charge, CAST(0 AS {line})) AS tou_demand_charge,
+           CAST(CASE mt.fixed_units WHEN '$/day' THEN mt.fixed * {days} ELSE mt.fixed_month END AS {line})
+               AS fixed_charge,
+           CAST(CASE mt.minimum_units WHEN '$/day' THEN mt.minimum * {days} ELSE mt.minimum END AS {line})
+               AS minimum_charge
+    FROM energy e
+    JOIN flat f ON f.site_id = e.site_id AND f.bill_month = e.bill_month
+    JOIN rate_meta mt ON mt.tn = e.tn
 ),
 lines AS (
-    SELECT *, greatest(minimum_charge - (energy_charge + flat_demand_charge + tou_demand_charge + fixed_charge), 0)
-                  AS minimum_charge_adjustment
+    SELECT *, CAST(greatest(minimum_charge - (energy_charge + flat_demand_charge + tou_demand_charge + fixed_charge),
+                            CAST(0 AS {line})) AS {line}) AS minimum_charge_adjustment
     FROM exact
 )
 SELECT site_id, utility_tariff_id, bill_month, 'USD' AS currency, energy_kwh, peak_kw,
@@ -497,10 +520,18 @@ SELECT site_id, utility_tariff_id, bill_month, 'USD' AS currency, energy_kwh, pe
 FROM lines
 """
 
+# the exact lines as the kept bills store them (site_month_bills)
+EXACT_TYPES = {name: "DECIMAL(38, 12)" if name == "fixed_charge" else "DECIMAL(38, 21)" for name in LINE_ITEMS}
+
 
 def _days(col: str = "bill_month") -> str:
-    # days in the billing month: the day before the first of the next month
-    return f"EXTRACT(day FROM (CAST({col} AS DATE) + INTERVAL 1 MONTH - INTERVAL 1 DAY))"
+    # days in the billing month
+    return f"EXTRACT(day FROM last_day({col}))"
+
+
+def local_hour_sql(local_at: str) -> str:
+    """SQL of whole hours since 1970-01-01 00:00 on the wall clock (``bill_calendar.lh``) of a local TIMESTAMP."""
+    return f"date_diff('hour', TIMESTAMP '1970-01-01', {local_at})"
 
 
 def bill_sql(load: str, sites: str, step_s: int = 900, materialize: bool = False) -> str:
@@ -514,34 +545,52 @@ def bill_sql(load: str, sites: str, step_s: int = 900, materialize: bool = False
         ``power_kw`` (average power over the interval [kW]); intervals without
         a row have no load.
     sites : str
-        Relation with ``site_id`` and ``utility_tariff_id``.
+        Relation with ``site_id`` and ``utility_tariff_id``, one row per site.
     step_s : int
         Interval length [s] (900 for 15-minute load).
     materialize : bool
-        Compute *load* once (a query rather than a table: it is read twice).
+        Name *load* once, as a CTE (a query rather than a table: it is read twice). DuckDB
+        computes a CTE read twice once; Spark inlines it at each read (a table made first,
+        ``wh.execute("CREATE TEMP TABLE …")``, is the better load there).
+
+    Notes
+    -----
+    Needs the tables :func:`register_rates` and :func:`register_calendar` make. The text is
+    DuckDB's dialect; :func:`evrevops.warehouse.sql.to_spark` carries it to Spark unchanged in
+    meaning, to the cent.
     """
-    minor = {name: f"CAST(round({name} * 100) AS BIGINT)" for name in LINE_ITEMS}  # exact DECIMAL → cents
+    # exact DECIMAL → cents: rounded half away from zero on both engines, at two places first so that
+    # no engine cuts the scale on the way (Spark would for `× 100` of a DECIMAL(30, 21))
+    minor = {name: f"CAST(round({name}, 2) * 100 AS BIGINT)" for name in LINE_ITEMS}
     load_cte = ""
     if materialize:
-        load_cte, load = f"bill_load AS MATERIALIZED (SELECT * FROM {load}),\n", "bill_load"
+        load_cte, load = f"bill_load AS (SELECT * FROM {load}),\n", "bill_load"
     return BILL_SQL.format(
         load_cte=load_cte,
         load=load,
         sites=sites,
-        step_h=f"({step_s} / 3600.0)",
+        local_hour=local_hour_sql("d.local_at"),
+        step_h=f"(CAST({step_s} AS DOUBLE) / 3600)",
         step_s=step_s,
-        days_e=_days("e.bill_month"),
-        days_p=_days("p.bill_month"),
+        days=_days("e.bill_month"),
+        qty=QTY,
+        rate=RATE,
+        line=LINE,
         minor_lines=", ".join(f"{expr} AS {name}_minor" for name, expr in minor.items()),
         minor_total=" + ".join(minor.values()),
-        exact_lines=", ".join(f"{name} AS {name}_exact" for name in LINE_ITEMS),
+        exact_lines=", ".join(f"CAST({name} AS {EXACT_TYPES[name]}) AS {name}_exact" for name in LINE_ITEMS),
     )
 
 
-def register_rates(con: duckdb.DuckDBPyConnection, rates: Iterable[UtilityRate]) -> None:
-    """Register the tariff tables of *rates* on *con* for :data:`BILL_SQL`."""
+def register_rates(wh, rates: Iterable[UtilityRate]) -> None:
+    """Register the tariff tables of *rates* (:func:`rate_tables`) for :data:`BILL_SQL`.
+
+    *wh* is a warehouse (:class:`~evrevops.warehouse.db.Warehouse`,
+    :class:`~evrevops.warehouse.spark.SparkWarehouse`) or a DuckDB connection: anything with
+    ``register(name, arrow_table)``.
+    """
     for name, table in rate_tables(rates).items():
-        con.register(name, table)
+        wh.register(name, table)
 
 
 def calendar_table(first: dt.date, last: dt.date) -> pa.Table:
@@ -573,13 +622,19 @@ def calendar_table(first: dt.date, last: dt.date) -> pa.Table:
     )
 
 
-def register_calendar(con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date) -> None:
-    """Register ``bill_calendar`` for local days ``first`` … ``last``; load outside them is not billed."""
-    con.register("bill_calendar", calendar_table(first, last))
+def register_calendar(wh, first: dt.date, last: dt.date) -> None:
+    """Register ``bill_calendar`` for local days ``first`` … ``last``; load outside them is not billed.
+
+    *wh* as in :func:`register_rates`.
+    """
+    wh.register("bill_calendar", calendar_table(first, last))
 
 
 def bills(con: duckdb.DuckDBPyConnection, load: str, sites: str, rates: Iterable[UtilityRate], step_s: int = 900):
-    """Bills per site and month: line items in cents and exact, kWh and peak kW.
+    """Bills per site and month: line items in cents and exact, kWh and peak kW, on a DuckDB connection.
+
+    For relations in memory (tests, the bench); the warehouse's bills are
+    :func:`evrevops.tariffs.site_bills.month_bills`, on either engine.
 
     Returns
     -------
