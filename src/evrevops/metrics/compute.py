@@ -179,9 +179,8 @@ def bill_fact(wh: Warehouse, f: _facts.Facts) -> ir.Table:
         bills = bills.filter((bills.bill_month >= first) & (bills.bill_month <= last))
     else:
         # A temporary view over the bill SQL (the tariff tables it joins are registered on the
-        # connection); `metrics explain` prints its definition beside the metric's SQL.
-        wh.con.sql(f"CREATE OR REPLACE TEMP VIEW {BILL_VIEW} AS {_bills.bills_sql(wh.con, first, last)}")
-        bills = wh.table(BILL_VIEW)
+        # warehouse), on either engine; `metrics explain` prints its definition beside the metric's SQL.
+        bills = wh.sql(_bills.bills_sql(wh, first, last), name=BILL_VIEW)
     pd_ = f.port_day
     rev = pd_.group_by(["site_id", "month", "currency"]).aggregate(
         revenue=pd_.revenue_minor.sum(), kwh=pd_.energy_kwh.sum()
@@ -287,7 +286,7 @@ def explain(
         sql = f"-- {_uptime.FACT}: the port-month uptime fact (evrevops.uptime.timeline, .revenue_at_risk, .fact)\n{steps}\n\n-- the metric\n{sql}"
     if "site-month" in levels and period == "month" and by in m.grains:
         # the bill fact is a view over the bill SQL; show what it computes too
-        view = _bills.bills_sql(wh.con, start.replace(day=1), end.replace(day=1))
+        view = _bills.bills_sql(wh, start.replace(day=1), end.replace(day=1), materialize=False)
         sql = f"-- {BILL_VIEW}: the site-month bills (evrevops.tariffs.site_bills.bills_sql)\n{view}\n\n-- the metric\n{sql}"
     return sql
 

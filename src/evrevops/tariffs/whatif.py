@@ -126,15 +126,15 @@ SELECT 'lost', site_id, NULL, NULL, start_month, lost_kwh, revenue_lost_exact_mi
 def _profile_from(table: str) -> str:
     """A load relation (as the bill engine reads it) from a (site_id, k, power_kw) table of 15-minute buckets."""
     return f"""SELECT m.site_id, 'managed' AS source,
-                  to_timestamp(m.k * {STEP_S})::TIMESTAMPTZ AT TIME ZONE 'UTC' AS interval_at,
-                  to_timestamp(m.k * {STEP_S})::TIMESTAMPTZ AT TIME ZONE coalesce(st.time_zone, 'UTC') AS local_at,
+                  {load_profile.instant_sql(f"m.k * {STEP_S}")} AS interval_at,
+                  {load_profile.wall_clock_sql(f"m.k * {STEP_S}", "coalesce(st.time_zone, 'UTC')")} AS local_at,
                   m.power_kw
            FROM {table} m LEFT JOIN sites st ON st.site_id = m.site_id"""
 
 
 def _bills(wh: Warehouse, first: dt.date, last: dt.date, site_ids: list[str], profile: str, tariff: str | None = None):
-    sql = site_bills.bills_sql(wh.con, first, last, site_ids, profile=profile, tariff=tariff)
-    return {(r["site_id"], r["bill_month"]): r for r in wh.con.sql(sql).to_arrow_table().to_pylist()}
+    sql = site_bills.bills_sql(wh, first, last, site_ids, profile=profile, tariff=tariff)
+    return {(r["site_id"], r["bill_month"]): r for r in wh.fetch(sql).to_pylist()}
 
 
 BILL_FIELDS = ("energy_kwh", "peak_kw", "energy_charge_minor", "flat_demand_charge_minor", "tou_demand_charge_minor",
