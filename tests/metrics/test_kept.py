@@ -166,3 +166,33 @@ def test_another_horizon_or_window_builds_the_uptime_now(demo, monkeypatch):
     assert wider[0]["offline_min"] < default[0]["offline_min"]  # a longer silence window: less offline time
     with pytest.raises(AssertionError, match="default horizon"):
         mc.compute(demo, by="network", start=month[0], end=month[1], metrics=["offline_min"])
+
+
+def test_a_months_repair_time_does_not_depend_on_the_months_asked_for(demo):
+    """An outage begun in a month and repaired in the next is that month's failure, whole, either way."""
+    lo, _ = mc.data_range(demo)
+    first = mc.month_range(f"{lo:%Y-%m}")
+    second = mc.month_range(f"{first[1] + dt.timedelta(days=1):%Y-%m}")
+    names = ["mttr_h", "mtbf_h", "outages"]
+    # one port faults on the evening of the first month's last day and is repaired two days later
+    before = mc.compute(demo, by="port", start=first[0], end=first[1], metrics=names, kept=False).to_pylist()
+    heard = {r[0] for r in demo.con.sql("SELECT DISTINCT port_id FROM status_events").fetchall()}
+    port = min(r["port_id"] for r in before if r["outages"] == 0 and r["port_id"] in heard)
+    demo.con.execute("BEGIN TRANSACTION")
+    try:
+        for at, status in (
+            (f"{first[1]} 20:00:00", "Faulted"),
+            (f"{second[0] + dt.timedelta(days=1)} 20:00:00", "Available"),
+        ):
+            demo.con.execute(
+                f"""INSERT INTO status_events SELECT * REPLACE (TIMESTAMP '{at}' AS observed_at, '{status}' AS status)
+                    FROM status_events WHERE port_id = ? LIMIT 1""",
+                [port],
+            )
+        alone = mc.compute(demo, by="port", start=first[0], end=first[1], metrics=names, kept=False).to_pylist()
+        both = mc.compute(demo, by="port", start=first[0], end=second[1], metrics=names, kept=False).to_pylist()
+    finally:
+        demo.con.execute("ROLLBACK")
+    assert alone == [r for r in both if r["month"] == f"{first[0]:%Y-%m}"]
+    mine = next(r for r in alone if r["port_id"] == port)
+    assert (mine["outages"], mine["mttr_h"]) == (1, 48.0)  # the whole repair, not the four hours to the month's end

@@ -218,16 +218,16 @@ def uptime_fact(
     f: _facts.Facts,
     as_of: dt.datetime | None = None,
     offline_after_s: int = _timeline.DEFAULT_OFFLINE_AFTER_S,
-    kept: bool = True,
     trailing: bool = True,
+    kept: bool = True,
 ) -> ir.Table:
     """The port-month uptime fact (:mod:`evrevops.uptime.fact`) with the port's dimensions.
 
     ``trailing=False`` builds only three months before the range, not eleven
+    (the trailing-twelve-month measures are then wrong, and must not be read).
     At the default data horizon and silence window, the fact kept after the
     last ingest (:func:`evrevops.metrics.kept.uptime`) is read while current
     and *kept* is true.
-    (the trailing-twelve-month measures are then wrong, and must not be read).
 
     One row per port and local month of the range; ``currency`` is the site's
     (as in the port-day facts), so uptime rows meet the other measures of the
@@ -238,8 +238,13 @@ def uptime_fact(
         u = _kept.uptime(wh, first, last)
         if u is not None:
             return u
-    _uptime.build(wh, first, last, as_of=as_of, offline_after_s=offline_after_s, trailing=trailing)
-    return _kept.uptime_with_dimensions(wh, wh.table(_uptime.FACT))
+    # to the data horizon's month, so an outage begun in the range has its whole duration
+    _uptime.build(
+        wh, first, _kept.horizon_month(wh, last, as_of), as_of=as_of, offline_after_s=offline_after_s,
+        trailing=trailing,
+    )  # fmt: skip
+    u = wh.table(_uptime.FACT)
+    return _kept.uptime_with_dimensions(wh, u.filter(u.month <= last))
 
 
 def _unknown(name: str) -> Metric:
@@ -254,8 +259,8 @@ def compute(
     end: dt.date | None = None,
     metrics: list[str] | None = None,
     as_of: dt.datetime | None = None,
-    kept: bool = True,
     offline_after_s: int = _timeline.DEFAULT_OFFLINE_AFTER_S,
+    kept: bool = True,
 ) -> pa.Table:
     """Compute metrics; see :func:`expression`. Returns a pyarrow Table."""
     return expression(wh, by, period, start, end, metrics, as_of, offline_after_s, kept).to_pyarrow()

@@ -107,6 +107,24 @@ def uptime(wh: Warehouse, first_month: dt.date, last_month: dt.date) -> ibis.Tab
     return u.filter((u.month >= first_month) & (u.month <= last_month))
 
 
+def horizon_month(wh: Warehouse, last_month: dt.date, as_of: dt.datetime | None = None) -> dt.date:
+    """The last month to build the timeline through, so outages starting by *last_month* are whole.
+
+    An outage that starts in a reported month and ends after it is a failure
+    of that month with its whole duration (``repair_s``), up to the data
+    horizon (*as_of*, else the latest telemetry); building the timeline only
+    to the end of the reported months would cut it there, and the same month's
+    MTTR would change with the months asked for. So the timeline runs to the
+    horizon's month when that is later.
+    """
+    if as_of is None:
+        span = _timeline.data_span(wh)
+        as_of = span[1] if span is not None else None
+    if as_of is None:
+        return last_month
+    return max(last_month, as_of.date().replace(day=1))
+
+
 def uptime_with_dimensions(wh: Warehouse, u: ibis.Table) -> ibis.Table:
     """The port-month uptime fact *u* with each port's ``segment``, ``customer_id`` and site currency.
 
@@ -181,7 +199,7 @@ def refresh(wh: Warehouse) -> dict:
                 sql = ibis.to_sql(_monthly(wh.table(src), keys))
                 con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql} ORDER BY month, {keys[0]}")
             # the uptime of every month, with the trailing twelve months, at the default horizon
-            _uptime.build(wh, first, last.replace(day=1))
+            _uptime.build(wh, first, horizon_month(wh, last.replace(day=1)))
             sql = ibis.to_sql(_compact(uptime_with_dimensions(wh, wh.table(_uptime.FACT))))
             con.execute(f"CREATE OR REPLACE TABLE {UPTIME} AS {sql} ORDER BY month, port_id")
             counts = (wh.count(PORT_DAY), wh.count(SITE_DAY))
