@@ -141,9 +141,15 @@ def uptime_with_dimensions(wh: Warehouse, u: ibis.Table) -> ibis.Table:
     )  # fmt: skip
 
 
-def _compact(t: ibis.Table) -> ibis.Table:
-    """Integer measures as BIGINT (DuckDB sums integers into HUGEINT): half the bytes to scan."""
-    return t.mutate(**{c: t[c].cast("int64") for c, typ in t.schema().items() if typ.is_integer()})
+def _as_bigint(wh: Warehouse, name: str) -> None:
+    """Integer measures of table *name* as BIGINT: DuckDB sums integers into HUGEINT, which Ibis reads
+    as a decimal (and metrics would then come out as decimals); BIGINT is also half the bytes to scan."""
+    cols = wh.con.sql(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ? AND data_type = 'HUGEINT'",
+        params=[name],
+    ).fetchall()
+    for (c,) in cols:
+        wh.con.execute(f'ALTER TABLE {name} ALTER "{c}" TYPE BIGINT')
 
 
 def _monthly(t: ibis.Table, keys: list[str]) -> ibis.Table:
@@ -151,7 +157,7 @@ def _monthly(t: ibis.Table, keys: list[str]) -> ibis.Table:
     by = [*keys, "month"]
     same = {c: t[c].arbitrary() for c in ("ports", "rated_kw") if c in t.columns}
     sums = {c: t[c].sum() for c in t.columns if c not in (*by, "local_date", *same)}
-    return _compact(t.group_by(by).aggregate(**same, **sums))
+    return t.group_by(by).aggregate(**same, **sums)
 
 
 def _month_end(d: dt.date) -> dt.date:
@@ -191,17 +197,18 @@ def refresh(wh: Warehouse) -> dict:
             f = _facts.build(wh, first, last)
             # ordered by day, so a month's slice reads only its own row groups
             for name, t, order in ((PORT_DAY, f.port_day, "port_id"), (SITE_DAY, f.site_day, "site_id")):
-                con.execute(
-                    f"CREATE OR REPLACE TABLE {name} AS {ibis.to_sql(_compact(t))} ORDER BY local_date, {order}"
-                )
+                con.execute(f"CREATE OR REPLACE TABLE {name} AS {ibis.to_sql(t)} ORDER BY local_date, {order}")
+                _as_bigint(wh, name)
             dims = ["site_id", "segment", "customer_id", "currency"]
             for name, src, keys in ((PORT_MONTH, PORT_DAY, ["port_id", *dims]), (SITE_MONTH, SITE_DAY, dims)):
                 sql = ibis.to_sql(_monthly(wh.table(src), keys))
                 con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql} ORDER BY month, {keys[0]}")
+                _as_bigint(wh, name)
             # the uptime of every month, with the trailing twelve months, at the default horizon
             _uptime.build(wh, first, horizon_month(wh, last.replace(day=1)))
-            sql = ibis.to_sql(_compact(uptime_with_dimensions(wh, wh.table(_uptime.FACT))))
+            sql = ibis.to_sql(uptime_with_dimensions(wh, wh.table(_uptime.FACT)))
             con.execute(f"CREATE OR REPLACE TABLE {UPTIME} AS {sql} ORDER BY month, port_id")
+            _as_bigint(wh, UPTIME)
             counts = (wh.count(PORT_DAY), wh.count(SITE_DAY))
         derived.record(wh, NAME, stamp_version, first, last, counts[0])
         con.execute("COMMIT")
