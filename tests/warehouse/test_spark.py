@@ -1,7 +1,9 @@
-"""Parity: the same Ibis metric expressions on DuckDB and on local-mode Spark give the same results.
+"""Parity: every registry metric, computed on DuckDB and on local-mode Spark, gives the same results.
 
-The hand-computed metrics network (tests/fixtures/metrics) is exported to Parquet and read by a
-local Spark session. Counts and money must be equal; other floats equal to 1e-9 relative.
+The hand-computed metrics network (tests/fixtures/metrics), and a small generated network with
+utility tariffs, OCPP telemetry and incidents, are exported to Parquet and read by a local Spark
+session. Counts and money must be equal; other floats equal to 1e-9 relative (sums of DOUBLEs
+in another order).
 """
 
 from __future__ import annotations
@@ -16,23 +18,18 @@ from evrevops.metrics.registry import MEASURES, METRICS
 from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.export import export_parquet
 from evrevops.warehouse.spark import SparkWarehouse
+from tests.helpers.demo import demo_warehouse
 from tests.helpers.warehouse import warehouse_of
 
 MARCH = (dt.date(2024, 3, 1), dt.date(2024, 3, 31))
-# the metrics whose measures are sessions and calendar (port and site level); bills and uptime are DuckDB-only yet
-PORTABLE = [
-    n
-    for n, m in METRICS.items()
-    if all(MEASURES[x].level in ("port", "site") for x in {m.numerator, m.denominator} - {None})
-]
 
 
 @pytest.fixture(scope="module")
-def engines(tmp_path_factory, fixtures):
+def engines(tmp_path_factory, fixtures, spark_base):
     tmp = tmp_path_factory.mktemp("spark")
     duck = open_warehouse(warehouse_of(fixtures / "metrics", tmp / "w.duckdb"), read_only=True)
     manifest = export_parquet(duck, tmp / "export")
-    spark = SparkWarehouse(tmp / "export", master="local[2]")
+    spark = SparkWarehouse(tmp / "export", session=spark_base.newSession())
     yield duck, spark, manifest, tmp / "export"
     spark.close()
     duck.close()
@@ -56,19 +53,40 @@ def test_the_export_holds_every_table(engines):
 
 
 @pytest.mark.parametrize(("by", "period"), [("site", "month"), ("network", "month"), ("port", "day")])
-def test_session_and_calendar_metrics_are_equal_on_spark(engines, by, period):
+def test_every_metric_is_equal_on_spark(engines, by, period):
     duck, spark, _, _ = engines
-    assert len(PORTABLE) >= 25
-    d = mc.compute(duck, by=by, period=period, start=MARCH[0], end=MARCH[1], metrics=PORTABLE).to_pylist()
-    s = mc.compute(spark, by=by, period=period, start=MARCH[0], end=MARCH[1], metrics=PORTABLE).to_pylist()
+    d = mc.compute(duck, by=by, period=period, start=MARCH[0], end=MARCH[1], kept=False).to_pylist()
+    s = mc.compute(spark, by=by, period=period, start=MARCH[0], end=MARCH[1]).to_pylist()
     _same(d, s)
     assert any(r["revenue_per_port_minor"] for r in d)  # the hand case has money in it
 
 
-def test_duckdb_only_metrics_fail_clearly_on_spark(engines):
-    _, spark, _, _ = engines
-    with pytest.raises(ValueError, match="run on DuckDB only for now"):
-        mc.compute(spark, by="site", period="month", start=MARCH[0], end=MARCH[1], metrics=["energy_cost_minor"])
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, spark_base):
+    """A small generated network with utility tariffs, OCPP telemetry and incidents, on both engines."""
+    tmp = tmp_path_factory.mktemp("spark-demo")
+    duck = demo_warehouse(tmp, ports=24, months=2, seed=11)
+    export_parquet(duck, tmp / "export")
+    spark = SparkWarehouse(tmp / "export", session=spark_base.newSession())
+    yield duck, spark
+    spark.close()
+    duck.close()
+
+
+def test_every_metric_with_bills_and_uptime_is_equal_on_spark(demo):
+    """All the registry's metrics by site for a month: sessions, bills (load profile × URDB tariff)
+    and uptime (timeline, ledger, revenue at risk) computed on Spark equal DuckDB's."""
+    duck, spark = demo
+    lo, _ = mc.data_range(duck)
+    month = mc.month_range(f"{lo:%Y-%m}")
+    d = mc.compute(duck, by="site", start=month[0], end=month[1], kept=False).to_pylist()
+    s = mc.compute(spark, by="site", start=month[0], end=month[1]).to_pylist()
+    _same(d, s)
+    levels = {n: {MEASURES[x].level for x in {m.numerator, m.denominator} - {None}} for n, m in METRICS.items()}
+    for level in ("site-month", "port-month"):
+        names = [n for n, lv in levels.items() if level in lv and n in d[0]]
+        assert any(r[n] for r in d for n in names), level  # bills and uptime are there to compare
+    assert any(r["demand_charge_minor"] for r in d) and any(r["outages"] for r in d)
 
 
 def test_the_cli_runs_metrics_on_spark(engines):
@@ -79,11 +97,12 @@ def test_the_cli_runs_metrics_on_spark(engines):
     from evrevops.cli import app
 
     duck, _, _, folder = engines
-    args = ["metrics", "--month", "2024-03", "--by", "site", "-m", "sessions", "-m", "utilization", "--format", "json"]
+    args = ["metrics", "--month", "2024-03", "--by", "site", "-m", "sessions", "-m", "utilization", "-m", "uptime_pct",
+            "--format", "json"]  # fmt: skip
     r = CliRunner().invoke(app, [*args, "--engine", "local[2]", "--export", str(folder)])  # a master URL
     assert r.exit_code == 0, r.output
     on_duck = mc.compute(
-        duck, by="site", period="month", start=MARCH[0], end=MARCH[1], metrics=["sessions", "utilization"]
+        duck, by="site", period="month", start=MARCH[0], end=MARCH[1], metrics=["sessions", "utilization", "uptime_pct"]
     )
     _same(json.loads(r.stdout), on_duck.to_pylist())
     bad = CliRunner().invoke(app, ["metrics", "--engine", "spark"])

@@ -57,7 +57,7 @@ def _real_tariff(real: Path, name: str, tmp: Path, **edit) -> tuple[Path, str]:
 
 
 @pytest.fixture(scope="module")
-def engines(tmp_path_factory, real):
+def engines(tmp_path_factory, real, spark_base):
     tmp = tmp_path_factory.mktemp("spark-bills")
     generate(tmp / "net", ports=30, months=2, seed=11, end_month="2025-03")
     duck = open_warehouse(tmp / "w.duckdb")
@@ -74,7 +74,7 @@ def engines(tmp_path_factory, real):
     for site, tid in moved.items():
         set_site_tariff(duck, site, tid)
     export_parquet(duck, tmp / "export")
-    spark = SparkWarehouse(tmp / "export", master="local[2]")
+    spark = SparkWarehouse(tmp / "export", session=spark_base.newSession())
     yield duck, spark, moved
     spark.close()
     duck.close()

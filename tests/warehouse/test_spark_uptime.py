@@ -41,7 +41,6 @@ NY = [
     "S3,Harbor,K3,public_dc,caas,America/New_York,Mo-Fr 07:00-19:00,C4,R9,1,DC,50,2025-06-01,",
 ]
 MS = dt.timedelta(milliseconds=1)
-SPARK_TEST_CONF = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
 
 
 def _ms(message: dict, t: dt.datetime) -> dict:
@@ -111,17 +110,14 @@ def _sessions(w) -> None:
 
 
 @pytest.fixture(scope="module")
-def engines(tmp_path_factory):
+def engines(tmp_path_factory, spark_base):
     folder = tmp_path_factory.mktemp("spark-uptime")
     write_network(folder, hand.SITES + NY, hand._log() + _ny_log(), hand.INCIDENTS + NY_INCIDENTS)
     duck = ingest(folder, folder / "w.duckdb")
     _sessions(duck)
     export_parquet(duck, folder / "export")
-    spark = SparkWarehouse(folder / "export", master="local[2]")
-    # Interpreted expressions: compiling each of the timeline's large plans costs more than it saves
-    # on a few thousand rows (a build takes a third of the time); results do not depend on it.
-    for key, value in SPARK_TEST_CONF.items():
-        spark.spark.conf.set(key, value)
+    spark = SparkWarehouse(folder / "export", session=spark_base.newSession())  # interpreted (conftest)
+    assert spark.spark.conf.get("spark.sql.codegen.wholeStage") == "false"
     yield duck, spark
     spark.close()
     duck.close()

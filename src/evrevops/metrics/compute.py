@@ -107,17 +107,6 @@ def expression(
     if start is None or end is None:
         raise ValueError("a date range is required")
     needed = {m.numerator for m in chosen} | {m.denominator for m in chosen if m.denominator}
-    if getattr(wh, "engine", "duckdb") != "duckdb":
-        duck_only = sorted(
-            m.name for m in chosen
-            if {MEASURES[n].level for n in ({m.numerator} | ({m.denominator} if m.denominator else set()))}
-            & {"site-month", "port-month"}
-        )  # fmt: skip
-        if duck_only:
-            raise ValueError(
-                f"metrics {', '.join(duck_only)} (bills, uptime) run on DuckDB only for now; "
-                f"the session and calendar metrics run on {wh.engine}"
-            )
     # the facts kept after the last ingest while they are current (DuckDB), else built now
     f = (_kept.facts(wh, start, end, monthly=period == "month") if kept else None) or _facts.build(
         wh, start, end, needed | {"ports"}

@@ -19,16 +19,37 @@ from evrevops.warehouse import sql as _sql
 from evrevops.warehouse.schema import SCHEMA_VERSION
 
 
+def spark_session(master: str = "local[2]", conf: dict[str, str] | None = None):
+    """A Spark session on *master* for evrevops: UTC, no UI, few shuffle partitions (plus *conf*)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:  # pragma: no cover (pyspark is in the spark extra)
+        raise RuntimeError("Spark needs pyspark: pip install 'evrevops[spark]'") from None
+    b = (
+        SparkSession.builder.master(master)
+        .appName("evrevops")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.ui.showConsoleProgress", "false")
+    )
+    for k, v in (conf or {}).items():
+        b = b.config(k, v)
+    return b.getOrCreate()
+
+
 class SparkWarehouse:
     """A Parquet export of a warehouse, read in a Spark session."""
 
     engine = "spark"
 
     def __init__(self, folder: str | Path, master: str = "local[2]", session=None):
-        try:
-            from pyspark.sql import SparkSession
-        except ImportError:  # pragma: no cover (pyspark is a dependency)
-            raise RuntimeError("Spark needs pyspark: pip install pyspark") from None
+        """Open the export in *folder*: a new Spark session on *master*, or on *session* when given.
+
+        A given session is used as it is (its session time zone set to UTC, which the
+        warehouse's instants are in) and is not stopped by :meth:`close`; to keep the temporary
+        views of two exports apart, pass each ``session.newSession()``.
+        """
         self.path = Path(folder)
         manifest = self.path / "manifest.json"
         if not manifest.is_file():
@@ -38,15 +59,9 @@ class SparkWarehouse:
             raise ValueError(
                 f"{self.path}: export of schema v{self.manifest.get('schema_version')}, this evrevops reads v{SCHEMA_VERSION}"
             )
-        self.spark = session or (
-            SparkSession.builder.master(master)
-            .appName("evrevops")
-            .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.ui.enabled", "false")
-            .config("spark.sql.shuffle.partitions", "4")
-            .config("spark.ui.showConsoleProgress", "false")
-            .getOrCreate()
-        )
+        self._owns_session = session is None
+        self.spark = session if session is not None else spark_session(master)
+        self.spark.conf.set("spark.sql.session.timeZone", "UTC")
         self.spark.sparkContext.setLogLevel("ERROR")
         self.ibis = ibis.pyspark.connect(self.spark)
         self._cached: dict = {}
@@ -55,7 +70,7 @@ class SparkWarehouse:
 
     @property
     def con(self):
-        raise NotImplementedError("this step still runs DuckDB SQL and cannot run on Spark yet")
+        raise NotImplementedError("this step runs on DuckDB only (it needs the DuckDB connection)")
 
     def table(self, name: str) -> ibis.Table:
         return self.ibis.table(name)
@@ -104,4 +119,9 @@ class SparkWarehouse:
         return self.spark.sql(_sql.to_spark(query)).toArrow()
 
     def close(self) -> None:
-        self.spark.stop()
+        """Stop the Spark session, when this warehouse started it."""
+        for df in self._cached.values():
+            df.unpersist()
+        self._cached.clear()
+        if self._owns_session:
+            self.spark.stop()
