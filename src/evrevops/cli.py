@@ -561,16 +561,20 @@ def uptime(
     by: Annotated[str, typer.Option(help=f"Grain: {', '.join(GRAINS)}.")] = "site",
     as_of: AsOfOpt = None,
     offline_after: OfflineOpt = _OFFLINE_MIN,
+    engine: EngineOpt = "duckdb",
+    export: ExportOpt = None,
+    master: MasterOpt = None,
     fmt: FormatOpt = OutFormat.table,
 ) -> None:
     """NEVI uptime (month and trailing 12 months), outage minutes, MTBF/MTTR, success rates, revenue at risk.
 
     The registry's uptime metrics (see `evrevops metrics list`) for one month,
-    e.g. `evrevops uptime --month 2025-12 --by port --format json`.
+    e.g. `evrevops uptime --month 2025-12 --by port --format json`; on Spark with
+    `--engine spark://host:port --export DIR`.
     """
     if by not in GRAINS:
         raise _fail(f"unknown grain {by!r}; use one of {', '.join(GRAINS)}")
-    wh = ctx.obj.warehouse(read_only=True)
+    wh = _engine_warehouse(ctx, engine, export, master)
     lo, hi = _range(month, None, None, None, wh)
     with err.status(f"building status timelines for {lo:%Y-%m}"):
         table = mc.compute(
@@ -592,10 +596,16 @@ def outages(
     no_data: Annotated[bool, typer.Option(help="Include no-data runs (telemetry missing).")] = True,
     as_of: AsOfOpt = None,
     offline_after: OfflineOpt = _OFFLINE_MIN,
+    engine: EngineOpt = "duckdb",
+    export: ExportOpt = None,
+    master: MasterOpt = None,
     fmt: FormatOpt = OutFormat.table,
 ) -> None:
-    """The outage ledger: each outage's start, end, duration, statuses, error codes, cause, exclusion, revenue at risk."""
-    wh = ctx.obj.warehouse(read_only=True)
+    """The outage ledger: each outage's start, end, duration, statuses, error codes, cause, exclusion, revenue at risk.
+
+    On Spark with `--engine spark://host:port --export DIR` (the same SQL, transpiled).
+    """
+    wh = _engine_warehouse(ctx, engine, export, master)
     horizon = _as_of(as_of)
     if open_only and month is None:
         span = data_span(wh)
@@ -1133,15 +1143,19 @@ def bill(
     ctx: typer.Context,
     site: Annotated[str, typer.Option("--site", help="Site id.")],
     month: Annotated[str | None, typer.Option(help="Month YYYY-MM (default: last full month of data).")] = None,
+    engine: EngineOpt = "duckdb",
+    export: ExportOpt = None,
+    master: MasterOpt = None,
     fmt: FormatOpt = OutFormat.table,
 ) -> None:
     """A site's utility bill for a month: line items in minor units (cents), peak kW, kWh, unsupported parts.
 
     The load is the site's 15-minute profile (OCPP meter registers where a port
     has them, else its sessions) under its utility tariff (sites CSV
-    `utility_tariff_id` or `evrevops sites set-tariff`).
+    `utility_tariff_id` or `evrevops sites set-tariff`). On Spark with
+    `--engine spark://host:port --export DIR` (the same SQL, transpiled).
     """
-    wh = ctx.obj.warehouse(read_only=True)
+    wh = _engine_warehouse(ctx, engine, export, master)
     lo, _ = _range(month, None, None, None, wh)
     if site not in wstatus.site_ids(wh):
         raise _fail(f"unknown site {site!r}; see `evrevops sites list`")

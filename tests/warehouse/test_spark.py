@@ -67,8 +67,11 @@ def demo(tmp_path_factory, spark_base):
     tmp = tmp_path_factory.mktemp("spark-demo")
     duck = demo_warehouse(tmp, ports=24, months=2, seed=11)
     export_parquet(duck, tmp / "export")
+    path = duck.path
+    duck.close()
+    duck = open_warehouse(path, read_only=True)  # read-only, so the CLI can open it in this process too
     spark = SparkWarehouse(tmp / "export", session=spark_base.newSession())
-    yield duck, spark
+    yield duck, spark, tmp / "export"
     spark.close()
     duck.close()
 
@@ -76,7 +79,7 @@ def demo(tmp_path_factory, spark_base):
 def test_every_metric_with_bills_and_uptime_is_equal_on_spark(demo):
     """All the registry's metrics by site for a month: sessions, bills (load profile × URDB tariff)
     and uptime (timeline, ledger, revenue at risk) computed on Spark equal DuckDB's."""
-    duck, spark = demo
+    duck, spark, _ = demo
     lo, _ = mc.data_range(duck)
     month = mc.month_range(f"{lo:%Y-%m}")
     d = mc.compute(duck, by="site", start=month[0], end=month[1], kept=False).to_pylist()
@@ -107,3 +110,27 @@ def test_the_cli_runs_metrics_on_spark(engines):
     _same(json.loads(r.stdout), on_duck.to_pylist())
     bad = CliRunner().invoke(app, ["metrics", "--engine", "spark"])
     assert bad.exit_code == 2 and "--export" in bad.output
+
+
+def test_bills_uptime_and_the_outage_ledger_from_the_cli_on_spark(demo):
+    """`bill`, `uptime` and `outages` with a Spark master URL print what they print on DuckDB."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from evrevops.cli import app
+
+    duck, _, folder = demo
+    lo, _ = mc.data_range(duck)
+    month = f"{lo:%Y-%m}"
+    site = duck.con.sql("SELECT min(site_id) FROM sites WHERE utility_tariff_id IS NOT NULL").fetchall()[0][0]
+    for args in (["bill", "--site", site, "--month", month], ["uptime", "--month", month, "--by", "site"],
+                 ["outages", "--month", month]):  # fmt: skip
+        on_duck = CliRunner().invoke(app, ["--db", str(duck.path), *args, "--format", "json"])
+        on_spark = CliRunner().invoke(
+            app, ["--db", str(duck.path), *args, "--format", "json", "--engine", "local[2]", "--export", str(folder)]
+        )
+        assert on_duck.exit_code == 0 and on_spark.exit_code == 0, (args, on_duck.output, on_spark.output)
+        a, b = json.loads(on_duck.stdout), json.loads(on_spark.stdout)
+        assert a, args
+        _same(a if isinstance(a, list) else [a], b if isinstance(b, list) else [b])

@@ -38,6 +38,16 @@ def spark_session(master: str = "local[2]", conf: dict[str, str] | None = None):
     return b.getOrCreate()
 
 
+def naive_utc(table: pa.Table) -> pa.Table:
+    """*table* with every zone-aware timestamp column as UTC without an offset (as DuckDB returns them)."""
+    for i, f in enumerate(table.schema):
+        if pa.types.is_timestamp(f.type) and f.type.tz is not None:
+            table = table.set_column(
+                i, pa.field(f.name, pa.timestamp(f.type.unit)), table.column(i).cast(pa.timestamp(f.type.unit))
+            )
+    return table
+
+
 class SparkWarehouse:
     """A Parquet export of a warehouse, read in a Spark session."""
 
@@ -115,8 +125,12 @@ class SparkWarehouse:
         return self.ibis.table(name)
 
     def fetch(self, query: str) -> pa.Table:
-        """The rows of a DuckDB-dialect SELECT, transpiled and run on Spark, as Arrow."""
-        return self.spark.sql(_sql.to_spark(query)).toArrow()
+        """The rows of a DuckDB-dialect SELECT, transpiled and run on Spark, as Arrow.
+
+        Instants come back as the warehouse holds them, UTC without an offset (Spark's are
+        zone-aware), so callers see the same types on either engine.
+        """
+        return naive_utc(self.spark.sql(_sql.to_spark(query)).toArrow())
 
     def close(self) -> None:
         """Stop the Spark session, when this warehouse started it."""

@@ -61,15 +61,15 @@ def sites(wh: Warehouse) -> pa.Table:
 
 
 def site_ids(wh: Warehouse, segment: str | None = None) -> list[str]:
-    """Every site id (of *segment*, when given), sorted."""
-    if segment is None:
-        return [r[0] for r in wh.con.sql("SELECT site_id FROM sites ORDER BY 1").fetchall()]
-    return [
-        r[0] for r in wh.con.sql("SELECT site_id FROM sites WHERE segment = ? ORDER BY 1", params=[segment]).fetchall()
-    ]
+    """Every site id (of *segment*, when given), sorted (on either engine)."""
+    sites = wh.table("sites")
+    if segment is not None:
+        sites = sites.filter(sites.segment == segment)
+    return sorted(sites.select("site_id").to_pyarrow().column(0).to_pylist())
 
 
 def site_utility_tariff(wh: Warehouse, site_id: str) -> str | None:
-    """The site's ``utility_tariff_id`` (None when unset or the site is unknown)."""
-    rows = wh.con.sql("SELECT utility_tariff_id FROM sites WHERE site_id = ?", params=[site_id]).fetchall()
+    """The site's ``utility_tariff_id`` (None when unset or the site is unknown), on either engine."""
+    sites = wh.table("sites")
+    rows = sites.filter(sites.site_id == site_id).select("utility_tariff_id").to_pyarrow().column(0).to_pylist()
     return rows[0][0] if rows else None
