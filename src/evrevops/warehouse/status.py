@@ -72,4 +72,4 @@ def site_utility_tariff(wh: Warehouse, site_id: str) -> str | None:
     """The site's ``utility_tariff_id`` (None when unset or the site is unknown), on either engine."""
     sites = wh.table("sites")
     rows = sites.filter(sites.site_id == site_id).select("utility_tariff_id").to_pyarrow().column(0).to_pylist()
-    return rows[0][0] if rows else None
+    return rows[0] if rows else None
