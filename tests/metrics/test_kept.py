@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 
 import pytest
 from typer.testing import CliRunner
@@ -15,6 +14,7 @@ from evrevops.warehouse import derived
 from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.loader import ingest_file
 from tests.helpers.demo import demo_warehouse
+from tests.helpers.rows import assert_rows_equal
 
 runner = CliRunner()
 
@@ -24,18 +24,6 @@ def demo(tmp_path_factory):
     w = demo_warehouse(tmp_path_factory.mktemp("kept"), ports=40, months=2, seed=9)
     yield w
     w.close()
-
-
-def _equal(a: list[dict], b: list[dict]) -> None:
-    """Equal rows: counts and money exactly, floats to 1e-9 relative (sums in another order)."""
-    assert len(a) == len(b) > 0
-    for x, y in zip(a, b, strict=True):
-        assert x.keys() == y.keys()
-        for k in x:
-            if isinstance(x[k], float) and isinstance(y[k], float):
-                assert math.isclose(x[k], y[k], rel_tol=1e-9, abs_tol=1e-9), (k, x[k], y[k])
-            else:
-                assert x[k] == y[k], (k, x, y)
 
 
 def test_kept_facts_equal_live_ones_at_every_grain(demo):
@@ -58,7 +46,7 @@ def test_kept_facts_equal_live_ones_at_every_grain(demo):
         fast = mc.compute(demo, by=by, period=period, start=first, end=last)
         assert fast.schema == live.schema  # the same types too: cents stay integers
         fast, live = fast.to_pylist(), live.to_pylist()
-        _equal(fast, live)
+        assert_rows_equal(fast, live)
     assert any(r["energy_revenue_minor"] for r in fast) and any(r["visit_success_rate"] for r in fast)
     # the kept uptime: outages, repairs (mttr needs failures > 0) and money at risk are in the comparison
     assert (
@@ -85,7 +73,7 @@ def test_a_month_from_the_kept_facts_equals_the_live_month(demo):
     # visits are left out: a visit begun just before the month counts on its own first day when kept
     names = [n for n in mc.METRICS if "visit" not in n]
     live = mc.compute(demo, by="site", period="month", start=month[0], end=month[1], metrics=names, kept=False)
-    _equal(mc.compute(demo, by="site", period="month", start=month[0], end=month[1], metrics=names).to_pylist(),
+    assert_rows_equal(mc.compute(demo, by="site", period="month", start=month[0], end=month[1], metrics=names).to_pylist(),
            live.to_pylist())  # fmt: skip
 
 
@@ -146,7 +134,7 @@ def test_cli_ingest_keeps_the_facts(fixtures, tmp_path):
     span = kept.covered(w)
     assert span is not None and span[0] <= dt.date(2024, 3, 1) <= span[1]
     month = (dt.date(2024, 3, 1), dt.date(2024, 3, 31))
-    _equal(mc.compute(w, by="site", start=month[0], end=month[1]).to_pylist(),
+    assert_rows_equal(mc.compute(w, by="site", start=month[0], end=month[1]).to_pylist(),
            mc.compute(w, by="site", start=month[0], end=month[1], kept=False).to_pylist())  # fmt: skip
     w.close()
 

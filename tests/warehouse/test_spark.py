@@ -9,7 +9,6 @@ in another order).
 from __future__ import annotations
 
 import datetime as dt
-import math
 
 import pytest
 
@@ -19,6 +18,7 @@ from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.export import export_parquet
 from evrevops.warehouse.spark import SparkWarehouse
 from tests.helpers.demo import demo_warehouse
+from tests.helpers.rows import assert_rows_equal
 from tests.helpers.warehouse import warehouse_of
 
 MARCH = (dt.date(2024, 3, 1), dt.date(2024, 3, 31))
@@ -35,17 +35,6 @@ def engines(tmp_path_factory, fixtures, spark_base):
     duck.close()
 
 
-def _same(a: list[dict], b: list[dict]) -> None:
-    assert len(a) == len(b)
-    for x, y in zip(a, b, strict=True):
-        assert x.keys() == y.keys()
-        for k in x:
-            if isinstance(x[k], float) and isinstance(y[k], float):
-                assert math.isclose(x[k], y[k], rel_tol=1e-9, abs_tol=1e-12), (k, x[k], y[k])
-            else:
-                assert x[k] == y[k], (k, x[k], y[k])
-
-
 def test_the_export_holds_every_table(engines):
     duck, spark, manifest, _ = engines
     for name, t in manifest["tables"].items():
@@ -57,7 +46,7 @@ def test_every_metric_is_equal_on_spark(engines, by, period):
     duck, spark, _, _ = engines
     d = mc.compute(duck, by=by, period=period, start=MARCH[0], end=MARCH[1], kept=False).to_pylist()
     s = mc.compute(spark, by=by, period=period, start=MARCH[0], end=MARCH[1]).to_pylist()
-    _same(d, s)
+    assert_rows_equal(d, s)
     assert any(r["revenue_per_port_minor"] for r in d)  # the hand case has money in it
 
 
@@ -84,7 +73,7 @@ def test_every_metric_with_bills_and_uptime_is_equal_on_spark(demo):
     month = mc.month_range(f"{lo:%Y-%m}")
     d = mc.compute(duck, by="site", start=month[0], end=month[1], kept=False).to_pylist()
     s = mc.compute(spark, by="site", start=month[0], end=month[1]).to_pylist()
-    _same(d, s)
+    assert_rows_equal(d, s)
     levels = {n: {MEASURES[x].level for x in {m.numerator, m.denominator} - {None}} for n, m in METRICS.items()}
     for level in ("site-month", "port-month"):
         names = [n for n, lv in levels.items() if level in lv and n in d[0]]
@@ -107,7 +96,7 @@ def test_the_cli_runs_metrics_on_spark(engines):
     on_duck = mc.compute(
         duck, by="site", period="month", start=MARCH[0], end=MARCH[1], metrics=["sessions", "utilization", "uptime_pct"]
     )
-    _same(json.loads(r.stdout), on_duck.to_pylist())
+    assert_rows_equal(json.loads(r.stdout), on_duck.to_pylist())
     bad = CliRunner().invoke(app, ["metrics", "--engine", "spark"])
     assert bad.exit_code == 2 and "--export" in bad.output
 
@@ -133,4 +122,4 @@ def test_bills_uptime_and_the_outage_ledger_from_the_cli_on_spark(demo):
         assert on_duck.exit_code == 0 and on_spark.exit_code == 0, (args, on_duck.output, on_spark.output)
         a, b = json.loads(on_duck.stdout), json.loads(on_spark.stdout)
         assert a, args
-        _same(a if isinstance(a, list) else [a], b if isinstance(b, list) else [b])
+        assert_rows_equal(a if isinstance(a, list) else [a], b if isinstance(b, list) else [b])
