@@ -11,7 +11,8 @@ otherwise (the caller then builds them live). The port-month uptime fact
 (:mod:`evrevops.uptime.fact`, with the port's dimensions) is kept beside them in
 :data:`UPTIME` for the default data horizon (the latest telemetry) and silence window:
 :func:`uptime` returns it. "Current" is the rule of :mod:`evrevops.warehouse.derived`: the same engine
-version (the source of the fact builder and of this module) and the same ingest ledger.
+version (the source of the fact builder, the registry, the uptime SQL and this module) and the
+same ingest ledger.
 
 Kept facts are read on DuckDB only: another engine (Spark) computes them from its export.
 
@@ -31,6 +32,7 @@ import ibis
 
 from evrevops.metrics import calendar as _calendar
 from evrevops.metrics import facts as _facts
+from evrevops.metrics import registry as _registry
 from evrevops.metrics.registry import MEASURES
 from evrevops.uptime import fact as _uptime
 from evrevops.uptime import revenue_at_risk as _rar
@@ -49,6 +51,7 @@ ENGINE_VERSION = derived.engine_version(
     (
         _facts.__file__,
         _calendar.__file__,
+        _registry.__file__,
         _uptime.__file__,
         _timeline.__file__,
         _rar.__file__,
