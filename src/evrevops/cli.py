@@ -184,11 +184,21 @@ def ingest(
     output: Annotated[
         OutFormat, typer.Option("--output", "-o", help="Report format: table, csv or json.")
     ] = OutFormat.table,
+    keep: Annotated[
+        bool,
+        typer.Option(
+            "--keep/--no-keep",
+            help="After loading, keep the facts, uptime and bills metrics read (default); "
+            "--no-keep for a batch of ingests, then `evrevops refresh` once.",
+        ),
+    ] = True,
 ) -> None:
     """Ingest standard-format files (OCPI, OCPP, URDB, CSV exports) into the warehouse.
 
     Each file is one transaction; re-ingesting a file changes nothing; bad
     records go to quarantine. Prints read = accepted + duplicate + quarantined.
+    Then the port-day facts, uptime and site-month bills are rebuilt and kept
+    for the metrics (metrics compute them on the fly while they are not).
     """
     if input_format is not None:
         try:
@@ -221,7 +231,7 @@ def ingest(
                 failed += 1
                 err.print(f"[red]error:[/red] {exc}")
             prog.advance(task)
-    if any(r["accepted"] or r["replaced"] for r in results):
+    if keep and any(r["accepted"] or r["replaced"] for r in results):
         _refresh_kept(wh)
     wh.close()
     cols = [
@@ -261,6 +271,19 @@ def _refresh_kept(wh: Warehouse) -> None:
         err.print(f"kept {r['bills']:,} site-month bills in {r['seconds']:.1f} s")
     except ValueError as exc:  # a tariff value the bill engine cannot use: metrics will say so
         err.print(f"[yellow]warning:[/yellow] site-month bills not kept: {exc}")
+
+
+@app.command()
+def refresh(ctx: typer.Context) -> None:
+    """Rebuild the port-day facts, uptime and site-month bills kept for metrics (as ingest does after loading)."""
+    from evrevops.metrics import kept
+
+    wh = ctx.obj.warehouse()
+    current = kept.covered(wh)
+    _refresh_kept(wh)
+    wh.close()
+    if current is not None:
+        err.print("(they were current already)")
 
 
 @app.command("export")

@@ -186,3 +186,19 @@ def test_a_months_repair_time_does_not_depend_on_the_months_asked_for(demo):
     assert alone == [r for r in both if r["month"] == f"{first[0]:%Y-%m}"]
     mine = next(r for r in alone if r["port_id"] == port)
     assert (mine["outages"], mine["mttr_h"]) == (1, 48.0)  # the whole repair, not the four hours to the month's end
+
+
+def test_ingest_no_keep_then_refresh(fixtures, tmp_path):
+    path = tmp_path / "batch.duckdb"
+    r = runner.invoke(app, ["--db", str(path), "ingest", str(fixtures / "metrics"), "--no-keep"])
+    assert r.exit_code == 0, r.output
+    assert "port-day facts" not in r.output
+    with open_warehouse(path, read_only=True) as w:
+        assert kept.covered(w) is None
+    r = runner.invoke(app, ["--db", str(path), "refresh"])
+    assert r.exit_code == 0, r.output
+    assert "kept" in r.output and "port-day facts" in r.output
+    with open_warehouse(path, read_only=True) as w:
+        assert kept.covered(w) is not None
+    again = runner.invoke(app, ["--db", str(path), "refresh"])
+    assert again.exit_code == 0 and "current already" in again.output
