@@ -202,3 +202,25 @@ def test_ingest_no_keep_then_refresh(fixtures, tmp_path):
         assert kept.covered(w) is not None
     again = runner.invoke(app, ["--db", str(path), "refresh"])
     assert again.exit_code == 0 and "current already" in again.output
+
+
+def test_kept_false_reads_nothing_kept(demo):
+    """`kept=False` bills and builds everything now: a (deliberately) altered kept bill does not show."""
+    from evrevops.tariffs import site_bills
+
+    kept.refresh(demo)
+    site_bills.refresh(demo)
+    lo, _ = mc.data_range(demo)
+    month = mc.month_range(f"{lo:%Y-%m}")
+    names = ["energy_cost_minor"]
+    demo.con.execute("BEGIN TRANSACTION")
+    try:
+        demo.con.execute("UPDATE site_month_bills SET total_minor = total_minor + 100")
+        fast = mc.compute(demo, by="network", start=month[0], end=month[1], metrics=names).to_pylist()
+        live = mc.compute(demo, by="network", start=month[0], end=month[1], metrics=names, kept=False).to_pylist()
+    finally:
+        demo.con.execute("ROLLBACK")
+    billed = demo.con.sql(f"SELECT count(*) FROM site_month_bills WHERE bill_month = DATE '{month[0]}'").fetchall()[0][
+        0
+    ]
+    assert billed > 0 and fast[0]["energy_cost_minor"] == live[0]["energy_cost_minor"] + 100 * billed

@@ -122,7 +122,7 @@ def expression(
         agg = agg.mutate(**{n: ibis.null("float64") for n in site_needed})
     bill_needed = {n for n in needed if MEASURES[n].level == "site-month"}
     if bill_needed and by != "port" and period == "month":
-        bf = _prep(bill_fact(wh, f))
+        bf = _prep(bill_fact(wh, f, kept=kept))
         bagg = bf.group_by(keys).aggregate(**{n: bf[n].sum() for n in bill_needed})
         agg = agg.left_join(bagg, [agg[k] == bagg[k] for k in keys]).select(agg, *[bagg[n] for n in bill_needed])
     else:
@@ -149,7 +149,7 @@ def expression(
     return out.order_by([*GRAIN_KEYS[by], period_key, "currency"])
 
 
-def bill_fact(wh: Warehouse, f: _facts.Facts) -> ir.Table:
+def bill_fact(wh: Warehouse, f: _facts.Facts, kept: bool = True) -> ir.Table:
     """The site-month bill fact: each billed site-month's bill lines beside its energy revenue.
 
     One row per site and local month with a utility bill
@@ -161,8 +161,8 @@ def bill_fact(wh: Warehouse, f: _facts.Facts) -> ir.Table:
     currency only (amounts in different currencies are never netted).
     """
     first, last = f.start.replace(day=1), f.end.replace(day=1)
-    kept = _bills.cached_range(wh)
-    if kept is not None and kept[0] <= first and last <= kept[1]:
+    span = _bills.cached_range(wh) if kept else None
+    if span is not None and span[0] <= first and last <= span[1]:
         # the bills kept after the last ingest, current for this warehouse (site_bills.refresh)
         bills = wh.table(_bills.CACHE)
         bills = bills.filter((bills.bill_month >= first) & (bills.bill_month <= last))
