@@ -171,3 +171,27 @@ def test_cli_ingest_keeps_the_bills(fixtures, tmp_path):
     w = open_warehouse(path, read_only=True)
     assert site_bills.cached_range(w) == (dt.date(2024, 6, 1), dt.date(2024, 6, 1))
     w.close()
+
+
+def test_a_sparse_register_bills_a_month_the_same_alone_or_in_a_range(db):
+    """A register step across the month's edge counts whole, and a session after the last reading is placed.
+
+    S1 reads 1,000 kWh on 20 May 00:00 UTC and 1,150 kWh on 4 June 00:00 UTC: 150 kWh over 360 h.
+    b1 (3 June) is inside that step, so the meter holds it; b2 (10 June, 30 kWh) is after the last
+    reading, so it is placed from its session. June (from 1 June 05:00 UTC, Chicago midnight) gets
+    67 h of the step, 27.9167 kWh, plus b2's 30 kWh, billed alone or with May.
+    """
+    w = open_warehouse(db)
+    w.con.execute(
+        """INSERT INTO meter_readings (charger_id, port_id, connector_id, observed_at, measurand, value, unit, file_id, source_record)
+           VALUES ('CS', 'S1', 1, TIMESTAMP '2024-05-20 00:00:00', 'Energy.Active.Import.Register', 1000, 'kWh', 0, 1),
+                  ('CS', 'S1', 1, TIMESTAMP '2024-06-04 00:00:00', 'Energy.Active.Import.Register', 1150, 'kWh', 0, 2)"""
+    )
+    alone = site_bills.month_bills(w, dt.date(2024, 6, 1), dt.date(2024, 6, 1), ["S"]).to_pylist()
+    both = site_bills.month_bills(w, dt.date(2024, 5, 1), dt.date(2024, 6, 1), ["S"]).to_pylist()
+    june = [r for r in both if r["bill_month"] == dt.date(2024, 6, 1)]
+    assert alone[0]["energy_kwh"] == pytest.approx(150 * 67 / 360 + 30) == june[0]["energy_kwh"]
+    assert {k: v for k, v in alone[0].items() if k.endswith("_minor")} == {
+        k: v for k, v in june[0].items() if k.endswith("_minor")
+    }
+    w.close()

@@ -2,9 +2,14 @@
 
 The bill engine needs the site's demand in 15-minute intervals (handbook §5).
 Metered data is best: a port with OCPP ``Energy.Active.Import.Register``
-readings in the range is profiled from its meter — the energy between two
-consecutive readings (Wh, kWh converted) spread evenly over the time between
-them. Every other port is profiled from its sessions: each session's energy
+readings is profiled from its meter over its register history (first to
+last reading) — the energy between two consecutive readings (Wh, kWh
+converted) spread evenly over the time between them, the steps across the
+range's edges included (each port's last reading before the range and first
+after it are read too), so a month's load is the same whatever range it is
+built in. Sessions the register did not see (of ports without readings, or
+wholly before a port's first reading or after its last) are profiled from
+the sessions: each session's energy
 spread over its charging time at constant power, capped at the port's rating;
 a CDR whose ``charging_periods`` show more than one charging period has each
 period's energy spread over that period's own charging time instead.
@@ -46,12 +51,23 @@ STEP_S = 900
 # through ``AT TIME ZONE`` (Spark: ``from_utc_timestamp``, which needs the session in UTC), and
 # ``from_json`` / ``list_sum`` of the CDR periods are carried by the transforms of ``to_spark``.
 SESSIONS_SQL = """
-WITH readings AS (
+WITH coverage AS (
+    -- each metered port's register history: its first and last reading ever, and its readings
+    -- just outside the range, so a step across the range's edge is whole whatever range is asked
+    SELECT m.port_id, min(m.observed_at) AS first_at, max(m.observed_at) AS last_at,
+           max(CASE WHEN m.observed_at <= {meter_start} THEN m.observed_at END) AS before_at,
+           min(CASE WHEN m.observed_at >= {meter_end} THEN m.observed_at END) AS after_at
+    FROM {meter} m JOIN {ports} p ON p.port_id = m.port_id
+    WHERE m.measurand = 'Energy.Active.Import.Register' AND m.phase IS NULL {meter_filter}
+    GROUP BY m.port_id
+),
+readings AS (
     SELECT p.site_id, m.port_id, m.observed_at,
            m.value * CASE WHEN lower(m.unit) = 'kwh' THEN 1000 ELSE 1 END AS wh
-    FROM {meter} m JOIN {ports} p ON p.port_id = m.port_id
+    FROM {meter} m JOIN {ports} p ON p.port_id = m.port_id JOIN coverage c ON c.port_id = m.port_id
     WHERE m.measurand = 'Energy.Active.Import.Register' AND m.phase IS NULL
-      AND m.observed_at > {meter_start} AND m.observed_at < {meter_end} {meter_filter}
+      AND m.observed_at >= coalesce(c.before_at, {meter_start})
+      AND m.observed_at <= coalesce(c.after_at, {meter_end}) {meter_filter}
 ),
 steps AS (
     SELECT site_id, port_id,
@@ -129,8 +145,11 @@ SELECTED_SQL = """(
     SELECT {sid_col} AS session_id, s.site_id, s.energy_kwh, p.rated_kw, s.started_at, s.ended_at,
            s.charging_ended_at, {multi} AS multi, {periods_col} AS charging_periods
     FROM {sessions} s LEFT JOIN {ports} p ON p.port_id = s.port_id
+    LEFT JOIN coverage c ON c.port_id = s.port_id
     WHERE s.energy_kwh > 0 AND s.ended_at > {start} AND s.started_at < {end} {site_filter}
-      AND s.port_id NOT IN (SELECT DISTINCT port_id FROM readings WHERE port_id IS NOT NULL)
+      -- the meter places what its register saw: a session of a metered port within its register
+      -- history is in the meter's steps; one before the first reading or after the last is not
+      AND (c.port_id IS NULL OR s.ended_at <= c.first_at OR s.started_at >= c.last_at)
 )"""
 
 
