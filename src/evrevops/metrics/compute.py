@@ -229,7 +229,7 @@ def uptime_fact(
             return u
     # to the data horizon's month, so an outage begun in the range has its whole duration
     _uptime.build(
-        wh, first, _kept.horizon_month(wh, last, as_of), as_of=as_of, offline_after_s=offline_after_s,
+        wh, first, _timeline.horizon_month(wh, last, as_of), as_of=as_of, offline_after_s=offline_after_s,
         trailing=trailing,
     )  # fmt: skip
     u = wh.table(_uptime.FACT)

@@ -78,7 +78,7 @@ def facts(wh: Warehouse, start: dt.date, end: dt.date, monthly: bool = False) ->
     span = covered(wh)
     if span is None or start < span[0] or end > span[1]:
         return None
-    if monthly and start.day == 1 and end == _month_end(end):
+    if monthly and start.day == 1 and end == _timeline.month_end(end):
         pm, sm = wh.table(PORT_MONTH), wh.table(SITE_MONTH)
         return _facts.Facts(
             port_day=pm.filter((pm.month >= start) & (pm.month <= end)),
@@ -108,24 +108,6 @@ def uptime(wh: Warehouse, first_month: dt.date, last_month: dt.date) -> ibis.Tab
         return None
     u = wh.table(UPTIME)
     return u.filter((u.month >= first_month) & (u.month <= last_month))
-
-
-def horizon_month(wh: Warehouse, last_month: dt.date, as_of: dt.datetime | None = None) -> dt.date:
-    """The last month to build the timeline through, so outages starting by *last_month* are whole.
-
-    An outage that starts in a reported month and ends after it is a failure
-    of that month with its whole duration (``repair_s``), up to the data
-    horizon (*as_of*, else the latest telemetry); building the timeline only
-    to the end of the reported months would cut it there, and the same month's
-    MTTR would change with the months asked for. So the timeline runs to the
-    horizon's month when that is later.
-    """
-    if as_of is None:
-        span = _timeline.data_span(wh)
-        as_of = span[1] if span is not None else None
-    if as_of is None:
-        return last_month
-    return max(last_month, as_of.date().replace(day=1))
 
 
 def uptime_with_dimensions(wh: Warehouse, u: ibis.Table) -> ibis.Table:
@@ -163,11 +145,6 @@ def _monthly(t: ibis.Table, keys: list[str]) -> ibis.Table:
     return t.group_by(by).aggregate(**same, **sums)
 
 
-def _month_end(d: dt.date) -> dt.date:
-    nxt = dt.date(d.year + (d.month == 12), d.month % 12 + 1, 1)
-    return nxt - dt.timedelta(days=1)
-
-
 def refresh(wh: Warehouse) -> dict:
     """Build the facts for every local day the sessions cover and keep them (one transaction).
 
@@ -183,13 +160,8 @@ def refresh(wh: Warehouse) -> dict:
     """
     t0 = time.perf_counter()
     con = wh.con
-    lo, hi = con.sql("SELECT min(started_at), max(ended_at) FROM sessions").fetchall()[0]
-    if lo is None:
-        first = last = None
-    else:
-        first = (lo.date() - dt.timedelta(days=1)).replace(day=1)
-        last = _month_end(hi.date() + dt.timedelta(days=1))
-    stamp_version = ENGINE_VERSION
+    months = derived.session_months(wh)
+    first, last = (months[0], _timeline.month_end(months[1])) if months is not None else (None, None)
     con.execute("BEGIN TRANSACTION")
     try:
         if first is None:
@@ -208,12 +180,12 @@ def refresh(wh: Warehouse) -> dict:
                 con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql} ORDER BY month, {keys[0]}")
                 _as_bigint(wh, name)
             # the uptime of every month, with the trailing twelve months, at the default horizon
-            _uptime.build(wh, first, horizon_month(wh, last.replace(day=1)))
+            _uptime.build(wh, first, _timeline.horizon_month(wh, last.replace(day=1)))
             sql = ibis.to_sql(uptime_with_dimensions(wh, wh.table(_uptime.FACT)))
             con.execute(f"CREATE OR REPLACE TABLE {UPTIME} AS {sql} ORDER BY month, port_id")
             _as_bigint(wh, UPTIME)
             counts = (wh.count(PORT_DAY), wh.count(SITE_DAY))
-        derived.record(wh, NAME, stamp_version, first, last, counts[0])
+        derived.record(wh, NAME, ENGINE_VERSION, first, last, counts[0])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -216,16 +216,9 @@ def refresh(wh: Warehouse) -> dict:
         ``bills`` kept, ``first_month``, ``last_month``, ``seconds``.
     """
     t0 = time.perf_counter()
-    con = wh.con
-    lo, hi = con.sql("SELECT min(started_at), max(ended_at) FROM sessions").fetchall()[0]
-    if lo is None:
-        first = last = None
-        table = None
-    else:
-        # a day either side covers every zone; months with no port in service yield no bill
-        first = (lo - dt.timedelta(days=1)).date().replace(day=1)
-        last = (hi + dt.timedelta(days=1)).date().replace(day=1)
-        table = month_bills(wh, first, last)
+    months = derived.session_months(wh)  # months with no port in service yield no bill
+    first, last = months if months is not None else (None, None)
+    table = month_bills(wh, first, last) if months is not None else None
     derived.keep(wh, CACHE, ENGINE_VERSION, table, first, last)
     return {
         "bills": table.num_rows if table is not None else 0,

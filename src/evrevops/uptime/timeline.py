@@ -155,6 +155,24 @@ def _naive(t: dt.datetime | None) -> dt.datetime | None:
     return t.astimezone(dt.UTC).replace(tzinfo=None) if t is not None and t.tzinfo is not None else t
 
 
+def horizon_month(wh: Warehouse | SparkWarehouse, last_month: dt.date, as_of: dt.datetime | None = None) -> dt.date:
+    """The last month to build the timeline through, so outages starting by *last_month* are whole.
+
+    An outage that starts in a reported month and ends after it is a failure
+    of that month with its whole duration (``repair_s``), up to the data
+    horizon (*as_of*, else the latest telemetry); building the timeline only
+    to the end of the reported months would cut it there, and the same month's
+    MTTR would change with the months asked for. So the timeline runs to the
+    horizon's month when that is later.
+    """
+    if as_of is None:
+        span = data_span(wh)
+        as_of = span[1] if span is not None else None
+    if as_of is None:
+        return last_month
+    return max(last_month, as_of.date().replace(day=1))
+
+
 def last_full_month(wh: Warehouse | SparkWarehouse) -> str | None:
     """The latest month (``YYYY-MM``) the telemetry covers to its end (UTC), or None without telemetry."""
     span = data_span(wh)
@@ -217,28 +235,12 @@ def build(
     end = month_end(last_month)
     # the site-local calendar is built on the driver (a few rows per site and day) and registered
     sites = wh.fetch("SELECT site_id, time_zone, operating_hours FROM sites").to_pandas()
-    _register(wh, CAL, site_days(sites, start, end))
-    _register(wh, CLOSED, closed_windows(sites, start, end))
+    wh.register(CAL, site_days(sites, start, end))
+    wh.register(CLOSED, closed_windows(sites, start, end))
     r = Range(first_month, last_month, data_start, as_of, int(offline_after_s))
     for sql in (ports_sql(r), intervals_sql(r), pieces_sql(r), ledger_sql(r), months_sql(r)):
         wh.execute(sql)
     return r
-
-
-_SQL_TYPE = {"string": "VARCHAR", "timestamp[us]": "TIMESTAMP", "date32[day]": "DATE", "int64": "BIGINT", "int32": "INTEGER"}  # fmt: skip
-
-
-def _register(wh: Warehouse | SparkWarehouse, name: str, table: pa.Table) -> None:
-    """Make the Arrow *table* the table *name* of the warehouse, also when it has no rows.
-
-    On Spark an empty table becomes an empty typed view (``SELECT CAST(NULL AS …) … WHERE 1 = 0``):
-    Spark cannot infer the schema of a table without rows (DuckDB registers it as it is).
-    """
-    if table.num_rows or wh.engine == "duckdb":
-        wh.register(name, table)
-        return
-    cols = ", ".join(f"CAST(NULL AS {_SQL_TYPE[str(f.type)]}) AS {f.name}" for f in table.schema)
-    wh.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {cols} WHERE 1 = 0")
 
 
 def ports_sql(r: Range) -> str:

@@ -23,6 +23,18 @@ def engine_version(files: Iterable[str | Path]) -> str:
     return hashlib.sha256(b"".join(Path(f).read_bytes() for f in files)).hexdigest()[:16]
 
 
+def session_months(wh: Warehouse) -> tuple[dt.date, dt.date] | None:
+    """First days of the first and last local month the sessions can touch in any zone, or None.
+
+    The UTC dates of the first start and the last end, a day wider each side (every zone's
+    local day is then inside), as months: the range a derived table is rebuilt over.
+    """
+    lo, hi = wh.con.sql("SELECT min(started_at), max(ended_at) FROM sessions").fetchall()[0]
+    if lo is None:
+        return None
+    return (lo - dt.timedelta(days=1)).date().replace(day=1), (hi + dt.timedelta(days=1)).date().replace(day=1)
+
+
 def fingerprint(wh: Warehouse, version: str) -> str:
     """What kept rows depend on: the engine *version* and the ingest ledger's state."""
     n, top = wh.con.sql("SELECT count(*), coalesce(max(file_id), 0) FROM ingest_ledger").fetchall()[0]

@@ -14,8 +14,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from evrevops.warehouse.db import Warehouse
-
 DEFAULT_MASTER = "local[2]"
 _MASTER = re.compile(r"^(local(\[(\d+|\*)(,\d+)?\])?|spark://[^\s/]+(:\d+)?(,[^\s/]+(:\d+)?)*|yarn|k8s://\S+)$")
 
@@ -59,8 +57,3 @@ def open_engine(engine: str, export: Path | None = None, master: str | None = No
     from evrevops.warehouse.spark import SparkWarehouse
 
     return SparkWarehouse(export, master=url)
-
-
-def is_spark(wh: Warehouse | object) -> bool:
-    """True for a warehouse read by Spark."""
-    return getattr(wh, "engine", "duckdb") == "spark"

@@ -135,9 +135,3 @@ def to_spark(sql: str) -> str:
 def view_name(query: str) -> str:
     """A temporary view name for *query*, the same for the same text."""
     return "_evrevops_q" + hashlib.sha1(query.encode()).hexdigest()[:12]
-
-
-def columns_of(sql: str) -> list[str]:
-    """Output column names of a DuckDB SELECT, as SQLGlot reads them (for checks and docs)."""
-    tree = sqlglot.parse_one(sql, read="duckdb")
-    return [e.alias_or_name for e in tree.find(exp.Select).expressions]
