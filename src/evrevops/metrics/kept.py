@@ -126,7 +126,7 @@ def uptime_with_dimensions(wh: Warehouse, u: ibis.Table) -> ibis.Table:
     )  # fmt: skip
 
 
-def _as_bigint(wh: Warehouse, name: str) -> None:
+def as_bigint(wh: Warehouse, name: str) -> None:
     """Integer measures of table *name* as BIGINT: DuckDB sums integers into HUGEINT, which Ibis reads
     as a decimal (and metrics would then come out as decimals); BIGINT is also half the bytes to scan."""
     cols = wh.con.sql(
@@ -173,17 +173,17 @@ def refresh(wh: Warehouse) -> dict:
             # ordered by day, so a month's slice reads only its own row groups
             for name, t, order in ((PORT_DAY, f.port_day, "port_id"), (SITE_DAY, f.site_day, "site_id")):
                 con.execute(f"CREATE OR REPLACE TABLE {name} AS {ibis.to_sql(t)} ORDER BY local_date, {order}")
-                _as_bigint(wh, name)
+                as_bigint(wh, name)
             dims = ["site_id", "segment", "customer_id", "currency"]
             for name, src, keys in ((PORT_MONTH, PORT_DAY, ["port_id", *dims]), (SITE_MONTH, SITE_DAY, dims)):
                 sql = ibis.to_sql(_monthly(wh.table(src), keys))
                 con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql} ORDER BY month, {keys[0]}")
-                _as_bigint(wh, name)
+                as_bigint(wh, name)
             # the uptime of every month, with the trailing twelve months, at the default horizon
             _uptime.build(wh, first, _timeline.horizon_month(wh, last.replace(day=1)))
             sql = ibis.to_sql(uptime_with_dimensions(wh, wh.table(_uptime.FACT)))
             con.execute(f"CREATE OR REPLACE TABLE {UPTIME} AS {sql} ORDER BY month, port_id")
-            _as_bigint(wh, UPTIME)
+            as_bigint(wh, UPTIME)
             counts = (wh.count(PORT_DAY), wh.count(SITE_DAY))
         derived.record(wh, NAME, ENGINE_VERSION, first, last, counts[0])
         con.execute("COMMIT")

@@ -35,30 +35,41 @@ def session_months(wh: Warehouse) -> tuple[dt.date, dt.date] | None:
     return (lo - dt.timedelta(days=1)).date().replace(day=1), (hi + dt.timedelta(days=1)).date().replace(day=1)
 
 
+def _ledger_state(wh: Warehouse) -> str:
+    n, top = wh.con.execute("SELECT count(*), coalesce(max(file_id), 0) FROM ingest_ledger").fetchall()[0]
+    return f"{n}:{top}"
+
+
 def fingerprint(wh: Warehouse, version: str) -> str:
     """What kept rows depend on: the engine *version* and the ingest ledger's state."""
-    n, top = wh.con.sql("SELECT count(*), coalesce(max(file_id), 0) FROM ingest_ledger").fetchall()[0]
-    return f"{version}:{n}:{top}"
+    return f"{version}:{_ledger_state(wh)}"
 
 
 def _has_registry(wh: Warehouse) -> bool:
-    return bool(
-        wh.con.sql(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'derived_facts' AND table_schema = 'main'"
-        ).fetchall()[0][0]
-    )
+    """A DuckDB warehouse has ``derived_facts`` (its schema is migrated on open); another engine's export has not."""
+    return getattr(wh, "engine", "duckdb") == "duckdb"
 
 
 def kept_range(wh: Warehouse, name: str, version: str) -> tuple[dt.date, dt.date] | None:
     """The months derived table *name* covers, when it is current for this warehouse; else None."""
+    return kept_ranges(wh, {name: version}).get(name)
+
+
+def kept_ranges(wh: Warehouse, versions: dict[str, str]) -> dict[str, tuple[dt.date, dt.date]]:
+    """The ranges of those derived tables (name → engine version) that are current, in two small queries.
+
+    A table is in the result when its recorded fingerprint is the warehouse's
+    current one under its version (:func:`fingerprint`) and it covers a range.
+    """
     if not _has_registry(wh):
-        return None
-    rows = wh.con.sql(
-        "SELECT fingerprint, first_month, last_month FROM derived_facts WHERE name = ?", params=[name]
-    ).fetchall()
-    if not rows or rows[0][0] != fingerprint(wh, version) or rows[0][1] is None:
-        return None
-    return rows[0][1], rows[0][2]
+        return {}
+    state = _ledger_state(wh)
+    rows = wh.con.execute("SELECT name, fingerprint, first_month, last_month FROM derived_facts").fetchall()
+    return {
+        name: (first, last)
+        for name, stamp, first, last in rows
+        if name in versions and stamp == f"{versions[name]}:{state}" and first is not None
+    }
 
 
 def keep(
