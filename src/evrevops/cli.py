@@ -259,7 +259,8 @@ def ingest(
 
 
 def _refresh_kept(wh: Warehouse) -> None:
-    """Keep the port-day facts and site-month bills current after a write (metrics read them while they are)."""
+    """Keep the port-day facts, site-month bills and month-close measures current after a write (metrics read
+    them while they are)."""
     from evrevops.metrics import kept
 
     with err.status("building the port-day facts of every local day (kept for metrics)"):
@@ -271,11 +272,16 @@ def _refresh_kept(wh: Warehouse) -> None:
         err.print(f"kept {r['bills']:,} site-month bills in {r['seconds']:.1f} s")
     except ValueError as exc:  # a tariff value the bill engine cannot use: metrics will say so
         err.print(f"[yellow]warning:[/yellow] site-month bills not kept: {exc}")
+    with err.status("keeping the month-close measures and metric views"):
+        r = mc.keep_close(wh)
+    if r["site_months"]:
+        err.print(f"kept the month-close measures of {r['site_months']:,} site-months in {r['seconds']:.1f} s")
 
 
 @app.command()
 def refresh(ctx: typer.Context) -> None:
-    """Rebuild the port-day facts, uptime and site-month bills kept for metrics (as ingest does after loading)."""
+    """Rebuild the port-day facts, uptime, site-month bills and month-close measures kept for metrics (as ingest
+    does after loading)."""
     from evrevops.metrics import kept
 
     wh = ctx.obj.warehouse()

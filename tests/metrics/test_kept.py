@@ -91,9 +91,9 @@ def test_kept_facts_are_read_only_while_current_and_within_their_days(demo, tmp_
     extra.write_text(
         "site_id,site_name,customer_id,segment,revenue_model,time_zone,operating_hours,charger_id,port_id,"
         "connector_id,power_type,rated_kw,commissioned_on,decommissioned_on\n"
-        "KEPT-X,Kept,C-X,commercial,caas,UTC,24/7,KX,KX1,1,AC,11,2024-01-01,\n"
+        "KEPT-X,Kept,C-X,commercial,caas,UTC,24/7,KX,KX1,1,AC_3_PHASE,11,2024-01-01,\n"
     )
-    assert ingest_file(demo, extra).records_read == 1
+    assert ingest_file(demo, extra).accepted == 1
     assert kept.covered(demo) is None
 
 
@@ -129,11 +129,12 @@ def test_cli_ingest_keeps_the_facts(fixtures, tmp_path):
     path = tmp_path / "cli.duckdb"
     r = runner.invoke(app, ["--db", str(path), "ingest", str(fixtures / "metrics"), "--output", "json"])
     assert r.exit_code == 0, r.output
-    assert "port-day facts" in r.output
+    assert "port-day facts" in r.output and "month-close measures" in r.output
     w = open_warehouse(path, read_only=True)
     span = kept.covered(w)
     assert span is not None and span[0] <= dt.date(2024, 3, 1) <= span[1]
     month = (dt.date(2024, 3, 1), dt.date(2024, 3, 31))
+    assert mc._close_answers(w, "month", *month, None, mc._timeline.DEFAULT_OFFLINE_AFTER_S)  # read from the views
     assert_rows_equal(mc.compute(w, by="site", start=month[0], end=month[1]).to_pylist(),
            mc.compute(w, by="site", start=month[0], end=month[1], kept=False).to_pylist())  # fmt: skip
     w.close()

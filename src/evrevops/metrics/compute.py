@@ -5,16 +5,25 @@ per grain id, period and currency, with one column per metric named exactly as
 in the registry. Money metrics are integer minor units of the row's currency;
 amounts in different currencies are never added (handbook §1): every roll-up
 groups by ``currency`` (the site's currency).
+
+Where the numbers come from, fastest first: the month-close views kept after
+ingest (:func:`keep_close`: whole months at the default uptime horizon), the
+kept facts (:mod:`evrevops.metrics.kept`), or the facts built now from the
+sessions (:mod:`evrevops.metrics.facts`; always with ``kept=False``, and on
+Spark). All three are the same Ibis expressions, and tests hold them equal.
 """
 
 from __future__ import annotations
 
 import calendar as _cal
 import datetime as dt
+import time
 
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+import sqlglot as sg
+from ibis.backends.sql.datatypes import DuckDBType
 
 from evrevops.metrics import facts as _facts
 from evrevops.metrics import kept as _kept
@@ -22,11 +31,15 @@ from evrevops.metrics.registry import GRAIN_KEYS, GRAINS, MEASURES, METRICS, PER
 from evrevops.tariffs import site_bills as _bills
 from evrevops.uptime import fact as _uptime
 from evrevops.uptime import timeline as _timeline
+from evrevops.warehouse import derived
 from evrevops.warehouse.db import Warehouse
 
 BILL_VIEW = "site_month_bills_live"
 _NULL_KEY = ""  # stand-in for a null dimension while joining, restored to null in the output
 _DIMENSIONS = ("segment", "customer_id", "currency")
+CLOSE = "kept_close"  # its row in derived_facts: the month-close measures and views (:func:`keep_close`)
+# what the month-close views depend on: this module's SQL, the kept facts' and the kept bills' engines
+CLOSE_VERSION = "+".join((derived.engine_version((__file__,)), _kept.ENGINE_VERSION, _bills.ENGINE_VERSION))
 
 
 def month_range(month: str) -> tuple[dt.date, dt.date]:
@@ -75,6 +88,21 @@ def metric_expr(m: Metric, agg: ir.Table) -> ir.Value:
     return ibis.ifelse(den > 0, q * m.scale if m.scale != 1 else q, None)
 
 
+def _chosen(by: str, period: str, metrics: list[str] | None) -> list[Metric]:
+    """The registry metrics asked for (all by default), after checking the grain and period."""
+    _keys(by, period)
+    chosen = [METRICS[n] if n in METRICS else _unknown(n) for n in (metrics or list(METRICS))]
+    if metrics and len(chosen) == 1 and by not in chosen[0].grains:
+        raise ValueError(
+            f"metric {chosen[0].name} is not defined at grain {by!r} (grains: {', '.join(chosen[0].grains)})"
+        )
+    if metrics and len(chosen) == 1 and period not in chosen[0].periods:
+        raise ValueError(
+            f"metric {chosen[0].name} is not defined by {period!r} (periods: {', '.join(chosen[0].periods)})"
+        )
+    return chosen
+
+
 def expression(
     wh: Warehouse,
     by: str = "site",
@@ -89,46 +117,67 @@ def expression(
     """The Ibis expression computing *metrics* at grain *by* and *period*.
 
     ``as_of`` and ``offline_after_s`` set the data horizon and silence window
-    of the uptime metrics (:func:`evrevops.uptime.timeline.build`). The
-    port-day facts are those kept after the last ingest
-    (:mod:`evrevops.metrics.kept`) while they are current and *kept* is true;
-    otherwise they are built from the sessions now.
+    of the uptime metrics (:func:`evrevops.uptime.timeline.build`). While *kept*
+    is true and they are current, the measures are the month-close measures
+    kept after the last ingest (:func:`keep_close`, for whole months at the
+    default horizon) or are summed from the kept port-day facts
+    (:mod:`evrevops.metrics.kept`); otherwise the facts are built from the
+    sessions now.
     """
-    keys = _keys(by, period)
-    chosen = [METRICS[n] if n in METRICS else _unknown(n) for n in (metrics or list(METRICS))]
-    if metrics and len(chosen) == 1 and by not in chosen[0].grains:
-        raise ValueError(
-            f"metric {chosen[0].name} is not defined at grain {by!r} (grains: {', '.join(chosen[0].grains)})"
-        )
-    if metrics and len(chosen) == 1 and period not in chosen[0].periods:
-        raise ValueError(
-            f"metric {chosen[0].name} is not defined by {period!r} (periods: {', '.join(chosen[0].periods)})"
-        )
+    chosen = _chosen(by, period, metrics)
     if start is None or end is None:
         raise ValueError("a date range is required")
-    needed = {m.numerator for m in chosen} | {m.denominator for m in chosen if m.denominator}
-    # the facts kept after the last ingest while they are current (DuckDB), else built now
-    f = (_kept.facts(wh, start, end, monthly=period == "month") if kept else None) or _facts.build(
-        wh, start, end, needed | {"ports"}
-    )
+    if kept and _close_answers(wh, period, start, end, as_of, offline_after_s):
+        agg = _close_measures(wh, by, start, end)  # the measures kept for a month-close (keep_close)
+    else:
+        needed = {m.numerator for m in chosen} | {m.denominator for m in chosen if m.denominator}
+        # the facts kept after the last ingest while they are current (DuckDB), else built now
+        f = (_kept.facts(wh, start, end, monthly=period == "month") if kept else None) or _facts.build(
+            wh, start, end, needed | {"ports"}
+        )
+        agg = _measures(wh, f, _keys(by, period), needed, by != "port", period == "month", as_of, offline_after_s, kept)  # fmt: skip
+    out = _metrics(agg, by, period, chosen)
+    if period == "month":
+        out = out.mutate(month=out.month.strftime("%Y-%m"))
+    return out.order_by([*GRAIN_KEYS[by], PERIOD_KEYS[period], "currency"])
+
+
+def _measures(
+    wh: Warehouse,
+    f: _facts.Facts,
+    keys: list[str],
+    needed: set[str],
+    site_level: bool,
+    monthly: bool,
+    as_of: dt.datetime | None,
+    offline_after_s: int,
+    kept: bool,
+) -> ir.Table:
+    """The *needed* measures summed by *keys* (a null dimension as ``''``).
+
+    The port-day facts are the driving table: the site-day measures (when
+    *site_level*), the bill measures (when *site_level* and *monthly*) and the
+    uptime measures (when *monthly*) are left-joined onto their keys; those
+    not joined are null.
+    """
     pd_ = _prep(f.port_day)
     agg = pd_.group_by(keys).aggregate(**_port_aggs(pd_, needed | {"ports"}))
     site_needed = {n for n in needed if MEASURES[n].level == "site"}
-    if site_needed and by != "port":
+    if site_needed and site_level:
         sd = _prep(f.site_day)
         sagg = sd.group_by(keys).aggregate(**{n: sd[n].sum() for n in site_needed})
         agg = agg.left_join(sagg, [agg[k] == sagg[k] for k in keys]).select(agg, *[sagg[n] for n in site_needed])
     else:
         agg = agg.mutate(**{n: ibis.null("float64") for n in site_needed})
     bill_needed = {n for n in needed if MEASURES[n].level == "site-month"}
-    if bill_needed and by != "port" and period == "month":
+    if bill_needed and site_level and monthly:
         bf = _prep(bill_fact(wh, f, kept=kept))
         bagg = bf.group_by(keys).aggregate(**{n: bf[n].sum() for n in bill_needed})
         agg = agg.left_join(bagg, [agg[k] == bagg[k] for k in keys]).select(agg, *[bagg[n] for n in bill_needed])
     else:
         agg = agg.mutate(**{n: ibis.null("float64") for n in bill_needed})
     up_needed = {n for n in needed if MEASURES[n].level == "port-month"}
-    if up_needed and period == "month":
+    if up_needed and monthly:
         trailing = bool(up_needed & _uptime.T12_MEASURES)
         uf = _prep(uptime_fact(wh, f, as_of, offline_after_s, trailing=trailing, kept=kept))
         uagg = uf.group_by(keys).aggregate(**{n: uf[n].sum() for n in up_needed})
@@ -137,16 +186,18 @@ def expression(
         )
     else:
         agg = agg.mutate(**{n: ibis.null("float64") for n in up_needed})
+    return agg
+
+
+def _metrics(agg: ir.Table, by: str, period: str, chosen: list[Metric]) -> ir.Table:
+    """The *chosen* metrics from summed measures, with null dimensions restored (``month`` still a date)."""
+    keys = _keys(by, period)
     cols = {}
     for m in chosen:
         defined = by in m.grains and period in m.periods
         cols[m.name] = metric_expr(m, agg) if defined else ibis.null("float64")
     restore = {c: ibis.ifelse(agg[c] == _NULL_KEY, ibis.null("string"), agg[c]) for c in keys if c in _DIMENSIONS}
-    period_key = PERIOD_KEYS[period]
-    out = agg.select(*[restore.get(k, agg[k]).name(k) for k in keys], **cols)
-    if period == "month":
-        out = out.mutate(month=out.month.strftime("%Y-%m"))
-    return out.order_by([*GRAIN_KEYS[by], period_key, "currency"])
+    return agg.select(*[restore.get(k, agg[k]).name(k) for k in keys], **cols)
 
 
 def bill_fact(wh: Warehouse, f: _facts.Facts, kept: bool = True) -> ir.Table:
@@ -251,8 +302,139 @@ def compute(
     offline_after_s: int = _timeline.DEFAULT_OFFLINE_AFTER_S,
     kept: bool = True,
 ) -> pa.Table:
-    """Compute metrics; see :func:`expression`. Returns a pyarrow Table."""
+    """Compute metrics; see :func:`expression`. Returns a pyarrow Table.
+
+    What the month-close views answer (:func:`keep_close`) is read from them:
+    the same expression, compiled when the measures were kept, run now on the
+    kept rows.
+    """
+    if kept and _close_answers(wh, period, start, end, as_of, offline_after_s):
+        return _from_close(wh, by, start, end, _chosen(by, period, metrics))
     return expression(wh, by, period, start, end, metrics, as_of, offline_after_s, kept).to_pyarrow()
+
+
+PORT_MEASURES = "kept_port_month_measures"  # every measure by port and local month
+SITE_MEASURES = "kept_site_month_measures"  # every measure by site (with its segment and customer) and local month
+_SITE_KEYS = ["site_id", "segment", "customer_id", "month", "currency"]
+
+
+def close_view(by: str) -> str:
+    """The name of the month-close view of grain *by*."""
+    return f"{CLOSE}_{by}"
+
+
+def keep_close(wh: Warehouse) -> dict:
+    """Keep what a month-close reads: every measure by port and by site and month, and the metric views.
+
+    Run after the facts (:func:`evrevops.metrics.kept.refresh`) and the bills
+    (:func:`evrevops.tariffs.site_bills.refresh`) are kept. For every local
+    month they cover it keeps
+
+    * :data:`PORT_MEASURES` and :data:`SITE_MEASURES`: the measures of
+      :func:`_measures` (port-day facts, with the site-day, bill and uptime
+      measures joined on) summed by port, resp. by site with its segment and
+      customer, and month. Every measure is a sum and a port belongs to one
+      site, so a segment, customer or the network is the sum of its sites;
+    * the views ``kept_close_<grain>``: the metric expression of each grain
+      over them, compiled once (building and compiling the expression of 52
+      metrics costs more than running it on the kept rows), every metric and
+      the month as a date. A month filter on a view reaches the measure
+      table's scan.
+
+    Nothing in them is a result: the views run on the kept rows at each call.
+    While the facts and bills are not both current the tables and views are
+    dropped (:func:`compute` then builds the expression). One transaction,
+    recorded in ``derived_facts`` as :data:`CLOSE`.
+
+    Returns
+    -------
+    dict
+        ``site_months`` kept, ``first_month``, ``last_month``, ``seconds``.
+    """
+    t0 = time.perf_counter()
+    con = wh.con
+    ranges = derived.kept_ranges(wh, {_kept.NAME: _kept.ENGINE_VERSION, _bills.CACHE: _bills.ENGINE_VERSION})
+    span = ranges.get(_kept.NAME)
+    bills = ranges.get(_bills.CACHE)
+    if span is None or bills is None or not (bills[0] <= span[0] and span[1].replace(day=1) <= bills[1]):
+        span = None
+    con.execute("BEGIN TRANSACTION")
+    try:
+        if span is None:
+            for by in GRAINS:
+                con.execute(f"DROP VIEW IF EXISTS {close_view(by)}")
+            for name in (PORT_MEASURES, SITE_MEASURES):
+                con.execute(f"DROP TABLE IF EXISTS {name}")
+        else:
+            f = _kept.facts(wh, span[0], span[1], monthly=True)
+            default = _timeline.DEFAULT_OFFLINE_AFTER_S
+            for name, keys, site_level in ((PORT_MEASURES, _keys("port", "month"), False), (SITE_MEASURES, _SITE_KEYS, True)):  # fmt: skip
+                agg = _measures(wh, f, keys, set(MEASURES), site_level, True, None, default, True)
+                con.execute(f"CREATE OR REPLACE TABLE {name} AS {ibis.to_sql(agg)} ORDER BY month, {keys[0]}")
+                _kept.as_bigint(wh, name)
+            everything = list(METRICS.values())
+            for by in GRAINS:
+                raw = _metrics(_close_measures(wh, by), by, "month", everything)
+                # each column as its expression type (DuckDB sums integers into HUGEINT where Ibis says int64)
+                cols = ", ".join(f"CAST({_quoted(n)} AS {DuckDBType.to_string(t)}) AS {_quoted(n)}" for n, t in raw.schema().items())  # fmt: skip
+                con.execute(f"CREATE OR REPLACE VIEW {close_view(by)} AS SELECT {cols} FROM ({ibis.to_sql(raw)})")
+        rows = wh.count(SITE_MEASURES) if span else 0
+        derived.record(wh, CLOSE, CLOSE_VERSION, *(span or (None, None)), rows)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return {
+        "site_months": rows,
+        "first_month": span[0] if span else None,
+        "last_month": span[1].replace(day=1) if span else None,
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def _close_measures(wh: Warehouse, by: str, start: dt.date | None = None, end: dt.date | None = None) -> ir.Table:
+    """The kept measures summed at grain *by* and month (months ``start`` … ``end`` when given)."""
+    t = wh.table(PORT_MEASURES if by == "port" else SITE_MEASURES)
+    if start is not None and end is not None:
+        t = t.filter((t.month >= start) & (t.month <= end))
+    if by in ("port", "site"):
+        return t
+    return t.group_by(_keys(by, "month")).aggregate(**{c: t[c].sum() for c in t.columns if c not in _SITE_KEYS})
+
+
+def _close_answers(
+    wh: Warehouse,
+    period: str,
+    start: dt.date | None,
+    end: dt.date | None,
+    as_of: dt.datetime | None,
+    offline_after_s: int,
+) -> bool:
+    """Whether the kept month-close measures answer: whole months by month on DuckDB, at the default
+    data horizon and silence window, while they, the kept facts and the kept bills are current and
+    cover the months."""
+    if getattr(wh, "engine", "duckdb") != "duckdb" or period != "month" or start is None or end is None:
+        return False
+    if as_of is not None or offline_after_s != _timeline.DEFAULT_OFFLINE_AFTER_S:
+        return False
+    if start.day != 1 or end != _timeline.month_end(end) or end < start:
+        return False
+    versions = {CLOSE: CLOSE_VERSION, _kept.NAME: _kept.ENGINE_VERSION, _bills.CACHE: _bills.ENGINE_VERSION}
+    ranges = derived.kept_ranges(wh, versions)
+    return len(ranges) == len(versions) and ranges[CLOSE][0] <= start and end <= ranges[CLOSE][1]
+
+
+def _quoted(name: str) -> str:
+    return sg.to_identifier(name, quoted=True).sql("duckdb")
+
+
+def _from_close(wh: Warehouse, by: str, start: dt.date, end: dt.date, chosen: list[Metric]) -> pa.Table:
+    """The *chosen* metrics of months ``start`` … ``end`` from the month-close view of grain *by*."""
+    grain = [_quoted(k) for k in GRAIN_KEYS[by]]
+    cols = ", ".join([*grain, "strftime(month, '%Y-%m') AS month", "currency", *(_quoted(m.name) for m in chosen)])
+    order = ", ".join([*grain, "month", "currency"])
+    sql = f"SELECT {cols} FROM {close_view(by)} WHERE month >= $1 AND month <= $2 ORDER BY {order}"
+    return wh.con.sql(sql, params=[start, end]).to_arrow_table()
 
 
 def explain(
