@@ -17,6 +17,7 @@ from evrevops.metrics.registry import GRAINS
 from evrevops.tariffs import site_bills
 from evrevops.warehouse import derived
 from evrevops.warehouse.loader import ingest_file
+from tests.helpers import one_port
 from tests.helpers.demo import demo_warehouse
 from tests.helpers.rows import assert_rows_equal
 
@@ -138,12 +139,7 @@ def test_a_months_filter_reaches_the_measure_scan(closed):
 def test_an_ingest_makes_the_close_stale_and_metrics_build_again(closed, tmp_path):
     lo, hi = _months(closed)[-2]
     before = mc.compute(closed, by="network", start=lo, end=hi)
-    extra = tmp_path / "sites.csv"
-    extra.write_text(
-        "site_id,site_name,customer_id,segment,revenue_model,time_zone,operating_hours,charger_id,port_id,"
-        "connector_id,power_type,rated_kw,commissioned_on,decommissioned_on\n"
-        "CLOSE-X,Close,C-X,commercial,caas,UTC,24/7,CX,CX1,1,AC_3_PHASE,11,2020-01-01,\n"
-    )
+    extra = one_port.write(tmp_path / "sites.csv", "CLOSE-X")
     assert ingest_file(closed, extra).accepted == 1
     assert not mc._close_answers(closed, "month", lo, hi, None, DEFAULT)
     after = mc.compute(closed, by="network", start=lo, end=hi)  # built now: one more port (a row of no currency)

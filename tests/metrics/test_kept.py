@@ -13,6 +13,7 @@ from evrevops.metrics import kept
 from evrevops.warehouse import derived
 from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.loader import ingest_file
+from tests.helpers import one_port
 from tests.helpers.demo import demo_warehouse
 from tests.helpers.rows import assert_rows_equal
 
@@ -87,12 +88,7 @@ def test_kept_facts_are_read_only_while_current_and_within_their_days(demo, tmp_
     assert kept.covered(demo) is None and kept.facts(demo, first, last) is None
     kept.refresh(demo)
     # so does any ingest: a new file adds a ledger row
-    extra = tmp_path / "sites.csv"
-    extra.write_text(
-        "site_id,site_name,customer_id,segment,revenue_model,time_zone,operating_hours,charger_id,port_id,"
-        "connector_id,power_type,rated_kw,commissioned_on,decommissioned_on\n"
-        "KEPT-X,Kept,C-X,commercial,caas,UTC,24/7,KX,KX1,1,AC_3_PHASE,11,2024-01-01,\n"
-    )
+    extra = one_port.write(tmp_path / "sites.csv", "KEPT-X")
     assert ingest_file(demo, extra).accepted == 1
     assert kept.covered(demo) is None
 
