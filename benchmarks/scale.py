@@ -2,17 +2,21 @@
 
 ``python benchmarks/scale.py`` (``make bench-scale``), each size in its own process:
 
-1. **generate** (not timed; cached in ``bench-data/scale-<ports>.duckdb``): ports in sites of ten
-   across four US time zones, all 24/7 and in service; three sessions a port-day through
-   November and December 2025 (hash-based draws, fixed), priced, with tokens;
+1. **generate** (not timed; cached in ``bench-data/scale-v<version>-<ports>.duckdb``): ports in
+   sites of ten (five two-port chargers) across four US time zones, all 24/7 and in service;
+   three sessions a port-day through November and December 2025 (hash-based draws, fixed),
+   priced, with tokens; the 15 real URDB tariffs of ``shared/data/real/tariffs_urdb`` ingested
+   and the sites on them in turn; telemetry: every port Available at the start, 0–2 faults a
+   port-month, a heartbeat every 4 h a charger and one 1–10 h communication loss a
+   charger-month;
 2. **after ingest** (timed, reported, not part of the close): what ``evrevops ingest`` does after
    a write — the port-day facts of every local day kept (:func:`evrevops.metrics.kept.refresh`),
    the site-month bills kept (:func:`evrevops.tariffs.site_bills.refresh`), then the month-close
    measures and metric views (:func:`evrevops.metrics.compute.keep_close`), with its peak memory;
 3. **month-close**: every metric of the registry by site for December 2025
    (:func:`evrevops.metrics.compute.compute`: local days, utilization, revenue, success rates,
-   bills (none: no tariffs), uptime (no telemetry)), best of 3, in a process of its own (as a
-   command run after an ingest), with that process's peak memory:
+   the site-month utility bills from the sessions' load, the uptime timeline), best of 3, in a
+   process of its own (as a command run after an ingest), with that process's peak memory:
    as evrevops runs it (the metric view over the kept measures), then the same expression built
    and compiled now (split into Ibis and DuckDB), and **live** (``kept=False``: facts built
    from the sessions);
@@ -20,7 +24,8 @@
    and plugged-in time, revenue), best of 3.
 
 It prints a line per size and the growth exponents (least-squares slope of log time on log ports)
-of the close, the live close, the work after ingest and the scan, and writes ``benchmarks/results-scale.json`` and ``docs/scale.svg``.
+of the close, the live close, the work after ingest and the scan, and writes
+``benchmarks/results-scale.json`` and ``docs/scale.svg``.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ SIZES = (1_000, 10_000, 100_000)
 ZONES = ("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles")
 FIRST, LAST = dt.date(2025, 11, 1), dt.date(2025, 12, 31)
 PER_DAY = 3
+URDB = ROOT.parent / "shared" / "data" / "real" / "tariffs_urdb"
+DATA_VERSION = 2  # in the cached file's name: a change to generate() writes the data anew
 
 
 def _h(expr: str, salt: int) -> str:
@@ -47,6 +54,7 @@ def _h(expr: str, salt: int) -> str:
 
 def generate(path: Path, ports: int) -> None:
     from evrevops.warehouse.db import open_warehouse
+    from evrevops.warehouse.loader import ingest_file
 
     wh = open_warehouse(path)
     con = wh.con
@@ -62,8 +70,48 @@ def generate(path: Path, ports: int) -> None:
         """INSERT INTO customers (customer_id, name, segment) SELECT DISTINCT customer_id, customer_id, 'public_dc' FROM sites"""
     )
     con.execute(
+        f"""INSERT INTO chargers (charger_id, site_id, ocpp_version)
+            SELECT 'CH' || c, 'S' || (c // 5), 'ocpp1.6' FROM range({ports // 2}) t(c)"""
+    )
+    con.execute(
         f"""INSERT INTO ports (port_id, site_id, charger_id, connector_id, power_type, rated_kw, commissioned_on)
-            SELECT 'P' || i, 'S' || (i // 10), 'CH' || i, 1, 'DC', 150, DATE '2024-01-01' FROM range({ports}) t(i)"""
+            SELECT 'P' || i, 'S' || (i // 10), 'CH' || (i // 2), 1 + i % 2, 'DC', 150, DATE '2024-01-01'
+            FROM range({ports}) t(i)"""
+    )
+    # telemetry: every port Available at the start, 0-2 faults a port-month (Faulted, Available 30 min - 24 h
+    # later), a heartbeat every 4 h a charger, and one communication loss a charger-month (1-10 h silent)
+    con.execute(
+        f"""CREATE TEMP TABLE faults AS
+            SELECT port_id, charger_id, connector_id, s,
+                   s + to_microseconds(CAST((0.5 + {_h("i * 100 + m * 10 + n", 6)} ^ 3 * 23.5) * 3600e6 AS BIGINT)) AS e
+            FROM (SELECT 'P' || i AS port_id, 'CH' || (i // 2) AS charger_id, 1 + i % 2 AS connector_id, i, m, n,
+                         TIMESTAMP '{FIRST}' + INTERVAL (m) MONTH
+                         + to_microseconds(CAST({_h("i * 100 + m * 10 + n", 5)} * 28 * 86400e6 AS BIGINT)) AS s
+                  FROM range({ports}) a(i), range(2) b(m), range(2) c(n)
+                  WHERE n < CAST(floor({_h("i * 100 + m", 7)} * 3) AS INTEGER))"""
+    )
+    con.execute(
+        f"""INSERT INTO status_events (charger_id, port_id, connector_id, observed_at, status, error_code, protocol)
+            SELECT charger_id, port_id, connector_id, s, 'Faulted', 'GroundFailure', 'ocpp1.6' FROM faults
+            UNION ALL SELECT charger_id, port_id, connector_id, e, 'Available', 'NoError', 'ocpp1.6' FROM faults
+            UNION ALL SELECT 'CH' || (i // 2), 'P' || i, 1 + i % 2, TIMESTAMP '{FIRST} 00:00:01', 'Available', 'NoError',
+                             'ocpp1.6' FROM range({ports}) t(i)"""
+    )
+    con.execute(
+        f"""CREATE TEMP TABLE comm AS
+            SELECT 'CH' || c AS charger_id, s, s + to_microseconds(CAST((1 + {_h("c * 10 + m", 3)} * 9) * 3600e6 AS BIGINT)) AS e
+            FROM (SELECT c, m, TIMESTAMP '{FIRST}' + INTERVAL (m) MONTH
+                               + to_microseconds(CAST({_h("c * 10 + m", 2)} * 27 * 86400e6 AS BIGINT)) AS s
+                  FROM range({ports // 2}) a(c), range(2) b(m))"""
+    )
+    con.execute(
+        f"""INSERT INTO heartbeats (charger_id, observed_at, message)
+            SELECT h.charger_id, h.t, 'Heartbeat' FROM (
+                SELECT 'CH' || c AS charger_id,
+                       unnest(range(TIMESTAMP '{FIRST}' + to_microseconds(CAST({_h("c", 4)} * 14400e6 AS BIGINT)),
+                                    TIMESTAMP '{LAST + dt.timedelta(days=1)}', INTERVAL 4 HOUR)) AS t
+                FROM range({ports // 2}) a(c)) h
+            ANTI JOIN comm x ON x.charger_id = h.charger_id AND h.t >= x.s AND h.t < x.e"""
     )
     con.execute(
         f"""INSERT INTO sessions (session_id, source, site_id, port_id, charger_id, connector_id, started_at, ended_at,
@@ -75,13 +123,22 @@ def generate(path: Path, ports: int) -> None:
                        CAST(900 + 3600 * {_h("p * 100000 + d * 10 + k", 2)} AS BIGINT) AS plug_s
                 FROM range({ports}) a(p), range({days}) b(d), range({PER_DAY}) c(k)
             )
-            SELECT 'X' || p || '-' || d || '-' || k, 'bench', 'S' || (p // 10), 'P' || p, 'CH' || p, '1', st,
+            SELECT 'X' || p || '-' || d || '-' || k, 'bench', 'S' || (p // 10), 'P' || p, 'CH' || (p // 2),
+                   CAST(1 + p % 2 AS VARCHAR), st,
                    st + to_seconds(plug_s), 40 * plug_s / 3600.0, plug_s, CAST(plug_s * 0.8 AS BIGINT),
                    plug_s - CAST(plug_s * 0.8 AS BIGINT), 50, 'USD', CAST(plug_s / 3600.0 * 2000 AS BIGINT),
                    CAST(plug_s / 3600.0 * 2000 AS BIGINT), 'T' || ((p * 7 + d) % 5000), 'EVDisconnected'
             FROM s"""
     )
     con.execute("COMMIT")
+    # utility tariffs: the real URDB records, ingested as a user would, and the sites on them in turn
+    for p in sorted(URDB.glob("*.json")):
+        if p.name != "manifest.json":
+            ingest_file(wh, p)
+    ids = [r[0] for r in con.execute("SELECT utility_tariff_id FROM utility_tariffs ORDER BY 1").fetchall()]
+    con.execute(
+        "UPDATE sites SET utility_tariff_id = ($1::VARCHAR[])[1 + CAST(substr(site_id, 2) AS INTEGER) % len($1)]", [ids]
+    )
     con.execute("CHECKPOINT")
     wh.close()
 
@@ -220,7 +277,7 @@ def main() -> None:
     sizes = [int(a) for a in sys.argv[1:]] or list(SIZES)
     rows = []
     for n in sizes:
-        db = work / f"scale-{n}.duckdb"
+        db = work / f"scale-v{DATA_VERSION}-{n}.duckdb"
         if not db.exists():
             print(f"generating {n:,} ports …", flush=True)
             t = time.perf_counter()
