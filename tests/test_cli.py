@@ -86,6 +86,8 @@ def test_explain_shows_sql():
     r = runner.invoke(app, ["metrics", "explain", "utilization", "--by", "site"])
     assert r.exit_code == 0, r.output
     assert "charging time / open time" in r.stdout and "SELECT" in r.stdout and "_evrevops_calendar" in r.stdout
+    assert "the view kept_close_site" in " ".join(r.stdout.split())  # where a month-close reads it from
+    assert "Utilization [fraction]" in r.stdout  # the unit, not swallowed as markup
     r = runner.invoke(app, ["metrics", "explain", "demand_charge_minor", "--by", "segment"])
     assert r.exit_code == 0, r.output
     # the bill view's SQL is shown with the metric's: the demand peak and the tariff tables

@@ -460,9 +460,17 @@ def metrics_explain(
     m = METRICS[name]
     wh = Warehouse(":memory:")
     sql = mc.explain(wh, name, by=by, period=period, dialect=dialect)
-    out.print(
-        f"[bold]{m.name}[/bold] — {m.label} [{m.unit}]\nformula: {m.formula}\ngrains: {', '.join(m.grains)}\nsource: {m.source}\n{m.description}\n"
+    read = (
+        f"read from: for whole months after an ingest, the view {mc.close_view(by)} (this expression, run on the "
+        "month-close measures kept then); for other ranges, another --as-of or --offline-after, or a warehouse "
+        "changed since, this SQL runs on the kept facts or the sessions\n"
+        if period == "month"
+        else "read from: this SQL, on the kept port-day facts after an ingest, or on the sessions\n"
     )
+    out.print(
+        f"[bold]{m.name}[/bold] — {m.label} \\[{m.unit}]\nformula: {m.formula}\ngrains: {', '.join(m.grains)}\nsource: {m.source}\n{m.description}\n"
+    )
+    out.print(read, markup=False, highlight=False)
     sys.stdout.write(sql + "\n")
 
 
