@@ -124,6 +124,11 @@ def quarantine_table(rows: list[tuple[int, str | None, str, str | None]]) -> pa.
 
 
 # ISO 4217 minor-unit exponents for currencies that differ from 2.
+def sql_identifier(name: str) -> str:
+    """*name* as a double-quoted SQL identifier (``"`` doubled), for column and table names in built SQL."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 _CURRENCY_EXPONENT = {
     "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0,
     "PYG": 0, "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0,

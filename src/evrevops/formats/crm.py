@@ -31,7 +31,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from evrevops.formats.base import Batch, FormatError, quarantine_table
+from evrevops.formats.base import Batch, FormatError, quarantine_table, sql_identifier
 from evrevops.formats.tables_csv import DEAL_STAGES_SPEC, DEALS, CsvSpec, read_table
 
 FOLDER = Path(__file__).parent / "mappings" / "crm"
@@ -72,10 +72,6 @@ def match_crm_mapping(header: list[str]) -> str | None:
     return max(hits)[1] if hits else None
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -88,7 +84,7 @@ def _date_sql(expr: str, formats: list[str]) -> str:
 
 def _clean_sql(col, source: str, spec: dict) -> str:
     """SQL turning the export's text *source* column into the text evrevops' reader expects for *col*."""
-    v = f"nullif(trim({_q(source)}), '')"
+    v = f"nullif(trim({sql_identifier(source)}), '')"
     if col.kind == "money":
         v = f"nullif(regexp_replace({v}, '[^0-9.\\-]', '', 'g'), '')"
     elif col.kind in ("float", "int", "decimal"):
@@ -146,7 +142,7 @@ def read_crm(path: str | Path, mapping: str | None = None) -> Batch:
             if col.name in defaults:
                 expr = f"coalesce({expr}, {_lit(str(defaults[col.name]))})"
             if expr != "NULL":
-                sel.append(f"{expr} AS {_q(col.name)}")
+                sel.append(f"{expr} AS {sql_identifier(col.name)}")
                 back[col.name] = src or col.name
         closed_from = spec.get("closed_on", {}).get("from")
         if (
@@ -200,14 +196,14 @@ def read_crm(path: str | Path, mapping: str | None = None) -> Batch:
 
 def _history(con: duckdb.DuckDBPyConnection, spec: dict, present: dict, columns: dict) -> tuple[pa.Table, list[dict]]:
     """Stage-history rows from a deal export's "date entered" columns, and the records whose dates do not parse."""
-    deal = f"nullif(trim({_q(present[columns['deal_id']])}), '')"
+    deal = f"nullif(trim({sql_identifier(present[columns['deal_id']])}), '')"
     formats = spec.get("dates", {}).get("formats", [])
     parts, checks = [], []
     for stage, cols in spec["history"].items():
         for c in [cols] if isinstance(cols, str) else cols:
             if c not in present:
                 continue
-            raw = f"nullif(trim({_q(present[c])}), '')"
+            raw = f"nullif(trim({sql_identifier(present[c])}), '')"
             parsed = " ".join(f"WHEN try_strptime({raw}, {_lit(f)}) IS NOT NULL THEN CAST(try_strptime({raw}, {_lit(f)}) AS DATE)" for f in formats)  # fmt: skip
             day = f"CASE {parsed} END" if formats else f"TRY_CAST({raw} AS DATE)"
             parts.append(

@@ -45,7 +45,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from evrevops.formats.base import Batch, FormatError, quarantine_table
+from evrevops.formats.base import Batch, FormatError, quarantine_table, sql_identifier
 from evrevops.formats.hours import parse_operating_hours
 from evrevops.formats.ocpi_locations import iana_zones
 from evrevops.formats.records import connect, load_csv
@@ -184,10 +184,6 @@ class CsvSpec:
 
     def column(self, name: str) -> Col:
         return next(c for c in self.columns if c.name == name)
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _lit(text: str) -> str:
@@ -379,7 +375,7 @@ def parse_csv(path: str | Path, spec: CsvSpec) -> Parsed:
     if missing:
         raise FormatError(path, f"missing required column(s): {'; '.join(missing)}", record=1, field=missing[0])
     present = [c for c in spec.columns if c.name.lower() in index]
-    text = {c.name: f"nullif(trim({_q('c' + str(index[c.name.lower()]))}), '')" for c in present}
+    text = {c.name: f"nullif(trim({sql_identifier('c' + str(index[c.name.lower()]))}), '')" for c in present}
     if spec.keep_unstated:
         stated = con.execute(
             "SELECT " + ", ".join(f"count({text[c.name]}) > 0" for c in present) + " FROM src"
@@ -391,42 +387,51 @@ def parse_csv(path: str | Path, spec: CsvSpec) -> Parsed:
     checks: list[tuple[str, str, str]] = []
     for c in present:
         expr, _ = _column_sql(c, text[c.name])
-        _, cks = _column_sql(c, _q("_s_" + c.name))
-        sel.append(f"{text[c.name]} AS {_q('_s_' + c.name)}")
-        sel.append(f"{expr} AS {_q(c.name)}")
+        _, cks = _column_sql(c, sql_identifier("_s_" + c.name))
+        sel.append(f"{text[c.name]} AS {sql_identifier('_s_' + c.name)}")
+        sel.append(f"{expr} AS {sql_identifier(c.name)}")
         for cond, fld, reason in cks:
-            checks.append((cond.replace("{v}", _q(c.name)), fld, reason.replace("{v}", _q(c.name))))
+            checks.append(
+                (cond.replace("{v}", sql_identifier(c.name)), fld, reason.replace("{v}", sql_identifier(c.name)))
+            )
     con.execute(f"CREATE OR REPLACE TEMP TABLE _typed0 AS SELECT {', '.join(sel)} FROM src")
     # money → minor units of the row's currency
     money = [c for c in present if c.kind == "money"]
-    minor = [f"{_minor_sql(_q(c.name), _q('currency') if currency else 'NULL')} AS {_q(c.out)}" for c in money]
+    minor = [
+        f"{_minor_sql(sql_identifier(c.name), sql_identifier('currency') if currency else 'NULL')} AS {sql_identifier(c.out)}"
+        for c in money
+    ]
     con.execute(f"CREATE OR REPLACE TEMP TABLE typed AS SELECT *{''.join(', ' + m for m in minor)} FROM _typed0")
     for c in money:
         if currency:
             checks.append(
                 (
-                    f"{_q(c.name)} IS NOT NULL AND {_q('_s_currency')} IS NULL",
+                    f"{sql_identifier(c.name)} IS NOT NULL AND {sql_identifier('_s_currency')} IS NULL",
                     "currency",
                     f"'{c.name} needs a currency'",
                 )
             )
             checks.append(
                 (
-                    f"{_q(c.name)} IS NOT NULL AND {_q('currency')} IS NOT NULL AND {_q(c.out)} IS NULL",
+                    f"{sql_identifier(c.name)} IS NOT NULL AND {sql_identifier('currency')} IS NOT NULL AND {sql_identifier(c.out)} IS NULL",
                     c.name,
-                    f"'amount too large: ' || {_shown(_q('_s_' + c.name))}",
+                    f"'amount too large: ' || {_shown(sql_identifier('_s_' + c.name))}",
                 )
             )
         else:
             checks.append(
-                (f"{_q(c.name)} IS NOT NULL", "currency", f"'{c.name} needs a currency (no currency column)'")
+                (
+                    f"{sql_identifier(c.name)} IS NOT NULL",
+                    "currency",
+                    f"'{c.name} needs a currency (no currency column)'",
+                )
             )
     for ck in spec.checks:
         if all(u in names for u in ck.uses):
             checks.append((ck.cond, ck.field, ck.reason))
     for a in spec.any_of:
         have = [n for n in a.columns if n in names]
-        cond = " AND ".join(f"{_q('_s_' + n)} IS NULL" for n in have) if have else "true"
+        cond = " AND ".join(f"{sql_identifier('_s_' + n)} IS NULL" for n in have) if have else "true"
         checks.append((cond, a.columns[0], f"'needs {a.describe()}'"))
     _quarantine(con, checks)
     return Parsed(con, n, present, bad)
@@ -456,15 +461,15 @@ def _quarantine_rows(p: Parsed) -> list[tuple[int, str | None, str, str | None]]
 
 def _output(p: Parsed, cols: list[tuple[str, str]], source: str = "good") -> pa.Table:
     """Arrow table of ``(output column, SQL expression)`` over *source*, plus ``source_record``."""
-    sel = ", ".join(f"{expr} AS {_q(name)}" for name, expr in cols)
+    sel = ", ".join(f"{expr} AS {sql_identifier(name)}" for name, expr in cols)
     return p.con.sql(f"SELECT {sel}, rec AS source_record FROM {source} ORDER BY rec").to_arrow_table()
 
 
 def _typed_out(c: Col) -> tuple[str, str]:
     """``(warehouse column, SQL)`` of a typed column cast to its warehouse type."""
     if c.kind == "money":
-        return c.out, _q(c.out)
-    return c.out, f"CAST({_q(c.name)} AS {_SQL_TYPES[c.kind]})"
+        return c.out, sql_identifier(c.out)
+    return c.out, f"CAST({sql_identifier(c.name)} AS {_SQL_TYPES[c.kind]})"
 
 
 def read_table(path: str | Path, spec: CsvSpec) -> Batch:
@@ -493,9 +498,9 @@ def _after(end: str, start: str, strict: bool = False) -> Check:
     word = "not after" if strict else "before"
     return Check(
         (start, end),
-        f"{_q(end)} {op} {_q(start)}",
+        f"{sql_identifier(end)} {op} {sql_identifier(start)}",
         end,
-        f"'{end} ' || CAST({_q(end)} AS VARCHAR) || ' is {word} {start} ' || CAST({_q(start)} AS VARCHAR)",
+        f"'{end} ' || CAST({sql_identifier(end)} AS VARCHAR) || ' is {word} {start} ' || CAST({sql_identifier(start)} AS VARCHAR)",
     )
 
 
@@ -797,7 +802,7 @@ def read_incidents(path: str | Path, mapping: str | None = None) -> Batch:
 
 def _conflicts(key: str, noun: str, col: str) -> str:
     """Rows (of ``ok``) whose *key* has more than one stated value of *col*: all rows of that key."""
-    k, c = _q(key), _q(col)
+    k, c = sql_identifier(key), sql_identifier(col)
     return f"""
         SELECT o.rec, {_lit(col)} AS field,
                'rows of {noun} ' || {_shown("o." + k)} || ' disagree on {col}: ' || d.descr AS reason
@@ -874,14 +879,16 @@ def read_sites(path: str | Path, mapping: str | None = None) -> Batch:
     con.execute("CREATE OR REPLACE TEMP TABLE good AS SELECT * FROM ok WHERE rec NOT IN (SELECT rec FROM q2)")
 
     def group(key: str, cols: tuple[Col, ...], extra: list[tuple[str, str]] = ()) -> pa.Table:
-        sel = [f"{_q(key)} AS {_q(key)}"] + [f"max({e}) AS {_q(n)}" for n, e in extra]
+        sel = [f"{sql_identifier(key)} AS {sql_identifier(key)}"] + [
+            f"max({e}) AS {sql_identifier(n)}" for n, e in extra
+        ]
         sel += [
-            f"max({expr}) AS {_q(out)}"
+            f"max({expr}) AS {sql_identifier(out)}"
             for out, expr in (_typed_out(c) for c in cols if c.name in names and c.name != key)
         ]
         return con.sql(
-            f"SELECT {', '.join(sel)}, min(rec) AS source_record FROM good WHERE {_q(key)} IS NOT NULL "
-            f"GROUP BY {_q(key)} ORDER BY source_record"
+            f"SELECT {', '.join(sel)}, min(rec) AS source_record FROM good WHERE {sql_identifier(key)} IS NOT NULL "
+            f"GROUP BY {sql_identifier(key)} ORDER BY source_record"
         ).to_arrow_table()
 
     tables = {"sites": group("site_id", SITE_COLUMNS)}

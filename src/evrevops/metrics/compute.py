@@ -22,9 +22,9 @@ import time
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
-import sqlglot as sg
 from ibis.backends.sql.datatypes import DuckDBType
 
+from evrevops.formats.base import sql_identifier
 from evrevops.metrics import facts as _facts
 from evrevops.metrics import kept as _kept
 from evrevops.metrics.registry import GRAIN_KEYS, GRAINS, MEASURES, METRICS, PERIOD_KEYS, PERIODS, Metric
@@ -316,6 +316,7 @@ def compute(
 PORT_MEASURES = "kept_port_month_measures"  # every measure by port and local month
 SITE_MEASURES = "kept_site_month_measures"  # every measure by site (with its segment and customer) and local month
 _SITE_KEYS = ["site_id", "segment", "customer_id", "month", "currency"]
+_CLOSE_READS = {_kept.NAME: _kept.ENGINE_VERSION, _bills.CACHE: _bills.ENGINE_VERSION}  # kept records it is built from
 
 
 def close_view(by: str) -> str:
@@ -353,7 +354,7 @@ def keep_close(wh: Warehouse) -> dict:
     """
     t0 = time.perf_counter()
     con = wh.con
-    ranges = derived.kept_ranges(wh, {_kept.NAME: _kept.ENGINE_VERSION, _bills.CACHE: _bills.ENGINE_VERSION})
+    ranges = derived.kept_ranges(wh, _CLOSE_READS)
     span = ranges.get(_kept.NAME)
     bills = ranges.get(_bills.CACHE)
     if span is None or bills is None or not (bills[0] <= span[0] and span[1].replace(day=1) <= bills[1]):
@@ -376,7 +377,7 @@ def keep_close(wh: Warehouse) -> dict:
             for by in GRAINS:
                 raw = _metrics(_close_measures(wh, by), by, "month", everything)
                 # each column as its expression type (DuckDB sums integers into HUGEINT where Ibis says int64)
-                cols = ", ".join(f"CAST({_quoted(n)} AS {DuckDBType.to_string(t)}) AS {_quoted(n)}" for n, t in raw.schema().items())  # fmt: skip
+                cols = ", ".join(f"CAST({sql_identifier(n)} AS {DuckDBType.to_string(t)}) AS {sql_identifier(n)}" for n, t in raw.schema().items())  # fmt: skip
                 con.execute(f"CREATE OR REPLACE VIEW {close_view(by)} AS SELECT {cols} FROM ({ibis.to_sql(raw)})")
         rows = wh.count(SITE_MEASURES) if span else 0
         derived.record(wh, CLOSE, CLOSE_VERSION, *(span or (None, None)), rows)
@@ -419,19 +420,17 @@ def _close_answers(
         return False
     if start.day != 1 or end != _timeline.month_end(end) or end < start:
         return False
-    versions = {CLOSE: CLOSE_VERSION, _kept.NAME: _kept.ENGINE_VERSION, _bills.CACHE: _bills.ENGINE_VERSION}
+    versions = {CLOSE: CLOSE_VERSION, **_CLOSE_READS}
     ranges = derived.kept_ranges(wh, versions)
     return len(ranges) == len(versions) and ranges[CLOSE][0] <= start and end <= ranges[CLOSE][1]
 
 
-def _quoted(name: str) -> str:
-    return sg.to_identifier(name, quoted=True).sql("duckdb")
-
-
 def _from_close(wh: Warehouse, by: str, start: dt.date, end: dt.date, chosen: list[Metric]) -> pa.Table:
     """The *chosen* metrics of months ``start`` … ``end`` from the month-close view of grain *by*."""
-    grain = [_quoted(k) for k in GRAIN_KEYS[by]]
-    cols = ", ".join([*grain, "strftime(month, '%Y-%m') AS month", "currency", *(_quoted(m.name) for m in chosen)])
+    grain = [sql_identifier(k) for k in GRAIN_KEYS[by]]
+    cols = ", ".join(
+        [*grain, "strftime(month, '%Y-%m') AS month", "currency", *(sql_identifier(m.name) for m in chosen)]
+    )
     order = ", ".join([*grain, "month", "currency"])
     sql = f"SELECT {cols} FROM {close_view(by)} WHERE month >= $1 AND month <= $2 ORDER BY {order}"
     return wh.con.sql(sql, params=[start, end]).to_arrow_table()

@@ -35,7 +35,7 @@ import numpy as np
 import pyarrow as pa
 
 from evrevops.formats import read as read_file
-from evrevops.formats.base import Batch, file_facts
+from evrevops.formats.base import Batch, file_facts, sql_identifier
 from evrevops.warehouse.db import Warehouse
 from evrevops.warehouse.schema import TABLES, TableSpec
 
@@ -73,10 +73,6 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _table_columns(wh: Warehouse, table: str) -> list[str]:
     return [
         r[0]
@@ -88,7 +84,9 @@ def _table_columns(wh: Warehouse, table: str) -> list[str]:
 
 
 def _match(spec: TableSpec, left: str, right: str) -> str:
-    return " AND ".join(f"{left}.{_q(k)} IS NOT DISTINCT FROM {right}.{_q(k)}" for k in spec.key)
+    return " AND ".join(
+        f"{left}.{sql_identifier(k)} IS NOT DISTINCT FROM {right}.{sql_identifier(k)}" for k in spec.key
+    )
 
 
 def _stage(wh: Warehouse, spec: TableSpec, tbl: pa.Table) -> tuple[list[str], list[str]]:
@@ -111,9 +109,9 @@ def _stage(wh: Warehouse, spec: TableSpec, tbl: pa.Table) -> tuple[list[str], li
         raise IngestError(f"reader did not provide key columns {missing_key} of table {spec.name}")
     wh.con.register("_b", tbl.append_column("_row", pa.array(np.arange(tbl.num_rows, dtype=np.int64))))
     order = (
-        f"{_q(spec.version)} DESC NULLS LAST, " if spec.version and spec.version in provided else ""
+        f"{sql_identifier(spec.version)} DESC NULLS LAST, " if spec.version and spec.version in provided else ""
     ) + "source_record DESC"
-    keys = ", ".join(_q(k) for k in spec.key)
+    keys = ", ".join(sql_identifier(k) for k in spec.key)
     wh.con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _k AS
             SELECT _row, CAST(source_record AS BIGINT) AS source_record, {keys},
@@ -132,11 +130,15 @@ def _classify(wh: Warehouse, spec: TableSpec, provided: list[str]) -> None:
     compare = [c for c in provided if c not in spec.key and c not in spec.compare_exclude]
     states = "s.{c} IS NULL OR " if spec.null_keeps else ""  # a NULL states nothing: it matches anything
     identical = (
-        " AND ".join(f"({states.format(c=_q(c))}s.{_q(c)} IS NOT DISTINCT FROM t.{_q(c)})" for c in compare) or "true"
+        " AND ".join(
+            f"({states.format(c=sql_identifier(c))}s.{sql_identifier(c)} IS NOT DISTINCT FROM t.{sql_identifier(c)})"
+            for c in compare
+        )
+        or "true"
     )
     if spec.version and spec.version in provided:
         # Both versions known: newer replaces, same or older is a duplicate. Otherwise compare values.
-        v = _q(spec.version)
+        v = sql_identifier(spec.version)
         same = f"CASE WHEN t.{v} IS NOT NULL AND s.{v} IS NOT NULL THEN t.{v} >= s.{v} ELSE ({identical}) END"
     else:
         same = identical
@@ -144,7 +146,7 @@ def _classify(wh: Warehouse, spec: TableSpec, provided: list[str]) -> None:
         f"""CREATE OR REPLACE TEMP TABLE _d AS
             SELECT k._row, ({same}) AS _same
             FROM (SELECT * FROM _k WHERE _rn = 1) k
-            JOIN {_q(spec.name)} t ON {_match(spec, "k", "t")}
+            JOIN {sql_identifier(spec.name)} t ON {_match(spec, "k", "t")}
             JOIN _b s ON s._row = k._row"""
     )
     wh.con.execute(
@@ -160,17 +162,21 @@ def _write(
 ) -> int:
     """Insert new rows of ``_b`` and apply replacements, as ``_c`` says; return rows replaced."""
     cols = provided + ["file_id", "source_record"]
-    col_sql = ", ".join(_q(c) for c in cols)
+    col_sql = ", ".join(sql_identifier(c) for c in cols)
     sel_sql = ", ".join(
-        f"{file_id}::BIGINT" if c == "file_id" else "CAST(source_record AS BIGINT)" if c == "source_record" else _q(c)
+        f"{file_id}::BIGINT"
+        if c == "file_id"
+        else "CAST(source_record AS BIGINT)"
+        if c == "source_record"
+        else sql_identifier(c)
         for c in cols
     )
     n_new = wh.con.execute("SELECT count(*) FROM _c WHERE _rn = 1 AND NOT _exists").fetchall()[0][0]
     if n_new == rows:  # every row of the batch is new: no filter to apply
-        wh.con.execute(f"INSERT INTO {_q(spec.name)} ({col_sql}) SELECT {sel_sql} FROM _b")
+        wh.con.execute(f"INSERT INTO {sql_identifier(spec.name)} ({col_sql}) SELECT {sel_sql} FROM _b")
     elif n_new:
         wh.con.execute(
-            f"""INSERT INTO {_q(spec.name)} ({col_sql}) SELECT {sel_sql} FROM _b
+            f"""INSERT INTO {sql_identifier(spec.name)} ({col_sql}) SELECT {sel_sql} FROM _b
                 WHERE _row IN (SELECT _row FROM _c WHERE _rn = 1 AND NOT _exists)"""
         )
     if implied:
@@ -184,11 +190,11 @@ def _write(
                 if c == "file_id"
                 else "r.source_record AS source_record"
                 if c == "source_record"
-                else f"coalesce(r.{_q(c)}, t.{_q(c)}) AS {_q(c)}"
+                else f"coalesce(r.{sql_identifier(c)}, t.{sql_identifier(c)}) AS {sql_identifier(c)}"
                 if c in provided and spec.null_keeps
-                else f"r.{_q(c)} AS {_q(c)}"
+                else f"r.{sql_identifier(c)} AS {sql_identifier(c)}"
                 if c in provided
-                else f"t.{_q(c)} AS {_q(c)}"
+                else f"t.{sql_identifier(c)} AS {sql_identifier(c)}"
             )
             for c in target_cols
         )
@@ -198,10 +204,10 @@ def _write(
                 FROM (SELECT b.* REPLACE (CAST(b.source_record AS BIGINT) AS source_record)
                       FROM _b b JOIN _c ON _c._row = b._row
                       WHERE _c._rn = 1 AND _c._exists AND NOT _c._dup) r
-                JOIN {_q(spec.name)} t ON {_match(spec, "r", "t")}"""
+                JOIN {sql_identifier(spec.name)} t ON {_match(spec, "r", "t")}"""
         )
-        wh.con.execute(f"DELETE FROM {_q(spec.name)} t USING _r WHERE {_match(spec, '_r', 't')}")
-        wh.con.execute(f"INSERT INTO {_q(spec.name)} SELECT * FROM _r")
+        wh.con.execute(f"DELETE FROM {sql_identifier(spec.name)} t USING _r WHERE {_match(spec, '_r', 't')}")
+        wh.con.execute(f"INSERT INTO {sql_identifier(spec.name)} SELECT * FROM _r")
         wh.con.execute("DROP TABLE _r")
     return n_rep
 
@@ -216,10 +222,10 @@ def _fill_gaps(wh: Warehouse, spec: TableSpec, provided: list[str]) -> None:
     cols = [c for c in provided if c not in spec.key]
     if not cols:
         return
-    sets = ", ".join(f"{_q(c)} = coalesce(t.{_q(c)}, s.{_q(c)})" for c in cols)
-    gaps = " OR ".join(f"(t.{_q(c)} IS NULL AND s.{_q(c)} IS NOT NULL)" for c in cols)
+    sets = ", ".join(f"{sql_identifier(c)} = coalesce(t.{sql_identifier(c)}, s.{sql_identifier(c)})" for c in cols)
+    gaps = " OR ".join(f"(t.{sql_identifier(c)} IS NULL AND s.{sql_identifier(c)} IS NOT NULL)" for c in cols)
     wh.con.execute(
-        f"""UPDATE {_q(spec.name)} AS t SET {sets}
+        f"""UPDATE {sql_identifier(spec.name)} AS t SET {sets}
             FROM (SELECT b.* FROM _b b JOIN _c ON _c._row = b._row WHERE _c._rn = 1 AND _c._exists) s
             WHERE {_match(spec, "s", "t")} AND ({gaps})"""
     )
