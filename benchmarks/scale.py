@@ -6,9 +6,9 @@
    sites of ten (five two-port chargers) across four US time zones, all 24/7 and in service;
    three sessions a port-day through November and December 2025 (hash-based draws, fixed),
    priced, with tokens; the 15 real URDB tariffs of ``shared/data/real/tariffs_urdb`` ingested
-   and the sites on them in turn; telemetry: every port Available at the start, 0–2 faults a
-   port-month, a heartbeat every 4 h a charger and one 1–10 h communication loss a
-   charger-month;
+   and the sites on them in turn; OCPP telemetry as ``benchmarks/uptime.py`` makes it
+   (:func:`uptime.telemetry`: every port Available at the start, 0–2 faults a port-month, a
+   heartbeat every 4 h a charger, one 1–10 h communication loss a charger-month, incidents);
 2. **after ingest** (timed, reported, not part of the close): what ``evrevops ingest`` does after
    a write — the port-day facts of every local day kept (:func:`evrevops.metrics.kept.refresh`),
    the site-month bills kept (:func:`evrevops.tariffs.site_bills.refresh`), then the month-close
@@ -31,6 +31,7 @@ of the close, the live close, the work after ingest and the scan, and writes
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import json
 import math
 import resource
@@ -45,11 +46,19 @@ ZONES = ("America/New_York", "America/Chicago", "America/Denver", "America/Los_A
 FIRST, LAST = dt.date(2025, 11, 1), dt.date(2025, 12, 31)
 PER_DAY = 3
 URDB = ROOT.parent / "shared" / "data" / "real" / "tariffs_urdb"
-DATA_VERSION = 2  # in the cached file's name: a change to generate() writes the data anew
+DATA_VERSION = 3  # in the cached file's name: a change to generate() writes the data anew
 
 
 def _h(expr: str, salt: int) -> str:
     return f"((hash({expr}, {salt}) % 1000003) / 1000003.0)"
+
+
+def _uptime_bench():
+    """``benchmarks/uptime.py`` as a module (benchmarks are scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location("uptime_bench", Path(__file__).with_name("uptime.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def generate(path: Path, ports: int) -> None:
@@ -78,41 +87,8 @@ def generate(path: Path, ports: int) -> None:
             SELECT 'P' || i, 'S' || (i // 10), 'CH' || (i // 2), 1 + i % 2, 'DC', 150, DATE '2024-01-01'
             FROM range({ports}) t(i)"""
     )
-    # telemetry: every port Available at the start, 0-2 faults a port-month (Faulted, Available 30 min - 24 h
-    # later), a heartbeat every 4 h a charger, and one communication loss a charger-month (1-10 h silent)
-    con.execute(
-        f"""CREATE TEMP TABLE faults AS
-            SELECT port_id, charger_id, connector_id, s,
-                   s + to_microseconds(CAST((0.5 + {_h("i * 100 + m * 10 + n", 6)} ^ 3 * 23.5) * 3600e6 AS BIGINT)) AS e
-            FROM (SELECT 'P' || i AS port_id, 'CH' || (i // 2) AS charger_id, 1 + i % 2 AS connector_id, i, m, n,
-                         TIMESTAMP '{FIRST}' + INTERVAL (m) MONTH
-                         + to_microseconds(CAST({_h("i * 100 + m * 10 + n", 5)} * 28 * 86400e6 AS BIGINT)) AS s
-                  FROM range({ports}) a(i), range(2) b(m), range(2) c(n)
-                  WHERE n < CAST(floor({_h("i * 100 + m", 7)} * 3) AS INTEGER))"""
-    )
-    con.execute(
-        f"""INSERT INTO status_events (charger_id, port_id, connector_id, observed_at, status, error_code, protocol)
-            SELECT charger_id, port_id, connector_id, s, 'Faulted', 'GroundFailure', 'ocpp1.6' FROM faults
-            UNION ALL SELECT charger_id, port_id, connector_id, e, 'Available', 'NoError', 'ocpp1.6' FROM faults
-            UNION ALL SELECT 'CH' || (i // 2), 'P' || i, 1 + i % 2, TIMESTAMP '{FIRST} 00:00:01', 'Available', 'NoError',
-                             'ocpp1.6' FROM range({ports}) t(i)"""
-    )
-    con.execute(
-        f"""CREATE TEMP TABLE comm AS
-            SELECT 'CH' || c AS charger_id, s, s + to_microseconds(CAST((1 + {_h("c * 10 + m", 3)} * 9) * 3600e6 AS BIGINT)) AS e
-            FROM (SELECT c, m, TIMESTAMP '{FIRST}' + INTERVAL (m) MONTH
-                               + to_microseconds(CAST({_h("c * 10 + m", 2)} * 27 * 86400e6 AS BIGINT)) AS s
-                  FROM range({ports // 2}) a(c), range(2) b(m))"""
-    )
-    con.execute(
-        f"""INSERT INTO heartbeats (charger_id, observed_at, message)
-            SELECT h.charger_id, h.t, 'Heartbeat' FROM (
-                SELECT 'CH' || c AS charger_id,
-                       unnest(range(TIMESTAMP '{FIRST}' + to_microseconds(CAST({_h("c", 4)} * 14400e6 AS BIGINT)),
-                                    TIMESTAMP '{LAST + dt.timedelta(days=1)}', INTERVAL 4 HOUR)) AS t
-                FROM range({ports // 2}) a(c)) h
-            ANTI JOIN comm x ON x.charger_id = h.charger_id AND h.t >= x.s AND h.t < x.e"""
-    )
+    # OCPP telemetry as the uptime bench makes it (benchmarks/uptime.py), for the two months
+    _uptime_bench().telemetry(con, FIRST.isoformat(), 2)
     con.execute(
         f"""INSERT INTO sessions (session_id, source, site_id, port_id, charger_id, connector_id, started_at, ended_at,
                                   energy_kwh, plugged_in_s, charging_s, idle_s, peak_kw, currency, total_cost_minor,

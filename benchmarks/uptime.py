@@ -30,7 +30,7 @@ from pathlib import Path
 
 PORTS = 10_000
 ZONES = ("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles")
-START, END = "2025-01-01", "2026-01-01"
+START = "2025-01-01"
 
 
 def _h(expr: str, salt: int) -> str:
@@ -69,53 +69,7 @@ def generate(path: Path) -> dict:
                         ELSE DATE '2024-06-01' END
             FROM chargers c, range(1, 3) r(k)"""
     )
-    # communication losses: one per charger and month, 1-20 h
-    con.execute(
-        f"""CREATE TEMP TABLE comm AS
-            SELECT charger_id, s, s + to_microseconds(CAST((1 + {_h("charger_id || m", 3)} * 9) * 3600e6 AS BIGINT)) AS e
-            FROM (SELECT c.charger_id, m,
-                         TIMESTAMP '{START}' + INTERVAL (m) MONTH + to_microseconds(CAST({_h("c.charger_id || m", 2)} * 27 * 86400e6 AS BIGINT)) AS s
-                  FROM chargers c, range(12) r(m))"""
-    )
-    con.execute(
-        f"""INSERT INTO heartbeats (charger_id, observed_at, message)
-            SELECT h.charger_id, h.t, 'Heartbeat' FROM (
-                SELECT c.charger_id, unnest(range(TIMESTAMP '{START}' + to_microseconds(CAST({_h("c.charger_id", 4)} * 14400e6 AS BIGINT)),
-                                                  TIMESTAMP '{END}', INTERVAL 4 HOUR)) AS t
-                FROM chargers c) h
-            ANTI JOIN comm x ON x.charger_id = h.charger_id AND h.t >= x.s AND h.t < x.e"""
-    )
-    # faults: 0-3 per port and month; and one charger-wide fault per charger and quarter
-    con.execute(
-        f"""CREATE TEMP TABLE faults AS
-            SELECT port_id, charger_id, connector_id, s,
-                   s + to_microseconds(CAST((0.5 + {_h("port_id || m || n", 6)} ^ 3 * 23.5) * 3600e6 AS BIGINT)) AS e,
-                   ['GroundFailure', 'HighTemperature', 'InternalError', 'OverCurrentFailure'][n % 4 + 1] AS err
-            FROM (SELECT p.port_id, p.charger_id, p.connector_id, m, n,
-                         TIMESTAMP '{START}' + INTERVAL (m) MONTH + to_microseconds(CAST({_h("p.port_id || m || n", 5)} * 28 * 86400e6 AS BIGINT)) AS s
-                  FROM ports p, range(12) r(m), range(2) q(n)
-                  WHERE n < CAST(floor({_h("p.port_id || m", 7)} * 3) AS INTEGER))
-            UNION ALL
-            SELECT NULL, charger_id, 0, s, s + to_microseconds(CAST((1 + {_h("charger_id || q", 9)} * 10) * 3600e6 AS BIGINT)), 'UnderVoltage'
-            FROM (SELECT charger_id, q,
-                         TIMESTAMP '{START}' + INTERVAL (3 * q) MONTH + to_microseconds(CAST({_h("charger_id || q", 8)} * 85 * 86400e6 AS BIGINT)) AS s
-                  FROM chargers, range(4) r(q))"""
-    )
-    con.execute(
-        """INSERT INTO status_events (charger_id, port_id, connector_id, observed_at, status, error_code, protocol)
-           SELECT charger_id, port_id, connector_id, s, 'Faulted', err, 'ocpp1.6' FROM faults
-           UNION ALL SELECT charger_id, port_id, connector_id, e, 'Available', 'NoError', 'ocpp1.6' FROM faults
-           UNION ALL SELECT charger_id, port_id, connector_id, TIMESTAMP '2025-01-01 00:00:01', 'Available', 'NoError', 'ocpp1.6'
-                     FROM ports"""
-    )
-    con.execute(
-        f"""INSERT INTO incidents (incident_id, site_id, port_id, charger_id, started_at, ended_at, cause, nevi_excludable)
-            SELECT 'I' || row_number() OVER (), NULL, port_id, charger_id, s, e,
-                   ['utility_interruption', 'hardware_fault', 'software_fault'][CAST(floor({_h("charger_id || s", 10)} * 3) AS INTEGER) + 1],
-                   NULL
-            FROM faults WHERE hash(charger_id || s) % 2 = 0"""
-    )
-    con.execute("UPDATE incidents SET nevi_excludable = cause = 'utility_interruption'")
+    telemetry(con, START, 12)
     con.execute(
         f"""INSERT INTO sessions (session_id, source, site_id, port_id, charger_id, started_at, ended_at, charging_ended_at,
                                   energy_kwh, plugged_in_s, charging_s, idle_s, currency, total_cost_minor)
@@ -128,6 +82,67 @@ def generate(path: Path) -> dict:
     counts = {t: wh.count(t) for t in ("ports", "status_events", "heartbeats", "incidents", "sessions")}
     wh.close()
     return {"seconds": time.perf_counter() - t0, **counts}
+
+
+def telemetry(con, start: str, months: int) -> None:
+    """Insert the OCPP telemetry of the ``chargers`` and ``ports`` tables for *months* months from *start*.
+
+    Per port and month 0–2 faults (Faulted, then Available 30 min – 24 h later); per charger and
+    whole quarter one charger-wide fault (connector 0); per charger and month one communication
+    loss (1–10 h without any message); heartbeats every 4 h per charger outside its
+    communication losses; every port Available at the start; an incident for every second
+    outage, a third of them with a NEVI-excludable cause. Hash-based draws: the same tables give
+    the same telemetry.
+    """
+    first = dt.date.fromisoformat(start)
+    end = dt.date(first.year + (first.month - 1 + months) // 12, (first.month - 1 + months) % 12 + 1, 1).isoformat()
+    # communication losses: one per charger and month, 1-10 h
+    con.execute(
+        f"""CREATE TEMP TABLE comm AS
+            SELECT charger_id, s, s + to_microseconds(CAST((1 + {_h("charger_id || m", 3)} * 9) * 3600e6 AS BIGINT)) AS e
+            FROM (SELECT c.charger_id, m,
+                         TIMESTAMP '{start}' + INTERVAL (m) MONTH + to_microseconds(CAST({_h("c.charger_id || m", 2)} * 27 * 86400e6 AS BIGINT)) AS s
+                  FROM chargers c, range({months}) r(m))"""
+    )
+    con.execute(
+        f"""INSERT INTO heartbeats (charger_id, observed_at, message)
+            SELECT h.charger_id, h.t, 'Heartbeat' FROM (
+                SELECT c.charger_id, unnest(range(TIMESTAMP '{start}' + to_microseconds(CAST({_h("c.charger_id", 4)} * 14400e6 AS BIGINT)),
+                                                  TIMESTAMP '{end}', INTERVAL 4 HOUR)) AS t
+                FROM chargers c) h
+            ANTI JOIN comm x ON x.charger_id = h.charger_id AND h.t >= x.s AND h.t < x.e"""
+    )
+    # faults: 0-3 per port and month; and one charger-wide fault per charger and quarter
+    con.execute(
+        f"""CREATE TEMP TABLE faults AS
+            SELECT port_id, charger_id, connector_id, s,
+                   s + to_microseconds(CAST((0.5 + {_h("port_id || m || n", 6)} ^ 3 * 23.5) * 3600e6 AS BIGINT)) AS e,
+                   ['GroundFailure', 'HighTemperature', 'InternalError', 'OverCurrentFailure'][n % 4 + 1] AS err
+            FROM (SELECT p.port_id, p.charger_id, p.connector_id, m, n,
+                         TIMESTAMP '{start}' + INTERVAL (m) MONTH + to_microseconds(CAST({_h("p.port_id || m || n", 5)} * 28 * 86400e6 AS BIGINT)) AS s
+                  FROM ports p, range({months}) r(m), range(2) q(n)
+                  WHERE n < CAST(floor({_h("p.port_id || m", 7)} * 3) AS INTEGER))
+            UNION ALL
+            SELECT NULL, charger_id, 0, s, s + to_microseconds(CAST((1 + {_h("charger_id || q", 9)} * 10) * 3600e6 AS BIGINT)), 'UnderVoltage'
+            FROM (SELECT charger_id, q,
+                         TIMESTAMP '{start}' + INTERVAL (3 * q) MONTH + to_microseconds(CAST({_h("charger_id || q", 8)} * 85 * 86400e6 AS BIGINT)) AS s
+                  FROM chargers, range({months // 3}) r(q))"""
+    )
+    con.execute(
+        f"""INSERT INTO status_events (charger_id, port_id, connector_id, observed_at, status, error_code, protocol)
+           SELECT charger_id, port_id, connector_id, s, 'Faulted', err, 'ocpp1.6' FROM faults
+           UNION ALL SELECT charger_id, port_id, connector_id, e, 'Available', 'NoError', 'ocpp1.6' FROM faults
+           UNION ALL SELECT charger_id, port_id, connector_id, TIMESTAMP '{start}' + INTERVAL 1 SECOND, 'Available', 'NoError', 'ocpp1.6'
+                     FROM ports"""
+    )
+    con.execute(
+        f"""INSERT INTO incidents (incident_id, site_id, port_id, charger_id, started_at, ended_at, cause, nevi_excludable)
+            SELECT 'I' || row_number() OVER (), NULL, port_id, charger_id, s, e,
+                   ['utility_interruption', 'hardware_fault', 'software_fault'][CAST(floor({_h("charger_id || s", 10)} * 3) AS INTEGER) + 1],
+                   NULL
+            FROM faults WHERE hash(charger_id || s) % 2 = 0"""
+    )
+    con.execute("UPDATE incidents SET nevi_excludable = cause = 'utility_interruption'")
 
 
 def _peak_mib() -> float:
