@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from evrevops.metrics import compute as mc
+from evrevops.uptime.timeline import DEFAULT_OFFLINE_AFTER_S
 from evrevops.warehouse.db import open_warehouse
 from tests.helpers.rows import assert_rows_equal
 
@@ -42,7 +43,7 @@ def test_the_generated_network_has_bills_and_uptime_to_compute(scale, network):
     assert refreshed["site_months_kept"] == PORTS // 10 * 4  # October to January: the kept months around the data
     wh = open_warehouse(network, read_only=True)
     lo, hi = dt.date(2025, 12, 1), dt.date(2025, 12, 31)
-    assert mc._close_answers(wh, "month", lo, hi, None, mc._timeline.DEFAULT_OFFLINE_AFTER_S)
+    assert mc._close_answers(wh, "month", lo, hi, None, DEFAULT_OFFLINE_AFTER_S)
     net = mc.compute(wh, by="network", start=lo, end=hi).to_pylist()[0]
     assert net["ports"] == PORTS and net["site_months_billed"] == PORTS // 10
     assert net["demand_charge_minor"] > 0 and net["energy_cost_minor"] > 0

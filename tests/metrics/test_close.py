@@ -15,13 +15,14 @@ from evrevops.metrics import compute as mc
 from evrevops.metrics import kept
 from evrevops.metrics.registry import GRAINS
 from evrevops.tariffs import site_bills
+from evrevops.uptime.timeline import DEFAULT_OFFLINE_AFTER_S
 from evrevops.warehouse import derived
 from evrevops.warehouse.loader import ingest_file
 from tests.helpers import one_port
 from tests.helpers.demo import demo_warehouse
 from tests.helpers.rows import assert_rows_equal
 
-DEFAULT = mc._timeline.DEFAULT_OFFLINE_AFTER_S
+DEFAULT = DEFAULT_OFFLINE_AFTER_S
 
 
 @pytest.fixture(scope="module")
