@@ -175,19 +175,15 @@ def bench_bills(work: Path) -> dict:
 
 
 def stage_refresh(db: str) -> dict:
-    """What `evrevops ingest` does after a write: keep the port-day facts (and uptime), the bills, then the
-    month-close measures and views."""
-    from evrevops.metrics import kept
-    from evrevops.metrics.compute import keep_close
-    from evrevops.tariffs.site_bills import refresh
+    """What `evrevops ingest` does after a write (:func:`evrevops.metrics.compute.refresh_kept`)."""
+    from evrevops.metrics.compute import refresh_kept
     from evrevops.warehouse.db import open_warehouse
 
     wh = open_warehouse(db)
-    f = kept.refresh(wh)
-    r = refresh(wh)
-    c = keep_close(wh)
+    r = refresh_kept(wh)
     wh.close()
-    return {"seconds": r["seconds"] + f["seconds"] + c["seconds"], "bills": r["bills"], "bills_seconds": r["seconds"],
+    f, b, c = r["facts"], r["bills"], r["close"]
+    return {"seconds": f["seconds"] + b["seconds"] + c["seconds"], "bills": b["bills"], "bills_seconds": b["seconds"],
             "port_days": f["port_days"], "facts_seconds": f["seconds"], "close_seconds": c["seconds"],
             "site_months": c["site_months"], "peak_mib": _peak_mib()}  # fmt: skip
 

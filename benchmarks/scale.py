@@ -124,21 +124,18 @@ def _peak_mib() -> float:
 
 
 def stage_refresh(path: Path) -> dict:
-    """What ``evrevops ingest`` does after a write, with the process's peak memory."""
-    from evrevops.metrics import kept
-    from evrevops.metrics.compute import keep_close
-    from evrevops.tariffs import site_bills
+    """What ``evrevops ingest`` does after a write (:func:`evrevops.metrics.compute.refresh_kept`), with the
+    process's peak memory."""
+    from evrevops.metrics.compute import refresh_kept
     from evrevops.warehouse.db import open_warehouse
 
     wh = open_warehouse(path)
     t = time.perf_counter()
-    facts = kept.refresh(wh)
-    site_bills.refresh(wh)
-    close = keep_close(wh)
+    r = refresh_kept(wh)
     seconds = time.perf_counter() - t
     wh.close()
-    return {"after_ingest_seconds": seconds, "close_keep_seconds": close["seconds"],
-            "port_days_kept": facts["port_days"], "site_months_kept": close["site_months"],
+    return {"after_ingest_seconds": seconds, "close_keep_seconds": r["close"]["seconds"],
+            "port_days_kept": r["facts"]["port_days"], "site_months_kept": r["close"]["site_months"],
             "after_ingest_peak_mib": _peak_mib()}  # fmt: skip
 
 

@@ -261,21 +261,16 @@ def ingest(
 def _refresh_kept(wh: Warehouse) -> None:
     """Keep the port-day facts, site-month bills and month-close measures current after a write (metrics read
     them while they are)."""
-    from evrevops.metrics import kept
-
-    with err.status("building the port-day facts of every local day (kept for metrics)"):
-        r = kept.refresh(wh)
-    err.print(f"kept {r['port_days']:,} port-day facts in {r['seconds']:.1f} s")
-    try:
-        with err.status("billing every site-month (kept for metrics)"):
-            r = site_bills.refresh(wh)
-        err.print(f"kept {r['bills']:,} site-month bills in {r['seconds']:.1f} s")
-    except ValueError as exc:  # a tariff value the bill engine cannot use: metrics will say so
-        err.print(f"[yellow]warning:[/yellow] site-month bills not kept: {exc}")
-    with err.status("keeping the month-close measures and metric views"):
-        r = mc.keep_close(wh)
-    if r["site_months"]:
-        err.print(f"kept the month-close measures of {r['site_months']:,} site-months in {r['seconds']:.1f} s")
+    r = mc.refresh_kept(wh, step=err.status)
+    err.print(f"kept {r['facts']['port_days']:,} port-day facts in {r['facts']['seconds']:.1f} s")
+    if r["bills"] is not None:
+        err.print(f"kept {r['bills']['bills']:,} site-month bills in {r['bills']['seconds']:.1f} s")
+    else:  # metrics will say so
+        err.print(f"[yellow]warning:[/yellow] site-month bills not kept: {r['bills_error']}")
+    if r["close"]["site_months"]:
+        err.print(
+            f"kept the month-close measures of {r['close']['site_months']:,} site-months in {r['close']['seconds']:.1f} s"
+        )
 
 
 @app.command()

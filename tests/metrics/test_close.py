@@ -8,11 +8,11 @@ transaction.
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import nullcontext
 
 import pytest
 
 from evrevops.metrics import compute as mc
-from evrevops.metrics import kept
 from evrevops.metrics.registry import GRAINS
 from evrevops.tariffs import site_bills
 from evrevops.uptime.timeline import DEFAULT_OFFLINE_AFTER_S
@@ -36,9 +36,8 @@ def closed(tmp_path_factory):
 
 def _keep(w) -> None:
     """What `evrevops ingest` keeps after a write."""
-    kept.refresh(w)
-    site_bills.refresh(w)
-    mc.keep_close(w)
+    r = mc.refresh_kept(w)
+    assert r["bills"] is not None and r["close"]["site_months"] > 0
 
 
 @pytest.fixture(autouse=True)
@@ -197,3 +196,26 @@ def test_without_current_bills_nothing_is_kept_for_the_close(closed):
     assert_rows_equal(mc.compute(closed, by="site", start=lo, end=hi).to_pylist(), before.to_pylist())
     mc.keep_close(closed)
     assert views() == len(GRAINS) and mc._close_answers(closed, "month", lo, hi, None, DEFAULT)
+
+
+def test_refresh_kept_goes_on_without_bills_a_tariff_cannot_give(closed, monkeypatch):
+    """A tariff the bill engine cannot use: the facts are kept, the bills and the close are not, and says why."""
+    lo, hi = _months(closed)[-2]
+    before = mc.compute(closed, by="site", start=lo, end=hi)
+    closed.con.execute("UPDATE derived_facts SET fingerprint = 'older:' || fingerprint WHERE name = ?", [site_bills.CACHE])  # fmt: skip
+
+    def cannot(wh):
+        raise ValueError("tariff T-1: a demand unit the bill engine does not know")
+
+    monkeypatch.setattr(site_bills, "refresh", cannot)
+    steps = []
+    r = mc.refresh_kept(closed, step=lambda what: steps.append(what) or nullcontext())
+    assert steps == [
+        "building the port-day facts of every local day (kept for metrics)",
+        "billing every site-month (kept for metrics)",
+        "keeping the month-close measures and metric views",
+    ]
+    assert r["facts"]["port_days"] > 0 and r["bills"] is None and "demand unit" in r["bills_error"]
+    assert r["close"]["site_months"] == 0 and not mc._close_answers(closed, "month", lo, hi, None, DEFAULT)
+    # metrics still come, built on the fly with the bills
+    assert_rows_equal(mc.compute(closed, by="site", start=lo, end=hi).to_pylist(), before.to_pylist())

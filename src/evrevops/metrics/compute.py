@@ -18,6 +18,8 @@ from __future__ import annotations
 import calendar as _cal
 import datetime as dt
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 
 import ibis
 import ibis.expr.types as ir
@@ -391,6 +393,38 @@ def keep_close(wh: Warehouse) -> dict:
         "last_month": span[1].replace(day=1) if span else None,
         "seconds": time.perf_counter() - t0,
     }
+
+
+def refresh_kept(
+    wh: Warehouse, step: Callable[[str], AbstractContextManager[object]] = lambda _: nullcontext()
+) -> dict:
+    """Rebuild everything metrics keep between ingests, in the order each needs the one before.
+
+    The port-day facts and uptime (:func:`evrevops.metrics.kept.refresh`), the
+    site-month bills (:func:`evrevops.tariffs.site_bills.refresh`), then the
+    month-close measures and views (:func:`keep_close`). What ``evrevops
+    ingest`` runs after a write, and ``evrevops refresh`` on demand. A tariff
+    the bill engine cannot use leaves the bills (and so the month-close views)
+    unkept; metrics then bill on the fly and say why. *step* gives each step a
+    context (the CLI's status line) named by what it does.
+
+    Returns
+    -------
+    dict
+        ``facts``, ``bills`` (None when not kept, ``bills_error`` then says
+        why) and ``close``: each step's result.
+    """
+    with step("building the port-day facts of every local day (kept for metrics)"):
+        facts = _kept.refresh(wh)
+    bills, bills_error = None, None
+    try:
+        with step("billing every site-month (kept for metrics)"):
+            bills = _bills.refresh(wh)
+    except ValueError as exc:  # a tariff value the bill engine cannot use
+        bills_error = str(exc)
+    with step("keeping the month-close measures and metric views"):
+        close = keep_close(wh)
+    return {"facts": facts, "bills": bills, "bills_error": bills_error, "close": close}
 
 
 def _close_measures(wh: Warehouse, by: str, start: dt.date | None = None, end: dt.date | None = None) -> ir.Table:
