@@ -20,8 +20,9 @@ For each open stage *S*, over the deals that entered *S*:
 Over closed deals: **win rate** ``won / (won + lost)`` by any deal attribute (segment, revenue
 model, owner, or stakeholder readiness: economic buyer engaged, utility capacity confirmed,
 incentive status, ROI case delivered); **cycle time** from ``created_on`` to the win [days];
-**slippage** of a win: its close date less ``expected_close_on`` [days, > 0 late]; an open deal is
-**overdue** when its expected close is before ``as_of``.
+**close offset** of a win: its close date less ``expected_close_on`` [days, signed: < 0 early,
+0 on time, > 0 late]; a win **slipped** when that offset is > 0, and its **slip** is then the
+offset [days, > 0]; an open deal is **overdue** when its expected close is before ``as_of``.
 """
 
 from __future__ import annotations
@@ -146,8 +147,14 @@ def win_rates(wh: Warehouse, by: str = "segment", as_of: dt.date | None = None) 
     -------
     pyarrow.Table
         ``by`` value, ``won``, ``lost``, ``win_rate``, ``median_cycle_days``, ``mean_cycle_days``,
-        ``slipped`` (wins after their expected close), ``median_slip_days`` (over wins),
-        ``open``, ``overdue`` (open past their expected close on *as_of*).
+        ``slipped`` (wins closed after their ``expected_close_on``), ``median_slip_days``,
+        ``median_close_offset_days``, ``open``, ``overdue`` (open past their expected close on
+        *as_of*).
+
+        ``median_slip_days`` is the median, over the wins that slipped only, of the close date
+        less ``expected_close_on`` in days (always > 0); null when no win slipped.
+        ``median_close_offset_days`` is the median, over all wins, of the close date less
+        ``expected_close_on`` in days, signed (an early win counts negative, on time 0).
     """
     if by not in WIN_RATE_BY:
         raise ValueError(f"unknown grouping {by!r}; use one of {', '.join(WIN_RATE_BY)}")
@@ -165,7 +172,9 @@ SELECT CAST({key} AS VARCHAR) AS {name},
        median(date_diff('day', created_on, won_on)) FILTER (WHERE outcome = 'won') AS median_cycle_days,
        avg(date_diff('day', created_on, won_on)) FILTER (WHERE outcome = 'won') AS mean_cycle_days,
        count(*) FILTER (WHERE outcome = 'won' AND won_on > expected_close_on) AS slipped,
-       median(date_diff('day', expected_close_on, won_on)) FILTER (WHERE outcome = 'won') AS median_slip_days,
+       median(date_diff('day', expected_close_on, won_on))
+           FILTER (WHERE outcome = 'won' AND won_on > expected_close_on) AS median_slip_days,
+       median(date_diff('day', expected_close_on, won_on)) FILTER (WHERE outcome = 'won') AS median_close_offset_days,
        count(*) FILTER (WHERE outcome = 'open') AS open,
        count(*) FILTER (WHERE outcome = 'open' AND expected_close_on < {today}) AS overdue
 FROM st GROUP BY 1 ORDER BY 1 NULLS LAST
