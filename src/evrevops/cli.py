@@ -1143,12 +1143,21 @@ def sites_set_tariff(
     ctx: typer.Context,
     site: Annotated[str, typer.Argument(help="Site id.")],
     tariff: Annotated[str, typer.Argument(help="A utility_tariff_id in the warehouse (URDB label).")],
+    from_on: Annotated[
+        str | None,
+        typer.Option(
+            "--from", help="Local date YYYY-MM-DD the tariff takes effect (default: the first day of this month)."
+        ),
+    ] = None,
     fmt: FormatOpt = OutFormat.table,
 ) -> None:
-    """Put a site on a utility tariff (recorded in the ingest ledger like a one-record file)."""
+    """Put a site on a utility tariff from a date (recorded in the ingest ledger like a one-record file).
+
+    Months before the date keep their bills: the site is billed under its earlier tariff up to it.
+    """
     wh = ctx.obj.warehouse()
     try:
-        row = set_site_tariff(wh, site, tariff)
+        row = set_site_tariff(wh, site, tariff, _day(from_on))
     except ValueError as exc:
         raise _fail(str(exc)) from None
     _refresh_kept(wh)

@@ -19,6 +19,7 @@ from evrevops.formats.ocpi_locations import (
     read_locations,
 )
 from evrevops.uptime.states import FAULT, NO_DATA, STATUS_STATE, UP
+from evrevops.warehouse import port_sites
 from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.loader import ingest_file
 
@@ -83,7 +84,7 @@ def test_spec_example_location(fixtures):
     assert detect(p) == ("ocpi-locations", None)
     b = read(p)
     assert b.format == "ocpi-locations" and b.records_read == 1 and b.quarantine.num_rows == 0
-    assert set(b.tables) == {"sites", "ports", "status_events"}  # no charger object in OCPI 2.2.1
+    assert set(b.tables) == {"sites", "ports", "port_placements", "status_events"}  # no charger object in OCPI 2.2.1
     (site,) = b.tables["sites"].to_pylist()
     assert site == {
         "site_id": "LOC1",
@@ -215,25 +216,44 @@ def test_rated_kw(tmp_path, conns, kw):
     assert ports.column("power_type").to_pylist() == [conns[0]["power_type"]] * 2
 
 
-def test_evse_uid_in_two_locations_quarantines_both(tmp_path):
+def test_evse_uid_in_two_locations_keeps_both_and_reports_the_conflict(tmp_path):
+    """One EVSE under two Locations: neither Location is lost (their other EVSEs, their time zones);
+    both placements are kept, the port row is the latest one's, and the conflict is reported."""
     p = tmp_path / "l.ndjson"
     recs = [
-        location(id="A", evses=[evse("X", connector("DC", max_electric_power=50000))]),
+        location(
+            id="A", evses=[evse("X", connector("DC", max_electric_power=50000), last_updated="2025-03-01T10:00:00Z")]
+        ),
         location(id="B", evses=[evse("Y", connector("DC", max_electric_power=50000))]),
         location(
             id="C",
+            time_zone="America/Chicago",
             evses=[
                 evse("Z", connector("DC", max_electric_power=1000)),
-                evse("X", connector("DC", max_electric_power=1000)),
+                evse("X", connector("DC", max_electric_power=1000), last_updated="2025-03-01T09:00:00Z"),
             ],
         ),
     ]
     p.write_text("\n".join(json.dumps(r) for r in recs))
     b = read_locations(p)
-    assert b.tables["sites"].column("site_id").to_pylist() == ["B"]
-    assert b.tables["ports"].column("port_id").to_pylist() == ["Y"]
-    reason = "EVSE uid 'X' is in more than one Location: 'A' (record 1), 'C' (record 3)"
-    assert qmap(b) == {(1, "evses[0].uid"): reason, (3, "evses[1].uid"): reason}
+    assert b.quarantine.num_rows == 0
+    assert b.tables["sites"].column("site_id").to_pylist() == ["A", "B", "C"]
+    ports = {r["port_id"]: r for r in b.tables["ports"].to_pylist()}
+    assert sorted(ports) == ["X", "Y", "Z"]
+    assert ports["X"]["site_id"] == "A" and ports["X"]["rated_kw"] == 50.0  # A placed it later that day
+    placed = sorted(
+        (r["port_id"], r["site_id"], str(r["observed_on"])) for r in b.tables["port_placements"].to_pylist()
+    )
+    assert ("X", "A", "2025-03-01") in placed and ("X", "C", "2025-03-01") in placed
+    wh = open_warehouse(tmp_path / "w.duckdb")
+    r = ingest_file(wh, p)
+    assert (r.records_read, r.accepted, r.quarantined) == (3, 3, 0)
+    assert wh.con.sql("SELECT time_zone FROM sites WHERE site_id = 'C'").fetchall() == [("America/Chicago",)]
+    conflicts = wh.con.sql(
+        f"SELECT port_id, site_id, other_site_id, evidence FROM ({port_sites.conflicts_sql()})"
+    ).fetchall()
+    assert conflicts == [("X", "A", "C", "ocpi-locations")]
+    wh.close()
 
 
 @pytest.mark.parametrize(
@@ -461,7 +481,7 @@ def test_a_status_outside_the_enum_quarantines_its_location(tmp_path, status, re
     )
     assert qmap(b) == {(2, "evses[1].status"): expected}
     # the whole Location is quarantined: no site, port or event of it
-    for name in ("sites", "ports", "status_events"):
+    for name in ("sites", "ports", "port_placements", "status_events"):
         assert set(b.tables[name].column("source_record").to_pylist()) == {1}, name
     wh = open_warehouse(tmp_path / "w.duckdb")
     r = ingest_file(wh, p)

@@ -38,7 +38,7 @@ def rows(batch, table: str) -> list[dict]:
     [
         ("sites_good.csv", "sites-csv", "ports", 4),
         ("customers_good.csv", "customers-csv", "customers", 2),
-        ("contracts_good.csv", "contracts-csv", "contracts", 5),
+        ("contracts_good.csv", "contracts-csv", "contract_events", 5),
         ("deal_stages_good.csv", "deal-stages-csv", "deal_stage_history", 3),
         ("projects_good.csv", "projects-csv", "projects", 3),
         ("incentives_good.csv", "incentives-csv", "incentives", 2),
@@ -76,11 +76,7 @@ def test_sites_good_three_tables(fixtures):
         "site_id": "DEN-1",
         "name": "Denver Depot",
         "customer_id": "CUST-1",
-        "segment": "fleet",
-        "revenue_model": "caas",
         "time_zone": "America/Denver",
-        "utility_tariff_id": "6757525f259975f54b0eccbf",
-        "grid_capacity_kw": 500.0,
         "operating_hours": "Mo-Fr 05:00-23:00; Sa 22:00-02:00",
         "address": "100 Main St",
         "city": "Denver",
@@ -92,6 +88,17 @@ def test_sites_good_three_tables(fixtures):
         "source_record": 2,
     }
     assert sites["NYC-7"]["name"] == "Hudson Yards, Level 2" and sites["NYC-7"]["source_record"] == 6
+    # the facts that change over time go to site_facts, undated (since always, for a new site)
+    facts = {f["site_id"]: f for f in rows(b, "site_facts")}
+    assert facts["DEN-1"] == {
+        "site_id": "DEN-1",
+        "segment": "fleet",
+        "revenue_model": "caas",
+        "utility_tariff_id": "6757525f259975f54b0eccbf",
+        "grid_capacity_kw": 500.0,
+        "source_record": 2,
+        "effective_on": None,
+    }
     assert rows(b, "chargers") == [
         {"charger_id": "DEN-1-CP1", "site_id": "DEN-1", "vendor": "ABB", "model": "Terra 184", "source_record": 2},
         {"charger_id": "DEN-1-CP2", "site_id": "DEN-1", "vendor": "ChargePoint", "model": "CPF50", "source_record": 4},
@@ -178,10 +185,11 @@ def test_sites_a_column_empty_everywhere_is_not_written(tmp_path):
     )
     b = read_sites(p)
     assert b.quarantine.num_rows == 0
-    assert b.tables["sites"].column_names == ["site_id", "segment", "time_zone", "source_record"]
+    assert b.tables["sites"].column_names == ["site_id", "time_zone", "source_record"]
+    assert b.tables["site_facts"].column_names == ["site_id", "segment", "source_record", "effective_on"]
     assert b.tables["ports"].column_names == ["port_id", "site_id", "source_record"]
     assert "chargers" not in b.tables
-    assert rows(b, "sites")[0]["segment"] == "fleet"
+    assert rows(b, "site_facts")[0]["segment"] == "fleet"
 
 
 def test_missing_required_column_and_duplicate_header(tmp_path):
@@ -259,7 +267,7 @@ def test_customers(fixtures):
 
 def test_contracts_money_is_exact(fixtures):
     b = read(fixtures / "csv" / "contracts_good.csv")
-    got = {(r["contract_id"], r["line_id"]): r for r in rows(b, "contracts")}
+    got = {(r["contract_id"], r["line_id"]): r for r in rows(b, "contract_events")}
     assert got[("K1", "L1")]["unit_price_minor"] == 13  # 0.125 USD rounds half up to 13 cents
     assert got[("K1", "L2")]["unit_price_minor"] == 1235  # 12.345 USD
     assert got[("K2", "L1")]["unit_price_minor"] == 1501  # 1500.5 JPY (no minor unit)
@@ -273,8 +281,8 @@ def test_contracts_money_is_exact(fixtures):
     )
     assert (k1["ports"], k1["term_months"], k1["end_on"]) == (3, 60, dt.date(2029, 1, 14))
     assert got[("K1", "L2")]["quantity"] == 2.0
-    assert "unit_price" not in b.tables["contracts"].column_names
-    assert str(b.tables["contracts"].schema.field("unit_price_minor").type) == "int64"
+    assert "unit_price" not in b.tables["contract_events"].column_names
+    assert str(b.tables["contract_events"].schema.field("unit_price_minor").type) == "int64"
 
 
 def test_contracts_bad(fixtures):
@@ -293,7 +301,7 @@ def test_contracts_bad(fixtures):
         (11, "unit_price"): "unit_price must be >= 0, got '-5'",
         (12, "event"): "event must be one of new|amend|renew|cancel, got 'expand'",
     }
-    assert [r["unit_price_minor"] for r in rows(b, "contracts")] == [9900]
+    assert [r["unit_price_minor"] for r in rows(b, "contract_events")] == [9900]
 
 
 def test_deals(fixtures):
@@ -467,7 +475,9 @@ def test_money_matches_to_minor(tmp_path, values):
     p.write_text("\n".join(lines) + "\n")
     b = read_contracts(p)
     assert b.quarantine.num_rows == 0
-    assert b.tables["contracts"].column("unit_price_minor").to_pylist() == [to_minor(str(a), c) for a, c in values]
+    assert b.tables["contract_events"].column("unit_price_minor").to_pylist() == [
+        to_minor(str(a), c) for a, c in values
+    ]
 
 
 @pytest.mark.parametrize(

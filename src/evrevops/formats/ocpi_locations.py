@@ -299,6 +299,16 @@ PORT_SCHEMA = pa.schema(
     ]
 )
 PORT_OPTIONAL = ("evse_id", "rated_kw")
+PLACEMENT_SOURCE = "ocpi-locations"
+PLACEMENT_SCHEMA = pa.schema(
+    [
+        ("port_id", pa.string()),
+        ("site_id", pa.string()),
+        ("source", pa.string()),
+        ("observed_on", pa.date32()),
+        ("source_record", pa.int64()),
+    ]
+)
 
 # OCPI states no error code, vendor code or info: left out (error_code is a key column, so it stays, NULL)
 STATUS_EVENT_OPTIONAL = ("vendor_error_code", "info")
@@ -471,6 +481,7 @@ def _location(
                 "connector_standard": _text(first.get("standard")),
                 "rated_kw": float(rated) if rated is not None and rated > 0 else None,
                 "source_record": rec,
+                "observed_at": evse_last or last,  # when the feed placed the EVSE here (not a ports column)
             }
         )
         if status is not None and status not in NOT_OBSERVED:
@@ -504,7 +515,9 @@ def read_locations(path: str | Path, mapping: str | None = None) -> Batch:
     -------
     Batch
         ``sites`` (one row per Location) and ``ports`` (one per EVSE) with the
-        columns OCPI carries; ``status_events``, one per EVSE whose status is
+        columns OCPI carries; ``port_placements``, one per EVSE and Location that
+        lists it (``observed_on``: the UTC date of the EVSE's ``last_updated``,
+        else the Location's); ``status_events``, one per EVSE whose status is
         not ``PLANNED`` or ``REMOVED`` (see the module docstring); quarantine
         rows, one per bad field with its path
         (``evses[0].connectors[1].power_type``), for Locations that miss a
@@ -513,14 +526,13 @@ def read_locations(path: str | Path, mapping: str | None = None) -> Batch:
         coordinates, time zone or opening times, or an EVSE without ``uid``
         or connectors, without a ``status`` or with one outside the OCPI
         Status enum, with an unreadable ``last_updated``, an unknown
-        ``power_type`` or no power; and for an EVSE uid claimed by two
-        different Locations of the file (both quarantined: which is right
-        cannot be told).
+        ``power_type`` or no power. An EVSE uid listed by two Locations is not
+        refused: both placements are kept (a conflict ``evrevops ports
+        conflicts`` reports) and its port row is the latest placement's.
     """
     path = Path(path)
     n, records, bad = read_json_records(path, ("data",))
     qrows: list[QRow] = list(bad)
-    raw = {rec: obj for rec, obj in records}
     sites: list[dict[str, Any]] = []
     ports: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
@@ -533,23 +545,28 @@ def read_locations(path: str | Path, mapping: str | None = None) -> Batch:
         sites.append(site)
         ports.extend(prts)
         events.extend(evts)
-    # An EVSE uid in two different Locations: the file contradicts itself.
-    owners: dict[str, dict[str, int]] = {}
+    # Where the feed placed each EVSE, and when: kept for every Location that lists it. An EVSE uid in
+    # two Locations is reported as a conflict (evrevops ports conflicts), not resolved by dropping
+    # either Location; its port row is the one of the latest placement (then the later record).
+    placements = [
+        {
+            "port_id": p["port_id"],
+            "site_id": p["site_id"],
+            "source": PLACEMENT_SOURCE,
+            "observed_on": p["observed_at"].date() if p["observed_at"] is not None else None,
+            "source_record": p["source_record"],
+        }
+        for p in ports
+    ]
+    latest: dict[str, dict[str, Any]] = {}
     for p in ports:
-        owners.setdefault(p["port_id"], {}).setdefault(p["site_id"], p["source_record"])
-    clash: dict[int, tuple[str, str]] = {}
-    for uid, by_site in owners.items():
-        if len(by_site) > 1:
-            listing = ", ".join(f"{s!r} (record {r})" for s, r in sorted(by_site.items(), key=lambda kv: kv[1]))
-            for r in by_site.values():
-                clash.setdefault(r, (uid, f"EVSE uid {uid!r} is in more than one Location: {listing}"))
-    for rec, (uid, reason) in sorted(clash.items()):
-        evses = raw[rec].get("evses") or []
-        i = next((k for k, e in enumerate(evses) if isinstance(e, dict) and e.get("uid") == uid), 0)
-        qrows.append((rec, f"evses[{i}].uid", reason, canonical_json(raw[rec])))
-    sites = [s for s in sites if s["source_record"] not in clash]
-    ports = [p for p in ports if p["source_record"] not in clash]
-    events = [e for e in events if e["source_record"] not in clash]
+        q = latest.get(p["port_id"])
+        if q is None or (p["observed_at"] or dt.datetime.min, p["source_record"]) >= (
+            q["observed_at"] or dt.datetime.min,
+            q["source_record"],
+        ):
+            latest[p["port_id"]] = p
+    ports = sorted(latest.values(), key=lambda p: (p["source_record"], p["port_id"]))
     qrows.sort(key=lambda r: (r[0], r[1] or ""))
     return Batch(
         format="ocpi-locations",
@@ -557,6 +574,7 @@ def read_locations(path: str | Path, mapping: str | None = None) -> Batch:
         tables={
             "sites": column_table(sites, SITE_SCHEMA, SITE_OPTIONAL),
             "ports": column_table(ports, PORT_SCHEMA, PORT_OPTIONAL),
+            "port_placements": column_table(placements, PLACEMENT_SCHEMA),
             "status_events": column_table(events, STATUS_EVENT_SCHEMA, STATUS_EVENT_OPTIONAL),
         },
         quarantine=quarantine_table(qrows),

@@ -508,12 +508,7 @@ SITE_COLUMNS = (
     Col("site_id", required=True),
     Col("site_name", target="name"),
     Col("customer_id"),
-    Col("segment", "enum", required=True, values=SEGMENTS),
-    Col("revenue_model", "enum", values=REVENUE_MODELS),
-    Col("energy_position", "enum", values=ENERGY_POSITIONS),
     Col("time_zone", "zone", required=True),
-    Col("utility_tariff_id"),
-    Col("grid_capacity_kw", "float", gt=0),
     Col("operating_hours", "hours"),
     Col("address"),
     Col("city"),
@@ -522,6 +517,15 @@ SITE_COLUMNS = (
     Col("country"),
     Col("latitude", "float", ge=-90, le=90),
     Col("longitude", "float", ge=-180, le=180),
+)
+#: The site's facts that change over time (``site_facts``), each from its row's ``effective_on``.
+FACT_COLUMNS = (
+    Col("segment", "enum", required=True, values=SEGMENTS),
+    Col("revenue_model", "enum", values=REVENUE_MODELS),
+    Col("energy_position", "enum", values=ENERGY_POSITIONS),
+    Col("utility_tariff_id"),
+    Col("grid_capacity_kw", "float", gt=0),
+    Col("effective_on", "date"),
 )
 CHARGER_COLUMNS = (
     Col("charger_id"),
@@ -541,7 +545,7 @@ PORT_COLUMNS = (
 SITES = CsvSpec(
     "sites-csv",
     "sites",
-    SITE_COLUMNS + CHARGER_COLUMNS + PORT_COLUMNS,
+    SITE_COLUMNS + FACT_COLUMNS + CHARGER_COLUMNS + PORT_COLUMNS,
     checks=(_after("decommissioned_on", "commissioned_on", strict=True),),
     keep_unstated=True,
 )
@@ -563,7 +567,7 @@ CUSTOMERS = CsvSpec(
 
 CONTRACTS = CsvSpec(
     "contracts-csv",
-    "contracts",
+    "contract_events",
     (
         Col("contract_id", required=True),
         Col("line_id", required=True),
@@ -747,7 +751,11 @@ def read_customers(path: str | Path, mapping: str | None = None) -> Batch:
 
 
 def read_contracts(path: str | Path, mapping: str | None = None) -> Batch:
-    """Read a contract-lines CSV into ``contracts`` (``unit_price`` → ``unit_price_minor``)."""
+    """Read a contract line-events CSV into ``contract_events`` (``unit_price`` → ``unit_price_minor``).
+
+    Each row is one event of a line; the loader replays them with the line's stored events and
+    quarantines those out of order (:mod:`evrevops.warehouse.contract_lines`).
+    """
     return read_table(path, CONTRACTS)
 
 
@@ -800,19 +808,41 @@ def read_incidents(path: str | Path, mapping: str | None = None) -> Batch:
 # --------------------------------------------------------------------------------------------
 
 
-def _conflicts(key: str, noun: str, col: str) -> str:
-    """Rows (of ``ok``) whose *key* has more than one stated value of *col*: all rows of that key."""
+def _conflicts(key: str, noun: str, col: str, within: str | None = None) -> str:
+    """Rows (of ``ok``) whose *key* has more than one stated value of *col*: all rows of that key.
+
+    With *within* (a column), rows are compared only with the rows of the same *key* and
+    *within* (a site's facts within one ``effective_on``; a port's window within one site).
+    """
     k, c = sql_identifier(key), sql_identifier(col)
+    w = f"coalesce(CAST({sql_identifier(within)} AS VARCHAR), '')" if within else "''"
+    ow = f"coalesce(CAST(o.{sql_identifier(within)} AS VARCHAR), '')" if within else "''"
+    at = f" || CASE WHEN {ow} <> '' THEN ' ({within} ' || {ow} || ')' ELSE '' END" if within else ""
     return f"""
         SELECT o.rec, {_lit(col)} AS field,
-               'rows of {noun} ' || {_shown("o." + k)} || ' disagree on {col}: ' || d.descr AS reason
+               'rows of {noun} ' || {_shown("o." + k)}{at} || ' disagree on {col}: ' || d.descr AS reason
         FROM ok o JOIN (
-            SELECT k, string_agg(v, ', ' ORDER BY first_line) AS descr FROM (
-                SELECT {k} AS k, min(rec) AS first_line,
+            SELECT k, w, string_agg(v, ', ' ORDER BY first_line) AS descr FROM (
+                SELECT {k} AS k, {w} AS w, min(rec) AS first_line,
                        {_shown(f"CAST({c} AS VARCHAR)")} || ' (line' || CASE WHEN count(*) > 1 THEN 's ' ELSE ' ' END
                        || string_agg(CAST(rec AS VARCHAR), ', ' ORDER BY rec) || ')' AS v
-                FROM ok WHERE {c} IS NOT NULL AND {k} IS NOT NULL GROUP BY {k}, {c})
-            GROUP BY k HAVING count(*) > 1) d ON o.{k} = d.k"""
+                FROM ok WHERE {c} IS NOT NULL AND {k} IS NOT NULL GROUP BY {k}, {w}, {c})
+            GROUP BY k, w HAVING count(*) > 1) d ON o.{k} = d.k AND {ow} = d.w"""
+
+
+def _window_clash(names: set[str]) -> str:
+    """Rows of a port at two sites whose windows (commissioning to decommissioning there) overlap."""
+    lo = "coalesce(commissioned_on, DATE '0001-01-01')" if "commissioned_on" in names else "DATE '0001-01-01'"
+    hi = "coalesce(decommissioned_on, DATE '9999-12-31')" if "decommissioned_on" in names else "DATE '9999-12-31'"
+    span = f"SELECT port_id, site_id, min(rec) AS rec, min({lo}) AS lo, max({hi}) AS hi FROM ok GROUP BY ALL"
+    return f"""
+        SELECT o.rec, 'site_id' AS field,
+               'port ' || {_shown("o.port_id")} || ' is at site ' || {_shown("a.site_id")} || ' (line '
+               || CAST(a.rec AS VARCHAR) || ') and at site ' || {_shown("b.site_id")} || ' (line '
+               || CAST(b.rec AS VARCHAR) || ') at once: their windows (commissioned_on to decommissioned_on) overlap'
+               AS reason
+        FROM ok o JOIN ({span}) a ON a.port_id = o.port_id AND a.site_id = o.site_id
+        JOIN ({span}) b ON b.port_id = a.port_id AND b.site_id <> a.site_id AND b.lo < a.hi AND a.lo < b.hi"""
 
 
 def _connector_clash() -> str:
@@ -831,7 +861,7 @@ def _connector_clash() -> str:
 
 
 def read_sites(path: str | Path, mapping: str | None = None) -> Batch:
-    """Read a sites CSV (one row per port) into ``sites``, ``chargers`` and ``ports``.
+    """Read a sites CSV (one row per port) into ``sites``, ``site_facts``, ``chargers``, ``ports`` and ``port_placements``.
 
     Parameters
     ----------
@@ -843,31 +873,43 @@ def read_sites(path: str | Path, mapping: str | None = None) -> Batch:
     Returns
     -------
     Batch
-        ``sites``: one row per ``site_id`` (``site_name`` → ``name``), from the
-        site's first line; ``chargers``: one row per ``charger_id``
-        (``charger_vendor`` → ``vendor``, ``charger_model`` → ``model``);
-        ``ports``: one row per line. Besides the per-column checks (segment,
-        revenue model, IANA time zone, operating hours, ``rated_kw > 0``,
-        ``decommissioned_on`` after ``commissioned_on`` …), lines are
-        quarantined when the rows of one site, charger or port state different
-        values of one of its columns (every row of it: which is right cannot be
-        told; an empty cell states nothing), or when two ports claim the same
-        charger connector.
+        ``sites``: one row per ``site_id`` (``site_name`` → ``name``), from the site's first
+        line; ``site_facts``: one row per site and ``effective_on`` (segment, revenue model,
+        energy position, utility tariff, grid capacity; an empty ``effective_on`` is undated:
+        :mod:`evrevops.warehouse.site_history` says when it takes effect); ``chargers``: one
+        row per ``charger_id`` (``charger_vendor`` → ``vendor``, ``charger_model`` →
+        ``model``); ``ports``: one row per line, the port over all its lines (its first
+        commissioning, and the site and decommissioning of its latest window);
+        ``port_placements``: the port's window at the line's site (``commissioned_on`` →
+        ``from_on``, ``decommissioned_on`` → ``to_on``). Besides the per-column checks
+        (segment, revenue model, IANA time zone, operating hours, ``rated_kw > 0``,
+        ``decommissioned_on`` after ``commissioned_on`` …), lines are quarantined when the
+        rows of one site (its facts: of one site and ``effective_on``), charger or port (its
+        window: at one site) state different values of one of its columns (every row of it:
+        which is right cannot be told; an empty cell states nothing), when two ports claim
+        the same charger connector, or when one port is at two sites whose windows overlap.
     """
     p = parse_csv(path, SITES)
     con = p.con
     names = {c.name for c in p.present}
     con.execute("CREATE OR REPLACE TEMP TABLE ok AS SELECT * FROM typed WHERE rec NOT IN (SELECT rec FROM q)")
+    within = "effective_on" if "effective_on" in names else None
     parts = [_conflicts("site_id", "site", c.name) for c in SITE_COLUMNS if c.name in names and c.name != "site_id"]
+    parts += [
+        _conflicts("site_id", "site", c.name, within)
+        for c in FACT_COLUMNS
+        if c.name in names and c.name != "effective_on"
+    ]
     if "charger_id" in names:
         parts += [
             _conflicts("charger_id", "charger", n) for n in ("site_id", "charger_vendor", "charger_model") if n in names
         ]
         if "connector_id" in names:
             parts.append(_connector_clash())
+    parts.append(_window_clash(names))
     parts += [
-        _conflicts("port_id", "port", n)
-        for n in ["site_id", "charger_id"] + [c.name for c in PORT_COLUMNS if c.name != "port_id"]
+        _conflicts("port_id", "port", n, "site_id" if n in ("commissioned_on", "decommissioned_on") else None)
+        for n in ["charger_id"] + [c.name for c in PORT_COLUMNS if c.name != "port_id"]
         if n in names
     ]
     con.execute(
@@ -878,27 +920,58 @@ def read_sites(path: str | Path, mapping: str | None = None) -> Batch:
     con.execute("INSERT INTO q SELECT * FROM q2")
     con.execute("CREATE OR REPLACE TEMP TABLE good AS SELECT * FROM ok WHERE rec NOT IN (SELECT rec FROM q2)")
 
-    def group(key: str, cols: tuple[Col, ...], extra: list[tuple[str, str]] = ()) -> pa.Table:
-        sel = [f"{sql_identifier(key)} AS {sql_identifier(key)}"] + [
-            f"max({e}) AS {sql_identifier(n)}" for n, e in extra
-        ]
+    def group(keys: list[str], cols: tuple[Col, ...], extra: list[tuple[str, str]] = ()) -> pa.Table:
+        sel = [sql_identifier(k) for k in keys] + [f"max({e}) AS {sql_identifier(n)}" for n, e in extra]
         sel += [
             f"max({expr}) AS {sql_identifier(out)}"
-            for out, expr in (_typed_out(c) for c in cols if c.name in names and c.name != key)
+            for out, expr in (_typed_out(c) for c in cols if c.name in names and c.name not in keys)
         ]
+        by = ", ".join(sql_identifier(k) for k in keys)
         return con.sql(
-            f"SELECT {', '.join(sel)}, min(rec) AS source_record FROM good WHERE {sql_identifier(key)} IS NOT NULL "
-            f"GROUP BY {sql_identifier(key)} ORDER BY source_record"
+            f"SELECT {', '.join(sel)}, min(rec) AS source_record FROM good WHERE {sql_identifier(keys[0])} IS NOT NULL "
+            f"GROUP BY {by} ORDER BY source_record"
         ).to_arrow_table()
 
-    tables = {"sites": group("site_id", SITE_COLUMNS)}
+    tables = {"sites": group(["site_id"], SITE_COLUMNS)}
+    facts = group(["site_id", "effective_on"] if within else ["site_id"], FACT_COLUMNS)
+    if not within:
+        facts = facts.append_column("effective_on", pa.array([None] * facts.num_rows, pa.date32()))
+    tables["site_facts"] = facts
     if "charger_id" in names:
-        tables["chargers"] = group("charger_id", CHARGER_COLUMNS, [("site_id", "site_id")])
-    port_cols = [("port_id", "port_id"), ("site_id", "site_id")]
+        tables["chargers"] = group(["charger_id"], CHARGER_COLUMNS, [("site_id", "site_id")])
+    # The port over all its lines (one port may be at several sites, a window at each): every line
+    # carries the same port row, so a port on many lines is one row and the other lines duplicates.
+    every = "OVER (PARTITION BY port_id)"
+    newest = "commissioned_on NULLS FIRST, " if "commissioned_on" in names else ""
+    latest = (
+        f"OVER (PARTITION BY port_id ORDER BY {newest}rec ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)"
+    )
+    port_cols = [("port_id", "port_id"), ("site_id", f"last_value(site_id) {latest}")]
     if "charger_id" in names:
-        port_cols.append(("charger_id", "charger_id"))
-    port_cols += [_typed_out(c) for c in PORT_COLUMNS if c.name in names and c.name != "port_id"]
+        port_cols.append(("charger_id", f"max(charger_id) {every}"))
+    for c in PORT_COLUMNS:
+        if c.name in names and c.name != "port_id":
+            out, expr = _typed_out(c)
+            if c.name == "commissioned_on":
+                expr = f"CASE WHEN bool_or({expr} IS NULL) {every} THEN NULL ELSE min({expr}) {every} END"
+            elif c.name == "decommissioned_on":
+                expr = f"last_value({expr}) {latest}"
+            else:
+                expr = f"max({expr}) {every}"
+            port_cols.append((out, expr))
     tables["ports"] = _output(p, port_cols)
+    null_date = "CAST(NULL AS DATE)"
+    tables["port_placements"] = _output(
+        p,
+        [
+            ("port_id", "port_id"),
+            ("site_id", "site_id"),
+            ("source", "'sites-csv'"),
+            ("observed_on", null_date),
+            ("from_on", "CAST(commissioned_on AS DATE)" if "commissioned_on" in names else null_date),
+            ("to_on", "CAST(decommissioned_on AS DATE)" if "decommissioned_on" in names else null_date),
+        ],
+    )
     q = _quarantine_rows(p)
     con.close()
     return Batch(format=SITES.format, records_read=p.records_read, tables=tables, quarantine=quarantine_table(q))

@@ -16,6 +16,7 @@ import duckdb
 import ibis
 import pyarrow as pa
 
+from evrevops.warehouse import contract_lines, port_sites, site_history
 from evrevops.warehouse import sql as _sql
 from evrevops.warehouse.schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -103,6 +104,8 @@ class Warehouse:
                     ) from None
                 self.con.execute("SET TimeZone = 'UTC'")
                 self.version = self._stored_version()
+        for view in (contract_lines, site_history, port_sites):  # derived from the facts at every read
+            self.con.execute(view.view_sql())
         self.ibis = ibis.duckdb.from_connection(self.con)
 
     def _stored_version(self) -> int:

@@ -24,6 +24,7 @@ otherwise (records that store nothing, e.g. an OCPP Authorize, are accepted).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import time
@@ -33,9 +34,11 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from evrevops.formats import read as read_file
-from evrevops.formats.base import Batch, file_facts, sql_identifier
+from evrevops.formats.base import QUARANTINE_SCHEMA, Batch, file_facts, sql_identifier
+from evrevops.warehouse import contract_lines, port_sites, site_history
 from evrevops.warehouse.db import Warehouse
 from evrevops.warehouse.schema import TABLES, TableSpec
 
@@ -67,6 +70,11 @@ class IngestError(RuntimeError):
 def file_checksum(path: Path) -> str:
     """SHA-256 of the file's bytes (see :func:`~evrevops.formats.base.file_facts`)."""
     return file_facts(path).sha256
+
+
+def _quoted(text: str) -> str:
+    """*text* as a SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _now() -> datetime:
@@ -252,6 +260,58 @@ def _resolve_ports(wh: Warehouse) -> None:
         )
 
 
+def _against_history(wh: Warehouse, batch: Batch, file_id: int) -> Batch:
+    """The batch as history lets it be written: refused contract events quarantined, undated site facts dated.
+
+    Contract events are replayed with the line's stored events
+    (:func:`evrevops.warehouse.contract_lines.refused`): an event the replay refuses is
+    quarantined with the reason. Site facts without an ``effective_on`` are dated by
+    :func:`evrevops.warehouse.site_history.resolve_undated`.
+    """
+    tables = dict(batch.tables)
+    quarantine = batch.quarantine
+    events = tables.get(contract_lines.EVENTS)
+    if events is not None and events.num_rows:
+        if quarantine.num_rows:  # records already refused by the reader are not replayed
+            known = pc.is_in(
+                pc.cast(events.column("source_record"), pa.int64()), value_set=quarantine.column("source_record")
+            )
+            events = events.filter(pc.invert(known))
+        bad = contract_lines.refused(wh.con, events, file_id)
+        if bad.num_rows:
+            quarantine = pa.concat_tables([quarantine, bad.cast(QUARANTINE_SCHEMA)])
+    facts = tables.get(site_history.TABLE)
+    if facts is not None and facts.num_rows:
+        tables[site_history.TABLE] = site_history.resolve_undated(wh.con, facts)
+    if tables is batch.tables and quarantine is batch.quarantine:
+        return batch
+    return Batch(batch.format, batch.records_read, tables, quarantine, batch.implied, batch.absorbed, batch.mapping)
+
+
+def _follow_history(wh: Warehouse, batch: Batch) -> None:
+    """After a batch's rows are written: ``sites``' fact columns and ``ports.site_id`` say what is now.
+
+    A site's latest stated facts (:func:`evrevops.warehouse.site_history.current_sql`) and a
+    port's latest membership (:func:`evrevops.warehouse.port_sites.current_sql`), for the sites
+    and ports the batch wrote about.
+    """
+    con = wh.con
+    written = {**batch.tables, **batch.implied}
+    if site_history.TABLE in written and written[site_history.TABLE].num_rows:
+        con.register("_touched_sites", written[site_history.TABLE].select(["site_id"]))
+        con.execute(site_history.current_sql("_touched_sites"))
+        con.unregister("_touched_sites")
+    ports = [
+        t.select(["port_id"])
+        for name, t in written.items()
+        if name in ("ports", port_sites.TABLE, "sessions") and "port_id" in t.column_names and t.num_rows
+    ]
+    if ports:
+        con.register("_touched_ports", pa.concat_tables([t.cast(pa.schema([("port_id", pa.string())])) for t in ports]))
+        con.execute(port_sites.current_sql("_touched_ports"))
+        con.unregister("_touched_ports")
+
+
 def load_batch(wh: Warehouse, path: Path, checksum: str, batch: Batch, size_bytes: int | None = None) -> IngestResult:
     """Write *batch* (the parsed content of *path*) in one transaction."""
     t0 = time.perf_counter()
@@ -259,6 +319,7 @@ def load_batch(wh: Warehouse, path: Path, checksum: str, batch: Batch, size_byte
     con.execute("BEGIN TRANSACTION")
     try:
         file_id = con.execute("SELECT coalesce(max(file_id), 0) + 1 FROM ingest_ledger").fetchall()[0][0]
+        batch = _against_history(wh, batch, file_id)
         quarantine = batch.quarantine
         con.register("_qin", quarantine)
         con.execute(
@@ -315,6 +376,7 @@ def load_batch(wh: Warehouse, path: Path, checksum: str, batch: Batch, size_byte
                 "INSERT INTO quarantine VALUES (?, ?, ?, NULL, ?, NULL)",
                 [[file_id, str(path), rec, f"completes record {owner}, which was quarantined"] for rec, owner in abs_q],
             )
+        _follow_history(wh, batch)
         if batch.tables.keys() & {"status_events", "meter_readings", "ocpp_transactions", "ports"}:
             _resolve_ports(wh)
         con.execute(
@@ -396,12 +458,16 @@ def ingest_file(wh: Warehouse, path: str | Path, fmt: str | None = None, mapping
     return result
 
 
-def set_site_tariff(wh: Warehouse, site_id: str, utility_tariff_id: str) -> dict:
-    """Put *site_id* on *utility_tariff_id*, recorded in the ingest ledger as a one-record entry.
+def set_site_tariff(wh: Warehouse, site_id: str, utility_tariff_id: str, from_on: dt.date | None = None) -> dict:
+    """Put *site_id* on *utility_tariff_id* from local date *from_on*, recorded in the ingest ledger.
 
-    The ledger row (``format`` ``cli:sites set-tariff``) becomes the site row's
-    ``file_id``, so the change is traceable like any ingested record. A later
-    sites file that states another tariff replaces it, as files do.
+    The change is a site fact (:mod:`evrevops.warehouse.site_history`): the site is billed under
+    its earlier tariff before *from_on* and under this one from it, so bills, margins and P&Ls of
+    the months before stay what they were. *from_on* defaults to the first day of the current
+    month (:func:`~evrevops.warehouse.site_history.default_from`). The ledger row (``format``
+    ``cli:sites set-tariff``) becomes the fact's ``file_id``, so the change is traceable like
+    any ingested record. A later sites file that states another tariff from a date changes it
+    from that date, as files do.
 
     Raises
     ------
@@ -415,30 +481,49 @@ def set_site_tariff(wh: Warehouse, site_id: str, utility_tariff_id: str) -> dict
         "SELECT count(*) FROM utility_tariffs WHERE utility_tariff_id = ?", [utility_tariff_id]
     ).fetchall()[0][0]:
         raise ValueError(f"unknown utility tariff {utility_tariff_id!r}; ingest its URDB record first")
+    from_on = from_on or site_history.default_from()
     now = _now()
-    text = json.dumps({"site_id": site_id, "utility_tariff_id": utility_tariff_id}, sort_keys=True)
+    text = json.dumps(
+        {"site_id": site_id, "utility_tariff_id": utility_tariff_id, "from_on": str(from_on)}, sort_keys=True
+    )
+    previous = con.execute(
+        f"SELECT utility_tariff_id FROM {site_history.VIEW} h WHERE {site_history.on_sql('?', '?', 'h')}",
+        [site_id, from_on, from_on],
+    ).fetchall()
     con.execute("BEGIN TRANSACTION")
     try:
         file_id = con.execute("SELECT coalesce(max(file_id), 0) + 1 FROM ingest_ledger").fetchall()[0][0]
         con.execute(
             """INSERT INTO ingest_ledger (file_id, path, checksum, format, started_at, finished_at,
                    records_read, accepted, duplicate, quarantined, replaced, status)
-               VALUES (?, ?, ?, 'cli:sites set-tariff', ?, ?, 1, 1, 0, 0, 1, 'ok')""",
+               VALUES (?, ?, ?, 'cli:sites set-tariff', ?, ?, 1, 1, 0, 0, 0, 'ok')""",
             [
                 file_id,
-                f"evrevops sites set-tariff {site_id} {utility_tariff_id}",
+                f"evrevops sites set-tariff {site_id} {utility_tariff_id} --from {from_on}",
                 hashlib.sha256(text.encode()).hexdigest(),
                 now,
                 now,
             ],  # fmt: skip
         )
-        previous = con.execute("SELECT utility_tariff_id FROM sites WHERE site_id = ?", [site_id]).fetchall()[0][0]
-        con.execute(
-            "UPDATE sites SET utility_tariff_id = ?, file_id = ?, source_record = 1 WHERE site_id = ?",
-            [utility_tariff_id, file_id, site_id],
-        )
+        updated = con.execute(
+            """UPDATE site_facts SET utility_tariff_id = ?, file_id = ?, source_record = 1
+               WHERE site_id = ? AND effective_on = ? RETURNING site_id""",
+            [utility_tariff_id, file_id, site_id, from_on],
+        ).fetchall()
+        if not updated:
+            con.execute(
+                "INSERT INTO site_facts (site_id, effective_on, utility_tariff_id, file_id, source_record) VALUES (?, ?, ?, ?, 1)",
+                [site_id, from_on, utility_tariff_id, file_id],
+            )
+        con.execute(site_history.current_sql("(SELECT " + _quoted(site_id) + " AS site_id)"))
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return {"site_id": site_id, "utility_tariff_id": utility_tariff_id, "previous": previous, "file_id": file_id}
+    return {
+        "site_id": site_id,
+        "utility_tariff_id": utility_tariff_id,
+        "from_on": from_on,
+        "previous": previous[0][0] if previous else None,
+        "file_id": file_id,
+    }

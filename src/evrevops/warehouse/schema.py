@@ -200,6 +200,48 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                 incurred_on DATE, start_on DATE, end_on DATE, notes VARCHAR, {PROVENANCE})""",
         ],
     ),
+    (
+        6,
+        "history that stays true: contract line events, site facts with effective dates, port placements",
+        [
+            # Contracts: every line event is kept (key: contract, line, event, effective date; the
+            # loader's); the priced intervals are derived from the events (view contract_lines,
+            # evrevops.warehouse.contract_lines). A v5 file held one row per (contract, line): each
+            # becomes that line's one event.
+            f"""CREATE TABLE contract_events (
+                contract_id VARCHAR NOT NULL, line_id VARCHAR NOT NULL, customer_id VARCHAR,
+                site_id VARCHAR, revenue_model VARCHAR, line_type VARCHAR NOT NULL,
+                event VARCHAR NOT NULL, effective_on DATE NOT NULL, end_on DATE,
+                ports INTEGER, quantity DOUBLE, unit_price_minor BIGINT, currency VARCHAR,
+                billing_period VARCHAR, term_months INTEGER, energy_share_pct VARCHAR,
+                sla_uptime_pct VARCHAR, sla_scope VARCHAR, sla_credit_schedule VARCHAR,
+                {PROVENANCE}, sla_period VARCHAR)""",
+            """INSERT INTO contract_events BY NAME SELECT * FROM contracts""",
+            "DROP TABLE contracts",
+            # Site facts that change, each from the local date it takes effect (NULL: since always);
+            # a NULL column states nothing (the value before it holds). sites keeps the latest
+            # stated values for what a site is now (evrevops.warehouse.site_history).
+            f"""CREATE TABLE site_facts (
+                site_id VARCHAR NOT NULL, effective_on DATE, segment VARCHAR, revenue_model VARCHAR,
+                energy_position VARCHAR, utility_tariff_id VARCHAR, grid_capacity_kw DOUBLE, {PROVENANCE})""",
+            """INSERT INTO site_facts
+               SELECT site_id, NULL, segment, revenue_model, energy_position, utility_tariff_id, grid_capacity_kw,
+                      file_id, source_record
+               FROM sites
+               WHERE coalesce(segment, revenue_model, energy_position, utility_tariff_id) IS NOT NULL
+                  OR grid_capacity_kw IS NOT NULL""",
+            # Where a port was: a Locations feed's observation (the day it listed the EVSE under a
+            # Location) or a sites CSV's window at a site (from commissioning to decommissioning
+            # there). With the CDRs' own locations they make the port's membership over time
+            # (evrevops.warehouse.port_sites). A v5 file's ports become windows of source 'ports'.
+            f"""CREATE TABLE port_placements (
+                port_id VARCHAR NOT NULL, site_id VARCHAR NOT NULL, source VARCHAR NOT NULL,
+                observed_on DATE, from_on DATE, to_on DATE, {PROVENANCE})""",
+            """INSERT INTO port_placements
+               SELECT port_id, site_id, 'ports', NULL, commissioned_on, decommissioned_on, file_id, source_record
+               FROM ports WHERE site_id IS NOT NULL""",
+        ],
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -256,7 +298,9 @@ TABLES: dict[str, TableSpec] = {
         TableSpec("ocpp_transactions", ("charger_id", "transaction_id"), null_keeps=True),
         TableSpec("driver_tariffs", ("tariff_id",), version="last_updated_at"),
         TableSpec("utility_tariffs", ("utility_tariff_id",)),
-        TableSpec("contracts", ("contract_id", "line_id")),
+        TableSpec("contract_events", ("contract_id", "line_id", "event", "effective_on")),
+        TableSpec("site_facts", ("site_id", "effective_on"), null_keeps=True),
+        TableSpec("port_placements", ("port_id", "site_id", "source", "observed_on"), null_keeps=True),
         TableSpec("deals", ("deal_id",)),
         TableSpec("deal_stage_history", ("deal_id", "stage", "entered_on")),
         TableSpec("projects", ("project_id", "milestone")),
