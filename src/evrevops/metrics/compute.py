@@ -315,9 +315,10 @@ def compute(
     return expression(wh, by, period, start, end, metrics, as_of, offline_after_s, kept).to_pyarrow()
 
 
-PORT_MEASURES = "kept_port_month_measures"  # every measure by port and local month
+PORT_MEASURES = "kept_port_month_measures"  # every measure by port (with its site, segment, customer) and local month
 SITE_MEASURES = "kept_site_month_measures"  # every measure by site (with its segment and customer) and local month
 _SITE_KEYS = ["site_id", "segment", "customer_id", "month", "currency"]
+_PORT_KEYS = ["port_id", *_SITE_KEYS]
 _CLOSE_READS = {_kept.NAME: _kept.ENGINE_VERSION, _bills.CACHE: _bills.ENGINE_VERSION}  # kept records it is built from
 
 
@@ -371,7 +372,7 @@ def keep_close(wh: Warehouse) -> dict:
         else:
             f = _kept.facts(wh, span[0], span[1], monthly=True)
             default = _timeline.DEFAULT_OFFLINE_AFTER_S
-            for name, keys, site_level in ((PORT_MEASURES, _keys("port", "month"), False), (SITE_MEASURES, _SITE_KEYS, True)):  # fmt: skip
+            for name, keys, site_level in ((PORT_MEASURES, _PORT_KEYS, False), (SITE_MEASURES, _SITE_KEYS, True)):
                 agg = _measures(wh, f, keys, set(MEASURES), site_level, True, None, default, True)
                 con.execute(f"CREATE OR REPLACE TABLE {name} AS {ibis.to_sql(agg)} ORDER BY month, {keys[0]}")
                 _kept.as_bigint(wh, name)
@@ -428,13 +429,26 @@ def refresh_kept(
 
 
 def _close_measures(wh: Warehouse, by: str, start: dt.date | None = None, end: dt.date | None = None) -> ir.Table:
-    """The kept measures summed at grain *by* and month (months ``start`` … ``end`` when given)."""
-    t = wh.table(PORT_MEASURES if by == "port" else SITE_MEASURES)
-    if start is not None and end is not None:
-        t = t.filter((t.month >= start) & (t.month <= end))
-    if by in ("port", "site"):
+    """The kept measures summed at grain *by* and month (months ``start`` … ``end`` when given).
+
+    Every measure is a sum of its sites' but ``ports``, a distinct count: a port that moved in
+    the month is one port of the network (and of a segment or customer both its sites are in),
+    and one port at each of its sites, so above the site it is counted from the port rows.
+    """
+    months = lambda t: t.filter((t.month >= start) & (t.month <= end)) if start is not None else t  # noqa: E731
+    pm = months(wh.table(PORT_MEASURES))
+    keys = _keys(by, "month")
+    if by == "port":  # a site's segment may change within the month: one row per port, site and month
+        return pm.group_by(keys).aggregate(
+            **{c: (pm[c].max() if c == "ports" else pm[c].sum()) for c in pm.columns if c not in _PORT_KEYS}
+        )
+    t = months(wh.table(SITE_MEASURES))
+    if by == "site":
         return t
-    return t.group_by(_keys(by, "month")).aggregate(**{c: t[c].sum() for c in t.columns if c not in _SITE_KEYS})
+    sums = t.group_by(keys).aggregate(**{c: t[c].sum() for c in t.columns if c not in (*_SITE_KEYS, "ports")})
+    ports = pm.filter(pm.ports > 0).group_by(keys).aggregate(ports=pm.port_id.nunique())
+    j = sums.left_join(ports, [sums[k] == ports[k] for k in keys])
+    return j.select(*[sums[c] for c in sums.columns], ports=ibis.coalesce(ports.ports, 0))
 
 
 def _close_answers(

@@ -10,12 +10,19 @@ Rules (handbook §2–3):
 * time-based quantities (plugged-in, charging) are split at local day
   boundaries by interval overlap: ``overlap = max(0, min(end, day_end) −
   max(start, day_start))``;
-* a session's count, energy and revenue belong to the local day of its start;
+* a session's count, energy and revenue belong to the local day of its start,
+  at the site its CDR names (``sessions.site_id``: the financial record), wherever
+  the port is now;
 * charging happens first in a session, then idle time
   (``charging_ended_at``), unless the source said when charging ended;
-* a port is open on a local day when ``commissioned_on ≤ day`` and
+* a port is open on a local day at the site it belonged to that day
+  (:mod:`evrevops.warehouse.port_sites`) when ``commissioned_on ≤ day`` and
   (``decommissioned_on`` is null or ``day < decommissioned_on``); its open
-  time is the site's operating-hours time of that day.
+  time is that site's operating-hours time of that day. A port that moved has
+  rows at every site it was at: open hours where it was, sessions where its
+  CDRs say;
+* a row's ``segment`` is the site's segment in force that day
+  (:mod:`evrevops.warehouse.site_history`).
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import ibis.expr.types as ir
 
 from evrevops.metrics.calendar import site_days
 from evrevops.uptime.states import ABNORMAL_STOP_REASONS
+from evrevops.warehouse import port_sites, site_history
 from evrevops.warehouse.db import Warehouse
 
 VISIT_GAP_S = 15 * 60  # handbook §4: attempts by one driver within 15 min at a site are one visit
@@ -120,20 +128,38 @@ def build(wh: Warehouse, start: dt.date, end: dt.date, needed: set[str] | frozen
     bounds = cal.aggregate(lo=cal.day_start_at.min(), hi=cal.day_end_at.max()).to_pyarrow().to_pylist()[0]
     lo, hi = (bounds["lo"], bounds["hi"]) if bounds["lo"] is not None else (dt.datetime(1970, 1, 1),) * 2
 
-    sites = wh.table("sites")
     ports = wh.table("ports")
     sessions = wh.table("sessions")
     s = sessions.filter((sessions.ended_at >= lo) & (sessions.started_at < hi))
     s = s.mutate(charging_end=ibis.coalesce(s.charging_ended_at, s.ended_at))
 
-    # --- ports × days: open time ------------------------------------------------
-    pd_ = ports.join(cal, ports.site_id == cal.site_id).select(
-        ports.port_id, cal.site_id, cal.local_date, cal.month, ports.rated_kw,
-        open_s=ibis.ifelse(
-            (ports.commissioned_on.isnull() | (cal.local_date >= ports.commissioned_on))
-            & (ports.decommissioned_on.isnull() | (cal.local_date < ports.decommissioned_on)),
-            cal.open_s, 0,
-        ),
+    # --- ports × sites × days: open time ------------------------------------------------
+    # A port has a row on every local day at every site it was ever at (its membership, or a CDR
+    # naming the site); it is open there on the days it belonged to the site and was in service.
+    member = wh.table(port_sites.VIEW)
+    pairs = (
+        member.select("port_id", "site_id")
+        .union(s.filter(s.port_id.notnull()).select("port_id", "site_id"), distinct=True)
+        .filter(ibis._.site_id.notnull())
+    )
+    pp = pairs.join(ports.select("port_id", "rated_kw", "commissioned_on", "decommissioned_on"), "port_id")
+    pc = pp.join(cal, pp.site_id == cal.site_id).select(
+        pp.port_id, cal.site_id, cal.local_date, cal.month, pp.rated_kw, cal.open_s,
+        in_service=(pp.commissioned_on.isnull() | (cal.local_date >= pp.commissioned_on))
+        & (pp.decommissioned_on.isnull() | (cal.local_date < pp.decommissioned_on)),
+    )  # fmt: skip
+    m = member.select(m_port=member.port_id, m_site=member.site_id, m_from=member.from_on, m_to=member.to_on)
+    pd_ = pc.left_join(
+        m,
+        [
+            pc.port_id == m.m_port,
+            pc.site_id == m.m_site,
+            m.m_from.isnull() | (pc.local_date >= m.m_from),
+            m.m_to.isnull() | (pc.local_date < m.m_to),
+        ],
+    ).select(
+        pc.port_id, pc.site_id, pc.local_date, pc.month, pc.rated_kw,
+        open_s=ibis.ifelse(pc.in_service & m.m_port.notnull(), pc.open_s, 0),
     )  # fmt: skip
 
     # --- time split across local days ------------------------------------------------
@@ -150,7 +176,7 @@ def build(wh: Warehouse, start: dt.date, end: dt.date, needed: set[str] | frozen
             _utc_day(ibis.greatest(su.started_at, cu.day_start_at)) == su.utc_day,
         ],
     )
-    split = j.group_by([j.port_id, j.local_date]).aggregate(
+    split = j.group_by([j.port_id, j.site_id, j.local_date]).aggregate(
         plugged_in_s=_overlap_s(j.started_at, j.ended_at, j.day_start_at, j.day_end_at).sum(),
         charging_s=_overlap_s(j.started_at, j.charging_end, j.day_start_at, j.day_end_at).sum(),
     )
@@ -168,7 +194,7 @@ def build(wh: Warehouse, start: dt.date, end: dt.date, needed: set[str] | frozen
         + ibis.coalesce(k.parking_cost_minor, 0)
         + ibis.coalesce(k.fixed_cost_minor, 0)
     )
-    started = k.group_by([k.port_id, k.local_date]).aggregate(
+    started = k.group_by([k.port_id, k.site_id, k.local_date]).aggregate(
         sessions=k.count(),
         energy_kwh=k.energy_kwh.sum(),
         sessions_zero_energy=(k.energy_kwh <= 0).sum(),
@@ -188,30 +214,37 @@ def build(wh: Warehouse, start: dt.date, end: dt.date, needed: set[str] | frozen
     want = lambda group: needed is None or bool(group & set(needed))  # noqa: E731
     tx = wh.table("ocpp_transactions")
     tx = tx.filter(tx.port_id.notnull() & tx.started_at.notnull() & (tx.started_at >= lo) & (tx.started_at < hi))
-    tx = tx.join(ports.select("port_id", "site_id"), "port_id")
-    tx = tx.mutate(utc_day=_utc_day(tx.started_at))
+    # the local day of a transaction's start on its port's (latest) site's calendar, then the site the
+    # port belonged to that day (OCPP names a charger, not a location)
+    tx = tx.join(ports.select("port_id", home="site_id"), "port_id")
+    tx = tx.mutate(site_id=tx.home, utc_day=_utc_day(tx.started_at))
     tj = tx.join(cu, _in_day(tx, "started_at", cu))
+    tj = tj.select(tj.port_id, tj.local_date, tj.ended_at, tj.stop_reason, home=tj.home)
+    tj = tj.left_join(
+        m,
+        [
+            tj.port_id == m.m_port,
+            m.m_from.isnull() | (tj.local_date >= m.m_from),
+            m.m_to.isnull() | (tj.local_date < m.m_to),
+        ],
+    ).select(tj, site_id=ibis.coalesce(m.m_site, tj.home))
     ended = tj.ended_at.notnull() & tj.stop_reason.notnull()
-    txs = tj.group_by([tj.port_id, tj.local_date]).aggregate(
+    txs = tj.group_by([tj.port_id, tj.site_id, tj.local_date]).aggregate(
         transactions_ended=ended.sum(),
         transactions_ended_normally=(ended & ~tj.stop_reason.isin(list(ABNORMAL_STOP_REASONS))).sum(),
     )
 
     # --- assemble port_day --------------------------------------------------------------
-    t = pd_.left_join(split, [pd_.port_id == split.port_id, pd_.local_date == split.local_date]).select(
-        pd_, split.plugged_in_s, split.charging_s
-    )
+    on = lambda a, b: [a.port_id == b.port_id, a.site_id == b.site_id, a.local_date == b.local_date]  # noqa: E731
+    t = pd_.left_join(split, on(pd_, split)).select(pd_, split.plugged_in_s, split.charging_s)
     if want(TX_MEASURES):
-        t = t.left_join(txs, [t.port_id == txs.port_id, t.local_date == txs.local_date]).select(
-            t, txs.transactions_ended, txs.transactions_ended_normally
-        )
+        t = t.left_join(txs, on(t, txs)).select(t, txs.transactions_ended, txs.transactions_ended_normally)
     else:
         t = t.mutate(transactions_ended=ibis.literal(0), transactions_ended_normally=ibis.literal(0))
-    t = t.left_join(started, [t.port_id == started.port_id, t.local_date == started.local_date]).select(
-        t, *[started[c] for c in started.columns if c not in ("port_id", "local_date")]
+    t = t.left_join(started, on(t, started)).select(
+        t, *[started[c] for c in started.columns if c not in ("port_id", "site_id", "local_date")]
     )
-    dims = sites.select(sites.site_id, sites.segment, sites.customer_id)
-    t = t.left_join(dims, t.site_id == dims.site_id).select(t, dims.segment, dims.customer_id)
+    t = with_dimensions(wh, t)
     t = t.left_join(cur, t.site_id == cur.site_id).select(t, cur.currency)
     z = lambda c: ibis.coalesce(t[c], 0)  # noqa: E731
     port_day = t.select(
@@ -254,9 +287,29 @@ def build(wh: Warehouse, start: dt.date, end: dt.date, needed: set[str] | frozen
         )
     else:
         sd = sd.mutate(visits=ibis.literal(0), visits_successful=ibis.literal(0))
-    sd = sd.left_join(dims, sd.site_id == dims.site_id).select(sd, dims.segment, dims.customer_id)
+    sd = with_dimensions(wh, sd)
     sd = sd.left_join(cur, sd.site_id == cur.site_id).select(sd, cur.currency)
     return Facts(port_day=port_day, site_day=sd, start=start, end=end)
+
+
+def with_dimensions(wh: Warehouse, t: ir.Table, day: str = "local_date") -> ir.Table:
+    """*t* (with ``site_id`` and a date column *day*) with the site's ``segment`` in force that day and its ``customer_id``.
+
+    The segment is the dated site fact (:mod:`evrevops.warehouse.site_history`): a site that
+    changes segment counts in its old segment before the change and in its new one after.
+    """
+    h = wh.table(site_history.VIEW)
+    h = h.select(h_site=h.site_id, h_from=h.valid_from, h_to=h.valid_to, segment=h.segment)
+    sites = wh.table("sites").select(c_site="site_id", customer_id="customer_id")
+    j = t.left_join(
+        h,
+        [
+            t.site_id == h.h_site,
+            h.h_from.isnull() | (t[day] >= h.h_from),
+            h.h_to.isnull() | (t[day] < h.h_to),
+        ],
+    ).select(t, h.segment)
+    return j.left_join(sites, j.site_id == sites.c_site).select(j, sites.customer_id)
 
 
 def _visits(s: ir.Table, cu: ir.Table) -> ir.Table:

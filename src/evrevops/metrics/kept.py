@@ -38,7 +38,7 @@ from evrevops.uptime import fact as _uptime
 from evrevops.uptime import revenue_at_risk as _rar
 from evrevops.uptime import states as _states
 from evrevops.uptime import timeline as _timeline
-from evrevops.warehouse import derived
+from evrevops.warehouse import derived, port_sites
 from evrevops.warehouse.db import Warehouse
 
 PORT_DAY = "kept_port_day"
@@ -56,6 +56,8 @@ ENGINE_VERSION = derived.engine_version(
         _timeline.__file__,
         _rar.__file__,
         _states.__file__,
+        port_sites.__file__,
+        _facts.site_history.__file__,
         __file__,
     )
 )
@@ -111,14 +113,26 @@ def uptime(wh: Warehouse, first_month: dt.date, last_month: dt.date) -> ibis.Tab
 
 
 def uptime_with_dimensions(wh: Warehouse, u: ibis.Table) -> ibis.Table:
-    """The port-month uptime fact *u* with each port's ``segment``, ``customer_id`` and site currency.
+    """The port-month uptime fact *u* with each port-month's site, ``segment``, ``customer_id`` and currency.
 
-    ``currency`` is the site's (as in the port-day facts), so uptime rows meet
-    the other measures of the same port; revenue at risk is in that currency.
+    A port-month counts at the site the port belonged to on the month's last day
+    (:mod:`evrevops.warehouse.port_sites`; the timeline's site, the port's latest, when it
+    belonged nowhere then), with that site's segment in force that day, as every monthly
+    figure takes its site's facts. ``currency`` is the site's (as in the port-day facts), so
+    uptime rows meet the other measures of the same port; revenue at risk is in that currency.
     """
-    sites = wh.table("sites").select("site_id", "segment", "customer_id")
+    last = (u.month + ibis.interval(months=1) - ibis.interval(days=1)).cast("date")
+    u = u.mutate(_last=last)
+    m = wh.table(port_sites.VIEW)
+    m = m.select(m_port=m.port_id, m_site=m.site_id, m_from=m.from_on, m_to=m.to_on)
+    j0 = u.left_join(
+        m, [u.port_id == m.m_port, m.m_from.isnull() | (u._last >= m.m_from), m.m_to.isnull() | (u._last < m.m_to)]
+    )
+    # a view: Ibis cannot join a projection of a join whose key is an expression of it again
+    u = j0.select(*[j0[c] for c in u.columns if c != "site_id"], site_id=ibis.coalesce(j0.m_site, j0.site_id)).view()
+    j = _facts.with_dimensions(wh, u, day="_last")
     cur = _facts.site_currency(wh)
-    j = u.left_join(sites, u.site_id == sites.site_id).left_join(cur, u.site_id == cur.site_id)
+    j = j.left_join(cur, j.site_id == cur.site_id).select(j, cur.currency)
     measures = [n for n, m in MEASURES.items() if m.level == "port-month"]
     return j.select(
         port_id=j.port_id, site_id=j.site_id, segment=j.segment, customer_id=j.customer_id,

@@ -8,12 +8,15 @@ where a port was:
   session started;
 * **a sites CSV window** (``port_placements``, source ``sites-csv``; a v5 file's ports, source
   ``ports``): the port at a site from ``from_on`` (commissioning there; empty: since before any
-  data) to ``to_on`` (decommissioning there, exclusive);
+  data) to ``to_on`` (decommissioning there, exclusive; from then it is nowhere until other
+  evidence places it);
 * **a Locations feed** (source ``ocpi-locations``): the feed listed the EVSE under a Location
-  on ``observed_on`` (the UTC date of the EVSE's, else the Location's, ``last_updated``).
+  on ``observed_on`` (the UTC date of the EVSE's, else the Location's, ``last_updated``);
+* for a port with none of these (known only from a status feed or an OCPP log): its
+  ``ports.site_id``, since always.
 
 **Membership** (:data:`VIEW`, ``port_sites``): the evidence of a port is ordered by day (then
-time, then sessions before windows before feeds); the port is at the site of its latest
+time, then sessions, window ends, window starts, feeds); the port is at the site of its latest
 evidence until evidence places it elsewhere, and at the site of its first evidence before
 that. So a port has one site a day: intervals ``[from_on, to_on)`` of local dates (NULL bounds:
 open) that never overlap. A move on a day with sessions at both sites belongs to the new site
@@ -36,6 +39,8 @@ runs on DuckDB and, transpiled, on Spark.
 
 from __future__ import annotations
 
+import pyarrow as pa
+
 VIEW = "port_sites"
 TABLE = "port_placements"
 FEED = "ocpi-locations"
@@ -45,23 +50,35 @@ def _local_day(instant: str, zone: str) -> str:
     return f"CAST(({instant} AT TIME ZONE 'UTC') AT TIME ZONE coalesce({zone}, 'UTC') AS DATE)"
 
 
-def evidence_sql(sessions: str = "sessions", placements: str = TABLE, sites: str = "sites") -> str:
+def evidence_sql(
+    sessions: str = "sessions", placements: str = TABLE, sites: str = "sites", ports: str = "ports"
+) -> str:
     """SQL of every piece of evidence of where a port was.
 
-    Columns: ``port_id``, ``site_id``, ``on_date`` (the local day it places the port there; NULL:
-    since before any data), ``first_at`` (the first session start that day, or the day itself),
-    ``rank`` (0 sessions, 1 sites CSV window, 2 Locations feed), ``source``, ``sessions`` (count;
-    0 for placements), ``to_on`` (a window's end, else NULL).
+    Columns: ``port_id``, ``site_id`` (NULL: the port left its site, at a window's end),
+    ``on_date`` (the local day it places the port there; NULL: since before any data),
+    ``first_at`` (the first session start that day, or the day itself), ``rank`` (the order of
+    evidence on one day: 0 sessions, 1 a window's end, 2 a window's start, 3 a Locations feed;
+    4 the port's row, for a port with no other evidence: one known only from a status feed or
+    an OCPP log), ``source``, ``sessions`` (count; 0 for placements).
     """
     return f"""SELECT s.port_id, s.site_id, {_local_day("s.started_at", "st.time_zone")} AS on_date,
-       min(s.started_at) AS first_at, 0 AS rank, 'sessions' AS source, count(*) AS sessions, CAST(NULL AS DATE) AS to_on
+       min(s.started_at) AS first_at, 0 AS rank, 'sessions' AS source, count(*) AS sessions
 FROM {sessions} s LEFT JOIN {sites} st ON st.site_id = s.site_id
 WHERE s.port_id IS NOT NULL AND s.site_id IS NOT NULL
 GROUP BY s.port_id, s.site_id, {_local_day("s.started_at", "st.time_zone")}
 UNION ALL
-SELECT port_id, site_id, coalesce(observed_on, from_on) AS on_date, CAST(coalesce(observed_on, from_on) AS TIMESTAMP),
-       CASE WHEN source = '{FEED}' THEN 2 ELSE 1 END, source, 0, to_on
-FROM {placements}"""
+SELECT port_id, site_id, coalesce(observed_on, from_on), CAST(coalesce(observed_on, from_on) AS TIMESTAMP),
+       CASE WHEN source = '{FEED}' THEN 3 ELSE 2 END, source, 0
+FROM {placements}
+UNION ALL
+SELECT port_id, CAST(NULL AS VARCHAR), to_on, CAST(to_on AS TIMESTAMP), 1, source, 0
+FROM {placements} WHERE to_on IS NOT NULL AND source <> '{FEED}'
+UNION ALL
+SELECT p.port_id, p.site_id, CAST(NULL AS DATE), CAST(NULL AS TIMESTAMP), 4, 'ports', 0
+FROM {ports} p
+WHERE p.site_id IS NOT NULL AND p.port_id NOT IN (SELECT port_id FROM {placements})
+  AND p.port_id NOT IN (SELECT port_id FROM {sessions} WHERE port_id IS NOT NULL AND site_id IS NOT NULL)"""
 
 
 def membership_sql(sessions: str = "sessions", placements: str = TABLE, sites: str = "sites") -> str:
@@ -71,10 +88,12 @@ def membership_sql(sessions: str = "sessions", placements: str = TABLE, sites: s
     {evidence_sql(sessions, placements, sites)}
 ), o AS (
     SELECT port_id, site_id, on_date, first_at, rank,
+           row_number() OVER (PARTITION BY port_id {order}) AS n,
            lag(site_id) OVER (PARTITION BY port_id {order}) AS prev_site
     FROM ev
 ), starts AS (
-    SELECT port_id, site_id, on_date, first_at, rank FROM o WHERE prev_site IS NULL OR prev_site <> site_id
+    -- the evidence that places the port somewhere else than the evidence before it
+    SELECT port_id, site_id, on_date, first_at, rank FROM o WHERE n = 1 OR prev_site IS DISTINCT FROM site_id
 ), spans AS (
     SELECT port_id, site_id,
            CASE WHEN row_number() OVER (PARTITION BY port_id {order}) = 1 THEN NULL ELSE on_date END AS from_on,
@@ -82,7 +101,7 @@ def membership_sql(sessions: str = "sessions", placements: str = TABLE, sites: s
     FROM starts
 )
 SELECT port_id, site_id, from_on, to_on FROM spans
-WHERE from_on IS NULL OR to_on IS NULL OR to_on > from_on"""
+WHERE site_id IS NOT NULL AND (from_on IS NULL OR to_on IS NULL OR to_on > from_on)"""
 
 
 def view_sql() -> str:
@@ -140,3 +159,48 @@ def current_sql(port_ids: str | None = None) -> str:
     return f"""UPDATE ports AS p SET site_id = m.site_id
         FROM (SELECT port_id, site_id FROM ({membership_sql()}) x WHERE to_on IS NULL) m
         WHERE m.port_id = p.port_id AND p.site_id IS DISTINCT FROM m.site_id {only}"""
+
+
+def history(wh, port_id: str) -> pa.Table:
+    """Where *port_id* was when: its membership intervals with the evidence behind each.
+
+    Returns
+    -------
+    pyarrow.Table
+        One row per interval, in time order: ``port_id``, ``site_id``, ``from_on``, ``to_on``
+        (local dates, ``to_on`` exclusive; NULL: open), ``session_days`` and ``sessions`` (the
+        days with CDRs naming the site, and the CDRs, whose local start day is in the
+        interval), ``first_session_at`` (UTC), ``evidence`` (the kinds of evidence placing the port there in the interval:
+        ``sessions``, ``sites-csv``, ``ports``, ``ocpi-locations``) and ``conflicts`` (how many
+        pieces of evidence put the port at another site at the same time, in the interval).
+    """
+    quoted = "'" + port_id.replace("'", "''") + "'"
+    return wh.fetch(
+        f"""WITH m AS (SELECT * FROM ({membership_sql()}) x WHERE port_id = {quoted}),
+            ev AS (SELECT * FROM ({evidence_sql()}) x WHERE port_id = {quoted} AND site_id IS NOT NULL),
+            s AS (SELECT site_id, started_at FROM sessions WHERE port_id = {quoted}),
+            c AS (SELECT * FROM ({conflicts_sql()}) x WHERE port_id = {quoted})
+        SELECT m.port_id, m.site_id, m.from_on, m.to_on,
+               (SELECT count(*) FROM ev WHERE ev.site_id = m.site_id AND ev.source = 'sessions'
+                  AND (m.from_on IS NULL OR ev.on_date >= m.from_on) AND (m.to_on IS NULL OR ev.on_date < m.to_on)
+               ) AS session_days,
+               (SELECT CAST(coalesce(sum(ev.sessions), 0) AS BIGINT) FROM ev WHERE ev.site_id = m.site_id AND ev.source = 'sessions'
+                  AND (m.from_on IS NULL OR ev.on_date >= m.from_on) AND (m.to_on IS NULL OR ev.on_date < m.to_on)
+               ) AS sessions,
+               (SELECT min(first_at) FROM ev WHERE ev.site_id = m.site_id AND ev.source = 'sessions'
+                  AND (m.from_on IS NULL OR ev.on_date >= m.from_on) AND (m.to_on IS NULL OR ev.on_date < m.to_on)
+               ) AS first_session_at,
+               (SELECT string_agg(DISTINCT ev.source, ', ' ORDER BY ev.source) FROM ev WHERE ev.site_id = m.site_id
+                  AND (ev.on_date IS NULL OR ((m.from_on IS NULL OR ev.on_date >= m.from_on)
+                                              AND (m.to_on IS NULL OR ev.on_date < m.to_on)))) AS evidence,
+               (SELECT count(*) FROM c WHERE (c.site_id = m.site_id OR c.other_site_id = m.site_id)
+                  AND (m.to_on IS NULL OR c.from_at < CAST(m.to_on AS TIMESTAMP))
+                  AND (m.from_on IS NULL OR c.to_at > CAST(m.from_on AS TIMESTAMP))) AS conflicts
+        FROM m ORDER BY m.from_on NULLS FIRST"""
+    )
+
+
+def conflicts(wh, port_id: str | None = None) -> pa.Table:
+    """The evidence putting a port at two sites at once (:func:`conflicts_sql`), every port or *port_id*'s."""
+    where = "" if port_id is None else "WHERE port_id = '" + port_id.replace("'", "''") + "'"
+    return wh.fetch(f"SELECT * FROM ({conflicts_sql()}) x {where} ORDER BY port_id, from_at, site_id, other_site_id")

@@ -15,6 +15,7 @@ from pathlib import Path
 import ibis
 import pyarrow as pa
 
+from evrevops.warehouse import port_sites, site_history
 from evrevops.warehouse import sql as _sql
 from evrevops.warehouse.schema import SCHEMA_VERSION
 
@@ -77,6 +78,9 @@ class SparkWarehouse:
         self._cached: dict = {}
         for name, t in self.manifest["tables"].items():
             self.spark.read.parquet(str(self.path / t["file"])).createOrReplaceTempView(name)
+        # the history views a DuckDB warehouse has (evrevops.warehouse.db), from the same SQL
+        self.sql(site_history.history_sql(), name=site_history.VIEW)
+        self.sql(port_sites.membership_sql(), name=port_sites.VIEW)
 
     @property
     def con(self):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from evrevops.warehouse import port_sites
 from evrevops.warehouse.db import Warehouse
 from evrevops.warehouse.schema import SCHEMA_VERSION, TABLES
 
@@ -46,6 +47,12 @@ def summary(wh: Warehouse) -> list[dict]:
     rows.append({"item": "sites.without_segment", "value": str(no_seg)})
     no_kw = wh.con.sql("SELECT count(*) FROM ports WHERE rated_kw IS NULL").fetchall()[0][0]
     rows.append({"item": "ports.without_rated_kw", "value": str(no_kw)})
+    clash = wh.con.sql(f"SELECT count(DISTINCT port_id) FROM ({port_sites.conflicts_sql()}) c").fetchall()[0][0]
+    rows.append({"item": "ports.at_two_sites_at_once (evrevops ports conflicts)", "value": str(clash)})
+    moved = wh.con.sql(
+        f"SELECT count(*) FROM (SELECT port_id FROM {port_sites.VIEW} GROUP BY port_id HAVING count(*) > 1) m"
+    ).fetchall()[0][0]
+    rows.append({"item": "ports.moved_between_sites (evrevops ports history PORT)", "value": str(moved)})
     return rows
 
 
