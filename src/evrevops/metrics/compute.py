@@ -29,6 +29,7 @@ from ibis.backends.sql.datatypes import DuckDBType
 from evrevops.formats.base import sql_identifier
 from evrevops.metrics import facts as _facts
 from evrevops.metrics import kept as _kept
+from evrevops.metrics.facts import exact_sum
 from evrevops.metrics.registry import GRAIN_KEYS, GRAINS, MEASURES, METRICS, PERIOD_KEYS, PERIODS, Metric
 from evrevops.tariffs import site_bills as _bills
 from evrevops.uptime import fact as _uptime
@@ -71,7 +72,7 @@ def _port_aggs(t: ir.Table, names: set[str]) -> dict[str, ir.Value]:
     for n in names:
         if MEASURES[n].level != "port":
             continue
-        out[n] = t.port_id.nunique(where=t.open_s > 0) if n == "ports" else t[n].sum()
+        out[n] = t.port_id.nunique(where=t.open_s > 0) if n == "ports" else exact_sum(t[n])
     return out
 
 
@@ -167,14 +168,14 @@ def _measures(
     site_needed = {n for n in needed if MEASURES[n].level == "site"}
     if site_needed and site_level:
         sd = _prep(f.site_day)
-        sagg = sd.group_by(keys).aggregate(**{n: sd[n].sum() for n in site_needed})
+        sagg = sd.group_by(keys).aggregate(**{n: exact_sum(sd[n]) for n in site_needed})
         agg = agg.left_join(sagg, [agg[k] == sagg[k] for k in keys]).select(agg, *[sagg[n] for n in site_needed])
     else:
         agg = agg.mutate(**{n: ibis.null("float64") for n in site_needed})
     bill_needed = {n for n in needed if MEASURES[n].level == "site-month"}
     if bill_needed and site_level and monthly:
         bf = _prep(bill_fact(wh, f, kept=kept))
-        bagg = bf.group_by(keys).aggregate(**{n: bf[n].sum() for n in bill_needed})
+        bagg = bf.group_by(keys).aggregate(**{n: exact_sum(bf[n]) for n in bill_needed})
         agg = agg.left_join(bagg, [agg[k] == bagg[k] for k in keys]).select(agg, *[bagg[n] for n in bill_needed])
     else:
         agg = agg.mutate(**{n: ibis.null("float64") for n in bill_needed})
@@ -182,7 +183,7 @@ def _measures(
     if up_needed and monthly:
         trailing = bool(up_needed & _uptime.T12_MEASURES)
         uf = _prep(uptime_fact(wh, f, as_of, offline_after_s, trailing=trailing, kept=kept))
-        uagg = uf.group_by(keys).aggregate(**{n: uf[n].sum() for n in up_needed})
+        uagg = uf.group_by(keys).aggregate(**{n: exact_sum(uf[n]) for n in up_needed})
         agg = agg.left_join(uagg, [agg[k] == uagg[k] for k in keys]).select(
             agg, *[ibis.coalesce(uagg[n], 0).name(n) for n in up_needed]
         )
@@ -225,7 +226,7 @@ def bill_fact(wh: Warehouse, f: _facts.Facts, kept: bool = True) -> ir.Table:
         bills = wh.sql(_bills.bills_sql(wh, first, last), name=BILL_VIEW)
     pd_ = f.port_day
     rev = pd_.group_by(["site_id", "month", "currency"]).aggregate(
-        revenue=pd_.revenue_minor.sum(), kwh=pd_.energy_kwh.sum()
+        revenue=pd_.revenue_minor.sum(), kwh=exact_sum(pd_.energy_kwh)
     )
     rev = rev.mutate(month=rev.month.cast("date"))
     sites = wh.table("sites").select("site_id", "segment", "customer_id")
@@ -440,12 +441,12 @@ def _close_measures(wh: Warehouse, by: str, start: dt.date | None = None, end: d
     keys = _keys(by, "month")
     if by == "port":  # a site's segment may change within the month: one row per port, site and month
         return pm.group_by(keys).aggregate(
-            **{c: (pm[c].max() if c == "ports" else pm[c].sum()) for c in pm.columns if c not in _PORT_KEYS}
+            **{c: (pm[c].max() if c == "ports" else exact_sum(pm[c])) for c in pm.columns if c not in _PORT_KEYS}
         )
     t = months(wh.table(SITE_MEASURES))
     if by == "site":
         return t
-    sums = t.group_by(keys).aggregate(**{c: t[c].sum() for c in t.columns if c not in (*_SITE_KEYS, "ports")})
+    sums = t.group_by(keys).aggregate(**{c: exact_sum(t[c]) for c in t.columns if c not in (*_SITE_KEYS, "ports")})
     ports = pm.filter(pm.ports > 0).group_by(keys).aggregate(ports=pm.port_id.nunique())
     j = sums.left_join(ports, [sums[k] == ports[k] for k in keys])
     return j.select(*[sums[c] for c in sums.columns], ports=ibis.coalesce(ports.ports, 0))

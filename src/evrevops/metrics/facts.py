@@ -59,6 +59,20 @@ def register_calendar(wh: Warehouse, start: dt.date, end: dt.date) -> ir.Table:
     return wh.register(CALENDAR, site_days(sites, start, end))
 
 
+def exact_sum(v: ir.Value) -> ir.Value:
+    """Σ *v*, the same whatever order the rows are added in.
+
+    An engine adds floats in the order its threads meet the rows, so a plain float sum can end
+    in another last digit from one run to the next, and the same report would not give the same
+    bytes twice. A float column is therefore summed as ``DECIMAL(38, 9)`` (exact; each value
+    rounded to 10⁻⁹ of its unit first: a µWh, a ns) and read back as a float; an integer
+    column is summed as it is.
+    """
+    if v.type().is_floating():
+        return v.cast("decimal(38, 9)").sum().cast("float64")
+    return v.sum()
+
+
 def _overlap_s(a_start: ir.Value, a_end: ir.Value, b_start: ir.Value, b_end: ir.Value) -> ir.Value:
     return ibis.greatest(ibis.least(a_end, b_end).epoch_seconds() - ibis.greatest(a_start, b_start).epoch_seconds(), 0)
 
@@ -177,8 +191,8 @@ def build(wh: Warehouse, start: dt.date, end: dt.date, needed: set[str] | frozen
         ],
     )
     split = j.group_by([j.port_id, j.site_id, j.local_date]).aggregate(
-        plugged_in_s=_overlap_s(j.started_at, j.ended_at, j.day_start_at, j.day_end_at).sum(),
-        charging_s=_overlap_s(j.started_at, j.charging_end, j.day_start_at, j.day_end_at).sum(),
+        plugged_in_s=exact_sum(_overlap_s(j.started_at, j.ended_at, j.day_start_at, j.day_end_at)),
+        charging_s=exact_sum(_overlap_s(j.started_at, j.charging_end, j.day_start_at, j.day_end_at)),
     )
 
     # --- start attribution: count, energy, money ------------------------------------------
@@ -196,7 +210,7 @@ def build(wh: Warehouse, start: dt.date, end: dt.date, needed: set[str] | frozen
     )
     started = k.group_by([k.port_id, k.site_id, k.local_date]).aggregate(
         sessions=k.count(),
-        energy_kwh=k.energy_kwh.sum(),
+        energy_kwh=exact_sum(k.energy_kwh),
         sessions_zero_energy=(k.energy_kwh <= 0).sum(),
         sessions_with_energy=(k.energy_kwh > 0).sum(),
         revenue_minor=money("total_cost_minor"),
@@ -388,7 +402,9 @@ def _congestion(s: ir.Table, cal: ir.Table, open_ports: ir.Table) -> ir.Table:
     )
     own_day = (ev.day >= ev.site_num * _DAY_KEYS) & (ev.day < (ev.site_num + 1) * _DAY_KEYS)
     iv = ev.filter(ev.next_ts.notnull() & (ev.busy > 0) & own_day)
-    per_level = iv.group_by([iv.day, iv.busy]).aggregate(s=(iv.next_ts.epoch_seconds() - iv.ts.epoch_seconds()).sum())
+    per_level = iv.group_by([iv.day, iv.busy]).aggregate(
+        s=exact_sum(iv.next_ts.epoch_seconds() - iv.ts.epoch_seconds())
+    )
     j = per_level.join(days, per_level.day == days.day_key)
     j = j.filter((j.n_open > 0) & (j.busy >= j.n_open))
-    return j.group_by([j.site_id, j.local_date]).aggregate(congested_s=j.s.sum())
+    return j.group_by([j.site_id, j.local_date]).aggregate(congested_s=exact_sum(j.s))

@@ -155,7 +155,7 @@ def _monthly(t: ibis.Table, keys: list[str]) -> ibis.Table:
     """*t* summed by *keys* and ``month``; ``ports`` (the port id) and ``rated_kw`` are kept as they are."""
     by = [*keys, "month"]
     same = {c: t[c].arbitrary() for c in ("ports", "rated_kw") if c in t.columns}
-    sums = {c: t[c].sum() for c in t.columns if c not in (*by, "local_date", *same)}
+    sums = {c: _facts.exact_sum(t[c]) for c in t.columns if c not in (*by, "local_date", *same)}
     return t.group_by(by).aggregate(**same, **sums)
 
 

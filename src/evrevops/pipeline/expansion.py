@@ -29,6 +29,7 @@ import pyarrow as pa
 
 from evrevops.metrics import compute as mc
 from evrevops.pipeline import funnel
+from evrevops.warehouse import site_history
 from evrevops.warehouse.db import Warehouse
 
 BY = ("segment", "network")
@@ -130,17 +131,20 @@ def ramp(wh: Warehouse, by: str = "segment", max_months: int | None = None) -> p
     t = mc.compute(wh, by="port", period="month", start=lo, end=hi, metrics=["charging_h", "open_h"])
     con = wh.con
     con.register("_ramp_in", t)
-    key = "s.segment" if by == "segment" else "'network'"
+    key = "h.segment" if by == "segment" else "'network'"
     name = "segment" if by == "segment" else "scope"
     cap = f"AND k <= {int(max_months)}" if max_months is not None else ""
+    month_end = "CAST(CAST(strptime(x.month, '%Y-%m') AS DATE) + INTERVAL 1 MONTH - INTERVAL 1 DAY AS DATE)"
     try:
         return con.sql(
             f"""
 WITH pm AS (
+    -- each port-month at the site it was at, in that site's segment at the month's end
     SELECT x.port_id, {key} AS g,
            date_diff('month', date_trunc('month', p.commissioned_on), CAST(strptime(x.month, '%Y-%m') AS DATE)) AS k,
            x.charging_h, x.open_h
-    FROM _ramp_in x JOIN ports p ON p.port_id = x.port_id JOIN sites s ON s.site_id = p.site_id
+    FROM _ramp_in x JOIN ports p ON p.port_id = x.port_id
+    LEFT JOIN {site_history.VIEW} h ON {site_history.on_sql("x.site_id", month_end, "h")}
     WHERE p.commissioned_on IS NOT NULL AND x.open_h > 0
 )
 SELECT g AS {name}, CAST(k AS INTEGER) AS months_since_commissioning, count(*) AS ports,

@@ -17,6 +17,7 @@ from evrevops.tariffs.load_profile import sql_in
 from evrevops.uptime import fact as _fact
 from evrevops.uptime import revenue_at_risk as _rar
 from evrevops.uptime import timeline as T
+from evrevops.warehouse import site_history
 from evrevops.warehouse.db import Warehouse
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ FROM {T.LEDGER} l
 JOIN isl ON isl.port_id = l.port_id AND isl.s = l.started_at
 JOIN inmonth im ON im.port_id = l.port_id AND im.island = isl.island
 LEFT JOIN rar ON rar.port_id = l.port_id AND rar.island = isl.island
-LEFT JOIN sites s ON s.site_id = l.site_id
+LEFT JOIN {site_history.VIEW} s ON {site_history.on_sql("l.site_id", "CAST(l.started_at AS DATE)", "s")}
 WHERE {" AND ".join(where)} {sql_in("l.site_id", sites)}
 ORDER BY l.started_at, l.port_id
 """
