@@ -62,6 +62,7 @@ def _uptime_bench():
 
 
 def generate(path: Path, ports: int) -> None:
+    from evrevops.warehouse import site_history
     from evrevops.warehouse.db import open_warehouse
     from evrevops.warehouse.loader import ingest_file
 
@@ -71,9 +72,13 @@ def generate(path: Path, ports: int) -> None:
     days = (LAST - FIRST).days + 1
     con.execute("BEGIN")
     con.execute(
-        f"""INSERT INTO sites (site_id, customer_id, segment, revenue_model, time_zone, operating_hours)
-            SELECT 'S' || i, 'C' || (i // 5), 'public_dc', 'caas', {zones}[1 + i % 4], '24/7'
+        f"""INSERT INTO sites (site_id, customer_id, time_zone, operating_hours)
+            SELECT 'S' || i, 'C' || (i // 5), {zones}[1 + i % 4], '24/7'
             FROM range({ports // 10}) t(i)"""
+    )
+    # the facts that change over time, since always (site_history)
+    con.execute(
+        "INSERT INTO site_facts (site_id, segment, revenue_model) SELECT site_id, 'public_dc', 'caas' FROM sites"
     )
     con.execute(
         """INSERT INTO customers (customer_id, name, segment) SELECT DISTINCT customer_id, customer_id, 'public_dc' FROM sites"""
@@ -113,8 +118,10 @@ def generate(path: Path, ports: int) -> None:
             ingest_file(wh, p)
     ids = [r[0] for r in con.execute("SELECT utility_tariff_id FROM utility_tariffs ORDER BY 1").fetchall()]
     con.execute(
-        "UPDATE sites SET utility_tariff_id = ($1::VARCHAR[])[1 + CAST(substr(site_id, 2) AS INTEGER) % len($1)]", [ids]
+        "UPDATE site_facts SET utility_tariff_id = ($1::VARCHAR[])[1 + CAST(substr(site_id, 2) AS INTEGER) % len($1)]",
+        [ids],
     )
+    con.execute(site_history.current_sql())
     con.execute("CHECKPOINT")
     wh.close()
 

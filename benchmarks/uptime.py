@@ -54,6 +54,10 @@ def generate(path: Path) -> dict:
                    {zones}[i % 4 + 1], CASE WHEN i % 10 = 3 THEN 'Mo-Fr 06:00-22:00' ELSE '24/7' END
             FROM range({sites}) t(i)"""
     )
+    # the same facts as the site's dated history, since always (what reports over time read)
+    con.execute(
+        "INSERT INTO site_facts (site_id, segment, revenue_model) SELECT site_id, segment, revenue_model FROM sites"
+    )
     con.execute(
         """INSERT INTO customers (customer_id, name, segment, revenue_model, currency)
             SELECT customer_id, 'Customer ' || customer_id, min(segment), 'caas', 'USD' FROM sites GROUP BY customer_id"""

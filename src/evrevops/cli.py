@@ -48,6 +48,7 @@ from evrevops.uptime import nevi_export, risk, sla, telemetry
 from evrevops.uptime import outages as uoutages
 from evrevops.uptime.timeline import DEFAULT_OFFLINE_AFTER_S, data_span
 from evrevops.uptime.timeline import last_full_month as telemetry_last_full_month
+from evrevops.warehouse import port_sites
 from evrevops.warehouse import status as wstatus
 from evrevops.warehouse.db import Warehouse, WarehouseError, default_path
 from evrevops.warehouse.loader import ingest_file, set_site_tariff
@@ -62,6 +63,8 @@ metrics_app = typer.Typer(
 app.add_typer(metrics_app, name="metrics")
 sites_app = typer.Typer(help="Sites: list them, set a site's utility tariff.", no_args_is_help=True)
 app.add_typer(sites_app, name="sites")
+ports_app = typer.Typer(help="Ports: where each one was when, and evidence that disagrees.", no_args_is_help=True)
+app.add_typer(ports_app, name="ports")
 whatif_app = typer.Typer(
     help="What-ifs on energy margin: baseline and scenario side by side for a site or segment.", no_args_is_help=True
 )
@@ -258,33 +261,40 @@ def ingest(
         raise typer.Exit(1)
 
 
+def _since(r: dict) -> str:
+    """What a kept step rebuilt: its months from the first one rebuilt (or that nothing changed)."""
+    start = r.get("rebuilt_from")
+    first = r.get("first_month") or r.get("first_day")
+    if start is None:
+        return "nothing changed"
+    return "every month" if start == first else f"from {start:%Y-%m} on"
+
+
 def _refresh_kept(wh: Warehouse) -> None:
     """Keep the port-day facts, site-month bills and month-close measures current after a write (metrics read
-    them while they are)."""
+    them while they are); only the months the write can change are rebuilt."""
     r = mc.refresh_kept(wh, step=err.status)
-    err.print(f"kept {r['facts']['port_days']:,} port-day facts in {r['facts']['seconds']:.1f} s")
+    f = r["facts"]
+    err.print(f"kept {f['port_days']:,} port-day facts ({_since(f)}) in {f['seconds']:.1f} s")
     if r["bills"] is not None:
-        err.print(f"kept {r['bills']['bills']:,} site-month bills in {r['bills']['seconds']:.1f} s")
+        b = r["bills"]
+        err.print(f"kept {b['bills']:,} site-month bills ({_since(b)}) in {b['seconds']:.1f} s")
     else:  # metrics will say so
         err.print(f"[yellow]warning:[/yellow] site-month bills not kept: {r['bills_error']}")
-    if r["close"]["site_months"]:
+    c = r["close"]
+    if c["site_months"]:
         err.print(
-            f"kept the month-close measures of {r['close']['site_months']:,} site-months in {r['close']['seconds']:.1f} s"
+            f"kept the month-close measures of {c['site_months']:,} site-months ({_since(c)}) in {c['seconds']:.1f} s"
         )
 
 
 @app.command()
 def refresh(ctx: typer.Context) -> None:
-    """Rebuild the port-day facts, uptime, site-month bills and month-close measures kept for metrics (as ingest
-    does after loading)."""
-    from evrevops.metrics import kept
-
+    """Bring the port-day facts, uptime, site-month bills and month-close measures kept for metrics up to date (as
+    ingest does after loading): the months the ingests since can change, or every month when nothing is kept."""
     wh = ctx.obj.warehouse()
-    current = kept.covered(wh)
     _refresh_kept(wh)
     wh.close()
-    if current is not None:
-        err.print("(they were current already)")
 
 
 @app.command("export")
@@ -1164,10 +1174,42 @@ def sites_set_tariff(
     render([row], fmt, title="site tariff set")
 
 
+@ports_app.command("history")
+def ports_history(
+    ctx: typer.Context,
+    port: Annotated[str, typer.Argument(help="Port id (OCPI EVSE uid).")],
+    fmt: FormatOpt = OutFormat.table,
+) -> None:
+    """Where a port was when: each site with its dates, the sessions there and the evidence.
+
+    Sessions count where their CDR says; open hours count at the site the port was at that day.
+    """
+    wh = ctx.obj.warehouse(read_only=True)
+    if not wh.con.execute("SELECT count(*) FROM ports WHERE port_id = ?", [port]).fetchall()[0][0]:
+        raise _fail(f"unknown port {port!r}")
+    render(port_sites.history(wh, port), fmt, title=f"where port {port} was")
+    clash = port_sites.conflicts(wh, port)
+    if clash.num_rows and fmt is OutFormat.table:
+        render(clash, fmt, title="evidence that puts it at two sites at once")
+
+
+@ports_app.command("conflicts")
+def ports_conflicts(ctx: typer.Context, fmt: FormatOpt = OutFormat.table) -> None:
+    """Every port that evidence puts at two sites at once: overlapping sessions, a feed, CSV windows."""
+    wh = ctx.obj.warehouse(read_only=True)
+    table = port_sites.conflicts(wh)
+    if not table.num_rows and fmt is OutFormat.table:
+        out.print("no port is at two sites at once")
+        return
+    render(table, fmt, title="ports at two sites at once")
+
+
 def _bill_record(r: dict) -> dict:
     out = {
         "site_id": r["site_id"],
         "month": r["bill_month"].strftime("%Y-%m"),
+        "first_on": r["first_on"].isoformat(),
+        "last_on": r["last_on"].isoformat(),
         "utility_tariff_id": r["utility_tariff_id"],
         "currency": r["currency"],
         "energy_kwh": round(r["energy_kwh"] or 0.0, 3),
@@ -1192,15 +1234,16 @@ def bill(
     """A site's utility bill for a month: line items in minor units (cents), peak kW, kWh, unsupported parts.
 
     The load is the site's 15-minute profile (OCPP meter registers where a port
-    has them, else its sessions) under its utility tariff (sites CSV
-    `utility_tariff_id` or `evrevops sites set-tariff`). On Spark with
+    has them, else its sessions) under the utility tariff in force each day (sites CSV
+    `utility_tariff_id`, `evrevops sites set-tariff --from`). A month with a tariff change is
+    billed in two parts, each for its days (JSON: a list). On Spark with
     `--engine spark://host:port --export DIR` (the same SQL, transpiled).
     """
     wh = _engine_warehouse(ctx, engine, export, master)
     lo, _ = _range(month, None, None, None, wh)
     if site not in wstatus.site_ids(wh):
         raise _fail(f"unknown site {site!r}; see `evrevops sites list`")
-    unbilled = site_bills.unbilled_sites(wh, [site]).to_pylist()
+    unbilled = site_bills.unbilled_sites(wh, [site], lo, lo).to_pylist()
     if unbilled:
         u = unbilled[0]
         raise _fail(
@@ -1211,27 +1254,32 @@ def bill(
     try:
         with err.status(f"billing {site} for {lo:%Y-%m}"):
             rows = site_bills.month_bills(wh, lo, lo, [site]).to_pylist()
-    except ValueError as exc:  # RateError: a tariff value the bill engine cannot use, named
-        raise _fail(f"site {site}: utility tariff {wstatus.site_utility_tariff(wh, site)}: {exc}") from None
+    except ValueError as exc:  # RateError: a tariff value the bill engine cannot use, named with its tariff
+        raise _fail(f"site {site}: {exc}") from None
     if not rows:
         raise _fail(f"site {site} has no port in service in {lo:%Y-%m}")
-    rec = _bill_record(rows[0])
+    recs = [_bill_record(r) for r in rows]  # one per tariff part of the month
     if fmt is OutFormat.json:
-        sys.stdout.write(json.dumps(rec, indent=2) + "\n")
+        sys.stdout.write(json.dumps(recs[0] if len(recs) == 1 else recs, indent=2) + "\n")
         return
     if fmt is OutFormat.csv:
-        flat = {**rec, "unsupported": "; ".join(f"{u['part']}: {u['detail']}" for u in rec["unsupported"])}
-        render([flat], fmt)
+        flat = [{**r, "unsupported": "; ".join(f"{u['part']}: {u['detail']}" for u in r["unsupported"])} for r in recs]
+        render(flat, fmt)
         return
-    t = Table(title=f"bill {site} {rec['month']} under {rec['utility_tariff_id']} ({rec['currency']})")
-    t.add_column("line")
-    t.add_column("amount", justify="right")
-    for line in (*LINE_ITEMS, "total"):
-        t.add_row(line, f"{minor_to_decimal(rec[line], rec['currency']):,}")
-    out.print(t)
-    out.print(f"energy {rec['energy_kwh']:,.1f} kWh, peak {rec['peak_kw']:,.1f} kW")
-    for u in rec["unsupported"]:
-        out.print(f"[yellow]not billed:[/yellow] {u['part']}: {u['detail']}")
+    for rec in recs:
+        days = "" if len(recs) == 1 else f", {rec['first_on']} … {rec['last_on']}"
+        t = Table(title=f"bill {site} {rec['month']} under {rec['utility_tariff_id']} ({rec['currency']}){days}")
+        t.add_column("line")
+        t.add_column("amount", justify="right")
+        for line in (*LINE_ITEMS, "total"):
+            t.add_row(line, f"{minor_to_decimal(rec[line], rec['currency']):,}")
+        out.print(t)
+        out.print(f"energy {rec['energy_kwh']:,.1f} kWh, peak {rec['peak_kw']:,.1f} kW")
+        for u in rec["unsupported"]:
+            out.print(f"[yellow]not billed:[/yellow] {u['part']}: {u['detail']}")
+    if len(recs) > 1:
+        total = sum(r["total"] for r in recs)
+        out.print(f"month total ({len(recs)} tariff parts): {minor_to_decimal(total, recs[0]['currency']):,}")
 
 
 @app.command()
@@ -1264,8 +1312,14 @@ def price(
 # ---- what-ifs -------------------------------------------------------------------------------------
 
 
-def _scope(wh: Warehouse, site: list[str] | None, segment: str | None, billed: bool = True) -> list[str]:
-    """The sites of --site or --segment; with *billed*, named sites must have a utility tariff."""
+def _scope(
+    wh: Warehouse,
+    site: list[str] | None,
+    segment: str | None,
+    billed: bool = True,
+    months: tuple[dt.date, dt.date] | None = None,
+) -> list[str]:
+    """The sites of --site or --segment; with *billed*, named sites must have a utility tariff (in *months*)."""
     if bool(site) == bool(segment):
         raise _fail("give --site (one or more) or --segment")
     if segment:
@@ -1277,7 +1331,8 @@ def _scope(wh: Warehouse, site: list[str] | None, segment: str | None, billed: b
     unknown = [x for x in site or [] if x not in known]
     if unknown:
         raise _fail(f"unknown site {unknown[0]!r}; see `evrevops sites list`")
-    unbilled = site_bills.unbilled_sites(wh, list(site or [])).to_pylist() if billed else []
+    span = months or (None, None)
+    unbilled = site_bills.unbilled_sites(wh, list(site or []), *span).to_pylist() if billed else []
     if unbilled:
         raise _fail(f"site {unbilled[0]['site_id']} cannot be billed: {unbilled[0]['reason']}")
     return list(site or [])
@@ -1368,10 +1423,10 @@ def whatif_tariff(
     to_month: LastMonthOpt = None,
     fmt: FormatOpt = OutFormat.table,
 ) -> None:
-    """The same load under another utility tariff (e.g. an EV rate): bills side by side."""
+    """The same load under another utility tariff (e.g. an EV rate): bills side by side, per tariff part of a month."""
     wh = ctx.obj.warehouse(read_only=True)
-    ids = _scope(wh, site, segment)
     lo, hi = _months(wh, month, to_month)
+    ids = _scope(wh, site, segment, months=(lo, hi))
     try:
         with err.status(f"billing {len(ids)} site(s) under {tariff}"):
             table = wi.tariff(wh, lo, hi, ids, tariff)
@@ -1380,6 +1435,10 @@ def whatif_tariff(
     if fmt is OutFormat.table:
         cols = ["site_id", "month", "baseline_tariff", "baseline_total_minor", "scenario_total_minor",
                 "demand_charge_saved_minor", "margin_change_minor"]  # fmt: skip
+        if "first_on" in table.column_names:
+            keys = list(zip(table.column("site_id").to_pylist(), table.column("month").to_pylist(), strict=True))
+            if len(set(keys)) < len(keys):  # a month with a tariff change: its parts' days
+                cols[2:2] = ["first_on", "last_on"]
         table = table.select([c for c in cols if c in table.column_names])
     render(table, fmt, title=f"what-if tariff {tariff}, {lo:%Y-%m} … {hi:%Y-%m} (money in minor units)")
 

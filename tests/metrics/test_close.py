@@ -204,15 +204,15 @@ def test_refresh_kept_goes_on_without_bills_a_tariff_cannot_give(closed, monkeyp
     before = mc.compute(closed, by="site", start=lo, end=hi)
     closed.con.execute("UPDATE derived_facts SET fingerprint = 'older:' || fingerprint WHERE name = ?", [site_bills.CACHE])  # fmt: skip
 
-    def cannot(wh):
+    def cannot(wh, since=None):
         raise ValueError("tariff T-1: a demand unit the bill engine does not know")
 
     monkeypatch.setattr(site_bills, "refresh", cannot)
     steps = []
     r = mc.refresh_kept(closed, step=lambda what: steps.append(what) or nullcontext())
     assert steps == [
-        "building the port-day facts of every local day (kept for metrics)",
-        "billing every site-month (kept for metrics)",
+        "building the port-day facts of the months that changed (kept for metrics)",
+        "billing the site-months that changed (kept for metrics)",
         "keeping the month-close measures and metric views",
     ]
     assert r["facts"]["port_days"] > 0 and r["bills"] is None and "demand unit" in r["bills_error"]

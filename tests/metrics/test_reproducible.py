@@ -23,6 +23,7 @@ from evrevops.metrics.compute import compute, refresh_kept
 from evrevops.metrics.facts import exact_sum
 from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.loader import ingest_file
+from tests.conftest import FIXTURES
 from tests.helpers.cdrs import write_cdrs
 
 
@@ -56,11 +57,18 @@ def busy(tmp_path_factory):
         """UPDATE sessions SET energy_kwh = energy_kwh + (hash(session_id) % 100000) / 9973.0,
                               ended_at = ended_at + to_microseconds(CAST(hash(session_id) % 999983 AS BIGINT))"""
     )
+    # every site on a utility tariff, so the bills (summed over 15-minute intervals) are in the reports too
+    assert ingest_file(wh, FIXTURES / "bills" / "urdb-hand.json").quarantined == 0
+    tariff = wh.con.sql("SELECT min(utility_tariff_id) FROM utility_tariffs").fetchall()[0][0]
+    wh.con.execute("INSERT INTO site_facts (site_id, utility_tariff_id) SELECT site_id, ? FROM sites", [tariff])
     wh.close()
     return d / "w.duckdb"
 
 
-METRICS = ["energy_kwh", "utilization", "occupancy", "capacity_factor", "charging_h", "congestion", "kwh_per_port_day", "idle_h"]  # fmt: skip
+METRICS = [
+    "energy_kwh", "utilization", "occupancy", "capacity_factor", "charging_h", "congestion", "kwh_per_port_day", "idle_h",
+    "peak_kw", "energy_cost_minor", "energy_margin_per_kwh",
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("kept", [False, True], ids=["live", "kept"])

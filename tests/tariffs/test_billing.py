@@ -427,6 +427,8 @@ def test_profile_from_meter_registers_beats_sessions():
         "CREATE TABLE ports AS SELECT * FROM (VALUES ('M1', 'S', 50.0), ('M2', 'S', 50.0), ('P2', 'S', 50.0)) t(port_id, site_id, rated_kw)"
     )
     con.sql("CREATE TABLE sites AS SELECT 'S' AS site_id, 'UTC' AS time_zone")
+    # where each port was (the warehouse's port_sites view): at S throughout
+    con.sql("CREATE VIEW port_sites AS SELECT port_id, site_id, NULL::DATE AS from_on, NULL::DATE AS to_on FROM ports")
     sql = load_profile.from_sessions_sql(dt.datetime(2024, 6, 3), dt.datetime(2024, 6, 4), meter="meter_readings")
     rows = con.sql(f"SELECT strftime(interval_at, '%H:%M'), round(power_kw, 9) FROM ({sql}) ORDER BY 1").fetchall()
     assert rows == [("10:00", 30.0), ("10:15", 30.0), ("10:30", 10.0), ("10:45", 10.0), ("12:00", 8.0), ("13:00", 20.0)]

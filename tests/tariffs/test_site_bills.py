@@ -83,7 +83,7 @@ def test_set_tariff_bills_the_site_and_is_in_the_ledger(db):
         set_site_tariff(w, "T", "no-such-tariff")
     with pytest.raises(ValueError, match="unknown site"):
         set_site_tariff(w, "Z", "hand-flat-demand")
-    row = set_site_tariff(w, "T", "hand-flat-demand")
+    row = set_site_tariff(w, "T", "hand-flat-demand", JUNE[0])  # a tariff from a date: June is billed under it
     assert row["previous"] is None
     ledger = w.con.sql(
         "SELECT format, records_read, accepted FROM ingest_ledger WHERE file_id = ?", params=[row["file_id"]]
@@ -108,7 +108,10 @@ def test_cli_bill_json_and_errors(db):
     assert rec["unsupported"] == []
     r = runner.invoke(app, ["--db", str(db), "bill", "--site", "T", "--month", "2024-06"])
     assert r.exit_code == 2 and "no utility tariff set" in r.output
-    r = runner.invoke(app, ["--db", str(db), "sites", "set-tariff", "T", "hand-flat-demand", "--format", "json"])
+    r = runner.invoke(
+        app,
+        ["--db", str(db), "sites", "set-tariff", "T", "hand-flat-demand", "--from", "2024-06-01", "--format", "json"],
+    )
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["--db", str(db), "bill", "--site", "T", "--month", "2024-06", "--format", "csv"])
     assert r.exit_code == 0 and "52500" in r.stdout
@@ -132,7 +135,7 @@ def test_cli_bill_names_a_tariff_value_it_cannot_use(db, tmp_path):
     )
     w = open_warehouse(db)
     assert ingest_file(w, bad).accepted == 1
-    set_site_tariff(w, "S", "bad-min")
+    set_site_tariff(w, "S", "bad-min", JUNE[0])
     w.close()
     r = runner.invoke(app, ["--db", str(db), "bill", "--site", "S", "--month", "2024-06"])
     assert r.exit_code == 2
@@ -152,7 +155,7 @@ def test_kept_bills_serve_metrics_only_while_current(db, fixtures, tmp_path):
     may = compute(w, by="site", period="month", start=dt.date(2024, 5, 1), end=dt.date(2024, 5, 31)).to_pylist()
     assert {x["site_id"]: x["energy_cost_minor"] for x in may}["S"] == 2000
     # any write to the warehouse (here a tariff change through the ledger) makes them stale
-    set_site_tariff(w, "S", "hand-ev-rate")
+    set_site_tariff(w, "S", "hand-ev-rate", JUNE[0])
     assert site_bills.cached_range(w) is None
     changed = {x["site_id"]: x for x in compute(w, by="site", period="month", start=JUNE[0], end=JUNE[1]).to_pylist()}
     assert changed["S"]["energy_cost_minor"] == 2400

@@ -5,8 +5,10 @@ Phoenix without DST) with OCPP meter registers on some ports and CDRs that charg
 several periods. Its eleven sites are on demo tariffs (TOU energy, flat demand, fixed charges in
 $/month and $/day) or moved onto real URDB tariffs (PG&E E-19: TOU energy, TOU and flat demand,
 $/day; SCE TOU-8; FPL GSLD-1, with a monthly minimum), onto E-19 with a 30-minute demand window
-(the block-average path) and onto the demo's tiered tariff at a site that crosses its tier.
-The warehouse is exported to Parquet and read by a local Spark session.
+(the block-average path) and onto the demo's tiered tariff at a site that crosses its tier. One
+more site moves onto E-19 on 16 March: its March is billed in two parts, each prorated by its
+days (16/31 and 15/31 of a month). The warehouse is exported to Parquet and read by a local Spark
+session.
 
 Equal means: the same rows (site, interval, source; site and month) and the same integers — every
 bill line in cents and the total; float columns (kW, kWh) to 1e-9 relative: they are sums of
@@ -43,6 +45,7 @@ URDB = {
     "tou8": "SCE_TOU_8_Option_D_Under_2_kV.json",
     "minimum": "Florida_Power_Light_Co_GSLD_1_General_Service_Large_Demand_.json",  # a $6,833.67 monthly minimum
 }
+SPLIT = ("SITE-00005", dt.date(2025, 3, 16))  # a tariff change on the 16th of a 31-day month
 TIERED = "demo-central-lgs-tiered"  # energy tiers: the first 15,000 kWh of a month at one rate, the rest at another
 
 
@@ -72,7 +75,8 @@ def engines(tmp_path_factory, real, spark_base):
     moved = {"SITE-00001": e19_id, "SITE-00002": tou8_id, "SITE-00003": TIERED, "SITE-00004": minimum_id,
              "SITE-00007": e19_30_id}  # fmt: skip
     for site, tid in moved.items():
-        set_site_tariff(duck, site, tid)
+        set_site_tariff(duck, site, tid, FIRST)  # from the first month billed: both months under it
+    set_site_tariff(duck, SPLIT[0], e19_id, SPLIT[1])  # a change within March: two parts
     export_parquet(duck, tmp / "export")
     spark = SparkWarehouse(tmp / "export", session=spark_base.newSession())
     yield duck, spark, moved
@@ -130,6 +134,9 @@ def _bills_are_equal(duck, spark, moved: dict[str, str]) -> None:
     assert any(r["minimum_charge_adjustment_minor"] > 0 for r in on[moved["SITE-00004"]])
     assert all(r["peak_kw"] > 0 for r in on[moved["SITE-00007"]])  # 30-minute blocks
     assert {r["bill_month"] for r in s} == {FIRST, LAST}
+    # the split month: two parts, each with its days, on both engines alike
+    split = [(r["first_on"], r["last_on"]) for r in s if r["site_id"] == SPLIT[0] and r["bill_month"] == LAST]
+    assert split == [(LAST, SPLIT[1] - dt.timedelta(days=1)), (SPLIT[1], dt.date(2025, 3, 31))]
 
 
 def _bill_fact_is_equal(duck, spark) -> None:
@@ -138,7 +145,7 @@ def _bill_fact_is_equal(duck, spark) -> None:
     for wh in (duck, spark):
         f = _facts.build(wh, lo, hi, {"revenue_minor", "energy_kwh", "ports"})
         t = mc.bill_fact(wh, f).to_pyarrow().to_pylist()
-        rows.append(sorted(t, key=lambda r: (r["site_id"], r["month"])))
+        rows.append(sorted(t, key=lambda r: (r["site_id"], r["month"], r["bill_total_minor"])))
     d, s = rows
     assert len(d) == len(s) >= 15
     for x, y in zip(d, s, strict=True):

@@ -27,6 +27,7 @@ import pyarrow as pa
 from ibis.backends.sql.datatypes import DuckDBType
 
 from evrevops.formats.base import sql_identifier
+from evrevops.metrics import changes as _changes
 from evrevops.metrics import facts as _facts
 from evrevops.metrics import kept as _kept
 from evrevops.metrics.facts import exact_sum
@@ -224,6 +225,7 @@ def bill_fact(wh: Warehouse, f: _facts.Facts, kept: bool = True) -> ir.Table:
         # A temporary view over the bill SQL (the tariff tables it joins are registered on the
         # warehouse), on either engine; `metrics explain` prints its definition beside the metric's SQL.
         bills = wh.sql(_bills.bills_sql(wh, first, last), name=BILL_VIEW)
+    bills = _bills.by_site_month(bills)  # the parts of a month split by a tariff change add up
     pd_ = f.port_day
     rev = pd_.group_by(["site_id", "month", "currency"]).aggregate(
         revenue=pd_.revenue_minor.sum(), kwh=exact_sum(pd_.energy_kwh)
@@ -328,7 +330,7 @@ def close_view(by: str) -> str:
     return f"{CLOSE}_{by}"
 
 
-def keep_close(wh: Warehouse) -> dict:
+def keep_close(wh: Warehouse, since: dt.date | None = None) -> dict:
     """Keep what a month-close reads: every measure by port and by site and month, and the metric views.
 
     Run after the facts (:func:`evrevops.metrics.kept.refresh`) and the bills
@@ -337,9 +339,9 @@ def keep_close(wh: Warehouse) -> dict:
 
     * :data:`PORT_MEASURES` and :data:`SITE_MEASURES`: the measures of
       :func:`_measures` (port-day facts, with the site-day, bill and uptime
-      measures joined on) summed by port, resp. by site with its segment and
-      customer, and month. Every measure is a sum and a port belongs to one
-      site, so a segment, customer or the network is the sum of its sites;
+      measures joined on) summed by port (with its site), resp. by site with its
+      segment and customer, and month. Every measure but ``ports`` is a sum of
+      its sites' (:func:`_close_measures` counts ports above the site);
     * the views ``kept_close_<grain>``: the metric expression of each grain
       over them, compiled once (building and compiling the expression of 52
       metrics costs more than running it on the kept rows), every metric and
@@ -348,13 +350,15 @@ def keep_close(wh: Warehouse) -> dict:
 
     Nothing in them is a result: the views run on the kept rows at each call.
     While the facts and bills are not both current the tables and views are
-    dropped (:func:`compute` then builds the expression). One transaction,
-    recorded in ``derived_facts`` as :data:`CLOSE`.
+    dropped (:func:`compute` then builds the expression). With *since* (a local
+    day, :func:`evrevops.metrics.changes.since`) only its month and the months
+    after are kept anew, while the views stand. One transaction, recorded in
+    ``derived_facts`` as :data:`CLOSE`.
 
     Returns
     -------
     dict
-        ``site_months`` kept, ``first_month``, ``last_month``, ``seconds``.
+        ``site_months`` kept, ``first_month``, ``last_month``, ``rebuilt_from``, ``seconds``.
     """
     t0 = time.perf_counter()
     con = wh.con
@@ -363,6 +367,10 @@ def keep_close(wh: Warehouse) -> dict:
     bills = ranges.get(_bills.CACHE)
     if span is None or bills is None or not (bills[0] <= span[0] and span[1].replace(day=1) <= bills[1]):
         span = None
+    before = derived.recorded_range(wh, CLOSE)
+    m0 = since.replace(day=1) if since is not None else None
+    whole = span is None or m0 is None or before is None or before[0] != span[0] or m0 <= span[0]
+    start = (span[0] if span else None) if whole else m0
     con.execute("BEGIN TRANSACTION")
     try:
         if span is None:
@@ -370,19 +378,25 @@ def keep_close(wh: Warehouse) -> dict:
                 con.execute(f"DROP VIEW IF EXISTS {close_view(by)}")
             for name in (PORT_MEASURES, SITE_MEASURES):
                 con.execute(f"DROP TABLE IF EXISTS {name}")
-        else:
-            f = _kept.facts(wh, span[0], span[1], monthly=True)
+        elif whole or start <= span[1]:
+            f = _kept.facts(wh, start, span[1], monthly=True)
             default = _timeline.DEFAULT_OFFLINE_AFTER_S
             for name, keys, site_level in ((PORT_MEASURES, _PORT_KEYS, False), (SITE_MEASURES, _SITE_KEYS, True)):
-                agg = _measures(wh, f, keys, set(MEASURES), site_level, True, None, default, True)
-                con.execute(f"CREATE OR REPLACE TABLE {name} AS {ibis.to_sql(agg)} ORDER BY month, {keys[0]}")
-                _kept.as_bigint(wh, name)
-            everything = list(METRICS.values())
-            for by in GRAINS:
-                raw = _metrics(_close_measures(wh, by), by, "month", everything)
-                # each column as its expression type (DuckDB sums integers into HUGEINT where Ibis says int64)
-                cols = ", ".join(f"CAST({sql_identifier(n)} AS {DuckDBType.to_string(t)}) AS {sql_identifier(n)}" for n, t in raw.schema().items())  # fmt: skip
-                con.execute(f"CREATE OR REPLACE VIEW {close_view(by)} AS SELECT {cols} FROM ({ibis.to_sql(raw)})")
+                sql = ibis.to_sql(_measures(wh, f, keys, set(MEASURES), site_level, True, None, default, True))
+                if whole:
+                    con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql} ORDER BY month, {keys[0]}")
+                    _kept.as_bigint(wh, name)
+                else:
+                    derived.replace_from(wh, name, sql, "month", start, f"month, {keys[0]}")
+            if whole:
+                everything = list(METRICS.values())
+                for by in GRAINS:
+                    raw = _metrics(_close_measures(wh, by), by, "month", everything)
+                    # each column as its expression type (DuckDB sums integers into HUGEINT where Ibis says int64)
+                    cols = ", ".join(f"CAST({sql_identifier(n)} AS {DuckDBType.to_string(t)}) AS {sql_identifier(n)}" for n, t in raw.schema().items())  # fmt: skip
+                    con.execute(f"CREATE OR REPLACE VIEW {close_view(by)} AS SELECT {cols} FROM ({ibis.to_sql(raw)})")
+        else:
+            start = None  # nothing a month-close reads changed
         rows = wh.count(SITE_MEASURES) if span else 0
         derived.record(wh, CLOSE, CLOSE_VERSION, *(span or (None, None)), rows)
         con.execute("COMMIT")
@@ -393,6 +407,7 @@ def keep_close(wh: Warehouse) -> dict:
         "site_months": rows,
         "first_month": span[0] if span else None,
         "last_month": span[1].replace(day=1) if span else None,
+        "rebuilt_from": start,
         "seconds": time.perf_counter() - t0,
     }
 
@@ -400,32 +415,47 @@ def keep_close(wh: Warehouse) -> dict:
 def refresh_kept(
     wh: Warehouse, step: Callable[[str], AbstractContextManager[object]] = lambda _: nullcontext()
 ) -> dict:
-    """Rebuild everything metrics keep between ingests, in the order each needs the one before.
+    """Bring everything metrics keep between ingests up to date, in the order each needs the one before.
 
     The port-day facts and uptime (:func:`evrevops.metrics.kept.refresh`), the
     site-month bills (:func:`evrevops.tariffs.site_bills.refresh`), then the
     month-close measures and views (:func:`keep_close`). What ``evrevops
-    ingest`` runs after a write, and ``evrevops refresh`` on demand. A tariff
-    the bill engine cannot use leaves the bills (and so the month-close views)
-    unkept; metrics then bill on the fly and say why. *step* gives each step a
-    context (the CLI's status line) named by what it does.
+    ingest`` runs after a write, and ``evrevops refresh`` on demand. Each is
+    rebuilt only from the first month the ingests since it was kept can change
+    (:func:`evrevops.metrics.changes.since`), or whole when it was never kept or
+    its engine changed. A tariff the bill engine cannot use leaves the bills (and
+    so the month-close views) unkept; metrics then bill on the fly and say why.
+    *step* gives each step a context (the CLI's status line) named by what it does.
 
     Returns
     -------
     dict
         ``facts``, ``bills`` (None when not kept, ``bills_error`` then says
-        why) and ``close``: each step's result.
+        why) and ``close``: each step's result, with ``rebuilt_from``.
     """
-    with step("building the port-day facts of every local day (kept for metrics)"):
-        facts = _kept.refresh(wh)
+    default = _timeline.DEFAULT_OFFLINE_AFTER_S
+
+    def since(name: str, version: str) -> dt.date | None:
+        files = derived.entries_since(wh, name, version)
+        if files is None:
+            return None  # whole
+        d = _changes.since(wh, files, default)
+        return _changes.NOTHING if d is None else d
+
+    # what changed is read before anything is rebuilt (each rebuild records the ledger as seen now)
+    todo = {n: since(n, v) for n, v in ((_kept.NAME, _kept.ENGINE_VERSION), (_bills.CACHE, _bills.ENGINE_VERSION), (CLOSE, CLOSE_VERSION))}  # fmt: skip
+    with step("building the port-day facts of the months that changed (kept for metrics)"):
+        facts = _kept.refresh(wh, todo[_kept.NAME])
     bills, bills_error = None, None
     try:
-        with step("billing every site-month (kept for metrics)"):
-            bills = _bills.refresh(wh)
+        with step("billing the site-months that changed (kept for metrics)"):
+            bills = _bills.refresh(wh, todo[_bills.CACHE])
     except ValueError as exc:  # a tariff value the bill engine cannot use
         bills_error = str(exc)
+        derived.forget(wh, _bills.CACHE)
     with step("keeping the month-close measures and metric views"):
-        close = keep_close(wh)
+        close = keep_close(wh, todo[CLOSE])
+    _changes.snapshot(wh)
     return {"facts": facts, "bills": bills, "bills_error": bills_error, "close": close}
 
 

@@ -159,7 +159,7 @@ def _monthly(t: ibis.Table, keys: list[str]) -> ibis.Table:
     return t.group_by(by).aggregate(**same, **sums)
 
 
-def refresh(wh: Warehouse) -> dict:
+def refresh(wh: Warehouse, since: dt.date | None = None) -> dict:
     """Build the facts for every local day the sessions cover and keep them (one transaction).
 
     The range is the whole local months around the sessions: from the month of
@@ -167,29 +167,41 @@ def refresh(wh: Warehouse) -> dict:
     every time zone's local days are inside it), so that any month of the data
     is read from them.
 
+    With *since* (a local day, :func:`evrevops.metrics.changes.since`), only its month and
+    the months after are rebuilt, and the months before stay as kept: the facts from two days
+    before it (a visit chain may begin the day before), the monthly sums and the uptime from
+    its month. The result equals a whole rebuild (a test holds them equal). A *since* before
+    the range kept, or a range that now starts elsewhere, rebuilds the whole range.
+
     Returns
     -------
     dict
-        ``port_days`` and ``site_days`` kept, ``first_day``, ``last_day``, ``seconds``.
+        ``port_days`` and ``site_days`` kept, ``first_day``, ``last_day``, ``rebuilt_from``
+        (the first day rebuilt; None when nothing was), ``seconds``.
     """
     t0 = time.perf_counter()
     con = wh.con
     months = derived.session_months(wh)
     first, last = (months[0], _timeline.month_end(months[1])) if months is not None else (None, None)
+    before = derived.recorded_range(wh, NAME)
+    m0 = since.replace(day=1) if since is not None else None
+    whole = m0 is None or first is None or before is None or before[0] != first or m0 <= first
+    start = first if whole else m0
+    dims = ["site_id", "segment", "customer_id", "currency"]
+    monthly = ((PORT_MONTH, PORT_DAY, ["port_id", *dims]), (SITE_MONTH, SITE_DAY, dims))
     con.execute("BEGIN TRANSACTION")
     try:
         if first is None:
             for name in (PORT_DAY, SITE_DAY, PORT_MONTH, SITE_MONTH, UPTIME):
                 con.execute(f"DROP TABLE IF EXISTS {name}")
-            counts = (0, 0)
-        else:
+            counts, start = (0, 0), None
+        elif whole:
             f = _facts.build(wh, first, last)
             # ordered by day, so a month's slice reads only its own row groups
             for name, t, order in ((PORT_DAY, f.port_day, "port_id"), (SITE_DAY, f.site_day, "site_id")):
                 con.execute(f"CREATE OR REPLACE TABLE {name} AS {ibis.to_sql(t)} ORDER BY local_date, {order}")
                 as_bigint(wh, name)
-            dims = ["site_id", "segment", "customer_id", "currency"]
-            for name, src, keys in ((PORT_MONTH, PORT_DAY, ["port_id", *dims]), (SITE_MONTH, SITE_DAY, dims)):
+            for name, src, keys in monthly:
                 sql = ibis.to_sql(_monthly(wh.table(src), keys))
                 con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql} ORDER BY month, {keys[0]}")
                 as_bigint(wh, name)
@@ -199,6 +211,18 @@ def refresh(wh: Warehouse) -> dict:
             con.execute(f"CREATE OR REPLACE TABLE {UPTIME} AS {sql} ORDER BY month, port_id")
             as_bigint(wh, UPTIME)
             counts = (wh.count(PORT_DAY), wh.count(SITE_DAY))
+        elif start <= last:
+            f = _facts.build(wh, start - dt.timedelta(days=2), last)
+            for name, t, order in ((PORT_DAY, f.port_day, "port_id"), (SITE_DAY, f.site_day, "site_id")):
+                derived.replace_from(wh, name, ibis.to_sql(t), "local_date", start, f"local_date, {order}")
+            for name, src, keys in monthly:
+                derived.replace_from(wh, name, ibis.to_sql(_monthly(wh.table(src), keys)), "month", start, f"month, {keys[0]}")  # fmt: skip
+            _uptime.build(wh, start, _timeline.horizon_month(wh, last.replace(day=1)))
+            sql = ibis.to_sql(uptime_with_dimensions(wh, wh.table(_uptime.FACT)))
+            derived.replace_from(wh, UPTIME, sql, "month", start, "month, port_id")
+            counts = (wh.count(PORT_DAY), wh.count(SITE_DAY))
+        else:  # nothing the kept facts read changed
+            counts, start = (wh.count(PORT_DAY), wh.count(SITE_DAY)), None
         derived.record(wh, NAME, ENGINE_VERSION, first, last, counts[0])
         con.execute("COMMIT")
     except BaseException:
@@ -209,5 +233,6 @@ def refresh(wh: Warehouse) -> dict:
         "site_days": counts[1],
         "first_day": first,
         "last_day": last,
+        "rebuilt_from": start,
         "seconds": time.perf_counter() - t0,
     }

@@ -62,21 +62,26 @@ WITH coverage AS (
     GROUP BY m.port_id
 ),
 readings AS (
-    SELECT p.site_id, m.port_id, m.observed_at,
+    -- a reading's site: where the port was on the reading's local day (its membership, port_sites)
+    SELECT ps.site_id, m.port_id, m.observed_at,
            m.value * CASE WHEN lower(m.unit) = 'kwh' THEN 1000 ELSE 1 END AS wh
-    FROM {meter} m JOIN {ports} p ON p.port_id = m.port_id JOIN coverage c ON c.port_id = m.port_id
+    FROM {meter} m JOIN coverage c ON c.port_id = m.port_id
+    JOIN {port_sites} ps ON ps.port_id = m.port_id
+    LEFT JOIN {sites} pst ON pst.site_id = ps.site_id
     WHERE m.measurand = 'Energy.Active.Import.Register' AND m.phase IS NULL
       AND m.observed_at >= coalesce(c.before_at, {meter_start})
-      AND m.observed_at <= coalesce(c.after_at, {meter_end}) {meter_filter}
+      AND m.observed_at <= coalesce(c.after_at, {meter_end})
+      AND (ps.from_on IS NULL OR ps.from_on <= {reading_day}) AND (ps.to_on IS NULL OR ps.to_on > {reading_day})
 ),
 steps AS (
+    -- the register's steps over all its readings (wherever the port was); a step is the site's of its end
     SELECT site_id, port_id,
            {epoch_prev} AS a, {epoch_obs} AS b,
-           wh - lag(wh) OVER (PARTITION BY port_id ORDER BY observed_at, wh) AS dwh
+           wh - lag(wh) OVER (PARTITION BY port_id ORDER BY observed_at, wh, site_id) AS dwh
     FROM readings
 ),
 meter_spans AS (
-    SELECT site_id, dwh / 1000 * 3600 / (b - a) AS kw, a, b FROM steps WHERE dwh > 0 AND b > a
+    SELECT site_id, dwh / 1000 * 3600 / (b - a) AS kw, a, b FROM steps WHERE dwh > 0 AND b > a {span_filter}
 ),
 s AS (
     SELECT site_id, energy_kwh, rated_kw,
@@ -130,7 +135,9 @@ k AS (
 w AS (
     -- an interval with any load placed from sessions is 'sessions'; 'meter' when all of it is metered
     SELECT site_id, k, max(source) AS source,
-           sum(kw * (least(b, (k + 1) * {step}) - greatest(a, k * {step})) / {step}) AS power_kw
+           -- an exact sum (DECIMAL), the same in any order the rows are added in, read back as DOUBLE
+           CAST(sum(CAST(kw * (least(b, (k + 1) * {step}) - greatest(a, k * {step})) / {step} AS DECIMAL(38, 12)))
+                AS DOUBLE) AS power_kw
     FROM k GROUP BY site_id, k
 )
 SELECT w.site_id, w.source, {interval_at} AS interval_at, {local_at} AS local_at, w.power_kw
@@ -220,6 +227,7 @@ def from_sessions_sql(
     site_ids: list[str] | None = None,
     meter: str | None = None,
     cdr_periods: bool = True,
+    port_sites: str = "port_sites",
 ) -> str:
     """SQL of the 15-minute profile from sessions, for intervals starting in ``[start, end)`` (UTC).
 
@@ -234,13 +242,25 @@ def from_sessions_sql(
     period's ``TIME`` from its start (or to the next period when it states
     none), capped at the port rating: a capped period charges on past its
     own end, never past plug-out.
+
+    A session's load is its own site's (``sessions.site_id``, the CDR's location). A meter
+    reading's is the site the port was at on the reading's local day: *port_sites* (the
+    warehouse's membership view, :mod:`evrevops.warehouse.port_sites`; ``port_id``,
+    ``site_id``, ``from_on``, ``to_on``), read only with *meter*. The register's steps run over
+    all its readings, wherever the port was; a step belongs to the site of the reading that ends it.
     """
-    flt, mflt = sql_in("s.site_id", site_ids), sql_in("p.site_id", site_ids)
+    flt = sql_in("s.site_id", site_ids)
     if meter is None:
         meter = (
             "(SELECT NULL::VARCHAR AS port_id, NULL::TIMESTAMP AS observed_at, NULL::VARCHAR AS measurand,"
             " NULL::VARCHAR AS phase, NULL::DOUBLE AS value, NULL::VARCHAR AS unit WHERE FALSE)"
         )
+        port_sites = (
+            "(SELECT NULL::VARCHAR AS port_id, NULL::VARCHAR AS site_id, NULL::DATE AS from_on,"
+            " NULL::DATE AS to_on WHERE FALSE)"
+        )
+    # the metered ports that were ever at a chosen site (all their readings make their steps)
+    mflt = f"AND m.port_id IN (SELECT port_id FROM {port_sites} x WHERE TRUE {sql_in('x.site_id', site_ids)})"
     # Only a CDR with two charging periods or more changes the shape (one period from the session start
     # over its TIME is the constant-power case): a text test finds them without parsing every CDR.
     multi = 'coalesce(s.charging_periods LIKE \'%"ENERGY"%"ENERGY"%\', FALSE)' if cdr_periods else "FALSE"
@@ -265,7 +285,7 @@ def from_sessions_sql(
         meter=meter,
         meter_start=ts_sql(start - day),
         meter_end=ts_sql(end + day),
-        epoch_prev=epoch_sql("lag(observed_at) OVER (PARTITION BY port_id ORDER BY observed_at, wh)"),
+        epoch_prev=epoch_sql("lag(observed_at) OVER (PARTITION BY port_id ORDER BY observed_at, wh, site_id)"),
         epoch_obs=epoch_sql("observed_at"),
         epoch_started=epoch_sql("started_at"),
         epoch_charged=epoch_sql("least(coalesce(charging_ended_at, ended_at), ended_at)"),
@@ -276,7 +296,10 @@ def from_sessions_sql(
         step=STEP_S,
         epoch_start=_epoch(start),
         epoch_end=_epoch(end),
-        meter_filter=mflt,
+        meter_filter=mflt if site_ids is not None else "",
+        span_filter=sql_in("site_id", site_ids),
+        port_sites=port_sites,
+        reading_day="CAST((m.observed_at AT TIME ZONE 'UTC') AT TIME ZONE coalesce(pst.time_zone, 'UTC') AS DATE)",
     )
 
 

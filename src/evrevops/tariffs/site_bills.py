@@ -1,18 +1,22 @@
-"""Site electricity bills from the warehouse: each site's load profile under its utility tariff.
+"""Site electricity bills from the warehouse: each site's load profile under the tariff in force each day.
 
 :func:`month_bills` bills every site (or the chosen ones) for a range of
 local calendar months: the 15-minute profile comes from OCPP meter readings
 where a port has them, else from its sessions
-(:mod:`evrevops.tariffs.load_profile`), and each site is billed under its
-``sites.utility_tariff_id`` (:mod:`evrevops.tariffs.billing`). A site without
-a utility tariff, or whose tariff is not in ``utility_tariffs``, is listed by
-:func:`unbilled_sites`, never billed as $0.
+(:mod:`evrevops.tariffs.load_profile`), and each day is billed under the
+utility tariff in force at the site that day (:func:`tariff_parts`: the dated
+site facts of ``site_history``, and the URDB versions of that rate), by
+:mod:`evrevops.tariffs.billing`. A month under two tariffs is billed in two
+parts, each prorated by its days. ``sites.utility_tariff_id`` (the latest
+stated value) is never read here. A site without a utility tariff, or whose
+tariff is not in ``utility_tariffs``, is listed by :func:`unbilled_sites`,
+never billed as $0.
 
-:func:`site_rates`, :func:`bills_sql`, :func:`month_bills` and :func:`unbilled_sites` take a
-warehouse of either engine — a DuckDB :class:`~evrevops.warehouse.db.Warehouse` or a
-:class:`~evrevops.warehouse.spark.SparkWarehouse` — and run the same SQL on it
-(``wh.register``, ``wh.execute``, ``wh.fetch``). The bills kept between ingests
-(:func:`refresh`) are DuckDB's.
+:func:`site_rates`, :func:`tariff_parts`, :func:`bills_sql`, :func:`month_bills` and
+:func:`unbilled_sites` take a warehouse of either engine — a DuckDB
+:class:`~evrevops.warehouse.db.Warehouse` or a :class:`~evrevops.warehouse.spark.SparkWarehouse` —
+and run the same SQL on it (``wh.register``, ``wh.execute``, ``wh.fetch``). The bills kept between
+ingests (:func:`refresh`) are DuckDB's.
 """
 
 from __future__ import annotations
@@ -20,13 +24,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from collections import defaultdict
 
 import pyarrow as pa
 
 from evrevops.tariffs import billing, load_profile
 from evrevops.tariffs.load_profile import sql_in
-from evrevops.warehouse import derived
+from evrevops.warehouse import derived, port_sites, site_history
 from evrevops.warehouse.db import Warehouse
+
+DAY = dt.timedelta(days=1)
 
 
 def next_month(d: dt.date) -> dt.date:
@@ -41,17 +48,133 @@ def utc_range(first: dt.date, last: dt.date) -> tuple[dt.datetime, dt.datetime]:
 
 
 LOAD = "bill_load"  # the temporary table of the load a bill reads (bills_sql)
+PARTS = "bill_parts"  # the registered tariff parts a bill reads (bills_sql)
+PARTS_SCHEMA = pa.schema(
+    [("site_id", pa.string()), ("utility_tariff_id", pa.string()), ("first_on", pa.date32()), ("last_on", pa.date32())]
+)
 
 
 def _quoted(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def site_rates(wh, site_ids: list[str] | None = None, tariff: str | None = None) -> dict[str, billing.UtilityRate]:
-    """The parsed utility tariffs the (chosen) sites are on — or *tariff* alone — by ``utility_tariff_id``.
+# ---- the tariff in force each day ----------------------------------------------------------------
 
-    *wh* is a :class:`~evrevops.warehouse.db.Warehouse` or a
-    :class:`~evrevops.warehouse.spark.SparkWarehouse` (as for the billing functions here).
+
+def versions(wh) -> dict[str, list[tuple[dt.date, dt.date, str]]]:
+    """The URDB versions of every rate published in several: label → ``[(from, to, label in force)]``.
+
+    A utility publishes a new version of a rate as another record (another ``label``) with the
+    same utility (``eiaid``), ``name`` and ``sector`` and a later ``startdate``; the older one
+    gets an ``enddate``. A version is in force from its ``start_on`` (none: since always) until
+    its ``end_on`` or the next version's ``start_on``, whichever is first (``[from, to)``;
+    ``date.min`` / ``date.max`` for open bounds). Every label of such a family maps to the
+    family's list; a rate with one record has none (it is in force whenever a site names it).
+    """
+    rows = wh.fetch(
+        """SELECT utility_tariff_id, eiaid, name, sector, start_on, end_on FROM utility_tariffs
+           WHERE eiaid IS NOT NULL AND name IS NOT NULL AND sector IS NOT NULL"""
+    ).to_pylist()
+    families: dict[tuple, list[dict]] = defaultdict(list)
+    for r in rows:
+        families[(r["eiaid"], r["name"], r["sector"])].append(r)
+    out: dict[str, list[tuple[dt.date, dt.date, str]]] = {}
+    for members in families.values():
+        if len(members) < 2:
+            continue
+        members.sort(key=lambda r: (r["start_on"] or dt.date.min, r["utility_tariff_id"]))
+        spans = []
+        for i, r in enumerate(members):
+            lo = r["start_on"] or dt.date.min
+            hi = min(r["end_on"] or dt.date.max, members[i + 1]["start_on"] if i + 1 < len(members) else dt.date.max)
+            if hi > lo:
+                spans.append((lo, hi, r["utility_tariff_id"]))
+        for r in members:
+            out[r["utility_tariff_id"]] = spans
+    return out
+
+
+def _in_force(lo: dt.date, hi: dt.date, named: str, spans: list[tuple[dt.date, dt.date, str]]):
+    """Days ``[lo, hi)`` of a site naming *named*: the pieces each version of its rate covers, the rest *named*."""
+    at = lo
+    for a, b, label in spans:
+        a, b = max(a, lo), min(b, hi)
+        if b <= a:
+            continue
+        if a > at:
+            yield at, a, named
+        yield a, b, label
+        at = b
+    if at < hi:
+        yield at, hi, named
+
+
+def tariff_parts(
+    wh,
+    first: dt.date,
+    last: dt.date,
+    site_ids: list[str] | None = None,
+    tariff: str | None = None,
+) -> pa.Table:
+    """The tariff parts of the (chosen) sites over local months ``first`` … ``last``.
+
+    Each row is a site on one utility tariff from local day ``first_on`` to ``last_on``
+    (inclusive), clipped to the months: the tariff the site's dated facts name that day
+    (``site_history``), or the version of that rate in force that day (:func:`versions`; a day
+    no version covers stays on the label the site names). Consecutive days on one tariff are one
+    part. Days without a tariff, or on one that was never ingested, are in no part (not billed).
+    With *tariff* (a what-if), every part is billed under *tariff* instead, its days kept.
+    """
+    lo, hi = first.replace(day=1), next_month(last)
+    rows = wh.fetch(
+        f"""SELECT h.site_id, h.valid_from, h.valid_to, h.utility_tariff_id
+            FROM {site_history.VIEW} h JOIN utility_tariffs u ON u.utility_tariff_id = h.utility_tariff_id
+            WHERE (h.valid_from IS NULL OR h.valid_from < DATE '{hi}')
+              AND (h.valid_to IS NULL OR h.valid_to > DATE '{lo}') {sql_in("h.site_id", site_ids)}"""
+    ).to_pylist()
+    family = versions(wh) if rows else {}
+    parts: list[list] = []
+    for r in sorted(rows, key=lambda r: (r["site_id"], r["valid_from"] or dt.date.min)):
+        a, b = max(r["valid_from"] or lo, lo), min(r["valid_to"] or hi, hi)
+        for x, y, label in _in_force(a, b, r["utility_tariff_id"], family.get(r["utility_tariff_id"], [])):
+            prev = parts[-1] if parts else None
+            if prev and prev[0] == r["site_id"] and prev[1] == label and prev[3] == x:
+                prev[3] = y  # the same tariff on: one part
+            else:
+                parts.append([r["site_id"], label, x, y])
+    return pa.table(
+        {
+            "site_id": [p[0] for p in parts],
+            "utility_tariff_id": [tariff if tariff is not None else p[1] for p in parts],
+            "first_on": [p[2] for p in parts],
+            "last_on": [p[3] - DAY for p in parts],
+        },
+        schema=PARTS_SCHEMA,
+    )
+
+
+def _parse(rows: list[dict]) -> dict[str, billing.UtilityRate]:
+    out = {}
+    for r in rows:
+        try:
+            out[r["utility_tariff_id"]] = billing.parse_rate(r["rate_json"], r["utility_tariff_id"])
+        except billing.RateError as exc:
+            raise billing.RateError(f"utility tariff {r['utility_tariff_id']}: {exc}") from None
+    return out
+
+
+def site_rates(
+    wh,
+    site_ids: list[str] | None = None,
+    tariff: str | None = None,
+    parts: pa.Table | None = None,
+) -> dict[str, billing.UtilityRate]:
+    """The parsed utility tariffs of *parts* (:func:`tariff_parts`) — or *tariff* alone — by ``utility_tariff_id``.
+
+    Without either, every tariff the (chosen) sites have been on (their dated facts). *wh* is a
+    :class:`~evrevops.warehouse.db.Warehouse` or a :class:`~evrevops.warehouse.spark.SparkWarehouse`
+    (as for the billing functions here). A value the bill engine cannot use raises
+    :class:`~evrevops.tariffs.billing.RateError` naming the tariff and the field.
     """
     if tariff is not None:
         rows = wh.fetch(
@@ -59,13 +182,19 @@ def site_rates(wh, site_ids: list[str] | None = None, tariff: str | None = None)
         ).to_pylist()
         if not rows:
             raise ValueError(f"unknown utility tariff {tariff!r}; ingest its URDB record first")
+    elif parts is not None:
+        ids = sorted(set(parts.column("utility_tariff_id").to_pylist()))
+        rows = wh.fetch(
+            f"""SELECT utility_tariff_id, rate_json FROM utility_tariffs
+                WHERE TRUE {sql_in("utility_tariff_id", ids)} ORDER BY utility_tariff_id"""
+        ).to_pylist()
     else:
         rows = wh.fetch(
-            f"""SELECT DISTINCT u.utility_tariff_id, u.rate_json FROM sites s
+            f"""SELECT DISTINCT u.utility_tariff_id, u.rate_json FROM {site_history.VIEW} s
                 JOIN utility_tariffs u ON u.utility_tariff_id = s.utility_tariff_id
                 WHERE TRUE {sql_in("s.site_id", site_ids)} ORDER BY u.utility_tariff_id"""
         ).to_pylist()
-    return {r["utility_tariff_id"]: billing.parse_rate(r["rate_json"], r["utility_tariff_id"]) for r in rows}
+    return _parse(rows)
 
 
 def months_sql(first: dt.date, last: dt.date) -> str:
@@ -80,6 +209,27 @@ def months_sql(first: dt.date, last: dt.date) -> str:
     return f"(SELECT * FROM (VALUES {', '.join(months)}) AS mv(month_start, month_end))"
 
 
+def anchors_sql(first: dt.date, last: dt.date, parts: str = PARTS, membership: str = port_sites.VIEW) -> str:
+    """SQL of one 0 kW interval at the first day of each tariff part in each month the site is billed.
+
+    A site is billed every local month one of its ports is in service there: at the site that
+    month by its membership (*membership*, ``port_sites``) and within its commissioning window
+    (``ports.commissioned_on`` … ``decommissioned_on``), on a common day. Each part of such a
+    month gets an anchor, so it is billed with or without load (its fixed charge is owed either way).
+    """
+    months = months_sql(first, last)
+    ms, me = "m.month_start", "m.month_end"
+    return f"""SELECT a.site_id, 'anchor' AS source, CAST(a.day AS TIMESTAMP) AS interval_at,
+            CAST(a.day AS TIMESTAMP) AS local_at, CAST(0 AS DOUBLE) AS power_kw
+        FROM (SELECT DISTINCT t.site_id, greatest(t.first_on, sv.month_start) AS day
+              FROM {parts} t JOIN (
+                  SELECT DISTINCT ps.site_id, m.month_start, m.month_end
+                  FROM {membership} ps JOIN ports p ON p.port_id = ps.port_id CROSS JOIN {months} m
+                  WHERE greatest(coalesce(ps.from_on, {ms}), coalesce(p.commissioned_on, {ms}), {ms})
+                        < least(coalesce(ps.to_on, {me}), coalesce(p.decommissioned_on, {me}), {me})
+              ) sv ON sv.site_id = t.site_id AND t.first_on < sv.month_end AND t.last_on >= sv.month_start) a"""
+
+
 def bills_sql(
     wh,
     first: dt.date,
@@ -91,13 +241,15 @@ def bills_sql(
 ) -> str:
     """One SQL statement billing the (chosen) sites for months ``first`` … ``last``.
 
-    Every site with a utility tariff is billed for each month in which one
-    of its ports is in service, with or without load. *profile* replaces the
-    site load profile (a relation like :func:`load_profile.from_sessions_sql`
-    returns: what-ifs bill a managed load); *tariff* bills every chosen site
-    under that utility tariff instead of its own.
+    Every site is billed, for each month in which one of its ports is in service
+    (:func:`anchors_sql`), with or without load, in one bill per tariff part of the month
+    (:func:`tariff_parts`): a month under one tariff is one bill, a month with a tariff change is
+    split at the change (``first_on``, ``last_on``; the rule is :func:`billing.bill_sql`'s).
+    *profile* replaces the site load profile (a relation like :func:`load_profile.from_sessions_sql`
+    returns: what-ifs bill a managed load); *tariff* bills every part under that utility tariff
+    instead of its own.
 
-    Registers the tariff tables of the sites' utility tariffs on *wh*
+    Registers the tariff parts (:data:`PARTS`) and the tables of their tariffs on *wh*
     (:func:`evrevops.tariffs.billing.register_rates`, ``wh.register``) and returns the SQL, in
     DuckDB's dialect, which runs on either engine (``wh.fetch``, ``wh.sql``);
     :func:`month_bills` runs it, the metrics use it as a fact table. With *materialize* the
@@ -105,18 +257,13 @@ def bills_sql(
     (``wh.execute``; on Spark a checkpointed view), which the returned SQL reads; without it the
     SQL holds the load as a CTE and stands alone (``metrics explain`` prints it).
     """
-    rates = site_rates(wh, site_ids, tariff)
+    parts = tariff_parts(wh, first, last, site_ids, tariff)
+    rates = site_rates(wh, tariff=tariff) if tariff is not None else site_rates(wh, parts=parts)
     # UTC range wide enough for every zone (UTC−12 … UTC+14); months are cut on local time below.
     start, end = utc_range(first, last)
     if profile is None:
         profile = load_profile.from_sessions_sql(start, end, site_ids=site_ids, meter="meter_readings")
-    if tariff is None:
-        site_tariffs = f"""(SELECT s.site_id, s.utility_tariff_id FROM sites s
-            JOIN utility_tariffs u ON u.utility_tariff_id = s.utility_tariff_id
-            WHERE TRUE {sql_in("s.site_id", site_ids)})"""
-    else:
-        site_tariffs = f"""(SELECT s.site_id, {_quoted(tariff)} AS utility_tariff_id FROM sites s
-            WHERE TRUE {sql_in("s.site_id", site_ids)})"""
+    wh.register(PARTS, parts)
     billing.register_rates(wh, rates.values())
     # local days wide enough for every zone around the UTC range of the profile
     billing.register_calendar(wh, start.date() - dt.timedelta(days=2), end.date() + dt.timedelta(days=2))
@@ -132,21 +279,13 @@ def bills_sql(
             }
         ),
     )
-    # A site on a tariff is billed every month one of its ports is in service, load or not (the fixed
-    # charge is owed either way): one 0 kW interval at the start of each such local month anchors it.
-    anchors = f"""SELECT site_id, 'anchor' AS source, CAST(month_start AS TIMESTAMP) AS interval_at,
-            CAST(month_start AS TIMESTAMP) AS local_at, CAST(0 AS DOUBLE) AS power_kw
-        FROM (SELECT DISTINCT t.site_id, m.month_start
-              FROM {site_tariffs} t JOIN ports p ON p.site_id = t.site_id CROSS JOIN {months_sql(first, last)} m
-              WHERE (p.commissioned_on IS NULL OR p.commissioned_on < m.month_end)
-                AND (p.decommissioned_on IS NULL OR p.decommissioned_on > m.month_start)) a"""
-    load = f"{profile} UNION ALL {anchors}"
+    load = f"{profile} UNION ALL {anchors_sql(first, last)}"
     if materialize:
         # read twice by the bill (its one pass, and the demand-window blocks): computed once, here
         wh.execute(f"CREATE OR REPLACE TEMP TABLE {LOAD} AS {load}")
-        sql = billing.bill_sql(LOAD, site_tariffs)
+        sql = billing.bill_sql(LOAD, PARTS)
     else:
-        sql = billing.bill_sql(f"({load})", site_tariffs, materialize=True)
+        sql = billing.bill_sql(f"({load})", PARTS, materialize=True)
     return f"""SELECT b.*, u.unsupported FROM ({sql}) b LEFT JOIN rate_unsupported u ON u.utility_tariff_id = b.utility_tariff_id
         WHERE b.bill_month >= DATE '{first}' AND b.bill_month <= DATE '{last}'"""
 
@@ -157,7 +296,7 @@ def month_bills(
     last: dt.date,
     site_ids: list[str] | None = None,
 ) -> pa.Table:
-    """Bills per site and local month, for months ``first`` … ``last`` (first days of months).
+    """Bills per site, local month and tariff part, for months ``first`` … ``last`` (first days of months).
 
     On either engine (*wh* a :class:`~evrevops.warehouse.db.Warehouse` or a
     :class:`~evrevops.warehouse.spark.SparkWarehouse`), with the same bills to the cent.
@@ -165,23 +304,57 @@ def month_bills(
     Returns
     -------
     pyarrow.Table
-        ``site_id``, ``utility_tariff_id``, ``bill_month``, ``currency``,
-        ``energy_kwh``, ``peak_kw``, the line items in cents
+        ``site_id``, ``utility_tariff_id``, ``bill_month``, ``first_on`` and ``last_on`` (the days
+        of the month the tariff was in force: the whole month unless the tariff changed in it),
+        ``currency``, ``energy_kwh``, ``peak_kw``, the line items in cents
         (``energy_charge_minor`` …, ``total_minor`` their sum) and exact, and
         ``unsupported`` (JSON list of tariff parts not billed).
     """
     sql = bills_sql(wh, first, last, site_ids)
-    return wh.fetch(f"SELECT * FROM ({sql}) mb ORDER BY site_id, bill_month")
+    return wh.fetch(f"SELECT * FROM ({sql}) mb ORDER BY site_id, bill_month, first_on")
 
 
-def unbilled_sites(wh, site_ids: list[str] | None = None) -> pa.Table:
-    """Sites that cannot be billed: no ``utility_tariff_id``, or one not in ``utility_tariffs``."""
+SUMMED = (*(f"{line}_minor" for line in billing.LINE_ITEMS), "total_minor", "energy_kwh")
+
+
+def by_site_month(bills):
+    """An Ibis table of bills (:func:`bills_sql` rows, or ``site_month_bills``) as one row per site and month.
+
+    The parts of a month split by a tariff change add up: the lines in cents and the kWh are
+    summed, ``peak_kw`` is the month's highest. A month of one part is its bill.
+    """
+    return bills.group_by(["site_id", "bill_month", "currency"]).aggregate(
+        **{c: bills[c].sum() for c in SUMMED}, peak_kw=bills.peak_kw.max()
+    )
+
+
+def unbilled_sites(
+    wh, site_ids: list[str] | None = None, first: dt.date | None = None, last: dt.date | None = None
+) -> pa.Table:
+    """Sites that cannot be billed: no ``utility_tariff_id``, or one not in ``utility_tariffs``.
+
+    Read from the dated facts (``site_history``): over local months ``first`` … ``last``, the
+    sites with no day on an ingested tariff (the row names the last tariff they had there);
+    without a range, the sites whose latest facts have none.
+    """
+    if first is None:
+        span = "h.valid_to IS NULL"
+    else:
+        lo, hi = first.replace(day=1), next_month(last or first)
+        span = (
+            f"(h.valid_from IS NULL OR h.valid_from < DATE '{hi}') AND (h.valid_to IS NULL OR h.valid_to > DATE '{lo}')"
+        )
     return wh.fetch(
-        f"""SELECT s.site_id, s.utility_tariff_id,
-                   CASE WHEN s.utility_tariff_id IS NULL THEN 'no utility tariff set'
+        f"""SELECT site_id, utility_tariff_id,
+                   CASE WHEN utility_tariff_id IS NULL THEN 'no utility tariff set'
                         ELSE 'utility tariff not ingested' END AS reason
-            FROM sites s LEFT JOIN utility_tariffs u ON u.utility_tariff_id = s.utility_tariff_id
-            WHERE u.utility_tariff_id IS NULL {sql_in("s.site_id", site_ids)} ORDER BY s.site_id"""
+            FROM (SELECT h.site_id, h.utility_tariff_id, u.utility_tariff_id AS known,
+                         row_number() OVER (PARTITION BY h.site_id ORDER BY h.valid_from DESC NULLS LAST) AS n,
+                         max(CASE WHEN u.utility_tariff_id IS NOT NULL THEN 1 ELSE 0 END)
+                             OVER (PARTITION BY h.site_id) AS billable
+                  FROM {site_history.VIEW} h LEFT JOIN utility_tariffs u ON u.utility_tariff_id = h.utility_tariff_id
+                  WHERE {span} {sql_in("h.site_id", site_ids)}) x
+            WHERE n = 1 AND billable = 0 ORDER BY site_id"""
     )
 
 
@@ -189,7 +362,9 @@ def unbilled_sites(wh, site_ids: list[str] | None = None) -> pa.Table:
 
 CACHE = "site_month_bills"
 # The bill engine's own version: a change to the SQL that makes a bill makes every kept bill stale.
-ENGINE_VERSION = derived.engine_version((billing.__file__, load_profile.__file__, __file__))
+ENGINE_VERSION = derived.engine_version(
+    (billing.__file__, load_profile.__file__, site_history.__file__, port_sites.__file__, __file__)
+)
 
 
 def fingerprint(wh: Warehouse) -> str:
@@ -207,22 +382,56 @@ def cached_range(wh: Warehouse) -> tuple[dt.date, dt.date] | None:
     return derived.kept_range(wh, CACHE, ENGINE_VERSION)
 
 
-def refresh(wh: Warehouse) -> dict:
+def refresh(wh: Warehouse, since: dt.date | None = None) -> dict:
     """Bill every site for every local month the sessions cover, and keep the bills (one transaction).
+
+    With *since* (a local day, :func:`evrevops.metrics.changes.since`) only its month and the
+    months after are billed again; the bills before stay as kept (a month's bill depends on
+    that month's load and tariff parts only). A *since* before the bills kept, or a range that
+    now starts elsewhere, bills every month.
 
     Returns
     -------
     dict
-        ``bills`` kept, ``first_month``, ``last_month``, ``seconds``.
+        ``bills`` kept, ``first_month``, ``last_month``, ``rebuilt_from`` (the first month billed
+        again; None when none was), ``seconds``.
     """
     t0 = time.perf_counter()
     months = derived.session_months(wh)  # months with no port in service yield no bill
     first, last = months if months is not None else (None, None)
-    table = month_bills(wh, first, last) if months is not None else None
-    derived.keep(wh, CACHE, ENGINE_VERSION, table, first, last)
+    before = derived.recorded_range(wh, CACHE)
+    m0 = since.replace(day=1) if since is not None else None
+    if m0 is None or months is None or before is None or before[0] != first or m0 <= first:
+        table = month_bills(wh, first, last) if months is not None else None
+        derived.keep(wh, CACHE, ENGINE_VERSION, table, first, last)
+        return {
+            "bills": table.num_rows if table is not None else 0,
+            "first_month": first,
+            "last_month": last,
+            "rebuilt_from": first,
+            "seconds": time.perf_counter() - t0,
+        }
+    start = m0 if m0 <= last else None
+    table = month_bills(wh, m0, last) if start is not None else None
+    con = wh.con
+    con.execute("BEGIN TRANSACTION")
+    try:
+        if table is not None:
+            con.register("_bills_in", table)
+            derived.replace_from(
+                wh, CACHE, "SELECT * FROM _bills_in", "bill_month", start, "site_id, bill_month, first_on"
+            )
+            con.unregister("_bills_in")
+        rows = wh.count(CACHE)
+        derived.record(wh, CACHE, ENGINE_VERSION, first, last, rows)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
     return {
-        "bills": table.num_rows if table is not None else 0,
+        "bills": rows,
         "first_month": first,
         "last_month": last,
+        "rebuilt_from": start,
         "seconds": time.perf_counter() - t0,
     }

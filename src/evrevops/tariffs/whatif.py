@@ -18,7 +18,8 @@
     energy revenue lost, net change in energy margin, and — over caps from
     10 % to 100 % of the site's own peak — the cap that maximizes margin.
 ``tariff``
-    The same load under another utility tariff (e.g. an EV-specific rate).
+    The same load under another utility tariff (e.g. an EV-specific rate), for the same days:
+    each part of a month the baseline bills under one tariff is billed under the other.
 
 Both bill the baseline and the scenario with the same bill engine
 (:mod:`evrevops.tariffs.billing`); money is integer minor units, and every
@@ -132,13 +133,27 @@ def _profile_from(table: str) -> str:
            FROM {table} m LEFT JOIN sites st ON st.site_id = m.site_id"""
 
 
-def _bills(wh: Warehouse, first: dt.date, last: dt.date, site_ids: list[str], profile: str, tariff: str | None = None):
+def _parts(wh: Warehouse, first: dt.date, last: dt.date, site_ids: list[str], profile: str, tariff: str | None = None):
+    """Bills by (site, month, part's first day): a month with a tariff change has two parts."""
     sql = site_bills.bills_sql(wh, first, last, site_ids, profile=profile, tariff=tariff)
-    return {(r["site_id"], r["bill_month"]): r for r in wh.fetch(sql).to_pylist()}
+    return {(r["site_id"], r["bill_month"], r["first_on"]): r for r in wh.fetch(sql).to_pylist()}
 
 
 BILL_FIELDS = ("energy_kwh", "peak_kw", "energy_charge_minor", "flat_demand_charge_minor", "tou_demand_charge_minor",
                "fixed_charge_minor", "minimum_charge_adjustment_minor", "total_minor")  # fmt: skip
+
+
+def _bills(wh: Warehouse, first: dt.date, last: dt.date, site_ids: list[str], profile: str, tariff: str | None = None):
+    """Bills by (site, month): the parts of a month split by a tariff change add up (the peak is the month's)."""
+    out: dict[tuple, dict] = {}
+    for (site, month, _), b in sorted(_parts(wh, first, last, site_ids, profile, tariff).items()):
+        if (site, month) not in out:
+            out[(site, month)] = dict(b)
+            continue
+        m = out[(site, month)]
+        for f in BILL_FIELDS:
+            m[f] = max(m[f] or 0.0, b[f] or 0.0) if f == "peak_kw" else (m[f] or 0) + (b[f] or 0)
+    return out
 
 
 def _demand(b: dict) -> int:
@@ -170,7 +185,8 @@ def power_cap(
     -------
     pyarrow.Table
         One row per site, bill month and cap: ``cap_kw``, ``baseline_*`` and
-        ``scenario_*`` bill fields, ``energy_lost_kwh``,
+        ``scenario_*`` bill fields (a month with a tariff change: the sums of its parts,
+        the month's peak), ``energy_lost_kwh``,
         ``revenue_lost_minor``, ``demand_charge_saved_minor``,
         ``bill_change_minor`` (scenario − baseline), ``margin_change_minor``
         (bill saved − revenue lost) and ``best``.
@@ -239,15 +255,17 @@ def power_cap(
 
 
 def tariff(wh: Warehouse, first: dt.date, last: dt.date, site_ids: list[str], utility_tariff_id: str) -> pa.Table:
-    """The same load under *utility_tariff_id*: baseline and scenario bills per site and month.
+    """The same load under *utility_tariff_id*: baseline and scenario bills per site, month and tariff part.
 
     The load is the site's own profile (meter registers where present, else
-    sessions), as in the baseline bill.
+    sessions), as in the baseline bill. Each part of the baseline (the days of a month under
+    one tariff: ``first_on`` … ``last_on``) is billed under *utility_tariff_id* for the same
+    days, prorated alike; a month with a tariff change has a row per part.
     """
     start, end = utc_range(first, last)
     profile = load_profile.from_sessions_sql(start, end, site_ids=site_ids, meter="meter_readings")
-    baseline = _bills(wh, first, last, site_ids, profile)
-    scenario = _bills(wh, first, last, site_ids, profile, tariff=utility_tariff_id)
+    baseline = _parts(wh, first, last, site_ids, profile)
+    scenario = _parts(wh, first, last, site_ids, profile, tariff=utility_tariff_id)
     rows = []
     for key, b in sorted(baseline.items()):
         sc = scenario.get(key)
@@ -256,6 +274,8 @@ def tariff(wh: Warehouse, first: dt.date, last: dt.date, site_ids: list[str], ut
         row = {
             "site_id": key[0],
             "month": key[1].strftime("%Y-%m"),
+            "first_on": b["first_on"],
+            "last_on": b["last_on"],
             "currency": b["currency"],
             "baseline_tariff": b["utility_tariff_id"],
             "scenario_tariff": utility_tariff_id,

@@ -40,6 +40,54 @@ def _ledger_state(wh: Warehouse) -> str:
     return f"{n}:{top}"
 
 
+def entries_since(wh: Warehouse, name: str, version: str) -> list[int] | None:
+    """The ingest-ledger entries written after derived table *name* was made, or None when it must be remade whole.
+
+    Whole (None): nothing kept yet, another engine version, or a ledger that does not extend the
+    one the table was made under. An empty list: it is current.
+    """
+    if not _has_registry(wh):
+        return None
+    row = wh.con.execute("SELECT fingerprint FROM derived_facts WHERE name = ?", [name]).fetchall()
+    if not row:
+        return None
+    parts = row[0][0].split(":")  # version:entries:last file id (fingerprint)
+    if len(parts) < 3 or ":".join(parts[:-2]) != version:
+        return None
+    n, top = int(parts[-2]), int(parts[-1])
+    if wh.con.execute("SELECT count(*) FROM ingest_ledger WHERE file_id <= ?", [top]).fetchall()[0][0] != n:
+        return None
+    return [
+        r[0] for r in wh.con.execute("SELECT file_id FROM ingest_ledger WHERE file_id > ? ORDER BY 1", [top]).fetchall()
+    ]
+
+
+def recorded_range(wh: Warehouse, name: str) -> tuple[dt.date, dt.date] | None:
+    """The range derived table *name* was last made for, current or not (None: never made, or empty)."""
+    if not _has_registry(wh):
+        return None
+    row = wh.con.execute("SELECT first_month, last_month FROM derived_facts WHERE name = ?", [name]).fetchall()
+    return (row[0][0], row[0][1]) if row and row[0][0] is not None else None
+
+
+def replace_from(wh: Warehouse, name: str, select: str, column: str, start: dt.date, order: str) -> None:
+    """Replace the rows of derived table *name* whose *column* is on or after *start* by those of *select*.
+
+    The rows before *start* stay as they are: what an incremental refresh keeps. Call inside the
+    transaction that records the table.
+    """
+    wh.con.execute(f"DELETE FROM {name} WHERE {column} >= DATE '{start}'")
+    wh.con.execute(
+        f"INSERT INTO {name} BY NAME SELECT * FROM ({select}) x WHERE {column} >= DATE '{start}' ORDER BY {order}"
+    )
+
+
+def forget(wh: Warehouse, name: str) -> None:
+    """Drop the record of derived table *name*: it is stale, and the next refresh remakes it whole."""
+    if _has_registry(wh):
+        wh.con.execute("DELETE FROM derived_facts WHERE name = ?", [name])
+
+
 def fingerprint(wh: Warehouse, version: str) -> str:
     """What kept rows depend on: the engine *version* and the ingest ledger's state."""
     return f"{version}:{_ledger_state(wh)}"

@@ -239,12 +239,39 @@ def _fill_gaps(wh: Warehouse, spec: TableSpec, provided: list[str]) -> None:
     )
 
 
-def _load_table(wh: Warehouse, spec: TableSpec, tbl: pa.Table, file_id: int, implied: bool) -> int:
-    """Stage, classify and write one table of a batch; return rows replaced."""
+def _earliest(wh: Warehouse, spec: TableSpec, provided: list[str], target_cols: list[str]) -> datetime | None:
+    """The earliest instant (``spec.time``) the rows ``_c`` says will be written date: the new rows, and
+    both versions of a replaced one (a correction that moves a row later changes where it was too)."""
+    if spec.time is None:
+        return None
+    t = sql_identifier(spec.name)
+    cols = ", ".join(
+        f"{'b' if c in provided else 't'}.{sql_identifier(c)} AS {sql_identifier(c)}"
+        for c in target_cols
+        if c not in ("file_id", "source_record")
+    )
+    return wh.con.execute(
+        f"""SELECT least(
+               (SELECT min({spec.time}) FROM (
+                   SELECT {cols} FROM _b b JOIN _c ON _c._row = b._row
+                   LEFT JOIN {t} t ON {_match(spec, "b", "t")}
+                   WHERE _c._rn = 1 AND NOT _c._dup) x),
+               (SELECT min({spec.time}) FROM (
+                   SELECT t.* FROM {t} t JOIN (
+                       SELECT b.* FROM _b b JOIN _c ON _c._row = b._row WHERE _c._rn = 1 AND _c._exists AND NOT _c._dup
+                   ) r ON {_match(spec, "r", "t")}) y))"""
+    ).fetchall()[0][0]
+
+
+def _load_table(
+    wh: Warehouse, spec: TableSpec, tbl: pa.Table, file_id: int, implied: bool
+) -> tuple[int, datetime | None]:
+    """Stage, classify and write one table of a batch; return rows replaced and the earliest instant written."""
     provided, target_cols = _stage(wh, spec, tbl)
     try:
         _classify(wh, spec, provided)
-        return _write(wh, spec, provided, target_cols, file_id, implied, tbl.num_rows)
+        earliest = None if implied else _earliest(wh, spec, provided, target_cols)
+        return _write(wh, spec, provided, target_cols, file_id, implied, tbl.num_rows), earliest
     finally:
         wh.con.unregister("_b")
 
@@ -326,16 +353,17 @@ def load_batch(wh: Warehouse, path: Path, checksum: str, batch: Batch, size_byte
             "CREATE OR REPLACE TEMP TABLE _qrec AS SELECT DISTINCT CAST(source_record AS BIGINT) AS source_record FROM _qin"
         )
         con.execute("CREATE OR REPLACE TEMP TABLE _status (source_record BIGINT, dup BOOLEAN)")
-        replaced = 0
+        replaced, dated = 0, []
         for name, tbl in batch.tables.items():
             spec = TABLES.get(name)
             if spec is None:
                 raise IngestError(f"reader produced unknown table {name!r}")
-            replaced += _load_table(wh, spec, tbl, file_id, implied=False)
+            n, earliest = _load_table(wh, spec, tbl, file_id, implied=False)
+            replaced += n
+            dated += [earliest] if earliest is not None else []
             con.execute("INSERT INTO _status SELECT source_record, _dup FROM _c")
         for name, tbl in batch.implied.items():
-            spec = TABLES[name]
-            _load_table(wh, spec, tbl, file_id, implied=True)
+            _load_table(wh, TABLES[name], tbl, file_id, implied=True)
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _rec AS SELECT source_record, bool_and(dup) AS dup FROM _status GROUP BY 1"
         )
@@ -380,7 +408,9 @@ def load_batch(wh: Warehouse, path: Path, checksum: str, batch: Batch, size_byte
         if batch.tables.keys() & {"status_events", "meter_readings", "ocpp_transactions", "ports"}:
             _resolve_ports(wh)
         con.execute(
-            "INSERT INTO ingest_ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            """INSERT INTO ingest_ledger (file_id, path, checksum, format, mapping, size_bytes, started_at,
+                   finished_at, records_read, accepted, duplicate, quarantined, replaced, status, earliest_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [
                 file_id,
                 str(path),
@@ -396,6 +426,7 @@ def load_batch(wh: Warehouse, path: Path, checksum: str, batch: Batch, size_byte
                 quarantined,
                 replaced,
                 "committed",
+                min(dated) if dated else None,
             ],
         )
         for t in ("_qin", "_abs"):
@@ -495,14 +526,15 @@ def set_site_tariff(wh: Warehouse, site_id: str, utility_tariff_id: str, from_on
         file_id = con.execute("SELECT coalesce(max(file_id), 0) + 1 FROM ingest_ledger").fetchall()[0][0]
         con.execute(
             """INSERT INTO ingest_ledger (file_id, path, checksum, format, started_at, finished_at,
-                   records_read, accepted, duplicate, quarantined, replaced, status)
-               VALUES (?, ?, ?, 'cli:sites set-tariff', ?, ?, 1, 1, 0, 0, 0, 'ok')""",
+                   records_read, accepted, duplicate, quarantined, replaced, status, earliest_at)
+               VALUES (?, ?, ?, 'cli:sites set-tariff', ?, ?, 1, 1, 0, 0, 0, 'ok', ?)""",
             [
                 file_id,
                 f"evrevops sites set-tariff {site_id} {utility_tariff_id} --from {from_on}",
                 hashlib.sha256(text.encode()).hexdigest(),
                 now,
                 now,
+                dt.datetime.combine(from_on, dt.time()),
             ],  # fmt: skip
         )
         updated = con.execute(

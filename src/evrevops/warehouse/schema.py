@@ -202,7 +202,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
     ),
     (
         6,
-        "history that stays true: contract line events, site facts with effective dates, port placements",
+        "history that stays true: contract line events, dated site facts, port placements, bills by tariff part",
         [
             # Contracts: every line event is kept (key: contract, line, event, effective date; the
             # loader's); the priced intervals are derived from the events (view contract_lines,
@@ -240,6 +240,25 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             """INSERT INTO port_placements
                SELECT port_id, site_id, 'ports', NULL, commissioned_on, decommissioned_on, file_id, source_record
                FROM ports WHERE site_id IS NOT NULL""",
+            # The earliest instant an entry's rows date (new rows, and both versions of a replaced
+            # one); 0001-01-01: an undated row (since always). What a refresh of the kept facts
+            # rebuilds from (evrevops.metrics.changes); NULL: it wrote nothing kept facts read.
+            "ALTER TABLE ingest_ledger ADD COLUMN earliest_at TIMESTAMP",
+            # Derived and rewritten whole after an ingest (evrevops.tariffs.site_bills.refresh): the
+            # bills of v5 were made by an older engine and are stale, so the table is made anew (key:
+            # site_id, bill_month, first_on) and its record dropped; metrics bill on the fly until the
+            # next refresh.
+            "DROP TABLE site_month_bills",
+            """CREATE TABLE site_month_bills (
+                site_id VARCHAR NOT NULL, utility_tariff_id VARCHAR, bill_month DATE NOT NULL,
+                first_on DATE NOT NULL, last_on DATE NOT NULL,
+                currency VARCHAR, energy_kwh DOUBLE, peak_kw DOUBLE,
+                energy_charge_minor BIGINT, flat_demand_charge_minor BIGINT, tou_demand_charge_minor BIGINT,
+                fixed_charge_minor BIGINT, minimum_charge_adjustment_minor BIGINT, total_minor BIGINT,
+                energy_charge_exact DECIMAL(38, 21), flat_demand_charge_exact DECIMAL(38, 21),
+                tou_demand_charge_exact DECIMAL(38, 21), fixed_charge_exact DECIMAL(38, 12),
+                minimum_charge_adjustment_exact DECIMAL(38, 21), unsupported VARCHAR)""",
+            "DELETE FROM derived_facts WHERE name = 'site_month_bills'",
         ],
     ),
 ]
@@ -274,6 +293,11 @@ class TableSpec:
         tables that several messages or files fill piece by piece (an OCPP
         StopTransaction logged in the file after its StartTransaction's; a
         Locations feed without opening times after the sites CSV gave them).
+    time : str or None
+        SQL of the instant a row dates (a ``TIMESTAMP``; ``0001-01-01`` for a row
+        true since always), for tables the kept facts read: the ledger records
+        the earliest over the rows an entry writes (``earliest_at``), and the
+        refresh after it rebuilds from there (:mod:`evrevops.metrics.changes`).
     """
 
     name: str
@@ -282,7 +306,10 @@ class TableSpec:
     mode: str = "upsert"
     compare_exclude: tuple[str, ...] = field(default=("file_id", "source_record"))
     null_keeps: bool = False
+    time: str | None = None
 
+
+_WHOLE = "TIMESTAMP '0001-01-01'"  # a row true since always (TableSpec.time)
 
 TABLES: dict[str, TableSpec] = {
     s.name: s
@@ -291,21 +318,40 @@ TABLES: dict[str, TableSpec] = {
         TableSpec("sites", ("site_id",), null_keeps=True),
         TableSpec("chargers", ("charger_id",), null_keeps=True),
         TableSpec("ports", ("port_id",), null_keeps=True),
-        TableSpec("sessions", ("session_id",), version="last_updated_at"),
-        TableSpec("status_events", ("charger_id", "connector_id", "observed_at", "status", "error_code")),
-        TableSpec("meter_readings", ("charger_id", "connector_id", "observed_at", "measurand", "phase")),
-        TableSpec("heartbeats", ("charger_id", "observed_at")),
-        TableSpec("ocpp_transactions", ("charger_id", "transaction_id"), null_keeps=True),
+        TableSpec("sessions", ("session_id",), version="last_updated_at", time="started_at"),
+        TableSpec(
+            "status_events", ("charger_id", "connector_id", "observed_at", "status", "error_code"), time="observed_at"
+        ),
+        TableSpec(
+            "meter_readings", ("charger_id", "connector_id", "observed_at", "measurand", "phase"), time="observed_at"
+        ),
+        TableSpec("heartbeats", ("charger_id", "observed_at"), time="observed_at"),
+        TableSpec(
+            "ocpp_transactions",
+            ("charger_id", "transaction_id"),
+            null_keeps=True,
+            time=f"coalesce(started_at, ended_at, {_WHOLE})",
+        ),
         TableSpec("driver_tariffs", ("tariff_id",), version="last_updated_at"),
         TableSpec("utility_tariffs", ("utility_tariff_id",)),
         TableSpec("contract_events", ("contract_id", "line_id", "event", "effective_on")),
-        TableSpec("site_facts", ("site_id", "effective_on"), null_keeps=True),
-        TableSpec("port_placements", ("port_id", "site_id", "source", "observed_on"), null_keeps=True),
+        TableSpec(
+            "site_facts",
+            ("site_id", "effective_on"),
+            null_keeps=True,
+            time=f"coalesce(CAST(effective_on AS TIMESTAMP), {_WHOLE})",
+        ),
+        TableSpec(
+            "port_placements",
+            ("port_id", "site_id", "source", "observed_on"),
+            null_keeps=True,
+            time=f"coalesce(CAST(coalesce(observed_on, from_on) AS TIMESTAMP), {_WHOLE})",
+        ),
         TableSpec("deals", ("deal_id",)),
         TableSpec("deal_stage_history", ("deal_id", "stage", "entered_on")),
         TableSpec("projects", ("project_id", "milestone")),
         TableSpec("incentives", ("incentive_id",)),
-        TableSpec("incidents", ("incident_id",)),
+        TableSpec("incidents", ("incident_id",), time="started_at"),
         TableSpec("site_costs", ("cost_id",)),
     ]
 }
