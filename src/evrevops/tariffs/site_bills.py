@@ -24,7 +24,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections import defaultdict
 
 import pyarrow as pa
 
@@ -32,8 +31,6 @@ from evrevops.tariffs import billing, load_profile
 from evrevops.tariffs.load_profile import sql_in
 from evrevops.warehouse import derived, port_sites, site_history
 from evrevops.warehouse.db import Warehouse
-
-DAY = dt.timedelta(days=1)
 
 
 def next_month(d: dt.date) -> dt.date:
@@ -61,52 +58,28 @@ def _quoted(text: str) -> str:
 # ---- the tariff in force each day ----------------------------------------------------------------
 
 
-def versions(wh) -> dict[str, list[tuple[dt.date, dt.date, str]]]:
-    """The URDB versions of every rate published in several: label → ``[(from, to, label in force)]``.
+def versions_sql() -> str:
+    """SQL of the URDB versions of every rate published in several records: ``family``, ``label``, ``va``, ``vb``.
 
     A utility publishes a new version of a rate as another record (another ``label``) with the
     same utility (``eiaid``), ``name`` and ``sector`` and a later ``startdate``; the older one
     gets an ``enddate``. A version is in force from its ``start_on`` (none: since always) until
-    its ``end_on`` or the next version's ``start_on``, whichever is first (``[from, to)``;
-    ``date.min`` / ``date.max`` for open bounds). Every label of such a family maps to the
-    family's list; a rate with one record has none (it is in force whenever a site names it).
+    its ``end_on`` or the next version's ``start_on``, whichever is first (``[va, vb)``;
+    0001-01-01 / 9999-12-31 for open bounds). A rate with one record has none (it is in force
+    whenever a site names it).
     """
-    rows = wh.fetch(
-        """SELECT utility_tariff_id, eiaid, name, sector, start_on, end_on FROM utility_tariffs
-           WHERE eiaid IS NOT NULL AND name IS NOT NULL AND sector IS NOT NULL"""
-    ).to_pylist()
-    families: dict[tuple, list[dict]] = defaultdict(list)
-    for r in rows:
-        families[(r["eiaid"], r["name"], r["sector"])].append(r)
-    out: dict[str, list[tuple[dt.date, dt.date, str]]] = {}
-    for members in families.values():
-        if len(members) < 2:
-            continue
-        members.sort(key=lambda r: (r["start_on"] or dt.date.min, r["utility_tariff_id"]))
-        spans = []
-        for i, r in enumerate(members):
-            lo = r["start_on"] or dt.date.min
-            hi = min(r["end_on"] or dt.date.max, members[i + 1]["start_on"] if i + 1 < len(members) else dt.date.max)
-            if hi > lo:
-                spans.append((lo, hi, r["utility_tariff_id"]))
-        for r in members:
-            out[r["utility_tariff_id"]] = spans
-    return out
+    return f"""
+SELECT family, label, va, vb FROM (
+    SELECT family, label, va,
+           least(coalesce(end_on, {_FOREVER}), coalesce(lead(va) OVER (PARTITION BY family ORDER BY va, label), {_FOREVER})) AS vb,
+           count(*) OVER (PARTITION BY family) AS n
+    FROM (SELECT concat(CAST(eiaid AS VARCHAR), '|', name, '|', sector) AS family, utility_tariff_id AS label,
+                 coalesce(start_on, {_SINCE}) AS va, end_on
+          FROM utility_tariffs WHERE eiaid IS NOT NULL AND name IS NOT NULL AND sector IS NOT NULL) u
+) v WHERE n > 1 AND vb > va"""
 
 
-def _in_force(lo: dt.date, hi: dt.date, named: str, spans: list[tuple[dt.date, dt.date, str]]):
-    """Days ``[lo, hi)`` of a site naming *named*: the pieces each version of its rate covers, the rest *named*."""
-    at = lo
-    for a, b, label in spans:
-        a, b = max(a, lo), min(b, hi)
-        if b <= a:
-            continue
-        if a > at:
-            yield at, a, named
-        yield a, b, label
-        at = b
-    if at < hi:
-        yield at, hi, named
+_SINCE, _FOREVER = "DATE '0001-01-01'", "DATE '9999-12-31'"
 
 
 def tariff_parts(
@@ -120,37 +93,58 @@ def tariff_parts(
 
     Each row is a site on one utility tariff from local day ``first_on`` to ``last_on``
     (inclusive), clipped to the months: the tariff the site's dated facts name that day
-    (``site_history``), or the version of that rate in force that day (:func:`versions`; a day
-    no version covers stays on the label the site names). Consecutive days on one tariff are one
-    part. Days without a tariff, or on one that was never ingested, are in no part (not billed).
-    With *tariff* (a what-if), every part is billed under *tariff* instead, its days kept.
+    (``site_history``), or the version of that rate in force that day (:func:`versions_sql`; a
+    day no version covers stays on the label the site names). Consecutive days on one tariff
+    are one part. Days without a tariff, or on one that was never ingested, are in no part (not
+    billed). With *tariff* (a what-if), every part is billed under *tariff* instead, its days
+    kept. One SQL statement, on either engine.
     """
     lo, hi = first.replace(day=1), next_month(last)
-    rows = wh.fetch(
-        f"""SELECT h.site_id, h.valid_from, h.valid_to, h.utility_tariff_id
-            FROM {site_history.VIEW} h JOIN utility_tariffs u ON u.utility_tariff_id = h.utility_tariff_id
-            WHERE (h.valid_from IS NULL OR h.valid_from < DATE '{hi}')
-              AND (h.valid_to IS NULL OR h.valid_to > DATE '{lo}') {sql_in("h.site_id", site_ids)}"""
-    ).to_pylist()
-    family = versions(wh) if rows else {}
-    parts: list[list] = []
-    for r in sorted(rows, key=lambda r: (r["site_id"], r["valid_from"] or dt.date.min)):
-        a, b = max(r["valid_from"] or lo, lo), min(r["valid_to"] or hi, hi)
-        for x, y, label in _in_force(a, b, r["utility_tariff_id"], family.get(r["utility_tariff_id"], [])):
-            prev = parts[-1] if parts else None
-            if prev and prev[0] == r["site_id"] and prev[1] == label and prev[3] == x:
-                prev[3] = y  # the same tariff on: one part
-            else:
-                parts.append([r["site_id"], label, x, y])
-    return pa.table(
-        {
-            "site_id": [p[0] for p in parts],
-            "utility_tariff_id": [tariff if tariff is not None else p[1] for p in parts],
-            "first_on": [p[2] for p in parts],
-            "last_on": [p[3] - DAY for p in parts],
-        },
-        schema=PARTS_SCHEMA,
+    label = f"{_quoted(tariff)}" if tariff is not None else "label"
+    parts = wh.fetch(
+        f"""WITH h AS (
+    -- the tariff each site's dated facts name, clipped to the months
+    SELECT h.site_id, h.utility_tariff_id AS named,
+           greatest(coalesce(h.valid_from, {_SINCE}), DATE '{lo}') AS a,
+           least(coalesce(h.valid_to, {_FOREVER}), DATE '{hi}') AS b
+    FROM {site_history.VIEW} h JOIN utility_tariffs u ON u.utility_tariff_id = h.utility_tariff_id
+    WHERE (h.valid_from IS NULL OR h.valid_from < DATE '{hi}') AND (h.valid_to IS NULL OR h.valid_to > DATE '{lo}')
+      {sql_in("h.site_id", site_ids)}
+), v AS ({versions_sql()}),
+covered AS (
+    -- where the named label is a version of a rate, the days each version covers
+    SELECT h.site_id, h.a AS ha, h.b AS hb, h.named, w.label, greatest(w.va, h.a) AS x, least(w.vb, h.b) AS y
+    FROM h JOIN v n ON n.label = h.named JOIN v w ON w.family = n.family
+    WHERE greatest(w.va, h.a) < least(w.vb, h.b)
+),
+pieces AS (
+    SELECT site_id, x, y, label FROM covered
+    UNION ALL
+    -- the days no version covers (before, between and after them) stay on the named label
+    SELECT site_id, coalesce(lag(y) OVER (PARTITION BY site_id, ha ORDER BY x), ha), x, named
+    FROM covered
+    UNION ALL
+    SELECT site_id, max(y), max(hb), min(named) FROM covered GROUP BY site_id, ha
+    UNION ALL
+    -- a label that is no version of a rate, or none of whose versions covers these days: all of them
+    SELECT h.site_id, h.a, h.b, h.named FROM h
+    WHERE NOT EXISTS (SELECT 1 FROM covered c WHERE c.site_id = h.site_id AND c.ha = h.a)
+),
+runs AS (
+    -- consecutive days on one tariff are one part
+    SELECT site_id, x, y, label,
+           CASE WHEN lag(y) OVER (PARTITION BY site_id ORDER BY x) = x
+                 AND lag(label) OVER (PARTITION BY site_id ORDER BY x) = label THEN 0 ELSE 1 END AS starts
+    FROM pieces WHERE y > x
+),
+numbered AS (
+    SELECT *, sum(starts) OVER (PARTITION BY site_id ORDER BY x ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS run
+    FROM runs
+)
+SELECT site_id, {label} AS utility_tariff_id, min(x) AS first_on, CAST(max(y) - INTERVAL 1 DAY AS DATE) AS last_on
+FROM numbered GROUP BY site_id, run, label ORDER BY site_id, first_on"""
     )
+    return parts.select(PARTS_SCHEMA.names).cast(PARTS_SCHEMA)
 
 
 def _parse(rows: list[dict]) -> dict[str, billing.UtilityRate]:
