@@ -37,10 +37,11 @@ def test_the_rule_and_what_is_recognized(tmp_path):
 def test_the_sites_csv_states_it(tmp_path):
     db = tmp_path / "w.duckdb"
     shutil.copy(hand.warehouse(tmp_path), db)
+    # site facts are dated: the override takes effect from 1 January 2025 (the v6 sites CSV's effective_on)
     (tmp_path / "override.csv").write_text(
-        "site_id,segment,revenue_model,energy_position,time_zone,port_id\n"
-        "H,public_dc,caas,customer,America/Chicago,H1\n"
-        "W,fleet,hardware_sale,landlord,America/Chicago,W1\n"
+        "site_id,segment,revenue_model,energy_position,effective_on,time_zone,port_id\n"
+        "H,public_dc,caas,customer,2025-01-01,America/Chicago,H1\n"
+        "W,fleet,hardware_sale,landlord,2025-01-01,America/Chicago,W1\n"
     )
     b = read(tmp_path / "override.csv")
     assert [(r["source_record"], r["field"], r["reason"]) for r in b.quarantine.to_pylist()] == [
@@ -51,4 +52,42 @@ def test_the_sites_csv_states_it(tmp_path):
     jan = _by_site(w, JAN)
     assert jan["H"]["energy_minor"] == 0  # the host sells H's energy now
     assert jan["H"]["caas_minor"] == 200_000
+    w.close()
+
+
+def test_an_undated_change_of_the_sites_csv_leaves_earlier_months_alone(tmp_path):
+    db = tmp_path / "w.duckdb"
+    shutil.copy(hand.warehouse(tmp_path), db)
+    # without effective_on, a changed fact takes effect from the first day of the current month:
+    # January 2025 stays as it was (the operator sells H's energy: $20.00)
+    (tmp_path / "override.csv").write_text(
+        "site_id,segment,revenue_model,energy_position,time_zone,port_id\nH,public_dc,caas,customer,America/Chicago,H1\n"
+    )
+    w = open_warehouse(db)
+    assert ingest_file(w, tmp_path / "override.csv").quarantined == 0
+    jan = _by_site(w, JAN)
+    assert (jan["H"]["energy_minor"], jan["H"]["caas_minor"]) == (2_000, 200_000)
+    # what the site is now: the customer's position (its latest facts)
+    pos = dict(w.con.sql(f"SELECT site_id, energy_position FROM ({ep.positions_sql()})").fetchall())
+    assert pos["H"] == "customer"
+    on_jan = dict(
+        w.con.sql(f"SELECT site_id, energy_position FROM ({ep.positions_sql(on=dt.date(2025, 1, 31))})").fetchall()
+    )
+    assert on_jan["H"] == "operator"
+    w.close()
+
+
+def test_an_amended_caas_line_shares_once(tmp_path):
+    db = tmp_path / "w.duckdb"
+    shutil.copy(hand.warehouse(tmp_path), db)
+    # E's CaaS line (1 port, $150, 15 % share from 11 January) amended under its own id to 2 ports on 15 February
+    (tmp_path / "amend.csv").write_text(
+        "contract_id,line_id,customer_id,site_id,line_type,event,effective_on,ports\nK-E,L4,CE,E,caas,amend,2025-02-15,2\n"
+    )
+    w = open_warehouse(db)
+    assert ingest_file(w, tmp_path / "amend.csv").quarantined == 0
+    feb = _by_site(w, dt.date(2025, 2, 1))
+    # the share runs all February over the two intervals (14 + 14 days): 8,000 × 15 % = 1,200, neither doubled
+    # nor lost; the fee: 15,000 × 14/28 + 30,000 × 14/28 = 7,500 + 15,000
+    assert (feb["E"]["energy_share_minor"], feb["E"]["caas_minor"]) == (1_200, 22_500)
     w.close()

@@ -103,7 +103,7 @@ def test_revenue_by_stream_sums_to_its_total_for_any_contracts(tmp_path_factory,
         s = base + dt.timedelta(days=start)
         one_time = kind in ("hardware", "installation")
         w.con.execute(
-            """INSERT INTO contracts (contract_id, line_id, customer_id, site_id, line_type, event, effective_on,
+            """INSERT INTO contract_events (contract_id, line_id, customer_id, site_id, line_type, event, effective_on,
                                       end_on, ports, quantity, unit_price_minor, currency)
                VALUES (?, 'L', ?, ?, ?, 'new', ?, ?, ?, ?, ?, 'USD')""",
             [f"C{i}", cust, site, kind, s, None if one_time or open_ended else s + dt.timedelta(days=length),
@@ -134,4 +134,42 @@ def test_revenue_by_stream_sums_to_its_total_for_any_contracts(tmp_path_factory,
                 f"AND amount_minor = {n * price}"
             ).fetchall()
             assert got, (i, m)
+    w.close()
+
+
+ONE_TIME = [
+    # a hardware line: 3 chargers × $8,900 delivered 10 January (2,670,000)
+    "KH,L1,H,SH,hardware_sale,hardware,new,2025-01-10,,,3,8900.00,USD,one_time",
+    # amended to 5 chargers on 5 March: the 2 added are recognized then (5 × 890,000 − 3 × 890,000 = 1,780,000)
+    "KH,L1,H,SH,hardware_sale,hardware,amend,2025-03-05,,,5,,,",
+    # amended to 4 on 1 April (one returned): a true-up of −890,000
+    "KH,L1,H,SH,hardware_sale,hardware,amend,2025-04-01,,,4,,,",
+    # installation: $3,000 at commissioning, re-priced to $4,500 in total on 5 March (+150,000), renewed unchanged (0)
+    "KH,L2,H,SH,hardware_sale,installation,new,2025-01-20,,,1,3000.00,USD,one_time",
+    "KH,L2,H,SH,hardware_sale,installation,amend,2025-03-05,,,1,4500.00,USD,one_time",
+    "KH,L2,H,SH,hardware_sale,installation,renew,2025-05-01,,,1,4500.00,USD,one_time",
+    # the old one-row-per-interval form: an amend row under its own line id holds what it adds, recognized whole
+    "KH,L1-A1,H,SH,hardware_sale,hardware,amend,2025-02-01,,,2,8900.00,USD,one_time",
+]
+
+
+def test_one_time_lines_recognize_a_true_up_of_each_change(tmp_path):
+    header = "contract_id,line_id,customer_id,site_id,revenue_model,line_type,event,effective_on,end_on,ports,quantity,unit_price,currency,billing_period"  # fmt: skip
+    (tmp_path / "contracts.csv").write_text(header + "\n" + "\n".join(ONE_TIME) + "\n")
+    w = open_warehouse(tmp_path / "w.duckdb")
+    assert ingest_file(w, tmp_path / "contracts.csv").quarantined == 0
+    got = {
+        r["month"]: (r["hardware_minor"], r["installation_minor"])
+        for r in revenue.by_stream(w, dt.date(2025, 1, 1), dt.date(2025, 5, 1), by="customer").to_pylist()
+    }
+    assert got == {
+        "2025-01": (2_670_000, 300_000),
+        "2025-02": (1_780_000, 0),  # the legacy row, whole
+        "2025-03": (1_780_000, 150_000),
+        "2025-04": (-890_000, 0),
+        "2025-05": (0, 0),
+    }
+    # in all: the line's last total (4 × 890,000) plus the legacy row, and the installation's $4,500
+    assert sum(h for h, _ in got.values()) == 4 * 890_000 + 1_780_000
+    assert sum(i for _, i in got.values()) == 450_000
     w.close()

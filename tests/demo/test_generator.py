@@ -170,7 +170,15 @@ def test_all_segments_and_revenue_models(net, sites):
     assert {r["event"] for r in lines} >= {"new", "amend", "renew", "cancel"}
     assert {r["billing_period"] for r in lines} >= {"one_time", "monthly", "annual"}
     assert any(r["energy_share_pct"] for r in lines) and any(r["sla_credit_schedule"] for r in lines)
-    assert len({(r["contract_id"], r["line_id"]) for r in lines}) == len(lines)
+    # each line's history is events under the line's own id (the warehouse key: contract, line, event, date)
+    assert len({(r["contract_id"], r["line_id"], r["event"], r["effective_on"]) for r in lines}) == len(lines)
+    history = defaultdict(set)
+    for r in lines:
+        history[(r["contract_id"], r["line_id"])].add(r["event"])
+    assert all("new" in events for events in history.values())  # no line of the old one-row-per-interval form
+    assert any({"new", "renew"} <= events for events in history.values())
+    assert any({"new", "amend"} <= events for events in history.values())
+    assert any({"new", "cancel"} <= events for events in history.values())
     with open(out / "deal_stages.csv", newline="") as f:
         stages = {r["stage"] for r in csv.DictReader(f)}
     assert stages >= {"prospect", "qualified", "proposal", "negotiation", "closed_won", "closed_lost"}

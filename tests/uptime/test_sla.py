@@ -89,3 +89,53 @@ def test_a_range_of_months_from_one_build_equals_month_by_month(wh):
     key = lambda r: (r["month"], r["contract_id"], r["line_id"])  # noqa: E731
     assert sorted(one, key=key) == sorted(each, key=key)
     assert any(r["credit_minor"] for r in one)
+
+
+# ---- a line's history as events under its own id (the v6 export) ------------------------------------------
+EVENT_CONTRACTS = [
+    # one CaaS line: 2 ports × $100.00, then from 16 March 3 ports × $120.00 with a 95 % commitment (10 % below it)
+    "K6,L4,K1,S1,caas,caas,new,2024-01-01,,2,,100.00,USD,monthly,84,,97,port,97:5;95:10;90:25,",
+    "K6,L4,K1,S1,caas,caas,amend,2025-03-16,,3,,120.00,USD,,,,95,,95:10;90:25,",
+    # a site-scope maintenance line cancelled on 20 March: evaluated for its 19 days in force
+    "K7,L5,K1,S1,hardware_sale,maintenance,new,2024-01-01,,2,,50.00,USD,annual,12,,97,site,97:5;95:10;90:25,month",
+    "K7,L5,K1,S1,hardware_sale,maintenance,cancel,2025-03-20,,,,,,,,,,,,",
+]
+
+
+@pytest.fixture(scope="module")
+def wh_events(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sla-events")
+    log = hourly("C1", D(2025, 3, 1), D(2025, 4, 1), skip=[]) + [
+        status("C1", D(2025, 3, 3), 1, "Faulted", "GroundFailure"),
+        status("C1", D(2025, 3, 4, 1), 1, "Available"),
+        status("C1", D(2025, 3, 5), 2, "Faulted", "HighTemperature"),
+        status("C1", D(2025, 3, 7, 2), 2, "Available"),
+    ]
+    write_network(folder, SITES, log)
+    (folder / "contracts.csv").write_text(HEADER + "\n" + "\n".join(EVENT_CONTRACTS) + "\n")
+    w = ingest(folder, folder / "w.duckdb")
+    assert ingest_file(w, folder / "contracts.csv").quarantined == 0
+    yield w
+    w.close()
+
+
+def test_a_line_with_several_intervals_is_one_line(wh_events):
+    from evrevops.contracts import revenue
+
+    rows = {(r["contract_id"], r["line_id"]): r for r in sla.credits(wh_events, dt.date(2025, 3, 1)).to_pylist()}
+    assert set(rows) == {("K6", "L4"), ("K7", "L5")}  # one row per line, however many intervals
+    line = rows[("K6", "L4")]
+    # the terms in force on 31 March: 95 %, 95:10;90:25 (P1's 96.64 % is no breach now, P2's 93.28 % is)
+    assert (line["sla_uptime_pct"], line["ports_measured"], line["ports_breached"]) == (95.0, 2, 1)
+    # the fee over both intervals: 2 × $100 × 15/31 + 3 × $120 × 16/31 = 876,000/31 = 28,258.06
+    assert line["fee_minor"] == 28258
+    # port scope: P2 carries half the fee at 10 %: 876,000/31 × 10 % / 2 = 1,412.90
+    assert line["credit_minor"] == 1413
+    gone = rows[("K7", "L5")]
+    # 2 × $50 for 19 of 31 days (cancelled on the 20th) = 6,129.03; the site's uptime (2 × 44,640 − 4,500) /
+    # (2 × 44,640) = 94.96 % is below 95: 10 %
+    assert (gone["fee_minor"], gone["credit_pct"], gone["credit_minor"]) == (6129, 10.0, 613)
+    # recognized once per line: no interval doubles a credit
+    credits = revenue.sla_credit_lines(wh_events, dt.date(2025, 3, 1), dt.date(2025, 3, 1)).to_pylist()
+    assert sorted(r["amount_minor"] for r in credits) == [-1413, -613]
+    assert {r["revenue_model"] for r in credits} == {"caas", "hardware_sale"}

@@ -1,11 +1,13 @@
 """Monthly recurring revenue and its movements (handbook §6).
 
-A contract row is a **priced interval** ``[effective_on, end_on)`` of ``ports ×
-unit_price`` per month (docs/formats.md, "Contracts CSV"): the MRR of a
-customer on a day is the sum of its recurring rows in force that day
-(``software``, ``caas`` and ``maintenance`` lines; ``cancel`` rows are never in
-force; a CaaS energy share is not recurring). A month's MRR is the MRR on its
-last day.
+The contract line events are replayed into **priced intervals** ``[effective_on, end_on)``
+of ``ports × unit_price`` per month (view ``contract_lines``,
+:mod:`evrevops.warehouse.contract_lines`; docs/formats.md, "Contracts CSV"): the MRR of a
+customer on a day is the sum of its recurring intervals in force that day (``software``,
+``caas`` and ``maintenance`` lines; a cancelled line has no interval after its cancellation;
+a CaaS energy share is not recurring). A month's MRR is the MRR on its last day. The
+intervals are derived from every event kept, so a month's MRR stays what it was whatever
+is ingested later about later dates.
 
 Movements of month *M* per customer (or per customer and stream), with
 ``start`` = MRR at the end of *M−1* and ``end`` = at the end of *M*:
@@ -17,8 +19,8 @@ Movements of month *M* per customer (or per customer and stream), with
 
 so ``mrr_end = mrr_start + new + expansion + reactivation − contraction −
 churn`` holds for every row, and for every sum of rows. Roll-ups (segment,
-stream, network) add the customers' movements; amounts in different currencies
-are never added.
+stream, network) add the customers' movements (a customer's segment is the customers CSV's,
+an account's, not a site's dated fact); amounts in different currencies are never added.
 
 A customer's **cohort** is the calendar quarter of its first recurring
 contract (``2025Q1``).
@@ -39,6 +41,7 @@ import datetime as dt
 
 import pyarrow as pa
 
+from evrevops.warehouse import contract_lines as cl
 from evrevops.warehouse.db import Warehouse
 
 RECURRING = ("software", "caas", "maintenance")
@@ -55,8 +58,11 @@ def _month_ends(first: dt.date, last: dt.date) -> list[dt.date]:
     return out
 
 
-def mrr_sql(month: dt.date, by: str) -> str:
-    """SQL of the month's MRR movements at grain *by* (customer, segment, stream or network)."""
+def mrr_sql(month: dt.date, by: str, lines: str = cl.VIEW) -> str:
+    """SQL of the month's MRR movements at grain *by* (customer, segment, stream or network).
+
+    *lines* is the relation of priced contract intervals (default: the ``contract_lines`` view).
+    """
     if by not in BY:
         raise ValueError(f"unknown grain {by!r}; use one of {', '.join(BY)}")
     m0 = month.replace(day=1)
@@ -70,8 +76,8 @@ def mrr_sql(month: dt.date, by: str) -> str:
 WITH rows AS (
     SELECT c.customer_id, {stream} AS stream, c.currency, c.effective_on, c.end_on,
            CAST(c.ports AS BIGINT) * c.unit_price_minor AS mrr
-    FROM contracts c
-    WHERE c.line_type IN ({recurring}) AND c.event <> 'cancel' AND c.ports IS NOT NULL AND c.unit_price_minor IS NOT NULL
+    FROM {lines} c
+    WHERE c.line_type IN ({recurring}) AND c.ports IS NOT NULL AND c.unit_price_minor IS NOT NULL
       AND c.customer_id IS NOT NULL
 ), ends AS (
     -- every month-end from the first contract to this month (new vs reactivation needs the history)

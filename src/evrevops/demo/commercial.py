@@ -1,15 +1,19 @@
 """Contracts, deals and their stage history, projects and incentives (handbook §2, §6-§8).
 
-Contract lines follow one convention, documented in docs/demo.md: every row is
-a priced interval ``[effective_on, end_on)`` of ``ports × unit_price`` (per port
-per month for recurring lines), so the MRR on a date is the sum of the rows in
-force; ``event`` says what kind of movement a row is. Each event has its own
-``line_id`` (the warehouse key is ``(contract_id, line_id)``):
+Contract lines are written as a subscription system exports them: the **events** of each
+line under the line's own ``line_id`` (the warehouse keeps every event, key ``(contract_id,
+line_id, event, effective_on)``, and replays them into priced intervals,
+:mod:`evrevops.warehouse.contract_lines`):
 
-- ``new`` (``L1``…), ``renew`` (``L3-R1``…: same ports and price, next term),
-- ``amend`` (``L3-A1``: the *added* ports of an expansion, co-terminous),
-- ``cancel`` (``L3-X``: effective and ending on the cancellation date, with the
-  cancelled ports; the row in force then has ``end_on`` = that date).
+- ``new`` opens a line (``L1`` hardware, ``L2`` installation, ``L3`` software, ``L4`` CaaS,
+  ``L5`` maintenance) with its ports and price, its ``end_on`` the end of its term;
+- ``renew`` (same line id) continues it at the end of its term with the same ports and price,
+  ``end_on`` the end of the next term;
+- ``amend`` (same line id) is an expansion: a recurring line's new **total** ports from the
+  expansion's commissioning, co-terminous; a hardware line's new total quantity (a true-up of
+  the added chargers, recognized at their delivery) and an installation line's new total price
+  (the added installation, at commissioning);
+- ``cancel`` (same line id) ends the line on the cancellation date.
 """
 
 from __future__ import annotations
@@ -150,6 +154,7 @@ def contracts(rng: np.random.Generator, net: Network, window: Window, deals: lis
             churn_on[cid] = min(d)
     base_contract: dict[str, str] = {}
     recurring_of_site: dict[str, dict] = {}
+    one_time: dict[str, tuple[dict, dict]] = {}  # a hardware sale's hardware and installation lines, for amendments
     n = 0
     for sd in deals:
         if sd.expansion:
@@ -166,6 +171,10 @@ def contracts(rng: np.random.Generator, net: Network, window: Window, deals: lis
                          "unit_price": _money(sd.hardware_c // max(sd.chargers, 1)), "billing_period": "one_time"})  # fmt: skip
             rows.append({**common, "line_id": "L2", "line_type": "installation", "event": "new", "effective_on": c_on,
                          "quantity": 1, "unit_price": _money(sd.installation_c), "billing_period": "one_time"})  # fmt: skip
+            one_time[sd.site_id] = (
+                {"unit_c": sd.hardware_c // max(sd.chargers, 1), "quantity": sd.chargers},
+                {"total_c": sd.installation_c},
+            )
         if sd.model in ("hardware_sale", "software_only"):
             annual = rng.random() < (0.45 if sd.segment != "residential" else 0.2)
             annual = annual or not any(v["billing_period"] == "annual" for v in recurring_of_site.values())
@@ -194,23 +203,30 @@ def contracts(rng: np.random.Generator, net: Network, window: Window, deals: lis
         if line is not None:
             line["start"] = c_on
             line["ports"] = sd.ports
-    # expansions: amend rows with the added ports (+ hardware and installation for hardware sales)
+    # expansions: amend events under the lines' own ids: the new totals (hardware and installation for hardware sales)
     amends: dict[str, list[tuple[dt.date, int]]] = {}
-    for sd in deals:
-        if not sd.expansion:
-            continue
+    for sd in sorted((d for d in deals if d.expansion), key=lambda d: (d.site_id, d.commissioned)):
         k = base_contract[sd.site_id]
         common = {"contract_id": k, "customer_id": sd.customer_id, "site_id": sd.site_id, "revenue_model": sd.model,
                   "currency": P.CURRENCY}  # fmt: skip
         if sd.model == "hardware_sale":
-            rows.append({**common, "line_id": "L1-A1", "line_type": "hardware", "event": "amend",
-                         "effective_on": sd.commissioned - dt.timedelta(days=14), "quantity": sd.chargers,
-                         "unit_price": _money(sd.hardware_c // max(sd.chargers, 1)), "billing_period": "one_time"})  # fmt: skip
-            rows.append({**common, "line_id": "L2-A1", "line_type": "installation", "event": "amend",
-                         "effective_on": sd.commissioned, "quantity": 1, "unit_price": _money(sd.installation_c),
+            hw_line, inst_line = one_time[sd.site_id]
+            unit = sd.hardware_c // max(sd.chargers, 1)
+            if unit == hw_line["unit_c"]:  # the same charger at the same price: the line's new total quantity
+                hw_line["quantity"] += sd.chargers
+                rows.append({**common, "line_id": "L1", "line_type": "hardware", "event": "amend",
+                             "effective_on": sd.commissioned - dt.timedelta(days=14), "quantity": hw_line["quantity"],
+                             "unit_price": _money(unit), "billing_period": "one_time"})  # fmt: skip
+            else:  # another charger at another price: an order line of its own
+                rows.append({**common, "line_id": f"L1-{sd.commissioned:%Y%m%d}", "line_type": "hardware",
+                             "event": "new", "effective_on": sd.commissioned - dt.timedelta(days=14),
+                             "quantity": sd.chargers, "unit_price": _money(unit), "billing_period": "one_time"})  # fmt: skip
+            inst_line["total_c"] += sd.installation_c
+            rows.append({**common, "line_id": "L2", "line_type": "installation", "event": "amend",
+                         "effective_on": sd.commissioned, "quantity": 1, "unit_price": _money(inst_line["total_c"]),
                          "billing_period": "one_time"})  # fmt: skip
         amends.setdefault(sd.site_id, []).append((sd.commissioned, sd.ports))
-    # recurring lines: new, renewals, amendments, cancellation
+    # recurring lines: new, renewals, amendments (the new total ports), cancellation, all under the line's id
     horizon = window.end
     for site_id, line in recurring_of_site.items():
         cust = line["customer_id"]
@@ -226,17 +242,14 @@ def contracts(rng: np.random.Generator, net: Network, window: Window, deals: lis
             end = _add_months(start, term)
             cut = stop is not None and stop < end
             row_end = stop if cut else end
-            lid = line["line_id"] if r == 0 else f"{line['line_id']}-R{r}"
-            rows.append({**base, "line_id": lid, "event": "new" if r == 0 else "renew", "effective_on": start,
-                         "end_on": row_end, "ports": ports_now})  # fmt: skip
-            for i, (on, add) in enumerate([a for a in pend if start <= a[0] < row_end]):
-                rows.append({**base, "line_id": f"{line['line_id']}-A{i + 1}", "event": "amend", "effective_on": on,
-                             "end_on": row_end, "ports": add})  # fmt: skip
+            rows.append({**base, "event": "new" if r == 0 else "renew", "effective_on": start, "end_on": end,
+                         "ports": ports_now})  # fmt: skip
+            for on, add in [a for a in pend if start <= a[0] < row_end]:
                 ports_now += add
+                rows.append({**base, "event": "amend", "effective_on": on, "end_on": end, "ports": ports_now})
             pend = [a for a in pend if a[0] >= row_end]
             if cut:
-                rows.append({**base, "line_id": f"{line['line_id']}-X", "event": "cancel", "effective_on": stop,
-                             "end_on": stop, "ports": ports_now})  # fmt: skip
+                rows.append({**base, "event": "cancel", "effective_on": stop, "ports": ports_now})
                 break
             if end >= horizon:
                 break

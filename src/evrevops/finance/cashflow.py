@@ -26,6 +26,14 @@ cost lands in the month of its ``incurred_on`` (never before ``t = 0``); capex-t
 ``capex`` when the model is ``caas`` and ``cost_of_sales`` when it is ``hardware_sale``;
 incentives (:mod:`evrevops.finance.incentives`) reduce a CaaS site's capex at ``t = 0``.
 Every amount is an integer, so a cash flow is exactly the sum of its parts.
+
+**Site facts by month.** A site's segment, revenue model and energy position are dated facts
+(:mod:`evrevops.warehouse.site_history`): each month takes those in force on its last day
+(:func:`evrevops.contracts.energy_position.site_months_sql`), and so do who bears each cost,
+whether a one-time capex cost is capex or cost of sales, and which segment defaults apply
+(:mod:`evrevops.finance.costs`). Projected months take the site's latest facts. Incentive
+programs are matched on the segment of the commissioning month. So a change stated today
+never rewrites an earlier month's cash flow.
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ from evrevops.finance import incentives as fi
 from evrevops.metrics import compute as mc
 from evrevops.money import div_round_sql
 from evrevops.uptime.timeline import add_months
+from evrevops.warehouse import contract_lines as cl
 from evrevops.warehouse.db import Warehouse
 
 DEFAULT_HORIZON_MONTHS = 120
@@ -87,14 +96,47 @@ def _scope(sites: list[str] | None) -> str:
 
 
 def actual_models_sql() -> str:
-    """The sites' own revenue model and energy position (``site_id, revenue_model, energy_position``)."""
+    """The sites' own latest facts (``site_id, segment, revenue_model, energy_position``).
+
+    A cash flow takes them month by month (:func:`site_months`); the latest say which sites
+    have a revenue model at all.
+    """
     return ep.positions_sql()
+
+
+def _capex_sql(site: str, facts: str) -> str:
+    """SQL of the one-time capex the operator bears as owner of CaaS chargers: ``(site_id, cost_type, currency, amount_minor)``.
+
+    *site* is a relation ``(site_id, m0)`` (``m0``: the commissioning month, where a cost
+    without ``incurred_on`` lands); *facts* a relation ``(site_id, month, segment,
+    revenue_model)`` covering the month of every cost: a cost is capex when the site is CaaS
+    on the last day of the month it falls in (and, for a segment default, of that segment).
+    """
+    return f"""SELECT c.site_id, c.cost_type, c.currency, c.amount_minor
+        FROM ({fc.resolved_sql()}) c JOIN {site} s ON s.site_id = c.site_id
+        JOIN {facts} f ON f.site_id = c.site_id
+         AND f.month = CAST(date_trunc('month', coalesce(c.incurred_on, s.m0)) AS DATE)
+        WHERE c.basis = 'one_time' AND list_contains({list(fc.CAPEX_TYPES)}, c.cost_type)
+          AND f.revenue_model = 'caas' AND (c.default_segment IS NULL OR c.default_segment = f.segment)"""
+
+
+def _facts_sql(sites: str, first: dt.date, last: dt.date, contracts: str, models: str | None) -> str:
+    """SQL of ``(site_id, month, segment, revenue_model, energy_position)`` of relation *sites* over the months.
+
+    Each month's facts in force on its last day; with *models* (a relation ``(site_id,
+    revenue_model, energy_position)``), the model and position are those in every month.
+    """
+    f = ep.site_months_sql(first, last, contracts, sites=sites)
+    if models is None:
+        return f
+    return f"""SELECT f.site_id, f.month, f.segment, m.revenue_model, m.energy_position
+               FROM ({f}) f JOIN {models} m ON m.site_id = f.site_id"""
 
 
 def site_months(
     wh: Warehouse,
     *,
-    contracts: str = "contracts",
+    contracts: str = cl.VIEW,
     models: str | None = None,
     sites: list[str] | None = None,
     horizon_months: int = DEFAULT_HORIZON_MONTHS,
@@ -109,10 +151,12 @@ def site_months(
     wh : Warehouse
         The warehouse.
     contracts : str
-        Relation of the contract rows that price the sites (default: the ``contracts`` table).
+        Relation of the priced contract intervals that price the sites (default: the
+        ``contract_lines`` view; another relation needs its columns).
     models : str, optional
         Relation ``(site_id, revenue_model, energy_position)`` of the model each site is run
-        under; default: its own (:func:`actual_models_sql`).
+        under in every month; default: its own, month by month (the facts in force on each
+        month's last day).
     sites : list of str, optional
         Only these sites.
     horizon_months : int
@@ -120,7 +164,7 @@ def site_months(
     include_applied : bool
         Count incentives still ``applied`` for (not only awarded or paid).
     sla : bool
-        Net the SLA credits owed under the ``contracts`` table (false for priced alternatives,
+        Net the SLA credits owed under the ``contract_lines`` (false for priced alternatives,
         which carry no SLA).
     until : date, optional
         End every series with this month instead of after *horizon_months*: the months of a
@@ -131,14 +175,14 @@ def site_months(
     -------
     pyarrow.Table
         :data:`COLUMNS`, one row per site and month; money in integer minor units of
-        ``currency``; ``basis`` is ``actual``, ``estimated`` or ``projected``.
+        ``currency``; ``basis`` is ``actual``, ``estimated`` or ``projected``; ``segment``,
+        ``revenue_model`` and ``energy_position`` are the month's (in force on its last day).
     """
     if horizon_months < 1:
         raise ValueError("the horizon must be at least one month")
     con = wh.con
     p = f"_cf{next(_COUNTER)}_"
     d0, d1 = data_months(wh)
-    models_sql = models or f"({actual_models_sql()})"
     scope = _scope(sites)
     # with *until*, every site with something in the months: revenue or a cost before commissioning counts
     until_scope = (
@@ -154,13 +198,18 @@ def site_months(
         tables.append(p + name)
         return p + name
 
+    own = contracts == cl.VIEW
     try:
+        if own:  # the intervals, replayed from the line events once for every step
+            contracts = temp("lines", f"SELECT * FROM {cl.VIEW}")
+        # the sites with a revenue model (their latest facts; each month takes its own below)
+        models_sql = models or f"({ep.positions_sql(contracts)})"
         site = temp(
             "site",
             f"""WITH k AS (SELECT site_id, min(effective_on) AS first_on FROM {contracts} GROUP BY site_id),
                      o AS (SELECT site_id, min(incurred_on) AS first_on FROM site_costs
                            WHERE basis = 'one_time' AND site_id IS NOT NULL GROUP BY site_id)
-                SELECT s.site_id, s.customer_id, s.segment, m.revenue_model, m.energy_position,
+                SELECT s.site_id, s.customer_id,
                        CAST(date_trunc('month', c.commissioned_on) AS DATE) AS m0,
                        CAST(date_trunc('month', least(c.commissioned_on, coalesce(k.first_on, c.commissioned_on),
                                                       coalesce(o.first_on, c.commissioned_on))) AS DATE) AS start
@@ -177,6 +226,14 @@ def site_months(
         last_month = until.replace(day=1) if until else add_months(bounds[1], horizon_months - 1)
         end_sql = f"DATE '{last_month}'" if until else f"CAST(s.m0 + to_months({horizon_months - 1}) AS DATE)"
         d0s = f"DATE '{d0}'" if d0 else "NULL"
+        # the sites' facts of every month of the series, and of every month a one-time cost falls in
+        spans = con.sql(
+            f"""SELECT min(incurred_on), max(incurred_on) FROM site_costs
+                WHERE basis = 'one_time' AND (site_id IS NULL OR site_id IN (SELECT site_id FROM {site}))"""
+        ).fetchall()[0]
+        f_lo = min(lo, spans[0].replace(day=1)) if spans[0] else lo
+        f_hi = max(last_month, spans[1].replace(day=1)) if spans[1] else last_month
+        facts = temp("facts", _facts_sql(site, f_lo, f_hi, contracts, models))
         grid = temp(
             "grid",
             f"""WITH g AS (
@@ -184,12 +241,13 @@ def site_months(
                     FROM {site} s, range(0, date_diff('month', DATE '{lo}', DATE '{last_month}') + 1) r(k)
                     WHERE s.start + to_months(CAST(k AS INTEGER)) <= {end_sql}
                 )
-                SELECT *, CAST(date_diff('month', m0, month) AS INTEGER) AS t,
-                       CAST(month + INTERVAL 1 MONTH AS DATE) AS month_next,
-                       CASE WHEN {d0s} IS NOT NULL AND month BETWEEN {d0s} AND DATE '{d1}' THEN 'actual'
-                            WHEN month > DATE '{d1}' THEN 'projected'
+                SELECT g.*, f.segment, f.revenue_model, f.energy_position,
+                       CAST(date_diff('month', g.m0, g.month) AS INTEGER) AS t,
+                       CAST(g.month + INTERVAL 1 MONTH AS DATE) AS month_next,
+                       CASE WHEN {d0s} IS NOT NULL AND g.month BETWEEN {d0s} AND DATE '{d1}' THEN 'actual'
+                            WHEN g.month > DATE '{d1}' THEN 'projected'
                             ELSE 'estimated' END AS basis
-                FROM g""",
+                FROM g LEFT JOIN {facts} f ON f.site_id = g.site_id AND f.month = g.month""",
         )
         # ---- contract revenue: recognized up to the last actual month, at MRR after it ----------------
         rec = temp(
@@ -205,7 +263,7 @@ def site_months(
             f"""SELECT c.site_id, c.line_type AS stream, c.currency,
                        sum(CAST(c.ports AS BIGINT) * c.unit_price_minor) AS amount
                 FROM {contracts} c JOIN {site} s ON s.site_id = c.site_id
-                WHERE c.line_type IN ('software', 'caas', 'maintenance') AND c.event <> 'cancel'
+                WHERE c.line_type IN ('software', 'caas', 'maintenance')
                   AND c.ports IS NOT NULL AND c.unit_price_minor IS NOT NULL
                   AND c.effective_on <= DATE '{d1_end}' AND (c.end_on IS NULL OR c.end_on > DATE '{d1_end}')
                 GROUP BY ALL""",
@@ -228,8 +286,8 @@ def site_months(
                                "energy_cost_minor": pa.array([], pa.int64()), "sessions": pa.array([], pa.int64())})  # fmt: skip
         con.register(p + "energy_in", energy)
         sla_t = (
-            crev.sla_credit_lines(wh, max(d0, lo), min(d1, last_month))
-            if sla and d0 is not None and contracts == "contracts"
+            crev.sla_credit_lines(wh, max(d0, lo), min(d1, last_month), contracts)
+            if sla and d0 is not None and own
             else None
         )
         if sla_t is not None:
@@ -318,14 +376,19 @@ def site_months(
                 LEFT JOIN {share} s ON s.site_id = g.site_id AND s.month = g.month AND g.basis <> 'projected'
                 LEFT JOIN {share} sd ON sd.site_id = g.site_id AND sd.month = DATE '{d1}' AND g.basis = 'projected'""",
         )
-        # ---- costs the operator bears ----------------------------------------------------------------------
+        # ---- costs the operator bears: by each month's facts -----------------------------------------------
         costs_t = temp(
             "costs",
-            f"""SELECT c.*, s.revenue_model, s.energy_position, s.m0,
-                       {fc.operator_bears_sql("c.cost_type", "s.revenue_model", "s.energy_position", "mt.has")} AS borne
-                FROM ({fc.resolved_sql()}) c JOIN {site} s ON s.site_id = c.site_id
-                LEFT JOIN (SELECT site_id, TRUE AS has FROM {contracts} WHERE line_type = 'maintenance'
-                           AND event <> 'cancel' GROUP BY site_id) mt ON mt.site_id = c.site_id""",
+            f"""SELECT c.*, s.m0 FROM ({fc.resolved_sql()}) c JOIN {site} s ON s.site_id = c.site_id""",
+        )
+        # when a site's first maintenance line starts (from then it bears maintenance under a hardware sale)
+        maint = temp(
+            "maint",
+            f"""SELECT site_id, min(effective_on) AS first_on FROM {contracts}
+                WHERE line_type = 'maintenance' AND site_id IN (SELECT site_id FROM {site}) GROUP BY site_id""",
+        )
+        borne = fc.operator_bears_sql(
+            "c.cost_type", "g.revenue_model", "g.energy_position", "mt.first_on < g.month_next"
         )
         port_days = temp(
             "pdays",
@@ -336,7 +399,7 @@ def site_months(
                            AS port_days
                 FROM {costs_t} c JOIN {grid} g ON g.site_id = c.site_id
                 JOIN ports p ON p.site_id = c.site_id AND p.commissioned_on IS NOT NULL
-                WHERE c.borne AND c.basis = 'per_port_month'
+                WHERE c.basis = 'per_port_month'
                 GROUP BY ALL""",
         )
         # days of the month the site had at least one port in service (for per-month costs)
@@ -352,7 +415,7 @@ def site_months(
                        greatest(0, date_diff('day', greatest(g.month, x.a, coalesce(c.start_on, g.month)),
                                              least(g.month_next, x.b, coalesce(c.end_on, g.month_next)))) AS days
                 FROM {costs_t} c JOIN {grid} g ON g.site_id = c.site_id JOIN site_span x ON x.site_id = c.site_id
-                WHERE c.borne AND c.basis = 'per_month'""",
+                WHERE c.basis = 'per_month'""",
         )
         days = "date_diff('day', g.month, g.month_next)"
         in_window = "(c.start_on IS NULL OR g.month_next > c.start_on) AND (c.end_on IS NULL OR g.month < c.end_on)"
@@ -360,7 +423,7 @@ def site_months(
             "clines",
             f"""SELECT g.site_id, g.month, c.cost_type,
                        CASE WHEN c.basis = 'one_time' AND list_contains({list(fc.CAPEX_TYPES)}, c.cost_type)
-                                 AND c.revenue_model = 'caas' THEN 'capex'
+                                 AND g.revenue_model = 'caas' THEN 'capex'
                             WHEN c.basis = 'one_time' AND list_contains({list(fc.CAPEX_TYPES)}, c.cost_type)
                                  THEN 'cost_of_sales'
                             ELSE c.cost_type END AS bucket,
@@ -379,17 +442,17 @@ def site_months(
                 JOIN {base} b ON b.site_id = g.site_id AND b.month = g.month
                 LEFT JOIN {port_days} pd ON pd.cost_id = c.cost_id AND pd.site_id = g.site_id AND pd.month = g.month
                 LEFT JOIN {active} ad ON ad.cost_id = c.cost_id AND ad.site_id = g.site_id AND ad.month = g.month
-                WHERE c.borne AND (
+                LEFT JOIN {maint} mt ON mt.site_id = g.site_id
+                WHERE coalesce({borne}, FALSE) AND (c.default_segment IS NULL OR c.default_segment = g.segment) AND (
                     (c.basis = 'one_time' AND CAST(date_trunc('month', coalesce(c.incurred_on, c.m0)) AS DATE) = g.month)
                     OR (c.basis <> 'one_time' AND {in_window}))""",
         )
-        capex = temp(
-            "capex",
-            f"""SELECT c.site_id, c.cost_type, c.currency, c.amount_minor
-                FROM {costs_t} c WHERE c.borne AND c.revenue_model = 'caas' AND c.basis = 'one_time'
-                  AND list_contains({list(fc.CAPEX_TYPES)}, c.cost_type)""",
+        capex = temp("capex", _capex_sql(site, facts))
+        # incentive programs are matched on the site's segment in its commissioning month
+        seg_at = (
+            f"(SELECT s.site_id, f.segment FROM {site} s JOIN {facts} f ON f.site_id = s.site_id AND f.month = s.m0)"
         )
-        awards = temp("awards", fi.awards_sql(capex, sites=site, include_applied=include_applied))
+        awards = temp("awards", fi.awards_sql(capex, sites=seg_at, include_applied=include_applied))
         share_amt = div_round_sql("b.site_energy_revenue * sh.share_num", "sh.share_den")
         cost_cols = {
             "network_minor": "network", "maintenance_cost_minor": "maintenance",
@@ -444,18 +507,44 @@ def awards(
 ) -> pa.Table:
     """The incentives that reduce each CaaS site's capex: nominal amount and award per incentive.
 
+    As :func:`site_months` nets them: the capex of the one-time costs that fall in months the
+    site is CaaS (its facts on the month's last day), programs matched on the segment of its
+    commissioning month (else its latest).
+
     Returns
     -------
     pyarrow.Table
         ``site_id``, ``incentive_id``, ``program``, ``kind``, ``currency``, ``eligible_minor``,
         ``nominal_minor``, ``award_minor`` [minor units].
     """
-    models_sql = models or f"({actual_models_sql()})"
-    scope = _scope(sites)
-    site = (
-        f"(SELECT s.* FROM sites s JOIN {models_sql} m ON m.site_id = s.site_id WHERE m.revenue_model = 'caas' {scope})"
-    )
-    capex = f"""(SELECT c.site_id, c.cost_type, c.currency, c.amount_minor FROM ({fc.resolved_sql()}) c
-                 JOIN {site} s ON s.site_id = c.site_id
-                 WHERE c.basis = 'one_time' AND list_contains({list(fc.CAPEX_TYPES)}, c.cost_type))"""
-    return wh.con.sql(fi.awards_sql(capex, sites=site, include_applied=include_applied)).to_arrow_table()
+    con = wh.con
+    p = f"_aw{next(_COUNTER)}_"
+    try:
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {p}site AS
+                SELECT s.site_id, CAST(date_trunc('month', c.commissioned_on) AS DATE) AS m0
+                FROM sites s LEFT JOIN (SELECT site_id, min(commissioned_on) AS commissioned_on FROM ports
+                                        GROUP BY site_id) c ON c.site_id = s.site_id
+                WHERE TRUE {_scope(sites)}"""
+        )
+        # the facts of every month a one-time cost falls in, and of the commissioning month
+        months = f"""(SELECT s.site_id, CAST(date_trunc('month', coalesce(c.incurred_on, s.m0)) AS DATE) AS month
+                      FROM ({fc.resolved_sql()}) c JOIN {p}site s ON s.site_id = c.site_id
+                      WHERE c.basis = 'one_time'
+                      UNION SELECT site_id, m0 FROM {p}site)"""
+        days = f"(SELECT site_id, month, CAST(month + INTERVAL 1 MONTH - INTERVAL 1 DAY AS DATE) AS d FROM {months} x WHERE month IS NOT NULL)"  # fmt: skip
+        model = "m.revenue_model" if models else "f.revenue_model"
+        only = f"JOIN {models} m ON m.site_id = x.site_id" if models else ""
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {p}facts AS
+                SELECT x.site_id, x.month, f.segment, {model} AS revenue_model
+                FROM {days} x JOIN ({ep.facts_on_sql(days)}) f ON f.site_id = x.site_id AND f.d = x.d {only}"""
+        )
+        capex = f"({_capex_sql(p + 'site', p + 'facts')})"
+        seg_at = f"""(SELECT s.site_id, coalesce(f.segment, l.segment) AS segment FROM {p}site s
+                      LEFT JOIN {p}facts f ON f.site_id = s.site_id AND f.month = s.m0
+                      LEFT JOIN ({ep.positions_sql()}) l ON l.site_id = s.site_id)"""
+        return con.sql(fi.awards_sql(capex, sites=seg_at, include_applied=include_applied)).to_arrow_table()
+    finally:
+        for t in ("site", "facts"):
+            con.execute(f"DROP TABLE IF EXISTS {p}{t}")

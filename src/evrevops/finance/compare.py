@@ -13,17 +13,27 @@ on the same ports, the same cost book, the same measured energy and incentives:
 * ``software_only``: network software per port-month.
 
 **Reference price** of a line, per unit (charger, port or port-month): the median over the
-other sites' contract rows of that line type, from the first level that has one: (1) sites of
+other sites' contract rows of that line type (of a hardware or installation line, its latest
+interval, which holds the line's total), from the first level that has one: (1) sites of
 the same segment whose ports have the same power type and rated kW; (2) the same segment and
 power type, as a price per rated kW × the site's kW; (3) the same segment. A price file
 (TOML, ``[prices]``) can state any of them instead: ``hardware_per_charger``,
 ``installation_per_port``, ``software_per_port_month``, ``caas_per_port_month``,
 ``maintenance_per_port_month`` (decimal text in the site's currency) and
 ``caas_energy_share_pct``. A model with a needed price that has no reference fails, naming it.
+
+Contract rows are the priced intervals of the contract lines (view ``contract_lines``); a
+reference row's segment is its site's on the day the interval starts (the price was agreed for
+a site of that segment). The compared site's own segment, revenue model and energy position,
+and the segment of the hardware sales that decide whether maintenance is sold with hardware,
+are a site's, not a month's: those in force at the end of the data (the last full month with
+sessions; site facts are dated, :mod:`evrevops.warehouse.site_history`). Each model's cash
+flow itself takes each month's facts (:mod:`evrevops.finance.cashflow`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import tomllib
 from dataclasses import dataclass
@@ -31,9 +41,12 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from evrevops.contracts import energy_position as ep
 from evrevops.finance import cashflow as cf
 from evrevops.finance import unit_economics as ue
 from evrevops.formats.base import to_minor
+from evrevops.uptime.timeline import add_months
+from evrevops.warehouse import contract_lines as cl
 from evrevops.warehouse.db import Warehouse
 
 MODELS = ("hardware_sale", "caas", "software_only")
@@ -72,21 +85,28 @@ def read_prices(path: str | Path) -> dict[str, str]:
     return {k: str(v) for k, v in prices.items()}
 
 
+def _data_end(wh: Warehouse) -> dt.date:
+    """The last day of the data: the last full month with sessions (site facts of a site, not a month, are taken then)."""
+    return add_months(cf.data_months(wh)[1], 1) - dt.timedelta(days=1)
+
+
 def _site(wh: Warehouse, site_id: str) -> dict:
     rows = wh.con.execute(
-        """WITH p AS (SELECT site_id, count(*) AS ports, count(DISTINCT charger_id) AS chargers,
-                             arg_max(power_type, rated_kw) AS power_type, max(rated_kw) AS rated_kw,
-                             min(commissioned_on) AS commissioned_on
-                      FROM ports WHERE site_id = ? GROUP BY site_id)
-           SELECT s.site_id, s.customer_id, s.segment, s.revenue_model, s.energy_position, p.ports, p.chargers,
-                  p.power_type, p.rated_kw, p.commissioned_on,
-                  coalesce((SELECT min(currency) FROM contracts WHERE site_id = s.site_id),
-                           (SELECT min(currency) FROM site_costs WHERE site_id = s.site_id), k.currency) AS currency
-           FROM sites s JOIN p ON p.site_id = s.site_id LEFT JOIN customers k ON k.customer_id = s.customer_id""",
+        f"""WITH p AS (SELECT site_id, count(*) AS ports, count(DISTINCT charger_id) AS chargers,
+                              arg_max(power_type, rated_kw) AS power_type, max(rated_kw) AS rated_kw,
+                              min(commissioned_on) AS commissioned_on
+                       FROM ports WHERE site_id = ? GROUP BY site_id)
+            SELECT s.site_id, s.customer_id, f.segment, f.revenue_model, f.stated_position, p.ports, p.chargers,
+                   p.power_type, p.rated_kw, p.commissioned_on,
+                   coalesce((SELECT min(currency) FROM {cl.VIEW} WHERE site_id = s.site_id),
+                            (SELECT min(currency) FROM site_costs WHERE site_id = s.site_id), k.currency) AS currency
+            FROM sites s JOIN p ON p.site_id = s.site_id LEFT JOIN customers k ON k.customer_id = s.customer_id
+            LEFT JOIN ({ep.positions_sql(on=_data_end(wh))}) f ON f.site_id = s.site_id""",
         [site_id],
     ).fetchall()
     if not rows:
         raise ValueError(f"unknown site {site_id!r} (or it has no ports)")
+    # energy_position: as the site's facts state it (None: it follows the revenue model)
     keys = ("site_id", "customer_id", "segment", "revenue_model", "energy_position", "ports", "chargers",
             "power_type", "rated_kw", "commissioned_on", "currency")  # fmt: skip
     site = dict(zip(keys, rows[0], strict=True))
@@ -108,13 +128,23 @@ def reference_prices(wh: Warehouse, site: dict) -> dict[str, Price]:
     out: dict[str, Price] = {}
     for key, (line, expr) in unit.items():
         share = "AND coalesce(TRY_CAST(c.energy_share_pct AS DOUBLE), 0) = 0" if line == "caas" else ""
+        # a one-time line's latest interval holds its total (an amendment's true-up is against the one before)
+        latest = (
+            f"""AND NOT EXISTS (SELECT 1 FROM {cl.VIEW} n WHERE n.contract_id = c.contract_id
+                                AND n.line_id = c.line_id AND n.effective_on > c.effective_on)"""
+            if line in ("hardware", "installation")
+            else ""
+        )
         rows = wh.con.execute(
             f"""WITH p AS (SELECT site_id, count(*) AS ports, arg_max(power_type, rated_kw) AS power_type,
                                   max(rated_kw) AS rated_kw FROM ports GROUP BY site_id),
-                     r AS (SELECT s.segment, p.power_type, p.rated_kw, {expr} AS price, c.site_id
-                           FROM contracts c JOIN sites s ON s.site_id = c.site_id JOIN p ON p.site_id = c.site_id
-                           WHERE c.line_type = '{line}' AND c.event <> 'cancel' AND c.unit_price_minor IS NOT NULL
-                             AND c.site_id <> ? AND c.currency = ? AND s.segment = ? {share})
+                     iv AS (SELECT c.site_id, c.effective_on, p.power_type, p.rated_kw, {expr} AS price
+                            FROM {cl.VIEW} c JOIN p ON p.site_id = c.site_id
+                            WHERE c.line_type = '{line}' AND c.unit_price_minor IS NOT NULL
+                              AND c.site_id <> ? AND c.currency = ? {share} {latest}),
+                     f AS ({ep.facts_on_sql("(SELECT site_id, effective_on AS d FROM iv)")}),
+                     r AS (SELECT f.segment, iv.power_type, iv.rated_kw, iv.price, iv.site_id
+                           FROM iv JOIN f ON f.site_id = iv.site_id AND f.d = iv.effective_on WHERE f.segment = ?)
                 SELECT 1, median(price), count(DISTINCT site_id) FROM r WHERE power_type = ? AND rated_kw = ?
                 UNION ALL
                 SELECT 2, median(price / rated_kw) * ?, count(DISTINCT site_id) FROM r WHERE power_type = ?
@@ -135,9 +165,10 @@ def reference_prices(wh: Warehouse, site: dict) -> dict[str, Price]:
             out[key] = Price(int(round(hit[1])), f"median of {hit[2]} site(s): {what[hit[0]]}")
     # maintenance is part of a hardware sale where most of the segment's hardware sales carry it
     frac = wh.con.execute(
-        """SELECT avg(CASE WHEN EXISTS (SELECT 1 FROM contracts m WHERE m.site_id = s.site_id
-                                        AND m.line_type = 'maintenance' AND m.event <> 'cancel') THEN 1 ELSE 0 END)
-           FROM sites s WHERE s.segment = ? AND s.revenue_model = 'hardware_sale' AND s.site_id <> ?""",
+        f"""SELECT avg(CASE WHEN EXISTS (SELECT 1 FROM {cl.VIEW} m WHERE m.site_id = s.site_id
+                                         AND m.line_type = 'maintenance') THEN 1 ELSE 0 END)
+            FROM ({ep.positions_sql(on=_data_end(wh))}) s
+            WHERE s.segment = ? AND s.revenue_model = 'hardware_sale' AND s.site_id <> ?""",
         [site["segment"], site["site_id"]],
     ).fetchall()[0][0]
     if not frac or frac < 0.5:
@@ -150,7 +181,7 @@ def _rows(site: dict, model: str, prices: dict[str, Price], share_pct: str | Non
     """Contract rows pricing *site* under *model*: one set per group of ports commissioned together."""
     out = []
     base = {"customer_id": site["customer_id"], "site_id": site["site_id"], "revenue_model": model,
-            "currency": site["currency"], "contract_id": f"PRICED-{model}"}  # fmt: skip
+            "currency": site["currency"], "contract_id": f"PRICED-{model}", "legacy": False}  # fmt: skip
     for i, (on, off, ports, chargers, delivered) in enumerate(groups):
 
         def row(line: str, i: int = i, on=on, **kw) -> dict:
@@ -236,7 +267,8 @@ def compare(
                     f"({site['segment']}, {site['power_type']} {site['rated_kw']:g} kW); give them in a price file"
                 )
             name = f"_priced{next(_COUNTER)}"
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM contracts WHERE FALSE")
+            # rows of the model, as priced intervals: the columns of contract_lines, one interval per line
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {cl.VIEW} WHERE FALSE")
             rows = _rows(site, model, prices, share_pct, groups)
             if rows:
                 cols = sorted({k for r in rows for k in r})

@@ -73,7 +73,9 @@ def awards_sql(capex: str, sites: str = "sites", include_applied: bool = False) 
     """SQL of every applicable incentive of every site, with its nominal amount and award.
 
     *capex* is a relation ``(site_id, cost_type, currency, amount_minor)`` of the capex the
-    operator bears (one row per cost row). Returns ``site_id``, ``incentive_id``, ``program``,
+    operator bears (one row per cost row); *sites* a relation ``(site_id, segment)``, the segment a
+    program of a segment is matched on (a dated site fact: :mod:`evrevops.finance.cashflow` passes
+    the site's in its commissioning month). Returns ``site_id``, ``incentive_id``, ``program``,
     ``kind``, ``currency``, ``eligible_minor``, ``basis_minor``, ``nominal_minor``,
     ``award_minor``.
     """

@@ -16,6 +16,11 @@
 Months must lie within the session data (a P&L is of actual months only). Amounts are integer
 minor units per currency; each row's cost of revenue is the sum of its cost columns and every
 grain sums to the network.
+
+A site's segment and revenue model are dated facts (:mod:`evrevops.warehouse.site_history`):
+each month's costs and ports are grouped by the site's facts in force on the month's last day,
+as its revenue is (:mod:`evrevops.contracts.revenue`), so a P&L of a past month stays what it
+was when a site changes segment or model later.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import datetime as dt
 
 import pyarrow as pa
 
+from evrevops.contracts import energy_position as ep
 from evrevops.contracts import revenue as crev
 from evrevops.finance import cashflow as cf
 from evrevops.money import div_round_sql
@@ -84,7 +90,11 @@ def pnl(
     try:
         out = con.sql(
             f"""
-WITH sites_at AS (SELECT s.site_id, s.customer_id, s.segment, s.revenue_model FROM sites s),
+WITH sites_at AS (
+    -- each site's facts of each month, on the month's last day
+    SELECT s.site_id, s.customer_id, f.month, f.segment, f.revenue_model
+    FROM sites s JOIN ({ep.site_months_sql(first, last)}) f ON f.site_id = s.site_id
+),
 assets AS (
     -- what each CaaS site cost its operator, net of incentives, in the month it fell in
     SELECT site_id, currency, month, capex_minor - incentives_minor AS amount FROM _pnl_cf
@@ -117,11 +127,11 @@ rev AS (
 ),
 cost AS (
     SELECT {key if by == "network" else f"s.{_KEY[by]}"} AS k, c.month, c.currency, {cost_cols}
-    FROM site_costs c JOIN sites_at s ON s.site_id = c.site_id GROUP BY ALL
+    FROM site_costs c JOIN sites_at s ON s.site_id = c.site_id AND s.month = c.month GROUP BY ALL
 ),
 prt AS (
     SELECT {key if by == "network" else f"s.{_KEY[by]}"} AS k, p.month, CAST(sum(p.ports) AS BIGINT) AS ports
-    FROM ports_at p JOIN sites_at s ON s.site_id = p.site_id GROUP BY ALL
+    FROM ports_at p JOIN sites_at s ON s.site_id = p.site_id AND s.month = p.month GROUP BY ALL
 ),
 keys AS (SELECT k, month, currency FROM rev UNION SELECT k, month, currency FROM cost)
 SELECT x.k AS {name}, strftime(x.month, '%Y-%m') AS month, x.currency,

@@ -9,6 +9,12 @@ Conventions: month ``t = 0`` is the commissioning month and is not discounted; c
 incentives are in the cash flow of the month they fall in, so the handbook's "first month
 where cumulative cash flow ≥ capex" is the first ``t`` where the cumulative cash flow
 including capex is ≥ 0.
+
+A site's segment, revenue model and energy position are dated facts, and its monthly cash
+flow takes each month's (:mod:`evrevops.finance.cashflow`). The unit economics of a site are
+one figure, not a month's: its row (and so the ranking and summary by segment or model) takes
+the facts in force at the **end of the data**, the last actual month (a site whose months all
+come after it: its first month's).
 """
 
 from __future__ import annotations
@@ -173,7 +179,13 @@ def from_months(months: pa.Table, discount_rate: float = DEFAULT_DISCOUNT_RATE) 
     basis = c["basis"]
     actual = basis == "actual"
     k0 = int(np.searchsorted(tt, 0))  # every series has its commissioning month t = 0
-    first = {k: c[k][:, k0] for k in ("customer_id", "segment", "revenue_model", "energy_position", "currency")}
+    # a site's facts: those of the last actual month of the data (the end of the data), else its first month's
+    present = np.not_equal(basis, None).astype(bool)
+    kd = int(len(tt) - 1 - np.argmax(actual.any(axis=0)[::-1])) if actual.any() else k0
+    at_end = np.where(present[:, kd], kd, np.argmax(present, axis=1))
+    rows_ = np.arange(len(ids))
+    first = {k: c[k][rows_, at_end] for k in ("segment", "revenue_model", "energy_position")}
+    first = {"customer_id": c["customer_id"][:, k0], **first, "currency": c["currency"][:, k0]}
     op = sum(c[k].astype(np.int64) for k in OPERATING) - sum(c[k].astype(np.int64) for k in OPERATING_COSTS)
     # operating run rate: the last twelve actual months, else the first twelve of the horizon
     rank_from_end = np.cumsum(actual[:, ::-1], axis=1)[:, ::-1]

@@ -3,8 +3,9 @@
 A forecast made on ``as_of`` uses only what was known that day: the deals and stages as they stood
 (:mod:`evrevops.pipeline.funnel`), and the projects' milestones done by then
 (:mod:`evrevops.pipeline.projects`). A deal's installation amount is recognized on its
-commissioning day, and its hardware amount on delivery: the median lead of hardware contract rows
-before their site's commissioning, learned from the projects commissioned by then. Three sources:
+commissioning day, and its hardware amount on delivery: the median lead of the hardware contract
+intervals' starts (view ``contract_lines``) before their site's commissioning, learned from the
+projects commissioned by then. Three sources:
 
 * **open projects** (won, not commissioned by ``as_of``): at their expected commissioning (planned
   date + the delay seen so far) + a further slip drawn from the commissioning slips of the
@@ -73,7 +74,7 @@ def _history(wh: Warehouse, as_of: dt.date) -> tuple[dict[str, np.ndarray], np.n
     # hardware is delivered (and recognized) before commissioning: the median lead of the sites commissioned
     lead = wh.con.sql(
         f"""SELECT median(date_diff('day', c.effective_on, p.actual_on)) FROM projects p
-            JOIN contracts c ON c.site_id = p.site_id AND c.line_type = 'hardware' AND c.event <> 'cancel'
+            JOIN contract_lines c ON c.site_id = p.site_id AND c.line_type = 'hardware'
             WHERE p.milestone = 'commissioning' AND p.actual_on IS NOT NULL AND p.actual_on <= DATE '{as_of}'
               AND c.effective_on <= p.actual_on AND c.effective_on > p.actual_on - INTERVAL 120 DAY"""
     ).fetchall()[0][0]

@@ -16,11 +16,15 @@ Rules:
   and closed hours do not count against the operator; time without telemetry
   does, since it cannot be shown to be up) of the port, or of the site's
   ports together (Σ up / Σ measured time over the period's months);
-* **fee**: each contract row in force during the period (``effective_on ≤
-  day < end_on``; ``cancel`` rows never) is evaluated on its own: its
-  ``ports × unit_price`` per month, prorated by the days it was in force,
-  ``fee = Σ_months ports × unit_price × days_in_force / days_in_month`` (an
-  amendment row adding ports carries its own fee, so credits add up);
+* **lines**: the SLA-bearing lines are read from the priced intervals of the contract lines
+  (view ``contract_lines``, :mod:`evrevops.warehouse.contract_lines`). A line with several
+  intervals in the period (an amendment, a renewal) is one line, evaluated with the terms
+  (commitment, scope, period, schedule, site) of its interval in force on the period's last
+  day, or else of the latest one started in it; a legacy amendment row (under its own line id,
+  adding ports) is a line of its own, with its own fee, so credits add up;
+* **fee**: the line's ``ports × unit_price`` per month over every interval in force during the
+  period (``effective_on ≤ day < end_on``), prorated by the days each was in force,
+  ``fee = Σ_intervals Σ_months ports × unit_price × days_in_force / days_in_month``;
 * **credit**: site scope ``fee × tier``; port scope each port carries
   ``fee / measured ports`` and ``credit = Σ_ports share × tier(port)``;
   computed exactly (integers over a common denominator of the month lengths), rounded half
@@ -33,6 +37,7 @@ Rules:
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -52,6 +57,8 @@ COLUMNS = (
 )  # fmt: skip
 
 
+LINES = "contract_lines"  # the priced intervals of the contract lines (evrevops.warehouse.contract_lines)
+_COUNTER = itertools.count()
 PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12}
 FEE_DEN = 377_580  # lcm(28, 29, 30, 31): every prorated fee is an integer over it
 
@@ -67,8 +74,11 @@ def evaluation_window(month: dt.date, period: str) -> dt.date | None:
     return T.add_months(m0, -(k - 1)) if m0.month % k == 0 else None
 
 
-def credits_sql(month: dt.date) -> str:
-    """SQL of the month's SLA evaluation, one row per SLA-bearing contract row (see :data:`COLUMNS`)."""
+def credits_sql(month: dt.date, lines: str = LINES) -> str:
+    """SQL of the month's SLA evaluation, one row per SLA-bearing contract line (see :data:`COLUMNS`).
+
+    *lines* is the relation of priced contract intervals (default: the ``contract_lines`` view).
+    """
     m0 = month.replace(day=1)
     m1 = T.add_months(m0, 1)
     starts = {p: evaluation_window(m0, p) for p in PERIOD_MONTHS}
@@ -84,29 +94,37 @@ def credits_sql(month: dt.date) -> str:
     periods = ", ".join(f"'{p}'" for p in evaluated)
     return f"""
 WITH cal(ms, me, days) AS (VALUES {months}),
-rows AS (
+iv AS (
+    SELECT * FROM {lines} WHERE effective_on < DATE '{m1}'
+), deciding AS (
+    -- each line's interval in force on the month's last day, else its latest started before: its terms
+    SELECT * FROM (
+        SELECT iv.*, row_number() OVER (PARTITION BY contract_id, line_id ORDER BY effective_on DESC) AS k FROM iv
+    ) x WHERE k = 1
+), rows AS (
     SELECT contract_id, line_id, customer_id, site_id, sla_scope AS scope, currency, sla_credit_schedule,
            coalesce(sla_period, 'month') AS period, CAST(sla_uptime_pct AS DECIMAL(18, 6)) AS sla_pct,
-           CASE coalesce(sla_period, 'month') {window} END AS w0,
-           ports, unit_price_minor, effective_on, end_on
-    FROM contracts
-    WHERE sla_uptime_pct IS NOT NULL AND event <> 'cancel' AND ports IS NOT NULL AND unit_price_minor IS NOT NULL
+           CASE coalesce(sla_period, 'month') {window} END AS w0
+    FROM deciding
+    WHERE sla_uptime_pct IS NOT NULL AND ports IS NOT NULL AND unit_price_minor IS NOT NULL
       AND coalesce(sla_period, 'month') IN ({periods})
 ), lines AS (
-    -- each row's fee over its measurement window: ports × unit price per month, prorated by days in force
-    SELECT r.contract_id, r.line_id, min(r.customer_id) AS customer_id, min(r.site_id) AS site_id,
-           min(r.scope) AS scope, min(r.currency) AS currency, min(r.period) AS period,
-           min(r.sla_pct) AS sla_pct, min(r.sla_credit_schedule) AS sla_credit_schedule,
-           min(r.w0) AS w0,
+    -- each line's fee over its measurement window: ports × unit price per month of every interval in force,
+    -- prorated by days in force
+    SELECT r.contract_id, r.line_id, r.customer_id, r.site_id, r.scope, r.currency, r.period, r.sla_pct,
+           r.sla_credit_schedule, r.w0,
            -- exact: over a common denominator of every month length (FEE_DEN), in integers
-           sum(CAST(r.ports AS HUGEINT) * r.unit_price_minor
-               * date_diff('day', greatest(r.effective_on, c.ms), least(coalesce(r.end_on, c.me), c.me))
+           sum(CAST(i.ports AS HUGEINT) * i.unit_price_minor
+               * date_diff('day', greatest(i.effective_on, c.ms), least(coalesce(i.end_on, c.me), c.me))
                * ({FEE_DEN} // c.days))
                AS fee_num
-    FROM rows r JOIN cal c ON c.ms >= r.w0 AND c.ms < DATE '{m1}'
-     AND r.effective_on < c.me AND (r.end_on IS NULL OR r.end_on > c.ms)
-     AND greatest(r.effective_on, c.ms) < least(coalesce(r.end_on, c.me), c.me)
-    GROUP BY r.contract_id, r.line_id
+    FROM rows r JOIN iv i ON i.contract_id = r.contract_id AND i.line_id = r.line_id
+     AND i.ports IS NOT NULL AND i.unit_price_minor IS NOT NULL
+    JOIN cal c ON c.ms >= r.w0 AND c.ms < DATE '{m1}'
+     AND i.effective_on < c.me AND (i.end_on IS NULL OR i.end_on > c.ms)
+     AND greatest(i.effective_on, c.ms) < least(coalesce(i.end_on, c.me), c.me)
+    GROUP BY r.contract_id, r.line_id, r.customer_id, r.site_id, r.scope, r.currency, r.period, r.sla_pct,
+             r.sla_credit_schedule, r.w0
 ), tiers AS (
     SELECT contract_id, line_id, CAST(split_part(t, ':', 1) AS DECIMAL(18, 6)) AS below_pct,
            CAST(split_part(t, ':', 2) AS DECIMAL(18, 6)) AS credit_pct
@@ -198,4 +216,12 @@ def credits_range(
     # the earliest measurement window any of the months evaluates
     start = min(w for m in months for w in (evaluation_window(m, p) for p in PERIOD_MONTHS) if w is not None)
     _fact.build(wh, start, m1, as_of=as_of, offline_after_s=offline_after_s, trailing=False)
-    return pa.concat_tables([wh.fetch(credits_sql(m)).select(list(COLUMNS)) for m in months])
+    if not isinstance(wh, Warehouse):
+        return pa.concat_tables([wh.fetch(credits_sql(m)).select(list(COLUMNS)) for m in months])
+    # the intervals are replayed from the events once for all the months
+    lines = f"_sla_lines{next(_COUNTER)}"
+    wh.con.execute(f"CREATE OR REPLACE TEMP TABLE {lines} AS SELECT * FROM {LINES}")
+    try:
+        return pa.concat_tables([wh.fetch(credits_sql(m, lines)).select(list(COLUMNS)) for m in months])
+    finally:
+        wh.con.execute(f"DROP TABLE IF EXISTS {lines}")

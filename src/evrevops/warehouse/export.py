@@ -1,7 +1,8 @@
 """Export a warehouse to Parquet files, one per table, for other engines (Spark) to read.
 
 ``export_parquet(wh, folder)`` writes ``<table>.parquet`` for every ingested table
-(:data:`evrevops.warehouse.schema.TABLES`, the ledger and quarantine, and the kept bills) and a
+(:data:`evrevops.warehouse.schema.TABLES`, the ledger and quarantine, the kept bills and the contract lines
+replayed from their events) and a
 ``manifest.json`` naming the schema version, the tables and their row counts, so a reader can
 check it got the whole warehouse. Instants stay UTC without an offset, as in the warehouse.
 """
@@ -15,7 +16,9 @@ from pathlib import Path
 from evrevops.warehouse.db import Warehouse
 from evrevops.warehouse.schema import SCHEMA_VERSION, TABLES
 
-EXTRA = ("ingest_ledger", "quarantine", "site_month_bills", "derived_facts")
+# besides the ingested tables: the ledger, the kept bills, and the contract lines replayed from their events
+# (a recursive replay Spark cannot run; it reads them as they are when exported)
+EXTRA = ("ingest_ledger", "quarantine", "site_month_bills", "derived_facts", "contract_lines")
 
 
 def export_parquet(wh: Warehouse, folder: str | Path) -> dict:

@@ -5,8 +5,9 @@ grid capacity were on any day (handbook §1, "Time of truth").
 (``effective_on``; NULL: since always, a site's first statement). A NULL value states nothing:
 the value before it holds. :data:`VIEW` (``site_history``) turns the statements into intervals
 ``[valid_from, valid_to)`` of local dates (NULL bounds: open), one row per interval and site,
-every column the last value stated on or before the interval's start; every site of ``sites``
-has at least one row (with NULL facts when it has none). A report reads the facts in force on
+every column the last value stated on or before the interval's start; a site's first statement
+holds since always (before it nothing else is known), and every site of ``sites`` has at least
+one row (with NULL facts when it has none). A report reads the facts in force on
 the day it reports (:func:`on_sql`); a monthly figure takes them on the month's last day, as
 MRR is taken at the month's end.
 
@@ -50,7 +51,10 @@ def history_sql(facts: str = TABLE, sites: str = "sites") -> str:
         for c in FACTS
     )
     return f"""SELECT site_id, valid_from, valid_to, {", ".join(FACTS)} FROM (
-    SELECT site_id, effective_on AS valid_from,
+    SELECT site_id,
+           -- a site's first statement holds since always, as the first evidence of a port does
+           CASE WHEN row_number() OVER (PARTITION BY site_id ORDER BY effective_on NULLS FIRST) = 1 THEN NULL
+                ELSE effective_on END AS valid_from,
            lead(effective_on) OVER (PARTITION BY site_id ORDER BY effective_on NULLS FIRST) AS valid_to, {held}
     FROM {facts}
 ) h
