@@ -6,6 +6,7 @@ peers' conformance cases (``../shared``); tests read it in place.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,12 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 @pytest.fixture(scope="session")
 def shared() -> Path:
+    """The shared data folder; a test that needs it is skipped, saying so, in a clone without it (CI has it)."""
     if not SHARED.is_dir():
-        pytest.fail(f"../shared not found at {SHARED}: tests need the shared data folder beside the project")
+        message = f"../shared not found at {SHARED}: this test reads the shared real data folder beside the project"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
     return SHARED
 
 
