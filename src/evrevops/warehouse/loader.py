@@ -328,13 +328,29 @@ def _follow_history(wh: Warehouse, batch: Batch) -> None:
         con.register("_touched_sites", written[site_history.TABLE].select(["site_id"]))
         con.execute(site_history.current_sql("_touched_sites"))
         con.unregister("_touched_sites")
+    ids = pa.schema([("port_id", pa.string())])
     ports = [
-        t.select(["port_id"])
+        t.select(["port_id"]).cast(ids)
         for name, t in written.items()
-        if name in ("ports", port_sites.TABLE, "sessions") and "port_id" in t.column_names and t.num_rows
+        if name in ("ports", port_sites.TABLE) and "port_id" in t.column_names and t.num_rows
     ]
+    sessions = written.get("sessions")
+    if sessions is not None and sessions.num_rows and {"port_id", "site_id"} <= set(sessions.column_names):
+        # a session where its port is now cannot move the port: only those elsewhere are looked at
+        con.register("_touched_sessions", sessions.select(["port_id", "site_id"]))
+        ports.append(
+            con.sql(
+                """SELECT DISTINCT CAST(s.port_id AS VARCHAR) AS port_id FROM _touched_sessions s
+                   LEFT JOIN ports p ON p.port_id = s.port_id
+                   WHERE s.port_id IS NOT NULL AND p.site_id IS DISTINCT FROM s.site_id"""
+            )
+            .to_arrow_table()
+            .cast(ids)
+        )
+        con.unregister("_touched_sessions")
+    ports = [t for t in ports if t.num_rows]
     if ports:
-        con.register("_touched_ports", pa.concat_tables([t.cast(pa.schema([("port_id", pa.string())])) for t in ports]))
+        con.register("_touched_ports", pa.concat_tables(ports))
         con.execute(port_sites.current_sql("_touched_ports"))
         con.unregister("_touched_ports")
 

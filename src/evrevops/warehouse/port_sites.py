@@ -81,11 +81,13 @@ WHERE p.site_id IS NOT NULL AND p.port_id NOT IN (SELECT port_id FROM {placement
   AND p.port_id NOT IN (SELECT port_id FROM {sessions} WHERE port_id IS NOT NULL AND site_id IS NOT NULL)"""
 
 
-def membership_sql(sessions: str = "sessions", placements: str = TABLE, sites: str = "sites") -> str:
+def membership_sql(
+    sessions: str = "sessions", placements: str = TABLE, sites: str = "sites", ports: str = "ports"
+) -> str:
     """SQL of each port's membership: ``port_id``, ``site_id``, ``from_on``, ``to_on`` (rule in the module docstring)."""
     order = "ORDER BY on_date NULLS FIRST, first_at NULLS FIRST, rank, site_id"
     return f"""WITH ev AS (
-    {evidence_sql(sessions, placements, sites)}
+    {evidence_sql(sessions, placements, sites, ports)}
 ), o AS (
     SELECT port_id, site_id, on_date, first_at, rank,
            row_number() OVER (PARTITION BY port_id {order}) AS n,
@@ -155,10 +157,14 @@ FROM {placements} a JOIN {placements} b
 
 def current_sql(port_ids: str | None = None) -> str:
     """``UPDATE`` of ``ports.site_id`` to each port's latest membership (*port_ids*: a relation of ids)."""
-    only = f"AND p.port_id IN (SELECT port_id FROM {port_ids})" if port_ids else ""
+    if port_ids:  # the evidence of those ports only (an ingest touches a few ports of many)
+        only = lambda t: f"(SELECT * FROM {t} WHERE port_id IN (SELECT port_id FROM {port_ids}))"  # noqa: E731
+        membership = membership_sql(only("sessions"), only(TABLE), "sites", only("ports"))
+    else:
+        membership = membership_sql()
     return f"""UPDATE ports AS p SET site_id = m.site_id
-        FROM (SELECT port_id, site_id FROM ({membership_sql()}) x WHERE to_on IS NULL) m
-        WHERE m.port_id = p.port_id AND p.site_id IS DISTINCT FROM m.site_id {only}"""
+        FROM (SELECT port_id, site_id FROM ({membership}) x WHERE to_on IS NULL) m
+        WHERE m.port_id = p.port_id AND p.site_id IS DISTINCT FROM m.site_id"""
 
 
 def history(wh, port_id: str) -> pa.Table:
