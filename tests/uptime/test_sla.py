@@ -34,20 +34,25 @@ CONTRACTS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def wh(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("sla")
+def _network(folder, contracts: list[str]):
+    """The March network with *contracts*: P1 down 1,500 min: 96.64 % (below 97: 5 %); P2 down 3,000 min:
+    93.28 % (below 95: 10 %)."""
     log = hourly("C1", D(2025, 3, 1), D(2025, 4, 1), skip=[]) + [
-        # P1 down 1,500 min: 96.64 % (below 97: 5 %); P2 down 3,000 min: 93.28 % (below 95: 10 %)
         status("C1", D(2025, 3, 3), 1, "Faulted", "GroundFailure"),
         status("C1", D(2025, 3, 4, 1), 1, "Available"),
         status("C1", D(2025, 3, 5), 2, "Faulted", "HighTemperature"),
         status("C1", D(2025, 3, 7, 2), 2, "Available"),
     ]
     write_network(folder, SITES, log)
-    (folder / "contracts.csv").write_text(HEADER + "\n" + "\n".join(CONTRACTS) + "\n")
+    (folder / "contracts.csv").write_text(HEADER + "\n" + "\n".join(contracts) + "\n")
     w = ingest(folder, folder / "w.duckdb")
     assert ingest_file(w, folder / "contracts.csv").quarantined == 0
+    return w
+
+
+@pytest.fixture(scope="module")
+def wh(tmp_path_factory):
+    w = _network(tmp_path_factory.mktemp("sla"), CONTRACTS)
     yield w
     w.close()
 
@@ -104,17 +109,7 @@ EVENT_CONTRACTS = [
 
 @pytest.fixture(scope="module")
 def wh_events(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("sla-events")
-    log = hourly("C1", D(2025, 3, 1), D(2025, 4, 1), skip=[]) + [
-        status("C1", D(2025, 3, 3), 1, "Faulted", "GroundFailure"),
-        status("C1", D(2025, 3, 4, 1), 1, "Available"),
-        status("C1", D(2025, 3, 5), 2, "Faulted", "HighTemperature"),
-        status("C1", D(2025, 3, 7, 2), 2, "Available"),
-    ]
-    write_network(folder, SITES, log)
-    (folder / "contracts.csv").write_text(HEADER + "\n" + "\n".join(EVENT_CONTRACTS) + "\n")
-    w = ingest(folder, folder / "w.duckdb")
-    assert ingest_file(w, folder / "contracts.csv").quarantined == 0
+    w = _network(tmp_path_factory.mktemp("sla-events"), EVENT_CONTRACTS)
     yield w
     w.close()
 
