@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import hashlib
 import json
+import shutil
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -13,11 +14,18 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from evrevops.cli import app
 from evrevops.demo import generate
 from evrevops.demo.pricing import TARIFF_INDEX, TARIFFS, price_sessions
 from evrevops.demo.tz import wall_to_utc
-from evrevops.formats import detect
+from evrevops.formats import detect, input_files
+from evrevops.metrics.compute import compute, refresh_kept
+from evrevops.tariffs.site_bills import month_bills
+from evrevops.warehouse import port_sites
+from evrevops.warehouse.db import open_warehouse
+from evrevops.warehouse.loader import ingest_file
 
 UTC = dt.UTC
 HB_16_ERRORS = {
@@ -137,10 +145,21 @@ def test_urdb_records_are_complete_and_unique(net):
     assert min(rates) >= 9 and max(rates) >= 20
 
 
+def _windows(sites: list[dict]) -> dict[str, list[tuple[str, str, str]]]:
+    """Each port's windows ``(site, commissioned_on, decommissioned_on)`` in date order (the undated rows;
+    a dated row repeats its site's ports with the facts from its ``effective_on``)."""
+    out = defaultdict(set)
+    for r in sites:
+        if not r["effective_on"]:
+            out[r["port_id"]].add((r["site_id"], r["commissioned_on"], r["decommissioned_on"]))
+    return {p: sorted(w, key=lambda x: x[1]) for p, w in out.items()}
+
+
 def test_sites_locations_and_cdrs_agree_on_ids(net, sites, cdrs):
     out, _ = net
     locs = json.loads((out / "locations.json").read_text())
-    site_of_port = {r["port_id"]: r["site_id"] for r in sites}
+    windows = _windows(sites)
+    site_of_port = {p: w[-1][0] for p, w in windows.items()}  # where the port is now
     tz_of_site = {r["site_id"]: r["time_zone"] for r in sites}
     assert {loc["id"] for loc in locs} == set(tz_of_site)
     for loc in locs:
@@ -150,7 +169,12 @@ def test_sites_locations_and_cdrs_agree_on_ids(net, sites, cdrs):
     assert {e["uid"] for loc in locs for e in loc["evses"]} == set(site_of_port)
     tariff_ids = {t["id"] for t in json.loads((out / "tariffs.json").read_text())}
     for c in cdrs:
-        assert site_of_port[c["cdr_location"]["evse_uid"]] == c["cdr_location"]["id"]
+        # a CDR names the site its port was at on the local day the session started
+        site = c["cdr_location"]["id"]
+        day = _ts(c["start_date_time"]).astimezone(ZoneInfo(tz_of_site[site])).date().isoformat()
+        assert any(
+            s == site and a <= day and (not b or day < b) for s, a, b in windows[c["cdr_location"]["evse_uid"]]
+        ), c["id"]
         for t in c["tariffs"]:
             assert t["id"] in tariff_ids
     assert len({c["id"] for c in cdrs}) == len(cdrs)
@@ -325,15 +349,17 @@ def test_utilization_fleet_above_commercial_above_residential(net, sites, cdrs):
     out, _ = net
     lo, hi = dt.date(2025, 11, 1), dt.date(2026, 1, 1)
     open_h: dict[str, float] = defaultdict(float)
-    seg_of_port = {}
+    seg_of_site = {}
     for r in sites:
+        if r["effective_on"]:  # a dated statement repeats its site's ports
+            continue
         a = max(lo, dt.date.fromisoformat(r["commissioned_on"]))
         b = min(hi, dt.date.fromisoformat(r["decommissioned_on"])) if r["decommissioned_on"] else hi
         open_h[r["segment"]] += max((b - a).days, 0) * 24
-        seg_of_port[r["port_id"]] = r["segment"]
+        seg_of_site[r["site_id"]] = r["segment"]
     charging_h: dict[str, float] = defaultdict(float)
     for c in cdrs:
-        charging_h[seg_of_port[c["cdr_location"]["evse_uid"]]] += c["total_time"] - c["total_parking_time"]
+        charging_h[seg_of_site[c["cdr_location"]["id"]]] += c["total_time"] - c["total_parking_time"]
     u = {s: charging_h[s] / open_h[s] for s in open_h}
     assert u["fleet"] > u["commercial"] > u["residential"] > 0
     assert 0.10 <= u["public_dc"] <= 0.25
@@ -474,3 +500,103 @@ def test_ocpp_outages_recover_and_meters_only_grow(net, sites):
     for values in meter.values():
         values.sort()
         assert all(x[1] <= y[1] for x, y in zip(values, values[1:], strict=False))
+
+
+# ---- history: the commissioning bay, a tariff switch, a segment change ------------------------------------
+
+BAY = "SITE-BAY01"
+
+
+def test_history_is_deterministic(net, tmp_path):
+    """The fixture network has all of its history, and the same arguments write it byte for byte again."""
+    out, summary = net
+    history = summary["history"]
+    assert history["commissioning_bay"]["site_id"] == BAY
+    assert [c["what"] for c in history["site_changes"]] == ["tariff", "tariff", "segment"]
+    again = generate(tmp_path / "again", ports=60, months=2, seed=7)
+    assert again["history"] == history
+    assert _hashes(tmp_path / "again") == _hashes(out)
+
+
+def test_history_after_ingest(net, sites, cdrs, tmp_path):
+    """The fixture network ingested (every file clean, facts kept) shows its history. One test, so that
+    one worker ingests it."""
+    out, _ = net
+    wh = open_warehouse(tmp_path / "w.duckdb")
+    for f in input_files([out]):
+        r = ingest_file(wh, f)
+        assert r.quarantined == 0 and r.records_read == r.accepted + r.duplicate, f
+    refresh_kept(wh)
+    _the_bay_tests_ports_for_14_days_then_they_go_to_their_site(net, sites, cdrs, wh, tmp_path)
+    _a_tariff_switch_on_the_16th_bills_the_month_in_two_parts(sites, wh)
+    _a_commercial_site_becomes_a_fleet_depot(sites, wh)
+    wh.close()
+
+
+def _the_bay_tests_ports_for_14_days_then_they_go_to_their_site(net, sites, cdrs, wh, d):
+    out, summary = net
+    bay_rows = [r for r in sites if r["site_id"] == BAY]
+    ports = sorted(r["port_id"] for r in bay_rows)
+    assert len(ports) >= 2 and ports == sorted(summary["history"]["commissioning_bay"]["ports"])
+    windows = _windows(sites)
+    (home,) = {windows[p][-1][0] for p in ports}  # the ports of one site
+    on, until = bay_rows[0]["commissioned_on"], bay_rows[0]["decommissioned_on"]
+    assert dt.date.fromisoformat(until) - dt.date.fromisoformat(on) == dt.timedelta(days=14)
+    for p in ports:
+        assert windows[p] == [(BAY, on, until), (home, until, "")]
+    # the live feed lists them only where they are now
+    locs = {loc["id"]: loc for loc in json.loads((out / "locations.json").read_text())}
+    assert locs[BAY]["evses"] == [] and set(ports) <= {e["uid"] for e in locs[home]["evses"]}
+    # membership: the bay, then their site from the 15th day
+    rows = wh.con.execute(
+        f"SELECT port_id, site_id, from_on, to_on FROM {port_sites.VIEW} WHERE port_id IN (SELECT unnest(?)) "
+        "ORDER BY 1, 3 NULLS FIRST",
+        [ports],
+    ).fetchall()
+    switch = dt.date.fromisoformat(until)
+    assert rows == [r for p in ports for r in ((p, BAY, None, switch), (p, home, switch, None))]
+    # the bay's sessions in the metrics are the CDRs naming it
+    at_bay = [c for c in cdrs if c["cdr_location"]["id"] == BAY]
+    assert at_bay and {c["cdr_location"]["evse_uid"] for c in at_bay} <= set(ports)
+    assert len(at_bay) == summary["history"]["commissioning_bay"]["sessions"]
+    got = compute(wh, by="site", period="month", start=dt.date(2025, 11, 1), end=dt.date(2025, 12, 31),
+                  metrics=["sessions", "open_h"]).to_pylist()  # fmt: skip
+    assert sum(r["sessions"] for r in got if r["site_id"] == BAY) == len(at_bay)
+    assert sum(r["open_h"] for r in got if r["site_id"] == BAY) == len(ports) * 14 * 24
+    # evrevops ports history PORT names both sites
+    wh.con.execute("CHECKPOINT")
+    db = d / "copy.duckdb"  # the CLI opens its own connection: a copy, as the test holds the file
+    shutil.copy(d / "w.duckdb", db)
+    res = CliRunner().invoke(app, ["--db", str(db), "ports", "history", ports[0], "--format", "json"])
+    assert res.exit_code == 0, res.output
+    hist = [(r["site_id"], r["from_on"], r["to_on"]) for r in json.loads(res.output)]
+    assert hist == [(BAY, None, until), (home, until, None)]
+
+
+def _a_tariff_switch_on_the_16th_bills_the_month_in_two_parts(sites, wh):
+    dated = {(r["site_id"], r["effective_on"], r["utility_tariff_id"]) for r in sites if r["effective_on"]}
+    switches = {s: (dt.date.fromisoformat(on), t) for s, on, t in dated if t == "demo-ca-ev-tou-demand"}
+    assert len(switches) == 2 and {on.day for on, _ in switches.values()} == {1, 16}
+    site, (on, tariff) = next((s, v) for s, v in switches.items() if v[0].day == 16)
+    before = {r["utility_tariff_id"] for r in sites if r["site_id"] == site and not r["effective_on"]}
+    assert len(before) == 1 and before != {tariff}
+    month = on.replace(day=1)
+    bills = month_bills(wh, month, month, [site]).to_pylist()
+    parts = [(b["utility_tariff_id"], b["first_on"], b["last_on"]) for b in bills]
+    last = (month + dt.timedelta(days=31)).replace(day=1) - dt.timedelta(days=1)
+    assert parts == [(before.pop(), month, on - dt.timedelta(days=1)), (tariff, on, last)]
+    assert all(b["total_minor"] > 0 for b in bills)
+
+
+def _a_commercial_site_becomes_a_fleet_depot(sites, wh):
+    ((site, on),) = {(r["site_id"], r["effective_on"]) for r in sites if r["effective_on"] and r["segment"] == "fleet"}
+    assert {r["segment"] for r in sites if r["site_id"] == site and not r["effective_on"]} == {"commercial"}
+    on = dt.date.fromisoformat(on)
+    assert on.day == 1
+    days = wh.con.execute(
+        "SELECT segment, min(local_date), max(local_date), sum(sessions) FROM kept_port_day WHERE site_id = ? "
+        "GROUP BY segment ORDER BY 2",
+        [site],
+    ).fetchall()
+    assert [(s, a < on, b < on) for s, a, b, _ in days] == [("commercial", True, True), ("fleet", False, False)]
+    assert days[0][2] == on - dt.timedelta(days=1) and days[1][1] == on and all(n > 0 for *_, n in days)

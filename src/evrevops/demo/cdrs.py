@@ -56,12 +56,12 @@ def month_of(wall: np.ndarray) -> np.ndarray:
 
 
 def location_json(con: duckdb.DuckDBPyConnection, net: Network) -> pa.Array:
-    """CdrLocation JSON text per port (index = port index)."""
+    """CdrLocation JSON text per port (index = port index), then per port of the commissioning bay at the
+    bay (index = number of ports + its place in ``net.bay["port_idx"]``)."""
     s = net.sites.set_index("site_id")
     p = net.ports
     df = pd.DataFrame(
         {
-            "i": np.arange(len(p)),
             "id": p.site_id,
             "name": p.site_id.map(s.site_name),
             "address": p.site_id.map(s.address),
@@ -77,6 +77,15 @@ def location_json(con: duckdb.DuckDBPyConnection, net: Network) -> pa.Array:
             "power_type": p.power_type,
         }
     )
+    if net.bay:
+        b = net.bay["site"]
+        bay = df.iloc[net.bay["port_idx"]].copy()
+        for k in ("address", "city", "postal_code", "state"):
+            bay[k] = b[k]
+        bay["id"], bay["name"] = b["site_id"], b["site_name"]
+        bay["lat"], bay["lon"] = f"{b['latitude']:.6f}", f"{b['longitude']:.6f}"
+        df = pd.concat([df, bay], ignore_index=True)
+    df.insert(0, "i", np.arange(len(df)))
     con.register("ports_df", df)
     out = con.sql(
         """SELECT to_json({'id': id, 'name': name, 'address': address, 'city': city, 'postal_code': postal_code,
@@ -140,10 +149,21 @@ def write_cdrs(
     month_names: list[str],
     progress,
     tariff_updated: str,
+    at_bay: np.ndarray | None = None,
 ) -> dict[str, int]:
-    """Write one NDJSON file per local month of the session start; returns {file: bytes}."""
+    """Write one NDJSON file per local month of the session start; returns {file: bytes}.
+
+    *at_bay* (bool per session): the session is at the commissioning bay (``net.bay``), whose
+    location its CDR names.
+    """
     n = len(ses.start)
-    loc = location_json(con, net).take(pa.array(ses.port))
+    where = ses.port.copy()
+    if net.bay and at_bay is not None and at_bay.any():
+        slot = np.full(len(net.ports), -1, dtype=np.int64)
+        slot[net.bay["port_idx"]] = len(net.ports) + np.arange(len(net.bay["port_idx"]))
+        where[at_bay] = slot[ses.port[at_bay]]
+        assert (where >= 0).all()
+    loc = location_json(con, net).take(pa.array(where))
     tok = token_json(con, ses.tokens).take(pa.array(ses.token))
     auth = pa.array(ses.tokens.auth_method.to_numpy(dtype=object)).take(pa.array(ses.token))
     upd = tariff_updated

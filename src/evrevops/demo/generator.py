@@ -14,6 +14,7 @@ figures they come from are in ``docs/demo.md``.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from collections.abc import Callable
@@ -144,7 +145,13 @@ def generate(
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
     con.execute("SET TimeZone = 'UTC'")
-    files.update(write_cdrs(con, out, net, ses, priced, tariff, month, month_names, progress, tariff_at))
+    at_bay = None
+    if net.bay:
+        # the bay's ports are tested there for their first days (its zone is their site's: wall is local to both)
+        day = wall // 86400
+        until = (net.bay["until"] - dt.date(1970, 1, 1)).days
+        at_bay = np.isin(ses.port, net.bay["port_idx"]) & (day < until)
+    files.update(write_cdrs(con, out, net, ses, priced, tariff, month, month_names, progress, tariff_at, at_bay))
 
     # ---- OCPP log ---------------------------------------------------------------------------------------
     ev = build_events(rngs[3], net, window, ses, outages, heartbeat_s)
@@ -165,10 +172,28 @@ def generate(
     tick("commercial")
 
     summary = _summary(net, window, ses, priced, outages, sstats, ocpp_counts, deals_df)
+    summary["history"] = _history(net, at_bay)
     summary["files"] = dict(sorted(files.items()))
     summary["bytes"] = int(sum(files.values()))
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     return summary
+
+
+def _history(net, at_bay) -> dict:
+    """The demo's history (docs/demo.md, "History"): the commissioning bay and the dated site facts."""
+    bay = None
+    if net.bay:
+        b = net.bay
+        bay = {
+            "site_id": b["site"]["site_id"],
+            "site": b["from_site"],
+            "ports": net.ports.port_id.iloc[b["port_idx"]].tolist(),
+            "from": b["on"].isoformat(),
+            "until": b["until"].isoformat(),
+            "sessions": int(at_bay.sum()) if at_bay is not None else 0,
+        }
+    changes = [{k: (v.isoformat() if k == "effective_on" else v) for k, v in c.items()} for c in net.site_changes]
+    return {"commissioning_bay": bay, "site_changes": changes}
 
 
 _NOTES = {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -107,6 +107,11 @@ class Network:
     expansions: list[dict]  # customer expansions (added ports at an existing site)
     churned: list[str]  # customers who cancel during the window
     zones: list[str]  # zone names; sites.tz_code indexes it
+    # the commissioning bay (docs/demo.md, "History"): {"site": site row, "port_idx": ports tested there,
+    # "on": their commissioning day, "until": the day they go to their own site}; None in a network without one
+    bay: dict | None = None
+    # dated site facts: {"site_id", "effective_on", "what", column: new value}, in date order
+    site_changes: list[dict] = field(default_factory=list)
 
 
 def _pick(rng: np.random.Generator, items, p=None):
@@ -376,7 +381,7 @@ def build_network(rng: np.random.Generator, ports: int, window: Window, profile:
     sites_df["tz_code"] = sites_df.time_zone.map({z: i for i, z in enumerate(zones)}).astype(np.int64)
     site_idx = {s: i for i, s in enumerate(sites_df.site_id)}
     ports_df["site_idx"] = ports_df.site_id.map(site_idx).astype(np.int64)
-    return Network(
+    net = Network(
         customers=pd.DataFrame(customers),
         sites=sites_df,
         chargers=chargers_df,
@@ -385,6 +390,102 @@ def build_network(rng: np.random.Generator, ports: int, window: Window, profile:
         churned=churned,
         zones=zones,
     )
+    net.bay = _commissioning_bay(net, window)
+    net.site_changes = _site_changes(net, window)
+    return net
+
+
+BAY_ID = "SITE-BAY01"
+BAY_DAYS = 14  # days a port is tested at the bay before going to its own site
+EV_RATE = "demo-ca-ev-tou-demand"  # the demo's EV-specific utility rate (urdb.py)
+
+
+def _month_start(window: Window, k: int) -> dt.date:
+    y, m = window.months[k]
+    return dt.date(y, m, 1)
+
+
+def _stays(net: Network) -> pd.Series:
+    """Sites in service over the whole window: commissioned before it, never decommissioned, no expansion."""
+    s = net.sites
+    expanded = {e["site_id"] for e in net.expansions}
+    return s.existing & s.decommissioned_on.isna() & ~s.site_id.isin(expanded)
+
+
+def _commissioning_bay(net: Network, window: Window) -> dict | None:
+    """The bay where the first chargers of one site commissioned during the window are tested first.
+
+    The site: the first (in site order) non-residential site commissioned at least two months
+    into the window (half the window when shorter), early enough for its 14 days at the bay to
+    end inside it, with at least 3 chargers and still in service 14 days later. Its first two
+    chargers go to the bay. The bay is in the site's time zone, segment fleet, on the utility
+    tariff of a fleet depot in that zone (the first other than the site), else on its region's.
+    No random draw: the rest of the network is the same with or without it.
+    """
+    s = net.sites
+    threshold = _month_start(window, min(2, len(window.months) // 2))
+    last = window.end - dt.timedelta(days=BAY_DAYS + 1)
+    n_chargers = net.chargers.groupby("site_id").size()
+    for site in s.itertuples(index=False):
+        on = site.commissioned_on
+        if site.segment == "residential" or not (threshold <= on <= last) or n_chargers[site.site_id] < 3:
+            continue
+        if not pd.isna(site.decommissioned_on) and site.decommissioned_on <= on + dt.timedelta(days=BAY_DAYS):
+            continue
+        depots = s[(s.segment == "fleet") & (s.time_zone == site.time_zone) & (s.site_id != site.site_id)]
+        # at a depot of the zone (its address, its utility tariff); without one, in the site's city on its region's
+        at = depots.iloc[0] if len(depots) else site
+        tariff = depots.iloc[0].utility_tariff_id if len(depots) else UTILITY_BY_REGION[site.region]
+        chargers = net.chargers[net.chargers.site_id == site.site_id].charger_id.iloc[:2]
+        port_idx = [int(i) for i in np.flatnonzero(net.ports.charger_id.isin(set(chargers)).to_numpy())]
+        kw = float(net.ports.rated_kw.iloc[port_idx].sum())
+        bay = {
+            "site_id": BAY_ID,
+            "site_name": "Commissioning bay",
+            "customer_id": "",
+            "segment": "fleet",
+            "revenue_model": "",
+            "energy_position": "operator",  # the operator's own bay: it pays the meter
+            "time_zone": site.time_zone,
+            "utility_tariff_id": tariff,
+            "grid_capacity_kw": _grid_kw(kw * 1.05),
+            "operating_hours": "24/7",
+            "address": "1 Depot Rd",
+            "city": at.city,
+            "state": at.state,
+            "postal_code": at.postal_code,
+            "latitude": round(float(at.latitude) + 0.01, 6),
+            "longitude": round(float(at.longitude) + 0.01, 6),
+        }
+        return {
+            "site": bay,
+            "port_idx": port_idx,
+            "on": on,
+            "until": on + dt.timedelta(days=BAY_DAYS),
+            "from_site": site.site_id,
+        }
+    return None
+
+
+def _site_changes(net: Network, window: Window) -> list[dict]:
+    """Dated site facts (docs/demo.md, "History"): two public DC sites move to the EV rate, one from
+    the 16th of a month (its bill that month has two parts) and one from the 1st; one commercial
+    site becomes a fleet depot from the 1st of a month. Sites in service over the whole window,
+    the first of each kind in site order (no random draw)."""
+    s = net.sites[_stays(net)]
+    n = len(window.months)
+    out: list[dict] = []
+    dc = s[(s.segment == "public_dc") & (s.utility_tariff_id != EV_RATE)].site_id.tolist()
+    plans = [(n // 3, 16), (max(1, (2 * n) // 3), 1)]
+    for site_id, (k, day) in zip(dc, plans, strict=False):
+        if k < n:
+            on = _month_start(window, k).replace(day=day)
+            out.append({"site_id": site_id, "effective_on": on, "what": "tariff", "utility_tariff_id": EV_RATE})
+    com = s[s.segment == "commercial"].site_id.tolist()
+    k = max(1, n // 2)
+    if com and k < n:
+        out.append({"site_id": com[0], "effective_on": _month_start(window, k), "what": "segment", "segment": "fleet"})
+    return sorted(out, key=lambda c: (c["effective_on"], c["site_id"]))
 
 
 def _date(d) -> str:
@@ -436,8 +537,33 @@ def write_sites(net: Network, path) -> int:
             "rated_kw": p.rated_kw.map(lambda v: f"{v:g}"),
             "commissioned_on": p.commissioned_on.map(_date),
             "decommissioned_on": p.decommissioned_on.map(_date),
+            "effective_on": "",
         }
     )
+    parts = [out]
+    if net.bay:
+        # the bay's ports: a window at the bay for their first days, then their own site from the day they
+        # arrive (their chargers move with them: a charger's site is that of its latest window)
+        bay, idx = net.bay, net.bay["port_idx"]
+        out.loc[out.index[idx], "commissioned_on"] = bay["until"].isoformat()
+        rows = out.iloc[idx].copy()
+        for k, v in bay["site"].items():
+            rows[k] = v
+        rows["grid_capacity_kw"] = bay["site"]["grid_capacity_kw"]
+        rows["latitude"] = f"{bay['site']['latitude']:.6f}"
+        rows["longitude"] = f"{bay['site']['longitude']:.6f}"
+        rows["commissioned_on"] = bay["on"].isoformat()
+        rows["decommissioned_on"] = bay["until"].isoformat()
+        parts.append(rows)
+    for ch in net.site_changes:
+        # a dated statement of the site: its rows again, with the new facts from effective_on
+        rows = out[out.site_id == ch["site_id"]].copy()
+        for k in ("segment", "utility_tariff_id"):
+            if k in ch:
+                rows[k] = ch[k]
+        rows["effective_on"] = ch["effective_on"].isoformat()
+        parts.append(rows)
+    out = pd.concat(parts, ignore_index=True)
     out.to_csv(path, index=False, lineterminator="\n")
     return len(out)
 
@@ -524,4 +650,28 @@ def locations(net: Network, export_at: str, export_date: dt.date) -> list[dict]:
             "last_updated": export_at,
         }
         out.append(loc)
+    if net.bay:
+        # a live feed lists an EVSE where it is now: the bay's ports are at their own sites
+        b = net.bay["site"]
+        out.append(
+            {
+                "country_code": "US",
+                "party_id": P.PARTY,
+                "id": b["site_id"],
+                "publish": False,
+                "name": b["site_name"],
+                "address": b["address"],
+                "city": b["city"],
+                "postal_code": b["postal_code"],
+                "state": b["state"],
+                "country": "USA",
+                "coordinates": {"latitude": f"{b['latitude']:.6f}", "longitude": f"{b['longitude']:.6f}"},
+                "parking_type": "PARKING_LOT",
+                "evses": [],
+                "operator": {"name": P.OPERATOR},
+                "time_zone": b["time_zone"],
+                "opening_times": _hours_json(b["operating_hours"]),
+                "last_updated": export_at,
+            }
+        )
     return out

@@ -902,7 +902,8 @@ def read_sites(path: str | Path, mapping: str | None = None) -> Batch:
     ]
     if "charger_id" in names:
         parts += [
-            _conflicts("charger_id", "charger", n) for n in ("site_id", "charger_vendor", "charger_model") if n in names
+            # a charger moves with its ports: its site is that of its latest window (below), not a conflict
+            _conflicts("charger_id", "charger", n) for n in ("charger_vendor", "charger_model") if n in names
         ]
         if "connector_id" in names:
             parts.append(_connector_clash())
@@ -921,7 +922,7 @@ def read_sites(path: str | Path, mapping: str | None = None) -> Batch:
     con.execute("CREATE OR REPLACE TEMP TABLE good AS SELECT * FROM ok WHERE rec NOT IN (SELECT rec FROM q2)")
 
     def group(keys: list[str], cols: tuple[Col, ...], extra: list[tuple[str, str]] = ()) -> pa.Table:
-        sel = [sql_identifier(k) for k in keys] + [f"max({e}) AS {sql_identifier(n)}" for n, e in extra]
+        sel = [sql_identifier(k) for k in keys] + [f"{e} AS {sql_identifier(n)}" for n, e in extra]  # aggregates
         sel += [
             f"max({expr}) AS {sql_identifier(out)}"
             for out, expr in (_typed_out(c) for c in cols if c.name in names and c.name not in keys)
@@ -938,7 +939,8 @@ def read_sites(path: str | Path, mapping: str | None = None) -> Batch:
         facts = facts.append_column("effective_on", pa.array([None] * facts.num_rows, pa.date32()))
     tables["site_facts"] = facts
     if "charger_id" in names:
-        tables["chargers"] = group(["charger_id"], CHARGER_COLUMNS, [("site_id", "site_id")])
+        since = "coalesce(commissioned_on, DATE '0001-01-01')" if "commissioned_on" in names else "rec"
+        tables["chargers"] = group(["charger_id"], CHARGER_COLUMNS, [("site_id", f"arg_max(site_id, {since})")])
     # The port over all its lines (one port may be at several sites, a window at each): every line
     # carries the same port row, so a port on many lines is one row and the other lines duplicates.
     every = "OVER (PARTITION BY port_id)"
