@@ -903,7 +903,9 @@ def read_sites(path: str | Path, mapping: str | None = None) -> Batch:
     if "charger_id" in names:
         parts += [
             # a charger moves with its ports: its site is that of its latest window (below), not a conflict
-            _conflicts("charger_id", "charger", n) for n in ("charger_vendor", "charger_model") if n in names
+            _conflicts("charger_id", "charger", n)
+            for n in ("charger_vendor", "charger_model")
+            if n in names
         ]
         if "connector_id" in names:
             parts.append(_connector_clash())
