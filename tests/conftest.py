@@ -16,15 +16,20 @@ SHARED = ROOT.parent / "shared"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
-@pytest.fixture(scope="session")
-def shared() -> Path:
-    """The shared data folder; a test that needs it is skipped, saying so, in a clone without it (CI has it)."""
-    if not SHARED.is_dir():
-        message = f"../shared not found at {SHARED}: this test reads the shared real data folder beside the project"
+def need(path: Path) -> Path:
+    """*path* in the shared data folder; the test is skipped, saying so, in a clone without it (CI has it)."""
+    if not path.exists():
+        message = f"{path} not found: this test reads the shared data folder beside the project (../shared)"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)
-    return SHARED
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    """The shared data folder; a test that needs it is skipped, saying so, in a clone without it (CI has it)."""
+    return need(SHARED)
 
 
 @pytest.fixture(scope="session")
