@@ -156,3 +156,37 @@ def test_a_ports_new_rating_rebuilds_the_whole_history(net, tmp_path):
 
 def test_since_reads_nothing_into_an_empty_list():
     assert changes.since(None, [], 5 * 3600) is None
+
+
+def test_a_ports_status_rebuilds_from_the_outage_it_ends_not_another_ports(tmp_path):
+    """P1 faults on 20 March; P2 (same charger) is up again on 6 April; P1's repair, logged later, reaches March."""
+    from tests.helpers.cdrs import cdr
+    from tests.uptime.network import hourly, ingest, status, write_network
+
+    D = dt.datetime
+    sites = [
+        "S1,Depot,K1,fleet,caas,UTC,24/7,C1,S1-P1,1,DC,150,2025-01-01,",
+        "S1,Depot,K1,fleet,caas,UTC,24/7,C1,S1-P2,2,DC,150,2025-01-01,",
+    ]
+    log = hourly("C1", D(2025, 3, 1), D(2025, 5, 10), skip=[]) + [
+        status("C1", D(2025, 3, 1), 1, "Available"),
+        status("C1", D(2025, 3, 1), 2, "Available"),
+        status("C1", D(2025, 3, 20), 1, "Faulted", "GroundFailure"),
+        status("C1", D(2025, 4, 5), 2, "Faulted", "HighTemperature"),
+        status("C1", D(2025, 4, 6), 2, "Available"),
+    ]
+    write_network(tmp_path / "net", sites, log)
+    wh = ingest(tmp_path / "net", tmp_path / "w.duckdb")
+    sessions = [
+        cdr(id=f"C{m}", start_date_time=f"2025-0{m}-10T10:00:00Z", end_date_time=f"2025-0{m}-10T11:00:00Z",
+            last_updated=f"2025-0{m}-10T11:00:00Z")
+        for m in (3, 4, 5)
+    ]  # fmt: skip
+    (tmp_path / "cdrs.ndjson").write_text("\n".join(json.dumps(c) for c in sessions) + "\n")
+    assert ingest_file(wh, tmp_path / "cdrs.ndjson").quarantined == 0
+    mc.refresh_kept(wh)
+    (tmp_path / "late.ndjson").write_text(json.dumps(status("C1", D(2025, 5, 5), 1, "Available")) + "\n")
+    assert ingest_file(wh, tmp_path / "late.ndjson").accepted == 1
+    r = _refresh_equals_a_whole_rebuild(wh)
+    assert r["facts"]["rebuilt_from"] == dt.date(2025, 3, 1)
+    wh.close()

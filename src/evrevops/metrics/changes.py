@@ -97,22 +97,33 @@ def since(wh: Warehouse, files: list[int], offline_after_s: int) -> dt.date | No
 
 
 def _telemetry(wh: Warehouse, f: str) -> dt.date | None:
-    """The previous message of each charger the entries wrote telemetry of, and its last ``up`` status before."""
+    """Each charger's previous message before the entries' first one, and each port's last ``up`` status before its new one.
+
+    A port whose stored statuses before its new one hold no ``up`` one counts from its first status.
+    """
     firsts = " UNION ALL ".join(
         f"SELECT charger_id, min({t.format(a='')}) AS t FROM {name} WHERE file_id IN {f} GROUP BY charger_id"
         for name, t in TELEMETRY
     )
     before = " UNION ALL ".join(
-        f"""SELECT max({t.format(a="x.")}) AS t FROM {name} x JOIN first_new n ON n.charger_id = x.charger_id
-            WHERE x.file_id NOT IN {f} AND {t.format(a="x.")} < n.t"""
+        f"""SELECT x.charger_id, max({t.format(a="x.")}) AS t FROM {name} x JOIN first_new n ON n.charger_id = x.charger_id
+            WHERE x.file_id NOT IN {f} AND {t.format(a="x.")} < n.t GROUP BY x.charger_id"""
         for name, t in TELEMETRY
     )
     row = wh.con.execute(
         f"""WITH first_new AS (SELECT charger_id, min(t) AS t FROM ({firsts}) a GROUP BY charger_id),
-                 prev AS ({before}),
+                 prev AS (SELECT charger_id, max(t) AS t FROM ({before}) b GROUP BY charger_id),
+                 first_status AS (
+                     SELECT charger_id, connector_id, min(observed_at) AS t FROM status_events
+                     WHERE file_id IN {f} GROUP BY charger_id, connector_id
+                 ),
                  up AS (
-                     SELECT max(x.observed_at) AS t FROM status_events x JOIN first_new n ON n.charger_id = x.charger_id
-                     WHERE x.file_id NOT IN {f} AND x.observed_at < n.t AND x.status IN ({_UP})
+                     -- the start of the state the new status ends: after the port's last up status, or its first
+                     SELECT coalesce(max(x.observed_at) FILTER (WHERE x.status IN ({_UP})), min(x.observed_at)) AS t
+                     FROM status_events x JOIN first_status n
+                       ON n.charger_id = x.charger_id AND n.connector_id IS NOT DISTINCT FROM x.connector_id
+                     WHERE x.file_id NOT IN {f} AND x.observed_at < n.t
+                     GROUP BY x.charger_id, x.connector_id
                  )
             SELECT least((SELECT min(t) FROM prev), (SELECT min(t) FROM up))"""
     ).fetchall()[0][0]
