@@ -21,7 +21,10 @@
    and compiled now (split into Ibis and DuckDB), and **live** (``kept=False``: facts built
    from the sessions);
 4. **floor**: a plain DuckDB scan of the same columns, grouped by site (count, energy, charging
-   and plugged-in time, revenue), best of 3.
+   and plugged-in time, revenue), best of 3;
+5. **increment** (on a copy): a new day of CDRs for every port ingested from an OCPI file, then the
+   refresh after it, which rebuilds only from the month it can change; then a site's tariff switch
+   from 16 December and the refresh after it (December on).
 
 It prints a line per size and the growth exponents (least-squares slope of log time on log ports)
 of the close, the live close, the work after ingest and the scan, and writes
@@ -146,6 +149,57 @@ def stage_refresh(path: Path) -> dict:
             "after_ingest_peak_mib": _peak_mib()}  # fmt: skip
 
 
+def stage_increment(path: Path) -> dict:
+    """The refresh after a small change, on a copy of the warehouse after its whole refresh: a new day of CDRs
+    (every port, 2026-01-01, ingested from an OCPI file as a nightly load is) and a site's tariff switch from
+    16 December. Each rebuilds only from the month it can change, not the two months of history."""
+    import shutil
+    import tempfile
+
+    from evrevops.metrics.compute import refresh_kept
+    from evrevops.warehouse.db import open_warehouse
+    from evrevops.warehouse.loader import ingest_file, set_site_tariff
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "w.duckdb"
+        shutil.copy(path, db)
+        wh = open_warehouse(db)
+        ports = wh.con.sql("SELECT count(*) FROM ports").fetchall()[0][0]
+        cdrs = Path(tmp) / "cdrs-2026-01-01.ndjson"
+        wh.con.execute(
+            f"""COPY (
+                SELECT 'US' AS country_code, 'EVR' AS party_id, 'N-' || p || '-' || k AS id,
+                       strftime(TIMESTAMP '2026-01-01 14:00:00' + to_minutes(k * 180 + p % 60), '%Y-%m-%dT%H:%M:%SZ') AS start_date_time,
+                       strftime(TIMESTAMP '2026-01-01 15:00:00' + to_minutes(k * 180 + p % 60), '%Y-%m-%dT%H:%M:%SZ') AS end_date_time,
+                       {{'uid': 'T' || p, 'type': 'RFID', 'contract_id': 'C' || p}} AS cdr_token, 'WHITELIST' AS auth_method,
+                       {{'id': 'S' || (p // 10), 'address': 'Main St 1', 'city': 'Denver', 'country': 'USA',
+                         'coordinates': {{'latitude': '39.7', 'longitude': '-104.9'}}, 'evse_uid': 'P' || p,
+                         'evse_id': 'P' || p, 'connector_id': CAST(1 + p % 2 AS VARCHAR),
+                         'connector_standard': 'IEC_62196_T1_COMBO', 'connector_format': 'CABLE',
+                         'connector_power_type': 'DC'}} AS cdr_location,
+                       'USD' AS currency, {{'excl_vat': 20.0, 'incl_vat': 20.0}} AS total_cost, 40.0 AS total_energy,
+                       1.0 AS total_time, 0.0 AS total_parking_time,
+                       strftime(TIMESTAMP '2026-01-02', '%Y-%m-%dT%H:%M:%SZ') AS last_updated
+                FROM range({ports}) a(p), range({PER_DAY}) b(k)
+            ) TO '{cdrs}' (FORMAT JSON)"""
+        )
+        t = time.perf_counter()
+        loaded = ingest_file(wh, cdrs)
+        ingest_s = time.perf_counter() - t
+        t = time.perf_counter()
+        day = refresh_kept(wh)
+        day_s = time.perf_counter() - t
+        tariff = wh.con.sql("SELECT max(utility_tariff_id) FROM utility_tariffs").fetchall()[0][0]
+        set_site_tariff(wh, "S1", tariff, dt.date(2025, 12, 16))
+        t = time.perf_counter()
+        switch = refresh_kept(wh)
+        switch_s = time.perf_counter() - t
+        wh.close()
+    return {"new_day_cdrs": loaded.accepted, "new_day_ingest_seconds": ingest_s, "new_day_refresh_seconds": day_s,
+            "new_day_rebuilt_from": str(day["facts"]["rebuilt_from"]), "switch_refresh_seconds": switch_s,
+            "switch_rebuilt_from": str(switch["bills"]["rebuilt_from"])}  # fmt: skip
+
+
 def stage_close(path: Path) -> dict:
     """The month-close three ways and the scan floor, in a process of its own (as a command after an ingest)."""
     import ibis
@@ -244,10 +298,12 @@ def svg(rows: list[dict], path: Path) -> None:
     path.write_text("\n".join(parts) + "\n")
 
 
+STAGES = {"refresh": stage_refresh, "close": stage_close, "increment": stage_increment}  # in this order
+
+
 def main() -> None:
-    if len(sys.argv) > 2 and sys.argv[1] in ("refresh", "close"):
-        stage = stage_refresh if sys.argv[1] == "refresh" else stage_close
-        print(json.dumps(stage(Path(sys.argv[2]))))
+    if len(sys.argv) > 2 and sys.argv[1] in STAGES:
+        print(json.dumps(STAGES[sys.argv[1]](Path(sys.argv[2]))))
         return
     if len(sys.argv) > 3 and sys.argv[1] == "generate":
         generate(Path(sys.argv[2]), int(sys.argv[3]))
@@ -264,7 +320,7 @@ def main() -> None:
             subprocess.run([sys.executable, __file__, "generate", str(db), str(n)], check=True)
             print(f"  generated in {time.perf_counter() - t:.1f} s", flush=True)
         row = {"ports": n}
-        for stage in ("refresh", "close"):
+        for stage in STAGES:
             r = subprocess.run([sys.executable, __file__, stage, str(db)], capture_output=True, text=True, check=True)
             row.update(json.loads(r.stdout.strip().splitlines()[-1]))
         rows.append(row)
@@ -274,7 +330,10 @@ def main() -> None:
               f"the expression compiled now {row['expression_seconds']:.3f} s (Ibis {row['plan_seconds']:.3f} s "
               f"+ DuckDB {row['execute_seconds']:.3f} s); live (facts built now) {row['live_seconds']:.2f} s; "
               f"after ingest {row['after_ingest_seconds']:.1f} s (month-close measures and views "
-              f"{row['close_keep_seconds']:.2f} s)", flush=True)  # fmt: skip
+              f"{row['close_keep_seconds']:.2f} s); a new day of {row['new_day_cdrs']:,} CDRs: ingest "
+              f"{row['new_day_ingest_seconds']:.1f} s, refresh {row['new_day_refresh_seconds']:.1f} s (from "
+              f"{row['new_day_rebuilt_from']}); a tariff switch from 16 Dec: refresh {row['switch_refresh_seconds']:.1f} s "
+              f"(from {row['switch_rebuilt_from']})", flush=True)  # fmt: skip
     result = {"date": dt.date.today().isoformat(), "rows": rows}
     if len(rows) > 1:
         result["exponent"] = exponent([(r["ports"], r["seconds"]) for r in rows])

@@ -72,3 +72,13 @@ def test_the_exponent_is_the_slope_of_log_time_on_log_size(scale):
     assert scale.exponent([(1_000, 2.0), (100_000, 2.0)]) == pytest.approx(0.0)
     assert scale.exponent([(10, 1.0), (100, 100.0)]) == pytest.approx(2.0)
     assert math.isclose(scale.exponent([(1, 3.0), (2, 6.0), (4, 12.0)]), 1.0)
+
+
+def test_the_increment_stage_rebuilds_only_the_months_it_can_change(scale, network):
+    scale.stage_refresh(network)
+    out = scale.stage_increment(network)
+    assert out["new_day_cdrs"] == PORTS * scale.PER_DAY
+    # the day is in January 2026; its sessions' local days start on 31 December in the western zones
+    assert out["new_day_rebuilt_from"] in ("2025-12-01", "2026-01-01")
+    assert out["switch_rebuilt_from"] == "2025-12-01"
+    assert out["new_day_refresh_seconds"] > 0 and out["switch_refresh_seconds"] > 0
