@@ -66,6 +66,7 @@ import duckdb
 import pyarrow as pa
 
 from evrevops.formats.base import exact_decimal
+from evrevops.tariffs.load_profile import exact_sum_sql
 
 DEFAULT_WINDOW_MIN = 15
 FIXED_UNITS = ("$/month", "$/day", "$/year")
@@ -416,8 +417,10 @@ def rate_tables(rates: Iterable[UtilityRate]) -> dict[str, pa.Table]:
 QTY = "DECIMAL(22, 12)"  # kWh or kW, up to 10^10
 RATE = "DECIMAL(15, 9)"  # $/kWh or $/kW, up to $999,999
 LINE = "DECIMAL(30, 21)"
-# kW and kWh are added as XSUM and read back as DOUBLE: an exact sum, the same in any order the engine's
-# threads meet the intervals (a float sum is not), so the same bill is the same to the last bit every run
+# kW and kWh are added exactly and read back as DOUBLE: the same sum in any order the engine's threads meet
+# the intervals (a float sum is not), so the same bill is the same to the last bit every run. Over the
+# intervals, each kW as whole nano-kW (BIGINT: 10⁻⁹ kW, far below a cent, and adding integers is the
+# cheapest exact sum); the few sums after them as XSUM.
 XSUM = "DECIMAL(38, 12)"
 # The SQL is DuckDB's dialect and runs unchanged on Spark (transpiled by SQLGlot,
 # evrevops.warehouse.sql.to_spark): local hours are whole hours since 1970 on the wall clock
@@ -436,16 +439,28 @@ BILL_SQL = """
 WITH {load_cte}pt AS (
     -- the tariff parts: a site's tariff from first_on to last_on (local dates; NULL: open), in local hours
     SELECT p.site_id, m.tn, m.window_s, p.first_on, p.last_on,
-           coalesce({first_lh}, {no_lh_lo}) AS from_lh, coalesce({last_lh} + 24, {no_lh_hi}) AS to_lh
+           coalesce({first_lh}, {no_lh_lo}) AS from_lh, coalesce({last_lh} + 24, {no_lh_hi}) AS to_lh,
+           -- the site's one part covers every day billed (as most do): its intervals need no day test
+           count(*) OVER (PARTITION BY p.site_id) = 1
+               AND coalesce(p.first_on, DATE '0001-01-01') <= min(coalesce(p.first_on, DATE '0001-01-01')) OVER ()
+               AND coalesce(p.last_on, DATE '9999-12-31') >= max(coalesce(p.last_on, DATE '9999-12-31')) OVER ()
+               AS whole
     FROM {parts} p JOIN rate_meta m ON m.utility_tariff_id = p.utility_tariff_id
 ),
 hg AS (
     -- the one pass over every interval: per part, local month and schedule hour (the hour's place in
-    -- a 12 × 24 weekday/weekend schedule, from the small bill_calendar), kWh and the top interval kW
-    -- (the part's range on the interval's own local hour: DuckDB then joins the site by hash, not the
-    -- calendar to the parts by range first)
-    SELECT pt.site_id, pt.from_lh, c.mh, {xsum_power} AS kw_sum, max(d.power_kw) AS kw_max
-    FROM {load} d JOIN pt ON pt.site_id = d.site_id AND {local_hour} >= pt.from_lh AND {local_hour} < pt.to_lh
+    -- a 12 × 24 weekday/weekend schedule, from the small bill_calendar), kWh and the top interval kW;
+    -- a site whose one part covers every day is grouped by site first and meets its part after, the
+    -- others' intervals meet their part by the range of local hours (a join on the site and a range)
+    SELECT pt.site_id, pt.from_lh, x.mh, x.kw_sum, x.kw_max
+    FROM (SELECT d.site_id, c.mh, {xsum_power} AS kw_sum, max(d.power_kw) AS kw_max
+          FROM {load} d JOIN bill_calendar c ON c.lh = {local_hour}
+          GROUP BY d.site_id, c.mh) x
+    JOIN pt ON pt.site_id = x.site_id AND pt.whole
+    UNION ALL
+    SELECT pt.site_id, pt.from_lh, c.mh, {xsum_power}, max(d.power_kw)
+    FROM {load} d JOIN pt ON pt.site_id = d.site_id AND NOT pt.whole
+                         AND {local_hour} >= pt.from_lh AND {local_hour} < pt.to_lh
     JOIN bill_calendar c ON c.lh = {local_hour}
     GROUP BY pt.site_id, pt.from_lh, c.mh
 ),
@@ -630,12 +645,11 @@ def bill_sql(load: str, parts: str, step_s: int = 900, materialize: bool = False
         f"EXTRACT(day FROM {_part_day(False, 'last_on', 'bill_month')})"
         f" - EXTRACT(day FROM {_part_day(True, 'first_on', 'bill_month')}) + 1"
     )
-    xsum = lambda col: f"CAST(sum(CAST({col} AS {XSUM})) AS DOUBLE)"  # noqa: E731
     return BILL_SQL.format(
         xsum=XSUM,
-        xsum_power=xsum("d.power_kw"),
-        xsum_hg=xsum("hg.kw_sum"),
-        xsum_g=xsum("kw_sum"),
+        xsum_power=exact_sum_sql("d.power_kw"),
+        xsum_hg=exact_sum_sql("hg.kw_sum"),
+        xsum_g=exact_sum_sql("kw_sum"),
         load_cte=load_cte,
         load=load,
         parts=parts,

@@ -135,9 +135,8 @@ k AS (
 w AS (
     -- an interval with any load placed from sessions is 'sessions'; 'meter' when all of it is metered
     SELECT site_id, k, max(source) AS source,
-           -- an exact sum (DECIMAL), the same in any order the rows are added in, read back as DOUBLE
-           CAST(sum(CAST(kw * (least(b, (k + 1) * {step}) - greatest(a, k * {step})) / {step} AS DECIMAL(38, 12)))
-                AS DOUBLE) AS power_kw
+           -- an exact sum, the same in any order the rows are added in (evrevops.tariffs.billing.exact_sum_sql)
+           {power_sum} AS power_kw
     FROM k GROUP BY site_id, k
 )
 SELECT w.site_id, w.source, {interval_at} AS interval_at, {local_at} AS local_at, w.power_kw
@@ -158,6 +157,19 @@ SELECTED_SQL = """(
       -- history is in the meter's steps; one before the first reading or after the last is not
       AND (c.port_id IS NULL OR s.ended_at <= c.first_at OR s.started_at >= c.last_at)
 )"""
+
+
+NANO = 1_000_000_000  # kW as whole nano-kW: 10⁻⁹ kW, far below a cent
+
+
+def exact_sum_sql(col: str) -> str:
+    """SQL of Σ *col* [kW] over many rows, exact and the same in any order the engine adds them in.
+
+    Each value is rounded to whole nano-kW and the integers are added (the cheapest exact sum),
+    then read back as DOUBLE: a float sum depends on the order an engine's threads meet the rows,
+    so the same load would not give the same bill to the last bit twice.
+    """
+    return f"CAST(sum(CAST(round({col} * {NANO}) AS BIGINT)) AS DOUBLE) / {NANO}"
 
 
 def epoch_sql(ts: str) -> str:
@@ -277,6 +289,7 @@ def from_sessions_sql(
     )
     day = dt.timedelta(days=1)
     return SESSIONS_SQL.format(
+        power_sum=exact_sum_sql(f"kw * (least(b, (k + 1) * {STEP_S}) - greatest(a, k * {STEP_S})) / {STEP_S}"),
         period_end=capped_end_sql("kwh"),
         session_end=capped_end_sql("energy_kwh"),
         sel=sel,
