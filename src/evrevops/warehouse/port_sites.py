@@ -84,10 +84,30 @@ WHERE p.site_id IS NOT NULL AND p.port_id NOT IN (SELECT port_id FROM {placement
 def membership_sql(
     sessions: str = "sessions", placements: str = TABLE, sites: str = "sites", ports: str = "ports"
 ) -> str:
-    """SQL of each port's membership: ``port_id``, ``site_id``, ``from_on``, ``to_on`` (rule in the module docstring)."""
+    """SQL of each port's membership: ``port_id``, ``site_id``, ``from_on``, ``to_on`` (rule in the module docstring).
+
+    Most ports were only ever at one site: a port whose evidence names one site, with no window
+    ending, belongs to it since always, found by grouping its sessions by site alone. Only the
+    others' evidence is laid out day by day (the local day of every session start), the costly
+    part.
+    """
     order = "ORDER BY on_date NULLS FIRST, first_at NULLS FIRST, rank, site_id"
-    return f"""WITH ev AS (
-    {evidence_sql(sessions, placements, sites, ports)}
+    other = lambda t: f"(SELECT * FROM {t} WHERE port_id NOT IN (SELECT port_id FROM one))"  # noqa: E731
+    return f"""WITH named AS (
+    -- every site a port's evidence names (its row's only when nothing else names one)
+    SELECT port_id, site_id FROM {sessions} WHERE port_id IS NOT NULL AND site_id IS NOT NULL GROUP BY port_id, site_id
+    UNION
+    SELECT port_id, site_id FROM {placements}
+    UNION
+    SELECT port_id, site_id FROM {ports}
+    WHERE site_id IS NOT NULL AND port_id NOT IN (SELECT port_id FROM {placements})
+      AND port_id NOT IN (SELECT port_id FROM {sessions} WHERE port_id IS NOT NULL AND site_id IS NOT NULL)
+), one AS (
+    SELECT port_id, min(site_id) AS site_id FROM named GROUP BY port_id
+    HAVING count(*) = 1
+       AND port_id NOT IN (SELECT port_id FROM {placements} WHERE to_on IS NOT NULL AND source <> '{FEED}')
+), ev AS (
+    {evidence_sql(other(sessions), other(placements), sites, other(ports))}
 ), o AS (
     SELECT port_id, site_id, on_date, first_at, rank,
            row_number() OVER (PARTITION BY port_id {order}) AS n,
@@ -102,6 +122,8 @@ def membership_sql(
            lead(on_date) OVER (PARTITION BY port_id {order}) AS to_on
     FROM starts
 )
+SELECT port_id, site_id, CAST(NULL AS DATE) AS from_on, CAST(NULL AS DATE) AS to_on FROM one
+UNION ALL
 SELECT port_id, site_id, from_on, to_on FROM spans
 WHERE site_id IS NOT NULL AND (from_on IS NULL OR to_on IS NULL OR to_on > from_on)"""
 
