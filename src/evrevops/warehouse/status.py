@@ -50,7 +50,7 @@ def summary(wh: Warehouse) -> list[dict]:
     clash = wh.con.sql(f"SELECT count(DISTINCT port_id) FROM ({port_sites.conflicts_sql()}) c").fetchall()[0][0]
     rows.append({"item": "ports.at_two_sites_at_once (evrevops ports conflicts)", "value": str(clash)})
     moved = wh.con.sql(
-        f"SELECT count(*) FROM (SELECT port_id FROM {port_sites.VIEW} GROUP BY port_id HAVING count(*) > 1) m"
+        f"SELECT count(*) FROM (SELECT port_id FROM {port_sites.VIEW} GROUP BY port_id HAVING count(DISTINCT site_id) > 1) m"
     ).fetchall()[0][0]
     rows.append({"item": "ports.moved_between_sites (evrevops ports history PORT)", "value": str(moved)})
     return rows
