@@ -96,6 +96,9 @@ class Batch:
         merged into another record's rows; they share its fate in the counts.
     mapping : str or None
         Name of the column mapping used, for CSV exports.
+    notes : list of str
+        What the reader noticed that is worth saying beside the counts but is no
+        record's fault (e.g. a charger whose clock jumped); stored in the ledger.
     """
 
     format: str
@@ -105,6 +108,7 @@ class Batch:
     implied: dict[str, pa.Table] = field(default_factory=dict)
     absorbed: pa.Table | None = None
     mapping: str | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 def quarantine_table(rows: list[tuple[int, str | None, str, str | None]]) -> pa.Table:

@@ -312,7 +312,9 @@ def _against_history(wh: Warehouse, batch: Batch, file_id: int) -> Batch:
         tables[site_history.TABLE] = site_history.resolve_undated(wh.con, facts)
     if tables is batch.tables and quarantine is batch.quarantine:
         return batch
-    return Batch(batch.format, batch.records_read, tables, quarantine, batch.implied, batch.absorbed, batch.mapping)
+    return Batch(
+        batch.format, batch.records_read, tables, quarantine, batch.implied, batch.absorbed, batch.mapping, batch.notes
+    )
 
 
 def _follow_history(wh: Warehouse, batch: Batch) -> None:
