@@ -12,11 +12,14 @@ import gzip
 import importlib
 import io
 import json
+import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from evrevops.formats.base import Batch, FormatError, sniff_json
+from evrevops.formats import limits
+from evrevops.formats.base import Batch, FormatError, file_facts, sniff_json
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,9 @@ CSV_SIGNATURES: list[tuple[str, set[str]]] = [
 ]
 
 
+_SUFFIXES = {".json", ".ndjson", ".jsonl", ".csv", ".txt", ".tsv", ".gz"}
+
+
 def get_format(name: str) -> Format:
     """Return the format called *name*; an unknown name raises ``ValueError``."""
     try:
@@ -115,16 +121,22 @@ def _json_kind(obj: object) -> str | None:
 
 
 def _first_array_element(path: Path) -> object | None:
-    with _open_text(path) as f:
-        head = f.read(1 << 20)
-    i = head.find("[")
-    if i < 0:
-        return None
-    try:
-        obj, _ = json.JSONDecoder().raw_decode(head[i + 1 :].lstrip())
-        return obj
-    except json.JSONDecodeError:
-        return None
+    """The first element of a JSON array file, read from a head of growing size (up to the line limit)."""
+    cap = limits.current().max_line_bytes
+    size = 1 << 20
+    while True:
+        with _open_text(path) as f:
+            head = f.read(size)
+        i = head.find("[")
+        if i < 0:
+            return None
+        try:
+            obj, _ = json.JSONDecoder().raw_decode(head[i + 1 :].lstrip())
+            return obj
+        except (json.JSONDecodeError, RecursionError):
+            if len(head) < size or size >= cap:
+                return None
+            size = min(size * 8, cap)
 
 
 def detect(path: str | Path) -> tuple[str, str | None]:
@@ -203,11 +215,74 @@ def session_mappings() -> list[tuple[str, str]]:
     return out
 
 
-def read(path: str | Path, fmt: str | None = None, mapping: str | None = None) -> Batch:
-    """Read *path* as *fmt* (detected when None) and return its :class:`Batch`."""
+def check_regular(path: str | Path) -> None:
+    """Refuse, with a :class:`FormatError`, a path that is not there or not a regular file.
+
+    A FIFO would block the ingest forever (holding the warehouse's write lock), a device
+    never ends; a directory is expanded by :func:`input_files`, not read.
+    """
     path = Path(path)
-    if not path.exists():
-        raise FormatError(path, "no such file")
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise FormatError(path, "no such file") from None
+    except OSError as exc:
+        raise FormatError(path, f"cannot be read: {exc.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = (
+            "a directory"
+            if stat.S_ISDIR(st.st_mode)
+            else "a FIFO"
+            if stat.S_ISFIFO(st.st_mode)
+            else "a socket"
+            if stat.S_ISSOCK(st.st_mode)
+            else "a device"
+        )
+        raise FormatError(path, f"is {kind}, not a regular file; skipped")
+    if not os.access(path, os.R_OK):
+        raise FormatError(path, "cannot be read: permission denied")
+
+
+# Formats whose records are lines (the line limit applies); JSON documents (arrays, one object)
+# are often written on a single line and are bounded by their records instead.
+_LINE_FORMATS = {"ocpp-log", "status-snapshots", "session-csv", "crm-csv"} | {n for n, _ in CSV_SIGNATURES}
+
+
+def _check_lines(path: Path, fmt: str | None) -> None:
+    """Refuse a file whose longest line passes the limit in force, unless it is a JSON document (an array
+    or one object: its records are not lines). Checked before the format is detected, so no line over
+    the limit is ever read whole."""
+    lim = limits.current()
+    facts = file_facts(path)
+    if facts.longest_line_bytes <= lim.max_line_bytes:
+        return
+    lined = {s.lower() for s in path.suffixes} & {".ndjson", ".jsonl", ".csv", ".tsv", ".txt"}
+    if fmt not in _LINE_FORMATS and not lined and sniff_json(path)[0] in ("array", "object"):
+        return  # a JSON document, often written on one line
+    raise FormatError(
+        path,
+        f"line {facts.longest_line:,} is {facts.longest_line_bytes:,} bytes long, over the limit of "
+        f"{lim.max_line_bytes:,} (a cut or concatenated export?; see --max-line-mib)",
+        record=facts.longest_line,
+    )
+
+
+def read(path: str | Path, fmt: str | None = None, mapping: str | None = None) -> Batch:
+    """Read *path* as *fmt* (detected when None) and return its :class:`Batch`.
+
+    Raises
+    ------
+    FormatError
+        For a path that is not a readable regular file (:func:`check_regular`), a ``.gz`` that
+        is not gzip or decompresses past the limit, a line over the limit, or content no
+        reader recognises; the message names the file, and the line and field where known.
+    """
+    path = Path(path)
+    check_regular(path)
+    file_facts(path)  # the gzip check and its decompressed-size limit, before any reader opens it
+    if fmt is not None:
+        get_format(fmt)
+    _check_lines(path, fmt)
     if fmt is None:
         fmt, detected_mapping = detect(path)
         mapping = mapping or detected_mapping
@@ -216,27 +291,45 @@ def read(path: str | Path, fmt: str | None = None, mapping: str | None = None) -
     return batch
 
 
-def input_files(paths: list[str | Path]) -> list[Path]:
+def input_files(paths: list[str | Path], skipped: list[tuple[Path, str]] | None = None) -> list[Path]:
     """Expand directories into the files to ingest, in a stable, dependency-friendly order.
 
     Reference data (customers, sites, locations, tariffs) comes before usage
-    data so a directory ingests in one go.
+    data so a directory ingests in one go. Inside a directory, hidden files, files of other
+    types, special files (FIFOs, sockets, devices) and symlinks that lead out of the
+    directory are left out; each is appended to *skipped* as ``(path, reason)`` when given.
+    A path given by name is kept as it is (the reader refuses it if it cannot be read).
     """
     out: list[Path] = []
+    note = skipped.append if skipped is not None else (lambda item: None)
     for p in map(Path, paths):
-        if p.is_dir():
-            out.extend(
-                sorted(
-                    q
-                    for q in p.rglob("*")
-                    if q.is_file()
-                    and not q.name.startswith(".")
-                    and q.suffix.lower() in {".json", ".ndjson", ".jsonl", ".csv", ".txt", ".tsv", ".gz"}
-                    and q.name.lower() not in {"readme.md"}
-                )
-            )
-        else:
+        if not p.is_dir():
             out.append(p)
+            continue
+        root = p.resolve()
+        for q in sorted(p.rglob("*")):
+            if q.name.startswith(".") or q.suffix.lower() not in _SUFFIXES or q.name.lower() == "readme.md":
+                continue
+            if q.is_symlink():
+                try:
+                    target = q.resolve(strict=True)
+                except (OSError, RuntimeError):
+                    note((q, "a broken or looping symlink"))
+                    continue
+                if not target.is_relative_to(root):
+                    note((q, "a symlink that leads out of the directory"))
+                    continue
+            try:
+                mode = q.stat().st_mode
+            except OSError as exc:
+                note((q, f"cannot be read: {exc.strerror}"))
+                continue
+            if stat.S_ISDIR(mode):
+                continue
+            if not stat.S_ISREG(mode):
+                note((q, "not a regular file (a FIFO, socket or device)"))
+                continue
+            out.append(q)
 
     def rank(p: Path) -> tuple[int, str]:
         n = p.name.lower()

@@ -216,31 +216,67 @@ def minor_to_decimal(minor: int, currency: str) -> Decimal:
     return Decimal(int(minor)).scaleb(-currency_exponent(currency))
 
 
-def sniff_json(path: Path, limit: int = 65536) -> tuple[str, object | None]:
-    """Look at the start of a JSON/NDJSON file.
+def _head_lines(path: Path, count: int, max_line_bytes: int) -> list[bytes]:
+    """The first *count* non-blank lines of *path* (decompressed for ``.gz``), each cut at *max_line_bytes*."""
+    import gzip
+
+    lines: list[bytes] = []
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rb") as f:
+        while len(lines) < count:
+            line = f.readline(max_line_bytes + 1)
+            if not line:
+                break
+            if line.strip(b"\xef\xbb\xbf \t\r\n"):
+                lines.append(line)
+    return lines
+
+
+def _json_object(line: bytes) -> object | None:
+    try:
+        obj = json.loads(line.decode("utf-8", errors="replace").lstrip("\ufeff"))
+    except (ValueError, RecursionError):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def sniff_json(path: Path, limit: int | None = None) -> tuple[str, object | None]:
+    """Look at the start of a JSON/NDJSON file (decompressed for ``.gz``).
+
+    The first lines are read whole (up to the line limit in force, so a first record of
+    megabytes — a Location with hundreds of EVSEs — is seen whole); an NDJSON file whose first
+    line is malformed is still NDJSON when a following line is an object (the reader
+    quarantines the bad line; the file is not refused for it).
 
     Returns ``('ndjson', first_object)``, ``('array', None)``, ``('object', None)``
     or ``('unknown', None)``.
     """
-    with open(path, "rb") as f:
-        head = f.read(limit)
-    text = head.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
-    if not text:
-        return "unknown", None
-    if text[0] == "[":
+    import gzip
+
+    from evrevops.formats import limits
+
+    path = Path(path)
+    cap = limit if limit is not None else limits.current().max_line_bytes
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rb") as f:
+        head = f.read(65536).decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
+    if head[:1] == "[":
         return "array", None
-    if text[0] == "{":
-        first_line = text.split("\n", 1)[0].strip()
-        try:
-            obj = json.loads(first_line)
-            rest = text.split("\n", 1)[1].strip() if "\n" in text else ""
-            envelope = isinstance(obj, dict) and any(isinstance(obj.get(k), list) for k in ("data", "items", "_items"))
-            if not envelope and (rest.startswith("{") or not rest):
-                return "ndjson", obj
-        except json.JSONDecodeError:
-            pass
+    if head[:1] != "{":
+        return "unknown", None
+    lines = _head_lines(path, 3, cap)
+    rest = [ln.lstrip() for ln in lines[1:]]
+    obj = _json_object(lines[0]) if len(lines[0]) <= cap else None
+    if obj is not None:
+        envelope = any(isinstance(obj.get(k), list) for k in ("data", "items", "_items"))
+        if not envelope and (not rest or rest[0].startswith(b"{")):
+            return "ndjson", obj
         return "object", None
-    return "unknown", None
+    # the first line is no whole object: a pretty-printed document, or NDJSON with a bad first line
+    for line in rest:
+        if line.startswith(b"{") and (nxt := _json_object(line)) is not None:
+            return "ndjson", nxt
+    return "object", None
 
 
 @dataclass(frozen=True)
@@ -250,46 +286,135 @@ class FileFacts:
     Attributes
     ----------
     sha256 : str
-        SHA-256 of the bytes (the ingest ledger's checksum).
+        SHA-256 of the file's bytes as stored (compressed, for ``.gz``): the ingest ledger's checksum.
     size_bytes : int
         File size [bytes].
     lines : int
-        Physical lines: newline bytes, plus one when the last line has none.
+        Physical lines of the content (decompressed, for ``.gz``): newline bytes, plus one
+        when the last line has none.
+    longest_line_bytes : int
+        Length of the longest physical line, newline excluded [bytes].
+    longest_line : int
+        Its line number (1-based; 0 for an empty file).
+    content_bytes : int
+        Size of the content (decompressed, for ``.gz``) [bytes].
+    identity : tuple
+        ``(device, inode, size, mtime_ns, ctime_ns)`` of the file when it was read: a file whose
+        identity differs later was changed (``ctime`` moves on every write and cannot be set back).
     """
 
     sha256: str
     size_bytes: int
     lines: int
+    longest_line_bytes: int = 0
+    longest_line: int = 0
+    content_bytes: int = 0
+    identity: tuple = ()
+
+
+def file_identity(path: str | Path) -> tuple:
+    """``(device, inode, size, mtime_ns, ctime_ns)`` of *path* (following symlinks)."""
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+class _LineScan:
+    """Newline count and longest line over a stream of chunks (vectorised per chunk)."""
+
+    def __init__(self) -> None:
+        self.newlines = 0
+        self.run = 0  # bytes of the line being read so far
+        self.longest = 0
+        self.longest_at = 0
+        self.total = 0
+        self.last = b""
+
+    def feed(self, chunk: np.ndarray) -> None:
+        n = chunk.size
+        if not n:
+            return
+        self.total += n
+        pos = np.flatnonzero(chunk == 10)  # vectorised; bytes.count is 3x slower
+        if pos.size:
+            lengths = np.empty(pos.size, np.int64)
+            lengths[0] = self.run + int(pos[0])
+            if pos.size > 1:
+                lengths[1:] = np.diff(pos) - 1
+            i = int(np.argmax(lengths))
+            if int(lengths[i]) > self.longest:
+                self.longest, self.longest_at = int(lengths[i]), self.newlines + i + 1
+            self.newlines += int(pos.size)
+            self.run = n - int(pos[-1]) - 1
+        else:
+            self.run += n
+        self.last = bytes(chunk[-1:])
+
+    def finish(self) -> tuple[int, int, int]:
+        """``(lines, longest line, its number)``."""
+        lines = self.newlines + (1 if self.last not in (b"", b"\n") else 0)
+        if self.run > self.longest:
+            self.longest, self.longest_at = self.run, self.newlines + 1
+        return lines, self.longest, self.longest_at
 
 
 _FACTS: dict[tuple, FileFacts] = {}
 
 
-def file_facts(path: str | Path, chunk: int = 1 << 20) -> FileFacts:
-    """Checksum and line count of *path* in a single read of its bytes.
+def file_facts(path: str | Path, chunk: int = 1 << 20, max_content_bytes: int | None = None) -> FileFacts:
+    """Checksum, line count and longest line of *path* in a single read of its bytes.
 
-    Remembered for the file's identity (path, inode, size, modification time
-    in nanoseconds), so the loader's checksum and a reader's line count cost
-    one pass between them.
+    A ``.gz`` file is hashed as stored and scanned decompressed (in chunks, never whole in
+    memory); its decompression stops with a :class:`FormatError` once the content passes
+    *max_content_bytes* (default: :attr:`evrevops.formats.limits.Limits.max_decompressed_bytes`
+    of the limits in force), so a small file that expands to gigabytes is refused early.
+
+    Remembered for the file's identity (path, :func:`file_identity`), so the loader's checksum
+    and a reader's line count cost one pass between them.
     """
+    import zlib
+
+    from evrevops.formats import limits
+
     path = Path(path)
-    st = os.stat(path)
-    ident = (str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns)
-    facts = _FACTS.get(ident)
-    if facts is None:
-        h = hashlib.sha256()
-        newlines = 0
-        last = b""
-        with open(path, "rb", buffering=0) as f:
-            buf = bytearray(chunk)
-            view = memoryview(buf)
-            octets = np.frombuffer(buf, np.uint8)
-            while n := f.readinto(buf):
-                h.update(view[:n])
-                newlines += int(np.count_nonzero(octets[:n] == 10))  # vectorised; bytes.count is 3x slower
-                last = bytes(view[n - 1 : n])
-        facts = FileFacts(h.hexdigest(), st.st_size, newlines + (1 if last not in (b"", b"\n") else 0))
-        if len(_FACTS) > 256:
-            _FACTS.clear()
-        _FACTS[ident] = facts
+    identity = file_identity(path)
+    key = (str(path.resolve()), *identity)
+    facts = _FACTS.get(key)
+    if facts is not None:
+        return facts
+    gz = path.suffix.lower() == ".gz"
+    cap = max_content_bytes if max_content_bytes is not None else limits.current().max_decompressed_bytes
+    h = hashlib.sha256()
+    scan = _LineScan()
+    inflate = zlib.decompressobj(wbits=47) if gz else None  # 47: gzip or zlib header, detected
+    with open(path, "rb", buffering=0) as f:
+        buf = bytearray(chunk)
+        view = memoryview(buf)
+        octets = np.frombuffer(buf, np.uint8)
+        while n := f.readinto(buf):
+            h.update(view[:n])
+            if inflate is None:
+                scan.feed(octets[:n])
+                continue
+            data = view[:n]
+            while data:
+                try:
+                    out = inflate.decompress(data, chunk)
+                except zlib.error as exc:
+                    raise FormatError(path, f"not a valid gzip file: {exc}") from None
+                scan.feed(np.frombuffer(out, np.uint8))
+                if scan.total > cap:
+                    raise FormatError(
+                        path,
+                        f"decompresses to more than {cap:,} bytes (the limit; see --max-decompressed-gib)",
+                    )
+                data = inflate.unconsumed_tail
+                if inflate.eof and inflate.unused_data:  # a second gzip member follows
+                    rest = inflate.unused_data
+                    inflate = zlib.decompressobj(wbits=47)
+                    data = rest
+    lines, longest, longest_at = scan.finish()
+    facts = FileFacts(h.hexdigest(), identity[2], lines, longest, longest_at, scan.total, identity)
+    if len(_FACTS) > 256:
+        _FACTS.clear()
+    _FACTS[key] = facts
     return facts

@@ -28,7 +28,8 @@ import datetime as dt
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,9 +37,18 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from evrevops.formats import check_regular, limits
 from evrevops.formats import read as read_file
-from evrevops.formats.base import QUARANTINE_SCHEMA, Batch, file_facts, sql_identifier
-from evrevops.warehouse import contract_lines, port_sites, site_history
+from evrevops.formats.base import (
+    QUARANTINE_SCHEMA,
+    Batch,
+    FormatError,
+    file_facts,
+    file_identity,
+    quarantine_table,
+    sql_identifier,
+)
+from evrevops.warehouse import contract_lines, forget, port_sites, site_history
 from evrevops.warehouse.db import Warehouse
 from evrevops.warehouse.schema import TABLES, TableSpec
 
@@ -58,6 +68,7 @@ class IngestResult:
     replaced: int
     status: str  # 'committed' or 'unchanged'
     seconds: float
+    notes: list[str] = field(default_factory=list)  # what the reader noticed (Batch.notes), or why unchanged
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -310,11 +321,89 @@ def _against_history(wh: Warehouse, batch: Batch, file_id: int) -> Batch:
     facts = tables.get(site_history.TABLE)
     if facts is not None and facts.num_rows:
         tables[site_history.TABLE] = site_history.resolve_undated(wh.con, facts)
+    for name, tbl in tables.items():
+        spec = TABLES.get(name)
+        if spec is not None and spec.version and tbl.num_rows:
+            bad = _unversioned(wh, spec, tbl)
+            if bad.num_rows:
+                quarantine = pa.concat_tables([quarantine, bad])
+    sessions = tables.get("sessions")
+    if sessions is not None and sessions.num_rows:
+        bad = _above_rating(wh, sessions, batch.implied.get("ports"))
+        if bad.num_rows:
+            quarantine = pa.concat_tables([quarantine, bad])
     if tables is batch.tables and quarantine is batch.quarantine:
         return batch
     return Batch(
         batch.format, batch.records_read, tables, quarantine, batch.implied, batch.absorbed, batch.mapping, batch.notes
     )
+
+
+def _unversioned(wh: Warehouse, spec: TableSpec, tbl: pa.Table) -> pa.Table:
+    """Records without a version (e.g. a CDR without ``last_updated``) that would replace a stored row that has
+    one, with other values: quarantined, since nothing says which is newer (the stored, versioned record stays).
+    """
+    v = spec.version
+    if not (set(spec.key) <= set(tbl.column_names)):
+        return QUARANTINE_SCHEMA.empty_table()
+    has_v = v in tbl.column_names
+    compare = [
+        c for c in tbl.column_names if c not in (*spec.key, v, "source_record", "file_id", *spec.compare_exclude)
+    ]
+    differs = " OR ".join(f"i.{sql_identifier(c)} IS DISTINCT FROM t.{sql_identifier(c)}" for c in compare) or "false"
+    keys = " AND ".join(f"i.{sql_identifier(k)} = t.{sql_identifier(k)}" for k in spec.key)
+    wh.con.register("_uv_in", tbl)
+    try:
+        return quarantine_table(
+            wh.con.execute(
+                f"""SELECT CAST(i.source_record AS BIGINT) AS source_record, ? AS field,
+                       'no ' || ? || ', while the stored record (ledger entry ' || t.file_id || ') has one ('
+                       || CAST(t.{sql_identifier(v)} AS VARCHAR) || '): a record without it cannot replace it'
+                       AS reason,
+                       CAST(NULL AS VARCHAR) AS raw
+                FROM _uv_in i JOIN {sql_identifier(spec.name)} t ON {keys}
+                WHERE {"i." + sql_identifier(v) + " IS NULL AND " if has_v else ""}t.{sql_identifier(v)} IS NOT NULL
+                  AND ({differs})""",
+                [v, v],
+            ).fetchall()
+        )
+    finally:
+        wh.con.unregister("_uv_in")
+
+
+def _above_rating(wh: Warehouse, sessions: pa.Table, implied_ports: pa.Table | None) -> pa.Table:
+    """Sessions whose energy passes what their port's rated power could deliver in the time plugged in.
+
+    The bound is ``rated_kw × plugged_in_s / 3600 × energy_margin + energy_slack_kwh`` (the limits in
+    force, :mod:`evrevops.formats.limits`), with the port's rating as stored, or as this file states it.
+    Sessions of ports without a known rating were checked by the reader against ``max_power_kw``.
+    """
+    lim = limits.current()
+    if not ({"port_id", "energy_kwh", "plugged_in_s"} <= set(sessions.column_names)):
+        return QUARANTINE_SCHEMA.empty_table()
+    wh.con.register("_ar_in", sessions.select(["source_record", "port_id", "energy_kwh", "plugged_in_s"]))
+    rated = "SELECT port_id, rated_kw FROM ports"
+    if implied_ports is not None and {"port_id", "rated_kw"} <= set(implied_ports.column_names):
+        wh.con.register("_ar_ports", implied_ports.select(["port_id", "rated_kw"]))
+        rated = f"SELECT port_id, rated_kw FROM _ar_ports UNION ALL {rated}"
+    try:
+        return quarantine_table(
+            wh.con.execute(
+                f"""SELECT CAST(i.source_record AS BIGINT) AS source_record, 'energy_kwh' AS field,
+                       'energy ' || round(i.energy_kwh, 3) || ' kWh is more than port ' || i.port_id || ' rated '
+                       || r.kw || ' kW can deliver in ' || round(i.plugged_in_s / 3600, 3) || ' h plugged in' AS reason,
+                       CAST(NULL AS VARCHAR) AS raw
+                FROM _ar_in i
+                JOIN (SELECT port_id, max(rated_kw) AS kw FROM ({rated}) x WHERE rated_kw > 0 GROUP BY port_id) r
+                  ON r.port_id = i.port_id
+                WHERE i.energy_kwh > r.kw * i.plugged_in_s / 3600 * ? + ?""",
+                [lim.energy_margin, lim.energy_slack_kwh],
+            ).fetchall()
+        )
+    finally:
+        wh.con.unregister("_ar_in")
+        if implied_ports is not None and "_ar_ports" in rated:
+            wh.con.unregister("_ar_ports")
 
 
 def _follow_history(wh: Warehouse, batch: Batch) -> None:
@@ -427,8 +516,8 @@ def load_batch(wh: Warehouse, path: Path, checksum: str, batch: Batch, size_byte
             _resolve_ports(wh)
         con.execute(
             """INSERT INTO ingest_ledger (file_id, path, checksum, format, mapping, size_bytes, started_at,
-                   finished_at, records_read, accepted, duplicate, quarantined, replaced, status, earliest_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   finished_at, records_read, accepted, duplicate, quarantined, replaced, status, earliest_at, notes)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [
                 file_id,
                 str(path),
@@ -445,6 +534,7 @@ def load_batch(wh: Warehouse, path: Path, checksum: str, batch: Batch, size_byte
                 replaced,
                 "committed",
                 min(dated) if dated else None,
+                "\n".join(batch.notes) or None,
             ],
         )
         for t in ("_qin", "_abs"):
@@ -467,27 +557,89 @@ def load_batch(wh: Warehouse, path: Path, checksum: str, batch: Batch, size_byte
         replaced,
         "committed",
         time.perf_counter() - t0,
+        list(batch.notes),
     )
 
 
-def ingest_file(wh: Warehouse, path: str | Path, fmt: str | None = None, mapping: str | None = None) -> IngestResult:
+class FileChangedError(FormatError):
+    """The file changed while it was being read: nothing was written."""
+
+
+def _same_bytes(path: Path, facts) -> str | None:
+    """Why *path* no longer holds the bytes *facts* were taken from, or None when it does.
+
+    The file's identity (device, inode, size, modification and change times in nanoseconds;
+    the change time moves on every write and cannot be set back) must be what it was before
+    the checksum was taken, and the bytes must hash the same again: the rows a reader made
+    and the checksum the ledger records then come from the same bytes.
+    """
+    try:
+        now = file_identity(path)
+    except OSError as exc:
+        return f"it could no longer be read ({exc.strerror})"
+    if now != facts.identity:
+        return "its size or times changed"
+    with open(path, "rb") as f:
+        if hashlib.file_digest(f, "sha256").hexdigest() != facts.sha256:
+            return "its bytes changed"
+    return None
+
+
+def ingest_file(
+    wh: Warehouse,
+    path: str | Path,
+    fmt: str | None = None,
+    mapping: str | None = None,
+    force: bool = False,
+    rebuild_from: Callable[[Warehouse, list[int]], dt.date | None] | None = None,
+) -> IngestResult:
     """Read *path* and load it; a file already ingested (same checksum) changes nothing.
+
+    The checksum the ledger records and the rows come from the same bytes: the file is hashed,
+    read, then checked to be unchanged (:func:`_same_bytes`); a file that changed while it was
+    read is refused (:class:`FileChangedError`) and nothing is written.
+
+    Parameters
+    ----------
+    force : bool
+        Read the file even when an ingest of the same bytes is in the ledger: that ingest is
+        forgotten first (:func:`evrevops.warehouse.forget.forget_file`, with *rebuild_from*).
 
     Returns
     -------
     IngestResult
         ``status='unchanged'`` with ``accepted=0`` for a file seen before.
+
+    Raises
+    ------
+    FormatError
+        For a file that is not there, not a regular file (a FIFO, a device), too large once
+        decompressed, has a line over the limit, or changed while it was read.
     """
     t0 = time.perf_counter()
     path = Path(path)
-    checksum = file_checksum(path)
+    check_regular(path)
+    facts = file_facts(path)
+    checksum = facts.sha256
     prior = wh.con.execute(
-        "SELECT file_id, format, mapping, records_read, quarantined FROM ingest_ledger WHERE checksum = ? AND status = 'committed' ORDER BY file_id LIMIT 1",
+        f"""SELECT file_id, format, mapping, records_read, quarantined FROM ingest_ledger
+            WHERE checksum = ? AND status = 'committed' AND {forget.live_sql()} ORDER BY file_id LIMIT 1""",
         [checksum],
     ).fetchall()
-    if prior:
-        prior = prior[0]
-        file_id, pfmt, pmap, read, quarantined = prior
+    if prior and force:
+        for (fid,) in wh.con.execute(
+            f"SELECT file_id FROM ingest_ledger WHERE checksum = ? AND status = 'committed' AND {forget.live_sql()}",
+            [checksum],
+        ).fetchall():
+            forget.forget_file(wh, fid, rebuild_from=rebuild_from)
+    elif prior:
+        file_id, pfmt, pmap, read, quarantined = prior[0]
+        notes = []
+        if fmt is not None and fmt != pfmt:
+            notes.append(
+                f"these bytes were ingested as {pfmt} (ledger entry {file_id}), not {fmt}: "
+                f"`evrevops ledger forget {file_id}` or `ingest --force` to read them again"
+            )
         return IngestResult(
             str(path),
             file_id,
@@ -500,9 +652,16 @@ def ingest_file(wh: Warehouse, path: str | Path, fmt: str | None = None, mapping
             0,
             "unchanged",
             time.perf_counter() - t0,
+            notes,
         )
     batch = read_file(path, fmt, mapping)
-    result = load_batch(wh, path, checksum, batch, size_bytes=path.stat().st_size)
+    changed = _same_bytes(path, facts)
+    if changed:
+        raise FileChangedError(
+            path,
+            f"changed while it was being read ({changed}); nothing was written: ingest it again once it is complete",
+        )
+    result = load_batch(wh, path, checksum, batch, size_bytes=facts.size_bytes)
     result.seconds = time.perf_counter() - t0
     return result
 

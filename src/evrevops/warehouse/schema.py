@@ -261,6 +261,17 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "DELETE FROM derived_facts WHERE name = 'site_month_bills'",
         ],
     ),
+    (
+        7,
+        "hardening: a forgotten ingest is undone by a new ledger entry; what a reader noticed is kept",
+        [
+            # An entry of format 'cli:ledger forget' removed the rows and quarantine of the entry
+            # ``forgets`` names (evrevops.warehouse.forget); that entry stays, as a record of what was read.
+            "ALTER TABLE ingest_ledger ADD COLUMN forgets BIGINT",
+            # What the reader noticed beside the counts (e.g. a charger's clock jump), one per line.
+            "ALTER TABLE ingest_ledger ADD COLUMN notes VARCHAR",
+        ],
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
