@@ -47,6 +47,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from evrevops.formats import limits
 from evrevops.formats.base import STATUS_EVENT_SCHEMA, Batch, FormatError, quarantine_table
 from evrevops.formats.records import connect
 
@@ -54,6 +55,15 @@ P16 = "ocpp1.6"
 P201 = "ocpp2.0.1"
 MAX_LINE_BYTES = 1 << 24  # a longer line makes the file unreadable (FormatError)
 DEFAULT_MEASURAND = "Energy.Active.Import.Register"
+#: OCPP 1.6 ``ChargePointStatus`` (StatusNotification ``status``).
+STATUSES_16 = ("Available", "Preparing", "Charging", "SuspendedEVSE", "SuspendedEV", "Finishing", "Reserved",
+               "Unavailable", "Faulted")  # fmt: skip
+#: OCPP 2.0.1 ``ConnectorStatusEnumType`` (StatusNotification ``connectorStatus``).
+STATUSES_201 = ("Available", "Occupied", "Reserved", "Unavailable", "Faulted")
+MAX_ID_CHARS = 255  # a charger id or id tag longer than this is refused
+MAX_TX_ID_CHARS = 36  # OCPP 2.0.1 transactionInfo.transactionId (identifierString, maxLength 36)
+CLOCK_BACK_S = 3600  # a charger's log time going back more than this is a clock jump (batch.notes)
+CLOCK_AHEAD_S = 86400  # a message more than this ahead of the charger's next one: its clock ran ahead
 
 TS = pa.timestamp("us")
 SCHEMAS: dict[str, pa.Schema] = {
@@ -133,7 +143,42 @@ _MACROS = [
     """CREATE OR REPLACE MACRO iso_utc(t) AS
         strftime(t, '%Y-%m-%dT%H:%M:%S') || CASE WHEN microsecond(t) % 1000000 <> 0
             THEN rtrim(strftime(t, '.%f'), '0') ELSE '' END || 'Z'""",
+    # Allowed values as '|A|B|' (a substring test, never a join), and whether x is one of them.
+    """CREATE OR REPLACE MACRO one_of(x, allowed) AS contains(allowed, '|' || x || '|')""",
+    # The first key a JSON object lists twice (NULL when none).
+    """CREATE OR REPLACE MACRO dup_key(k) AS list_filter(k, lambda x, i: list_position(k, x) < i)[1]""",
+    # A duration [us] for a note: '3 h 12 min', '5 days', '55 years'.
+    """CREATE OR REPLACE MACRO dur_text(us) AS
+        CASE WHEN us >= 2 * 31557600000000 THEN CAST(round(us / 31557600e6) AS BIGINT) || ' years'
+             WHEN us >= 2 * 86400000000 THEN CAST(us // 86400000000 AS BIGINT) || ' days'
+             WHEN us >= 3600000000 THEN CAST(us // 3600000000 AS BIGINT) || ' h '
+                                        || CAST(us % 3600000000 // 60000000 AS BIGINT) || ' min'
+             ELSE CAST(us // 60000000 AS BIGINT) || ' min' END""",
+    # 'T2' as the note shows it after 'T1 -> ': the time alone when both are on one day.
+    """CREATE OR REPLACE MACRO short_ts(t, ref) AS
+        CASE WHEN CAST(t AS DATE) = CAST(ref AS DATE) THEN strftime(t, '%H:%M') ELSE strftime(t, '%Y-%m-%dT%H:%M') END""",
 ]
+
+
+def _limit_macros(lim: limits.Limits) -> list[str]:
+    """Macros of the limits in force: the time window, the power and energy bounds, the JSON depth.
+
+    ``register_wh`` bounds an energy register: a port at the power limit for the whole
+    time window (with the energy margin and slack) cannot have metered more.
+    """
+    span_h = (lim.until - lim.earliest).total_seconds() / 3600
+    register_wh = (lim.max_power_kw * span_h * lim.energy_margin + lim.energy_slack_kwh) * 1000
+    return [
+        f"CREATE OR REPLACE MACRO outside(t) AS {lim.window_sql('t')}",
+        f"""CREATE OR REPLACE MACRO clock_reason(t) AS
+            CASE WHEN t < TIMESTAMP '{lim.earliest:%Y-%m-%d %H:%M:%S}' THEN 'clock reset: ' ELSE 'clock ahead: ' END
+            || {lim.window_reason_sql("t")}""",
+        f"CREATE OR REPLACE MACRO earliest_ts() AS TIMESTAMP '{lim.earliest:%Y-%m-%d %H:%M:%S}'",
+        f"CREATE OR REPLACE MACRO max_power_w() AS {lim.max_power_kw * 1000!r}",
+        f"CREATE OR REPLACE MACRO max_register_wh() AS {register_wh!r}",
+        f"CREATE OR REPLACE MACRO max_depth() AS {int(lim.max_json_depth)}",
+    ]
+
 
 # (column, JSON path into the frame) extracted in one parse of every frame.
 _FIELDS = [
@@ -178,6 +223,7 @@ _TYPES = [
     ("t_mv", "$[3].meterValue"),
     ("t_td", "$[3].transactionData"),
     ("t_cs", "$[3].chargingStation"),
+    ("t_te_tx", "$[3].transactionInfo.transactionId"),
 ]
 
 # Line checks: (condition, field SQL, reason SQL); a line is quarantined when any holds.
@@ -185,9 +231,16 @@ _TYPES = [
 _LINE_CHECKS: list[tuple[str, str, str]] = [
     ("NOT ok", "NULL", "'malformed JSON'"),
     ("ok AND NOT obj", "NULL", "'record is not a JSON object'"),
+    ("obj AND dup IS NOT NULL", "dup", "'duplicated key ' || qv(dup)"),
     ("obj AND cp IS NULL", "'charge_point_id'", "'missing charge_point_id'"),
+    (
+        f"obj AND length(cp) > {MAX_ID_CHARS}",
+        "'charge_point_id'",
+        f"'charge_point_id longer than {MAX_ID_CHARS} characters: ' || qv(cp)",
+    ),
     ("obj AND ts_txt IS NULL", "'timestamp'", "'missing timestamp'"),
     ("obj AND ts_txt IS NOT NULL AND rts IS NULL", "'timestamp'", "'unparseable timestamp: ' || qv(ts_txt)"),
+    ("obj AND outside(rts)", "'timestamp'", "clock_reason(rts)"),
     (
         "obj AND stated = '?'",
         "'protocol'",
@@ -212,6 +265,7 @@ _LINE_CHECKS: list[tuple[str, str, str]] = [
     ),
     ("mt = 2 AND action IS NULL", "'message[2]'", "'CALL without an Action name'"),
     ("mt = 2 AND n_items >= 4 AND t3 <> 'OBJECT'", "'message[3]'", "'CALL payload is not a JSON object'"),
+    ("pl AND pdup IS NOT NULL", "'message[3].' || pdup", "'duplicated key ' || qv(pdup)"),
     (
         "mt = 3 AND n_items <> 3",
         "'message'",
@@ -234,6 +288,18 @@ _LINE_CHECKS: list[tuple[str, str, str]] = [
         "'StatusNotification without connectorStatus'",
     ),
     (
+        f"pl AND action = 'StatusNotification' AND proto = 'ocpp1.6' AND NOT one_of(status, '|{'|'.join(STATUSES_16)}|')",
+        "'message[3].status'",
+        f"'unknown status ' || qv(status) || ' (OCPP 1.6 ChargePointStatus: {', '.join(STATUSES_16)})'",
+    ),
+    (
+        "pl AND action = 'StatusNotification' AND proto = 'ocpp2.0.1'"
+        f" AND NOT one_of(connector_status, '|{'|'.join(STATUSES_201)}|')",
+        "'message[3].connectorStatus'",
+        f"'unknown connectorStatus ' || qv(connector_status) || ' (OCPP 2.0.1 ConnectorStatusEnumType: "
+        f"{', '.join(STATUSES_201)})'",
+    ),
+    (
         "pl AND action IN ('StatusNotification', 'MeterValues', 'StartTransaction') AND proto = 'ocpp1.6'"
         " AND connector_id IS NULL",
         "'message[3].connectorId'",
@@ -244,6 +310,16 @@ _LINE_CHECKS: list[tuple[str, str, str]] = [
         " AND connector_id IS NOT NULL AND to_int(connector_id) IS NULL",
         "'message[3].connectorId'",
         "'connectorId is not an integer: ' || qv(connector_id)",
+    ),
+    (
+        "pl AND action IN ('StatusNotification', 'MeterValues') AND proto = 'ocpp1.6' AND to_int(connector_id) < 0",
+        "'message[3].connectorId'",
+        "'connectorId must be 0 (the whole charger) or more: ' || qv(connector_id)",
+    ),
+    (
+        "pl AND action = 'StartTransaction' AND proto = 'ocpp1.6' AND to_int(connector_id) < 1",
+        "'message[3].connectorId'",
+        "'StartTransaction connectorId must be 1 or more: ' || qv(connector_id)",
     ),
     (
         "pl AND action IN ('StatusNotification', 'MeterValues') AND proto = 'ocpp2.0.1' AND evse_id IS NULL",
@@ -257,10 +333,21 @@ _LINE_CHECKS: list[tuple[str, str, str]] = [
         "'evseId is not an integer: ' || qv(evse_id)",
     ),
     (
+        "pl AND action IN ('StatusNotification', 'MeterValues') AND proto = 'ocpp2.0.1' AND to_int(evse_id) < 0",
+        "'message[3].evseId'",
+        "'evseId must be 0 (the whole station) or more: ' || qv(evse_id)",
+    ),
+    (
         "pl AND action IN ('StatusNotification', 'StartTransaction', 'StopTransaction', 'TransactionEvent')"
-        " AND p_ts IS NOT NULL AND ocpp_ts(p_ts) IS NULL",
+        " AND p_ts IS NOT NULL AND pts IS NULL",
         "'message[3].timestamp'",
         "'unparseable timestamp: ' || qv(p_ts)",
+    ),
+    (
+        "pl AND action IN ('StatusNotification', 'StartTransaction', 'StopTransaction', 'TransactionEvent')"
+        " AND outside(pts)",
+        "'message[3].timestamp'",
+        "clock_reason(pts)",
     ),
     (
         "pl AND action = 'MeterValues' AND coalesce(t_mv, '') <> 'ARRAY'",
@@ -273,6 +360,23 @@ _LINE_CHECKS: list[tuple[str, str, str]] = [
         "'meterStart is not a number: ' || qv(meter_start)",
     ),
     (
+        "pl AND action = 'StartTransaction' AND NOT to_dbl(meter_start) BETWEEN 0 AND max_register_wh()",
+        "'message[3].meterStart'",
+        "'meterStart ' || qv(meter_start) || ' Wh is not an energy register reading (0 to '"
+        " || CAST(max_register_wh() AS BIGINT) || ' Wh: the power limit over the whole time window)'",
+    ),
+    (
+        f"pl AND action IN ('StartTransaction', 'Authorize', 'StopTransaction') AND length(id_tag) > {MAX_ID_CHARS}",
+        "'message[3].idTag'",
+        f"'idTag longer than {MAX_ID_CHARS} characters'",
+    ),
+    (
+        "pl AND action IN ('StopTransaction', 'MeterValues') AND proto = 'ocpp1.6' AND transaction_id IS NOT NULL"
+        " AND to_int(transaction_id) IS NULL",
+        "'message[3].transactionId'",
+        "'transactionId is not an integer (OCPP 1.6): ' || qv(transaction_id)",
+    ),
+    (
         "pl AND action = 'StopTransaction' AND transaction_id IS NULL",
         "'message[3].transactionId'",
         "'StopTransaction without transactionId'",
@@ -281,6 +385,12 @@ _LINE_CHECKS: list[tuple[str, str, str]] = [
         "pl AND action = 'StopTransaction' AND meter_stop IS NOT NULL AND to_dbl(meter_stop) IS NULL",
         "'message[3].meterStop'",
         "'meterStop is not a number: ' || qv(meter_stop)",
+    ),
+    (
+        "pl AND action = 'StopTransaction' AND NOT to_dbl(meter_stop) BETWEEN 0 AND max_register_wh()",
+        "'message[3].meterStop'",
+        "'meterStop ' || qv(meter_stop) || ' Wh is not an energy register reading (0 to '"
+        " || CAST(max_register_wh() AS BIGINT) || ' Wh: the power limit over the whole time window)'",
     ),
     (
         "pl AND action = 'StopTransaction' AND t_td NOT IN ('ARRAY', 'NULL')",
@@ -299,9 +409,26 @@ _LINE_CHECKS: list[tuple[str, str, str]] = [
         "'TransactionEvent without transactionInfo.transactionId'",
     ),
     (
+        "pl AND action = 'TransactionEvent' AND te_transaction_id IS NOT NULL"
+        f" AND (trim(te_transaction_id) = '' OR length(te_transaction_id) > {MAX_TX_ID_CHARS}"
+        " OR t_te_tx <> 'VARCHAR')",
+        "'message[3].transactionInfo.transactionId'",
+        f"'transactionId must be a text of 1 to {MAX_TX_ID_CHARS} characters (OCPP 2.0.1): ' || qv(te_transaction_id)",
+    ),
+    (
+        f"pl AND action = 'TransactionEvent' AND length(id_token) > {MAX_ID_CHARS}",
+        "'message[3].idToken.idToken'",
+        f"'idToken longer than {MAX_ID_CHARS} characters'",
+    ),
+    (
         "pl AND action = 'TransactionEvent' AND evse IS NOT NULL AND to_int(evse) IS NULL",
         "'message[3].evse.id'",
         "'evse.id is not an integer: ' || qv(evse)",
+    ),
+    (
+        "pl AND action = 'TransactionEvent' AND to_int(evse) < 0",
+        "'message[3].evse.id'",
+        "'evse.id must be 0 or more: ' || qv(evse)",
     ),
     (
         "pl AND action = 'TransactionEvent' AND t_mv NOT IN ('ARRAY', 'NULL')",
@@ -312,18 +439,21 @@ _LINE_CHECKS: list[tuple[str, str, str]] = [
 
 _MV_CHECKS: list[tuple[str, str, str]] = [
     ("mv_type <> 'OBJECT'", "path", "'meterValue element is not a JSON object'"),
+    ("mv_dup IS NOT NULL", "path || '.' || mv_dup", "'duplicated key ' || qv(mv_dup)"),
     (
         "mv_type = 'OBJECT' AND coalesce(sv_type, '') <> 'ARRAY'",
         "path || '.sampledValue'",
         "'missing sampledValue array'",
     ),
     (
-        "mv_ts_txt IS NOT NULL AND ocpp_ts(mv_ts_txt) IS NULL",
+        "mv_ts_txt IS NOT NULL AND mv_ts IS NULL",
         "path || '.timestamp'",
         "'unparseable timestamp: ' || qv(mv_ts_txt)",
     ),
+    ("outside(mv_ts)", "path || '.timestamp'", "clock_reason(mv_ts)"),
 ]
 _SAMPLE_CHECKS: list[tuple[str, str, str]] = [
+    ("sv_dup IS NOT NULL", "path || '.' || sv_dup", "'duplicated key ' || qv(sv_dup)"),
     ("NOT signed AND value_txt IS NULL", "path || '.value'", "'missing value'"),
     (
         "NOT signed AND value_txt IS NOT NULL AND to_dbl(value_txt) IS NULL",
@@ -334,6 +464,23 @@ _SAMPLE_CHECKS: list[tuple[str, str, str]] = [
         "NOT signed AND multiplier IS NOT NULL AND to_int(multiplier) IS NULL",
         "path || '.unitOfMeasure.multiplier'",
         "'not an integer: ' || qv(multiplier)",
+    ),
+    (
+        "NOT signed AND to_dbl(value_txt) IS NOT NULL AND NOT isfinite(scaled)",
+        "path || '.value'",
+        "qv(value_txt) || ' × 10^' || coalesce(multiplier, '0') || ' is not a finite number'",
+    ),
+    (
+        "NOT signed AND isfinite(scaled) AND abs(watts) > max_power_w()",
+        "path || '.value'",
+        "'power ' || qv(value_txt) || ' ' || unit_ || ' is above the limit of ' || CAST(max_power_w() / 1000 AS BIGINT)"
+        " || ' kW per port (see --max-power-kw)'",
+    ),
+    (
+        "NOT signed AND isfinite(scaled) AND NOT wh BETWEEN 0 AND max_register_wh()",
+        "path || '.value'",
+        "'energy ' || qv(value_txt) || ' ' || unit_ || ' is not a reading of one port (0 to '"
+        " || CAST(max_register_wh() AS BIGINT) || ' Wh: the power limit over the whole time window)'",
     ),
 ]
 
@@ -363,13 +510,15 @@ def read_log(path: str | Path, mapping: str | None = None) -> Batch:
         than 16 MiB, unreadable compression).
     """
     path = Path(path)
+    lim = limits.current()
     con = connect()
     try:
-        for m in _MACROS:
+        for m in _MACROS + _limit_macros(lim):
             con.execute(m)
         n, transcoded = _load_lines(con, path)
         _parse(con)
         _quarantine(con, transcoded)
+        notes = _clock_notes(con)
         _match_results(con)
         _canonical(con)
         _rows(con)
@@ -392,6 +541,7 @@ def read_log(path: str | Path, mapping: str | None = None) -> Batch:
         implied={"chargers": chargers},
         absorbed=absorbed,
         quarantine=quarantine_table(qrows),
+        notes=notes,
     )
 
 
@@ -464,11 +614,12 @@ def _parse(con: duckdb.DuckDBPyConnection) -> None:
             SELECT rec, ok, obj,
                    CASE WHEN obj THEN json_extract_string(j, ['$.timestamp', '$.charge_point_id',
                         '$.chargePointId', '$.protocol', '$.message']) END AS f,
-                   CASE WHEN obj THEN json_type(j, '$.message') END AS msg_type
+                   CASE WHEN obj THEN json_type(j, '$.message') END AS msg_type,
+                   CASE WHEN obj THEN dup_key(json_keys(j)) END AS dup
             FROM (SELECT rec, j, ok, CASE WHEN ok THEN json_type(j) = 'OBJECT' ELSE false END AS obj
                   FROM (SELECT rec, j, json_valid(j) AS ok FROM raw))
         ), e2 AS (
-            SELECT rec, ok, obj, f[1] AS ts_txt,
+            SELECT rec, ok, obj, dup, f[1] AS ts_txt,
                    coalesce(nullif(trim(f[2]), ''), nullif(trim(f[3]), '')) AS cp,
                    f[4] AS proto_txt, msg_type, f[5] AS msg_txt,
                    CASE WHEN msg_type = 'ARRAY' THEN f[5]
@@ -476,8 +627,9 @@ def _parse(con: duckdb.DuckDBPyConnection) -> None:
                         THEN CASE WHEN json_type(f[5]) = 'ARRAY' THEN json(f[5])::VARCHAR END END AS msg
             FROM e
         ), e3 AS (
-            SELECT rec, ok, obj, ts_txt, ocpp_ts(ts_txt) AS rts, cp, proto_txt, norm_proto(proto_txt) AS stated,
+            SELECT rec, ok, obj, dup, ts_txt, ocpp_ts(ts_txt) AS rts, cp, proto_txt, norm_proto(proto_txt) AS stated,
                    msg_type, CASE WHEN msg IS NULL THEN msg_txt END AS msg_txt, msg, n_items, {fields}, {types},
+                   CASE WHEN t[3] = 'OBJECT' THEN dup_key(json_keys(msg, '$[3]')) END AS pdup,
                    CASE TRY_CAST(p[1] AS DOUBLE) WHEN 2 THEN 2 WHEN 3 THEN 3 WHEN 4 THEN 4 END AS mt,
                    CASE WHEN t[1] NOT IN ('ARRAY', 'OBJECT', 'NULL') AND trim(p[2]) <> '' THEN p[2] END AS uid,
                    CASE WHEN TRY_CAST(p[1] AS DOUBLE) = 2 AND t[2] = 'VARCHAR' AND trim(p[3]) <> '' THEN p[3] END
@@ -486,7 +638,7 @@ def _parse(con: duckdb.DuckDBPyConnection) -> None:
                          json_array_length(msg) AS n_items
                   FROM e2)
         )
-        SELECT *,
+        SELECT *, ocpp_ts(p_ts) AS pts,
             mt = 2 AND action IS NOT NULL AND t3 = 'OBJECT' AS pl,
             CASE WHEN stated IS NOT NULL AND stated <> '?' THEN stated
                  WHEN action = 'TransactionEvent' THEN '{P201}'
@@ -505,27 +657,43 @@ def _parse(con: duckdb.DuckDBPyConnection) -> None:
     # Meter values (MeterValues / TransactionEvent meterValue, StopTransaction transactionData), one row a sample.
     con.execute(
         """CREATE OR REPLACE TEMP TABLE mvs AS
+        SELECT *, ocpp_ts(mv_ts_txt) AS mv_ts FROM (
         SELECT rec, arr, mi, 'message[3].' || arr || '[' || mi || ']' AS path, mv_type,
                CASE WHEN mv_type = 'OBJECT' THEN json_extract_string(mv, '$.timestamp') END AS mv_ts_txt,
-               CASE WHEN mv_type = 'OBJECT' THEN json_type(mv, '$.sampledValue') END AS sv_type, mv
+               CASE WHEN mv_type = 'OBJECT' THEN json_type(mv, '$.sampledValue') END AS sv_type,
+               CASE WHEN mv_type = 'OBJECT' THEN dup_key(json_keys(mv)) END AS mv_dup, mv
         FROM (SELECT rec, arr, mi - 1 AS mi, mv, json_type(mv) AS mv_type
               FROM (SELECT rec, arr, unnest(l) AS mv, generate_subscripts(l, 1) AS mi
                     FROM (SELECT rec, 'meterValue' AS arr, json_extract(meter_value, '$[*]') AS l FROM m
                           WHERE pl AND action IN ('MeterValues', 'TransactionEvent') AND t_mv = 'ARRAY'
                           UNION ALL
                           SELECT rec, 'transactionData', json_extract(transaction_data, '$[*]') FROM m
-                          WHERE pl AND action = 'StopTransaction' AND t_td = 'ARRAY')))"""
+                          WHERE pl AND action = 'StopTransaction' AND t_td = 'ARRAY'))))"""
     )
+    # ``scaled``: the value with its multiplier applied; ``watts`` / ``wh``: that value as a power [W]
+    # (Power.* but Power.Factor) or an energy register [Wh] (Energy.* but the signed *.Net), else NULL.
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE smp AS
-        SELECT rec, arr, mi, si, path || '.sampledValue[' || si || ']' AS path, mv_ts_txt,
+        f"""CREATE OR REPLACE TEMP TABLE smp AS
+        SELECT *,
+               CASE WHEN prefix(meas, 'Power.') AND meas <> 'Power.Factor'
+                    THEN CASE unit_ WHEN 'W' THEN scaled WHEN 'var' THEN scaled
+                                    WHEN 'kW' THEN scaled * 1000 WHEN 'kvar' THEN scaled * 1000 END END AS watts,
+               CASE WHEN prefix(meas, 'Energy.') AND NOT suffix(meas, '.Net')
+                    THEN CASE unit_ WHEN 'Wh' THEN scaled WHEN 'varh' THEN scaled
+                                    WHEN 'kWh' THEN scaled * 1000 WHEN 'kvarh' THEN scaled * 1000 END END AS wh
+        FROM (
+        SELECT rec, arr, mi, si, path || '.sampledValue[' || si || ']' AS path, mv_ts_txt, mv_ts,
                f[1] AS value_txt, f[2] AS context, coalesce(f[3], '') = 'SignedData' AS signed, f[4] AS measurand,
-               f[5] AS phase, coalesce(f[7], f[6]) AS unit, f[8] AS multiplier
-        FROM (SELECT rec, arr, mi, si - 1 AS si, path, mv_ts_txt,
+               f[5] AS phase, coalesce(f[7], f[6]) AS unit, f[8] AS multiplier, sv_dup,
+               coalesce(f[4], '{DEFAULT_MEASURAND}') AS meas, coalesce(f[7], f[6], 'Wh') AS unit_,
+               CASE WHEN coalesce(to_int(f[8]), 0) >= 0 THEN to_dbl(f[1]) * pow(10, coalesce(to_int(f[8]), 0))
+                    ELSE to_dbl(f[1]) / pow(10, -to_int(f[8])) END AS scaled
+        FROM (SELECT rec, arr, mi, si - 1 AS si, path, mv_ts_txt, mv_ts,
                      json_extract_string(sv, ['$.value', '$.context', '$.format', '$.measurand', '$.phase',
-                                              '$.unit', '$.unitOfMeasure.unit', '$.unitOfMeasure.multiplier']) AS f
-              FROM (SELECT rec, arr, mi, path, mv_ts_txt, unnest(l) AS sv, generate_subscripts(l, 1) AS si
-                    FROM (SELECT *, json_extract(mv, '$.sampledValue[*]') AS l FROM mvs WHERE sv_type = 'ARRAY')))"""
+                                              '$.unit', '$.unitOfMeasure.unit', '$.unitOfMeasure.multiplier']) AS f,
+                     CASE WHEN json_type(sv) = 'OBJECT' THEN dup_key(json_keys(sv)) END AS sv_dup
+              FROM (SELECT rec, arr, mi, path, mv_ts_txt, mv_ts, unnest(l) AS sv, generate_subscripts(l, 1) AS si
+                    FROM (SELECT *, json_extract(mv, '$.sampledValue[*]') AS l FROM mvs WHERE sv_type = 'ARRAY'))))"""
     )
 
 
@@ -534,8 +702,10 @@ def _checks_sql(source: str, checks: list[tuple[str, str, str]], first_ord: int)
         f"CASE WHEN coalesce(({cond}), false) THEN {{'field': {fld}, 'reason': {reason}, 'ord': {first_ord + i}}} END"
         for i, (cond, fld, reason) in enumerate(checks)
     )
+    failed = " OR ".join(f"coalesce(({cond}), false)" for cond, _, _ in checks)
     return f"""SELECT rec, e.field AS field, e.reason AS reason, e.ord AS ord
-               FROM (SELECT rec, unnest(list_filter([{items}], lambda x: x IS NOT NULL)) AS e FROM {source})"""
+               FROM (SELECT rec, unnest(list_filter([{items}], lambda x: x IS NOT NULL)) AS e
+                     FROM {source} WHERE {failed})"""
 
 
 def _quarantine(con: duckdb.DuckDBPyConnection, transcoded: bool) -> None:
@@ -551,7 +721,71 @@ def _quarantine(con: duckdb.DuckDBPyConnection, transcoded: bool) -> None:
             f"""SELECT rec, NULL AS field, 'not valid UTF-8 (bytes replaced by U+FFFD)' AS reason, -1 AS ord
                 FROM raw WHERE contains(j, '{chr(0xFFFD)}')""",
         )
+    parts.insert(0, _depth_sql())
     con.execute("CREATE OR REPLACE TEMP TABLE q AS " + " UNION ALL ".join(parts))
+
+
+def _depth_sql() -> str:
+    """SQL of the quarantine rows of lines whose JSON nests deeper than ``max_depth()``.
+
+    Only lines with more opening brackets than the limit can be that deep; for those, the
+    brackets outside strings are numbered and their running sum is the depth (a window).
+    """
+    return r"""SELECT rec, NULL AS field,
+                      'JSON nested ' || max(depth) || ' levels deep (more than the limit of ' || max_depth()
+                      || '; see Limits.max_json_depth)' AS reason, -2 AS ord
+               FROM (SELECT rec, sum(CASE WHEN b IN ('[', '{') THEN 1 ELSE -1 END) OVER (PARTITION BY rec ORDER BY i)
+                            AS depth
+                     FROM (SELECT rec, unnest(bs) AS b, generate_subscripts(bs, 1) AS i
+                           FROM (SELECT rec, string_split(regexp_replace(regexp_replace(j, '"(\\.|[^"\\])*"', '', 'g'),
+                                                                          '[^\[\]{}]', '', 'g'), '') AS bs
+                                 FROM raw
+                                 WHERE length(j) - length(replace(replace(j, '[', ''), '{', '')) > max_depth()
+                                   AND json_valid(j))))
+               GROUP BY rec HAVING max(depth) > max_depth()"""
+
+
+def _clock_notes(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """One note per charger whose clock jumped, found in log order over the lines' log timestamps.
+
+    A jump is a line whose time is more than :data:`CLOCK_BACK_S` before the charger's previous
+    line's (its clock went back, or the previous line's clock had run ahead when the step exceeds
+    :data:`CLOCK_AHEAD_S` and the line lies inside the time window). The note names the first jump
+    and how many lines of the charger were quarantined for a time outside the window
+    (``clock reset`` / ``clock ahead``). Window functions, no loop over lines.
+    """
+    rows = con.execute(
+        f"""WITH t AS (
+                SELECT rec, cp, rts, lag(rts) OVER w AS prev_ts, lag(rec) OVER w AS prev_rec
+                FROM m WHERE cp IS NOT NULL AND rts IS NOT NULL
+                WINDOW w AS (PARTITION BY cp ORDER BY rec)
+            ), ev AS (
+                SELECT cp, rec, epoch_us(prev_ts) - epoch_us(rts) AS back_us,
+                       CASE WHEN epoch_us(prev_ts) - epoch_us(rts) > {CLOCK_AHEAD_S * 1_000_000} AND rts >= earliest_ts()
+                            THEN 'clock ran ahead: record ' || prev_rec || ' at ' || strftime(prev_ts, '%Y-%m-%dT%H:%M')
+                                 || ' is ' || dur_text(epoch_us(prev_ts) - epoch_us(rts))
+                                 || ' ahead of the next message (record ' || rec || ', '
+                                 || short_ts(rts, prev_ts) || ')'
+                            ELSE 'clock went back ' || dur_text(epoch_us(prev_ts) - epoch_us(rts)) || ' at record '
+                                 || rec || ' (' || strftime(prev_ts, '%Y-%m-%dT%H:%M') || ' -> '
+                                 || short_ts(rts, prev_ts) || ')' END AS said
+                FROM t WHERE epoch_us(prev_ts) - epoch_us(rts) > {CLOCK_BACK_S * 1_000_000}
+            ), j AS (
+                SELECT cp, count(*) AS n, arg_min(said, rec) AS first_said FROM ev GROUP BY cp
+            ), o AS (
+                SELECT m.cp, count(DISTINCT q.rec) AS n_out
+                FROM q JOIN m USING (rec)
+                WHERE m.cp IS NOT NULL AND (prefix(q.reason, 'clock reset') OR prefix(q.reason, 'clock ahead'))
+                GROUP BY m.cp
+            )
+            SELECT 'charger ' || cp || ': ' || concat_ws('; ',
+                       first_said || CASE WHEN n > 1 THEN ' (and ' || (n - 1) || ' more jump'
+                                          || CASE WHEN n > 2 THEN 's' ELSE '' END || ')' ELSE '' END,
+                       CASE WHEN n_out > 0 THEN n_out || ' message' || CASE WHEN n_out > 1 THEN 's' ELSE '' END
+                                                || ' outside the window quarantined' END)
+            FROM j FULL JOIN o USING (cp) ORDER BY cp"""
+    ).fetchall()
+    return [r[0] for r in rows]
 
 
 def _match_results(con: duckdb.DuckDBPyConnection) -> None:
@@ -587,7 +821,14 @@ def _match_results(con: duckdb.DuckDBPyConnection) -> None:
                   CASE mt WHEN 3 THEN 'CALLRESULT' ELSE 'CALLERROR' END || ' with no matching CALL', 2000
            FROM res WHERE call_rec IS NULL"""
     )
-    con.execute("DELETE FROM res WHERE call_rec IS NULL")
+    # A StartTransaction's result carries the OCPP 1.6 transactionId, an integer.
+    con.execute(
+        """INSERT INTO q SELECT res.rec, 'message[2].transactionId',
+                  'transactionId is not an integer (OCPP 1.6): ' || qv(res.txid), 2001
+           FROM res JOIN m c ON c.rec = res.call_rec
+           WHERE res.mt = 3 AND c.action = 'StartTransaction' AND res.txid IS NOT NULL AND to_int(res.txid) IS NULL"""
+    )
+    con.execute("DELETE FROM res WHERE call_rec IS NULL OR rec IN (SELECT rec FROM q)")
     con.execute("DROP TABLE res0")
 
 
@@ -630,7 +871,7 @@ def _rows(con: duckdb.DuckDBPyConnection) -> None:
         f"""CREATE OR REPLACE TEMP TABLE st_events AS
         SELECT cp AS charger_id,
                CASE WHEN proto = '{P201}' THEN to_int(evse_id) ELSE to_int(connector_id) END AS connector_id,
-               coalesce(ocpp_ts(p_ts), rts) AS observed_at,
+               coalesce(pts, rts) AS observed_at,
                CASE WHEN proto = '{P201}' THEN connector_status ELSE status END AS status,
                CASE WHEN proto = '{P201}' THEN NULL ELSE error_code END AS error_code,
                CASE WHEN proto = '{P201}' THEN NULL ELSE vendor_error_code END AS vendor_error_code,
@@ -652,11 +893,9 @@ def _rows(con: duckdb.DuckDBPyConnection) -> None:
                CASE WHEN c.action = 'MeterValues' AND c.proto = '{P201}' THEN NULL
                     WHEN c.action = 'TransactionEvent' THEN c.te_transaction_id
                     ELSE c.transaction_id END AS transaction_id,
-               coalesce(ocpp_ts(s.mv_ts_txt), c.rts) AS observed_at,
+               coalesce(s.mv_ts, c.rts) AS observed_at,
                coalesce(s.measurand, '{DEFAULT_MEASURAND}') AS measurand, s.phase,
-               CASE WHEN coalesce(to_int(s.multiplier), 0) >= 0
-                    THEN to_dbl(s.value_txt) * pow(10, coalesce(to_int(s.multiplier), 0))
-                    ELSE to_dbl(s.value_txt) / pow(10, -to_int(s.multiplier)) END AS value,
+               s.scaled AS value,
                coalesce(s.unit, 'Wh') AS unit, coalesce(s.context, 'Sample.Periodic') AS context
         FROM smp s JOIN canon c USING (rec) WHERE NOT s.signed"""
     )
@@ -664,7 +903,7 @@ def _rows(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         """CREATE OR REPLACE TEMP TABLE st16 AS
         SELECT c.rec, c.cp, to_int(c.connector_id) AS conn, c.id_tag, to_dbl(c.meter_start) AS meter_start,
-               coalesce(ocpp_ts(c.p_ts), c.rts) AS started_at, c.rts, c.proto, r.txid AS res_txid
+               coalesce(c.pts, c.rts) AS started_at, c.rts, c.proto, r.txid AS res_txid
         FROM canon c LEFT JOIN (
             SELECT g.first_rec AS call_rec, arg_min(res.txid, abs(res.diff_us)) AS txid
             FROM res JOIN g ON g.rec = res.call_rec
@@ -690,7 +929,7 @@ def _rows(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         """CREATE OR REPLACE TEMP TABLE stops AS
         SELECT rec, cp, transaction_id AS txid, to_dbl(meter_stop) AS meter_stop,
-               coalesce(ocpp_ts(p_ts), rts) AS ended_at, coalesce(reason, 'Local') AS stop_reason, id_tag, proto
+               coalesce(pts, rts) AS ended_at, coalesce(reason, 'Local') AS stop_reason, id_tag, proto
         FROM canon WHERE action = 'StopTransaction'"""
     )
     con.execute(
@@ -711,7 +950,7 @@ def _rows(con: duckdb.DuckDBPyConnection) -> None:
     # ---- OCPP 2.0.1: TransactionEvents merged per transactionId --------------------------------------
     con.execute(
         """CREATE OR REPLACE TEMP TABLE te AS
-        SELECT rec, cp, te_transaction_id AS txid, event_type, coalesce(ocpp_ts(p_ts), rts) AS ev_at,
+        SELECT rec, cp, te_transaction_id AS txid, event_type, coalesce(pts, rts) AS ev_at,
                to_int(evse) AS evse, id_token, stopped_reason, proto
         FROM canon WHERE action = 'TransactionEvent'"""
     )
