@@ -190,3 +190,21 @@ def test_a_ports_status_rebuilds_from_the_outage_it_ends_not_another_ports(tmp_p
     r = _refresh_equals_a_whole_rebuild(wh)
     assert r["facts"]["rebuilt_from"] == dt.date(2025, 3, 1)
     wh.close()
+
+
+def test_forgetting_an_ingest_rebuilds_from_its_months_and_equals_a_whole_rebuild(net):
+    from evrevops.warehouse.forget import forget_file
+
+    wh, _, last = net
+    cdrs = next(f for f in last if f.name.startswith("cdrs-"))
+    fid = ingest_file(wh, cdrs).file_id  # ingested by the first test, or now (the tests may run apart)
+    mc.refresh_kept(wh)
+    first = wh.con.sql("SELECT min(started_at) FROM sessions WHERE file_id = ?", params=[fid]).fetchall()[0][0]
+    assert first is not None
+    done = forget_file(wh, fid, rebuild_from=mc.rebuild_from)
+    assert done["rows_removed"] > 0
+    assert wh.con.sql("SELECT count(*) FROM sessions WHERE file_id = ?", params=[fid]).fetchall()[0][0] == 0
+    r = _refresh_equals_a_whole_rebuild(wh)
+    # from that month at the latest, never the whole history
+    assert max(_rebuilt_from(r)) <= first.date().replace(day=1)
+    assert r["facts"]["first_day"] < min(_rebuilt_from(r))

@@ -564,3 +564,10 @@ def last_full_month(wh: Warehouse) -> str | None:
     first_of_month = last.replace(day=1)
     prev = first_of_month - dt.timedelta(days=1)
     return f"{prev.year:04d}-{prev.month:02d}"
+
+
+def rebuild_from(wh: Warehouse, files: list[int]) -> dt.date | None:
+    """The first local day the ledger entries *files* can change what is kept (:func:`evrevops.metrics.changes.since`,
+    at the default offline threshold): what ``ledger forget`` and ``ingest --force`` pass to
+    :func:`evrevops.warehouse.forget.forget_file`, so a refresh after a forget rebuilds only those months."""
+    return _changes.since(wh, files, _timeline.DEFAULT_OFFLINE_AFTER_S)
