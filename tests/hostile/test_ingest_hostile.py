@@ -25,7 +25,9 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def identity_holds(wh) -> None:
-    rows = wh.con.execute("SELECT file_id, records_read, accepted, duplicate, quarantined FROM ingest_ledger").fetchall()
+    rows = wh.con.execute(
+        "SELECT file_id, records_read, accepted, duplicate, quarantined FROM ingest_ledger"
+    ).fetchall()
     for fid, read_, acc, dup, q in rows:
         assert read_ == acc + dup + q, f"ledger entry {fid}: {read_} != {acc} + {dup} + {q}"
     # every quarantined count is backed by quarantine rows of live entries
