@@ -287,3 +287,22 @@ def test_energy_above_what_the_port_rating_can_deliver_is_quarantined(wh, tmp_pa
     (field, reason) = wh.con.execute("SELECT field, reason FROM quarantine").fetchall()[0]
     assert field == "energy_kwh" and "is more than port S1-P1 rated 7.2 kW can deliver in 2.0 h" in reason
     identity_holds(wh)
+
+
+def test_a_full_disk_midway_leaves_the_warehouse_as_it_was(wh, tmp_path, monkeypatch):
+    import duckdb
+
+    first = ingest_file(wh, FIXTURES / "metrics" / "sites.csv")
+    before = {t: wh.count(t) for t in ("sites", "ports", "sessions", "ingest_ledger", "quarantine")}
+
+    def disk_full(*args, **kwargs):
+        raise duckdb.IOException("IO Error: Could not write file: No space left on device")
+
+    monkeypatch.setattr(loader, "_follow_history", disk_full)  # after the rows are written, before commit
+    with pytest.raises(duckdb.IOException, match="No space left"):
+        ingest_file(wh, FIXTURES / "metrics" / "cdrs.ndjson")
+    assert {t: wh.count(t) for t in before} == before
+    monkeypatch.undo()
+    r = ingest_file(wh, FIXTURES / "metrics" / "cdrs.ndjson")
+    assert r.status == "committed" and r.file_id == first.file_id + 1
+    identity_holds(wh)
