@@ -51,6 +51,7 @@ from evrevops.finance import costs as fc
 from evrevops.finance import incentives as fi
 from evrevops.metrics import compute as mc
 from evrevops.money import div_round_sql
+from evrevops.sqltext import sql_literal
 from evrevops.uptime.timeline import add_months
 from evrevops.warehouse import contract_lines as cl
 from evrevops.warehouse.db import Warehouse
@@ -92,7 +93,7 @@ def _scope(sites: list[str] | None) -> str:
     """``AND s.site_id IN (…)`` for *sites* (quoted), or nothing."""
     if not sites:
         return ""
-    return "AND s.site_id IN (" + ", ".join("'" + x.replace("'", "''") + "'" for x in sites) + ")"
+    return "AND s.site_id IN (" + ", ".join(sql_literal(x) for x in sites) + ")"
 
 
 def actual_models_sql() -> str:

@@ -45,6 +45,7 @@ from evrevops.contracts import energy_position as ep
 from evrevops.finance import cashflow as cf
 from evrevops.finance import unit_economics as ue
 from evrevops.formats.base import to_minor
+from evrevops.sqltext import sql_literal
 from evrevops.uptime.timeline import add_months
 from evrevops.warehouse import contract_lines as cl
 from evrevops.warehouse.db import Warehouse
@@ -278,7 +279,7 @@ def compare(
                 )
             has_share = model == "caas" and share_pct not in (None, "", "0")
             position = "customer" if model != "caas" or has_share else (site["energy_position"] or "operator")
-            models = f"(SELECT '{site_id.replace(chr(39), chr(39) * 2)}' AS site_id, '{model}' AS revenue_model, '{position}' AS energy_position)"
+            models = f"(SELECT {sql_literal(site_id)} AS site_id, {sql_literal(model)} AS revenue_model, {sql_literal(position)} AS energy_position)"
             try:
                 months = cf.site_months(
                     wh, contracts=name, models=models, sites=[site_id], horizon_months=horizon_months,

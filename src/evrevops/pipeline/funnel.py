@@ -40,6 +40,7 @@ WIN_RATE_BY = (
     "segment", "revenue_model", "owner", "economic_buyer_engaged", "utility_capacity_confirmed",
     "incentive_status", "roi_case_delivered", "network",
 )  # fmt: skip
+STAGES_BY = ("segment", "revenue_model", "owner")  # deal columns the funnel groups by
 
 
 def default_day(wh: Warehouse, as_of: dt.date | None = None) -> dt.date:
@@ -102,6 +103,8 @@ def stages(wh: Warehouse, as_of: dt.date | None = None, by: str | None = None) -
         ``[by,] stage, entered, advanced, lost, open, conversion, win_probability,
         median_days, mean_days`` (rates as fractions, null with nothing resolved).
     """
+    if by is not None and by not in STAGES_BY:
+        raise ValueError(f"unknown grouping {by!r}; use one of {', '.join(STAGES_BY)}")
     key = f"s.{by}" if by else "'network'"
     name = by or "scope"
     stages_list = ", ".join(f"('{s}', {STAGE_ORDER[s]})" for s in OPEN_STAGES)

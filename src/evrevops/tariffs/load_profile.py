@@ -43,6 +43,8 @@ import datetime as dt
 import duckdb
 import pyarrow as pa
 
+from evrevops.sqltext import sql_literal
+
 STEP_S = 900
 
 # The SQL is DuckDB's dialect and runs unchanged on Spark (transpiled by SQLGlot,
@@ -222,7 +224,7 @@ def sql_in(col: str, ids: list[str] | None) -> str:
     """``AND col IN ('a', 'b')`` for *ids* (quoted); nothing for None; never true for an empty list."""
     if ids is None:
         return ""
-    return f"AND {col} IN (" + ", ".join("'" + x.replace("'", "''") + "'" for x in ids) + ")" if ids else "AND FALSE"
+    return f"AND {col} IN (" + ", ".join(sql_literal(x) for x in ids) + ")" if ids else "AND FALSE"
 
 
 def ts_sql(t: dt.datetime) -> str:

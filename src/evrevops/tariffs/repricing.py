@@ -31,6 +31,7 @@ import duckdb
 import pyarrow as pa
 
 from evrevops.formats.base import minor_sql
+from evrevops.sqltext import sql_literal
 from evrevops.tariffs.load_profile import sql_in
 from evrevops.tariffs.pricing import Tariff, parse_tariff
 from evrevops.tariffs.site_bills import next_month
@@ -389,7 +390,7 @@ def reprice_sql(
     if tariff_id is not None and not rows:
         raise ValueError(f"unknown driver tariff {tariff_id!r}; ingest its OCPI Tariff first")
     register_tariffs(con, {tid: parse_tariff(text, tid) for tid, text in rows})
-    expr = "s.tariff_id" if tariff_id is None else "'" + tariff_id.replace("'", "''") + "'"
+    expr = "s.tariff_id" if tariff_id is None else sql_literal(tariff_id)
     periods = _PERIODS_SQL.format(sessions=sessions, tariff_expr=expr, where=where)
     con.sql(f"CREATE OR REPLACE TEMP TABLE _rp_periods AS {periods}")
     if recut:

@@ -27,6 +27,7 @@ import time
 
 import pyarrow as pa
 
+from evrevops.sqltext import sql_literal
 from evrevops.tariffs import billing, load_profile
 from evrevops.tariffs.load_profile import sql_in
 from evrevops.warehouse import derived, port_sites, site_history
@@ -49,10 +50,6 @@ PARTS = "bill_parts"  # the registered tariff parts a bill reads (bills_sql)
 PARTS_SCHEMA = pa.schema(
     [("site_id", pa.string()), ("utility_tariff_id", pa.string()), ("first_on", pa.date32()), ("last_on", pa.date32())]
 )
-
-
-def _quoted(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 # ---- the tariff in force each day ----------------------------------------------------------------
@@ -100,7 +97,7 @@ def tariff_parts(
     kept. One SQL statement, on either engine.
     """
     lo, hi = first.replace(day=1), next_month(last)
-    label = f"{_quoted(tariff)}" if tariff is not None else "label"
+    label = sql_literal(tariff) if tariff is not None else "label"
     parts = wh.fetch(
         f"""WITH h AS (
     -- the tariff each site's dated facts name, clipped to the months
@@ -172,7 +169,7 @@ def site_rates(
     """
     if tariff is not None:
         rows = wh.fetch(
-            f"SELECT utility_tariff_id, rate_json FROM utility_tariffs WHERE utility_tariff_id = {_quoted(tariff)}"
+            f"SELECT utility_tariff_id, rate_json FROM utility_tariffs WHERE utility_tariff_id = {sql_literal(tariff)}"
         ).to_pylist()
         if not rows:
             raise ValueError(f"unknown utility tariff {tariff!r}; ingest its URDB record first")

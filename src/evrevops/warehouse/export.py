@@ -13,6 +13,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+from evrevops.formats.base import sql_identifier
 from evrevops.warehouse.db import Warehouse
 from evrevops.warehouse.schema import SCHEMA_VERSION, TABLES
 
@@ -28,7 +29,10 @@ def export_parquet(wh: Warehouse, folder: str | Path) -> dict:
     tables = {}
     for name in (*TABLES, *EXTRA):
         path = out / f"{name}.parquet"
-        wh.con.execute(f"COPY (SELECT * FROM \"{name}\") TO '{path}' (FORMAT PARQUET, COMPRESSION zstd)")
+        # the path is a bound parameter: a folder name is data, never SQL (an apostrophe, a `'); ...`)
+        wh.con.execute(
+            f"COPY (SELECT * FROM {sql_identifier(name)}) TO ? (FORMAT PARQUET, COMPRESSION zstd)", [str(path)]
+        )
         tables[name] = {"file": path.name, "rows": wh.count(name)}
     manifest = {
         "schema_version": SCHEMA_VERSION,

@@ -41,6 +41,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from evrevops.sqltext import sql_literal
+
 VIEW = "port_sites"
 TABLE = "port_placements"
 FEED = "ocpi-locations"
@@ -202,7 +204,7 @@ def history(wh, port_id: str) -> pa.Table:
         ``sessions``, ``sites-csv``, ``ports``, ``ocpi-locations``) and ``conflicts`` (how many
         pieces of evidence put the port at another site at the same time, in the interval).
     """
-    quoted = "'" + port_id.replace("'", "''") + "'"
+    quoted = sql_literal(port_id)
     return wh.fetch(
         f"""WITH m AS (SELECT * FROM ({membership_sql()}) x WHERE port_id = {quoted}),
             ev AS (SELECT * FROM ({evidence_sql()}) x WHERE port_id = {quoted} AND site_id IS NOT NULL),
@@ -230,5 +232,5 @@ def history(wh, port_id: str) -> pa.Table:
 
 def conflicts(wh, port_id: str | None = None) -> pa.Table:
     """The evidence putting a port at two sites at once (:func:`conflicts_sql`), every port or *port_id*'s."""
-    where = "" if port_id is None else "WHERE port_id = '" + port_id.replace("'", "''") + "'"
+    where = "" if port_id is None else "WHERE port_id = " + sql_literal(port_id)
     return wh.fetch(f"SELECT * FROM ({conflicts_sql()}) x {where} ORDER BY port_id, from_at, site_id, other_site_id")

@@ -10,21 +10,26 @@ from evrevops.warehouse.schema import SCHEMA_VERSION, TABLES
 
 
 def ledger(wh: Warehouse) -> pa.Table:
-    """Every ingested file with its counts, oldest first."""
+    """Every ingested file with its counts, oldest first; ``forgets`` (the entry a forget undid) and ``notes``
+    (what a reader noticed) where the schema has them (v7)."""
+    have = {r[0] for r in wh.con.execute("SELECT column_name FROM (DESCRIBE ingest_ledger)").fetchall()}
+    extra = "".join(f", {c}" for c in ("forgets", "notes") if c in have)
     return wh.con.sql(
-        """SELECT file_id, path, format, mapping, records_read, accepted, duplicate, quarantined, replaced,
-                  status, finished_at, checksum
-           FROM ingest_ledger ORDER BY file_id"""
+        f"""SELECT file_id, path, format, mapping, records_read, accepted, duplicate, quarantined, replaced,
+                   status, finished_at, checksum{extra}
+            FROM ingest_ledger ORDER BY file_id"""
     ).to_arrow_table()
 
 
 def quarantine(wh: Warehouse, file_id: int | None = None, limit: int = 200) -> pa.Table:
-    """Quarantined records (file, record, field, reason, raw), optionally for one file."""
+    """Quarantined records (file, record, field, reason, raw), optionally for one file; *limit* rows at most (>= 0)."""
+    if limit < 0:
+        raise ValueError(f"the row limit must be 0 or more, not {limit}")
     where = "WHERE file_id = $fid" if file_id is not None else ""
-    params = {"fid": file_id} if file_id is not None else {}
+    params = {"fid": file_id, "lim": int(limit)} if file_id is not None else {"lim": int(limit)}
     return wh.con.sql(
         f"""SELECT file_id, path, source_record, field, reason, left(raw, 200) AS raw
-            FROM quarantine {where} ORDER BY file_id, source_record, field LIMIT {int(limit)}""",
+            FROM quarantine {where} ORDER BY file_id, source_record, field LIMIT $lim""",
         params=params,
     ).to_arrow_table()
 
