@@ -335,3 +335,41 @@ def test_pipeline_commands_render_every_format(pipeline_cli_db, fmt):
     assert bad.exit_code == 2 and "unknown grouping" in bad.output
     bad = runner.invoke(app, [*db, "pipeline", "--as-of", "2025-13-01"])
     assert bad.exit_code == 2
+
+
+# ---- ledger forget, ingest --force, reader notes ----------------------------------------------------
+
+
+def test_ledger_forget_then_ingest_again_and_force(tmp_path, fixtures):
+    db = ["--db", str(tmp_path / "w.duckdb")]
+    cdrs = str(fixtures / "metrics" / "cdrs.ndjson")
+    assert runner.invoke(app, [*db, "ingest", str(fixtures / "metrics"), "--no-keep"]).exit_code == 0
+    ledger = json.loads(runner.invoke(app, [*db, "ledger", "--format", "json"]).stdout)
+    fid = next(x["file_id"] for x in ledger if x["path"].endswith("cdrs.ndjson"))
+    r = runner.invoke(app, [*db, "ledger", "forget", str(fid), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    got = json.loads(r.stdout)[0]
+    assert (got["file_id"], got["rows_removed"] >= 6, got["ledger_file_id"]) == (fid, True, fid + 1)
+    assert "forgot " in r.stderr and "kept " in r.stderr  # what was removed, then the facts kept current
+    r = runner.invoke(app, [*db, "ledger", "forget", str(fid)])
+    assert r.exit_code == 2 and "already forgotten" in r.stderr
+    # forgotten, the file is read again; a second time it is unchanged, unless --force
+    r = runner.invoke(app, [*db, "ingest", cdrs, "--no-keep", "-o", "json"])
+    assert [x["status"] for x in json.loads(r.stdout)] == ["committed"]
+    r = runner.invoke(app, [*db, "ingest", cdrs, "--no-keep", "-o", "json"])
+    assert [x["status"] for x in json.loads(r.stdout)] == ["unchanged"]
+    r = runner.invoke(app, [*db, "ingest", cdrs, "--no-keep", "--force", "-o", "json"])
+    assert r.exit_code == 0, r.output
+    assert [(x["status"], x["accepted"]) for x in json.loads(r.stdout)] == [("committed", 6)]
+    ledger = json.loads(runner.invoke(app, [*db, "ledger", "--format", "json"]).stdout)
+    assert sum(x["format"] == "cli:ledger forget" for x in ledger) == 2
+
+
+def test_ingest_prints_what_a_reader_noticed(tmp_path, fixtures):
+    db = ["--db", str(tmp_path / "w.duckdb")]
+    cdrs = str(fixtures / "metrics" / "cdrs.ndjson")
+    assert runner.invoke(app, [*db, "ingest", cdrs, "--no-keep"]).exit_code == 0
+    r = runner.invoke(app, [*db, "ingest", cdrs, "--format", "ocpi-locations", "--no-keep"])
+    assert r.exit_code == 0, r.output
+    notes = [x for x in r.stderr.splitlines() if x.startswith("note: cdrs.ndjson: ")]
+    assert len(notes) == 1 and "`evrevops ledger forget 1` or `ingest --force`" in notes[0]

@@ -7,12 +7,18 @@ metrics). Long work shows a progress bar on stderr.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import dataclasses
 import datetime as dt
 import decimal
+import io
 import json
 import math
+import os
+import re
 import sys
+import traceback
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -20,8 +26,10 @@ from typing import Annotated
 import pyarrow as pa
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from evrevops import formats as fmts
 from evrevops.contracts import mrr as cmrr
@@ -31,6 +39,7 @@ from evrevops.finance import compare as fcompare
 from evrevops.finance import pnl as fpnl
 from evrevops.finance import unit_economics as fue
 from evrevops.forecast import hardware as fhardware
+from evrevops.formats import limits as flimits
 from evrevops.formats.base import FormatError, minor_to_decimal
 from evrevops.formats.crm import crm_mappings
 from evrevops.formats.status_snapshots import status_mappings
@@ -54,7 +63,11 @@ from evrevops.warehouse.db import Warehouse, WarehouseError, default_path
 from evrevops.warehouse.loader import ingest_file, set_site_tariff
 
 app = typer.Typer(
-    help="evrevops: revenue operations for EV charging networks.", no_args_is_help=True, add_completion=False
+    help="evrevops: revenue operations for EV charging networks.\n\n"
+    "An unexpected error prints one line and exits 1; its traceback goes to the error log, $EVREVOPS_LOG "
+    "(default ~/.cache/evrevops/evrevops.log). Expected errors (a value out of range, an unknown name) exit 2.",
+    no_args_is_help=True,
+    add_completion=False,
 )
 metrics_app = typer.Typer(
     help="Compute registry metrics by grain and period; see `metrics list`, `metrics explain`.",
@@ -63,6 +76,11 @@ metrics_app = typer.Typer(
 app.add_typer(metrics_app, name="metrics")
 sites_app = typer.Typer(help="Sites: list them, set a site's utility tariff.", no_args_is_help=True)
 app.add_typer(sites_app, name="sites")
+ledger_app = typer.Typer(
+    help="The ingest ledger: every file ingested, with its counts; `ledger forget FILE_ID` undoes an ingest.",
+    invoke_without_command=True,
+)
+app.add_typer(ledger_app, name="ledger")
 ports_app = typer.Typer(help="Ports: where each one was when, and evidence that disagrees.", no_args_is_help=True)
 app.add_typer(ports_app, name="ports")
 whatif_app = typer.Typer(
@@ -86,6 +104,9 @@ app.add_typer(model_app, name="model")
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
 
+# Options of the root command that outlive the callback (read by render).
+_settings = {"csv_raw": False}
+
 
 class OutFormat(StrEnum):
     table = "table"
@@ -93,11 +114,21 @@ class OutFormat(StrEnum):
     json = "json"
 
 
-FormatOpt = Annotated[OutFormat, typer.Option("--format", "-f", help="Output format: table, csv or json.")]
+FormatOpt = Annotated[
+    OutFormat,
+    typer.Option(
+        "--format",
+        "-f",
+        help="Output format: table, csv or json. CSV text cells that start with = + - @, a tab or a carriage "
+        "return get a leading ' so a spreadsheet shows them instead of running them (see --csv-raw).",
+    ),
+]
 SiteOpt = Annotated[list[str] | None, typer.Option("--site", help="Site id (repeatable).")]
 SegmentOpt = Annotated[str | None, typer.Option("--segment", help="Every site of a segment.")]
 MonthOpt = Annotated[str | None, typer.Option(help="Month YYYY-MM (default: last full month of data).")]
 LastMonthOpt = Annotated[str | None, typer.Option("--to-month", help="Last month YYYY-MM of a longer period.")]
+
+_DB_HINT = "--db names the warehouse's DuckDB file; default: $EVREVOPS_DB, else ./evrevops.duckdb"
 
 
 class Ctx:
@@ -107,11 +138,12 @@ class Ctx:
 
     def warehouse(self, read_only: bool = False) -> Warehouse:
         """Open the warehouse for this command; it is closed when the command ends."""
+        if self.db.is_dir():
+            raise _fail(f"warehouse {self.db} is a directory; {_DB_HINT}")
         try:
             wh = Warehouse(self.db, read_only=read_only and self.db.exists())
         except WarehouseError as exc:
-            err.print(f"[red]error:[/red] {exc}")
-            raise typer.Exit(2) from None
+            raise _fail(f"{exc}; {_DB_HINT}") from None
         if self.root is not None:
             self.root.call_on_close(wh.close)
         return wh
@@ -123,7 +155,17 @@ def main_callback(
     db: Annotated[
         Path | None, typer.Option("--db", help="Warehouse file (default $EVREVOPS_DB or ./evrevops.duckdb).")
     ] = None,
+    csv_raw: Annotated[
+        bool,
+        typer.Option(
+            "--csv-raw",
+            envvar="EVREVOPS_CSV_RAW",
+            help="Write CSV cells as they are: no ' before text starting with = + - @, tab or carriage return "
+            "(formula-injection guard off; for machines, not spreadsheets). Also $EVREVOPS_CSV_RAW=1.",
+        ),
+    ] = False,
 ) -> None:
+    _settings["csv_raw"] = csv_raw
     ctx.obj = Ctx(db or default_path(), ctx)
 
 
@@ -145,32 +187,236 @@ def records(data: pa.Table | list[dict]) -> list[dict]:
     return [{k: _plain(v) for k, v in r.items()} for r in rows]
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def csv_cell(v: object) -> object:
+    """A CSV cell a spreadsheet will not run (OWASP CSV injection): text starting with ``= + - @``, a tab or a
+    carriage return gets a leading ``'``; numbers, and text that is a plain number (``-12.50``), stay as they are."""
+    if isinstance(v, str) and v.startswith(_FORMULA_START) and not _NUMBER.fullmatch(v):
+        return "'" + v
+    return v
+
+
+def _text(title: str | None) -> Text | None:
+    return None if title is None else Text(title)
+
+
+def _cell(v: object) -> Text:
+    """A table cell as text (never parsed as markup)."""
+    if v is None:
+        return Text("")
+    return Text(f"{v:.4f}" if isinstance(v, float) else str(v))
+
+
+def _write_csv(cols: list[str], rows: list[dict]) -> None:
+    """CSV on stdout, lines ending in ``\\n``; a cell holding a line break (``\\r`` too) is quoted."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\r\n")  # quotes a cell holding \r or \n
+    for row in [dict(zip(cols, cols, strict=True)), *rows]:
+        w.writerow(row)
+        sys.stdout.write(buf.getvalue()[:-2] + "\n")
+        buf.seek(0)
+        buf.truncate()
+
+
 def render(data: pa.Table | list[dict], fmt: OutFormat, title: str | None = None) -> None:
     rows = records(data)
     cols = list(data.column_names) if isinstance(data, pa.Table) else (list(rows[0]) if rows else [])
     if fmt is OutFormat.json:
         sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
     elif fmt is OutFormat.csv:
-        w = csv.DictWriter(sys.stdout, fieldnames=cols, lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
+        if not _settings["csv_raw"]:
+            rows = [{k: csv_cell(v) for k, v in r.items()} for r in rows]
+        _write_csv(cols, rows)
     else:
-        t = Table(title=title, show_lines=False)
+        t = Table(title=_text(title), show_lines=False)
         for c in cols:
-            t.add_column(c, overflow="fold")
-        for r in rows:
-            t.add_row(
-                *["" if r.get(c) is None else (f"{r[c]:.4f}" if isinstance(r[c], float) else str(r[c])) for c in cols]
-            )
+            t.add_column(Text(str(c)), overflow="fold")
+        for r in rows:  # cells are text, never markup: a site named "[/x]" prints as it is
+            t.add_row(*[_cell(r.get(c)) for c in cols])
         out.print(t)
 
 
+def _one_line(text: object) -> str:
+    """*text* on one line (an error message from a library may span several)."""
+    return " ".join(str(text).split())
+
+
+def _error(msg: str, label: str = "error:", style: str = "red") -> None:
+    """``error: msg`` on stderr, one line; *msg* is text, never markup (it names files, sites, values)."""
+    err.print(Text.assemble((label, style), " ", _one_line(msg)))
+
+
 def _fail(msg: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {msg}")
+    _error(msg)
     return typer.Exit(code)
 
 
+def _busy(text: str):
+    """A spinner on stderr while work runs; *text* is shown as it is (no markup)."""
+    return err.status(Text(text))
+
+
+# ---- values of options: checked here, with a clear message, before any work -------------------
+
+FIRST_YEAR, LAST_YEAR = 1900, 2199  # dates and months outside are refused (the calendar and Arrow end nearby)
+
+
+def _in_years(d: dt.date | dt.datetime, opt: str, text: str, what: str) -> None:
+    if not FIRST_YEAR <= d.year <= LAST_YEAR:
+        raise _fail(f"{opt}: {text} is out of range; give {what} in the years {FIRST_YEAR}-{LAST_YEAR}")
+
+
+def _month_opt(text: str, opt: str = "--month") -> tuple[dt.date, dt.date]:
+    """``--month YYYY-MM`` as (first day, last day), or a clear error."""
+    try:
+        lo, hi = mc.month_range(text)
+    except ValueError:
+        raise _fail(f"{opt}: not a month (YYYY-MM): {text!r}") from None
+    _in_years(lo, opt, text, "a month YYYY-MM")
+    return lo, hi
+
+
+def _date_opt(text: str, opt: str) -> dt.date:
+    """A ``YYYY-MM-DD`` option as a date, or a clear error."""
+    try:
+        d = dt.date.fromisoformat(text)
+    except ValueError:
+        raise _fail(f"{opt}: not a date (YYYY-MM-DD): {text!r}") from None
+    _in_years(d, opt, text, "a date YYYY-MM-DD")
+    return d
+
+
+def _instant_opt(text: str, opt: str) -> dt.datetime:
+    """An instant option (``YYYY-MM-DD[THH:MM[:SS]]``, an offset or ``Z``; UTC when none) as naive UTC."""
+    try:
+        t = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise _fail(f"{opt}: not an instant (YYYY-MM-DD or YYYY-MM-DDTHH:MM, UTC): {text!r}") from None
+    _in_years(t, opt, text, "an instant")
+    return t.astimezone(dt.UTC).replace(tzinfo=None) if t.tzinfo else t
+
+
+def _num(x: float) -> str:
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:g}"
+
+
+def _finite(value: float | None, opt: str, lo: float | None = None, hi: float | None = None, *,
+            above: bool = False) -> float | None:  # fmt: skip
+    """*value* if finite and within [lo, hi] (``above``: strictly above *lo*), else a clear error; None passes."""
+    if value is None:
+        return None
+    low_ok = lo is None or (value > lo if above else value >= lo)
+    if math.isfinite(value) and low_ok and (hi is None or value <= hi):
+        return value
+    want = "a finite number"
+    if lo is not None:
+        want += f" {'above' if above else 'of at least'} {_num(lo)}"
+    if hi is not None:
+        want += f"{' and' if lo is not None else ''} at most {_num(hi)}"
+    raise _fail(f"{opt} must be {want}, not {value!r}")
+
+
 # ---- ingest ---------------------------------------------------------------------------------
+
+_MAPPED = ("session-csv", "status-snapshots", "crm-csv")  # the formats that take a --mapping
+
+
+def _mapping_loaders() -> dict[str, tuple]:
+    """Per mapped format: (load the mapping by name or raise ValueError, the known names)."""
+    from evrevops.formats import crm, session_csv, status_snapshots
+
+    return {
+        "session-csv": (session_csv.load_mapping, lambda: [n for n, _ in fmts.session_mappings()]),
+        "status-snapshots": (status_snapshots.load_status_mapping, lambda: [n for n, _ in status_mappings()]),
+        "crm-csv": (crm.load_mapping, lambda: [n for n, _ in crm_mappings()]),
+    }
+
+
+def _check_mapping(mapping: str, input_format: str | None) -> None:
+    """An unknown ``--mapping`` (or one the format does not take) fails before any file is read, naming the known."""
+    loaders = _mapping_loaders()
+    if input_format is not None and input_format not in loaders:
+        raise _fail(f"--mapping applies to {', '.join(_MAPPED)}, not to --format {input_format}")
+    problems = []
+    for name in [input_format] if input_format else list(loaders):
+        load, _ = loaders[name]
+        try:
+            load(mapping)
+            return
+        except (ValueError, OSError) as exc:
+            problems.append((name, exc))
+    if input_format:  # the format's own message names the known mappings
+        raise _fail(f"--mapping: {problems[0][1]}")
+    known = "; ".join(f"{name}: {', '.join(names())}" for name, (_, names) in loaders.items())
+    raise _fail(f"--mapping: unknown mapping {mapping!r}; known: {known} (or a status mapping .toml file)")
+
+
+def _limits(
+    earliest: str | None,
+    latest: str | None,
+    max_power_kw: float | None,
+    max_line_mib: float | None,
+    max_decompressed_gib: float | None,
+) -> flimits.Limits:
+    """The plausibility limits of this ingest: the defaults, with what the options change."""
+    changes: dict = {}
+    if earliest is not None:
+        changes["earliest"] = _instant_opt(earliest, "--earliest")
+    if latest is not None:
+        t = _instant_opt(latest, "--latest")
+        # a bare date is its whole day (the last plausible instant is the day's end)
+        changes["latest"] = t + dt.timedelta(days=1, microseconds=-1) if len(latest.strip()) == 10 else t
+    if _finite(max_power_kw, "--max-power-kw", 0, 1_000_000, above=True) is not None:
+        changes["max_power_kw"] = float(max_power_kw)
+    for opt, value, unit, key in (
+        ("--max-line-mib", max_line_mib, flimits.MiB, "max_line_bytes"),
+        ("--max-decompressed-gib", max_decompressed_gib, flimits.GiB, "max_decompressed_bytes"),
+    ):
+        if _finite(value, opt, 0, 1 << 16, above=True) is not None:
+            changes[key] = int(value * unit)
+            if changes[key] < 1:
+                raise _fail(f"{opt} must be at least one byte, not {value!r}")
+    try:
+        return dataclasses.replace(flimits.Limits(), **changes)
+    except ValueError as exc:  # e.g. --latest before --earliest
+        raise _fail(f"{exc} (see --earliest/--latest)") from None
+
+
+_INGEST_COLUMNS = ["path", "format", "mapping", "records_read", "accepted", "duplicate", "quarantined", "replaced",
+                   "status", "file_id", "seconds", "reason"]  # fmt: skip
+
+
+def _failed_row(path: Path, reason: str) -> dict:
+    """The report row of a file that could not be ingested."""
+    row: dict = dict.fromkeys(_INGEST_COLUMNS)
+    row.update(path=str(path), status="failed", reason=reason)
+    return row
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a file failed, on one line: a FormatError names its file already; other errors get their type."""
+    if isinstance(exc, FormatError):
+        return _one_line(exc)
+    text = _one_line(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _rebuild_from(wh: Warehouse, files: list[int]) -> dt.date | None:
+    """The first day a forgotten entry's rows can change the kept facts from (read before they go)."""
+    from evrevops.metrics import changes
+
+    return changes.since(wh, files, DEFAULT_OFFLINE_AFTER_S)
+
+
+def _rollback(wh: Warehouse) -> None:
+    """End a transaction a failed file may have left open, so the next file starts clean."""
+    with contextlib.suppress(Exception):  # no transaction open is the usual case
+        wh.con.execute("ROLLBACK")
 
 
 @app.command()
@@ -195,69 +441,122 @@ def ingest(
             "--no-keep for a batch of ingests, then `evrevops refresh` once.",
         ),
     ] = True,
+    force: Annotated[
+        bool, typer.Option("--force", help="Re-read files already ingested, forgetting their earlier ingest.")
+    ] = False,
+    earliest: Annotated[
+        str | None,
+        typer.Option(
+            "--earliest",
+            help="First plausible date or instant (UTC), YYYY-MM-DD[THH:MM]; records before it are quarantined "
+            "(default 2000-01-01: a charger clock reset to 1970 is caught).",
+        ),
+    ] = None,
+    latest: Annotated[
+        str | None,
+        typer.Option(
+            "--latest",
+            help="Last plausible date (the whole day) or instant (UTC); records after it are quarantined "
+            "(default: one day after now).",
+        ),
+    ] = None,
+    max_power_kw: Annotated[
+        float | None,
+        typer.Option(
+            "--max-power-kw", help="Largest plausible power at one port [kW] (default 4000; at most 1,000,000)."
+        ),
+    ] = None,
+    max_line_mib: Annotated[
+        float | None,
+        typer.Option("--max-line-mib", help="Longest line of a text file [MiB] (default 64; at most 65,536)."),
+    ] = None,
+    max_decompressed_gib: Annotated[
+        float | None,
+        typer.Option(
+            "--max-decompressed-gib",
+            help="Largest size of a .gz file once decompressed [GiB] (default 16; at most 65,536).",
+        ),
+    ] = None,
 ) -> None:
     """Ingest standard-format files (OCPI, OCPP, URDB, CSV exports) into the warehouse.
 
-    Each file is one transaction; re-ingesting a file changes nothing; bad
-    records go to quarantine. Prints read = accepted + duplicate + quarantined.
-    Then the port-day facts, uptime and site-month bills are rebuilt and kept
+    Each file is one transaction; re-ingesting a file changes nothing (--force reads it again);
+    bad records go to quarantine, with records outside the plausibility limits
+    (--earliest/--latest/--max-power-kw/...). Prints read = accepted + duplicate + quarantined.
+    A file that cannot be read is reported and skipped; the others are loaded, and the exit
+    code is 1. Then the port-day facts, uptime and site-month bills are rebuilt and kept
     for the metrics (metrics compute them on the fly while they are not).
     """
     if input_format is not None:
         try:
             fmts.get_format(input_format)
         except ValueError as exc:
-            raise _fail(str(exc)) from None
-    files = fmts.input_files(paths)
+            raise _fail(f"--format: {exc}; see `evrevops formats`") from None
+    if mapping is not None:
+        _check_mapping(mapping, input_format)
+    lim = _limits(earliest, latest, max_power_kw, max_line_mib, max_decompressed_gib)
+    try:
+        files = fmts.input_files(paths)
+    except OSError as exc:
+        raise _fail(f"cannot list the input files: {_reason(exc)}") from None
     missing = [p for p in files if not p.exists()]
     if missing:
         raise _fail(f"no such file: {missing[0]}")
     if not files:
         raise _fail("no input files found")
     wh = ctx.obj.warehouse()
-    results, failed = [], 0
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    ) as prog:
+    results: list[dict] = []
+    failed = 0
+    with (
+        flimits.using(lim),
+        Progress(
+            TextColumn("{task.description}", markup=False),  # a file name is text, never markup
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        ) as prog,
+    ):
         task = prog.add_task("ingesting", total=len(files))
         for f in files:
             prog.update(task, description=f"ingesting {f.name}")
+            # one file's failure (unreadable, undecodable, too deep, out of memory or disk, a bug) is
+            # reported and skipped: the other files are still loaded
             try:
-                r = ingest_file(wh, f, input_format, mapping)
-                results.append(r.as_dict())
-            except FormatError as exc:
+                r = ingest_file(wh, f, input_format, mapping, force=force, rebuild_from=_rebuild_from).as_dict()
+            except Exception as exc:  # noqa: BLE001 - every failure is reported per file
+                _rollback(wh)
                 failed += 1
-                err.print(f"[red]error:[/red] {exc}")
+                reason = _reason(exc)
+                results.append(_failed_row(f, reason))
+                _error(reason if isinstance(exc, FormatError) else f"{f}: {reason}")
+            else:
+                results.append(r)
+                for note in r.get("notes") or []:
+                    err.print(Text.assemble(("note:", "yellow"), " ", _one_line(f"{f.name}: {note}")))
+                if r.get("status") not in ("committed", "unchanged"):  # e.g. refused, with its reason
+                    failed += 1
+                    _error(f"{f}: {r.get('status')}" + (f": {r['reason']}" if r.get("reason") else ""))
             prog.advance(task)
-    if keep and any(r["accepted"] or r["replaced"] for r in results):
+    loaded = [r for r in results if r["status"] != "failed"]
+    if keep and any(r["accepted"] or r["replaced"] for r in loaded):
         _refresh_kept(wh)
     wh.close()
-    cols = [
-        "path",
-        "format",
-        "mapping",
-        "records_read",
-        "accepted",
-        "duplicate",
-        "quarantined",
-        "replaced",
-        "status",
-        "file_id",
-        "seconds",
+    rows = [
+        {c: (round(r[c], 3) if c == "seconds" and r.get(c) is not None else r.get(c)) for c in _INGEST_COLUMNS}
+        for r in results
     ]
-    rows = [{c: (round(r[c], 3) if c == "seconds" else r[c]) for c in cols} for r in results]
+    if output is OutFormat.table and not any(r["reason"] for r in rows):
+        rows = [{k: v for k, v in r.items() if k != "reason"} for r in rows]
     render(rows, output, title=f"ingest into {ctx.obj.db}")
     if output is OutFormat.table:
-        tot = {k: sum(r[k] for r in results) for k in ("records_read", "accepted", "duplicate", "quarantined")}
+        tot = {k: sum(r[k] or 0 for r in loaded) for k in ("records_read", "accepted", "duplicate", "quarantined")}
         err.print(
             f"read {tot['records_read']:,} = accepted {tot['accepted']:,} + duplicate {tot['duplicate']:,} + quarantined {tot['quarantined']:,}"
         )
     if failed:
+        err.print(Text(f"{failed} file{'s' if failed != 1 else ''} failed", style="red"))
         raise typer.Exit(1)
 
 
@@ -273,14 +572,14 @@ def _since(r: dict) -> str:
 def _refresh_kept(wh: Warehouse) -> None:
     """Keep the port-day facts, site-month bills and month-close measures current after a write (metrics read
     them while they are); only the months the write can change are rebuilt."""
-    r = mc.refresh_kept(wh, step=err.status)
+    r = mc.refresh_kept(wh, step=_busy)
     f = r["facts"]
     err.print(f"kept {f['port_days']:,} port-day facts ({_since(f)}) in {f['seconds']:.1f} s")
     if r["bills"] is not None:
         b = r["bills"]
         err.print(f"kept {b['bills']:,} site-month bills ({_since(b)}) in {b['seconds']:.1f} s")
     else:  # metrics will say so
-        err.print(f"[yellow]warning:[/yellow] site-month bills not kept: {r['bills_error']}")
+        err.print(f"[yellow]warning:[/yellow] site-month bills not kept: {escape(_one_line(r['bills_error']))}")
     c = r["close"]
     if c["site_months"]:
         err.print(
@@ -306,8 +605,10 @@ def export_cmd(
     """Export every warehouse table to Parquet (with a manifest), for Spark and other engines to read."""
     from evrevops.warehouse.export import export_parquet
 
+    if out_dir.exists() and not out_dir.is_dir():
+        raise _fail(f"--out {out_dir} is a file; give a folder for the Parquet files")
     wh = ctx.obj.warehouse(read_only=True)
-    with err.status(f"exporting to {out_dir}"):
+    with _busy(f"exporting to {out_dir}"):
         manifest = export_parquet(wh, out_dir)
     render([{"table": k, **v} for k, v in manifest["tables"].items()], fmt, title=f"exported to {out_dir}")
 
@@ -322,18 +623,61 @@ def formats_cmd(fmt: FormatOpt = OutFormat.table) -> None:
     render(rows, fmt, title="input formats")
 
 
-@app.command()
+@ledger_app.callback()
 def ledger(ctx: typer.Context, fmt: FormatOpt = OutFormat.table) -> None:
-    """Show the ingest ledger: every file ingested, with its counts."""
+    """Show the ingest ledger: every file ingested, with its counts; `evrevops ledger forget FILE_ID` undoes one."""
+    if ctx.invoked_subcommand is not None:
+        return
     wh = ctx.obj.warehouse(read_only=True)
     render(wstatus.ledger(wh), fmt, title="ingest ledger")
+
+
+@ledger_app.command("forget")
+def ledger_forget(
+    ctx: typer.Context,
+    file_id: Annotated[int, typer.Argument(min=1, help="The ledger entry (file_id of `evrevops ledger`).")],
+    keep: Annotated[
+        bool,
+        typer.Option(
+            "--keep/--no-keep", help="Then keep the facts, uptime and bills current (default), as ingest does."
+        ),
+    ] = True,
+    fmt: FormatOpt = OutFormat.table,
+) -> None:
+    """Forget an ingest: remove the rows and quarantined records a ledger entry loaded.
+
+    The entry stays in the ledger and a new entry records the forget; the file can then be
+    ingested again (e.g. with the right --format). Rows of earlier files the entry replaced are
+    not restored (counted in replaced_not_restored: re-ingest those files with --force).
+    """
+    from evrevops.warehouse.forget import forget_file
+
+    wh = ctx.obj.warehouse()
+    try:
+        r = forget_file(wh, file_id, rebuild_from=_rebuild_from)
+    except ValueError as exc:  # unknown, or forgotten already
+        raise _fail(str(exc) if "evrevops ledger" in str(exc) else f"{exc}; see `evrevops ledger`") from None
+    render([r], fmt, title=f"forgot ledger entry {file_id}")
+    err.print(
+        Text(
+            f"forgot {r['path']}: removed {r['rows_removed']:,} rows and {r['quarantine_removed']:,} quarantined "
+            f"records (recorded as ledger entry {r['ledger_file_id']})"
+            + (
+                f"; {r['replaced_not_restored']:,} rows it replaced are not restored (ingest their files with --force)"
+                if r["replaced_not_restored"]
+                else ""
+            )
+        )
+    )
+    if keep:
+        _refresh_kept(wh)
 
 
 @app.command()
 def quarantine(
     ctx: typer.Context,
     file_id: Annotated[int | None, typer.Option("--file-id", help="Only this ledger entry.")] = None,
-    limit: Annotated[int, typer.Option(help="Rows at most.")] = 200,
+    limit: Annotated[int, typer.Option(min=0, help="Rows at most.")] = 200,
     fmt: FormatOpt = OutFormat.table,
 ) -> None:
     """Show quarantined records: file, line/record, field and reason."""
@@ -354,18 +698,18 @@ def status(ctx: typer.Context, fmt: FormatOpt = OutFormat.table) -> None:
 def _range(
     month: str | None, day: str | None, start: str | None, end: str | None, wh: Warehouse
 ) -> tuple[dt.date, dt.date]:
-    try:
-        if day:
-            d = dt.date.fromisoformat(day)
-            return d, d
-        if start or end:
-            if not (start and end):
-                raise ValueError("--from and --to go together")
-            return dt.date.fromisoformat(start), dt.date.fromisoformat(end)
-        if month:
-            return mc.month_range(month)
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
+    if day:
+        d = _date_opt(day, "--day")
+        return d, d
+    if start or end:
+        if not (start and end):
+            raise _fail("--from and --to go together (first and last local date YYYY-MM-DD)")
+        lo, hi = _date_opt(start, "--from"), _date_opt(end, "--to")
+        if hi < lo:
+            raise _fail(f"--to {hi} is before --from {lo}")
+        return lo, hi
+    if month:
+        return _month_opt(month)
     # the last full month of sessions, else of telemetry (a warehouse holding only status logs)
     last = mc.last_full_month(wh) or telemetry_last_full_month(wh)
     if last is None:
@@ -392,7 +736,7 @@ def _engine_warehouse(ctx: typer.Context, engine: str, export: Path | None, mast
         kind, url = parse(engine, master)
         if kind == "duckdb":
             return ctx.obj.warehouse(read_only=True)
-        with err.status(f"starting Spark ({url}) on {export}"):
+        with _busy(f"starting Spark ({url}) on {export}"):
             return open_engine(engine, export, master)
     except ValueError as exc:
         raise _fail(str(exc)) from None
@@ -431,7 +775,7 @@ def metrics_cmd(
             raise _fail(f"unknown metric {m!r}; see `evrevops metrics list`")
     wh = _engine_warehouse(ctx, engine, export, master)
     lo, hi = _range(month, day, start, end, wh)
-    with err.status(f"computing metrics by {by} for {lo} … {hi} on {wh.engine}"):
+    with _busy(f"computing metrics by {by} for {lo} … {hi} on {wh.engine}"):
         try:
             table = mc.compute(wh, by=by, period=period, start=lo, end=hi, metrics=metric)
         except ValueError as exc:
@@ -462,9 +806,17 @@ def metrics_explain(
     """Show a metric's declaration and the SQL that computes it."""
     if name not in METRICS:
         raise _fail(f"unknown metric {name!r}; see `evrevops metrics list`")
+    if by not in GRAINS:
+        raise _fail(f"unknown grain {by!r}; use one of {', '.join(GRAINS)}")
+    if period not in PERIODS:
+        raise _fail(f"unknown period {period!r}; use one of {', '.join(PERIODS)}")
     m = METRICS[name]
     wh = Warehouse(":memory:")
-    sql = mc.explain(wh, name, by=by, period=period, dialect=dialect)
+    try:
+        sql = mc.explain(wh, name, by=by, period=period, dialect=dialect)
+    except ValueError as exc:
+        hint = "; e.g. --dialect duckdb, spark or pyspark" if dialect and "dialect" in str(exc).lower() else ""
+        raise _fail(f"{exc}{hint}") from None
     read = (
         f"read from: for whole months after an ingest, the view {mc.close_view(by)} (this expression, run on the "
         "month-close measures kept then); for other ranges, another --as-of or --offline-after, or a warehouse "
@@ -492,7 +844,7 @@ def metrics_docs(
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
-    err.print(f"wrote {path}")
+    err.print(Text(f"wrote {path}"))
 
 
 HEADLINE = [
@@ -531,16 +883,16 @@ def headline(
     """The network headline for a month, then the same by segment."""
     wh = ctx.obj.warehouse(read_only=True)
     lo, hi = _range(month, None, None, None, wh)
-    with err.status(f"computing the headline for {lo:%Y-%m}"):
+    with _busy(f"computing the headline for {lo:%Y-%m}"):
         net = mc.compute(wh, by="network", period="month", start=lo, end=hi, metrics=HEADLINE)
         seg = mc.compute(wh, by="segment", period="month", start=lo, end=hi, metrics=HEADLINE)
     if fmt is OutFormat.table:
         # One column per scope (network, then each segment), one row per metric: fits a terminal.
         scopes = [("network", r) for r in records(net)] + [(r["segment"] or "(none)", r) for r in records(seg)]
-        t = Table(title=f"headline {lo:%Y-%m} ({', '.join(sorted({r['currency'] or '-' for _, r in scopes}))})")
+        t = Table(title=Text(f"headline {lo:%Y-%m} ({', '.join(sorted({r['currency'] or '-' for _, r in scopes}))})"))
         t.add_column("metric")
         for name, _ in scopes:
-            t.add_column(name, justify="right")
+            t.add_column(Text(str(name)), justify="right")
         for m in HEADLINE:
             vals = [r.get(m) for _, r in scopes]
             t.add_row(
@@ -559,7 +911,7 @@ def headline(
                 ],
             )
         out.print(t)
-        err.print(f"warehouse: {Path(ctx.obj.db).resolve()}")
+        err.print(Text(f"warehouse: {Path(ctx.obj.db).resolve()}"))
     else:
         render(
             pa.concat_tables(
@@ -581,19 +933,14 @@ OfflineOpt = Annotated[
         "--offline-after",
         help="Minutes of silence (no heartbeat, status or meter value) after which an OCPP charger is offline.",
         min=1,
+        max=366 * 24 * 60,
     ),
 ]
 _OFFLINE_MIN = DEFAULT_OFFLINE_AFTER_S // 60
 
 
 def _as_of(text: str | None) -> dt.datetime | None:
-    if text is None:
-        return None
-    try:
-        t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise _fail(f"--as-of: not an instant: {text!r}") from None
-    return t.astimezone(dt.UTC).replace(tzinfo=None) if t.tzinfo else t
+    return None if text is None else _instant_opt(text, "--as-of")
 
 
 @app.command()
@@ -618,7 +965,7 @@ def uptime(
         raise _fail(f"unknown grain {by!r}; use one of {', '.join(GRAINS)}")
     wh = _engine_warehouse(ctx, engine, export, master)
     lo, hi = _range(month, None, None, None, wh)
-    with err.status(f"building status timelines for {lo:%Y-%m}"):
+    with _busy(f"building status timelines for {lo:%Y-%m}"):
         table = mc.compute(
             wh, by=by, period="month", start=lo, end=hi, metrics=list(UPTIME),
             as_of=_as_of(as_of), offline_after_s=offline_after * 60,
@@ -657,7 +1004,7 @@ def outages(
         lo = hi = t.date().replace(day=1)
     else:
         lo, hi = _months(wh, month, to_month)
-    with err.status(f"building the outage ledger for {lo:%Y-%m} … {hi:%Y-%m}"):
+    with _busy(f"building the outage ledger for {lo:%Y-%m} … {hi:%Y-%m}"):
         table = uoutages.ledger(
             wh, lo, hi, as_of=horizon, offline_after_s=offline_after * 60, open_only=open_only,
             sites=list(site) if site else None, include_no_data=no_data,
@@ -674,7 +1021,7 @@ def stale(
 ) -> None:
     """Chargers that have gone silent or have no data at the horizon, since when, and the revenue at risk."""
     wh = ctx.obj.warehouse(read_only=True)
-    with err.status("checking telemetry"):
+    with _busy("checking telemetry"):
         table = telemetry.silent(wh, as_of=_as_of(as_of), offline_after_s=offline_after * 60)
     render(table, fmt, title="silent or missing telemetry")
 
@@ -707,7 +1054,7 @@ def _month_report(ctx, month, as_of, offline_after, fmt, fn, doing: str, title: 
     """Run a month's report ``fn(wh, month, as_of=..., offline_after_s=...)`` and render it."""
     wh = ctx.obj.warehouse(read_only=True)
     lo, _ = _range(month, None, None, None, wh)
-    with err.status(f"{doing} for {lo:%Y-%m}"):
+    with _busy(f"{doing} for {lo:%Y-%m}"):
         table = fn(wh, lo, as_of=_as_of(as_of), offline_after_s=offline_after * 60)
     render(table, fmt, title=f"{title} {lo:%Y-%m}")
 
@@ -728,12 +1075,19 @@ def nevi_export_cmd(
     """
     if fmt is OutFormat.table:
         raise _fail("--format must be csv or json for the files")
+    try:
+        first, _ = nevi_export.parse_quarter(quarter)
+    except ValueError as exc:
+        raise _fail(f"--quarter: {exc}") from None
+    _in_years(first, "--quarter", quarter, "a quarter YYYYQn")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise _fail(f"--out {out_dir} is a file; give a folder for the three files")
+    horizon = _as_of(as_of)
     wh = ctx.obj.warehouse(read_only=True)
     try:
-        nevi_export.parse_quarter(quarter)
-        with err.status(f"exporting NEVI data for {quarter}"):
+        with _busy(f"exporting NEVI data for {quarter}"):
             written = nevi_export.export_quarter(
-                wh, quarter, out_dir, fmt.value, as_of=_as_of(as_of), offline_after_s=offline_after * 60
+                wh, quarter, out_dir, fmt.value, as_of=horizon, offline_after_s=offline_after * 60
             )
     except ValueError as exc:
         raise _fail(str(exc)) from None
@@ -759,7 +1113,7 @@ def mrr(
         raise _fail(f"unknown grain {by!r}; use one of {', '.join(cmrr.BY)}")
     wh = ctx.obj.warehouse(read_only=True)
     lo, _ = _range(month, None, None, None, wh)
-    with err.status(f"computing MRR movements for {lo:%Y-%m}"):
+    with _busy(f"computing MRR movements for {lo:%Y-%m}"):
         table = cmrr.movements(wh, lo, by)
     render(table, fmt, title=f"MRR movements by {by}, {lo:%Y-%m}")
 
@@ -782,7 +1136,7 @@ def revenue(
         raise _fail(f"unknown grain {by!r}; use one of {', '.join(crevenue.BY)}")
     wh = ctx.obj.warehouse(read_only=True)
     lo, hi = _months(wh, month, to_month)
-    with err.status(f"recognizing revenue for {lo:%Y-%m} … {hi:%Y-%m}"):
+    with _busy(f"recognizing revenue for {lo:%Y-%m} … {hi:%Y-%m}"):
         table = crevenue.by_stream(wh, lo, hi, by=by)
     render(table, fmt, title=f"revenue by stream by {by}, {lo:%Y-%m} … {hi:%Y-%m}")
 
@@ -790,9 +1144,12 @@ def revenue(
 # ---- unit economics and P&L ---------------------------------------------------------------------
 
 HorizonOpt = Annotated[
-    int, typer.Option("--horizon-months", min=1, help="Months of cash flow from each site's commissioning month.")
+    int,
+    typer.Option("--horizon-months", min=1, max=1200, help="Months of cash flow from each site's commissioning month."),
 ]
-RateOpt = Annotated[float, typer.Option("--discount-rate", help="Discount rate for NPV [% per year].")]
+RateOpt = Annotated[
+    float, typer.Option("--discount-rate", help="Discount rate for NPV [% per year], above -100 and at most 1000.")
+]
 AppliedOpt = Annotated[
     bool, typer.Option("--include-applied", help="Count incentives still applied for, not only awarded or paid.")
 ]
@@ -801,7 +1158,7 @@ AppliedOpt = Annotated[
 def _money_table(table: pa.Table, title: str, columns: dict[str, str]) -> None:
     """A terminal table of *columns* (name → header); ``*_minor`` shown in whole units of the row's currency."""
     rows = records(table)
-    t = Table(title=title)
+    t = Table(title=_text(title))
     cols = list(columns)
     for c in cols:
         numeric = c.endswith(("_minor", "_months", "_horizon")) or c == "sites"
@@ -818,22 +1175,22 @@ def _money_table(table: pa.Table, title: str, columns: dict[str, str]) -> None:
                 cells.append(f"{v:g}")
             else:
                 cells.append(str(v))
-        t.add_row(*cells)
+        t.add_row(*[Text(c) for c in cells])
     out.print(t)
-    err.print(f"money in {', '.join(sorted({r['currency'] for r in rows if r.get('currency')}))}, whole units")
+    err.print(Text(f"money in {', '.join(sorted({r['currency'] for r in rows if r.get('currency')}))}, whole units"))
 
 
 def _transposed(table: pa.Table, key: str, title: str) -> None:
     """A few wide rows as a terminal table: one column per row (named by *key*), one line per field."""
     rows = records(table)
-    t = Table(title=title)
+    t = Table(title=_text(title))
     t.add_column("field")
     for r in rows:
-        t.add_column(str(r[key]), justify="right")
+        t.add_column(Text(str(r[key])), justify="right")
     for f in table.column_names:
         if f == key:
             continue
-        t.add_row(f, *["" if r[f] is None else (f"{r[f]:,}" if isinstance(r[f], int) and not isinstance(r[f], bool) else str(r[f])) for r in rows])  # fmt: skip
+        t.add_row(f, *[Text("" if r[f] is None else (f"{r[f]:,}" if isinstance(r[f], int) and not isinstance(r[f], bool) else str(r[f]))) for r in rows])  # fmt: skip
     out.print(t)
 
 
@@ -860,9 +1217,10 @@ def unit_economics_cmd(
         raise _fail(
             f"unknown grain {by!r}; use one of {', '.join(fue.BY)}" + (" (not site with --summary)" if summary else "")
         )
+    _finite(discount_rate, "--discount-rate", -100, 1000, above=True)
     wh = ctx.obj.warehouse(read_only=True)
     try:
-        with err.status("computing site cash flows, payback, NPV and IRR"):
+        with _busy("computing site cash flows, payback, NPV and IRR"):
             table = fue.sites(wh, horizon_months=horizon_months, discount_rate=discount_rate / 100,
                               include_applied=include_applied, site_ids=site)  # fmt: skip
     except ValueError as exc:
@@ -898,9 +1256,10 @@ def model_compare(
     The site's own model is priced by its contracts; the others by the network's reference
     prices for sites like it (or by `--prices`), on the same ports, costs and measured energy.
     """
+    _finite(discount_rate, "--discount-rate", -100, 1000, above=True)
     wh = ctx.obj.warehouse(read_only=True)
     try:
-        with err.status(f"pricing {site} under each revenue model"):
+        with _busy(f"pricing {site} under each revenue model"):
             table = fcompare.compare(wh, site, prices_file=prices, horizon_months=horizon_months,
                                      discount_rate=discount_rate / 100, include_applied=include_applied)  # fmt: skip
     except ValueError as exc:
@@ -919,7 +1278,10 @@ def pnl_cmd(
     to_month: LastMonthOpt = None,
     by: Annotated[str, typer.Option(help=f"Grain: {', '.join(fpnl.BY)}.")] = "segment",
     useful_life: Annotated[
-        int, typer.Option("--useful-life-months", min=1, help="Depreciation life of owned (CaaS) chargers [months].")
+        int,
+        typer.Option(
+            "--useful-life-months", min=1, max=1200, help="Depreciation life of owned (CaaS) chargers [months]."
+        ),
     ] = fpnl.DEFAULT_USEFUL_LIFE_MONTHS,
     fmt: FormatOpt = OutFormat.table,
 ) -> None:
@@ -929,7 +1291,7 @@ def pnl_cmd(
     wh = ctx.obj.warehouse(read_only=True)
     lo, hi = _months(wh, month, to_month)
     try:
-        with err.status(f"building the P&L for {lo:%Y-%m} … {hi:%Y-%m}"):
+        with _busy(f"building the P&L for {lo:%Y-%m} … {hi:%Y-%m}"):
             table = fpnl.pnl(wh, lo, hi, by=by, useful_life_months=useful_life)
     except ValueError as exc:
         raise _fail(str(exc)) from None
@@ -965,13 +1327,10 @@ DayOpt = Annotated[
 
 def _day(text: str | None, month: str | None = None) -> dt.date | None:
     """``--as-of`` as a date, else the last day of ``--month``, else None."""
-    try:
-        if text:
-            return dt.date.fromisoformat(text)
-        if month:
-            return mc.month_range(month)[1]
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
+    if text:
+        return _date_opt(text, "--as-of")
+    if month:
+        return _month_opt(month)[1]
     return None
 
 
@@ -1048,7 +1407,9 @@ def pipeline_expansion(
     ctx: typer.Context,
     by: Annotated[str, typer.Option(help="segment, network or customer.")] = "segment",
     as_of: DayOpt = None,
-    mature_months: Annotated[int, typer.Option(min=0, help="Months since landing for mature conversion.")] = 12,
+    mature_months: Annotated[
+        int, typer.Option(min=0, max=1200, help="Months since landing for mature conversion.")
+    ] = 12,
     fmt: FormatOpt = OutFormat.table,
 ) -> None:
     """Land and expand: deployment-to-expansion conversion, time to expand, expansion ports."""
@@ -1066,13 +1427,15 @@ def pipeline_expansion(
 def pipeline_ramp(
     ctx: typer.Context,
     by: Annotated[str, typer.Option(help=f"Grain: {', '.join(pexpansion.BY)}.")] = "segment",
-    max_months: Annotated[int | None, typer.Option(help="Months since commissioning to show at most.")] = 24,
+    max_months: Annotated[
+        int | None, typer.Option(min=0, max=1200, help="Months since commissioning to show at most.")
+    ] = 24,
     fmt: FormatOpt = OutFormat.table,
 ) -> None:
     """The utilization ramp: utilization by months since commissioning, per segment."""
     wh = ctx.obj.warehouse(read_only=True)
     try:
-        with err.status("computing the utilization ramp"):
+        with _busy("computing the utilization ramp"):
             table = pexpansion.ramp(wh, by=by, max_months=max_months)
     except ValueError as exc:
         raise _fail(str(exc)) from None
@@ -1086,10 +1449,10 @@ def pipeline_ramp(
 def forecast_hardware(
     ctx: typer.Context,
     as_of: DayOpt = None,
-    months: Annotated[int, typer.Option(min=1, help="Months forecast after the as-of month.")] = 6,
-    sims: Annotated[int, typer.Option(min=100, help="Monte-Carlo runs.")] = fhardware.DEFAULT_SIMS,
+    months: Annotated[int, typer.Option(min=1, max=120, help="Months forecast after the as-of month.")] = 6,
+    sims: Annotated[int, typer.Option(min=100, max=1_000_000, help="Monte-Carlo runs.")] = fhardware.DEFAULT_SIMS,
     seed: Annotated[
-        int, typer.Option(help="Random seed (the same seed gives the same forecast).")
+        int, typer.Option(min=0, help="Random seed (the same seed gives the same forecast).")
     ] = fhardware.DEFAULT_SEED,
     backtest: Annotated[
         str | None,
@@ -1106,16 +1469,21 @@ def forecast_hardware(
     probability); `naive_minor` is CRM probability × amount at expected close. `--backtest
     2025-03:2025-09` forecasts from each of those month-ends and prints the errors of both.
     """
+    if backtest:
+        lo, _, hi = backtest.partition(":")
+        first, last = _month_opt(lo, "--backtest")[0], _month_opt(hi or lo, "--backtest")[0]
+        if last < first:
+            raise _fail(f"--backtest {backtest}: the last origin is before the first (FIRST:LAST, months YYYY-MM)")
+        if (last.year - first.year) * 12 + last.month - first.month >= 120:
+            raise _fail(f"--backtest {backtest}: at most 120 origins (FIRST:LAST, months YYYY-MM)")
     wh = ctx.obj.warehouse(read_only=True)
     try:
         if backtest:
-            lo, _, hi = backtest.partition(":")
-            first, last = mc.month_range(lo)[0], mc.month_range(hi or lo)[0]
             origins, m = [], first
             while m <= last:
                 origins.append(mc.month_range(f"{m:%Y-%m}")[1])
                 m = dt.date(m.year + (m.month == 12), m.month % 12 + 1, 1)
-            with err.status(f"backtesting {len(origins)} origins"):
+            with _busy(f"backtesting {len(origins)} origins"):
                 table = fhardware.backtest(wh, origins, months, sims, seed)
             render(table, fmt, title=f"hardware forecast backtest, {lo} … {hi or lo}, {months} months ahead")
             sm = fhardware.backtest_summary(table)
@@ -1125,7 +1493,7 @@ def forecast_hardware(
             )
             return
         day = pfunnel.default_day(wh, _day(as_of))
-        with err.status(f"simulating {sims:,} runs"):
+        with _busy(f"simulating {sims:,} runs"):
             table = fhardware.forecast(wh, day, months, sims, seed)
     except ValueError as exc:
         raise _fail(str(exc)) from None
@@ -1167,7 +1535,7 @@ def sites_set_tariff(
     """
     wh = ctx.obj.warehouse()
     try:
-        row = set_site_tariff(wh, site, tariff, _day(from_on))
+        row = set_site_tariff(wh, site, tariff, _date_opt(from_on, "--from") if from_on else None)
     except ValueError as exc:
         raise _fail(str(exc)) from None
     _refresh_kept(wh)
@@ -1252,7 +1620,7 @@ def bill(
             + "; set one with `evrevops sites set-tariff`"
         )
     try:
-        with err.status(f"billing {site} for {lo:%Y-%m}"):
+        with _busy(f"billing {site} for {lo:%Y-%m}"):
             rows = site_bills.month_bills(wh, lo, lo, [site]).to_pylist()
     except ValueError as exc:  # RateError: a tariff value the bill engine cannot use, named with its tariff
         raise _fail(f"site {site}: {exc}") from None
@@ -1268,7 +1636,7 @@ def bill(
         return
     for rec in recs:
         days = "" if len(recs) == 1 else f", {rec['first_on']} … {rec['last_on']}"
-        t = Table(title=f"bill {site} {rec['month']} under {rec['utility_tariff_id']} ({rec['currency']}){days}")
+        t = Table(title=Text(f"bill {site} {rec['month']} under {rec['utility_tariff_id']} ({rec['currency']}){days}"))
         t.add_column("line")
         t.add_column("amount", justify="right")
         for line in (*LINE_ITEMS, "total"):
@@ -1276,7 +1644,7 @@ def bill(
         out.print(t)
         out.print(f"energy {rec['energy_kwh']:,.1f} kWh, peak {rec['peak_kw']:,.1f} kW")
         for u in rec["unsupported"]:
-            out.print(f"[yellow]not billed:[/yellow] {u['part']}: {u['detail']}")
+            out.print(f"[yellow]not billed:[/yellow] {escape(str(u['part']))}: {escape(str(u['detail']))}")
     if len(recs) > 1:
         total = sum(r["total"] for r in recs)
         out.print(f"month total ({len(recs)} tariff parts): {minor_to_decimal(total, recs[0]['currency']):,}")
@@ -1299,7 +1667,7 @@ def price(
     wh = ctx.obj.warehouse(read_only=True)
     lo, hi = _months(wh, month, to_month)
     try:
-        with err.status(f"repricing CDRs, {lo:%Y-%m} … {hi:%Y-%m}"):
+        with _busy(f"repricing CDRs, {lo:%Y-%m} … {hi:%Y-%m}"):
             table = repricing.leakage(wh, lo, hi, list(site) if site else None)
     except ValueError as exc:  # PricingError: a tariff value the pricing engine cannot use, named
         raise _fail(str(exc)) from None
@@ -1339,13 +1707,12 @@ def _scope(
 
 
 def _months(wh: Warehouse, month: str | None, to_month: str | None) -> tuple[dt.date, dt.date]:
+    if to_month:  # checked before the default month is looked up
+        _month_opt(to_month, "--to-month")
     lo, _ = _range(month, None, None, None, wh)
-    try:
-        hi = mc.month_range(to_month)[0] if to_month else lo
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
+    hi = _month_opt(to_month, "--to-month")[0] if to_month else lo
     if hi < lo:
-        raise _fail("--to-month is before --month")
+        raise _fail(f"--to-month {hi:%Y-%m} is before --month {lo:%Y-%m}")
     return lo, hi
 
 
@@ -1368,13 +1735,12 @@ def whatif_power_cap(
     Without --cap-kw every cap from 10 % to 100 % of the site's own peak is
     tried and `best` marks the one with the highest margin.
     """
+    _finite(cap_kw, "--cap-kw", 0, 1_000_000, above=True)
     wh = ctx.obj.warehouse(read_only=True)
     ids = _scope(wh, site, segment)
     lo, hi = _months(wh, month, to_month)
-    if cap_kw is not None and cap_kw <= 0:
-        raise _fail("--cap-kw must be > 0")
     try:
-        with err.status(f"managing {len(ids)} site(s) under a cap, {lo:%Y-%m} … {hi:%Y-%m}"):
+        with _busy(f"managing {len(ids)} site(s) under a cap, {lo:%Y-%m} … {hi:%Y-%m}"):
             table = wi.power_cap(wh, lo, hi, ids, cap_kw=cap_kw)
     except ValueError as exc:
         raise _fail(str(exc)) from None
@@ -1394,7 +1760,8 @@ def whatif_price(
     month: MonthOpt = None,
     to_month: LastMonthOpt = None,
     elasticity: Annotated[
-        float | None, typer.Option(help="Price elasticity of kWh demand (e.g. -0.3); default: no demand response.")
+        float | None,
+        typer.Option(help="Price elasticity of kWh demand, -10 to 10 (e.g. -0.3); default: no demand response."),
     ] = None,
     fmt: FormatOpt = OutFormat.table,
 ) -> None:
@@ -1402,11 +1769,12 @@ def whatif_price(
 
     No demand response is assumed unless --elasticity is given (the output says which).
     """
+    _finite(elasticity, "--elasticity", -10, 10)
     wh = ctx.obj.warehouse(read_only=True)
     ids = _scope(wh, site, segment, billed=False)
     lo, hi = _months(wh, month, to_month)
     try:
-        with err.status(f"repricing {len(ids)} site(s) under {tariff}"):
+        with _busy(f"repricing {len(ids)} site(s) under {tariff}"):
             table = repricing.price_whatif(wh, lo, hi, ids, tariff, elasticity)
     except ValueError as exc:
         raise _fail(str(exc)) from None
@@ -1428,7 +1796,7 @@ def whatif_tariff(
     lo, hi = _months(wh, month, to_month)
     ids = _scope(wh, site, segment, months=(lo, hi))
     try:
-        with err.status(f"billing {len(ids)} site(s) under {tariff}"):
+        with _busy(f"billing {len(ids)} site(s) under {tariff}"):
             table = wi.tariff(wh, lo, hi, ids, tariff)
     except ValueError as exc:
         raise _fail(str(exc)) from None
@@ -1451,9 +1819,9 @@ def generate(
     out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the network's files into.")] = Path(
         "demo-data"
     ),
-    ports: Annotated[int, typer.Option(help="Number of ports, about.")] = 500,
-    months: Annotated[int, typer.Option(help="Months of history.")] = 12,
-    seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 42,
+    ports: Annotated[int, typer.Option(min=8, max=1_000_000, help="Number of ports, about.")] = 500,
+    months: Annotated[int, typer.Option(min=1, max=240, help="Months of history.")] = 12,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed (same seed, same files).")] = 42,
     end_month: Annotated[
         str | None, typer.Option(help="Last month generated, YYYY-MM (default: fixed in the generator).")
     ] = None,
@@ -1462,8 +1830,12 @@ def generate(
     """Write a deterministic demo network in the standard input formats."""
     from evrevops.demo.generator import generate as gen
 
+    if end_month is not None:
+        end_month = f"{_month_opt(end_month, '--end-month')[0]:%Y-%m}"
+    if out_dir.exists() and not out_dir.is_dir():
+        raise _fail(f"--out {out_dir} is a file; give a directory to write the network into")
     with Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -1477,7 +1849,10 @@ def generate(
                 tasks[stage] = prog.add_task(stage, total=total)
             prog.update(tasks[stage], completed=done, total=total)
 
-        summary = gen(out_dir, ports=ports, months=months, seed=seed, end_month=end_month, progress=progress)
+        try:
+            summary = gen(out_dir, ports=ports, months=months, seed=seed, end_month=end_month, progress=progress)
+        except ValueError as exc:
+            raise _fail(str(exc)) from None
     render(
         [{"item": k, "value": v if not isinstance(v, dict | list) else json.dumps(v)} for k, v in summary.items()],
         fmt,
@@ -1485,8 +1860,84 @@ def generate(
     )
 
 
+# ---- the entry point: no traceback reaches a user ----------------------------------------------
+
+LOG_MAX_BYTES = 1 << 20  # the error log is rotated (one old copy, .1) past this size
+
+
+def log_path() -> Path:
+    """The error log: ``$EVREVOPS_LOG``, else ``$XDG_CACHE_HOME/evrevops/evrevops.log`` (``~/.cache/...``)."""
+    if os.environ.get("EVREVOPS_LOG"):
+        return Path(os.environ["EVREVOPS_LOG"])
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "evrevops" / "evrevops.log"
+
+
+_URL_USER = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@")
+
+
+def _log_entry(exc: BaseException) -> str:
+    """What the log keeps of a crash: when, the command line (a URL's user:password masked) and the traceback."""
+    from importlib import metadata
+
+    try:
+        version = metadata.version("evrevops")
+    except metadata.PackageNotFoundError:
+        version = "?"
+    argv = " ".join(_URL_USER.sub(r"\1***@", a) for a in sys.argv)
+    stamp = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+    trace = "".join(traceback.format_exception(exc))
+    return f"=== {stamp} evrevops {version} (Python {sys.version.split()[0]})\nargv: {argv}\n{trace}\n"
+
+
+def write_log(exc: BaseException) -> Path | None:
+    """Append *exc*'s traceback to :func:`log_path` (else a file in the temp folder); the path, or None."""
+    import tempfile
+
+    entry = _log_entry(exc)
+    for path in (
+        log_path(),
+        Path(tempfile.gettempdir()) / f"evrevops-{os.getuid() if hasattr(os, 'getuid') else 0}.log",
+    ):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.is_file() and path.stat().st_size > LOG_MAX_BYTES:
+                path.replace(path.with_name(path.name + ".1"))
+            with open(path, "a", encoding="utf-8", errors="replace") as f:
+                f.write(entry)
+            return path
+        except OSError:
+            continue
+    return None
+
+
+def crash(exc: BaseException) -> int:
+    """Report an unexpected exception in one line on stderr, its traceback in the log; the exit code (1)."""
+    where = write_log(exc)
+    msg = _one_line(exc)
+    if len(msg) > 500:
+        msg = msg[:500] + "…"
+    detail = f"details in {where}" if where else "no log could be written; set EVREVOPS_LOG"
+    err.print(
+        Text.assemble(
+            ("error:", "red"),
+            f" {type(exc).__name__}: {msg} ({detail})" if msg else f" {type(exc).__name__} ({detail})",
+        )
+    )
+    return 1
+
+
 def main() -> None:  # console script entry point
-    app()
+    """Run the CLI; an unexpected exception is one line on stderr (traceback in :func:`log_path`), exit 1."""
+    try:
+        app()
+    except BrokenPipeError:  # the reader of stdout went away (`| head`): nothing to report
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(1)
+    except Exception as exc:  # noqa: BLE001 - the one top-level handler
+        sys.exit(crash(exc))
 
 
 if __name__ == "__main__":
