@@ -463,7 +463,7 @@ def ingest(
     max_power_kw: Annotated[
         float | None,
         typer.Option(
-            "--max-power-kw", help="Largest plausible power at one port [kW] (default 4000; at most 1,000,000)."
+            "--max-power-kw", help="Largest plausible power at one port \\[kW] (default 4000; at most 1,000,000)."
         ),
     ] = None,
     max_line_mib: Annotated[
@@ -1244,7 +1244,7 @@ def model_compare(
     ctx: typer.Context,
     site: Annotated[str, typer.Option("--site", help="Site id.")],
     prices: Annotated[
-        Path | None, typer.Option("--prices", help="TOML file with a [prices] table overriding reference prices.")
+        Path | None, typer.Option("--prices", help="TOML file with a \\[prices] table overriding reference prices.")
     ] = None,
     horizon_months: HorizonOpt = fcash.DEFAULT_HORIZON_MONTHS,
     discount_rate: RateOpt = fue.DEFAULT_DISCOUNT_RATE * 100,
@@ -1280,7 +1280,7 @@ def pnl_cmd(
     useful_life: Annotated[
         int,
         typer.Option(
-            "--useful-life-months", min=1, max=1200, help="Depreciation life of owned (CaaS) chargers [months]."
+            "--useful-life-months", min=1, max=1200, help="Depreciation life of owned (CaaS) chargers \\[months]."
         ),
     ] = fpnl.DEFAULT_USEFUL_LIFE_MONTHS,
     fmt: FormatOpt = OutFormat.table,
@@ -1724,7 +1724,7 @@ def whatif_power_cap(
     month: MonthOpt = None,
     to_month: LastMonthOpt = None,
     cap_kw: Annotated[
-        float | None, typer.Option("--cap-kw", help="Site cap [kW]; default: try 10-100 % of each site's peak.")
+        float | None, typer.Option("--cap-kw", help="Site cap \\[kW]; default: try 10-100 % of each site's peak.")
     ] = None,
     fmt: FormatOpt = OutFormat.table,
 ) -> None:
