@@ -676,7 +676,7 @@ def ledger_forget(
 @app.command()
 def quarantine(
     ctx: typer.Context,
-    file_id: Annotated[int | None, typer.Option("--file-id", help="Only this ledger entry.")] = None,
+    file_id: Annotated[int | None, typer.Option("--file-id", min=1, help="Only this ledger entry.")] = None,
     limit: Annotated[int, typer.Option(min=0, help="Rows at most.")] = 200,
     fmt: FormatOpt = OutFormat.table,
 ) -> None:
@@ -837,6 +837,8 @@ def metrics_docs(
     check: Annotated[bool, typer.Option(help="Only check that the file is current (exit 1 if not).")] = False,
 ) -> None:
     """Generate docs/metrics.md from the registry."""
+    if path.is_dir():
+        raise _fail(f"--out {path} is a directory; give the Markdown file to write")
     text = mdocs.render()
     if check:
         if not path.exists() or path.read_text() != text:

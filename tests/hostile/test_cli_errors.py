@@ -82,6 +82,7 @@ EDGES = [
     (["metrics", "explain", "utilization", "--by", "planet"], "unknown grain 'planet'; use one of"),
     (["generate", "--end-month", "9999-12"], "--end-month: 9999-12 is out of range"),
     (["ledger", "forget", "999"], "no ledger entry 999"),
+    (["metrics", "docs", "--out", str(FIXTURES)], "is a directory; give the Markdown file to write"),
 ]  # fmt: skip
 
 
@@ -94,6 +95,7 @@ def test_an_edge_value_is_one_clear_line(db, args, hint):
 
 USAGE = [
     (["quarantine", "--limit", "-1"], "'--limit'"),
+    (["quarantine", "--file-id", "0"], "'--file-id'"),
     (["forecast", "hardware", "--months", "100000"], "'--months'"),
     (["forecast", "hardware", "--seed", "-1"], "'--seed'"),
     (["unit-economics", "--horizon-months", "100000000"], "'--horizon-months'"),
