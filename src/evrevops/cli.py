@@ -406,13 +406,6 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _rebuild_from(wh: Warehouse, files: list[int]) -> dt.date | None:
-    """The first day a forgotten entry's rows can change the kept facts from (read before they go)."""
-    from evrevops.metrics import changes
-
-    return changes.since(wh, files, DEFAULT_OFFLINE_AFTER_S)
-
-
 def _rollback(wh: Warehouse) -> None:
     """End a transaction a failed file may have left open, so the next file starts clean."""
     with contextlib.suppress(Exception):  # no transaction open is the usual case
@@ -524,7 +517,7 @@ def ingest(
             # one file's failure (unreadable, undecodable, too deep, out of memory or disk, a bug) is
             # reported and skipped: the other files are still loaded
             try:
-                r = ingest_file(wh, f, input_format, mapping, force=force, rebuild_from=_rebuild_from).as_dict()
+                r = ingest_file(wh, f, input_format, mapping, force=force, rebuild_from=mc.rebuild_from).as_dict()
             except Exception as exc:  # noqa: BLE001 - every failure is reported per file
                 _rollback(wh)
                 failed += 1
@@ -654,7 +647,7 @@ def ledger_forget(
 
     wh = ctx.obj.warehouse()
     try:
-        r = forget_file(wh, file_id, rebuild_from=_rebuild_from)
+        r = forget_file(wh, file_id, rebuild_from=mc.rebuild_from)
     except ValueError as exc:  # unknown, or forgotten already
         raise _fail(str(exc) if "evrevops ledger" in str(exc) else f"{exc}; see `evrevops ledger`") from None
     render([r], fmt, title=f"forgot ledger entry {file_id}")
