@@ -19,9 +19,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	rm -rf $(DEMO) $(DB) $(DB).wal
-	$(BIN)/evrevops generate --ports $(PORTS) --months $(MONTHS) --seed $(SEED) --out $(DEMO)
+	rm -rf $(DEMO) $(DEMO)-dirty $(DB) $(DB).wal
+	$(BIN)/evrevops generate --ports $(PORTS) --months $(MONTHS) --seed $(SEED) --out $(DEMO) --dirty-out $(DEMO)-dirty
 	$(BIN)/evrevops --db $(DB) ingest $(DEMO)
+	@echo "--- dirty data, as real exports have it: every record refused with its reason, the figures unmoved"
+	-$(BIN)/evrevops --db $(DB) ingest $(DEMO)-dirty
+	$(BIN)/evrevops --db $(DB) quarantine --limit 12
 	$(BIN)/evrevops --db $(DB) headline
 	$(BIN)/evrevops --db $(DB) unit-economics --by segment --summary
 	$(BIN)/evrevops --db $(DB) forecast hardware --months 6
@@ -43,4 +46,4 @@ docs: $(STAMP)
 	$(BIN)/evrevops metrics docs --out docs/metrics.md
 
 clean:
-	rm -rf $(VENV) $(DEMO) $(DB) $(DB).wal .pytest_cache
+	rm -rf $(VENV) $(DEMO) $(DEMO)-dirty $(DB) $(DB).wal .pytest_cache

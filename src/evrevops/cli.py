@@ -1820,9 +1820,19 @@ def generate(
     end_month: Annotated[
         str | None, typer.Option(help="Last month generated, YYYY-MM (default: fixed in the generator).")
     ] = None,
+    dirty_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--dirty-out",
+            help="Also write dirty files aimed at the network into this directory (charger clocks reset to 1970, "
+            "CDRs dated 9999, NaN energy, 1e19 amounts, a tariff price of 1e20, a .gz that is not gzip): "
+            "`evrevops ingest` refuses every record with its reason and the network's figures do not move.",
+        ),
+    ] = None,
     fmt: FormatOpt = OutFormat.table,
 ) -> None:
     """Write a deterministic demo network in the standard input formats."""
+    from evrevops.demo.dirty import write_dirty
     from evrevops.demo.generator import generate as gen
 
     if end_month is not None:
@@ -1848,6 +1858,10 @@ def generate(
             summary = gen(out_dir, ports=ports, months=months, seed=seed, end_month=end_month, progress=progress)
         except ValueError as exc:
             raise _fail(str(exc)) from None
+    if dirty_out is not None:
+        if dirty_out.exists() and not dirty_out.is_dir():
+            raise _fail(f"--dirty-out {dirty_out} is a file; give a directory")
+        summary["dirty_files"] = len(write_dirty(dirty_out, out_dir))
     render(
         [{"item": k, "value": v if not isinstance(v, dict | list) else json.dumps(v)} for k, v in summary.items()],
         fmt,

@@ -260,7 +260,7 @@ def test_cli_ingest_with_format_and_mapping(tmp_path):
     r = runner.invoke(
         app, ["--db", str(other), "ingest", str(DAY), "--format", "status-snapshots", "--mapping", "nope"]
     )
-    assert r.exit_code == 1 and "unknown status mapping 'nope'" in r.output
+    assert r.exit_code == 2 and "unknown status mapping 'nope'" in r.output
 
 
 # ---------------------------------------------------------------------------------------------
