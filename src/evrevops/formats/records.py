@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from evrevops.formats import limits
 from evrevops.formats.base import FormatError, currency_exponent_sql, file_facts, sniff_json
 
 # Exact decimal text -> integer minor units, rounding half away from zero (as base.to_minor).
@@ -79,27 +80,92 @@ def _sql_path(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-def load_lines(con: duckdb.DuckDBPyConnection, path: Path, table: str = "lines") -> int:
+def load_lines(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    table: str = "lines",
+    undecodable: list[tuple[int, str | None, str, str | None]] | None = None,
+) -> int:
     """Load a text file's lines into ``table(rec, j)``; ``rec`` is the 1-based line number.
 
     Blank lines are kept out of the table but still numbered, so ``rec`` is the
     true line number; ``new_line='\\r\\n'`` takes both LF and CRLF as one line end, so
     a file with mixed line ends keeps its numbering (by default DuckDB settles on
     the first line's ending and counts a stray CR as a line of its own). A UTF-8
-    byte-order mark on line 1 is dropped. Returns the number of non-blank lines.
+    byte-order mark on line 1 is dropped. Lines up to the line limit in force
+    (:attr:`~evrevops.formats.limits.Limits.max_line_bytes`) are read.
+
+    Bytes that are not UTF-8 make DuckDB refuse the whole file; the file is then
+    read line by line in Python, each line decoded on its own: a line that is not
+    UTF-8 is left out of the table and appended to *undecodable* as a quarantine
+    row ``(line, None, reason, raw)`` (its bytes shown with U+FFFD), the others are
+    loaded as before. Returns the number of non-blank lines, undecodable ones included.
+
+    Raises
+    ------
+    FormatError
+        When DuckDB cannot read the file as lines of text for another reason.
     """
+    try:
+        _load_lines_sql(con, path, table)
+    except duckdb.Error as exc:
+        msg = str(exc)
+        if "unicode" not in msg.lower() and "utf-8" not in msg.lower():
+            raise FormatError(path, f"cannot read the file as lines of text: {msg.splitlines()[0]}") from None
+        bad = _transcode_lines(con, path, table)
+        if undecodable is not None:
+            undecodable.extend(bad)
+        return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] + len(bad)
+    return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+
+
+def _load_lines_sql(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> None:
     p = _sql_path(path)
     comp = ", compression='gzip'" if path.suffix == ".gz" else ""
+    max_line = max(limits.current().max_line_bytes, 2 << 20)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {table} AS
             SELECT rec, CASE WHEN rec = 1 THEN ltrim(j, chr(65279)) ELSE j END AS j
             FROM (SELECT row_number() OVER () AS rec, line AS j
                   FROM read_csv('{p}', columns={{'line': 'VARCHAR'}}, delim='\\x01', quote='', escape='',
                                 header=false, auto_detect=false, strict_mode=false, new_line='\\r\\n',
-                                null_padding=false, allow_quoted_nulls=false{comp}))
+                                null_padding=false, allow_quoted_nulls=false,
+                                max_line_size={max_line}, buffer_size={max(2 * max_line, 32 << 20)}{comp}))
             WHERE j IS NOT NULL AND trim(j) <> ''"""
     )
-    return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+
+
+def _transcode_lines(
+    con: duckdb.DuckDBPyConnection, path: Path, table: str
+) -> list[tuple[int, str | None, str, str | None]]:
+    """Load ``table(rec, j)`` from the lines that decode as UTF-8; return quarantine rows for the others.
+
+    The file is copied line by line to a temporary file in which each undecodable
+    line is left blank (so every later line keeps its number), which DuckDB then reads.
+    """
+    bad: list[tuple[int, str | None, str, str | None]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "lines.txt"
+        with _open_bytes(path) as fin, open(out, "wb") as fout:
+            for i, line in enumerate(fin, start=1):
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    shown = line.rstrip(b"\r\n").decode("utf-8", errors="replace")
+                    bad.append(
+                        (i, None, f"not UTF-8 text: byte 0x{line[exc.start]:02x} at byte {exc.start + 1}", shown)
+                    )
+                    fout.write(b"\n")
+                    continue
+                fout.write(line)
+        _load_lines_sql(con, out, table)
+    return bad
+
+
+def _open_bytes(path: Path):
+    import gzip
+
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
 
 
 def json_records(
@@ -125,17 +191,27 @@ def json_records(
         left out of ``parsed`` and reported in ``bad``.
     derive : str
         Extra select-list items over ``c`` for ``parsed`` (e.g.
-        ``", TRY_CAST(c.x AS DOUBLE) AS x"``).
+        ``", TRY_CAST(c.x AS DOUBLE) AS x"``); they may also use ``j``, the
+        record's text (e.g. ``json_keys(j)``).
 
     Returns
     -------
     (records_read, bad)
-        ``bad`` lists ``(record, field, reason, raw)`` for malformed records.
+        ``bad`` lists ``(record, field, reason, raw)`` for malformed records:
+        lines that are not UTF-8, text that is not JSON (``malformed JSON``), JSON
+        nested deeper than the limit in force, and records that are not objects.
+
+    Raises
+    ------
+    FormatError
+        When the file is no JSON array, NDJSON or JSON object at all, or a JSON
+        document (not NDJSON) is malformed or not UTF-8.
     """
     kind, _ = sniff_json(path)
     p = _sql_path(path)
+    undecodable: list[tuple[int, str | None, str, str | None]] = []
     if kind == "ndjson":
-        n = load_lines(con, path, "raw")
+        n = load_lines(con, path, "raw", undecodable)
     else:
         try:
             if kind == "array":
@@ -174,28 +250,43 @@ def json_records(
         n = con.execute("SELECT count(*) FROM raw").fetchall()[0][0]
     is_obj = "left(ltrim(j), 1) = '{'"
     if structure is None:
-        bad_sql = f"SELECT rec, j FROM raw WHERE NOT ({is_obj}) OR NOT json_valid(j)"
+        bad_sql = f"SELECT rec, j, json_valid(j) FROM raw WHERE NOT ({is_obj}) OR NOT json_valid(j)"
     else:
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE parsed AS
                 SELECT rec, c {derive}
-                FROM (SELECT rec, try(from_json(j, '{structure}')) AS c FROM raw WHERE {is_obj})
+                FROM (SELECT rec, j, try(from_json(j, '{structure}')) AS c FROM raw WHERE {is_obj})
                 WHERE c IS NOT NULL"""
         )
-        bad_sql = "SELECT rec, j FROM raw WHERE rec NOT IN (SELECT rec FROM parsed)"
-    bad = [
-        (rec, None, "malformed JSON" if not _valid(j) else "record is not a JSON object", j)
-        for rec, j in con.execute(bad_sql + " ORDER BY rec").fetchall()
-    ]
-    return n, bad
+        bad_sql = "SELECT rec, j, json_valid(j) FROM raw WHERE rec NOT IN (SELECT rec FROM parsed)"
+    bad = [(rec, None, bad_record_reason(j, ok), j) for rec, j, ok in con.execute(bad_sql + " ORDER BY rec").fetchall()]
+    return n, sorted(undecodable + bad)
 
 
-def _valid(text: str) -> bool:
-    try:
-        json.loads(text)
-        return True
-    except ValueError:
-        return False
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def json_depth(text: str) -> int:
+    """Deepest nesting of arrays and objects in the JSON *text* (0 for a scalar), without parsing it.
+
+    Strings are blanked first, so brackets inside them do not count; malformed text gets a
+    best-effort answer. Vectorised (no recursion, no loop over characters): safe on a line of
+    100,000 opening brackets.
+    """
+    octets = np.frombuffer(_JSON_STRING.sub('""', text).encode("utf-8", "surrogatepass"), np.uint8)
+    step = np.zeros(octets.shape, np.int32)
+    step[(octets == 0x5B) | (octets == 0x7B)] = 1  # [ {
+    step[(octets == 0x5D) | (octets == 0x7D)] = -1  # ] }
+    return int(np.cumsum(step).max(initial=0))
+
+
+def bad_record_reason(text: str, valid: bool) -> str:
+    """The quarantine reason of a record that did not parse into an object (*valid*: DuckDB's ``json_valid``)."""
+    limit = limits.current().max_json_depth
+    depth = json_depth(text)
+    if depth > limit:
+        return f"JSON nested {depth:,} levels deep, deeper than the limit of {limit}"
+    return "malformed JSON" if not valid else "record is not a JSON object"
 
 
 def _lit(text: str) -> str:
@@ -308,9 +399,9 @@ def structure_columns(structure: str) -> str:
     return "{" + ", ".join(f"{_lit(k)}: {_lit(sql_type(v))}" for k, v in fields.items()) + "}"
 
 
-def checks_failed(checks: list[tuple[str, str, str]]) -> str:
+def checks_failed(checks: list[tuple[str, ...]]) -> str:
     """A SQL boolean that is true when any of *checks* (as for :func:`quarantine_from_checks`) fails."""
-    return " OR ".join(f"coalesce(({cond}), false)" for cond, _, _ in checks)
+    return " OR ".join(f"coalesce(({check[0]}), false)" for check in checks)
 
 
 def ndjson_fast(
@@ -364,16 +455,18 @@ def ndjson_fast(
     return table.append_column("source_record", pa.array(np.arange(1, table.num_rows + 1, dtype=np.int64)))
 
 
-def quarantine_from_checks(con: duckdb.DuckDBPyConnection, source: str, checks: list[tuple[str, str, str]]) -> str:
+def quarantine_from_checks(con: duckdb.DuckDBPyConnection, source: str, checks: list[tuple[str, ...]]) -> str:
     """Build ``q(rec, field, reason, raw)`` from SQL checks over *source* in one pass.
 
     Each check is ``(condition, field, reason_sql)`` where *condition* is true for
-    a bad record and *reason_sql* is a SQL string expression (may quote the value).
-    Returns the table name ``q``.
+    a bad record and *reason_sql* is a SQL string expression (may quote the value);
+    a fourth item, when given, is a SQL string expression for the field instead of
+    the constant *field* (e.g. ``'evses[' || i || '].uid'``). Returns the table name ``q``.
     """
     items = ", ".join(
-        f"CASE WHEN coalesce(({cond}), false) THEN {{'field': '{fld}', 'reason': {reason}}} END"
-        for cond, fld, reason in checks
+        f"CASE WHEN coalesce(({check[0]}), false) THEN {{'field': {check[3] if len(check) > 3 else _lit(check[1])}, "
+        f"'reason': {check[2]}}} END"
+        for check in checks
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE q AS
