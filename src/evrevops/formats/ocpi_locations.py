@@ -47,6 +47,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import re
 import zoneinfo
 from collections.abc import Iterable
 from decimal import Decimal
@@ -56,7 +57,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from evrevops.formats.base import STATUS_EVENT_SCHEMA, Batch, FormatError, quarantine_table
+from evrevops.formats import limits
+from evrevops.formats.base import RAW_LIMIT, STATUS_EVENT_SCHEMA, Batch, FormatError, quarantine_table
 from evrevops.formats.hours import OpeningTimesError, from_ocpi_opening_times
 
 QRow = tuple[int, str | None, str, str | None]
@@ -87,24 +89,85 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+class _Repeated(dict):
+    """A JSON object that repeated a key: the keys given more than once are in ``repeated``."""
+
+    repeated: tuple[str, ...] = ()
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) == len(pairs):
+        return obj
+    seen: set[str] = set()
+    out = _Repeated(obj)
+    out.repeated = tuple(dict.fromkeys(k for k, _ in pairs if k in seen or seen.add(k)))
+    return out
+
+
 def _loads(text: str) -> Any:
-    return json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
+    return json.loads(text, parse_float=Decimal, parse_constant=_no_constant, object_pairs_hook=_object)
+
+
+def _problems(obj: Any, max_depth: int) -> list[tuple[str | None, str]]:
+    """What makes a parsed record unreadable as a whole: nesting past *max_depth*, a repeated key,
+    text that is not valid Unicode (a lone surrogate from a ``\\udc80`` escape). Iterative."""
+    out: list[tuple[str | None, str]] = []
+    stack: list[tuple[Any, str, int]] = [(obj, "", 1)]
+    deepest = 0
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, dict):
+            deepest = max(deepest, depth)
+            for key in getattr(value, "repeated", ()):
+                out.append(
+                    (f"{path}.{key}".lstrip(".") or None, f"duplicated key {key!r} (an object must not repeat a key)")
+                )
+            if depth <= max_depth:
+                stack.extend((v, f"{path}.{k}", depth + 1) for k, v in value.items())
+            for k in value:
+                if _SURROGATE.search(k):
+                    out.append((path.lstrip(".") or None, "a key is not valid Unicode text (a lone surrogate escape)"))
+        elif isinstance(value, list):
+            deepest = max(deepest, depth)
+            if depth <= max_depth:
+                stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value))
+        elif isinstance(value, str) and _SURROGATE.search(value):
+            out.append((path.lstrip(".") or None, "not valid Unicode text (a lone surrogate escape)"))
+    if deepest > max_depth:
+        out.append((None, f"JSON nested deeper than the limit of {max_depth} levels"))
+    return out
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _sniff(text: str, envelope_keys: tuple[str, ...]) -> str:
-    """``'ndjson'``, ``'array'``, ``'object'`` or ``'unknown'`` from the start of the text."""
+    """``'ndjson'``, ``'array'``, ``'object'`` or ``'unknown'`` from the start of the text.
+
+    The first line is looked at whole (a first Location with hundreds of EVSEs is longer than any
+    fixed head); when it is no JSON object but a following line is, the text is NDJSON whose first
+    line is bad (quarantined), not one document.
+    """
     head = text[:65536].lstrip("\ufeff \t\r\n")
     if head.startswith("["):
         return "array"
     if not head.startswith("{"):
         return "unknown"
-    first, _, rest = head.partition("\n")
+    lines = [ln for ln in text.lstrip("\ufeff \t\r\n").split("\n", 3)[:3] if ln.strip()]
+    first, rest = lines[0], lines[1:]
     try:
         obj = json.loads(first)
-    except ValueError:
+    except (ValueError, RecursionError):
+        for line in rest:
+            try:
+                if line.lstrip().startswith("{") and isinstance(json.loads(line), dict):
+                    return "ndjson"
+            except (ValueError, RecursionError):
+                continue
         return "object"
     envelope = isinstance(obj, dict) and any(isinstance(obj.get(k), list | dict) for k in envelope_keys)
-    return "ndjson" if not envelope and (not rest.strip() or rest.lstrip().startswith("{")) else "object"
+    return "ndjson" if not envelope and (not rest or rest[0].lstrip().startswith("{")) else "object"
 
 
 def read_json_records(
@@ -126,8 +189,11 @@ def read_json_records(
     -------
     (records_read, records, bad)
         ``records`` are ``(record number, parsed object)`` for records that are
-        JSON objects; ``bad`` are quarantine rows ``(record, None, reason,
-        raw)`` for malformed NDJSON lines and records that are not objects.
+        JSON objects; ``bad`` are quarantine rows ``(record, field, reason,
+        raw)`` for malformed NDJSON lines, lines that are not UTF-8, records that
+        are not objects, nest deeper than the limit in force
+        (:attr:`~evrevops.formats.limits.Limits.max_json_depth`), repeat a key in
+        one object (field: the key's path) or hold text that is not valid Unicode.
         Record numbers are 1-based element indexes, or line numbers for NDJSON
         (blank lines are numbered but are not records). Floats are parsed as
         :class:`~decimal.Decimal`, so ``0.50`` keeps its text.
@@ -135,55 +201,178 @@ def read_json_records(
     Raises
     ------
     FormatError
-        When the file is not JSON at all (or an array/object is malformed).
+        When the file is not JSON at all, a JSON document (not NDJSON) is
+        malformed, or its bytes are not UTF-8 (the message names the line).
     """
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as f:
-        text = f.read().decode("utf-8-sig", errors="replace")
-    kind = _sniff(text, envelope_keys)
+        data = f.read()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    kind = _sniff(data.decode("utf-8", errors="replace"), envelope_keys)
+    max_depth = limits.current().max_json_depth
     items: list[tuple[int, Any, str | None]] = []
     bad: list[QRow] = []
     if kind == "ndjson":
         n = 0
-        for i, line in enumerate(text.split("\n"), start=1):
-            if not line.strip():
+        for i, raw in enumerate(data.split(b"\n"), start=1):
+            if not raw.strip():
                 continue
             n += 1
+            raw = raw.rstrip(b"\r")
             try:
-                items.append((i, _loads(line), line.rstrip("\r")))
-            except ValueError:
-                bad.append((i, None, "malformed JSON", line.rstrip("\r")))
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                shown = raw.decode("utf-8", errors="replace")
+                bad.append((i, None, f"not UTF-8 text: byte 0x{raw[exc.start]:02x} at byte {exc.start + 1}", shown))
+                continue
+            try:
+                items.append((i, _loads(line), line))
+            except RecursionError:
+                bad.append((i, None, _too_deep(line, max_depth), line))
+            except ValueError as exc:
+                bad.append((i, None, _malformed(exc), line))
     elif kind in ("array", "object"):
         try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            raise FormatError(
+                path, f"not UTF-8 text: byte 0x{data[exc.start]:02x} on line {line}", record=line
+            ) from None
+        try:
             doc = _loads(text)
+        except RecursionError:
+            doc = None  # nested past what Python parses: split it into records without parsing
         except ValueError as exc:
             line = getattr(exc, "lineno", None)
             raise FormatError(path, f"not valid JSON: {getattr(exc, 'msg', exc)}", record=line) from None
-        if isinstance(doc, dict):
-            for key in envelope_keys:
-                inner = doc.get(key)
-                if isinstance(inner, list):
-                    doc = inner
-                    break
-                if isinstance(inner, dict):
-                    doc = [inner]
-                    break
-            else:
-                doc = [doc]
-        if not isinstance(doc, list):
-            raise FormatError(path, "not a JSON array, NDJSON or JSON object")
-        items = [(i, obj, None) for i, obj in enumerate(doc, start=1)]
-        n = len(items)
+        if doc is None:
+            for rec, part in enumerate(_document_records(path, text, envelope_keys), start=1):
+                try:
+                    items.append((rec, _loads(part), part))
+                except RecursionError:
+                    bad.append((rec, None, _too_deep(part, max_depth), part[:RAW_LIMIT]))
+                except ValueError as exc:
+                    bad.append((rec, None, _malformed(exc), part[:RAW_LIMIT]))
+            n = len(items) + len(bad)
+        else:
+            if isinstance(doc, dict):
+                for key in envelope_keys:
+                    inner = doc.get(key)
+                    if isinstance(inner, list):
+                        doc = inner
+                        break
+                    if isinstance(inner, dict):
+                        doc = [inner]
+                        break
+                else:
+                    doc = [doc]
+            if not isinstance(doc, list):
+                raise FormatError(path, "not a JSON array, NDJSON or JSON object")
+            items = [(i, obj, None) for i, obj in enumerate(doc, start=1)]
+            n = len(items)
     else:
         raise FormatError(path, "not a JSON array, NDJSON or JSON object")
     records: list[tuple[int, Any]] = []
     for rec, obj, raw in items:
-        if isinstance(obj, dict):
+        problems = _problems(obj, max_depth)
+        if problems:
+            shown = raw if raw is not None else _shown(obj)
+            bad.extend((rec, field, reason, shown) for field, reason in problems)
+        elif isinstance(obj, dict):
             records.append((rec, obj))
         else:
             bad.append((rec, None, "record is not a JSON object", raw if raw is not None else canonical_json(obj)))
+    bad = [(rec, _printable(field), _printable(reason), _printable(raw)) for rec, field, reason, raw in bad]
+    bad.sort(key=lambda r: (r[0], r[1] or ""))
     return n, records, bad
+
+
+def _printable(text: str | None) -> str | None:
+    """*text* with lone surrogates written as ``\\udc80`` (they cannot be stored as UTF-8)."""
+    return text if text is None or not _SURROGATE.search(text) else text.encode("utf-8", "backslashreplace").decode()
+
+
+def _malformed(exc: ValueError) -> str:
+    msg = str(exc)
+    return f"malformed JSON: {msg}" if msg.endswith("is not a JSON number") else "malformed JSON"
+
+
+def _too_deep(text: str, max_depth: int) -> str:
+    from evrevops.formats.records import json_depth
+
+    return f"JSON nested {json_depth(text):,} levels deep, deeper than the limit of {max_depth}"
+
+
+def _shown(obj: Any) -> str:
+    """The record as compact JSON for a quarantine row, cut at the quarantine's raw limit."""
+    try:
+        return json.dumps(obj, default=str)[:RAW_LIMIT]
+    except (RecursionError, ValueError):
+        return f"(a JSON {type(obj).__name__} nested too deep to show)"
+
+
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}:,]')
+
+
+def _document_records(path: Path, text: str, envelope_keys: tuple[str, ...]) -> list[str]:
+    """The records' texts of a JSON document too deep for Python's parser, split by a scanner of
+    its strings and brackets (iterative: no recursion, however deep): the elements of a top-level
+    array or of the first envelope key's array (its object, when it holds one), else the document."""
+    body = text.strip()
+    if body.startswith("{"):
+        depth, key, colon = 0, None, False
+        for m in _TOKEN.finditer(body):
+            tok = m.group()
+            if tok in "[{" and depth == 1 and colon and key in envelope_keys:
+                return _elements(path, body, m.start()) if tok == "[" else [_balanced(path, body, m.start())]
+            if tok in "[{":
+                depth += 1
+            elif tok in "]}":
+                depth -= 1
+            elif tok == "," and depth == 1:
+                key = None
+            elif tok.startswith('"') and depth == 1 and key is None:
+                key = json.loads(tok)
+            colon = tok == ":" and depth == 1
+        return [body]
+    if not body.startswith("["):
+        raise FormatError(path, "not a JSON array, NDJSON or JSON object")
+    return _elements(path, body, 0)
+
+
+def _elements(path: Path, body: str, start: int) -> list[str]:
+    """The texts of the elements of the array that begins at *start* in *body*."""
+    parts, depth, begin = [], 0, start + 1
+    for m in _TOKEN.finditer(body, start):
+        tok = m.group()
+        if tok in "[{":
+            depth += 1
+        elif tok in "]}":
+            depth -= 1
+            if depth == 0:
+                if body[begin : m.start()].strip():
+                    parts.append(body[begin : m.start()].strip())
+                return parts
+        elif tok == "," and depth == 1:
+            parts.append(body[begin : m.start()].strip())
+            begin = m.end()
+    raise FormatError(path, "not valid JSON: the document ends inside an array or object")
+
+
+def _balanced(path: Path, body: str, start: int) -> str:
+    depth = 0
+    for m in _TOKEN.finditer(body, start):
+        tok = m.group()
+        if tok in "[{":
+            depth += 1
+        elif tok in "]}":
+            depth -= 1
+            if depth == 0:
+                return body[start : m.end()]
+    raise FormatError(path, "not valid JSON: the document ends inside an array or object")
 
 
 def canonical_json(obj: Any) -> str:
@@ -220,11 +409,37 @@ def parse_instant(value: Any) -> dt.datetime:
         text = text[:-1] + "+00:00"
     try:
         t = dt.datetime.fromisoformat(text)
-    except ValueError:
+        if t.tzinfo is not None:
+            t = t.astimezone(dt.UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):  # an offset that moves year 9999 or 1 out of range
         raise ValueError(f"not an ISO-8601 date-time: {value!r}") from None
-    if t.tzinfo is not None:
-        t = t.astimezone(dt.UTC).replace(tzinfo=None)
     return t
+
+
+def checked_instant(value: Any, errors: list[tuple[str, str]], field: str) -> dt.datetime | None:
+    """:func:`parse_instant` of *value*, else None with *field* and the reason appended to *errors*;
+    an instant outside the time window in force (:mod:`evrevops.formats.limits`) is an error too."""
+    try:
+        t = parse_instant(value)
+    except ValueError as exc:
+        errors.append((field, str(exc)))
+        return None
+    problem = limits.current().time_problem(t)
+    if problem:
+        errors.append((field, problem))
+        return None
+    return t
+
+
+def text_problem(value: Any, longest: int) -> str | None:
+    """Why *value* is no OCPI string of at most *longest* characters, or None (None is no problem)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return f"must be a text, got {describe(value)}"
+    if len(value) > longest:
+        return f"is {len(value)} characters long, more than the {longest} OCPI allows"
+    return None
 
 
 def is_number(v: Any) -> bool:
@@ -310,6 +525,12 @@ PLACEMENT_SCHEMA = pa.schema(
     ]
 )
 
+# OCPI 2.2.1 string lengths of the Location texts this reader stores (mod_locations, types)
+_LOCATION_TEXTS = (
+    ("id", 36), ("country_code", 2), ("party_id", 3), ("name", 255), ("address", 45), ("city", 45),
+    ("postal_code", 10), ("state", 20), ("country", 3), ("time_zone", 255),
+)  # fmt: skip
+
 # OCPI states no error code, vendor code or info: left out (error_code is a key column, so it stays, NULL)
 STATUS_EVENT_OPTIONAL = ("vendor_error_code", "info")
 
@@ -321,24 +542,45 @@ def _text(v: Any) -> str | None:
 
 
 def _connector_kw(c: dict[str, Any], path: str, errors: list[tuple[str, str]]) -> Decimal | None:
-    """Rated power of one connector [kW], or None when not stated."""
+    """Rated power of one connector [kW], or None when not stated; above the power limit is an error."""
+    cap_kw = Decimal(repr(limits.current().max_power_kw))
+    phases = 3 if c.get("power_type") == "AC_3_PHASE" else 1
+    volts = c.get("max_voltage", c.get("voltage"))
+    amps = c.get("max_amperage", c.get("amperage"))
     mep = c.get("max_electric_power")
+    for key, v in (("max_voltage", volts), ("max_amperage", amps)):
+        if v is None:
+            if mep is None:
+                errors.append((f"{path}.{key}", f"missing {key} (and no max_electric_power)"))
+        elif not is_number(v) or v < 0:
+            errors.append((f"{path}.{key}", f"not a number >= 0: {describe(v)}"))
+    va_kw = None
+    if is_number(volts) and is_number(amps) and volts >= 0 and amps >= 0:
+        va_kw = Decimal(volts) * Decimal(amps) * phases / 1000
+        if va_kw > cap_kw:
+            errors.append(
+                (
+                    f"{path}.max_amperage",
+                    f"max_voltage {volts} V x max_amperage {amps} A{' x 3 phases' if phases == 3 else ''} is "
+                    f"{va_kw:,.0f} kW, above the limit of {cap_kw:,} kW at a port; see --max-power-kw",
+                )
+            )
+            va_kw = None
     if mep is not None:
         if not is_number(mep) or mep < 0:
             errors.append((f"{path}.max_electric_power", f"not a power in W >= 0: {describe(mep)}"))
             return None
-        return Decimal(mep) / 1000
-    volts = c.get("max_voltage", c.get("voltage"))
-    amps = c.get("max_amperage", c.get("amperage"))
-    for key, v in (("max_voltage", volts), ("max_amperage", amps)):
-        if v is None:
-            errors.append((f"{path}.{key}", f"missing {key} (and no max_electric_power)"))
-        elif not is_number(v) or v < 0:
-            errors.append((f"{path}.{key}", f"not a number >= 0: {describe(v)}"))
-    if not (is_number(volts) and is_number(amps)) or volts < 0 or amps < 0:
-        return None
-    phases = 3 if c.get("power_type") == "AC_3_PHASE" else 1
-    return Decimal(volts) * Decimal(amps) * phases / 1000
+        kw = Decimal(mep) / 1000
+        if kw > cap_kw:
+            errors.append(
+                (
+                    f"{path}.max_electric_power",
+                    f"{mep} W is above the limit of {cap_kw:,} kW at a port; see --max-power-kw",
+                )
+            )
+            return None
+        return kw
+    return va_kw
 
 
 def _evse_status(
@@ -353,10 +595,7 @@ def _evse_status(
         status = None
     last = None
     if evse.get("last_updated") is not None:
-        try:
-            last = parse_instant(evse["last_updated"])
-        except ValueError as exc:
-            errors.append((f"{path}.last_updated", str(exc)))
+        last = checked_instant(evse["last_updated"], errors, f"{path}.last_updated")
     return status, last
 
 
@@ -371,6 +610,12 @@ def _location(
     for key in ("address", "city", "country"):
         if loc.get(key) is None:
             errors.append((key, f"missing {key} (required by OCPI 2.2.1)"))
+    for key, longest in _LOCATION_TEXTS:
+        if key in ("id", "time_zone") and not isinstance(loc.get(key), str):
+            continue  # reported above
+        problem = text_problem(loc.get(key), longest)
+        if problem:
+            errors.append((key, f"{key} {problem}"))
     lat = lon = None
     coords = loc.get("coordinates")
     if not isinstance(coords, dict):
@@ -391,16 +636,13 @@ def _location(
     tz = loc.get("time_zone")
     if tz is None:
         errors.append(("time_zone", "missing time_zone (required by OCPI 2.2.1)"))
-    elif tz not in iana_zones():
+    elif not isinstance(tz, str) or tz not in iana_zones():
         errors.append(("time_zone", f"not an IANA time zone: {describe(tz)}"))
     last = None
     if loc.get("last_updated") is None:
         errors.append(("last_updated", "missing last_updated"))
     else:
-        try:
-            last = parse_instant(loc["last_updated"])
-        except ValueError as exc:
-            errors.append(("last_updated", str(exc)))
+        last = checked_instant(loc["last_updated"], errors, "last_updated")
     hours = None
     try:
         hours = from_ocpi_opening_times(loc.get("opening_times"))
@@ -447,6 +689,10 @@ def _location(
             errors.append((f"{path}.uid", f"EVSE uid {uid!r} repeated (also evses[{seen[uid]}])"))
             continue
         seen[uid] = i
+        for key, longest in (("uid", 36), ("evse_id", 48)):
+            problem = text_problem(evse.get(key), longest)
+            if problem:
+                errors.append((f"{path}.{key}", f"{key} {problem}"))
         status, evse_last = _evse_status(evse, path, errors)
         conns = evse.get("connectors")
         if not isinstance(conns, list) or not conns:
@@ -467,6 +713,12 @@ def _location(
                 )
             if not isinstance(c.get("standard"), str) or not c["standard"].strip():
                 errors.append((f"{cpath}.standard", f"missing connector standard: {describe(c.get('standard'))}"))
+            for key, longest in (("id", 36), ("standard", 36)):
+                problem = text_problem(c.get(key), longest)
+                if problem:
+                    errors.append((f"{cpath}.{key}", f"{key} {problem}"))
+            if c.get("last_updated") is not None:
+                checked_instant(c["last_updated"], errors, f"{cpath}.last_updated")
             kw = _connector_kw(c, cpath, errors)
             if kw is not None:
                 kws.append(kw)

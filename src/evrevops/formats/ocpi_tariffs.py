@@ -34,11 +34,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
+from evrevops.formats import iso4217, limits
 from evrevops.formats.base import Batch, quarantine_table
 from evrevops.formats.ocpi_locations import (
     QRow,
@@ -49,6 +51,7 @@ from evrevops.formats.ocpi_locations import (
     is_number,
     parse_instant,
     read_json_records,
+    text_problem,
 )
 
 DIMENSIONS = ("ENERGY", "FLAT", "PARKING_TIME", "TIME")
@@ -59,6 +62,10 @@ _HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 _DATE = re.compile(r"^[12][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
 _NUMBER_LIMITS = ("min_kwh", "max_kwh", "min_current", "max_current", "min_power", "max_power")
 _INT_LIMITS = ("min_duration", "max_duration")
+_NUMBER_BOUND = Decimal(10) ** 9  # restriction limits are priced as DECIMAL(18, 9)
+_INT_BOUND = 2**31 - 1  # step sizes and durations [s] fit a 32-bit integer
+# a Tariff is published ahead: its validity may run this far past the time window's end
+VALIDITY_AHEAD = dt.timedelta(days=3653)
 
 SCHEMA = pa.schema(
     [
@@ -97,14 +104,22 @@ def _restrictions(r: Any, path: str, err: list[tuple[str, str]]) -> None:
                     ok = False
             if not ok:
                 err.append((f"{path}.{key}", f"not a date YYYY-MM-DD: {describe(v)}"))
+            else:
+                problem = _validity_problem(dt.datetime.fromisoformat(v))
+                if problem:
+                    err.append((f"{path}.{key}", problem))
     for key in _NUMBER_LIMITS:
         v = r.get(key)
         if v is not None and not (is_number(v) and v >= 0):
             err.append((f"{path}.{key}", f"{key} must be a number >= 0, got {describe(v)}"))
+        elif v is not None and v >= _NUMBER_BOUND:
+            err.append((f"{path}.{key}", f"{key} {v} is not below {_NUMBER_BOUND:,}"))
     for key in _INT_LIMITS:
         v = r.get(key)
         if v is not None and not (is_int(v) and v >= 0):
             err.append((f"{path}.{key}", f"{key} must be an integer number of seconds >= 0, got {describe(v)}"))
+        elif v is not None and v > _INT_BOUND:
+            err.append((f"{path}.{key}", f"{key} {v} s is not below 2^31"))
     dow = r.get("day_of_week")
     if dow is not None:
         if not isinstance(dow, list):
@@ -123,6 +138,25 @@ def _restrictions(r: Any, path: str, err: list[tuple[str, str]]) -> None:
         err.append((f"{path}.reservation", f"reservation must be one of {'|'.join(RESERVATIONS)}, got {describe(res)}"))
 
 
+def _validity_problem(t: dt.datetime) -> str | None:
+    """Why a Tariff's validity instant or restriction date *t* is implausible: before the time window,
+    or more than :data:`VALIDITY_AHEAD` after its end (a Tariff is published ahead of its start)."""
+    lim = limits.current()
+    if t < lim.earliest:
+        return lim.time_problem(t)
+    if t > lim.until + VALIDITY_AHEAD:
+        return f"{t.isoformat()} is more than 10 years after {lim.until:%Y-%m-%d}; see --latest"
+    return None
+
+
+def _money_problem(v: Any) -> str | None:
+    """Why the number *v* (a price, or a Price's amount) is not below the money limit in force, or None."""
+    lim = limits.current()
+    return (
+        f"{v} is not below the limit of {lim.max_money_major:,} per amount" if abs(v) >= lim.max_money_major else None
+    )
+
+
 def _price(p: Any, path: str, err: list[tuple[str, str]]) -> str | None:
     """Check an OCPI ``Price``; return ``excl_vat`` as exact decimal text."""
     if not isinstance(p, dict):
@@ -135,6 +169,9 @@ def _price(p: Any, path: str, err: list[tuple[str, str]]) -> str | None:
             continue
         if not (is_number(v) and v >= 0):
             err.append((f"{path}.{key}", f"{key} must be a number >= 0, got {describe(v)}"))
+            ok = ok and key != "excl_vat"
+        elif _money_problem(v):
+            err.append((f"{path}.{key}", f"{key} {_money_problem(v)}"))
             ok = ok and key != "excl_vat"
     return str(p["excl_vat"]) if ok else None
 
@@ -151,13 +188,20 @@ def check_tariff(t: dict[str, Any]) -> list[tuple[str, str]]:
     tid = t.get("id")
     if not isinstance(tid, str) or not tid.strip():
         err.append(("id", "missing Tariff id" if tid in (None, "") else f"not a text id: {describe(tid)}"))
-    for key in ("country_code", "party_id"):
+    elif len(tid) > 36:
+        err.append(("id", f"id {text_problem(tid, 36)}"))
+    for key, longest in (("country_code", 2), ("party_id", 3)):
         v = t.get(key)
         if v is not None and not isinstance(v, str):
             err.append((key, f"not a text: {describe(v)}"))
+        elif v is not None and len(v) > longest:
+            err.append((key, f"{key} {text_problem(v, longest)}"))
     cur = t.get("currency")
-    if not (isinstance(cur, str) and re.fullmatch(r"[A-Z]{3}", cur)):
-        err.append(("currency", f"not an ISO-4217 currency: {describe(cur) if cur is not None else 'missing'}"))
+    if not iso4217.is_payable(cur):
+        if isinstance(cur, str) and cur in iso4217.NOT_PAYABLE:
+            err.append(("currency", f"not a currency an amount can be in: {iso4217.problem(cur)}"))
+        else:
+            err.append(("currency", f"not an ISO-4217 currency: {describe(cur) if cur is not None else 'missing'}"))
     typ = t.get("type")
     if typ is not None and typ not in TARIFF_TYPES:
         err.append(("type", f"type must be one of {'|'.join(TARIFF_TYPES)}, got {describe(typ)}"))
@@ -183,12 +227,18 @@ def check_tariff(t: dict[str, Any]) -> list[tuple[str, str]]:
                 err.append((f"{cp}.type", f"type must be one of {'|'.join(DIMENSIONS)}, got {describe(c.get('type'))}"))
             if not (is_number(c.get("price")) and c["price"] >= 0):
                 err.append((f"{cp}.price", f"price must be a number >= 0, got {describe(c.get('price'))}"))
+            elif _money_problem(c["price"]):
+                err.append((f"{cp}.price", f"price {_money_problem(c['price'])}"))
             if c.get("vat") is not None and not (is_number(c["vat"]) and c["vat"] >= 0):
                 err.append((f"{cp}.vat", f"vat must be a number >= 0 (percent), got {describe(c['vat'])}"))
+            elif c.get("vat") is not None and c["vat"] > 100:
+                err.append((f"{cp}.vat", f"vat {c['vat']} is more than 100 percent"))
             if not (is_int(c.get("step_size")) and c["step_size"] >= 0):
                 err.append(
                     (f"{cp}.step_size", f"step_size must be an integer >= 0, got {describe(c.get('step_size'))}")
                 )
+            elif c["step_size"] > _INT_BOUND:
+                err.append((f"{cp}.step_size", f"step_size {c['step_size']} is not below 2^31"))
         if el.get("restrictions") is not None:
             _restrictions(el["restrictions"], f"{ep}.restrictions", err)
     for key in ("min_price", "max_price"):
@@ -197,9 +247,13 @@ def check_tariff(t: dict[str, Any]) -> list[tuple[str, str]]:
     for key in ("start_date_time", "end_date_time", "last_updated"):
         if t.get(key) is not None:
             try:
-                parse_instant(t[key])
+                when = parse_instant(t[key])
             except ValueError as exc:
                 err.append((key, str(exc)))
+                continue
+            problem = limits.current().time_problem(when) if key == "last_updated" else _validity_problem(when)
+            if problem:
+                err.append((key, problem))
     return err
 
 
