@@ -29,6 +29,10 @@ _DAY_INDEX = {d.lower(): i for i, d in enumerate(DAYS)}
 _TIME = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
 _GROUP = re.compile(r"^([A-Za-z][A-Za-z,\-\s]*?)\s+(\d.*)$")
 ALWAYS: list[tuple[int, int, int]] = [(d, 0, 1440) for d in range(7)]
+#: Longest schedule text read: a week of windows never needs more, and a longer text is refused
+#: before any regular expression sees it (the day-list pattern backtracks quadratically on a
+#: long run of letters and spaces).
+MAX_SCHEDULE_CHARS = 1000
 
 Window = tuple[int, int, int]
 
@@ -125,7 +129,8 @@ def parse_operating_hours(text: str | None) -> list[Window]:
     Raises
     ------
     ValueError
-        On bad syntax, naming the offending part.
+        On bad syntax, naming the offending part, or a text longer than
+        :data:`MAX_SCHEDULE_CHARS`.
 
     Examples
     --------
@@ -134,6 +139,8 @@ def parse_operating_hours(text: str | None) -> list[Window]:
     """
     if text is None or not str(text).strip() or str(text).strip().lower() in ("24/7", "24x7"):
         return list(ALWAYS)
+    if len(str(text)) > MAX_SCHEDULE_CHARS:
+        raise ValueError(f"a schedule of {len(str(text)):,} characters is longer than {MAX_SCHEDULE_CHARS:,}")
     raw: list[Window] = []
     for group in str(text).split(";"):
         group = group.strip()

@@ -36,15 +36,19 @@ also fill, a column that is empty on every row is treated as absent too.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import datetime as dt
 import gzip
 import io
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
+from evrevops.formats import iso4217, limits
 from evrevops.formats.base import Batch, FormatError, quarantine_table, sql_identifier
 from evrevops.formats.hours import parse_operating_hours
 from evrevops.formats.ocpi_locations import iana_zones
@@ -94,6 +98,53 @@ _DECIMAL_RE = r"[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)"
 _FLOAT_RE = r"[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]+)?"
 _INSTANT_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?"
 _OFFSET_RE = r"([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)"
+MAX_ID_CHARS = 255  # default longest text of a string column (ids, names)
+FREE_TEXT_CHARS = 10_000  # longest text of a free-text column (notes, address)
+PLANNED_YEARS = 30  # a planned date (expected close, planned milestone, contract or program end) may lie this far ahead
+REPLACEMENT = "\ufffd"  # what a byte that is not UTF-8 becomes when the file is transcoded
+
+
+def currency_reason_sql(code: str, shown: str) -> str:
+    """SQL: why the text *code* is no currency an amount can be in (:func:`evrevops.formats.iso4217.problem`).
+
+    *shown* is the SQL of the value as the reason quotes it.
+    """
+    whens = " ".join(f"WHEN {_lit(k)} THEN {_lit(f'{k} is {why}')}" for k, why in sorted(iso4217.NOT_PAYABLE.items()))
+    return f"CASE {code} {whens} ELSE 'not an ISO-4217 currency: ' || {shown} END"
+
+
+def planned_until(lim: limits.Limits) -> dt.date:
+    """Last plausible planned date: the window's last day plus :data:`PLANNED_YEARS` years (365.25 days each)."""
+    return lim.until.date() + dt.timedelta(days=round(PLANNED_YEARS * 365.25))
+
+
+def utf8_copy(path: Path, folder: Path) -> Path | None:
+    """A UTF-8 copy of *path* in *folder* with every byte that is not UTF-8 replaced by U+FFFD.
+
+    None when *path* is valid UTF-8 (or cannot be decompressed: the reader then says why).
+    One streaming pass of Python's C decoder over the bytes; a second, writing the copy, only
+    for a file that needs it. Readers read the copy and quarantine the records holding U+FFFD,
+    rather than refusing the whole file or storing replaced text silently.
+    """
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        dec = codecs.getincrementaldecoder("utf-8")(errors="strict")
+        with opener(path, "rb") as f:
+            while block := f.read(1 << 22):
+                dec.decode(block)
+            dec.decode(b"", final=True)
+        return None
+    except UnicodeDecodeError:
+        pass
+    except (OSError, EOFError):
+        return None
+    out = folder / (path.stem if path.suffix == ".gz" else path.name)
+    dec = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    with opener(path, "rb") as fin, open(out, "w", encoding="utf-8", newline="") as fout:
+        while block := fin.read(1 << 22):
+            fout.write(dec.decode(block))
+        fout.write(dec.decode(b"", final=True))
+    return out
 
 
 @dataclass(frozen=True)
@@ -116,6 +167,13 @@ class Col:
         Bounds of numbers (``>``, ``>=``, ``<=``); money defaults to ``>= 0``.
     pattern, hint : str
         Regular expression of a ``pattern`` column and how to describe it.
+    planned : bool
+        A ``date`` that may lie in the future (up to :data:`PLANNED_YEARS` years past the
+        time window); other dates and instants must lie in the window.
+    power : bool
+        A power [kW] at one port: at most the power limit in force.
+    max_chars : int or None
+        Longest text of a ``string``/``pattern`` column (None: no limit).
     """
 
     name: str
@@ -128,6 +186,9 @@ class Col:
     le: float | None = None
     pattern: str = ""
     hint: str = ""
+    planned: bool = False
+    power: bool = False
+    max_chars: int | None = MAX_ID_CHARS
 
     @property
     def out(self) -> str:
@@ -205,11 +266,13 @@ def _bound_checks(c: Col, typed: str, text: str) -> list[tuple[str, str, str]]:
     return out
 
 
-def _column_sql(c: Col, text: str) -> tuple[str, list[tuple[str, str, str]]]:
+def _column_sql(c: Col, text: str, lim: limits.Limits) -> tuple[str, list[tuple[str, str, str]]]:
     """Typed expression of one column over its trimmed text *text*, and its checks.
 
     Checks are ``(condition, field, reason)`` SQL over *text* where ``{v}``
-    stands for the typed value.
+    stands for the typed value. The limits of *lim* bound dates and instants (the time
+    window; planned dates up to :func:`planned_until`), amounts (the money limit), powers (the
+    power limit) and texts (``max_chars``); floats must be finite.
     """
     t = text
     checks: list[tuple[str, str, str]] = []
@@ -219,6 +282,16 @@ def _column_sql(c: Col, text: str) -> tuple[str, list[tuple[str, str, str]]]:
     elif c.kind == "date":
         expr = f"CASE WHEN regexp_full_match({t}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') THEN TRY_CAST({t} AS DATE) END"
         bad = f"'not a date: ' || {_shown(t)}"
+        last = planned_until(lim) if c.planned else lim.until.date()
+        note = f" (a planned date may lie up to {PLANNED_YEARS} years ahead)" if c.planned else ""
+        checks.append(
+            (
+                f"{{v}} < DATE '{lim.earliest:%Y-%m-%d}' OR {{v}} > DATE '{last:%Y-%m-%d}'",
+                c.name,
+                f"'{c.name} ' || {_shown(t)} || ' is outside {lim.earliest:%Y-%m-%d} .. {last:%Y-%m-%d}{note};"
+                " see --earliest/--latest'",
+            )
+        )
     elif c.kind == "instant":
         expr = f"CASE WHEN regexp_full_match({t}, '{_INSTANT_RE}{_OFFSET_RE}') THEN utc_ts({t}) END"
         bad = (
@@ -226,6 +299,7 @@ def _column_sql(c: Col, text: str) -> tuple[str, list[tuple[str, str, str]]]:
             f"THEN 'instant without a UTC offset (ambiguous): ' || {_shown(t)} "
             f"ELSE 'not an ISO-8601 instant with an offset: ' || {_shown(t)} END"
         )
+        checks.append((lim.window_sql("{v}"), c.name, f"'{c.name} ' || {lim.window_reason_sql('{v}')}"))
     elif c.kind == "money":
         frac = f"length(regexp_extract({t}, '[.]([0-9]*)', 1))"
         whole = f"length(ltrim(regexp_extract({t}, '^[+-]?([0-9]*)', 1), '0'))"
@@ -235,17 +309,47 @@ def _column_sql(c: Col, text: str) -> tuple[str, list[tuple[str, str, str]]]:
                        WHEN {frac} > 18 THEN 'more than 18 decimal places: ' || {_shown(t)}
                        ELSE 'amount too large: ' || {_shown(t)} END"""
         checks += _bound_checks(c if c.ge is not None or c.gt is not None else Col(c.name, ge=0), "{v}", t)
+        limit = f"CAST('{lim.max_money_major}' AS DECIMAL(38, 18))"
+        checks.append(
+            (
+                f"abs({{v}}) >= {limit}",
+                c.name,
+                f"'amount ' || {_shown(t)} || ' is not below the limit of {lim.max_money_major:,} per record'",
+            )
+        )
     elif c.kind in ("int", "bigint"):
         expr = f"CASE WHEN regexp_full_match({t}, '[+-]?[0-9]+') THEN TRY_CAST({t} AS {_SQL_TYPES[c.kind]}) END"
         bad = f"'not an integer: ' || {_shown(t)}"
         checks += _bound_checks(c, "{v}", t)
     elif c.kind == "float":
-        expr = f"CASE WHEN regexp_full_match({t}, '{_FLOAT_RE}') THEN TRY_CAST({t} AS DOUBLE) END"
-        bad = f"'not a number: ' || {_shown(t)}"
+        expr = (
+            f"CASE WHEN regexp_full_match({t}, '{_FLOAT_RE}') AND isfinite(TRY_CAST({t} AS DOUBLE)) "
+            f"THEN TRY_CAST({t} AS DOUBLE) END"
+        )
+        bad = (
+            f"CASE WHEN regexp_full_match({t}, '{_FLOAT_RE}') THEN 'not a finite number: ' || {_shown(t)} "
+            f"ELSE 'not a number: ' || {_shown(t)} END"
+        )
         checks += _bound_checks(c, "{v}", t)
+        if c.power:
+            checks.append(
+                (
+                    f"{{v}} > {lim.max_power_kw!r}",
+                    c.name,
+                    f"'{c.name} ' || {_shown(t)} || ' is above the limit of {lim.max_power_kw:g} kW per port"
+                    " (see --max-power-kw)'",
+                )
+            )
     elif c.kind == "decimal":
-        expr = f"CASE WHEN regexp_full_match({t}, '{_DECIMAL_RE}') THEN {t} END"
-        bad = f"'not a decimal number: ' || {_shown(t)}"
+        # kept as text, but it must fit an exact DECIMAL(38, 18) (at most 20 digits before the point)
+        expr = (
+            f"CASE WHEN regexp_full_match({t}, '{_DECIMAL_RE}') AND TRY_CAST({t} AS DECIMAL(38, 18)) IS NOT NULL "
+            f"THEN {t} END"
+        )
+        bad = (
+            f"CASE WHEN regexp_full_match({t}, '{_DECIMAL_RE}') THEN 'decimal number too large: ' || {_shown(t)} "
+            f"ELSE 'not a decimal number: ' || {_shown(t)} END"
+        )
         checks += _bound_checks(c, "TRY_CAST({v} AS DECIMAL(38, 18))", t)
     elif c.kind == "bool":
         expr = f"""CASE WHEN lower({t}) IN ('true', 'yes', '1') THEN true
@@ -261,8 +365,8 @@ def _column_sql(c: Col, text: str) -> tuple[str, list[tuple[str, str, str]]]:
         expr = f"CASE WHEN list_bool_and(list_transform({parts}, lambda x: list_contains({allowed}, x))) THEN array_to_string({parts}, ';') END"
         bad = f"{_lit(f'{c.name} must be ;-separated values of {chr(124).join(c.values)}, got ')} || {_shown(t)}"
     elif c.kind == "currency":
-        expr = f"CASE WHEN regexp_full_match(upper({t}), '[A-Z]{{3}}') THEN upper({t}) END"
-        bad = f"'not an ISO-4217 currency: ' || {_shown(t)}"
+        expr = f"CASE WHEN {iso4217.payable_sql(f'upper({t})')} THEN upper({t}) END"
+        bad = currency_reason_sql(f"upper({t})", _shown(t))
     elif c.kind == "zone":
         expr = f"CASE WHEN {t} IN (SELECT name FROM _zones) THEN {t} END"
         bad = f"'not an IANA time zone: ' || {_shown(t)}"
@@ -274,6 +378,14 @@ def _column_sql(c: Col, text: str) -> tuple[str, list[tuple[str, str, str]]]:
         bad = f"{_lit(f'{c.name} must look like {c.hint}, got ')} || {_shown(t)}"
     else:  # pragma: no cover - specs are static
         raise ValueError(f"unknown column kind {c.kind!r}")
+    if c.kind in ("string", "pattern") and c.max_chars is not None:
+        checks.append(
+            (
+                f"length({t}) > {c.max_chars}",
+                c.name,
+                f"'{c.name} longer than {c.max_chars} characters: ' || {_shown(f'left({t}, 80)')}",
+            )
+        )
     if bad is not None:
         checks.insert(0, (f"{t} IS NOT NULL AND {{v}} IS NULL", c.name, bad))
     if c.required:
@@ -358,10 +470,28 @@ def parse_csv(path: str | Path, spec: CsvSpec) -> Parsed:
         When the file is not a CSV or its header lacks a required column.
     """
     path = Path(path)
+    lim = limits.current()
     con = connect()
+    try:
+        return _parse_csv(con, path, spec, lim)
+    except BaseException:
+        con.close()
+        raise
+
+
+def _parse_csv(con: duckdb.DuckDBPyConnection, path: Path, spec: CsvSpec, lim: limits.Limits) -> Parsed:
     con.execute("CREATE TEMP TABLE _zones AS SELECT UNNEST(?::VARCHAR[]) AS name", [sorted(iana_zones())])
     con.create_function("_hours_error", _hours_error, ["VARCHAR"], "VARCHAR", null_handling="special")
-    n, header, bad = _load_csv(con, path)
+    # bytes that are not UTF-8 would make DuckDB refuse the whole file: read a copy with them replaced,
+    # and quarantine the records that had them
+    with tempfile.TemporaryDirectory(prefix="evrevops-utf8-") as tmp:
+        fixed = utf8_copy(path, Path(tmp))
+        try:
+            n, header, bad = _load_csv(con, fixed or path)
+        except FormatError as exc:
+            if fixed is None:
+                raise
+            raise FormatError(path, str(exc).split(": ", 1)[-1], exc.record, exc.field) from None
     index: dict[str, int] = {}
     for i, h in enumerate(header):
         key = h.strip().lower()
@@ -386,8 +516,8 @@ def parse_csv(path: str | Path, spec: CsvSpec) -> Parsed:
     sel = ["rec"]
     checks: list[tuple[str, str, str]] = []
     for c in present:
-        expr, _ = _column_sql(c, text[c.name])
-        _, cks = _column_sql(c, sql_identifier("_s_" + c.name))
+        expr, _ = _column_sql(c, text[c.name], lim)
+        _, cks = _column_sql(c, sql_identifier("_s_" + c.name), lim)
         sel.append(f"{text[c.name]} AS {sql_identifier('_s_' + c.name)}")
         sel.append(f"{expr} AS {sql_identifier(c.name)}")
         for cond, fld, reason in cks:
@@ -434,6 +564,11 @@ def parse_csv(path: str | Path, spec: CsvSpec) -> Parsed:
         cond = " AND ".join(f"{sql_identifier('_s_' + n)} IS NULL" for n in have) if have else "true"
         checks.append((cond, a.columns[0], f"'needs {a.describe()}'"))
     _quarantine(con, checks)
+    if fixed is not None:  # the records that held bytes that are not UTF-8 (the header is no record)
+        con.execute(
+            f"""INSERT INTO q SELECT rec, NULL, 'not valid UTF-8 (bytes replaced by U+FFFD)', j FROM raw
+                WHERE rec > 1 AND contains(j, '{REPLACEMENT}')"""
+        )
     return Parsed(con, n, present, bad)
 
 
@@ -510,7 +645,7 @@ SITE_COLUMNS = (
     Col("customer_id"),
     Col("time_zone", "zone", required=True),
     Col("operating_hours", "hours"),
-    Col("address"),
+    Col("address", max_chars=FREE_TEXT_CHARS),
     Col("city"),
     Col("state"),
     Col("postal_code"),
@@ -537,9 +672,9 @@ PORT_COLUMNS = (
     Col("connector_id", "int", ge=1),
     Col("power_type", "enum", values=POWER_TYPES),
     Col("connector_standard"),
-    Col("rated_kw", "float", gt=0),
-    Col("commissioned_on", "date"),
-    Col("decommissioned_on", "date"),
+    Col("rated_kw", "float", gt=0, power=True),
+    Col("commissioned_on", "date", planned=True),
+    Col("decommissioned_on", "date", planned=True),
 )
 
 SITES = CsvSpec(
@@ -577,7 +712,7 @@ CONTRACTS = CsvSpec(
         Col("line_type", "enum", required=True, values=LINE_TYPES),
         Col("event", "enum", required=True, values=EVENTS),
         Col("effective_on", "date", required=True),
-        Col("end_on", "date"),
+        Col("end_on", "date", planned=True),
         Col("ports", "int", ge=0),
         Col("quantity", "float", ge=0),
         Col("unit_price", "money"),
@@ -604,7 +739,7 @@ DEALS = CsvSpec(
     (
         Col("deal_id", required=True),
         Col("stage", "enum", required=True, values=DEAL_STAGES),
-        Col("expected_close_on", "date", required=True),
+        Col("expected_close_on", "date", required=True, planned=True),
         Col("name"),
         Col("customer_id"),
         Col("account_name"),
@@ -647,7 +782,7 @@ PROJECTS = CsvSpec(
         Col("deal_id"),
         Col("customer_id"),
         Col("site_id"),
-        Col("planned_on", "date"),
+        Col("planned_on", "date", planned=True),
         Col("actual_on", "date"),
         Col("budget", "money"),
         Col("actual_cost", "money"),
@@ -669,8 +804,8 @@ INCENTIVES = CsvSpec(
         Col("amount", "money"),
         Col("currency", "currency"),
         Col("eligible_costs", "list", values=ELIGIBLE_COSTS),
-        Col("start_on", "date"),
-        Col("end_on", "date"),
+        Col("start_on", "date", planned=True),
+        Col("end_on", "date", planned=True),
         Col("status", "enum", values=AWARD_STATUSES),
         Col("awarded_on", "date"),
     ),
@@ -691,9 +826,9 @@ COSTS = CsvSpec(
         Col("rate_pct", "decimal", ge=0, le=100),
         Col("currency", "currency"),
         Col("incurred_on", "date"),
-        Col("start_on", "date"),
-        Col("end_on", "date"),
-        Col("notes"),
+        Col("start_on", "date", planned=True),
+        Col("end_on", "date", planned=True),
+        Col("notes", max_chars=FREE_TEXT_CHARS),
     ),
     checks=(
         _after("end_on", "start_on"),
@@ -732,7 +867,7 @@ INCIDENTS = CsvSpec(
         Col("port_id"),
         Col("charger_id"),
         Col("ticket_ref"),
-        Col("notes"),
+        Col("notes", max_chars=FREE_TEXT_CHARS),
     ),
     checks=(_after("ended_at", "started_at"),),
     any_of=(AnyOf(("port_id", "site_id", "charger_id")),),
