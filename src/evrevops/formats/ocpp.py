@@ -726,23 +726,30 @@ def _quarantine(con: duckdb.DuckDBPyConnection, transcoded: bool) -> None:
 
 
 def _depth_sql() -> str:
-    """SQL of the quarantine rows of lines whose JSON nests deeper than ``max_depth()``.
-
-    Only lines with more opening brackets than the limit can be that deep; for those, the
-    brackets outside strings are numbered and their running sum is the depth (a window).
-    """
-    return r"""SELECT rec, NULL AS field,
-                      'JSON nested ' || max(depth) || ' levels deep (more than the limit of ' || max_depth()
+    """SQL of the quarantine rows of lines whose JSON nests deeper than ``max_depth()``."""
+    return f"""SELECT rec, NULL AS field,
+                      'JSON nested ' || depth || ' levels deep (more than the limit of ' || max_depth()
                       || '; see Limits.max_json_depth)' AS reason, -2 AS ord
-               FROM (SELECT rec, sum(CASE WHEN b IN ('[', '{') THEN 1 ELSE -1 END) OVER (PARTITION BY rec ORDER BY i)
+               FROM ({json_depth_sql("raw", "max_depth()")})"""
+
+
+def json_depth_sql(table: str, limit: str) -> str:
+    """SQL of ``(rec, depth)`` for the rows of *table* ``(rec, j)`` whose JSON ``j`` nests deeper than *limit*.
+
+    Only texts with more opening brackets than the limit can be that deep; for those, the
+    brackets outside strings are numbered and their running sum is the depth (a window
+    function, no loop in Python). Invalid JSON is left to the other checks.
+    """
+    return rf"""SELECT rec, max(depth) AS depth
+               FROM (SELECT rec, sum(CASE WHEN b IN ('[', '{{') THEN 1 ELSE -1 END) OVER (PARTITION BY rec ORDER BY i)
                             AS depth
                      FROM (SELECT rec, unnest(bs) AS b, generate_subscripts(bs, 1) AS i
                            FROM (SELECT rec, string_split(regexp_replace(regexp_replace(j, '"(\\.|[^"\\])*"', '', 'g'),
-                                                                          '[^\[\]{}]', '', 'g'), '') AS bs
-                                 FROM raw
-                                 WHERE length(j) - length(replace(replace(j, '[', ''), '{', '')) > max_depth()
+                                                                          '[^\[\]{{}}]', '', 'g'), '') AS bs
+                                 FROM {table}
+                                 WHERE length(j) - length(replace(replace(j, '[', ''), '{{', '')) > {limit}
                                    AND json_valid(j))))
-               GROUP BY rec HAVING max(depth) > max_depth()"""
+               GROUP BY rec HAVING max(depth) > {limit}"""
 
 
 def _clock_notes(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -54,6 +54,7 @@ import gzip
 import io
 import json
 import re
+import tempfile
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,8 +64,11 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from evrevops.formats import iso4217, limits
 from evrevops.formats.base import Batch, FormatError, quarantine_table
+from evrevops.formats.ocpp import json_depth_sql
 from evrevops.formats.records import connect, json_records, load_csv, quarantine_from_checks
+from evrevops.formats.tables_csv import currency_reason_sql, utf8_copy
 
 MAPPINGS_DIR = Path(__file__).parent / "mappings"
 
@@ -101,6 +105,8 @@ _FILTERS: dict[str, Callable[[str], str]] = {
 }
 
 _UNITS_TO_S = {"s": "1", "min": "60", "h": "3600"}
+MAX_ID_CHARS = 255  # a session, site, port or charger id longer than this is refused
+REPLACEMENT = "\ufffd"  # what a byte that is not UTF-8 becomes when the file is transcoded
 
 
 def normalise(name: str) -> str:
@@ -150,10 +156,20 @@ def mapping_names() -> list[str]:
 
 @functools.cache
 def load_mapping(name: str) -> Mapping:
-    """Load and validate the mapping called *name*; an unknown name raises ``ValueError``."""
-    path = MAPPINGS_DIR / f"{name}.toml"
-    if not re.fullmatch(r"[a-z0-9_]+", name or "") or not path.is_file():
+    """Load and validate the shipped mapping called *name*.
+
+    Only the stems of the TOML files in ``formats/mappings`` are names (a name with ``/``,
+    ``\\`` or ``..`` is refused like any unknown one), so ``--mapping`` never reads a file
+    outside the shipped folder.
+
+    Raises
+    ------
+    ValueError
+        ``unknown session mapping 'x'; known: ...``, or a mapping that fails its checks.
+    """
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9_]+", name) or name not in mapping_names():
         raise ValueError(f"unknown session mapping {name!r}; known: {', '.join(mapping_names())}")
+    path = MAPPINGS_DIR / f"{name}.toml"
     with open(path, "rb") as f:
         spec = tomllib.load(f)
     unknown = set(spec) - _SECTIONS
@@ -333,7 +349,9 @@ def _swap_dm(fmt: str) -> str:
     return fmt.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
 
 
-def _repair_day_month_swap(con: duckdb.DuckDBPyConnection, path: Path, opts: dict[str, Any]) -> dict[str, str]:
+def _repair_day_month_swap(
+    con: duckdb.DuckDBPyConnection, path: Path, opts: dict[str, Any], lim: limits.Limits
+) -> dict[str, str]:
     """Repair dates whose day and month were swapped for days ≤ 12 (Perth & Kinross).
 
     Every start date is read both as written (``_start_a``) and with day and
@@ -347,19 +365,27 @@ def _repair_day_month_swap(con: duckdb.DuckDBPyConnection, path: Path, opts: dic
     End dates take the reading closest to, and not before, the repaired start.
     Start dates with no reading inside the window are left NULL (quarantined).
 
+    Only readings inside the time window of *lim* can set the file's year (a row dated 0001 or
+    9999 is refused later, by the window, and cannot move the file's window out of the calendar).
+
     Creates ``p2`` from ``p1`` and returns ``{"window": "[start, end)"}`` for the reasons.
     """
     month, day = (int(x) for x in str(opts.get("window_start", "01-01")).split("-"))
     months = int(opts.get("window_months", 12))
     descending = str(opts.get("order", "descending")).lower().startswith("desc")
+    inside = f"BETWEEN TIMESTAMP '{lim.earliest:%Y-%m-%d %H:%M:%S}' AND TIMESTAMP '{lim.until:%Y-%m-%d %H:%M:%S}'"
     first = con.execute(
         "SELECT min(_start_a) FROM p1 WHERE _start_a IS NOT NULL AND (_start_b IS NULL OR _start_b = _start_a)"
+        f" AND _start_a {inside}"
     ).fetchall()[0][0]
     if first is None:
-        first = con.execute("SELECT min(coalesce(_start_b, _start_a)) FROM p1").fetchall()[0][0]
+        first = con.execute(
+            f"SELECT min(coalesce(_start_b, _start_a)) FROM p1 WHERE coalesce(_start_b, _start_a) {inside}"
+        ).fetchall()[0][0]
     if first is None:  # nothing parses: every row is quarantined as unparseable
         first = dt.datetime(2000, month, day)
     year = first.year if (first.month, first.day) >= (month, day) else first.year - 1
+    year = min(max(year, 1), 9998 - months // 12)  # the window stays a calendar window
     ws = dt.date(year, month, day)
     we_month = month - 1 + months
     we = dt.date(year + we_month // 12, we_month % 12 + 1, day)
@@ -465,7 +491,10 @@ def _json_consts(con: duckdb.DuckDBPyConnection, path: Path, meta_key: str | Non
         ).fetchall()
     except duckdb.Error:
         return {}
-    meta = json.loads(rows[0][0]) if rows and rows[0][0] else {}
+    try:
+        meta = json.loads(rows[0][0]) if rows and rows[0][0] else {}
+    except (ValueError, RecursionError):  # metadata too deep for Python: the records do without it
+        return {}
     if not isinstance(meta, dict):
         return {}
     return {
@@ -521,33 +550,58 @@ def _duration_s(c: _Compiler, spec: dict[str, Any]) -> str:
     """SQL seconds (DOUBLE) of a duration value, NULL when unparseable."""
     v = c.value(spec["value"])
     unit = spec.get("unit", "s")
+    # exact decimal arithmetic that cannot overflow: at most 9 digits of hours; a value in s/min/h
+    # widened before it is scaled (an absurd duration is refused later, by the session-length limit)
     if unit == "hms":
         return (
-            f"CASE WHEN regexp_full_match({v}, '\\d+:[0-5]?\\d:[0-5]?\\d(\\.\\d+)?') THEN "
+            f"CASE WHEN regexp_full_match({v}, '\\d{{1,9}}:[0-5]?\\d:[0-5]?\\d(\\.\\d+)?') THEN "
             f"(TRY_CAST(split_part({v}, ':', 1) AS DECIMAL(18, 0)) * 3600 "
             f"+ TRY_CAST(split_part({v}, ':', 2) AS DECIMAL(18, 0)) * 60 "
             f"+ TRY_CAST(split_part({v}, ':', 3) AS DECIMAL(18, 6)))::DOUBLE END"
         )
     if unit not in _UNITS_TO_S:
         raise ValueError(f"mapping {c.mapping.name}: unknown duration unit {unit!r} (hms, s, min, h)")
-    return f"(TRY_CAST({v} AS DECIMAL(18, 6)) * {_UNITS_TO_S[unit]})::DOUBLE"
+    return f"(CAST(TRY_CAST({v} AS DECIMAL(18, 6)) AS DECIMAL(38, 6)) * {_UNITS_TO_S[unit]})::DOUBLE"
 
 
 def _read(path: Path, mapping: Mapping, fmt: str) -> Batch:
-    spec = mapping.spec
     con = connect()
+    try:
+        with tempfile.TemporaryDirectory(prefix="evrevops-utf8-") as tmp:
+            return _read_in(con, path, mapping, fmt, Path(tmp))
+    finally:
+        con.close()
+
+
+def _read_in(con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping, fmt: str, tmp: Path) -> Batch:
+    spec = mapping.spec
+    lim = limits.current()
     con.execute("CREATE TEMP TABLE _tz AS SELECT name FROM pg_timezone_names()")
+    utf8 = str(spec.get("csv", {}).get("encoding", "utf-8")).lower().replace("_", "-") in ("utf-8", "utf8")
+    # bytes that are not UTF-8 would make DuckDB refuse the whole file: read a copy with them
+    # replaced instead, and quarantine the records that had them (below)
+    fixed = utf8_copy(path, tmp) if utf8 or mapping.kind == "json" else None
+    transcoded = fixed is not None
+    path_read = fixed or path
+    try:
+        if mapping.kind == "json":
+            src_opts = spec.get("source", {})
+            key = src_opts.get("records", "_items")
+            n, bad = json_records(con, path_read, envelope_keys=(key, "data", "items"))
+            consts = _json_consts(con, path_read, src_opts.get("meta"))
+        else:
+            n, columns, bad = _load_csv(con, path_read, mapping)
+    except FormatError as exc:  # name the file read, not the copy
+        if fixed is None:
+            raise
+        where = len(exc.path) + len(f", record {exc.record}" if exc.record is not None else "")
+        where += len(f", field {exc.field!r}" if exc.field else "") + 2
+        raise FormatError(path, str(exc)[where:], exc.record, exc.field) from None
     if mapping.kind == "json":
-        src_opts = spec.get("source", {})
-        key = src_opts.get("records", "_items")
-        n, bad = json_records(con, path, envelope_keys=(key, "data", "items"))
-        consts = _json_consts(con, path, src_opts.get("meta"))
         c = _Compiler(mapping, path, {}, {"$mapping": mapping.name, **consts}, is_json=True)
     else:
-        n, columns, bad = _load_csv(con, path, mapping)
         missing = [col for col in mapping.detect_columns if normalise(col) not in columns]
         if missing:
-            con.close()
             raise FormatError(path, f"header lacks columns {missing} of mapping {mapping.name!r}", record=1)
         c = _Compiler(mapping, path, columns, {"$mapping": mapping.name}, is_json=False)
     tol = float(spec.get("checks", {}).get("duration_tolerance_s", 120))
@@ -566,7 +620,7 @@ def _read(path: Path, mapping: Mapping, fmt: str) -> Batch:
     energy = spec["energy"]
     items["_energy_text"] = c.value(energy["value"])
     scale = {"kwh": "1", "wh": "0.001"}[str(energy.get("unit", "kWh")).lower()]
-    items["_energy_kwh"] = f"TRY_CAST({items['_energy_text']} AS DOUBLE) * {scale}"
+    items["_energy_kwh"] = f"TRY_CAST({items['_energy_text']} AS DOUBLE) * {scale}"  # NaN/inf: refused below
     plugged = spec.get("plugged_in", {})
     charging = spec.get("charging", {})
     if "value" in plugged:
@@ -649,7 +703,7 @@ def _read(path: Path, mapping: Mapping, fmt: str) -> Batch:
     # ---- stage 2: local wall times (with repairs) --------------------------------------------
     repair_info: dict[str, str] = {}
     if repair:
-        repair_info = _REPAIRS[repair](con, path, dict(spec.get("repair", {}).get(repair, {})))
+        repair_info = _REPAIRS[repair](con, path, dict(spec.get("repair", {}).get(repair, {})), lim)
     else:
         con.execute(
             """CREATE OR REPLACE TEMP TABLE p2 AS
@@ -658,17 +712,32 @@ def _read(path: Path, mapping: Mapping, fmt: str) -> Batch:
 
     # ---- stage 3: UTC instants and durations ---------------------------------------------------
     clamp = float(charging.get("clamp_to_end_s", 0))
+    # An instant outside the time window is kept as ``_*_raw`` (for its reason) and is NULL in
+    # everything computed from it, so no arithmetic on a year-9999 or 1970 instant can overflow.
+    con.execute(
+        f"""CREATE OR REPLACE TEMP VIEW p3r AS
+            SELECT *, {start_utc} AS _started_raw,
+                   {end_utc or "NULL::TIMESTAMP"} AS _end_raw,
+                   {chend_utc or "NULL::TIMESTAMP"} AS _chend_raw
+            FROM p2"""
+    )
+    in_window = {
+        k: f"CASE WHEN NOT {lim.window_sql(k)} THEN {k} END" for k in ("_started_raw", "_end_raw", "_chend_raw")
+    }
     con.execute(
         f"""CREATE OR REPLACE TEMP VIEW p3a AS
-            SELECT *, {start_utc} AS _started_at,
-                   {end_utc or "NULL::TIMESTAMP"} AS _end_at,
-                   {chend_utc or "NULL::TIMESTAMP"} AS _chend_at
-            FROM p2"""
+            SELECT *, {in_window["_started_raw"]} AS _started_at, {in_window["_end_raw"]} AS _end_at,
+                   {in_window["_chend_raw"]} AS _chend_at
+            FROM p3r"""
     )
     # plugged-in seconds and plug-out instant. With both an end and a plugged-in duration,
     # the duration wins (ended_at = start + duration) and the end is a cross-check: exports
-    # state start/end to the minute but durations to the second.
-    after_plugged = "_started_at + to_microseconds(CAST(round(_plugged_s * 1e6) AS BIGINT))"
+    # state start/end to the minute but durations to the second. A duration beyond the
+    # session-length limit gives no plug-out (it is refused below).
+    after_plugged = (
+        f"CASE WHEN abs(_plugged_s) <= {lim.max_session_s} "
+        "THEN _started_at + to_microseconds(CAST(round(_plugged_s * 1e6) AS BIGINT)) END"
+    )
     if end:
         span = "datediff('microsecond', _started_at, _end_at) / 1e6"
         plugged_s = "_plugged_raw_s" if "value" in plugged else span
@@ -690,8 +759,12 @@ def _read(path: Path, mapping: Mapping, fmt: str) -> Batch:
     con.execute(f"CREATE OR REPLACE TEMP VIEW p3b AS SELECT *, ({plugged_s})::DOUBLE AS _plugged_s FROM p3a")
     con.execute(f"CREATE OR REPLACE TEMP VIEW p3c AS SELECT *, {ended} AS _ended_at FROM p3b")
     money_sql = ""
-    if money:
-        money_sql = ", to_minor(_amount_text, _currency) AS _total_cost_minor"
+    if money:  # minor units only of an amount under the money limit (a larger one would overflow; refused below)
+        amount = "TRY_CAST(_amount_text AS DECIMAL(38, 9))"
+        money_sql = (
+            f", CASE WHEN {amount} IS NOT NULL AND NOT {lim.money_sql(amount)} "
+            "THEN to_minor(_amount_text, _currency) END AS _total_cost_minor"
+        )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE p3 AS
             SELECT *, ({charging_s})::DOUBLE AS _charging_s,
@@ -712,8 +785,21 @@ def _read(path: Path, mapping: Mapping, fmt: str) -> Batch:
         offsets=[(start_off, start_off_raw, "start"), (end_off, end_off_raw, "end")],
         repair_info=repair_info,
         field_names=_field_names(spec),
+        lim=lim,
     )
     q = quarantine_from_checks(con, "p3", checks)
+    if c.json:  # JSON records nested deeper than the limit
+        con.execute(
+            f"""INSERT INTO {q}
+                SELECT d.rec, NULL, 'JSON nested ' || d.depth || ' levels deep (more than the limit of '
+                       || {lim.max_json_depth} || '; see Limits.max_json_depth)', r.j
+                FROM ({json_depth_sql("raw", str(lim.max_json_depth))}) d JOIN raw r USING (rec)"""
+        )
+    if transcoded:  # the records that held bytes that are not UTF-8 (the header is no record)
+        con.execute(
+            f"""INSERT INTO {q} SELECT rec, NULL, 'not valid UTF-8 (bytes replaced by U+FFFD)', j FROM raw
+                WHERE contains(j, '{REPLACEMENT}') AND {"true" if c.json else "rec > 1"}"""
+        )
     qrows = con.execute(f"SELECT rec, field, reason, raw FROM {q} ORDER BY rec, field").fetchall()
     con.execute(f"CREATE OR REPLACE TEMP TABLE good AS SELECT * FROM p3 WHERE rec NOT IN (SELECT rec FROM {q})")
 
@@ -744,7 +830,6 @@ def _read(path: Path, mapping: Mapping, fmt: str) -> Batch:
             FROM good ORDER BY rec"""
     ).to_arrow_table()
     implied = _implied(con, prefix, site_sql, port_sql, charger_sql)
-    con.close()
     return Batch(
         format=fmt,
         records_read=n,
@@ -783,6 +868,7 @@ def _field_names(spec: dict[str, Any]) -> dict[str, str]:
         "end": ts(spec.get("end")) or "end",
         "energy": first(spec["energy"]["value"]) or "energy",
         "plugged_in": first(spec.get("plugged_in", {}).get("value")) or "plugged_in",
+        "charger": first(ids.get("charger")) or "charger",
         "charging": first(spec.get("charging", {}).get("value"))
         or ts(spec.get("charging", {}).get("end"))
         or "charging",
@@ -806,8 +892,15 @@ def _checks(
     offsets: list[tuple[str | None, str | None, str]],
     repair_info: dict[str, str],
     field_names: dict[str, str],
+    lim: limits.Limits,
 ) -> list[tuple[str, str, str]]:
-    """``(condition, field, reason SQL)`` for every way a record can be rejected."""
+    """``(condition, field, reason SQL)`` for every way a record can be rejected.
+
+    Besides the mapping's own rules and the fields that cannot be read, the limits of *lim*:
+    instants outside the time window, energy that is not finite, negative or more than the
+    power limit can deliver in the plugged-in time (× margin + slack), a plugged-in time over
+    the session-length limit, an amount not below the money limit, ids over 255 characters.
+    """
     f = field_names
     out: list[tuple[str, str, str]] = []
 
@@ -836,6 +929,17 @@ def _checks(
         f["port"],
         "'missing value for the port id (' || " + _lit(str(spec["ids"]["port"])) + " || ')'",
     )
+    for key, col in (
+        ("session", "_session_key"),
+        ("site", "_site_id"),
+        ("port", "_port_id"),
+        ("charger", "_charger_id"),
+    ):
+        add(
+            f"length({col}) > {MAX_ID_CHARS}",
+            f[key],
+            f"'{key} id longer than {MAX_ID_CHARS} characters: ' || {q(f'left({col}, 80)')}",
+        )
     start = spec["start"]
     fmts = ", ".join(start.get("formats") or [start.get("format", "")])
     add("_start_text IS NULL", f["start"], "'missing start date/time'")
@@ -867,10 +971,11 @@ def _checks(
             )
     if zone_spec is not None:
         add(
-            f"_start_local IS NOT NULL AND _started_at IS NULL AND ({zone_sql} IS NULL OR {zone_sql} NOT IN (SELECT name FROM _tz))",
+            f"_start_local IS NOT NULL AND _started_raw IS NULL AND ({zone_sql} IS NULL OR {zone_sql} NOT IN (SELECT name FROM _tz))",
             f["zone"],
             f"'unknown time zone ' || {q(zone_sql)}",
         )
+    add(lim.window_sql("_started_raw"), f["start"], f"'start ' || {lim.window_reason_sql('_started_raw')}")
     end = spec.get("end")
     if end:
         efmts = ", ".join(end.get("formats") or [end.get("format", "")])
@@ -884,6 +989,11 @@ def _checks(
             "year(_end_local) = 1970 AND year(_start_local) > 1970",
             f["end"],
             f"'end ' || {q('_end_text')} || ' is the 1970-01-01 (Unix epoch) placeholder: no end recorded'",
+        )
+        add(
+            f"{lim.window_sql('_end_raw')} AND NOT (year(_end_local) = 1970 AND year(_start_local) > 1970)",
+            f["end"],
+            f"'end ' || {lim.window_reason_sql('_end_raw')}",
         )
         add(
             "_end_at < _started_at AND year(_end_local) <> 1970",
@@ -900,7 +1010,28 @@ def _checks(
         energy_f,
         f"'energy is not a number: ' || {q('_energy_text')}",
     )
-    add("_energy_kwh < 0", energy_f, f"'negative energy: ' || {q('_energy_text')}")
+    add(
+        "_energy_kwh IS NOT NULL AND NOT isfinite(_energy_kwh)",
+        energy_f,
+        f"'energy is not a finite number: ' || {q('_energy_text')}",
+    )
+    add("isfinite(_energy_kwh) AND _energy_kwh < 0", energy_f, f"'negative energy: ' || {q('_energy_text')}")
+    # the most a port can deliver while plugged in (the whole session-length limit when that time is
+    # unknown; a negative plugged-in time has a reason of its own). A plugged-in time that is end
+    # minus start is known only to the precision of those columns, often the minute: it may be up
+    # to the duration tolerance longer.
+    plugged_from_span = span is not None and "value" not in spec.get("plugged_in", {})
+    longest = f"_plugged_s + {tol!r}" if plugged_from_span else "_plugged_s"
+    hours = f"least(coalesce({longest}, {lim.max_session_s}), {lim.max_session_s}) / 3600"
+    most = f"({lim.max_power_kw!r} * {hours} * {lim.energy_margin!r} + {lim.energy_slack_kwh!r})"
+    add(
+        f"isfinite(_energy_kwh) AND coalesce(_plugged_s, 0) >= 0 AND _energy_kwh > {most}",
+        energy_f,
+        f"'energy ' || {q('_energy_text')} || ' is more than a port can deliver in the plugged-in time (at most '"
+        f" || CAST(round({most}, 3) AS VARCHAR) || ' kWh: {lim.max_power_kw:g} kW for '"
+        f" || CAST(round({hours}, 3) AS VARCHAR) || ' h × {lim.energy_margin:g} + {lim.energy_slack_kwh:g} kWh;"
+        " see --max-power-kw)'",
+    )
     plugged = spec.get("plugged_in", {})
     charging = spec.get("charging", {})
     for key, text, secs, conf in (
@@ -916,6 +1047,13 @@ def _checks(
                 f"'{key.replace('_', '-')} time is not a duration ({unit}): ' || {q(text)}",
             )
             add(f"{secs} < 0", f[key], f"'negative {key.replace('_', '-')} time: ' || {q(text)}")
+    session_f = f["plugged_in"] if "value" in plugged else f["end"] if end else f["charging"]
+    add(
+        f"_plugged_s > {lim.max_session_s}",
+        session_f,
+        f"'plugged-in time of ' || CAST(round(_plugged_s / 86400, 1) AS VARCHAR) || ' days is above the limit of "
+        f"{lim.max_session_s / 86400:g} days per session (see Limits.max_session_s)'",
+    )
     if "value" in plugged and span is not None:
         add(
             f"abs(({span}) - _plugged_raw_s) > {tol}",
@@ -937,6 +1075,7 @@ def _checks(
             f["charging"],
             f"'unparseable charging end ' || {q('_chend_text')}",
         )
+        add(lim.window_sql("_chend_raw"), f["charging"], f"'charging end ' || {lim.window_reason_sql('_chend_raw')}")
         add("_chend_at < _started_at", f["charging"], f"'charging ended ' || {q('_chend_text')} || ' before start'")
         add(
             f"_chend_at > _ended_at + to_microseconds(CAST({clamp * 1e6} AS BIGINT))",
@@ -945,15 +1084,21 @@ def _checks(
         )
     money = spec.get("money")
     if money:
+        amount = "TRY_CAST(_amount_text AS DECIMAL(38, 9))"
         add(
-            "_amount_text IS NOT NULL AND TRY_CAST(_amount_text AS DECIMAL(38, 9)) IS NULL",
+            f"_amount_text IS NOT NULL AND {amount} IS NULL",
             f["amount"],
             f"'amount is not a decimal number: ' || {q('_amount_text')}",
         )
         add(
-            "_amount_text IS NOT NULL AND (_currency IS NULL OR NOT regexp_full_match(_currency, '[A-Z]{3}'))",
+            lim.money_sql(amount),
+            f["amount"],
+            f"'amount ' || {q('_amount_text')} || ' is not below the limit of {lim.max_money_major:,} per record'",
+        )
+        add(
+            f"_amount_text IS NOT NULL AND (_currency IS NULL OR NOT {iso4217.payable_sql('_currency')})",
             f["currency"],
-            f"'not an ISO-4217 currency: ' || {q('_currency')}",
+            currency_reason_sql("_currency", q("_currency")),
         )
     return out
 
@@ -965,10 +1110,23 @@ def _implied(
     port_sql: dict[str, str],
     charger_sql: dict[str, str],
 ) -> dict[str, pa.Table]:
-    """Sites, chargers and ports implied by the accepted sessions (latest session's values win)."""
+    """Sites, chargers and ports implied by the accepted sessions (latest session's values win).
 
-    def latest(expr: str, cast: str | None = None) -> str:
+    A coordinate or rated power that is not a finite number in its range (latitude ±90,
+    longitude ±180, rated power above 0 and at most the power limit) is left empty: these rows
+    are implied, so a bad value costs the value, not the session.
+    """
+    lim = limits.current()
+    bounds = {
+        "latitude": "abs({}) <= 90",
+        "longitude": "abs({}) <= 180",
+        "rated_kw": f"{{}} > 0 AND {{}} <= {lim.max_power_kw!r}",
+    }
+
+    def latest(expr: str, cast: str | None = None, name: str = "") -> str:
         e = f"TRY_CAST({expr} AS {cast})" if cast else expr
+        if name in bounds:
+            e = f"CASE WHEN {bounds[name].format(e, e)} THEN {e} END"
         return f"arg_max({e}, _started_at) FILTER (WHERE {e} IS NOT NULL)"
 
     site_cols = {
@@ -985,7 +1143,7 @@ def _implied(
     unknown = set(site_sql) - set(site_cols)
     if unknown:
         raise ValueError(f"[site] keys {sorted(unknown)} are not sites columns")
-    sel = "".join(f", {latest(site_sql[k], t)} AS {k}" for k, t in site_cols.items() if k in site_sql)
+    sel = "".join(f", {latest(site_sql[k], t, k)} AS {k}" for k, t in site_cols.items() if k in site_sql)
     sites = con.sql(
         f"""SELECT {prefix} || _site_id AS site_id{sel}, min(rec) AS source_record
             FROM good GROUP BY _site_id ORDER BY 1"""
@@ -994,7 +1152,7 @@ def _implied(
     unknown = set(port_sql) - set(port_cols)
     if unknown:
         raise ValueError(f"[port] keys {sorted(unknown)} are not ports columns")
-    sel = "".join(f", {latest(port_sql[k], t)} AS {k}" for k, t in port_cols.items() if k in port_sql)
+    sel = "".join(f", {latest(port_sql[k], t, k)} AS {k}" for k, t in port_cols.items() if k in port_sql)
     ports = con.sql(
         f"""SELECT {prefix} || _port_id AS port_id,
                    {prefix} || arg_max(_site_id, _started_at) AS site_id,
