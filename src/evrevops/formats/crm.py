@@ -24,15 +24,21 @@ and every quarantined record names the export's column.
 from __future__ import annotations
 
 import csv
+import io
+import re
 import tempfile
 import tomllib
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from evrevops.formats import limits
 from evrevops.formats.base import Batch, FormatError, quarantine_table, sql_identifier
-from evrevops.formats.tables_csv import DEAL_STAGES_SPEC, DEALS, CsvSpec, read_table
+from evrevops.formats.records import connect, load_csv
+from evrevops.formats.tables_csv import DEAL_STAGES_SPEC, DEALS, REPLACEMENT, CsvSpec, read_table, utf8_copy
 
 FOLDER = Path(__file__).parent / "mappings" / "crm"
 TARGETS: dict[str, CsvSpec] = {"deals": DEALS, "deal_stage_history": DEAL_STAGES_SPEC}
@@ -44,18 +50,32 @@ def crm_mappings() -> list[tuple[str, str]]:
     return [(p.stem, str(_load(p).get("description", ""))) for p in sorted(FOLDER.glob("*.toml"))]
 
 
+def crm_mapping_names() -> list[str]:
+    """Names of the shipped CRM mappings (file stems in ``formats/mappings/crm``)."""
+    return sorted(p.stem for p in FOLDER.glob("*.toml"))
+
+
 def _load(path: Path) -> dict:
     with open(path, "rb") as f:
         return tomllib.load(f)
 
 
 def load_mapping(name: str) -> dict:
-    """The CRM mapping called *name*; an unknown name fails loudly."""
-    p = FOLDER / f"{name}.toml"
-    if not p.is_file():
-        known = ", ".join(n for n, _ in crm_mappings())
-        raise ValueError(f"unknown CRM mapping {name!r}; known: {known}")
-    spec = _load(p)
+    """The shipped CRM mapping called *name*.
+
+    Only the stems of the TOML files in ``formats/mappings/crm`` are names: a name with ``/``,
+    ``\\`` or ``..`` (or a path) is refused like any unknown one, so ``--mapping`` never reads a
+    file outside the shipped folder.
+
+    Raises
+    ------
+    ValueError
+        ``unknown CRM mapping 'x'; known: ...``, or a mapping without a valid ``target``.
+    """
+    known = crm_mapping_names()
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9_]+", name) or name not in known:
+        raise ValueError(f"unknown CRM mapping {name!r}; known: {', '.join(known)}")
+    spec = _load(FOLDER / f"{name}.toml")
     if spec.get("target") not in TARGETS:
         raise ValueError(f"CRM mapping {name!r}: target must be one of {', '.join(TARGETS)}")
     return spec
@@ -86,7 +106,9 @@ def _clean_sql(col, source: str, spec: dict) -> str:
     """SQL turning the export's text *source* column into the text evrevops' reader expects for *col*."""
     v = f"nullif(trim({sql_identifier(source)}), '')"
     if col.kind == "money":
-        v = f"nullif(regexp_replace({v}, '[^0-9.\\-]', '', 'g'), '')"
+        # currency signs, an ISO code before or after (``USD 1,234.50``), thousands separators and spaces go; anything
+        # else stays, so that text that is no amount ('1e30', 'NaN', '(12.00)') is quarantined, not misread
+        v = f"nullif(regexp_replace({v}, '^[A-Z]{{3}}\\s+|\\s+[A-Z]{{3}}$|[$€£¥,\\s]', '', 'g'), '')"
     elif col.kind in ("float", "int", "decimal"):
         v = f"nullif(regexp_replace({v}, '[%,\\s]', '', 'g'), '')"
     elif col.kind == "date":
@@ -101,8 +123,23 @@ def _clean_sql(col, source: str, spec: dict) -> str:
     return v
 
 
+def _header(path: Path) -> tuple[list[str], str]:
+    """The export's header fields and delimiter (``,``, ``;`` or a tab: the most frequent on the first line)."""
+    with open(path, "rb") as f:
+        first = io.TextIOWrapper(f, encoding="utf-8-sig", errors="replace", newline="").readline()
+    delim = max((",", ";", "\t"), key=lambda d: (first.count(d), d == ","))
+    return next(csv.reader([first], delimiter=delim), []), delim
+
+
 def read_crm(path: str | Path, mapping: str | None = None) -> Batch:
     """Read a CRM export through its mapping (detected from the header when *mapping* is None).
+
+    The rows are mapped to evrevops' own columns in SQL, written to a CSV of evrevops' own
+    format and read by :func:`~evrevops.formats.tables_csv.read_table`, so every check of the
+    deals / stage-history CSVs (and the limits in force) applies; quarantine rows then name the
+    export's line and column. A row whose number of fields differs from the header's, or that
+    held bytes that are not UTF-8, is quarantined; stage-history dates (``[history]``) must lie
+    in the time window.
 
     Returns
     -------
@@ -110,59 +147,75 @@ def read_crm(path: str | Path, mapping: str | None = None) -> Batch:
         ``deals`` (and ``deal_stage_history`` for a mapping with ``[history]``), or
         ``deal_stage_history`` alone for a history export; ``records_read`` counts the export's
         rows.
+
+    Raises
+    ------
+    FormatError
+        No header, no mapping matching it, a required column missing, or a file that is not CSV.
+    ValueError
+        An unknown mapping name.
     """
     path = Path(path)
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        header = next(csv.reader(f), [])
-    name = mapping or match_crm_mapping(header)
-    if name is None:
-        raise FormatError(path, f"no CRM mapping matches the header {header[:6]}", record=1)
-    spec = load_mapping(name)
-    target = TARGETS[spec["target"]]
-    present = {h.strip(): h for h in header}
-    columns: dict[str, str] = dict(spec.get("columns", {}))
-    missing = [src for dst, src in columns.items() if src not in present and target.column(dst).required]
-    if missing:
-        raise FormatError(
-            path, f"missing column(s) {', '.join(missing)} (CRM mapping {name})", record=1, field=missing[0]
-        )
-    con = duckdb.connect()
+    lim = limits.current()
+    con = connect()
     try:
-        con.execute(
-            "CREATE TABLE src AS SELECT row_number() OVER () AS rec, * FROM read_csv(?, all_varchar = true, header = true, "
-            "normalize_names = false, null_padding = true)",
-            [str(path)],
-        )
-        n = con.execute("SELECT count(*) FROM src").fetchall()[0][0]
-        sel, back = [], {}
-        defaults = spec.get("defaults", {})
-        for col in target.columns:
-            src = columns.get(col.name)
-            expr = _clean_sql(col, present[src], spec) if src in present else "NULL"
-            if col.name in defaults:
-                expr = f"coalesce({expr}, {_lit(str(defaults[col.name]))})"
-            if expr != "NULL":
-                sel.append(f"{expr} AS {sql_identifier(col.name)}")
-                back[col.name] = src or col.name
-        closed_from = spec.get("closed_on", {}).get("from")
-        if (
-            spec["target"] == "deals"
-            and "closed_on" not in back
-            and closed_from in columns
-            and columns[closed_from] in present
-        ):
-            stage = _clean_sql(target.column("stage"), present[columns["stage"]], spec)
-            src_close = _clean_sql(target.column(closed_from), present[columns[closed_from]], spec)
-            sel.append(f"CASE WHEN {stage} IN ('closed_won', 'closed_lost') THEN {src_close} END AS closed_on")
-            back["closed_on"] = columns[closed_from]
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory(prefix="evrevops-crm-") as tmp:
+            fixed = utf8_copy(path, Path(tmp))
+            src_path = fixed or path
+            header, delim = _header(src_path)
+            if not any(h.strip() for h in header):
+                raise FormatError(path, "empty file: no CSV header", record=1)
+            name = mapping or match_crm_mapping(header)
+            if name is None:
+                raise FormatError(path, f"no CRM mapping matches the header {header[:6]}", record=1)
+            spec = load_mapping(name)
+            target = TARGETS[spec["target"]]
+            present: dict[str, str] = {}  # export column -> loaded column c<i> (the first of a name)
+            for i, h in enumerate(header):
+                present.setdefault(h.strip(), f"c{i}")
+            columns: dict[str, str] = dict(spec.get("columns", {}))
+            missing = [src for dst, src in columns.items() if src not in present and target.column(dst).required]
+            if missing:
+                raise FormatError(
+                    path, f"missing column(s) {', '.join(missing)} (CRM mapping {name})", record=1, field=missing[0]
+                )
+            try:
+                n, malformed = load_csv(con, src_path, header, delim)
+            except FormatError as exc:
+                raise FormatError(path, str(exc).split(": ", 1)[-1], exc.record, exc.field) from None
+            sel, back = [], {}
+            defaults = spec.get("defaults", {})
+            for col in target.columns:
+                src = columns.get(col.name)
+                expr = _clean_sql(col, present[src], spec) if src in present else "NULL"
+                if col.name in defaults:
+                    expr = f"coalesce({expr}, {_lit(str(defaults[col.name]))})"
+                if expr != "NULL":
+                    sel.append(f"{expr} AS {sql_identifier(col.name)}")
+                    back[col.name] = src or col.name
+            closed_from = spec.get("closed_on", {}).get("from")
+            if (
+                spec["target"] == "deals"
+                and "closed_on" not in back
+                and closed_from in columns
+                and columns[closed_from] in present
+            ):
+                stage = _clean_sql(target.column("stage"), present[columns["stage"]], spec)
+                src_close = _clean_sql(target.column(closed_from), present[columns[closed_from]], spec)
+                sel.append(f"CASE WHEN {stage} IN ('closed_won', 'closed_lost') THEN {src_close} END AS closed_on")
+                back["closed_on"] = columns[closed_from]
             out = Path(tmp) / "mapped.csv"
             con.execute(
                 f"COPY (SELECT {', '.join(sel)} FROM src ORDER BY rec) TO {_lit(str(out))} (HEADER, FORCE_QUOTE *)"
             )
+            # the mapped file's line L is the export's record recs[L - 2]
+            recs = con.execute("SELECT rec FROM src ORDER BY rec").fetchnumpy()["rec"].astype(np.int64)
             batch = read_table(out, target)
         q = batch.quarantine.to_pylist()
+        raws = dict(con.execute("SELECT rec, j FROM raw").fetchall())
         for r in q:
+            r["source_record"] = int(recs[r["source_record"] - 2])
+            r["raw"] = raws.get(r["source_record"], r["raw"])
             canon = r["field"]
             src = back.get(canon, canon)
             reason = r["reason"] or ""
@@ -172,31 +225,44 @@ def read_crm(path: str | Path, mapping: str | None = None) -> Batch:
                 formats = ", ".join(spec.get("dates", {}).get("formats", []))
                 r["reason"] = f"{reason} (not in the formats of CRM mapping {name}: {formats})"
             r["field"] = src
-        tables = dict(batch.tables)
-        hist_spec = spec.get("history")
-        if hist_spec and spec["target"] == "deals":
-            hist, hq = _history(con, spec, present, columns)
-            bad = {r["source_record"] for r in q}
-            keep = [i for i, s in enumerate(hist["source_record"].to_pylist()) if s not in bad]
-            tables["deal_stage_history"] = hist.take(pa.array(keep, pa.int64()))
+        q += [{"source_record": rec, "field": f, "reason": why, "raw": raw} for rec, f, why, raw in malformed]
+        if fixed is not None:
+            q += [
+                {"source_record": rec, "field": None, "reason": "not valid UTF-8 (bytes replaced by U+FFFD)", "raw": j}
+                for rec, j in con.execute(
+                    f"SELECT rec, j FROM raw WHERE rec > 1 AND contains(j, '{REPLACEMENT}')"
+                ).fetchall()
+            ]
+        tables = {}
+        for t, tbl in batch.tables.items():
+            sr = tbl.column("source_record").to_numpy()
+            tables[t] = tbl.set_column(
+                tbl.schema.get_field_index("source_record"), "source_record", pa.array(recs[sr - 2], pa.int64())
+            )
+        if spec.get("history") and spec["target"] == "deals":
+            hist, hq = _history(con, spec, present, columns, lim)
+            tables["deal_stage_history"] = hist
             q += hq
-            bad_hist = {r["source_record"] for r in hq}
-            if bad_hist:
-                d = tables["deals"]
-                tables["deals"] = d.filter(pa.array([s not in bad_hist for s in d["source_record"].to_pylist()]))
-                h = tables["deal_stage_history"]
-                tables["deal_stage_history"] = h.filter(
-                    pa.array([s not in bad_hist for s in h["source_record"].to_pylist()])
-                )
-        rows = [(r["source_record"], r["field"], r["reason"], r["raw"]) for r in q]
+        # a record quarantined for any reason has no rows in any table (a deal and its history go together)
+        bad = pa.array(sorted({r["source_record"] for r in q}), pa.int64())
+        for t, tbl in tables.items():
+            keep = pc.invert(pc.is_in(tbl.column("source_record"), value_set=bad))
+            tables[t] = tbl.filter(keep)
+        rows = sorted(
+            ((r["source_record"], r["field"], r["reason"], r["raw"]) for r in q), key=lambda x: (x[0], x[1] or "")
+        )
         return Batch(format="crm-csv", records_read=n, tables=tables, quarantine=quarantine_table(rows), mapping=name)
     finally:
         con.close()
 
 
-def _history(con: duckdb.DuckDBPyConnection, spec: dict, present: dict, columns: dict) -> tuple[pa.Table, list[dict]]:
-    """Stage-history rows from a deal export's "date entered" columns, and the records whose dates do not parse."""
+def _history(
+    con: duckdb.DuckDBPyConnection, spec: dict, present: dict, columns: dict, lim: limits.Limits
+) -> tuple[pa.Table, list[dict]]:
+    """Stage-history rows from a deal export's "date entered" columns, and the records whose dates do not parse
+    or lie outside the time window of *lim*."""
     deal = f"nullif(trim({sql_identifier(present[columns['deal_id']])}), '')"
+    lo, hi = f"DATE '{lim.earliest:%Y-%m-%d}'", f"DATE '{lim.until:%Y-%m-%d}'"
     formats = spec.get("dates", {}).get("formats", [])
     parts, checks = [], []
     for stage, cols in spec["history"].items():
@@ -207,13 +273,19 @@ def _history(con: duckdb.DuckDBPyConnection, spec: dict, present: dict, columns:
             parsed = " ".join(f"WHEN try_strptime({raw}, {_lit(f)}) IS NOT NULL THEN CAST(try_strptime({raw}, {_lit(f)}) AS DATE)" for f in formats)  # fmt: skip
             day = f"CASE {parsed} END" if formats else f"TRY_CAST({raw} AS DATE)"
             parts.append(
-                f"SELECT rec + 1 AS source_record, {deal} AS deal_id, {_lit(stage)} AS stage, {day} AS entered_on "
-                f"FROM src WHERE {raw} IS NOT NULL AND {day} IS NOT NULL AND {deal} IS NOT NULL"
+                f"SELECT rec AS source_record, {deal} AS deal_id, {_lit(stage)} AS stage, {day} AS entered_on "
+                f"FROM src WHERE {raw} IS NOT NULL AND {day} BETWEEN {lo} AND {hi} AND {deal} IS NOT NULL"
             )
             checks.append(
-                f"SELECT rec + 1 AS source_record, {_lit(c)} AS field, "
+                f"SELECT rec AS source_record, {_lit(c)} AS field, "
                 f"'not a date in the formats of the CRM mapping: ' || {raw} AS reason, NULL AS raw "
                 f"FROM src WHERE {raw} IS NOT NULL AND {day} IS NULL"
+            )
+            checks.append(
+                f"SELECT rec AS source_record, {_lit(c)} AS field, "
+                f"{_lit(c + ' ')} || {raw} || ' is outside {lim.earliest:%Y-%m-%d} .. {lim.until:%Y-%m-%d};"
+                f" see --earliest/--latest' AS reason, NULL AS raw "
+                f"FROM src WHERE {day} NOT BETWEEN {lo} AND {hi}"
             )
     if not parts:
         empty = pa.table({"source_record": pa.array([], pa.int64()), "deal_id": pa.array([], pa.string()),
