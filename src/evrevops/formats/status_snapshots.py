@@ -48,11 +48,16 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from evrevops.formats import limits
 from evrevops.formats.base import STATUS_EVENT_SCHEMA, Batch, FormatError, quarantine_table
 from evrevops.formats.records import connect
+from evrevops.uptime.states import STATUS_STATE
 
 MAPPINGS_DIR = Path(__file__).parent / "mappings" / "status"
 MODES = ("snapshot", "event")
+#: The statuses a mapping may give (those :mod:`evrevops.uptime.states` knows the meaning of).
+STATUSES = tuple(STATUS_STATE)
+MAX_ID_CHARS = 255  # a charger, port or site id longer than this is refused
 
 TS = pa.timestamp("us")
 SCHEMAS: dict[str, pa.Schema] = {
@@ -106,7 +111,7 @@ _KEYS = {
     "csv": {"delimiter", "encoding", "header", "quote", "columns"},
     "time": {"value", "formats", "zone"},
     "ids": {"charger", "port", "site", "connector", "unidentified"},
-    "status": {"value", "codes", "absent", "no_data"},
+    "status": {"value", "codes", "absent", "no_data", "unlisted"},
     "site": {"name", "address", "city", "state", "postal_code", "country", "latitude", "longitude"},
 }
 _CODE_KEYS = {"code", "status", "error_code", "vendor_error_code", "info"}
@@ -137,7 +142,7 @@ def _list(words: list[str]) -> str:
 
 @dataclass(frozen=True)
 class StatusMapping:
-    """One status-log mapping, loaded from ``mappings/status/<name>.toml`` (or any TOML path)."""
+    """One status-log mapping: a shipped ``mappings/status/<name>.toml``, or one loaded by :func:`load_status_mapping_file`."""
 
     name: str
     spec: dict[str, Any]
@@ -175,26 +180,40 @@ def _template_columns(text: str) -> list[str]:
 
 @functools.cache
 def load_status_mapping(name: str) -> StatusMapping:
-    """Load and validate a status mapping: a shipped name (``esb_ecars``) or a path to a TOML file.
+    """Load and validate a shipped status mapping by name (``esb_ecars``).
+
+    Only the stems of the TOML files in ``formats/mappings/status`` are names: a name with
+    ``/``, ``\\`` or ``..``, or a path to a TOML file, is refused like any unknown name, so
+    ``--mapping`` never reads a file outside the shipped folder. A mapping of one's own is
+    read through :func:`load_status_mapping_file` (Python), or shipped in that folder.
 
     Raises
     ------
     ValueError
-        Unknown name, unknown section or key, or a mapping that lacks what its mode needs.
+        ``unknown status mapping 'x'; known: ...``; an unknown section or key, or a mapping
+        that lacks what its mode needs.
     """
-    if name.endswith(".toml") and Path(name).is_file():
-        path = Path(name)
-        label = path.stem
-    else:
-        path = MAPPINGS_DIR / f"{name}.toml"
-        label = name
-        if not re.fullmatch(r"[a-z0-9_]+", name or "") or not path.is_file():
-            known = ", ".join(status_mapping_names())
-            raise ValueError(f"unknown status mapping {name!r}; known: {known} (or give a path to a .toml file)")
-    with open(path, "rb") as f:
-        spec = tomllib.load(f)
-    _validate(label, spec)
-    return StatusMapping(label, spec)
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9_]+", name) or name not in status_mapping_names():
+        raise ValueError(f"unknown status mapping {name!r}; known: {', '.join(status_mapping_names())}")
+    return load_status_mapping_file(MAPPINGS_DIR / f"{name}.toml")
+
+
+def load_status_mapping_file(path: str | Path) -> StatusMapping:
+    """Load and validate a status mapping from a TOML file the caller chose (not reachable from ``--mapping``).
+
+    Raises
+    ------
+    ValueError
+        An unreadable file, or a mapping that fails the checks of :func:`load_status_mapping`.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            spec = tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"status mapping {path}: cannot be read: {exc}") from None
+    _validate(path.stem, spec)
+    return StatusMapping(path.stem, spec)
 
 
 def _validate(name: str, spec: dict[str, Any]) -> None:
@@ -233,10 +252,21 @@ def _validate(name: str, spec: dict[str, Any]) -> None:
             )
     if len({str(c["code"]) for c in codes}) != len(codes):
         fail("[status] codes lists a code twice")
+    st = spec["status"]
+    for what, status in [(f"code {c['code']!r}", c["status"]) for c in codes] + [
+        (key, st[key]) for key in ("absent", "no_data", "unlisted") if key in st
+    ]:
+        if status not in STATUSES:
+            fail(f"[status] {what}: status {status!r} is not one evrevops knows ({', '.join(STATUSES)})")
     conns = spec.get("connectors", {})
     for text, c in conns.items():
         if not isinstance(c, dict) or "id" not in c or not isinstance(c["id"], int) or set(c) - _CONNECTOR_KEYS:
             fail(f"[connectors] {text!r} needs an integer id (and optionally standard, power_type, rated_kw)")
+        if not 0 <= c["id"] < 2**31:
+            fail(f"[connectors] {text!r}: id must be 0 or more (a 32-bit integer), not {c['id']}")
+        kw = c.get("rated_kw")
+        if kw is not None and not (isinstance(kw, int | float) and not isinstance(kw, bool) and 0 < kw < float("inf")):
+            fail(f"[connectors] {text!r}: rated_kw must be a finite number above 0, not {kw!r}")
     if len({c["id"] for c in conns.values()}) != len(conns):
         fail("[connectors] gives two connector types the same id: (charger, connector) must identify a port")
     if conns and "connector" not in spec["ids"]:
@@ -430,7 +460,9 @@ class _State:
 def _states(mapping: StatusMapping) -> tuple[list[_State], int, int, int]:
     """Every state a port can be in, and the indices of the absent, no-data and gap states.
 
-    The codes come first, worst first, so a lower index wins within one snapshot.
+    The codes come first, worst first, so a lower index wins within one snapshot. With
+    ``[status] unlisted`` (a status for codes the mapping does not list) that state comes last,
+    at index ``len(codes) + 3``: an unlisted code loses to every listed one.
     """
     st = mapping.spec["status"]
     states = [
@@ -443,6 +475,8 @@ def _states(mapping: StatusMapping) -> tuple[list[_State], int, int, int]:
         _State(no_data_status, info="no data"),
         _State(no_data_status, info=f"no snapshot for more than {gap_min:g} min"),
     ]
+    if "unlisted" in st:
+        states.append(_State(str(st["unlisted"]), info="status code not listed in the mapping"))
     n = len(mapping.codes)
     return states, n, n + 1, n + 2
 
@@ -454,10 +488,11 @@ def read_snapshots(path: str | Path, mapping: str | None = None) -> Batch:
     ----------
     path : str or Path
         The log (``.gz`` is read compressed).
-    mapping : str, optional
-        A shipped status mapping (``esb_ecars``) or a path to a mapping TOML file;
-        when None, the shipped mapping whose ``[detect] first_line`` matches the
-        file's first line.
+    mapping : str or StatusMapping, optional
+        A shipped status mapping's name (``esb_ecars``; never a path: see
+        :func:`load_status_mapping`), or a mapping loaded by :func:`load_status_mapping_file`;
+        when None, the shipped mapping whose ``[detect] first_line`` matches the file's first
+        line.
 
     Returns
     -------
@@ -481,16 +516,24 @@ def read_snapshots(path: str | Path, mapping: str | None = None) -> Batch:
     if mapping is None:
         mapping = _detect_mapping(path)
     try:
-        m = load_status_mapping(mapping)
+        m = mapping if isinstance(mapping, StatusMapping) else load_status_mapping(mapping)
     except ValueError as exc:
         raise FormatError(path, str(exc)) from None
+    lim = limits.current()
+    for text, conn in m.spec.get("connectors", {}).items():
+        if float(conn.get("rated_kw", 0)) > lim.max_power_kw:
+            raise FormatError(
+                path,
+                f"status mapping {m.name!r}: [connectors] {text!r} rated_kw {conn['rated_kw']} is above the limit "
+                f"of {lim.max_power_kw:g} kW per port (see --max-power-kw)",
+            )
     con = connect()
     try:
         n, names = _load(con, path, m)
         c = _Columns(m, names, path)
         states, absent, no_data, gap = _states(m)
         _parse(con, m, c, len(names), path)
-        qrows = _quarantine(con, m, c, len(names))
+        qrows = _quarantine(con, m, c, len(names), lim)
         _timeline(con, m, states, absent, no_data, gap)
         events = _events(con, m, states)
         absorbed = _absorbed(con)
@@ -530,6 +573,8 @@ def _parse(con: duckdb.DuckDBPyConnection, m: StatusMapping, c: _Columns, n_cols
     placeholder = spec.get("placeholder", {})
     ph = " AND ".join(f"coalesce({c.col(k)} = {_lit(v)}, false)" for k, v in placeholder.items()) or "false"
     codes = " ".join(f"WHEN {_lit(x['code'])} THEN {i}" for i, x in enumerate(m.codes))
+    if "unlisted" in spec["status"]:  # named leniency: codes the mapping does not list take this status
+        codes += f" ELSE CASE WHEN {c.value(spec['status']['value'])} IS NOT NULL THEN {len(m.codes) + 3} END"
     conns = spec.get("connectors", {})
     conn_text = c.value(ids["connector"]) if "connector" in ids else "NULL::VARCHAR"
     if conns:
@@ -570,13 +615,14 @@ def _formats(m: StatusMapping) -> list[str]:
 
 
 def _quarantine(
-    con: duckdb.DuckDBPyConnection, m: StatusMapping, c: _Columns, n_cols: int
+    con: duckdb.DuckDBPyConnection, m: StatusMapping, c: _Columns, n_cols: int, lim: limits.Limits
 ) -> list[tuple[int, str | None, str, str | None]]:
     """Table ``q(rec, field, reason, ord)`` and ``g`` (the good lines); returns the quarantine rows with raw lines.
 
-    A line is checked in order: its number of fields; then (placeholders too) its date-time;
-    then (not placeholders) the charger id (an ``unidentified`` one, or empty), port id,
-    connector and status code.
+    A line is checked in order: its number of fields; then (placeholders too) its date-time
+    and whether it lies in the time window of *lim*; then (not placeholders) the charger id
+    (an ``unidentified`` one, or empty), port id, connector and status code, and the length of
+    the ids.
     """
     spec = m.spec
     ids = spec["ids"]
@@ -599,6 +645,7 @@ def _quarantine(
             time_f,
             f"'unparseable date/time ' || {qv('time_text')} || ' (expected {' or '.join(_formats(m))})'",
         ),
+        (f"well_formed AND {lim.window_sql('ts')}", time_f, lim.window_reason_sql("ts")),
         (
             f"{real} AND unidentified",
             charger_f,
@@ -623,6 +670,15 @@ def _quarantine(
                 else f"'connector is not an integer: ' || {qv('conn_text')}",
             ),
         ]
+    for key, col in (("charger", "charger_id"), ("port", "port_id"), ("site", "site_id")):
+        if key in ids:
+            checks.append(
+                (
+                    f"{real} AND length({col}) > {MAX_ID_CHARS}",
+                    c.field(ids[key]),
+                    f"'{key} id longer than {MAX_ID_CHARS} characters: ' || {qv(col)}",
+                )
+            )
     checks += [
         (f"{real} AND code_text IS NULL", status_f, "'missing status code'"),
         (
@@ -854,9 +910,11 @@ def _implied(con: duckdb.DuckDBPyConnection, m: StatusMapping, c: _Columns) -> d
     """
     spec = m.spec
     site = dict(spec.get("site", {}))
+    # a coordinate that is not a finite number within its range is left empty (it is implied data)
+    bound = {"latitude": 90, "longitude": 180}
     items = "".join(
-        f", TRY_CAST({c.value(str(v))} AS DOUBLE) AS {k}"
-        if k in ("latitude", "longitude")
+        f", CASE WHEN abs(TRY_CAST({c.value(str(v))} AS DOUBLE)) <= {bound[k]} THEN TRY_CAST({c.value(str(v))} AS DOUBLE) END AS {k}"
+        if k in bound
         else f", {c.value(str(v))} AS {k}"
         for k, v in site.items()
     )
