@@ -42,14 +42,17 @@ lines.
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import hashlib
-from decimal import ROUND_HALF_UP, Decimal
+import json
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from evrevops.formats.base import Batch, quarantine_table
+from evrevops.formats import limits
+from evrevops.formats.base import Batch, FormatError, quarantine_table
 from evrevops.formats.ocpi_locations import (
     QRow,
     canonical_json,
@@ -57,12 +60,20 @@ from evrevops.formats.ocpi_locations import (
     describe,
     is_int,
     is_number,
-    read_json_records,
 )
+from evrevops.formats.tables_csv import planned_until
 
 FIXED_CHARGE_UNITS = ("$/month", "$/day", "$/year")
 DEFAULT_FIXED_CHARGE_UNITS = "$/month"
 DEFAULT_DEMAND_WINDOW_MIN = 15
+MAX_DEMAND_WINDOW_MIN = 1440  # a demand window longer than a day is no demand window
+MAX_EIAID = 10**9  # EIA utility ids are small whole numbers
+MAX_LABEL_CHARS = 255  # the label is the tariff's id
+MAX_TEXT_CHARS = 2000  # utility, name, sector
+# Amounts in $ (per kWh, per kW, per month ...) a record states outside its rate structures.
+MONEY_KEYS = ("fixedchargefirstmeter", "fixedchargeeaaddl", "fixedmonthlycharge", "demandreactivepowercharge",
+              "minmonthlycharge", "annualmincharge")  # fmt: skip
+_EPOCH = dt.datetime(1970, 1, 1)
 
 # structure → the schedules that index its periods
 STRUCTURES: dict[str, tuple[str, ...]] = {
@@ -92,11 +103,15 @@ SCHEMA = pa.schema(
 
 
 def _integral(v: Any) -> int | None:
-    """An integer, also from an integral Decimal (``14940.0``); None otherwise."""
+    """An integer, also from an integral Decimal (``14940.0``); None otherwise.
+
+    A Decimal of 2^63 or more is not converted (``1E+999999`` would make a million-digit
+    integer): it is returned as 2^63, larger than every bound it is checked against.
+    """
     if is_int(v):
         return int(v)
     if isinstance(v, Decimal) and v.is_finite() and v == v.to_integral_value():
-        return int(v)
+        return int(v) if abs(v) < 2**63 else (2**63 if v > 0 else -(2**63))
     return None
 
 
@@ -110,8 +125,13 @@ def epoch_date(seconds: Any) -> dt.date:
     """
     if not is_number(seconds):
         raise ValueError(f"not epoch seconds: {describe(seconds)}")
-    s = int((Decimal(seconds) + 43200).to_integral_value(rounding=ROUND_HALF_UP))
-    return (dt.datetime(1970, 1, 1) + dt.timedelta(seconds=s)).date()
+    if not abs(seconds) < 2**38:  # about year 10680: beyond the calendar, and no huge integer is made
+        raise ValueError(f"epoch seconds {describe(seconds)} are no date of the calendar")
+    try:
+        s = int((Decimal(seconds) + 43200).to_integral_value(rounding=ROUND_HALF_UP))
+        return (_EPOCH + dt.timedelta(seconds=s)).date()
+    except (OverflowError, InvalidOperation):  # beyond the calendar (years 1 to 9999)
+        raise ValueError(f"epoch seconds {describe(seconds)} are no date of the calendar") from None
 
 
 def _present(v: Any) -> bool:
@@ -139,6 +159,8 @@ def _structure(name: str, s: Any, err: list[tuple[str, str]]) -> int:
             for key in ("rate", "adj", "sell"):
                 if tier.get(key) is not None and not is_number(tier[key]):
                     err.append((f"{tp}.{key}", f"{key} must be a number, got {describe(tier[key])}"))
+                elif tier.get(key) is not None and (why := limits.current().money_problem(Decimal(tier[key]))):
+                    err.append((f"{tp}.{key}", f"{key}: {why}"))
             mx = tier.get("max")
             if mx is not None:
                 if not (is_number(mx) and mx > 0):
@@ -218,9 +240,12 @@ def check_rate(r: dict[str, Any]) -> list[tuple[str, str]]:
                             f"period {describe(v)} is not an index of flatdemandstructure ({n} periods)",
                         )
                     )
-    for key in ("fixedchargefirstmeter", "fixedchargeeaaddl", "fixedmonthlycharge", "demandreactivepowercharge"):
+    lim = limits.current()
+    for key in MONEY_KEYS:
         if r.get(key) is not None and not is_number(r[key]):
             err.append((key, f"{key} must be a number, got {describe(r[key])}"))
+        elif r.get(key) is not None and (why := lim.money_problem(Decimal(r[key]))):
+            err.append((key, f"{key}: {why}"))
     units = r.get("fixedchargeunits")
     if units is not None and units not in FIXED_CHARGE_UNITS:
         err.append(
@@ -232,21 +257,173 @@ def check_rate(r: dict[str, Any]) -> list[tuple[str, str]]:
     window = r.get("demandwindow")
     if window is not None and not ((w := _integral(window)) is not None and w > 0):
         err.append(("demandwindow", f"demandwindow must be a whole number of minutes > 0, got {describe(window)}"))
+    elif window is not None and _integral(window) > MAX_DEMAND_WINDOW_MIN:
+        err.append(
+            ("demandwindow", f"demandwindow {describe(window)} min is longer than a day ({MAX_DEMAND_WINDOW_MIN} min)")
+        )
     if r.get("eiaid") is not None and _integral(r["eiaid"]) is None:
         err.append(("eiaid", f"eiaid must be an integer, got {describe(r['eiaid'])}"))
+    elif r.get("eiaid") is not None and not 0 <= _integral(r["eiaid"]) < MAX_EIAID:
+        err.append(("eiaid", f"eiaid must be an EIA utility id (0 to {MAX_EIAID:,}), got {describe(r['eiaid'])}"))
     dates = {}
-    for key in ("startdate", "enddate"):
+    for key, last in (("startdate", lim.until.date()), ("enddate", planned_until(lim))):
         if r.get(key) is not None:
             try:
                 dates[key] = epoch_date(r[key])
             except ValueError as exc:
                 err.append((key, str(exc)))
+                continue
+            if not lim.earliest.date() <= dates[key] <= last:
+                note = " (an end date may lie up to 30 years ahead)" if key == "enddate" else ""
+                err.append(
+                    (
+                        key,
+                        f"{key} {dates[key]} is outside {lim.earliest:%Y-%m-%d} .. {last}{note}; see --earliest/--latest",
+                    )
+                )
+                del dates[key]
     if len(dates) == 2 and dates["enddate"] < dates["startdate"]:
         err.append(("enddate", f"enddate {dates['enddate']} is before startdate {dates['startdate']}"))
-    for key in ("utility", "name", "sector"):
+    for key, most in (
+        ("label", MAX_LABEL_CHARS),
+        ("utility", MAX_TEXT_CHARS),
+        ("name", MAX_TEXT_CHARS),
+        ("sector", MAX_TEXT_CHARS),
+    ):
         if r.get(key) is not None and not isinstance(r[key], str):
-            err.append((key, f"not a text: {describe(r[key])}"))
+            if key != "label":
+                err.append((key, f"not a text: {describe(r[key])}"))
+        elif isinstance(r.get(key), str) and len(r[key]) > most:
+            err.append((key, f"{key} longer than {most} characters"))
     return err
+
+
+class _Obj(dict):
+    """A JSON object that remembers the first key its text gave twice (``json.loads`` keeps the last silently)."""
+
+    dup: str | None = None
+
+
+def _object(pairs: list[tuple[str, Any]]) -> _Obj:
+    obj = _Obj(pairs)
+    if len(obj) < len(pairs):
+        seen: set[str] = set()
+        obj.dup = next(k for k, _ in pairs if k in seen or seen.add(k))
+    return obj
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _loads(text: str) -> Any:
+    """JSON with exact Decimal numbers, NaN/Infinity refused, duplicated keys remembered (:class:`_Obj`)."""
+    return json.loads(text, parse_float=Decimal, parse_constant=_no_constant, object_pairs_hook=_object)
+
+
+def _shape_problem(obj: Any, most: int) -> str | None:
+    """Why a parsed record cannot be kept as it is: nested deeper than *most*, or a key given twice.
+
+    A walk with an explicit stack (no recursion), so any depth Python's parser accepted is fine.
+    """
+    stack: list[tuple[Any, int, str]] = [(obj, 1, "")]
+    while stack:
+        node, depth, path = stack.pop()
+        if isinstance(node, dict | list) and depth > most:
+            return f"JSON nested more than {most} levels deep (see Limits.max_json_depth)"
+        if isinstance(node, _Obj) and node.dup is not None:
+            return f"duplicated key {node.dup!r}" + (f" in {path}" if path else "")
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1, f"{path}.{k}" if path else str(k)) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1, f"{path}[{i}]") for i, v in enumerate(node))
+    return None
+
+
+def _read_records(
+    path: Path, envelope_keys: tuple[str, ...] = ("items",)
+) -> tuple[int, list[tuple[int, Any]], list[QRow]]:
+    """Read the records of a URDB file: a bare object, an array, NDJSON, or ``{"items": [...]}``.
+
+    As :func:`evrevops.formats.ocpi_locations.read_json_records` (record numbers, Decimal
+    numbers), and hostile input ends as a quarantined record, never an exception: a line
+    Python's parser cannot nest that deep, a record nested deeper than the limit in force, a key
+    given twice, bytes that are not UTF-8 (the record's text then holds U+FFFD).
+
+    Raises
+    ------
+    FormatError
+        When the file is not JSON at all, or a single document (array, object) cannot be parsed.
+    """
+    most = limits.current().max_json_depth
+    try:
+        with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError) as exc:
+        raise FormatError(path, f"cannot read the file: {exc}") from None
+    try:
+        text, replaced = data.decode("utf-8-sig"), False
+    except UnicodeDecodeError:
+        text, replaced = data.decode("utf-8-sig", errors="replace"), True
+    head = text.lstrip("\ufeff \t\r\n")
+    first, _, rest = head.partition("\n")
+    ndjson = False
+    if head.startswith("{"):
+        try:
+            obj = _loads(first)
+            ndjson = not (isinstance(obj, dict) and any(isinstance(obj.get(k), list | dict) for k in envelope_keys))
+            ndjson = ndjson and (not rest.strip() or rest.lstrip().startswith("{"))
+        except (ValueError, RecursionError):
+            ndjson = False
+    items: list[tuple[int, Any, str | None]] = []
+    bad: list[QRow] = []
+    if ndjson:
+        n = 0
+        for i, line in enumerate(text.split("\n"), start=1):
+            if not line.strip():
+                continue
+            n += 1
+            try:
+                items.append((i, _loads(line), line.rstrip("\r")))
+            except RecursionError:
+                bad.append((i, None, f"JSON nested more than {most} levels deep (see Limits.max_json_depth)", line))
+            except ValueError:
+                bad.append((i, None, "malformed JSON", line.rstrip("\r")))
+    elif head.startswith(("[", "{")):
+        try:
+            doc = _loads(text)
+        except RecursionError:
+            raise FormatError(path, "JSON nested too deeply to be read (see Limits.max_json_depth)") from None
+        except ValueError as exc:
+            raise FormatError(
+                path, f"not valid JSON: {getattr(exc, 'msg', exc)}", record=getattr(exc, "lineno", None)
+            ) from None
+        if isinstance(doc, dict):
+            for key in envelope_keys:
+                if isinstance(doc.get(key), list):
+                    doc = doc[key]
+                    break
+                if isinstance(doc.get(key), dict):
+                    doc = [doc[key]]
+                    break
+            else:
+                doc = [doc]
+        items = [(i, obj, None) for i, obj in enumerate(doc, start=1)]
+        n = len(items)
+    else:
+        raise FormatError(path, "not a JSON array, NDJSON or JSON object")
+    records: list[tuple[int, Any]] = []
+    for rec, obj, raw in items:
+        why = _shape_problem(obj, most)
+        if why is not None:
+            bad.append((rec, None, why, raw))
+        elif not isinstance(obj, dict):
+            bad.append((rec, None, "record is not a JSON object", raw if raw is not None else canonical_json(obj)))
+        elif replaced and "\ufffd" in (raw if raw is not None else canonical_json(obj)):
+            bad.append((rec, None, "not valid UTF-8 (bytes replaced by U+FFFD)", raw or canonical_json(obj)))
+        else:
+            records.append((rec, obj))
+    return n, records, bad
 
 
 def read_urdb(path: str | Path, mapping: str | None = None) -> Batch:
@@ -272,7 +449,7 @@ def read_urdb(path: str | Path, mapping: str | None = None) -> Batch:
         ``fixedchargeunits``; a non-positive ``demandwindow``; unreadable dates.
     """
     path = Path(path)
-    n, records, bad = read_json_records(path, ("items",))
+    n, records, bad = _read_records(path)
     qrows: list[QRow] = list(bad)
     rows: list[dict[str, Any]] = []
     for rec, r in records:
