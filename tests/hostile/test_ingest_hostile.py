@@ -306,3 +306,20 @@ def test_a_full_disk_midway_leaves_the_warehouse_as_it_was(wh, tmp_path, monkeyp
     r = ingest_file(wh, FIXTURES / "metrics" / "cdrs.ndjson")
     assert r.status == "committed" and r.file_id == first.file_id + 1
     identity_holds(wh)
+
+
+def test_only_a_file_changed_just_before_it_was_read_is_hashed_twice(wh, tmp_path, monkeypatch):
+    calls = []
+    real = loader.hashlib.file_digest
+
+    def spy(f, name):
+        calls.append(name)
+        return real(f, name)
+
+    monkeypatch.setattr(loader.hashlib, "file_digest", spy)
+    fresh = write_ndjson(tmp_path / "fresh.ndjson", [cdr(id="F1")])  # written a moment ago
+    assert ingest_file(wh, fresh).status == "committed" and calls == ["sha256"]
+    monkeypatch.setattr(loader, "RECENT_NS", 0)  # as if the file had been left alone for long
+    calls.clear()
+    assert ingest_file(wh, write_ndjson(tmp_path / "old.ndjson", [cdr(id="O1")])).status == "committed"
+    assert calls == []

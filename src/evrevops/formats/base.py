@@ -301,6 +301,8 @@ class FileFacts:
     identity : tuple
         ``(device, inode, size, mtime_ns, ctime_ns)`` of the file when it was read: a file whose
         identity differs later was changed (``ctime`` moves on every write and cannot be set back).
+    read_at_ns : int
+        Wall-clock time the identity was taken [ns since the epoch].
     """
 
     sha256: str
@@ -310,6 +312,7 @@ class FileFacts:
     longest_line: int = 0
     content_bytes: int = 0
     identity: tuple = ()
+    read_at_ns: int = 0
 
 
 def file_identity(path: str | Path) -> tuple:
@@ -371,11 +374,13 @@ def file_facts(path: str | Path, chunk: int = 1 << 20, max_content_bytes: int | 
     Remembered for the file's identity (path, :func:`file_identity`), so the loader's checksum
     and a reader's line count cost one pass between them.
     """
+    import time
     import zlib
 
     from evrevops.formats import limits
 
     path = Path(path)
+    read_at_ns = time.time_ns()
     identity = file_identity(path)
     key = (str(path.resolve()), *identity)
     facts = _FACTS.get(key)
@@ -413,7 +418,7 @@ def file_facts(path: str | Path, chunk: int = 1 << 20, max_content_bytes: int | 
                     inflate = zlib.decompressobj(wbits=47)
                     data = rest
     lines, longest, longest_at = scan.finish()
-    facts = FileFacts(h.hexdigest(), identity[2], lines, longest, longest_at, scan.total, identity)
+    facts = FileFacts(h.hexdigest(), identity[2], lines, longest, longest_at, scan.total, identity, read_at_ns)
     if len(_FACTS) > 256:
         _FACTS.clear()
     _FACTS[key] = facts
