@@ -216,6 +216,14 @@ def test_acn_json_refuses_at_the_door(tmp_path):
     assert r[(5, "doneChargingTime")].startswith("charging end 2200-01-01 00:00:00 is after")
 
 
+def test_acn_json_duplicated_keys(tmp_path):
+    good = ACN["_items"][0]
+    text = json.dumps({"_meta": ACN["_meta"], "_items": [good, {**good, "sessionID": "two"}]})
+    i = text.rfind('"kWhDelivered"')
+    b = read(acn_file(tmp_path, [], raw=text[:i] + '"kWhDelivered": 99, ' + text[i:]), "acn-json")
+    assert only_bad(b, {2}, 2)[(2, "kWhDelivered")] == "duplicated key 'kWhDelivered'"
+
+
 def test_acn_json_with_bytes_that_are_not_utf8_and_a_deep_meta(tmp_path):
     good = ACN["_items"][0]
     items = json.dumps([good, {**good, "sessionID": "zz"}])

@@ -788,6 +788,14 @@ def _read_in(con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping, fmt: 
         lim=lim,
     )
     q = quarantine_from_checks(con, "p3", checks)
+    if c.json:  # JSON records with a key given twice (DuckDB would read one of them silently)
+        con.execute(
+            f"""INSERT INTO {q}
+                SELECT rec, k[1], 'duplicated key ' || chr(39) || k[1] || chr(39), j
+                FROM (SELECT rec, j, list_filter(ks, lambda x, i: list_position(ks, x) < i) AS k
+                      FROM (SELECT rec, j, json_keys(j) AS ks FROM raw WHERE json_valid(j) AND json_type(j) = 'OBJECT'))
+                WHERE len(k) > 0"""
+        )
     if c.json:  # JSON records nested deeper than the limit
         con.execute(
             f"""INSERT INTO {q}
