@@ -524,8 +524,9 @@ def _careful_checks(lim: limits.Limits) -> list[tuple[str, ...]]:
             (
                 f"len({keys}) <> len(list_distinct({keys}))",
                 _field(path) or "(record)",
-                f"'duplicated key ' || {_lit(prefix)} || '''' || {_repeated(keys)} || ''''"
-                " || ' (an object must not repeat a key)'",
+                f"'duplicated key ''' || {_repeated(keys)} || ''''"
+                + (f" || ' in {_field(path)}'" if prefix else "")
+                + " || ' (an object must not repeat a key)'",
                 f"{_lit(prefix)} || {_repeated(keys)}",
             )
         )

@@ -147,7 +147,8 @@ def _sniff(text: str, envelope_keys: tuple[str, ...]) -> str:
 
     The first line is looked at whole (a first Location with hundreds of EVSEs is longer than any
     fixed head); when it is no JSON object but a following line is, the text is NDJSON whose first
-    line is bad (quarantined), not one document.
+    line is bad (quarantined), not one document; when it is a whole object (not an envelope), the
+    text is NDJSON whatever the lines after it hold.
     """
     head = text[:65536].lstrip("\ufeff \t\r\n")
     if head.startswith("["):
@@ -167,7 +168,8 @@ def _sniff(text: str, envelope_keys: tuple[str, ...]) -> str:
                 continue
         return "object"
     envelope = isinstance(obj, dict) and any(isinstance(obj.get(k), list | dict) for k in envelope_keys)
-    return "ndjson" if not envelope and (not rest or rest[0].lstrip().startswith("{")) else "object"
+    # a first line that is a whole record is NDJSON, whatever the next lines hold (bad ones are quarantined)
+    return "ndjson" if isinstance(obj, dict) and not envelope else "object"
 
 
 def read_json_records(
@@ -543,7 +545,8 @@ def _text(v: Any) -> str | None:
 
 def _connector_kw(c: dict[str, Any], path: str, errors: list[tuple[str, str]]) -> Decimal | None:
     """Rated power of one connector [kW], or None when not stated; above the power limit is an error."""
-    cap_kw = Decimal(repr(limits.current().max_power_kw))
+    cap = limits.current().max_power_kw
+    cap_kw = Decimal(repr(cap))
     phases = 3 if c.get("power_type") == "AC_3_PHASE" else 1
     volts = c.get("max_voltage", c.get("voltage"))
     amps = c.get("max_amperage", c.get("amperage"))
@@ -562,7 +565,7 @@ def _connector_kw(c: dict[str, Any], path: str, errors: list[tuple[str, str]]) -
                 (
                     f"{path}.max_amperage",
                     f"max_voltage {volts} V x max_amperage {amps} A{' x 3 phases' if phases == 3 else ''} is "
-                    f"{va_kw:,.0f} kW, above the limit of {cap_kw:,} kW at a port; see --max-power-kw",
+                    f"{va_kw:,.0f} kW, above the limit of {cap:,g} kW at a port; see --max-power-kw",
                 )
             )
             va_kw = None
@@ -575,7 +578,7 @@ def _connector_kw(c: dict[str, Any], path: str, errors: list[tuple[str, str]]) -
             errors.append(
                 (
                     f"{path}.max_electric_power",
-                    f"{mep} W is above the limit of {cap_kw:,} kW at a port; see --max-power-kw",
+                    f"{mep} W is above the limit of {cap:,g} kW at a port; see --max-power-kw",
                 )
             )
             return None

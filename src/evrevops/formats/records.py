@@ -80,6 +80,10 @@ def _sql_path(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
+# the white space DuckDB's NDJSON reader skips around a record (space, tab, vertical tab, form feed, CR)
+_SPACE = "chr(32) || chr(9) || chr(11) || chr(12) || chr(13)"
+
+
 def load_lines(
     con: duckdb.DuckDBPyConnection,
     path: Path,
@@ -88,35 +92,40 @@ def load_lines(
 ) -> int:
     """Load a text file's lines into ``table(rec, j)``; ``rec`` is the 1-based line number.
 
-    Blank lines are kept out of the table but still numbered, so ``rec`` is the
-    true line number; ``new_line='\\r\\n'`` takes both LF and CRLF as one line end, so
-    a file with mixed line ends keeps its numbering (by default DuckDB settles on
-    the first line's ending and counts a stray CR as a line of its own). A UTF-8
-    byte-order mark on line 1 is dropped. Lines up to the line limit in force
+    Blank lines (nothing but white space) are kept out of the table but still numbered, so
+    ``rec`` is the true line number; ``new_line='\\r\\n'`` takes both LF and CRLF as one line
+    end, so a file with mixed line ends keeps its numbering (by default DuckDB settles on the
+    first line's ending and counts a stray CR as a line of its own). A UTF-8 byte-order mark on
+    line 1 is dropped. Lines up to the line limit in force
     (:attr:`~evrevops.formats.limits.Limits.max_line_bytes`) are read.
 
-    Bytes that are not UTF-8 make DuckDB refuse the whole file; the file is then
-    read line by line in Python, each line decoded on its own: a line that is not
-    UTF-8 is left out of the table and appended to *undecodable* as a quarantine
-    row ``(line, None, reason, raw)`` (its bytes shown with U+FFFD), the others are
-    loaded as before. Returns the number of non-blank lines, undecodable ones included.
+    DuckDB's CSV reader cannot be trusted with every byte: it refuses a whole file for one
+    line that is not UTF-8, takes a lone CR for a line end (and loses the character after it)
+    and cuts a line at the delimiter byte. A file with such bytes is split into lines in
+    Python instead (:func:`_split_lines`, in batches): at LF only, each line decoded on its
+    own; a line that is not UTF-8 is left out of the table and appended to *undecodable* as a
+    quarantine row ``(line, None, reason, raw)`` (its bytes shown with U+FFFD). Returns the
+    number of non-blank lines, undecodable ones included.
 
     Raises
     ------
     FormatError
         When DuckDB cannot read the file as lines of text for another reason.
     """
-    try:
-        _load_lines_sql(con, path, table)
-    except duckdb.Error as exc:
-        msg = str(exc)
-        if "unicode" not in msg.lower() and "utf-8" not in msg.lower():
-            raise FormatError(path, f"cannot read the file as lines of text: {msg.splitlines()[0]}") from None
-        bad = _transcode_lines(con, path, table)
-        if undecodable is not None:
-            undecodable.extend(bad)
-        return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] + len(bad)
-    return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+    bad: list[tuple[int, str | None, str, str | None]] = []
+    if _awkward_bytes(path):
+        bad = _split_lines(con, path, table)
+    else:
+        try:
+            _load_lines_sql(con, path, table)
+        except duckdb.Error as exc:
+            msg = str(exc)
+            if "unicode" not in msg.lower() and "utf-8" not in msg.lower():
+                raise FormatError(path, f"cannot read the file as lines of text: {msg.splitlines()[0]}") from None
+            bad = _split_lines(con, path, table)
+    if undecodable is not None:
+        undecodable.extend(bad)
+    return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] + len(bad)
 
 
 def _load_lines_sql(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> None:
@@ -131,34 +140,59 @@ def _load_lines_sql(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> N
                                 header=false, auto_detect=false, strict_mode=false, new_line='\\r\\n',
                                 null_padding=false, allow_quoted_nulls=false,
                                 max_line_size={max_line}, buffer_size={max(2 * max_line, 32 << 20)}{comp}))
-            WHERE j IS NOT NULL AND trim(j) <> ''"""
+            WHERE j IS NOT NULL AND trim(j, {_SPACE}) <> ''"""
     )
 
 
-def _transcode_lines(
+def _awkward_bytes(path: Path, chunk: int = 1 << 24) -> bool:
+    """True when *path* holds a byte DuckDB's CSV line reader mishandles: a CR not followed by LF,
+    the delimiter byte 0x01, or NUL. One pass over the bytes (``bytes.count``, no loop over lines)."""
+    prev = b""
+    with _open_bytes(path) as f:
+        while block := f.read(chunk):
+            data = prev + block
+            if b"\x00" in block or b"\x01" in block or data[:-1].count(b"\r") != data.count(b"\r\n"):
+                return True
+            prev = block[-1:]
+    return prev == b"\r"
+
+
+def _split_lines(
     con: duckdb.DuckDBPyConnection, path: Path, table: str
 ) -> list[tuple[int, str | None, str, str | None]]:
-    """Load ``table(rec, j)`` from the lines that decode as UTF-8; return quarantine rows for the others.
-
-    The file is copied line by line to a temporary file in which each undecodable
-    line is left blank (so every later line keeps its number), which DuckDB then reads.
-    """
+    """Load ``table(rec, j)`` from *path*'s lines split at LF in Python, in batches of Arrow
+    arrays; return quarantine rows for the lines that are not UTF-8."""
     bad: list[tuple[int, str | None, str, str | None]] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "lines.txt"
-        with _open_bytes(path) as fin, open(out, "wb") as fout:
-            for i, line in enumerate(fin, start=1):
-                try:
-                    line.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    shown = line.rstrip(b"\r\n").decode("utf-8", errors="replace")
-                    bad.append(
-                        (i, None, f"not UTF-8 text: byte 0x{line[exc.start]:02x} at byte {exc.start + 1}", shown)
-                    )
-                    fout.write(b"\n")
-                    continue
-                fout.write(line)
-        _load_lines_sql(con, out, table)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} (rec BIGINT, j VARCHAR)")
+    recs: list[int] = []
+    texts: list[str] = []
+
+    def flush() -> None:
+        con.register("_batch", pa.table({"rec": pa.array(recs, pa.int64()), "j": pa.array(texts, pa.string())}))
+        con.execute(f"INSERT INTO {table} SELECT rec, j FROM _batch")
+        con.unregister("_batch")
+        recs.clear()
+        texts.clear()
+
+    space = b" \t\x0b\x0c\r"
+    with _open_bytes(path) as f:
+        for i, raw in enumerate(f, start=1):
+            raw = raw.removesuffix(b"\n").removesuffix(b"\r")
+            if i == 1:
+                raw = raw.removeprefix(b"\xef\xbb\xbf")
+            if not raw.strip(space):
+                continue
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                shown = raw.decode("utf-8", errors="replace")
+                bad.append((i, None, f"not UTF-8 text: byte 0x{raw[exc.start]:02x} at byte {exc.start + 1}", shown))
+                continue
+            recs.append(i)
+            texts.append(text)
+            if len(recs) >= 50_000:
+                flush()
+    flush()
     return bad
 
 
@@ -208,6 +242,8 @@ def json_records(
         document (not NDJSON) is malformed or not UTF-8.
     """
     kind, _ = sniff_json(path)
+    if kind == "object" and _first_line_is_a_record(path, envelope_keys):
+        kind = "ndjson"  # a whole record on line 1: NDJSON, whatever the next lines hold (quarantined when bad)
     p = _sql_path(path)
     undecodable: list[tuple[int, str | None, str, str | None]] = []
     if kind == "ndjson":
@@ -248,19 +284,35 @@ def json_records(
         except duckdb.Error as exc:
             raise FormatError(path, f"not valid JSON: {str(exc).splitlines()[0]}") from None
         n = con.execute("SELECT count(*) FROM raw").fetchall()[0][0]
-    is_obj = "left(ltrim(j), 1) = '{'"
+    is_obj = f"left(ltrim(j, {_SPACE}), 1) = '{{'"  # white space before the object, as read_json skips it
     if structure is None:
         bad_sql = f"SELECT rec, j, json_valid(j) FROM raw WHERE NOT ({is_obj}) OR NOT json_valid(j)"
     else:
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE parsed AS
                 SELECT rec, c {derive}
-                FROM (SELECT rec, j, try(from_json(j, '{structure}')) AS c FROM raw WHERE {is_obj})
+                FROM (SELECT rec, j, try(from_json(j, '{structure}')) AS c
+                      FROM (SELECT rec, trim(j, {_SPACE}) AS j FROM raw) WHERE {is_obj})
                 WHERE c IS NOT NULL"""
         )
         bad_sql = "SELECT rec, j, json_valid(j) FROM raw WHERE rec NOT IN (SELECT rec FROM parsed)"
     bad = [(rec, None, bad_record_reason(j, ok), j) for rec, j, ok in con.execute(bad_sql + " ORDER BY rec").fetchall()]
     return n, sorted(undecodable + bad)
+
+
+def _first_line_is_a_record(path: Path, envelope_keys: tuple[str, ...]) -> bool:
+    """True when the first non-blank line of *path* is a whole JSON object that is no envelope."""
+    with _open_bytes(path) as f:
+        for raw in f:
+            if raw.strip(b"\xef\xbb\xbf \t\r\n"):
+                break
+        else:
+            return False
+    try:
+        obj = json.loads(raw.decode("utf-8").lstrip("\ufeff"))
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(obj, dict) and not any(isinstance(obj.get(k), list) for k in (*envelope_keys, "_items"))
 
 
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
