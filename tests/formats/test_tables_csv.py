@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evrevops.formats import detect, read
+from evrevops.formats import detect, limits, read
 from evrevops.formats.base import FormatError, to_minor
 from evrevops.formats.tables_csv import (
     NEVI_EXCLUDABLE_CAUSES,
@@ -461,7 +461,10 @@ def test_incidents_need_a_place_column(tmp_path):
 
 # ---- money: the same as to_minor, for any amount and currency ---------------------------------
 
-amounts = st.decimals(min_value=0, max_value=Decimal("1e12"), allow_nan=False, allow_infinity=False, places=6)
+# up to the money limit in force (10^10 major units, exclusive); beyond it an amount is refused (test below)
+amounts = st.decimals(
+    min_value=0, max_value=Decimal("9999999999.999999"), allow_nan=False, allow_infinity=False, places=6
+)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -491,7 +494,8 @@ def test_money_matches_to_minor(tmp_path, values):
         ("2.", "USD", 200),
         ("+1.0005", "KWD", 1001),
         ("0001.10", "EUR", 110),
-        ("92233720368547758.07", "USD", 9223372036854775807),
+        ("9999999999.99", "USD", 999999999999),  # just below the money limit
+        ("92233720368547758.07", "USD", 9223372036854775807),  # the largest minor amount, under a raised limit
     ],
 )
 def test_money_edge_cases(tmp_path, text, currency, minor):
@@ -499,7 +503,8 @@ def test_money_edge_cases(tmp_path, text, currency, minor):
     p.write_text(
         f"deal_id,stage,expected_close_on,currency,hardware_amount\nD1,prospect,2025-01-01,{currency},{text}\n"
     )
-    (d,) = rows(read_deals(p), "deals")
+    with limits.using(max_money_major=Decimal(10) ** 17):
+        (d,) = rows(read_deals(p), "deals")
     assert d["hardware_minor"] == minor == to_minor(text, currency)
 
 
@@ -514,6 +519,7 @@ def test_money_edge_cases(tmp_path, text, currency, minor):
     ],
 )
 def test_money_refused(tmp_path, text, reason):
+    """Refused as text, whatever the money limit."""
     p = tmp_path / "deals.csv"
     p.write_text(f'deal_id,stage,expected_close_on,currency,hardware_amount\nD1,prospect,2025-01-01,USD,"{text}"\n')
     assert qmap(read_deals(p)) == {(2, "hardware_amount"): reason}

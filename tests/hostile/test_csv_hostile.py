@@ -836,3 +836,9 @@ def test_money_limit_is_the_limit_in_force(tmp_path):
         (d,) = read(p, "deals-csv").tables["deals"].to_pylist()
         assert d["hardware_minor"] == 9223372036854775807
     assert dt.date(2000, 1, 1) == limits.current().earliest.date()
+
+
+@pytest.mark.parametrize("bound", [Decimal(0), Decimal("-1"), Decimal("Infinity"), Decimal(10) ** 18 + 1])
+def test_a_money_limit_the_readers_cannot_compare_is_refused(bound):
+    with pytest.raises(ValueError, match="max_money_major must be above 0 and at most 10"):
+        limits.Limits(max_money_major=bound)

@@ -64,7 +64,9 @@ class Limits:
     energy_slack_kwh : float
         Energy allowed on top of the margin, for very short sessions [kWh].
     max_money_major : Decimal
-        Exclusive bound on the absolute value of one amount [major currency units].
+        Exclusive bound on the absolute value of one amount [major currency units]; at most
+        10^18 (amounts are compared as ``DECIMAL(38, 18)``; an amount whose minor units overflow
+        64 bits is refused on its own).
     max_session_s : int
         Longest plausible plugged-in time of one session [s].
     max_line_bytes : int
@@ -99,8 +101,9 @@ class Limits:
             v = getattr(self, name)
             if not (isinstance(v, int) and v > 0):
                 raise ValueError(f"{name} must be a whole number above 0, not {v!r}")
-        if not (self.max_money_major.is_finite() and self.max_money_major > 0):
-            raise ValueError(f"max_money_major must be a finite amount above 0, not {self.max_money_major}")
+        if not (self.max_money_major.is_finite() and 0 < self.max_money_major <= Decimal(10) ** 18):
+            # the readers compare amounts as DECIMAL(38, 18): 20 digits before the point
+            raise ValueError(f"max_money_major must be above 0 and at most 10^18, not {self.max_money_major}")
 
     @property
     def until(self) -> dt.datetime:
