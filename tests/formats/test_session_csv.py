@@ -377,7 +377,8 @@ REAL = [
         None,
     ),
     ("dundee_2017_2018/cp-data-dec-mar-2018.csv", "dundee", 15610, 15540, 70, 132106),
-    ("dundee_2017_2018/cp-data-mar-may-2018.csv", "dundee", 16773, 16405, 368, 144138),
+    # one session of 34.9 days plugged in (2,220 kWh) is past the session-length limit
+    ("dundee_2017_2018/cp-data-mar-may-2018.csv", "dundee", 16773, 16404, 369, 144138),
     ("dundee_2017_2018/charge-sessions-june-sept.csv", "dundee", 19227, 18925, 302, 184653),
     (
         "perth_kinross_2016_2019/EV_ChargeStation_Use_Sept_2016_to_Aug_2017.csv",

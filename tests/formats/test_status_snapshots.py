@@ -28,6 +28,7 @@ from evrevops.formats import FORMATS, detect, read
 from evrevops.formats.base import FormatError
 from evrevops.formats.status_snapshots import (
     load_status_mapping,
+    load_status_mapping_file,
     match_status_mapping,
     read_snapshots,
     status_mapping_names,
@@ -268,11 +269,15 @@ def test_cli_ingest_with_format_and_mapping(tmp_path):
 # ---------------------------------------------------------------------------------------------
 
 
-def _mapping(tmp_path: Path, text: str) -> str:
+def _mapping_file(tmp_path: Path, text: str) -> Path:
     p = tmp_path / "m.toml"
     p.write_text(text)
-    load_status_mapping.cache_clear()
-    return str(p)
+    return p
+
+
+def _mapping(tmp_path: Path, text: str):
+    """A mapping of one's own, loaded from a TOML file (``--mapping`` takes only shipped names)."""
+    return load_status_mapping_file(_mapping_file(tmp_path, text))
 
 
 ESB_TEXT = (Path(__file__).resolve().parents[2] / "src/evrevops/formats/mappings/status/esb_ecars.toml").read_text()
@@ -308,9 +313,11 @@ def test_unreadable_files_raise_naming_file_and_line(tmp_path):
 )
 def test_bad_mappings_are_refused(tmp_path, change, message):
     assert change[0] in ESB_TEXT
-    path = _mapping(tmp_path, ESB_TEXT.replace(*change))
+    path = _mapping_file(tmp_path, ESB_TEXT.replace(*change))
     with pytest.raises(ValueError, match=message):
-        load_status_mapping(path)
+        load_status_mapping_file(path)
+    with pytest.raises(ValueError, match="unknown status mapping"):  # a path is never a mapping name
+        load_status_mapping(str(path))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,7 +11,10 @@ import duckdb
 def write_cdrs(
     path: Path, n: int, sites: int = 50, ports_per_site: int = 4, start: str = "2025-01-01", id_prefix: str = "T"
 ) -> Path:
-    """Write *n* valid OCPI 2.2.1 CDRs as NDJSON: 30-90 min sessions, 12.34 USD each."""
+    """Write *n* valid OCPI 2.2.1 CDRs as NDJSON: 30-90 min sessions, 12.34 USD each, one every 7 min from *start*.
+
+    The readers refuse CDRs dated after the ingest's clock (plus a day), so a large *n* needs an earlier *start*.
+    """
     con = duckdb.connect()
     con.execute(
         f"""COPY (

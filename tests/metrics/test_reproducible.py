@@ -48,7 +48,9 @@ def test_exact_sum_is_the_same_in_any_row_order():
 @pytest.fixture(scope="module")
 def busy(tmp_path_factory):
     d = tmp_path_factory.mktemp("busy")
-    write_cdrs(d / "cdrs.ndjson", 300_000, sites=40, ports_per_site=6, start="2025-01-01")
+    write_cdrs(
+        d / "cdrs.ndjson", 300_000, sites=40, ports_per_site=6, start="2022-06-01"
+    )  # ends 2026-05, before today (later CDRs are refused as clocks ahead)
     wh = open_warehouse(d / "w.duckdb")
     r = ingest_file(wh, d / "cdrs.ndjson")
     assert r.accepted == 300_000

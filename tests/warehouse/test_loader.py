@@ -166,7 +166,7 @@ def _ingest_cmd(db: Path, path: Path) -> list[str]:
 
 @pytest.mark.slow
 def test_sigkill_midway_leaves_warehouse_as_before_then_file_ingests_cleanly(tmp_path):
-    big = write_cdrs(tmp_path / "big-cdrs.ndjson", 200_000)
+    big = write_cdrs(tmp_path / "big-cdrs.ndjson", 200_000, start="2023-06-01")  # ends 2026-01, before today
     small = write_ndjson(tmp_path / "small.ndjson", [cdr(id="pre1"), cdr(id="pre2")])
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     # Reference: how long a complete ingest of the big file takes, on a scratch copy.
