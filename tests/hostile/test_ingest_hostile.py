@@ -270,8 +270,7 @@ def test_a_cdr_without_last_updated_does_not_replace_a_versioned_one(wh, tmp_pat
     identity_holds(wh)
 
 
-def test_energy_above_what_the_port_rating_can_deliver_is_kept_and_noted(wh, tmp_path):
-    """The CDR is the financial record: it wins over the sites file's rating, loudly."""
+def test_energy_above_what_the_port_rating_can_deliver_is_quarantined(wh, tmp_path):
     sites = tmp_path / "sites.csv"
     sites.write_text(
         "site_id,site_name,customer_id,segment,revenue_model,time_zone,operating_hours,charger_id,port_id,"
@@ -284,15 +283,9 @@ def test_energy_above_what_the_port_rating_can_deliver_is_kept_and_noted(wh, tmp
         wh,
         write_ndjson(tmp_path / "c.ndjson", [cdr(id="OK", total_energy=16.5), cdr(id="TOO", total_energy=40.5)]),
     )
-    assert (r.accepted, r.quarantined) == (2, 0)
-    assert r.notes == [
-        "1 session carried more energy than the port's stated rating can deliver in the time plugged in "
-        "(ports S1-P1; first: record 2: 40.5 kWh at port S1-P1 rated 7.2 kW in 2.0 h plugged in): kept, "
-        "as the financial record; check the rating"
-    ]
-    assert wh.con.execute("SELECT notes FROM ingest_ledger WHERE file_id = ?", [r.file_id]).fetchall() == [
-        (r.notes[0],)
-    ]
+    assert (r.accepted, r.quarantined) == (1, 1)
+    (field, reason) = wh.con.execute("SELECT field, reason FROM quarantine").fetchall()[0]
+    assert field == "energy_kwh" and "is more than port S1-P1 rated 7.2 kW can deliver in 2.0 h" in reason
     identity_holds(wh)
 
 

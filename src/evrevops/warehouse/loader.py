@@ -327,14 +327,15 @@ def _against_history(wh: Warehouse, batch: Batch, file_id: int) -> Batch:
             bad = _unversioned(wh, spec, tbl)
             if bad.num_rows:
                 quarantine = pa.concat_tables([quarantine, bad])
-    notes = list(batch.notes)
     sessions = tables.get("sessions")
     if sessions is not None and sessions.num_rows:
-        notes += _above_rating(wh, sessions, batch.implied.get("ports"))
-    if tables is batch.tables and quarantine is batch.quarantine and notes == batch.notes:
+        bad = _above_rating(wh, sessions, batch.implied.get("ports"))
+        if bad.num_rows:
+            quarantine = pa.concat_tables([quarantine, bad])
+    if tables is batch.tables and quarantine is batch.quarantine:
         return batch
     return Batch(
-        batch.format, batch.records_read, tables, quarantine, batch.implied, batch.absorbed, batch.mapping, notes
+        batch.format, batch.records_read, tables, quarantine, batch.implied, batch.absorbed, batch.mapping, batch.notes
     )
 
 
@@ -370,51 +371,39 @@ def _unversioned(wh: Warehouse, spec: TableSpec, tbl: pa.Table) -> pa.Table:
         wh.con.unregister("_uv_in")
 
 
-def _above_rating(wh: Warehouse, sessions: pa.Table, implied_ports: pa.Table | None) -> list[str]:
-    """A note when sessions carry more energy than their port's stated rating could deliver plugged in.
+def _above_rating(wh: Warehouse, sessions: pa.Table, implied_ports: pa.Table | None) -> pa.Table:
+    """Sessions whose energy passes what their port's rated power could deliver in the time plugged in.
 
     The bound is ``rated_kw × plugged_in_s / 3600 × energy_margin + energy_slack_kwh`` (the limits in
     force, :mod:`evrevops.formats.limits`), with the port's rating as stored, or as this file states it.
-    The sessions are kept: a CDR is the financial record and wins over a descriptive rating (a
-    Locations feed that lists a 22 kW charger at 7.36 kW is the likelier error). The note counts them,
-    names the ports and the first record. Sessions beyond any port (``max_power_kw``) were already
-    quarantined by the reader.
+    Sessions of ports without a known rating were checked by the reader against ``max_power_kw``.
     """
     lim = limits.current()
     if not ({"port_id", "energy_kwh", "plugged_in_s"} <= set(sessions.column_names)):
-        return []
+        return QUARANTINE_SCHEMA.empty_table()
     wh.con.register("_ar_in", sessions.select(["source_record", "port_id", "energy_kwh", "plugged_in_s"]))
     rated = "SELECT port_id, rated_kw FROM ports"
     if implied_ports is not None and {"port_id", "rated_kw"} <= set(implied_ports.column_names):
         wh.con.register("_ar_ports", implied_ports.select(["port_id", "rated_kw"]))
         rated = f"SELECT port_id, rated_kw FROM _ar_ports UNION ALL {rated}"
     try:
-        n, n_ports, ports, first = wh.con.execute(
-            f"""WITH o AS (
-                    SELECT i.source_record AS rec, i.port_id,
-                           'record ' || i.source_record || ': ' || round(i.energy_kwh, 3) || ' kWh at port ' || i.port_id
-                           || ' rated ' || r.kw || ' kW in ' || round(i.plugged_in_s / 3600, 3) || ' h plugged in' AS said
-                    FROM _ar_in i
-                    JOIN (SELECT port_id, max(rated_kw) AS kw FROM ({rated}) x WHERE rated_kw > 0 GROUP BY port_id) r
-                      ON r.port_id = i.port_id
-                    WHERE i.energy_kwh > r.kw * i.plugged_in_s / 3600 * ? + ?
-                )
-                SELECT count(*), count(DISTINCT port_id),
-                       array_to_string(list_sort(list(DISTINCT port_id))[1:5], ', '), arg_min(said, rec)
-                FROM o""",
-            [lim.energy_margin, lim.energy_slack_kwh],
-        ).fetchall()[0]
+        return quarantine_table(
+            wh.con.execute(
+                f"""SELECT CAST(i.source_record AS BIGINT) AS source_record, 'energy_kwh' AS field,
+                       'energy ' || round(i.energy_kwh, 3) || ' kWh is more than port ' || i.port_id || ' rated '
+                       || r.kw || ' kW can deliver in ' || round(i.plugged_in_s / 3600, 3) || ' h plugged in' AS reason,
+                       CAST(NULL AS VARCHAR) AS raw
+                FROM _ar_in i
+                JOIN (SELECT port_id, max(rated_kw) AS kw FROM ({rated}) x WHERE rated_kw > 0 GROUP BY port_id) r
+                  ON r.port_id = i.port_id
+                WHERE i.energy_kwh > r.kw * i.plugged_in_s / 3600 * ? + ?""",
+                [lim.energy_margin, lim.energy_slack_kwh],
+            ).fetchall()
+        )
     finally:
         wh.con.unregister("_ar_in")
         if implied_ports is not None and "_ar_ports" in rated:
             wh.con.unregister("_ar_ports")
-    if not n:
-        return []
-    more = f" and {n_ports - 5} more" if n_ports > 5 else ""
-    return [
-        f"{n} session{'s' if n > 1 else ''} carried more energy than the port's stated rating can deliver in the "
-        f"time plugged in (ports {ports}{more}; first: {first}): kept, as the financial record; check the rating"
-    ]
 
 
 def _follow_history(wh: Warehouse, batch: Batch) -> None:
