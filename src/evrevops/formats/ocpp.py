@@ -288,6 +288,18 @@ _LINE_CHECKS: list[tuple[str, str, str]] = [
         "'StatusNotification without connectorStatus'",
     ),
     (
+        f"pl AND action = 'StatusNotification' AND proto = 'ocpp1.6' AND NOT one_of(status, '|{'|'.join(STATUSES_16)}|')",
+        "'message[3].status'",
+        f"'unknown status ' || qv(status) || ' (OCPP 1.6 ChargePointStatus: {', '.join(STATUSES_16)})'",
+    ),
+    (
+        "pl AND action = 'StatusNotification' AND proto = 'ocpp2.0.1'"
+        f" AND NOT one_of(connector_status, '|{'|'.join(STATUSES_201)}|')",
+        "'message[3].connectorStatus'",
+        f"'unknown connectorStatus ' || qv(connector_status) || ' (OCPP 2.0.1 ConnectorStatusEnumType: "
+        f"{', '.join(STATUSES_201)})'",
+    ),
+    (
         "pl AND action IN ('StatusNotification', 'MeterValues', 'StartTransaction') AND proto = 'ocpp1.6'"
         " AND connector_id IS NULL",
         "'message[3].connectorId'",
@@ -506,7 +518,7 @@ def read_log(path: str | Path, mapping: str | None = None) -> Batch:
         n, transcoded = _load_lines(con, path)
         _parse(con)
         _quarantine(con, transcoded)
-        notes = _clock_notes(con) + _status_notes(con)
+        notes = _clock_notes(con)
         _match_results(con)
         _canonical(con)
         _rows(con)
@@ -779,31 +791,6 @@ def _clock_notes(con: duckdb.DuckDBPyConnection) -> list[str]:
                        CASE WHEN n_out > 0 THEN n_out || ' message' || CASE WHEN n_out > 1 THEN 's' ELSE '' END
                                                 || ' outside the window quarantined' END)
             FROM j FULL JOIN o USING (cp) ORDER BY cp"""
-    ).fetchall()
-    return [r[0] for r in rows]
-
-
-def _status_notes(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """One note per charger that reported a status outside its protocol's list.
-
-    Such a status is kept, not quarantined: the uptime engine counts a status it does not list as
-    ``fault``, never as up (quarantining it would leave the port in its previous, possibly up, state
-    until its next status). The note names the statuses (up to five) and how many messages carried them.
-    """
-    rows = con.execute(
-        f"""WITH u AS (
-                SELECT cp, coalesce(status, connector_status) AS s
-                FROM m
-                WHERE cp IS NOT NULL AND action = 'StatusNotification' AND rec NOT IN (SELECT rec FROM q)
-                  AND ((proto = 'ocpp1.6' AND status IS NOT NULL AND NOT one_of(status, '|{"|".join(STATUSES_16)}|'))
-                    OR (proto = 'ocpp2.0.1' AND connector_status IS NOT NULL
-                        AND NOT one_of(connector_status, '|{"|".join(STATUSES_201)}|')))
-            )
-            SELECT 'charger ' || cp || ': ' || count(*) || ' status message' || CASE WHEN count(*) > 1 THEN 's' ELSE '' END
-                   || ' with a status outside the protocol''s list ('
-                   || array_to_string(list_sort(list(DISTINCT qv(s)))[1:5], ', ')
-                   || CASE WHEN count(DISTINCT s) > 5 THEN ', ...' ELSE '' END || ') counted as fault'
-            FROM u GROUP BY cp ORDER BY cp"""
     ).fetchall()
     return [r[0] for r in rows]
 
