@@ -34,6 +34,7 @@ REAL = Path(os.environ.get("EVREVOPS_REAL_DATA") or Path(__file__).resolve().par
 DUNDEE = REAL / "dundee_2017_2018"
 METRICS = ["sessions", "energy_kwh", "energy_revenue_minor"]
 KEY = ["site_id", "month"]
+REFUSED = 209  # CDRs refused at the door (see test_ingest_accounts_for_every_record)
 
 
 @pytest.fixture(scope="module")
@@ -49,16 +50,23 @@ def dundee(tmp_path_factory):
     wh.close()
 
 
+# What the door refuses, restated from the CDRs' own fields: a session over the 31-day limit, and energy
+# above what a 1-phase 7.36 kW port (the converter's "7kW" models) delivers plugged in, x 1.1 + 1 kWh.
+_HOURS = "(epoch(CAST(end_date_time AS TIMESTAMP)) - epoch(CAST(start_date_time AS TIMESTAMP))) / 3600"
+_REFUSED = f"total_time > 744 OR (cdr_location.connector_power_type = 'AC_1_PHASE' AND total_energy > 7.36 * {_HOURS} * 1.1 + 1)"
+
+
 def _oracle(cdrs: Path) -> pd.DataFrame:
     """Sessions, kWh and revenue (minor units) per ``cdr_location.id`` and Europe/London month of the start."""
     df = duckdb.sql(
         f"""SELECT cdr_location.id AS site_id, start_date_time, total_energy AS energy_kwh,
                    CAST(round(CAST(total_cost.excl_vat AS DECIMAL(18, 4)) * 100) AS BIGINT) AS energy_revenue_minor
             FROM read_json('{cdrs}', format = 'newline_delimited',
-                           columns = {{'start_date_time': 'VARCHAR', 'cdr_location': 'STRUCT(id VARCHAR)',
+                           columns = {{'start_date_time': 'VARCHAR', 'end_date_time': 'VARCHAR',
+                                      'cdr_location': 'STRUCT(id VARCHAR, connector_power_type VARCHAR)',
                                       'total_energy': 'DOUBLE', 'total_cost': 'STRUCT(excl_vat VARCHAR)',
                                       'total_time': 'DOUBLE'}})
-            WHERE total_time <= 744  -- the session-length limit: longer sessions are refused at the door"""
+            WHERE NOT ({_REFUSED})"""
     ).df()
     start = pd.to_datetime(df.start_date_time, utc=True, format="%Y-%m-%dT%H:%M:%SZ")
     df["month"] = start.dt.tz_convert("Europe/London").dt.strftime("%Y-%m")
@@ -120,13 +128,21 @@ def test_ingest_accounts_for_every_record(dundee):
     for name, r in dundee["ingest"].items():
         assert r.status == "committed", name
         assert r.records_read == r.accepted + r.duplicate + r.quarantined, (name, r)
-        assert r.quarantined == (1 if name == "cdrs.ndjson" else 0), (name, r)
-    # one session of 34.9 days plugged in is past the session-length limit (31 days): refused at the door
-    assert dundee["ingest"]["cdrs.ndjson"].accepted == s["cdrs_written"] - 1
+        assert r.quarantined == (REFUSED if name == "cdrs.ndjson" else 0), (name, r)
+    # refused at the door: one session of 34.9 days plugged in (over the 31-day limit), and 208 sessions with
+    # more energy than their port's rating (the export's "7kW" model) delivers plugged in, 206 of them at 51087/51088
+    assert dundee["ingest"]["cdrs.ndjson"].accepted == s["cdrs_written"] - REFUSED
     assert dundee["ingest"]["locations.json"].accepted == s["locations_written"]
     wh = dundee["wh"]
-    assert wh.count("sessions") == s["cdrs_written"] - 1
-    assert wh.con.execute("SELECT field, reason FROM quarantine ORDER BY field").fetchall() == [
+    assert wh.count("sessions") == s["cdrs_written"] - REFUSED
+    rated = wh.con.execute(
+        """SELECT count(*), count(*) FILTER (WHERE regexp_matches(reason, 'more than port 5108[78]-[12] rated 7.36 kW'))
+           FROM quarantine WHERE field = 'energy_kwh'"""
+    ).fetchall()
+    assert rated == [(208, 206)]
+    assert wh.con.execute(
+        "SELECT field, reason FROM quarantine WHERE field <> 'energy_kwh' ORDER BY field"
+    ).fetchall() == [
         (
             "end_date_time",
             "the session from 2018-03-08T13:35:00Z to 2018-04-12T11:43:00Z is 838.1 h long, longer than the limit"

@@ -66,9 +66,9 @@ def _ny_log() -> list[dict]:
         # a charger-wide Unavailable crossing the end of May (UTC and local month ends)
         status("C3", D(2025, 5, 31, 22), 0, "Unavailable"),
         status("C3", D(2025, 6, 1, 6, 30), 0, "Available"),
-        # R2: an unknown status counts as fault; then no data (Unknown) for a while
-        status("C3", D(2025, 8, 12, 14), 2, "Bogus"),
-        status("C3", D(2025, 8, 12, 15), 2, "Unknown"),
+        # R2: a fault, then unavailable for a while (a status outside OCPP 1.6 is quarantined at the door)
+        status("C3", D(2025, 8, 12, 14), 2, "Faulted", "OtherError"),
+        status("C3", D(2025, 8, 12, 15), 2, "Unavailable"),
         status("C3", D(2025, 8, 12, 18), 2, "Available"),
         # R1: still faulted at the horizon (an open outage)
         status("C3", D(2025, 12, 30, 20), 1, "Faulted", "HighTemperature"),
