@@ -18,8 +18,8 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-# the demo prints wide tables even when make is not run from a terminal (an exported COLUMNS wins)
-demo: export COLUMNS ?= 180
+# the demo prints 180-column tables when make is not run from a terminal (an exported COLUMNS wins)
+demo: export COLUMNS ?= $(shell test -t 2 || echo 180)
 demo: $(STAMP)
 	rm -rf $(DEMO) $(DEMO)-dirty $(DB) $(DB).wal
 	$(BIN)/evrevops generate --ports $(PORTS) --months $(MONTHS) --seed $(SEED) --out $(DEMO) --dirty-out $(DEMO)-dirty
