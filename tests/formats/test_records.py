@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evrevops.formats.base import _CURRENCY_EXPONENT, currency_exponent, file_facts, minor_sql, to_minor
-from evrevops.formats.records import connect, structure_columns
+from evrevops.formats.records import _awkward_bytes, connect, structure_columns
 
 CON = connect()
 
@@ -115,3 +116,22 @@ def test_sql_currency_exponent_and_minor_units_follow_the_python_table():
         assert macro == currency_exponent(code), code
         assert minor == to_minor("12.3455", code), code
     assert con.execute("SELECT currency_exponent('XX')").fetchall()[0][0] == 2
+
+
+@pytest.mark.parametrize(
+    ("data", "awkward"),
+    [
+        (b'{"a": 1}\n{"a": 2}\n', False),
+        (b'{"a": 1}\r\n{"a": 2}\r\n', False),
+        (b'{"a": 1}\r{"a": 2}\n', True),  # a lone CR
+        (b'{"a": 1}\n{"a": 2}\r', True),  # a CR at the very end
+        (b'{"a": "x\x01y"}\n', True),
+        (b'{"a": "x\x00y"}\n', True),
+    ],
+)
+@pytest.mark.parametrize("chunk", [1, 2, 3, 9, 1 << 24])
+def test_awkward_bytes_whatever_the_block_size(tmp_path, data, awkward, chunk):
+    """A CRLF split between two blocks is no lone CR; a CR at the end of a block is checked against the next."""
+    p = tmp_path / "f.ndjson"
+    p.write_bytes(data)
+    assert _awkward_bytes(p, chunk=chunk) is awkward
