@@ -321,6 +321,15 @@ def file_identity(path: str | Path) -> tuple:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
+def decode_line(raw: bytes) -> tuple[str | None, str]:
+    """``(text, "")`` for a line of UTF-8 bytes, else ``(None, reason)`` naming the first bad byte
+    (``not UTF-8 text: byte 0xff at byte 3``), for the line's quarantine row."""
+    try:
+        return raw.decode("utf-8"), ""
+    except UnicodeDecodeError as exc:
+        return None, f"not UTF-8 text: byte 0x{raw[exc.start]:02x} at byte {exc.start + 1}"
+
+
 class _LineScan:
     """Newline count and longest line over a stream of chunks (vectorised per chunk)."""
 

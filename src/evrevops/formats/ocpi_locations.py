@@ -58,7 +58,14 @@ from typing import Any
 import pyarrow as pa
 
 from evrevops.formats import limits
-from evrevops.formats.base import RAW_LIMIT, STATUS_EVENT_SCHEMA, Batch, FormatError, quarantine_table
+from evrevops.formats.base import (
+    RAW_LIMIT,
+    STATUS_EVENT_SCHEMA,
+    Batch,
+    FormatError,
+    decode_line,
+    quarantine_table,
+)
 from evrevops.formats.hours import OpeningTimesError, from_ocpi_opening_times
 
 QRow = tuple[int, str | None, str, str | None]
@@ -223,11 +230,9 @@ def read_json_records(
                 continue
             n += 1
             raw = raw.rstrip(b"\r")
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                shown = raw.decode("utf-8", errors="replace")
-                bad.append((i, None, f"not UTF-8 text: byte 0x{raw[exc.start]:02x} at byte {exc.start + 1}", shown))
+            line, why = decode_line(raw)
+            if line is None:
+                bad.append((i, None, why, raw.decode("utf-8", errors="replace")))
                 continue
             try:
                 items.append((i, _loads(line), line))

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from evrevops.formats import limits
-from evrevops.formats.base import FormatError, currency_exponent_sql, file_facts, sniff_json
+from evrevops.formats.base import FormatError, currency_exponent_sql, decode_line, file_facts, sniff_json
 
 # Exact decimal text -> integer minor units, rounding half away from zero (as base.to_minor).
 # Amounts that fit DECIMAL(18, 9) (|x| < 10^9, the common case) take 64-bit decimal arithmetic,
@@ -191,11 +191,9 @@ def _split_lines(
                 raw = raw.removeprefix(b"\xef\xbb\xbf")
             if not raw.strip(space):
                 continue
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                shown = raw.decode("utf-8", errors="replace")
-                bad.append((i, None, f"not UTF-8 text: byte 0x{raw[exc.start]:02x} at byte {exc.start + 1}", shown))
+            text, why = decode_line(raw)
+            if text is None:
+                bad.append((i, None, why, raw.decode("utf-8", errors="replace")))
                 continue
             recs.append(i)
             texts.append(text)
