@@ -373,3 +373,12 @@ def test_ingest_prints_what_a_reader_noticed(tmp_path, fixtures):
     assert r.exit_code == 0, r.output
     notes = [x for x in r.stderr.splitlines() if x.startswith("note: cdrs.ndjson: ")]
     assert len(notes) == 1 and "`evrevops ledger forget 1` or `ingest --force`" in notes[0]
+
+
+@pytest.mark.parametrize("command", [["quarantine"], ["ledger"]])
+def test_an_empty_table_says_so(tmp_path, command):
+    res = runner.invoke(app, ["--db", str(tmp_path / "w.duckdb"), *command])
+    assert res.exit_code == 0, res.output
+    assert "no rows" in res.output
+    res = runner.invoke(app, ["--db", str(tmp_path / "w.duckdb"), *command, "--format", "json"])
+    assert json.loads(res.output) == []

@@ -231,7 +231,8 @@ def render(data: pa.Table | list[dict], fmt: OutFormat, title: str | None = None
             rows = [{k: csv_cell(v) for k, v in r.items()} for r in rows]
         _write_csv(cols, rows)
     else:
-        t = Table(title=_text(title), show_lines=False)
+        # an empty table says so (a blank grid reads as a failure)
+        t = Table(title=_text(title), show_lines=False, caption=None if rows else "no rows")
         for c in cols:
             t.add_column(Text(str(c)), overflow="fold")
         for r in rows:  # cells are text, never markup: a site named "[/x]" prints as it is
