@@ -37,6 +37,8 @@ import sys
 import time
 from pathlib import Path
 
+from evrevops.core.calendar import month_range
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -82,7 +84,7 @@ def stage_ingest(db: str, files: list[str]) -> dict:
 
 
 def stage_metrics(db: str, month: str, by: str) -> dict:
-    from evrevops.metrics.compute import compute, month_range
+    from evrevops.metrics.compute import compute
     from evrevops.warehouse.db import open_warehouse
 
     wh = open_warehouse(db, read_only=True)

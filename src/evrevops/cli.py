@@ -34,18 +34,21 @@ from rich.text import Text
 from evrevops import formats as fmts
 from evrevops.contracts import mrr as cmrr
 from evrevops.contracts import revenue as crevenue
+from evrevops.core.calendar import month_range, months_between, next_month
+from evrevops.core.money import minor_to_decimal
+from evrevops.core.vocabulary import GRAINS, PERIODS
 from evrevops.finance import cashflow as fcash
 from evrevops.finance import compare as fcompare
 from evrevops.finance import pnl as fpnl
 from evrevops.finance import unit_economics as fue
 from evrevops.forecast import hardware as fhardware
 from evrevops.formats import limits as flimits
-from evrevops.formats.base import FormatError, minor_to_decimal
+from evrevops.formats.base import FormatError
 from evrevops.formats.crm import crm_mappings
 from evrevops.formats.status_snapshots import status_mappings
 from evrevops.metrics import compute as mc
 from evrevops.metrics import docs as mdocs
-from evrevops.metrics.registry import GRAINS, METRICS, PERIODS, UPTIME
+from evrevops.metrics.registry import METRICS, UPTIME
 from evrevops.pipeline import expansion as pexpansion
 from evrevops.pipeline import funnel as pfunnel
 from evrevops.pipeline import projects as pprojects
@@ -273,7 +276,7 @@ def _in_years(d: dt.date | dt.datetime, opt: str, text: str, what: str) -> None:
 def _month_opt(text: str, opt: str = "--month") -> tuple[dt.date, dt.date]:
     """``--month YYYY-MM`` as (first day, last day), or a clear error."""
     try:
-        lo, hi = mc.month_range(text)
+        lo, hi = month_range(text)
     except ValueError:
         raise _fail(f"{opt}: not a month (YYYY-MM): {text!r}") from None
     _in_years(lo, opt, text, "a month YYYY-MM")
@@ -708,7 +711,7 @@ def _range(
     last = mc.last_full_month(wh) or telemetry_last_full_month(wh)
     if last is None:
         raise _fail("the warehouse has no sessions or telemetry yet; run `evrevops ingest` first")
-    return mc.month_range(last)
+    return month_range(last)
 
 
 EngineOpt = Annotated[
@@ -1470,15 +1473,15 @@ def forecast_hardware(
         first, last = _month_opt(lo, "--backtest")[0], _month_opt(hi or lo, "--backtest")[0]
         if last < first:
             raise _fail(f"--backtest {backtest}: the last origin is before the first (FIRST:LAST, months YYYY-MM)")
-        if (last.year - first.year) * 12 + last.month - first.month >= 120:
+        if months_between(first, last) >= 120:
             raise _fail(f"--backtest {backtest}: at most 120 origins (FIRST:LAST, months YYYY-MM)")
     wh = ctx.obj.warehouse(read_only=True)
     try:
         if backtest:
             origins, m = [], first
             while m <= last:
-                origins.append(mc.month_range(f"{m:%Y-%m}")[1])
-                m = dt.date(m.year + (m.month == 12), m.month % 12 + 1, 1)
+                origins.append(month_range(f"{m:%Y-%m}")[1])
+                m = next_month(m)
             with _busy(f"backtesting {len(origins)} origins"):
                 table = fhardware.backtest(wh, origins, months, sims, seed)
             render(table, fmt, title=f"hardware forecast backtest, {lo} … {hi or lo}, {months} months ahead")

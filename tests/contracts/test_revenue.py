@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from evrevops.contracts import revenue
-from evrevops.uptime.timeline import add_months
+from evrevops.core import vocabulary
+from evrevops.core.calendar import add_months
 from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.loader import ingest_file
 from tests.contracts import test_mrr as hand
@@ -47,7 +48,7 @@ def test_recognition_in_exact_cents(wh):
     apr = _rows(wh, dt.date(2025, 4, 1))
     assert apr["B"]["caas_minor"] == 17333  # back on 5 April: 20,000 × 26/30
     for r in (*jan.values(), *feb.values(), *mar.values(), *apr.values()):
-        parts = sum(r[f"{s}_minor"] for s in revenue.STREAMS)
+        parts = sum(r[f"{s}_minor"] for s in vocabulary.STREAMS)
         assert r["total_minor"] == parts
         assert (
             r["recurring_minor"]
@@ -60,7 +61,7 @@ def test_rollups_are_the_sum_of_customers(wh):
         cust = _rows(wh, month)
         for by in ("segment", "revenue_model", "network"):
             rows = _rows(wh, month, by)
-            for s in (*revenue.STREAMS, "recurring", "total"):
+            for s in (*vocabulary.STREAMS, "recurring", "total"):
                 assert sum(r[f"{s}_minor"] for r in rows.values()) == sum(r[f"{s}_minor"] for r in cust.values()), (
                     by,
                     s,
@@ -114,11 +115,11 @@ def test_revenue_by_stream_sums_to_its_total_for_any_contracts(tmp_path_factory,
     rec = revenue.lines(w, lo, hi)
     cust = revenue.by_stream(w, lo, hi, by="customer", recognized=rec).to_pylist()
     for r in cust:
-        assert r["total_minor"] == sum(r[f"{s}_minor"] for s in revenue.STREAMS)
-        assert r["recurring_minor"] == sum(r[f"{s}_minor"] for s in revenue.RECURRING_STREAMS)
+        assert r["total_minor"] == sum(r[f"{s}_minor"] for s in vocabulary.STREAMS)
+        assert r["recurring_minor"] == sum(r[f"{s}_minor"] for s in vocabulary.RECURRING_STREAMS)
     for by in ("site", "segment", "revenue_model", "network"):
         rows_by = revenue.by_stream(w, lo, hi, by=by, recognized=rec).to_pylist()
-        for s in (*revenue.STREAMS, "recurring", "total"):
+        for s in (*vocabulary.STREAMS, "recurring", "total"):
             for m in {r["month"] for r in cust}:
                 assert sum(r[f"{s}_minor"] for r in rows_by if r["month"] == m) == sum(
                     r[f"{s}_minor"] for r in cust if r["month"] == m

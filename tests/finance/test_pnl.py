@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from evrevops.contracts import revenue
+from evrevops.core import vocabulary
 from evrevops.finance import pnl
 from evrevops.warehouse.db import open_warehouse
 from tests.finance import hand
@@ -58,7 +59,7 @@ def test_segments_by_hand_and_every_grain_sums_to_the_network(wh):
                 assert sum(r[c] for r in part) == net[("network", m)][c], (by, m, c)
     for r in (*seg.values(), *net.values()):
         assert r["cost_of_revenue_minor"] == sum(r[c] for c in pnl.COSTS)
-        assert r["revenue_minor"] == sum(r[f"{s}_minor"] for s in revenue.STREAMS)
+        assert r["revenue_minor"] == sum(r[f"{s}_minor"] for s in vocabulary.STREAMS)
         assert r["gross_margin_minor"] == r["revenue_minor"] - r["cost_of_revenue_minor"]
 
 
@@ -68,7 +69,7 @@ def test_pnl_revenue_is_the_revenue_report(wh):
     }
     for (_, m), r in _rows(wh, dt.date(2025, 1, 1), "network", last=dt.date(2025, 3, 1)).items():
         assert r["revenue_minor"] == rep[m]["total_minor"]
-        assert all(r[f"{s}_minor"] == rep[m][f"{s}_minor"] for s in revenue.STREAMS)
+        assert all(r[f"{s}_minor"] == rep[m][f"{s}_minor"] for s in vocabulary.STREAMS)
 
 
 def test_months_outside_the_data_and_bad_grains_fail(wh):

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evrevops.formats.base import _CURRENCY_EXPONENT, currency_exponent, file_facts, minor_sql, to_minor
+from evrevops.core.money import _CURRENCY_EXPONENT, currency_exponent, minor_sql, to_minor
+from evrevops.formats.base import file_facts
 from evrevops.formats.records import _awkward_bytes, connect, structure_columns
 
 CON = connect()

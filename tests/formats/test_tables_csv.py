@@ -9,8 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from evrevops.core.money import to_minor
 from evrevops.formats import detect, limits, read
-from evrevops.formats.base import FormatError, to_minor
+from evrevops.formats.base import FormatError
 from evrevops.formats.tables_csv import (
     NEVI_EXCLUDABLE_CAUSES,
     read_contracts,

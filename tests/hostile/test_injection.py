@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from evrevops import cli
 from evrevops.cli import app
-from evrevops.sqltext import sql_literal, sql_literal_list
+from evrevops.core.sqltext import sql_literal, sql_literal_list
 
 runner = CliRunner()
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

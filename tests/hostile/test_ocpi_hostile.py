@@ -25,8 +25,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from evrevops.core.iso4217 import PAYABLE
 from evrevops.formats import FormatError, limits, ocpi, read
-from evrevops.formats.iso4217 import PAYABLE
 from evrevops.formats.ocpi_locations import parse_instant
 from evrevops.formats.records import connect
 from evrevops.tariffs.pricing import PricingError, periods_from_cdr

@@ -12,8 +12,9 @@ from contextlib import nullcontext
 
 import pytest
 
+from evrevops.core.calendar import month_range
+from evrevops.core.vocabulary import GRAINS
 from evrevops.metrics import compute as mc
-from evrevops.metrics.registry import GRAINS
 from evrevops.tariffs import site_bills
 from evrevops.uptime.timeline import DEFAULT_OFFLINE_AFTER_S
 from evrevops.warehouse import derived
@@ -52,7 +53,7 @@ def _months(w) -> list[tuple[dt.date, dt.date]]:
     lo, hi = mc.data_range(w)
     out, m = [], lo.replace(day=1)
     while m <= hi:
-        out.append(mc.month_range(f"{m:%Y-%m}"))
+        out.append(month_range(f"{m:%Y-%m}"))
         m = out[-1][1] + dt.timedelta(days=1)
     return out
 

@@ -25,6 +25,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from evrevops.core.calendar import month_range
 from evrevops.metrics import compute as mc
 from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.loader import ingest_file
@@ -79,7 +80,7 @@ def _oracle(cdrs: Path) -> pd.DataFrame:
 
 
 def _months(oracle: pd.DataFrame) -> tuple[dt.date, dt.date]:
-    return mc.month_range(oracle.month.min())[0], mc.month_range(oracle.month.max())[1]
+    return month_range(oracle.month.min())[0], month_range(oracle.month.max())[1]
 
 
 def _metrics(wh, oracle: pd.DataFrame, kept: bool) -> pd.DataFrame:

@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from evrevops.cli import app
+from evrevops.core.calendar import month_range
 from evrevops.metrics import compute as mc
 from evrevops.metrics import kept
 from evrevops.warehouse import derived
@@ -61,7 +62,7 @@ def test_kept_facts_equal_live_ones_at_every_grain(demo):
 def test_a_month_from_the_kept_facts_equals_the_live_month(demo):
     kept.refresh(demo)
     lo, hi = mc.data_range(demo)
-    month = mc.month_range(f"{hi:%Y-%m}") if hi.day > 27 else mc.month_range(f"{lo:%Y-%m}")
+    month = month_range(f"{hi:%Y-%m}") if hi.day > 27 else month_range(f"{lo:%Y-%m}")
     f = kept.facts(demo, *month)
     assert f is not None and f.port_day.count().to_pyarrow().as_py() > 0
     # a whole month is read from the monthly sums: one row per port, as many as the port-days' ports
@@ -139,7 +140,7 @@ def test_cli_ingest_keeps_the_facts(fixtures, tmp_path):
 def test_another_horizon_or_window_builds_the_uptime_now(demo, monkeypatch):
     kept.refresh(demo)
     first, last = kept.covered(demo)
-    month = mc.month_range(f"{last - dt.timedelta(days=40):%Y-%m}")
+    month = month_range(f"{last - dt.timedelta(days=40):%Y-%m}")
     assert kept.uptime(demo, month[0], month[0]) is not None
     default = mc.compute(demo, by="network", start=month[0], end=month[1], metrics=["offline_min"]).to_pylist()
 
@@ -158,8 +159,8 @@ def test_another_horizon_or_window_builds_the_uptime_now(demo, monkeypatch):
 def test_a_months_repair_time_does_not_depend_on_the_months_asked_for(demo):
     """An outage begun in a month and repaired in the next is that month's failure, whole, either way."""
     lo, _ = mc.data_range(demo)
-    first = mc.month_range(f"{lo:%Y-%m}")
-    second = mc.month_range(f"{first[1] + dt.timedelta(days=1):%Y-%m}")
+    first = month_range(f"{lo:%Y-%m}")
+    second = month_range(f"{first[1] + dt.timedelta(days=1):%Y-%m}")
     names = ["mttr_h", "mtbf_h", "outages"]
     # one port faults on the evening of the first month's last day and is repaired two days later
     before = mc.compute(demo, by="port", start=first[0], end=first[1], metrics=names, kept=False).to_pylist()
@@ -208,7 +209,7 @@ def test_kept_false_reads_nothing_kept(demo):
     kept.refresh(demo)
     site_bills.refresh(demo)
     lo, _ = mc.data_range(demo)
-    month = mc.month_range(f"{lo:%Y-%m}")
+    month = month_range(f"{lo:%Y-%m}")
     names = ["energy_cost_minor"]
     demo.con.execute("BEGIN TRANSACTION")
     try:

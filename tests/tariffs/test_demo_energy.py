@@ -6,7 +6,8 @@ import datetime as dt
 
 import pytest
 
-from evrevops.metrics.compute import compute, last_full_month, month_range
+from evrevops.core.calendar import month_range, next_month
+from evrevops.metrics.compute import compute, last_full_month
 from evrevops.tariffs import repricing, site_bills
 from tests.helpers.demo import demo_warehouse
 
@@ -75,7 +76,7 @@ def test_metered_profile_agrees_with_the_sessions_profile(wh):
 
     lo, _ = month_range(last_full_month(wh))
     start = dt.datetime.combine(lo, dt.time())
-    end = dt.datetime.combine(site_bills.next_month(lo), dt.time())
+    end = dt.datetime.combine(next_month(lo), dt.time())
     sites = [
         r[0]
         for r in wh.con.sql(

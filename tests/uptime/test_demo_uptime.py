@@ -12,7 +12,8 @@ import datetime as dt
 
 import pytest
 
-from evrevops.metrics.compute import compute, month_range
+from evrevops.core.calendar import month_range
+from evrevops.metrics.compute import compute
 from evrevops.uptime import outages as uo
 from evrevops.uptime import timeline as T
 from tests.helpers.demo import demo_warehouse

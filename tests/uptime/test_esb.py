@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from evrevops.core.calendar import month_range
 from evrevops.metrics import compute as mc
 from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.loader import ingest_file
@@ -64,7 +65,7 @@ def esb(tmp_path_factory):
     wh = open_warehouse(tmp_path_factory.mktemp("esb") / "w.duckdb")
     r = ingest_file(wh, ESB, "status-snapshots", "esb_ecars")
     assert r.records_read == r.accepted + r.duplicate + r.quarantined == 1_385_813
-    lo, hi = mc.month_range("2018-11")
+    lo, hi = month_range("2018-11")
     names = ["uptime_pct", "measured_uptime_pct", "measured_h", "t_outage_min", "fault_min", "offline_min", "no_data_min",
              "outages", "mttr_h", "ports_below_nevi"]  # fmt: skip
     by_port = mc.compute(wh, by="port", period="month", start=lo, end=hi, metrics=names, as_of=AS_OF).to_pylist()

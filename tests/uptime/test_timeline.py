@@ -19,6 +19,7 @@ import datetime as dt
 
 import pytest
 
+from evrevops.core.calendar import month_range
 from evrevops.metrics import compute as mc
 from evrevops.uptime import outages as uo
 from evrevops.uptime import timeline as T
@@ -78,7 +79,7 @@ def wh(tmp_path_factory):
 
 
 def _metrics(wh, by: str, month: str, names: list[str]) -> dict:
-    lo, hi = mc.month_range(month)
+    lo, hi = month_range(month)
     rows = mc.compute(wh, by=by, period="month", start=lo, end=hi, metrics=names).to_pylist()
     key = {"port": "port_id", "site": "site_id", "network": None}[by]
     return {r[key] if key else "network": r for r in rows}
@@ -161,7 +162,7 @@ def test_ledger_rows_by_hand(wh):
 def test_the_ledger_and_the_month_agree(wh):
     """Σ ledger minutes inside a month = the month's T_outage (no outage here crosses a month)."""
     for month in ("2025-03", "2025-08", "2025-10", "2025-12"):
-        lo, _ = mc.month_range(month)
+        lo, _ = month_range(month)
         led = uo.ledger(wh, lo).to_pylist()
         m = _metrics(wh, "network", month, ["t_outage_min", "t_excluded_min"])["network"]
         assert sum(r["duration_min"] for r in led) == pytest.approx(m["t_outage_min"])

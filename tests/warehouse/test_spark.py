@@ -12,6 +12,7 @@ import datetime as dt
 
 import pytest
 
+from evrevops.core.calendar import month_range
 from evrevops.metrics import compute as mc
 from evrevops.metrics.registry import MEASURES, METRICS
 from evrevops.warehouse.db import open_warehouse
@@ -70,7 +71,7 @@ def test_every_metric_with_bills_and_uptime_is_equal_on_spark(demo):
     and uptime (timeline, ledger, revenue at risk) computed on Spark equal DuckDB's."""
     duck, spark, _ = demo
     lo, _ = mc.data_range(duck)
-    month = mc.month_range(f"{lo:%Y-%m}")
+    month = month_range(f"{lo:%Y-%m}")
     d = mc.compute(duck, by="site", start=month[0], end=month[1], kept=False).to_pylist()
     s = mc.compute(spark, by="site", start=month[0], end=month[1]).to_pylist()
     assert_rows_equal(d, s)

@@ -21,6 +21,7 @@ import math
 
 import pytest
 
+from evrevops.core.calendar import month_end
 from evrevops.metrics import compute as mc
 from evrevops.uptime import fact
 from evrevops.uptime import outages as uo
@@ -215,4 +216,4 @@ class _Facts:
     """The range part of :class:`evrevops.metrics.facts.Facts` that :func:`~evrevops.metrics.compute.uptime_fact` reads."""
 
     def __init__(self, start: dt.date, last_month: dt.date):
-        self.start, self.end = start, T.month_end(last_month)
+        self.start, self.end = start, month_end(last_month)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from evrevops.metrics.calendar import month_grid_sql
+from evrevops.core.calendar import month_grid_sql
 from evrevops.warehouse import contract_lines as cl
 from evrevops.warehouse import site_history as sh
 

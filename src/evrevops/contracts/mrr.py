@@ -41,6 +41,7 @@ import datetime as dt
 
 import pyarrow as pa
 
+from evrevops.core.calendar import month_end, next_month
 from evrevops.warehouse import contract_lines as cl
 from evrevops.warehouse.db import Warehouse
 
@@ -52,9 +53,8 @@ COLUMNS = ("mrr_start", "new", "expansion", "contraction", "churn", "reactivatio
 def _month_ends(first: dt.date, last: dt.date) -> list[dt.date]:
     out, m = [], first.replace(day=1)
     while m <= last:
-        nxt = dt.date(m.year + (m.month == 12), m.month % 12 + 1, 1)
-        out.append(nxt - dt.timedelta(days=1))
-        m = nxt
+        out.append(month_end(m))
+        m = next_month(m)
     return out
 
 

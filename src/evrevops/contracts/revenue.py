@@ -43,16 +43,14 @@ import itertools
 import pyarrow as pa
 
 from evrevops.contracts import energy_position as ep
+from evrevops.core.calendar import add_months, month_grid_sql
+from evrevops.core.money import div_round_sql
+from evrevops.core.vocabulary import RECURRING_STREAMS, STREAMS
 from evrevops.metrics import compute as mc
-from evrevops.metrics.calendar import month_grid_sql
-from evrevops.money import div_round_sql
 from evrevops.uptime import sla as _sla
-from evrevops.uptime.timeline import add_months
 from evrevops.warehouse import contract_lines as cl
 from evrevops.warehouse.db import Warehouse
 
-STREAMS = ("hardware", "installation", "software", "caas", "energy_share", "maintenance", "sla_credit", "energy")
-RECURRING_STREAMS = ("software", "caas", "energy_share", "maintenance", "sla_credit")
 BY = ("customer", "site", "segment", "revenue_model", "network")
 _KEY = {"customer": "customer_id", "site": "site_id", "segment": "segment", "revenue_model": "revenue_model"}
 _COUNTER = itertools.count()

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SEGMENTS = ("fleet", "public_dc", "commercial", "residential")
-REVENUE_MODELS = ("hardware_sale", "caas", "software_only")
+from evrevops.core.vocabulary import RevenueModel, Segment, values
+
+# the demo draws segments in its own order (the seed fixes the network); the words are the vocabulary's
+SEGMENTS = (Segment.FLEET.value, Segment.PUBLIC_DC.value, Segment.COMMERCIAL.value, Segment.RESIDENTIAL.value)
+REVENUE_MODELS = values(RevenueModel)
 DEFAULT_END_MONTH = "2025-12"  # fixed, so the same seed gives the same files on any day
 PARTY = "EVR"  # our OCPI party id (country US)
 OPERATOR = "EVR Networks"

@@ -47,12 +47,12 @@ import pyarrow.compute as pc
 
 from evrevops.contracts import energy_position as ep
 from evrevops.contracts import revenue as crev
+from evrevops.core.calendar import add_months
+from evrevops.core.money import div_round_sql
+from evrevops.core.sqltext import sql_literal
 from evrevops.finance import costs as fc
 from evrevops.finance import incentives as fi
 from evrevops.metrics import compute as mc
-from evrevops.money import div_round_sql
-from evrevops.sqltext import sql_literal
-from evrevops.uptime.timeline import add_months
 from evrevops.warehouse import contract_lines as cl
 from evrevops.warehouse.db import Warehouse
 

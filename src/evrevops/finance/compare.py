@@ -42,11 +42,11 @@ from pathlib import Path
 import pyarrow as pa
 
 from evrevops.contracts import energy_position as ep
+from evrevops.core.calendar import add_months
+from evrevops.core.money import to_minor
+from evrevops.core.sqltext import sql_literal
 from evrevops.finance import cashflow as cf
 from evrevops.finance import unit_economics as ue
-from evrevops.formats.base import to_minor
-from evrevops.sqltext import sql_literal
-from evrevops.uptime.timeline import add_months
 from evrevops.warehouse import contract_lines as cl
 from evrevops.warehouse.db import Warehouse
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from evrevops.money import div_round_sql
+from evrevops.core.money import div_round_sql
 
 KIND_ORDER = {"grant": 1, "rebate": 2, "tax_credit": 3}
 

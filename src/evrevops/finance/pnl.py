@@ -31,9 +31,10 @@ import pyarrow as pa
 
 from evrevops.contracts import energy_position as ep
 from evrevops.contracts import revenue as crev
+from evrevops.core import vocabulary
+from evrevops.core.calendar import add_months
+from evrevops.core.money import div_round_sql
 from evrevops.finance import cashflow as cf
-from evrevops.money import div_round_sql
-from evrevops.uptime.timeline import add_months
 from evrevops.warehouse.db import Warehouse
 
 BY = ("segment", "site", "customer", "revenue_model", "network")
@@ -83,7 +84,8 @@ def pnl(
     key = f"{_KEY[by]}" if by != "network" else "'network'"
     name = by if by != "network" else "scope"
     streams = ", ".join(
-        f"CAST(coalesce(sum(amount) FILTER (WHERE stream = '{s}'), 0) AS BIGINT) AS {s}_minor" for s in crev.STREAMS
+        f"CAST(coalesce(sum(amount) FILTER (WHERE stream = '{s}'), 0) AS BIGINT) AS {s}_minor"
+        for s in vocabulary.STREAMS
     )
     cost_cols = ", ".join(f"CAST(coalesce(sum({c}), 0) AS BIGINT) AS {c}" for c in COSTS)
     m1 = add_months(last, 1)
@@ -135,7 +137,7 @@ prt AS (
 ),
 keys AS (SELECT k, month, currency FROM rev UNION SELECT k, month, currency FROM cost)
 SELECT x.k AS {name}, strftime(x.month, '%Y-%m') AS month, x.currency,
-       {", ".join(f"coalesce(r.{s}_minor, 0) AS {s}_minor" for s in crev.STREAMS)},
+       {", ".join(f"coalesce(r.{s}_minor, 0) AS {s}_minor" for s in vocabulary.STREAMS)},
        coalesce(r.revenue_minor, 0) AS revenue_minor,
        {", ".join(f"coalesce(c.{c}, 0) AS {c}" for c in COSTS)},
        CAST({" + ".join(f"coalesce(c.{c}, 0)" for c in COSTS)} AS BIGINT) AS cost_of_revenue_minor,

@@ -34,8 +34,8 @@ import numpy as np
 import pyarrow as pa
 
 from evrevops.contracts import revenue as crev
+from evrevops.core.calendar import add_months, month_range, months_between
 from evrevops.pipeline import funnel, projects, snapshot
-from evrevops.uptime.timeline import add_months
 from evrevops.warehouse.db import Warehouse
 
 DEFAULT_SIMS = 2000
@@ -254,7 +254,7 @@ def _naive(wh: Warehouse, x: dict, as_of: dt.date, first: dt.date, months: int) 
     items += [(w["amount"], w["expected_close_on"]) for w in x["won"] + x["projects"]]
     for amount, close in items:
         day = max(close or as_of, as_of + dt.timedelta(days=1))
-        k = (day.year - first.year) * 12 + day.month - first.month
+        k = months_between(first, day)
         if 0 <= k < months:
             out[k] += amount
     return np.rint(out).astype(np.int64)
@@ -296,7 +296,7 @@ def backtest(
         act = {(r["month"], r["currency"]): r["actual_minor"]
                for r in actuals(wh, first, add_months(first, months - 1)).to_pylist()}  # fmt: skip
         for r in f:
-            h = (int(r["month"][:4]) - first.year) * 12 + int(r["month"][5:]) - first.month + 1
+            h = months_between(first, month_range(r["month"])[0]) + 1
             a = act.get((r["month"], r["currency"]), 0)
             rows.append({"origin": o, "month": r["month"], "currency": r["currency"], "horizon": h, "actual_minor": a,
                          "mean_minor": r["mean_minor"], "p10_minor": r["p10_minor"], "p90_minor": r["p90_minor"],

@@ -20,7 +20,6 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 
 import numpy as np
@@ -125,95 +124,6 @@ def quarantine_table(rows: list[tuple[int, str | None, str, str | None]]) -> pa.
         },
         schema=QUARANTINE_SCHEMA,
     )
-
-
-# ISO 4217 minor-unit exponents for currencies that differ from 2.
-def sql_identifier(name: str) -> str:
-    """*name* as a double-quoted SQL identifier (``"`` doubled), for column and table names in built SQL."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-_CURRENCY_EXPONENT = {
-    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0,
-    "PYG": 0, "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0,
-    "XPF": 0, "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
-}  # fmt: skip
-
-
-def currency_exponent(currency: str) -> int:
-    """Number of decimal places of a currency's minor unit (ISO 4217), 2 unless listed."""
-    return _CURRENCY_EXPONENT.get(currency.upper(), 2)
-
-
-def currency_exponent_sql(cur: str) -> str:
-    """SQL giving :func:`currency_exponent` of the currency expression *cur*.
-
-    Substring tests, not ``IN (...)`` or ``list_contains``: DuckDB plans a long
-    constant list as a MARK hash join, and a join does not keep a scan's row
-    order (which the streaming NDJSON reader numbers records by).
-    """
-    groups: dict[int, list[str]] = {}
-    for code, exp in _CURRENCY_EXPONENT.items():
-        groups.setdefault(exp, []).append(code)
-    whens = " ".join(
-        f"WHEN contains('|{'|'.join(codes)}|', '|' || upper({cur}) || '|') THEN {exp}" for exp, codes in groups.items()
-    )
-    return f"CASE WHEN length({cur}) <> 3 THEN 2 {whens} ELSE 2 END"
-
-
-def minor_sql(amount: str, cur: str) -> str:
-    """SQL rounding the exact DECIMAL *amount* half up to integer minor units of the currency *cur*."""
-    scale = f"CASE {currency_exponent_sql(cur)} WHEN 0 THEN 1 WHEN 3 THEN 1000 ELSE 100 END"
-    return f"CAST(round(({amount}) * {scale}) AS BIGINT)"
-
-
-def exact_decimal(v: object) -> Decimal:
-    """A number from parsed JSON or text as an exact, finite Decimal (a float by its shortest repr).
-
-    Raises
-    ------
-    ValueError
-        ``not a number`` (also for booleans and None) or ``not a finite number``.
-    """
-    if isinstance(v, bool) or v is None:
-        raise ValueError("not a number")
-    try:
-        d = Decimal(repr(v) if isinstance(v, float) else str(v).strip())
-    except InvalidOperation:
-        raise ValueError("not a number") from None
-    if not d.is_finite():
-        raise ValueError("not a finite number")
-    return d
-
-
-def to_minor(amount: str | int | Decimal, currency: str) -> int:
-    """Convert a decimal amount to integer minor units, rounding half up.
-
-    Parameters
-    ----------
-    amount : str, int or Decimal
-        Amount in major units as exact text (``"12.345"``); floats are refused.
-    currency : str
-        ISO-4217 code, which fixes the minor unit (USD 2, JPY 0, KWD 3).
-
-    Returns
-    -------
-    int
-        Amount in minor units, e.g. ``to_minor("12.345", "USD") == 1235``.
-    """
-    if isinstance(amount, float):
-        raise TypeError("money must not be a float; pass the amount as text or Decimal")
-    try:
-        d = Decimal(str(amount).strip())
-    except InvalidOperation as exc:
-        raise ValueError(f"not a decimal amount: {amount!r}") from exc
-    exp = currency_exponent(currency)
-    return int(d.scaleb(exp).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
-def minor_to_decimal(minor: int, currency: str) -> Decimal:
-    """Convert integer minor units back to an exact Decimal amount."""
-    return Decimal(int(minor)).scaleb(-currency_exponent(currency))
 
 
 def _head_lines(path: Path, count: int, max_line_bytes: int) -> list[bytes]:

@@ -35,8 +35,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from evrevops.core.sqltext import sql_identifier
 from evrevops.formats import limits
-from evrevops.formats.base import Batch, FormatError, quarantine_table, sql_identifier
+from evrevops.formats.base import Batch, FormatError, quarantine_table
 from evrevops.formats.records import connect, load_csv
 from evrevops.formats.tables_csv import DEAL_STAGES_SPEC, DEALS, REPLACEMENT, CsvSpec, read_table, utf8_copy
 

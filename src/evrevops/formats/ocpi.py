@@ -36,9 +36,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from evrevops.formats import iso4217, limits
+from evrevops.core import iso4217
+from evrevops.core.calendar import days_in_month
+from evrevops.core.iso4217 import payable_sql
+from evrevops.formats import limits
 from evrevops.formats.base import Batch, quarantine_table
-from evrevops.formats.iso4217 import payable_sql
 from evrevops.formats.records import connect, json_records, ndjson_fast, quarantine_from_checks
 
 _STRUCTURE = """{
@@ -310,10 +312,6 @@ def _days(first: int, last: int, month_days: int) -> str:
     return "(?:" + "|".join(f"{d:02d}" for d in range(first, last + 1)) + ")"
 
 
-def _month_days(year: int, month: int) -> int:
-    return ((dt.date(year + month // 12, month % 12 + 1, 1)) - dt.date(year, month, 1)).days
-
-
 def _dates_regex(first: dt.date, last: dt.date) -> str:
     """Regex of the calendar dates ``YYYY-MM-DD`` from *first* to *last* (inclusive), and no other text."""
     full: dict[bool, list[str]] = {True: [], False: []}
@@ -322,11 +320,11 @@ def _dates_regex(first: dt.date, last: dt.date) -> str:
         m0, m1 = (first.month if year == first.year else 1), (last.month if year == last.year else 12)
         d0 = first.day if (year, m0) == (first.year, first.month) else 1
         if m0 == 1 and m1 == 12 and d0 == 1 and (year != last.year or last.day == 31):
-            full[_month_days(year, 2) == 29].append(str(year))
+            full[days_in_month(year, 2) == 29].append(str(year))
             continue
         months = []
         for m in range(m0, m1 + 1):
-            n = _month_days(year, m)
+            n = days_in_month(year, m)
             lo = first.day if (year, m) == (first.year, first.month) else 1
             hi = last.day if (year, m) == (last.year, last.month) else n
             months.append(f"{m:02d}-{_days(lo, hi, n)}")

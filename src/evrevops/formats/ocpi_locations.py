@@ -12,7 +12,7 @@ Mapping (``docs/formats.md``, "OCPI Locations"):
   ``coordinates`` strings, ``time_zone``, ``operator_party`` =
   ``country_code*party_id``, ``last_updated_at`` = ``last_updated``, and
   ``operating_hours`` from ``opening_times`` in the sites-CSV syntax
-  (:func:`~evrevops.formats.hours.from_ocpi_opening_times`).
+  (:func:`~evrevops.core.hours.from_ocpi_opening_times`).
 * ``ports``: ``port_id`` = ``EVSE.uid``, ``site_id``, ``evse_id``,
   ``power_type`` and ``connector_standard`` of the first connector, and
   ``rated_kw`` = the largest connector power: ``max_electric_power`` / 1000
@@ -57,16 +57,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from evrevops.core.hours import OpeningTimesError, from_ocpi_opening_times
 from evrevops.formats import limits
-from evrevops.formats.base import (
-    RAW_LIMIT,
-    STATUS_EVENT_SCHEMA,
-    Batch,
-    FormatError,
-    decode_line,
-    quarantine_table,
-)
-from evrevops.formats.hours import OpeningTimesError, from_ocpi_opening_times
+from evrevops.formats.base import RAW_LIMIT, STATUS_EVENT_SCHEMA, Batch, FormatError, decode_line, quarantine_table
 
 QRow = tuple[int, str | None, str, str | None]
 

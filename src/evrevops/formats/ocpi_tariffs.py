@@ -40,7 +40,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from evrevops.formats import iso4217, limits
+from evrevops.core import iso4217
+from evrevops.formats import limits
 from evrevops.formats.base import Batch, quarantine_table
 from evrevops.formats.ocpi_locations import (
     QRow,

@@ -20,8 +20,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from evrevops.core.money import currency_exponent_sql
 from evrevops.formats import limits
-from evrevops.formats.base import FormatError, currency_exponent_sql, decode_line, file_facts, sniff_json
+from evrevops.formats.base import FormatError, decode_line, file_facts, sniff_json
 
 # Exact decimal text -> integer minor units, rounding half away from zero (as base.to_minor).
 # Amounts that fit DECIMAL(18, 9) (|x| < 10^9, the common case) take 64-bit decimal arithmetic,

@@ -64,7 +64,9 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from evrevops.formats import iso4217, limits
+from evrevops.core import iso4217
+from evrevops.core.calendar import add_months
+from evrevops.formats import limits
 from evrevops.formats.base import Batch, FormatError, quarantine_table
 from evrevops.formats.ocpp import json_depth_sql
 from evrevops.formats.records import connect, json_records, load_csv, quarantine_from_checks
@@ -387,8 +389,7 @@ def _repair_day_month_swap(
     year = first.year if (first.month, first.day) >= (month, day) else first.year - 1
     year = min(max(year, 1), 9998 - months // 12)  # the window stays a calendar window
     ws = dt.date(year, month, day)
-    we_month = month - 1 + months
-    we = dt.date(year + we_month // 12, we_month % 12 + 1, day)
+    we = add_months(ws, months).replace(day=day)
     inw = "({x} >= DATE '" + ws.isoformat() + "' AND {x} < DATE '" + we.isoformat() + "')"
     a_in = f"coalesce({inw.format(x='_start_a')}, false)"
     b_in = f"coalesce({inw.format(x='_start_b')}, false)"

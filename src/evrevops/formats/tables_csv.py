@@ -26,7 +26,7 @@ from zero with exact decimal arithmetic, as :func:`~evrevops.formats.base.to_min
 listed values, any letter case, stored as listed); ``list`` (``;``-separated
 enum values); ``currency`` (ISO 4217, stored upper case); ``zone`` (an IANA
 name known to :func:`zoneinfo.available_timezones`); ``hours``
-(:func:`~evrevops.formats.hours.parse_operating_hours`); ``pattern`` (text
+(:func:`~evrevops.core.hours.parse_operating_hours`); ``pattern`` (text
 matching a regular expression).
 
 A column absent from the header is not written, so the loader keeps what other
@@ -48,17 +48,16 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from evrevops.formats import iso4217, limits
-from evrevops.formats.base import Batch, FormatError, quarantine_table, sql_identifier
-from evrevops.formats.hours import parse_operating_hours
+from evrevops.core import iso4217
+from evrevops.core.hours import parse_operating_hours
+from evrevops.core.sqltext import sql_identifier
+from evrevops.core.vocabulary import ENERGY_POSITIONS, LINE_EVENTS, LINE_TYPES, REVENUE_MODELS, SEGMENTS
+from evrevops.formats import limits
+from evrevops.formats.base import Batch, FormatError, quarantine_table
 from evrevops.formats.ocpi_locations import iana_zones
 from evrevops.formats.records import connect, load_csv
 
-SEGMENTS = ("fleet", "commercial", "public_dc", "residential")
-REVENUE_MODELS = ("hardware_sale", "caas", "software_only")
 POWER_TYPES = ("AC_1_PHASE", "AC_3_PHASE", "DC")
-LINE_TYPES = ("hardware", "installation", "software", "caas", "maintenance")
-EVENTS = ("new", "amend", "renew", "cancel")
 BILLING_PERIODS = ("one_time", "monthly", "annual")
 SLA_SCOPES = ("port", "site")
 SLA_PERIODS = ("month", "quarter", "year")
@@ -68,7 +67,6 @@ MILESTONES = ("site_survey", "make_ready", "permits", "installation", "commissio
 INCENTIVE_KINDS = ("grant", "tax_credit", "rebate")
 ELIGIBLE_COSTS = ("hardware", "installation", "make_ready")
 AWARD_STATUSES = ("applied", "awarded", "denied", "paid")
-ENERGY_POSITIONS = ("operator", "customer")
 CAPEX_TYPES = ("hardware", "installation", "make_ready")
 COST_TYPES = CAPEX_TYPES + ("network", "maintenance", "payment_processing", "site_lease", "other")
 COST_BASES = ("one_time", "per_port_month", "per_month", "per_session", "pct_of_energy_revenue")
@@ -105,7 +103,7 @@ REPLACEMENT = "\ufffd"  # what a byte that is not UTF-8 becomes when the file is
 
 
 def currency_reason_sql(code: str, shown: str) -> str:
-    """SQL: why the text *code* is no currency an amount can be in (:func:`evrevops.formats.iso4217.problem`).
+    """SQL: why the text *code* is no currency an amount can be in (:func:`evrevops.core.iso4217.problem`).
 
     *shown* is the SQL of the value as the reason quotes it.
     """
@@ -710,7 +708,7 @@ CONTRACTS = CsvSpec(
         Col("site_id"),
         Col("revenue_model", "enum", values=REVENUE_MODELS),
         Col("line_type", "enum", required=True, values=LINE_TYPES),
-        Col("event", "enum", required=True, values=EVENTS),
+        Col("event", "enum", required=True, values=LINE_EVENTS),
         Col("effective_on", "date", required=True),
         Col("end_on", "date", planned=True),
         Col("ports", "int", ge=0),

@@ -15,7 +15,6 @@ Spark). All three are the same Ibis expressions, and tests hold them equal.
 
 from __future__ import annotations
 
-import calendar as _cal
 import datetime as dt
 import time
 from collections.abc import Callable
@@ -26,12 +25,14 @@ import ibis.expr.types as ir
 import pyarrow as pa
 from ibis.backends.sql.datatypes import DuckDBType
 
-from evrevops.formats.base import sql_identifier
+from evrevops.core.calendar import month_end
+from evrevops.core.sqltext import sql_identifier
+from evrevops.core.vocabulary import GRAINS, PERIODS
 from evrevops.metrics import changes as _changes
 from evrevops.metrics import facts as _facts
 from evrevops.metrics import kept as _kept
 from evrevops.metrics.facts import exact_sum
-from evrevops.metrics.registry import GRAIN_KEYS, GRAINS, MEASURES, METRICS, PERIOD_KEYS, PERIODS, Metric
+from evrevops.metrics.registry import GRAIN_KEYS, MEASURES, METRICS, PERIOD_KEYS, Metric
 from evrevops.tariffs import site_bills as _bills
 from evrevops.uptime import fact as _uptime
 from evrevops.uptime import timeline as _timeline
@@ -44,16 +45,6 @@ _DIMENSIONS = ("segment", "customer_id", "currency")
 CLOSE = "kept_close"  # its row in derived_facts: the month-close measures and views (:func:`keep_close`)
 # what the month-close views depend on: this module's SQL, the kept facts' and the kept bills' engines
 CLOSE_VERSION = "+".join((derived.engine_version((__file__,)), _kept.ENGINE_VERSION, _bills.ENGINE_VERSION))
-
-
-def month_range(month: str) -> tuple[dt.date, dt.date]:
-    """``'2025-03'`` → (2025-03-01, 2025-03-31)."""
-    try:
-        y, m = (int(x) for x in month.split("-"))
-        last = _cal.monthrange(y, m)[1]
-    except (ValueError, _cal.IllegalMonthError):
-        raise ValueError(f"not a month (YYYY-MM): {month!r}") from None
-    return dt.date(y, m, 1), dt.date(y, m, last)
 
 
 def _keys(by: str, period: str) -> list[str]:
@@ -497,7 +488,7 @@ def _close_answers(
         return False
     if as_of is not None or offline_after_s != _timeline.DEFAULT_OFFLINE_AFTER_S:
         return False
-    if start.day != 1 or end != _timeline.month_end(end) or end < start:
+    if start.day != 1 or end != month_end(end) or end < start:
         return False
     versions = {CLOSE: CLOSE_VERSION, **_CLOSE_READS}
     ranges = derived.kept_ranges(wh, versions)

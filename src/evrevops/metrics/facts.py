@@ -1,7 +1,7 @@
 """Port-day and site-day fact tables, as Ibis expressions.
 
 Everything here is an Ibis expression over the warehouse tables and the
-site-local calendar (:mod:`evrevops.metrics.calendar`), so the same code can
+site-local calendar (:mod:`evrevops.core.calendar`), so the same code can
 run on any Ibis backend. The calendar is registered as a table named
 ``_evrevops_calendar``.
 
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
-from evrevops.metrics.calendar import site_days
+from evrevops.core.calendar import site_days
 from evrevops.uptime.states import ABNORMAL_STOP_REASONS
 from evrevops.warehouse import port_sites, site_history
 from evrevops.warehouse.db import Warehouse

@@ -30,7 +30,8 @@ import time
 
 import ibis
 
-from evrevops.metrics import calendar as _calendar
+from evrevops.core import calendar as _calendar
+from evrevops.core.calendar import month_end
 from evrevops.metrics import facts as _facts
 from evrevops.metrics import registry as _registry
 from evrevops.metrics.registry import MEASURES
@@ -80,7 +81,7 @@ def facts(wh: Warehouse, start: dt.date, end: dt.date, monthly: bool = False) ->
     span = covered(wh)
     if span is None or start < span[0] or end > span[1]:
         return None
-    if monthly and start.day == 1 and end == _timeline.month_end(end):
+    if monthly and start.day == 1 and end == month_end(end):
         pm, sm = wh.table(PORT_MONTH), wh.table(SITE_MONTH)
         return _facts.Facts(
             port_day=pm.filter((pm.month >= start) & (pm.month <= end)),
@@ -182,7 +183,7 @@ def refresh(wh: Warehouse, since: dt.date | None = None) -> dict:
     t0 = time.perf_counter()
     con = wh.con
     months = derived.session_months(wh)
-    first, last = (months[0], _timeline.month_end(months[1])) if months is not None else (None, None)
+    first, last = (months[0], month_end(months[1])) if months is not None else (None, None)
     before = derived.recorded_range(wh, NAME)
     m0 = since.replace(day=1) if since is not None else None
     whole = m0 is None or first is None or before is None or before[0] != first or m0 <= first

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-GRAINS = ("port", "site", "segment", "customer", "network")
-PERIODS = ("day", "month")
+from evrevops.core.vocabulary import BILL_GRAINS, GRAINS, PERIODS
 
 # Fields that identify a row at each grain (plus the period field and currency).
 GRAIN_KEYS: dict[str, tuple[str, ...]] = {
@@ -231,7 +230,6 @@ MEASURES: dict[str, Measure] = {
     ]
 }
 
-BILL_GRAINS = ("site", "segment", "customer", "network")
 MONTH = ("month",)
 
 METRICS: dict[str, Metric] = {

@@ -22,11 +22,11 @@ utilization in evrevops). New sites borrow their segment's ramp in the forecast.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 
 import pyarrow as pa
 
+from evrevops.core.calendar import add_months, days_in_month, month_range
 from evrevops.metrics import compute as mc
 from evrevops.pipeline import funnel
 from evrevops.warehouse import site_history
@@ -88,8 +88,8 @@ def summary(wh: Warehouse, by: str = "segment", as_of: dt.date | None = None, ma
     if by not in BY:
         raise ValueError(f"unknown grain {by!r}; use one of {', '.join(BY)}")
     day = funnel.default_day(wh, as_of)
-    y, m = divmod(day.year * 12 + day.month - 1 - mature_months, 12)
-    mature = dt.date(y, m + 1, min(day.day, calendar.monthrange(y, m + 1)[1]))  # as_of less mature_months
+    m = add_months(day, -mature_months)
+    mature = m.replace(day=min(day.day, days_in_month(m.year, m.month)))  # as_of less mature_months
     key = "segment" if by == "segment" else "'network'"
     name = "segment" if by == "segment" else "scope"
     return wh.con.sql(
@@ -127,7 +127,7 @@ def ramp(wh: Warehouse, by: str = "segment", max_months: int | None = None) -> p
         raise ValueError("the warehouse has no sessions: the ramp needs session data")
     first = r[0].replace(day=1)
     last = mc.last_full_month(wh)
-    lo, hi = first, mc.month_range(last)[1]
+    lo, hi = first, month_range(last)[1]
     t = mc.compute(wh, by="port", period="month", start=lo, end=hi, metrics=["charging_h", "open_h"])
     con = wh.con
     con.register("_ramp_in", t)

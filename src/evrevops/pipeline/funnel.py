@@ -31,6 +31,7 @@ import datetime as dt
 
 import pyarrow as pa
 
+from evrevops.core.calendar import month_range
 from evrevops.metrics import compute as mc
 from evrevops.warehouse.db import Warehouse
 
@@ -48,7 +49,7 @@ def default_day(wh: Warehouse, as_of: dt.date | None = None) -> dt.date:
     if as_of is not None:
         return as_of
     last = mc.last_full_month(wh)
-    return mc.month_range(last)[1] if last else dt.date.today()
+    return month_range(last)[1] if last else dt.date.today()
 
 
 def order_sql(col: str) -> str:

@@ -20,7 +20,7 @@ import datetime as dt
 
 import pyarrow as pa
 
-from evrevops.money import div_round_sql
+from evrevops.core.money import div_round_sql
 from evrevops.pipeline import funnel
 from evrevops.warehouse.db import Warehouse
 

@@ -65,7 +65,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from evrevops.formats.base import exact_decimal
+from evrevops.core.calendar import month_index
+from evrevops.core.money import exact_decimal
 from evrevops.tariffs.load_profile import exact_sum_sql
 
 DEFAULT_WINDOW_MIN = 15
@@ -705,7 +706,7 @@ def calendar_table(first: dt.date, last: dt.date) -> pa.Table:
         base = (d.month - 1) * 48 + (24 if d.weekday() >= 5 else 0)
         for h in range(24):
             lh.append((day0 + i) * 24 + h)
-            mk.append(d.year * 12 + d.month - 1)
+            mk.append(month_index(d))
             hk.append(base + h)
     mh = [m * 576 + h for m, h in zip(mk, hk, strict=True)]
     return pa.table(

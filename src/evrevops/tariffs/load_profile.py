@@ -43,7 +43,7 @@ import datetime as dt
 import duckdb
 import pyarrow as pa
 
-from evrevops.sqltext import sql_literal
+from evrevops.core.sqltext import sql_in, ts_sql
 
 STEP_S = 900
 
@@ -218,18 +218,6 @@ def capped_end_sql(kwh: str, a: str = "a", b0: str = "b0", e: str = "e", rated: 
         f"CASE WHEN {rated} > 0 AND {kwh} * 3600 / ({b0} - {a}) > {rated} AND {a} + {kwh} * 3600 / {rated} <= {e}"
         f" THEN {a} + {kwh} * 3600 / {rated} ELSE {b0} END"
     )
-
-
-def sql_in(col: str, ids: list[str] | None) -> str:
-    """``AND col IN ('a', 'b')`` for *ids* (quoted); nothing for None; never true for an empty list."""
-    if ids is None:
-        return ""
-    return f"AND {col} IN (" + ", ".join(sql_literal(x) for x in ids) + ")" if ids else "AND FALSE"
-
-
-def ts_sql(t: dt.datetime) -> str:
-    """A naive UTC instant as a SQL TIMESTAMP literal."""
-    return f"TIMESTAMP '{t.isoformat(sep=' ')}'"
 
 
 def from_sessions_sql(

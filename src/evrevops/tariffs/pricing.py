@@ -65,7 +65,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from typing import Any
 
-from evrevops.formats.base import currency_exponent, exact_decimal
+from evrevops.core.money import currency_exponent, exact_decimal
 
 ZERO = Decimal(0)
 HOUR_S = Decimal(3600)

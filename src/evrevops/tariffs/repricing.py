@@ -30,11 +30,10 @@ from decimal import ROUND_HALF_UP, Decimal
 import duckdb
 import pyarrow as pa
 
-from evrevops.formats.base import minor_sql
-from evrevops.sqltext import sql_literal
-from evrevops.tariffs.load_profile import sql_in
+from evrevops.core.calendar import next_month
+from evrevops.core.money import minor_sql
+from evrevops.core.sqltext import sql_in, sql_literal
 from evrevops.tariffs.pricing import Tariff, parse_tariff
-from evrevops.tariffs.site_bills import next_month
 from evrevops.warehouse.db import Warehouse
 
 DEC = pa.decimal128(18, 9)

@@ -27,15 +27,11 @@ import time
 
 import pyarrow as pa
 
-from evrevops.sqltext import sql_literal
+from evrevops.core.calendar import month_bounds_sql, next_month
+from evrevops.core.sqltext import sql_in, sql_literal
 from evrevops.tariffs import billing, load_profile
-from evrevops.tariffs.load_profile import sql_in
 from evrevops.warehouse import derived, port_sites, site_history
 from evrevops.warehouse.db import Warehouse
-
-
-def next_month(d: dt.date) -> dt.date:
-    return dt.date(d.year + (d.month == 12), d.month % 12 + 1, 1)
 
 
 def utc_range(first: dt.date, last: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -188,18 +184,6 @@ def site_rates(
     return _parse(rows)
 
 
-def months_sql(first: dt.date, last: dt.date) -> str:
-    """A relation of the local months ``first`` … ``last``: ``month_start``, ``month_end`` (the next month's first day)."""
-    months = []
-    m = first.replace(day=1)
-    while m <= last:
-        months.append(f"(DATE '{m}', DATE '{next_month(m)}')")
-        m = next_month(m)
-    if not months:  # an empty range: no month (a typed row that no filter lets through)
-        return "(SELECT DATE '1970-01-01' AS month_start, DATE '1970-01-01' AS month_end WHERE FALSE)"
-    return f"(SELECT * FROM (VALUES {', '.join(months)}) AS mv(month_start, month_end))"
-
-
 def anchors_sql(first: dt.date, last: dt.date, parts: str = PARTS, membership: str = port_sites.VIEW) -> str:
     """SQL of one 0 kW interval at the first day of each tariff part in each month the site is billed.
 
@@ -208,7 +192,7 @@ def anchors_sql(first: dt.date, last: dt.date, parts: str = PARTS, membership: s
     (``ports.commissioned_on`` … ``decommissioned_on``), on a common day. Each part of such a
     month gets an anchor, so it is billed with or without load (its fixed charge is owed either way).
     """
-    months = months_sql(first, last)
+    months = month_bounds_sql(first, last)
     ms, me = "m.month_start", "m.month_end"
     return f"""SELECT a.site_id, 'anchor' AS source, CAST(a.day AS TIMESTAMP) AS interval_at,
             CAST(a.day AS TIMESTAMP) AS local_at, CAST(0 AS DOUBLE) AS power_kw

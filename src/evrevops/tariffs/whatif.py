@@ -33,8 +33,9 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pyarrow as pa
 
+from evrevops.core.sqltext import sql_in, ts_sql
 from evrevops.tariffs import load_profile, site_bills
-from evrevops.tariffs.load_profile import capped_end_sql, sql_in, ts_sql
+from evrevops.tariffs.load_profile import capped_end_sql
 from evrevops.tariffs.site_bills import utc_range
 from evrevops.warehouse.db import Warehouse
 

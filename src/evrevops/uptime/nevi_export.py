@@ -66,7 +66,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from evrevops.formats.base import exact_decimal, minor_to_decimal
+from evrevops.core.calendar import add_months, month_index
+from evrevops.core.money import exact_decimal, minor_to_decimal
 
 #: Folder of the specification's JSON Schemas: the copies shipped with evrevops (BSD 3-Clause,
 #: ``schemas/SOURCE.md``). Read when :func:`validate` runs, never at import; assign another
@@ -337,10 +338,6 @@ def _require(table: pa.Table, columns: Iterable[str], what: str) -> None:
         raise ValueError(f"{what}: missing column(s) {', '.join(missing)}")
 
 
-def _month_index(d: dt.date) -> int:
-    return d.year * 12 + d.month - 1
-
-
 # ---- uptime ---------------------------------------------------------------------------------------
 
 
@@ -413,15 +410,15 @@ def uptime_records(
     rows = months.to_pylist()
     by_port: dict[str, dict[int, dict[str, Any]]] = {}
     for r in rows:
-        idx = _month_index(r["month"])
+        idx = month_index(r["month"])
         if idx in by_port.setdefault(r["port_id"], {}):
             raise ValueError(f"uptime_records: port {r['port_id']} has two rows for {r['month']:%Y-%m}")
         by_port[r["port_id"]][idx] = r
-    wanted = None if report_months is None else {_month_index(m) for m in report_months}
+    wanted = None if report_months is None else {month_index(m) for m in report_months}
     t12 = basis == "trailing_12_months"
     out = []
     for r in rows:
-        idx = _month_index(r["month"])
+        idx = month_index(r["month"])
         if wanted is not None and idx not in wanted:
             continue
         label = f"port {r['port_id']} {r['month']:%Y-%m}"
@@ -1086,11 +1083,11 @@ def export_quarter(
             FROM {_timeline.MONTHS} m JOIN {_fact.FACT} f ON f.port_id = m.port_id AND f.month = m.month
             WHERE m.period_s > 0 ORDER BY m.site_id, m.port_id, m.month"""
     ).to_arrow_table()
-    end_at = dt.datetime.combine(_timeline.add_months(last, 1), dt.time())
+    end_at = dt.datetime.combine(add_months(last, 1), dt.time())
     start_at = dt.datetime.combine(first, dt.time())
     period_end = min(end_at, as_of) if as_of else end_at
     records = {
-        "uptime": uptime_records(months, report_months=[first, _timeline.add_months(first, 1), last]),
+        "uptime": uptime_records(months, report_months=[first, add_months(first, 1), last]),
         "outages": outage_records(led, period_end_at=period_end),
         "sessions": session_records(
             sessions_for_export(wh.con, start_at, end_at), currency=currency, user_id_key=user_id_key

@@ -24,6 +24,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+from evrevops.core.calendar import add_months
+from evrevops.core.sqltext import ts_sql
 from evrevops.uptime import timeline as T
 from evrevops.warehouse.db import Warehouse
 
@@ -55,8 +57,8 @@ def revenue_at_risk_sql(r: T.Range) -> str:
     first, last = r.first_month.isoformat(), r.last_month.isoformat()
     # sessions that can fall in a baseline: from 13 weeks before the first month (a day's margin for
     # time zones) to the last month's end
-    lo = T.ts_sql(dt.datetime.combine(r.first_month - dt.timedelta(days=BASELINE_DAYS + 2), dt.time()))
-    hi = T.ts_sql(dt.datetime.combine(T.add_months(r.last_month, 1) + dt.timedelta(days=2), dt.time()))
+    lo = ts_sql(dt.datetime.combine(r.first_month - dt.timedelta(days=BASELINE_DAYS + 2), dt.time()))
+    hi = ts_sql(dt.datetime.combine(add_months(r.last_month, 1) + dt.timedelta(days=2), dt.time()))
     den = HOUR_US * RATE_DEN  # at_risk × den is an integer [minor × µs / h]
     num = "(r.num * 2 + " + str(den) + ")"  # round half up: floor((2 num + den) / (2 den))
     return f"""

@@ -30,6 +30,7 @@ import datetime as dt
 
 import pyarrow as pa
 
+from evrevops.core.calendar import add_months
 from evrevops.metrics import compute as mc
 from evrevops.uptime import sla as _sla
 from evrevops.uptime import telemetry as _telemetry
@@ -68,14 +69,14 @@ def accounts(
     and the silent chargers: no per-customer Python.
     """
     m0 = month.replace(day=1)
-    first = T.add_months(m0, -3)
-    end = T.add_months(m0, 1) - dt.timedelta(days=1)
+    first = add_months(m0, -3)
+    end = add_months(m0, 1) - dt.timedelta(days=1)
     names = ["uptime_pct", "utilization", "ports_below_nevi", "ports", "measured_h", "t_outage_min",
              "t_excluded_min", "charging_h", "open_h"]  # fmt: skip
     metrics = mc.compute(
         wh, by="customer", period="month", start=first, end=end, metrics=names, as_of=as_of, offline_after_s=offline_after_s
     )  # fmt: skip
-    credits = _sla.credits_range(wh, T.add_months(m0, -2), m0, as_of=as_of, offline_after_s=offline_after_s)
+    credits = _sla.credits_range(wh, add_months(m0, -2), m0, as_of=as_of, offline_after_s=offline_after_s)
     silent = _telemetry.silent(wh, as_of=as_of, offline_after_s=offline_after_s)
     # trends compare with the three months before, and only where the warehouse has data for all three:
     # telemetry for the uptime trend, sessions for the utilization trend
@@ -83,7 +84,7 @@ def accounts(
     up_history = telemetry is not None and telemetry[0].date() <= first
     ut_history = sessions is not None and sessions[0] <= first
     key = f"{m0:%Y-%m}"
-    prev_keys = ", ".join(f"'{T.add_months(m0, -k):%Y-%m}'" for k in (1, 2, 3))
+    prev_keys = ", ".join(f"'{add_months(m0, -k):%Y-%m}'" for k in (1, 2, 3))
     con = wh.con
     con.register("_risk_m", metrics)
     con.register("_risk_sla", credits)

@@ -42,7 +42,8 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from evrevops.money import div_round_sql
+from evrevops.core.calendar import add_months, months_between
+from evrevops.core.money import div_round_sql
 from evrevops.uptime import fact as _fact
 from evrevops.uptime import timeline as T
 from evrevops.warehouse.db import Warehouse
@@ -71,7 +72,7 @@ def evaluation_window(month: dt.date, period: str) -> dt.date | None:
     """
     k = PERIOD_MONTHS[period]
     m0 = month.replace(day=1)
-    return T.add_months(m0, -(k - 1)) if m0.month % k == 0 else None
+    return add_months(m0, -(k - 1)) if m0.month % k == 0 else None
 
 
 def credits_sql(month: dt.date, lines: str = LINES) -> str:
@@ -80,16 +81,14 @@ def credits_sql(month: dt.date, lines: str = LINES) -> str:
     *lines* is the relation of priced contract intervals (default: the ``contract_lines`` view).
     """
     m0 = month.replace(day=1)
-    m1 = T.add_months(m0, 1)
+    m1 = add_months(m0, 1)
     starts = {p: evaluation_window(m0, p) for p in PERIOD_MONTHS}
     evaluated = [p for p, w in starts.items() if w is not None]
     window = " ".join(f"WHEN '{p}' THEN DATE '{w}'" for p, w in starts.items() if w is not None)
     earliest = min(w for w in starts.values() if w is not None)
     months = ", ".join(
-        f"(DATE '{m}', DATE '{T.add_months(m, 1)}', {(T.add_months(m, 1) - m).days})"
-        for m in (
-            T.add_months(earliest, k) for k in range((m0.year - earliest.year) * 12 + m0.month - earliest.month + 1)
-        )
+        f"(DATE '{m}', DATE '{add_months(m, 1)}', {(add_months(m, 1) - m).days})"
+        for m in (add_months(earliest, k) for k in range(months_between(earliest, m0) + 1))
     )
     periods = ", ".join(f"'{p}'" for p in evaluated)
     return f"""
@@ -212,7 +211,7 @@ def credits_range(
         :data:`COLUMNS`, the months one after another.
     """
     m0, m1 = first.replace(day=1), last.replace(day=1)
-    months = [T.add_months(m0, k) for k in range((m1.year - m0.year) * 12 + m1.month - m0.month + 1)]
+    months = [add_months(m0, k) for k in range(months_between(m0, m1) + 1)]
     # the earliest measurement window any of the months evaluates
     start = min(w for m in months for w in (evaluation_window(m, p) for p in PERIOD_MONTHS) if w is not None)
     _fact.build(wh, start, m1, as_of=as_of, offline_after_s=offline_after_s, trailing=False)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from evrevops.core.sqltext import ts_sql
 from evrevops.uptime import fact as _fact
 from evrevops.uptime import revenue_at_risk as _rar
 from evrevops.uptime import timeline as T
@@ -51,7 +52,7 @@ def silent(
     horizon = as_of or (span[1] if span else dt.datetime(1970, 1, 1))
     month = horizon.date().replace(day=1)
     r = _fact.build(wh, month, month, as_of=horizon, offline_after_s=offline_after_s)
-    as_of_sql = T.ts_sql(r.as_of)
+    as_of_sql = ts_sql(r.as_of)
     sql = f"""
 WITH last_iv AS (
     SELECT i.* FROM {T.INTERVALS} i JOIN {T.PORTS} p ON p.port_id = i.port_id

@@ -58,8 +58,8 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from evrevops.metrics.calendar import closed_windows, site_days
-from evrevops.tariffs.load_profile import ts_sql
+from evrevops.core.calendar import add_months, closed_windows, month_end, site_days
+from evrevops.core.sqltext import ts_sql
 from evrevops.uptime.states import FAULT, NO_DATA, OFFLINE, RANK, STATUS_STATE, UP
 from evrevops.warehouse.db import Warehouse
 
@@ -113,18 +113,6 @@ class Range:
     data_start: dt.datetime
     as_of: dt.datetime
     offline_after_s: int
-
-
-def month_end(m: dt.date) -> dt.date:
-    """The last day of month *m*."""
-    nxt = dt.date(m.year + (m.month == 12), m.month % 12 + 1, 1)
-    return nxt - dt.timedelta(days=1)
-
-
-def add_months(m: dt.date, k: int) -> dt.date:
-    """The first day of the month *k* months after *m*."""
-    idx = m.year * 12 + m.month - 1 + k
-    return dt.date(idx // 12, idx % 12 + 1, 1)
 
 
 def data_span(wh: Warehouse | SparkWarehouse) -> tuple[dt.datetime, dt.datetime] | None:

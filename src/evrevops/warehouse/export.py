@@ -13,7 +13,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from evrevops.formats.base import sql_identifier
+from evrevops.core.sqltext import sql_identifier
 from evrevops.warehouse.db import Warehouse
 from evrevops.warehouse.schema import SCHEMA_VERSION, TABLES
 

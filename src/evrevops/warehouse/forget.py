@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from evrevops.formats.base import sql_identifier
+from evrevops.core.sqltext import sql_identifier
 from evrevops.warehouse import port_sites, site_history
 from evrevops.warehouse.db import Warehouse
 from evrevops.warehouse.schema import TABLES

@@ -37,17 +37,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from evrevops.core.sqltext import sql_identifier
 from evrevops.formats import check_regular, limits
 from evrevops.formats import read as read_file
-from evrevops.formats.base import (
-    QUARANTINE_SCHEMA,
-    Batch,
-    FormatError,
-    file_facts,
-    file_identity,
-    quarantine_table,
-    sql_identifier,
-)
+from evrevops.formats.base import QUARANTINE_SCHEMA, Batch, FormatError, file_facts, file_identity, quarantine_table
 from evrevops.warehouse import contract_lines, forget, port_sites, site_history
 from evrevops.warehouse.db import Warehouse
 from evrevops.warehouse.schema import TABLES, TableSpec

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from evrevops.sqltext import sql_literal
+from evrevops.core.sqltext import sql_literal
 
 VIEW = "port_sites"
 TABLE = "port_placements"

@@ -49,7 +49,7 @@ def split_create(statement: str) -> tuple[str, str, str] | None:
 def hugeint_as_decimal(node: exp.Expression) -> exp.Expression:
     """SQLGlot transform: DuckDB's 128-bit ``HUGEINT`` as Spark's ``DECIMAL(38, 0)``.
 
-    Exact integer money (:func:`evrevops.money.div_round_sql`, revenue at risk) casts to
+    Exact integer money (:func:`evrevops.core.money.div_round_sql`, revenue at risk) casts to
     ``HUGEINT`` so that DuckDB multiplies, adds and divides (``//``) in 128-bit integers;
     SQLGlot writes it as ``INT128``, which Spark does not have. ``DECIMAL(38, 0)`` holds the
     same integers there, and Spark's ``+``, ``*``, ``sum`` and ``DIV`` on it are exact

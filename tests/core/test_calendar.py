@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evrevops.formats.hours import parse_operating_hours
-from evrevops.metrics.calendar import _localize, closed_windows
+from evrevops.core.calendar import _localize, closed_windows
+from evrevops.core.hours import parse_operating_hours
 
 HOURS = [
     "Mo-Fr 06:00-22:00; Sa,Su 08:00-20:00",

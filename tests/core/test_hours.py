@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evrevops.formats.hours import (
+from evrevops.core.hours import (
     ALWAYS,
     OpeningTimesError,
     format_operating_hours,

@@ -1,4 +1,11 @@
-"""Site-local calendar: the days every time-based metric is split on.
+"""The calendar: months, site-local days and horizons, in one implementation.
+
+Months are named by their first day (a ``datetime.date`` with ``day == 1``); month arithmetic
+goes through :func:`month_index` (year × 12 + month − 1) and its inverse, so adding, counting
+and bounding months is written once (:func:`add_months`, :func:`next_month`, :func:`month_end`,
+:func:`months_between`, :func:`month_range`, :func:`month_bounds_sql`).
+
+Site-local days: the days every time-based metric is split on.
 
 Handbook §2: a session's time-based quantities are split exactly at period
 boundaries in the *site's local time*. Rather than converting every session
@@ -14,15 +21,79 @@ operating hours; ports add their commissioning window on top of it.
 
 from __future__ import annotations
 
+import calendar as _stdlib_calendar
 import datetime as dt
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from evrevops.formats.hours import parse_operating_hours
+from evrevops.core.hours import parse_operating_hours
 
 FALLBACK_TIME_ZONE = "UTC"
+
+
+def month_index(d: dt.date) -> int:
+    """The month of *d* as a count of months since year 0: ``year * 12 + month - 1``."""
+    return d.year * 12 + d.month - 1
+
+
+def from_month_index(idx: int) -> dt.date:
+    """The first day of the month :func:`month_index` *idx* names."""
+    return dt.date(idx // 12, idx % 12 + 1, 1)
+
+
+def add_months(m: dt.date, k: int) -> dt.date:
+    """The first day of the month *k* months after the month of *m* (*k* may be negative)."""
+    return from_month_index(month_index(m) + k)
+
+
+def next_month(d: dt.date) -> dt.date:
+    """The first day of the month after the month of *d*."""
+    return add_months(d, 1)
+
+
+def month_end(m: dt.date) -> dt.date:
+    """The last day of the month of *m* (9999-12-31 included)."""
+    return dt.date(m.year, m.month, days_in_month(m.year, m.month))
+
+
+def months_between(first: dt.date, last: dt.date) -> int:
+    """Months from the month of *first* to the month of *last* (0 for the same month; negative if before)."""
+    return month_index(last) - month_index(first)
+
+
+def days_in_month(year: int, month: int) -> int:
+    """The number of days of *month* (1-12) of *year*."""
+    return _stdlib_calendar.monthrange(year, month)[1]
+
+
+def month_range(month: str) -> tuple[dt.date, dt.date]:
+    """``'2025-03'`` → (2025-03-01, 2025-03-31).
+
+    Raises
+    ------
+    ValueError
+        ``not a month (YYYY-MM): ...`` for any other text.
+    """
+    try:
+        y, m = (int(x) for x in month.split("-"))
+        first = dt.date(y, m, 1)
+    except (ValueError, TypeError, AttributeError):
+        raise ValueError(f"not a month (YYYY-MM): {month!r}") from None
+    return first, month_end(first)
+
+
+def month_bounds_sql(first: dt.date, last: dt.date) -> str:
+    """A relation of the months *first* … *last*: ``month_start``, ``month_end`` (the next month's first day)."""
+    months = []
+    m = first.replace(day=1)
+    while m <= last:
+        months.append(f"(DATE '{m}', DATE '{next_month(m)}')")
+        m = next_month(m)
+    if not months:  # an empty range: no month (a typed row that no filter lets through)
+        return "(SELECT DATE '1970-01-01' AS month_start, DATE '1970-01-01' AS month_end WHERE FALSE)"
+    return f"(SELECT * FROM (VALUES {', '.join(months)}) AS mv(month_start, month_end))"
 
 
 def _localize(local: pd.DatetimeIndex, tz: str, prefer_first: bool) -> np.ndarray:
@@ -62,7 +133,7 @@ def local_days(time_zone: str, operating_hours: str | None, start: dt.date, end:
     ``open_s = Σ_windows (utc(window_end) − utc(window_start))`` over the
     windows that start on that weekday; a window ending at ``24:00`` ends at
     the next local midnight. Windows that run past midnight are split by
-    :func:`~evrevops.formats.hours.parse_operating_hours`.
+    :func:`~evrevops.core.hours.parse_operating_hours`.
     """
     dates = pd.date_range(start, end, freq="D")
     starts = _localize(dates, time_zone, prefer_first=True)
@@ -256,7 +327,7 @@ def closed_windows(sites: pd.DataFrame, start: dt.date, end: dt.date) -> pa.Tabl
 def month_grid_sql(first: dt.date, last: dt.date) -> str:
     """SQL of the local months *first* … *last*: ``ms`` (first day), ``me`` (next month's first day), ``days``."""
     m0 = first.replace(day=1)
-    m1 = dt.date(last.year + (last.month == 12), last.month % 12 + 1, 1)
+    m1 = next_month(last)
     return f"""SELECT CAST(m AS DATE) AS ms, CAST(m + INTERVAL 1 MONTH AS DATE) AS me,
            date_diff('day', CAST(m AS DATE), CAST(m + INTERVAL 1 MONTH AS DATE)) AS days
     FROM range(DATE '{m0}', DATE '{m1}', INTERVAL 1 MONTH) t(m)"""
