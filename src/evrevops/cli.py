@@ -34,6 +34,7 @@ from rich.text import Text
 from evrevops import formats as fmts
 from evrevops.contracts import mrr as cmrr
 from evrevops.contracts import revenue as crevenue
+from evrevops.contracts import risk
 from evrevops.core.calendar import month_range, months_between, next_month
 from evrevops.core.money import minor_to_decimal
 from evrevops.core.vocabulary import GRAINS, PERIODS
@@ -56,7 +57,7 @@ from evrevops.pipeline import snapshot as psnapshot
 from evrevops.tariffs import repricing, site_bills
 from evrevops.tariffs import whatif as wi
 from evrevops.tariffs.billing import LINE_ITEMS
-from evrevops.uptime import nevi_export, risk, sla, telemetry
+from evrevops.uptime import nevi_export, sla, telemetry
 from evrevops.uptime import outages as uoutages
 from evrevops.uptime.timeline import DEFAULT_OFFLINE_AFTER_S, data_span
 from evrevops.uptime.timeline import last_full_month as telemetry_last_full_month

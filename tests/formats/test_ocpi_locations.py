@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from evrevops.core.states import FAULT, NO_DATA, STATUS_STATE, UP
 from evrevops.formats import detect, read
 from evrevops.formats.base import FormatError
 from evrevops.formats.ocpi_locations import (
@@ -18,7 +19,6 @@ from evrevops.formats.ocpi_locations import (
     read_json_records,
     read_locations,
 )
-from evrevops.uptime.states import FAULT, NO_DATA, STATUS_STATE, UP
 from evrevops.warehouse import port_sites
 from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.loader import ingest_file

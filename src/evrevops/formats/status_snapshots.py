@@ -48,14 +48,14 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from evrevops.core.states import STATUS_STATE
 from evrevops.formats import limits
 from evrevops.formats.base import STATUS_EVENT_SCHEMA, Batch, FormatError, quarantine_table
 from evrevops.formats.records import connect
-from evrevops.uptime.states import STATUS_STATE
 
 MAPPINGS_DIR = Path(__file__).parent / "mappings" / "status"
 MODES = ("snapshot", "event")
-#: The statuses a mapping may give (those :mod:`evrevops.uptime.states` knows the meaning of).
+#: The statuses a mapping may give (those :mod:`evrevops.core.states` knows the meaning of).
 STATUSES = tuple(STATUS_STATE)
 MAX_ID_CHARS = 255  # a charger, port or site id longer than this is refused
 

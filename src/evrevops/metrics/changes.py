@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from evrevops.uptime import states as _states
+from evrevops.core import states as _states
 from evrevops.warehouse import port_sites
 from evrevops.warehouse.db import Warehouse
 

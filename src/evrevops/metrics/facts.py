@@ -34,7 +34,7 @@ import ibis
 import ibis.expr.types as ir
 
 from evrevops.core.calendar import site_days
-from evrevops.uptime.states import ABNORMAL_STOP_REASONS
+from evrevops.core.states import ABNORMAL_STOP_REASONS
 from evrevops.warehouse import port_sites, site_history
 from evrevops.warehouse.db import Warehouse
 

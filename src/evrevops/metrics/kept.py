@@ -31,13 +31,13 @@ import time
 import ibis
 
 from evrevops.core import calendar as _calendar
+from evrevops.core import states as _states
 from evrevops.core.calendar import month_end
 from evrevops.metrics import facts as _facts
 from evrevops.metrics import registry as _registry
 from evrevops.metrics.registry import MEASURES
 from evrevops.uptime import fact as _uptime
 from evrevops.uptime import revenue_at_risk as _rar
-from evrevops.uptime import states as _states
 from evrevops.uptime import timeline as _timeline
 from evrevops.warehouse import derived, port_sites
 from evrevops.warehouse.db import Warehouse

@@ -129,7 +129,7 @@ MEASURES: dict[str, Measure] = {
         Measure(
             "transactions_ended_normally",
             "count",
-            "of those, ended normally: not by a fault or an EVSE-side stop (uptime.states.ABNORMAL_STOP_REASONS)",
+            "of those, ended normally: not by a fault or an EVSE-side stop (core.states.ABNORMAL_STOP_REASONS)",
         ),
         Measure(
             "visits",

@@ -25,7 +25,7 @@ holding its last value (``last_value … IGNORE NULLS``):
   **offline from its last message** until its next one (and up to the data
   horizon ``as_of`` if none came); its first message puts it online.
 
-The state is the worst of them (:data:`~evrevops.uptime.states.RANK`):
+The state is the worst of them (:data:`~evrevops.core.states.RANK`):
 silent ⇒ ``offline``; else Faulted/Unavailable on the port or the charger ⇒
 ``fault``; else a reported up status, or an online charger that has not
 reported its connectors ⇒ ``up``; with no observation at all ⇒ ``no_data``.
@@ -60,7 +60,7 @@ import pyarrow as pa
 
 from evrevops.core.calendar import add_months, closed_windows, month_end, site_days
 from evrevops.core.sqltext import ts_sql
-from evrevops.uptime.states import FAULT, NO_DATA, OFFLINE, RANK, STATUS_STATE, UP
+from evrevops.core.states import FAULT, NO_DATA, OFFLINE, RANK, STATUS_STATE, UP
 from evrevops.warehouse.db import Warehouse
 
 if TYPE_CHECKING:

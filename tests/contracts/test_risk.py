@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from evrevops.uptime import risk
+from evrevops.contracts import risk
 from tests.uptime import test_timeline as hand
 from tests.uptime.network import ingest, write_network
 
