@@ -27,7 +27,8 @@ import pandas as pd
 from evrevops.demo import params as P
 from evrevops.demo.cdrs import month_of, write_cdrs
 from evrevops.demo.commercial import contracts, costs, incentives, pipeline, site_deals
-from evrevops.demo.network import build_network, locations, make_window, write_customers, write_sites
+from evrevops.demo.network import build_network, make_window
+from evrevops.demo.network_files import locations, write_customers, write_sites
 from evrevops.demo.ocpp import build_events, write_ocpp
 from evrevops.demo.pricing import TARIFF_INDEX, price_sessions, tariffs_json
 from evrevops.demo.sessions import KINDS, generate_outages, generate_sessions, port_service

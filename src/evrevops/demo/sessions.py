@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from evrevops.demo import params as P
-from evrevops.demo.network import LIMITED_HOURS, Network, Window
+from evrevops.demo.catalog import LIMITED_HOURS
+from evrevops.demo.network import Network, Window
 from evrevops.demo.tz import epoch_day, to_wall, wall_to_utc, weekday
 
 Q = 9  # time quantum [s]
