@@ -2,19 +2,23 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+LOCK   := requirements.lock
+# the install is redone when pyproject.toml or the lock changes
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
 DB     ?= evrevops.duckdb
 DEMO   ?= demo-data
 PORTS  ?= 500
 MONTHS ?= 12
 SEED   ?= 42
 
-.PHONY: demo test bench bench-scale lint docs clean
+.PHONY: demo test bench bench-scale lint lock docs clean
 
-$(STAMP): pyproject.toml
+# every package at the version in requirements.lock (constraints: a package the lock does not
+# name yet, e.g. a dependency just added to pyproject.toml, takes its newest version in range)
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev]'
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
@@ -40,9 +44,15 @@ bench: $(STAMP)
 bench-scale: $(STAMP)
 	$(BIN)/python benchmarks/scale.py
 
+# ruff everywhere; mypy strict on core and query (the files and flags are in pyproject.toml)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+# requirements.lock from the venv: every package the dev install needs, name==version, sorted
+lock: $(STAMP)
+	$(BIN)/python .ci/lock.py $(LOCK)
 
 docs: $(STAMP)
 	$(BIN)/evrevops metrics docs --out docs/metrics.md

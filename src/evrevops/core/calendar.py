@@ -106,7 +106,8 @@ def _localize(local: pd.DatetimeIndex, tz: str, prefer_first: bool) -> np.ndarra
     """
     amb = np.full(len(local), prefer_first, dtype=bool)
     out = local.tz_localize(tz, ambiguous=amb, nonexistent="shift_forward").tz_convert("UTC").tz_localize(None)
-    return out.values.astype("datetime64[us]")
+    utc: np.ndarray = out.values.astype("datetime64[us]")  # pandas is untyped: the type is stated here
+    return utc
 
 
 def local_days(time_zone: str, operating_hours: str | None, start: dt.date, end: dt.date) -> pd.DataFrame:
