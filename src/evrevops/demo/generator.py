@@ -26,12 +26,15 @@ import pandas as pd
 
 from evrevops.demo import params as P
 from evrevops.demo.cdrs import month_of, write_cdrs
-from evrevops.demo.commercial import contracts, costs, incentives, pipeline, site_deals
+from evrevops.demo.commercial import contracts, costs, incentives, site_deals
+from evrevops.demo.deals import pipeline
 from evrevops.demo.network import build_network, make_window
 from evrevops.demo.network_files import locations, write_customers, write_sites
 from evrevops.demo.ocpp import build_events, write_ocpp
+from evrevops.demo.outages import generate_outages
+from evrevops.demo.ports import KINDS, port_service
 from evrevops.demo.pricing import TARIFF_INDEX, price_sessions, tariffs_json
-from evrevops.demo.sessions import KINDS, generate_outages, generate_sessions, port_service
+from evrevops.demo.sessions import generate_sessions
 from evrevops.demo.tz import utc_offset
 from evrevops.demo.urdb import urdb_records
 

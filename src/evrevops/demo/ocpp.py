@@ -27,6 +27,7 @@ sites.csv ``charger_model``; the payload shapes tell them apart).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -37,7 +38,9 @@ import pyarrow as pa
 from evrevops.demo import params as P
 from evrevops.demo.cdrs import iso, month_of, write_lines
 from evrevops.demo.network import Network, Window
-from evrevops.demo.sessions import Outages, Sessions, port_service, site_bounds
+from evrevops.demo.outages import Outages
+from evrevops.demo.ports import port_service, site_bounds, unit_service
+from evrevops.demo.sessions import Sessions
 from evrevops.demo.tz import utc_offset
 
 K_BOOT, K_BOOT_RES, K_STATUS, K_START, K_START_RES, K_METER, K_STOP, K_HB = range(8)
@@ -84,6 +87,268 @@ def _in_windows(key_ts: np.ndarray, key_unit: np.ndarray, w_unit, w_start, w_end
     return np.where(hit, order[ii], -1)
 
 
+@dataclass
+class _Chargers:
+    """The chargers as the CSMS log sees them: their ports, service spans and the log's span."""
+
+    port_charger: np.ndarray  # the charger of each port
+    port_conn: np.ndarray  # the connector id of each port
+    p_from: np.ndarray  # port service [s since epoch]
+    p_until: np.ndarray
+    c_from: np.ndarray  # charger service [s since epoch]
+    c_until: np.ndarray
+    site_of_charger: np.ndarray
+    site_hi: np.ndarray  # each site's last generated local midnight [s since epoch]
+    decom: np.ndarray  # bool per charger: decommissioned in the window
+    commissioned_in: np.ndarray  # bool per charger: commissioned in the window (and in service)
+    lo_window: np.ndarray  # first instant each charger can beat [s since epoch]
+    hb_until: np.ndarray  # last instant it beats
+
+    @classmethod
+    def of(cls, net: Network, window: Window) -> _Chargers:
+        ports, chargers = net.ports, net.chargers
+        port_charger = ports.charger_id.map({c: i for i, c in enumerate(chargers.charger_id)}).to_numpy()
+        p_from, p_until = port_service(net, window)
+        c_from, c_until = unit_service(port_charger, len(chargers), p_from, p_until)
+        site_lo, site_hi = site_bounds(net, window)
+        decom = np.array([d is not None and not pd.isna(d) for d in chargers.decommissioned_on])
+        # The CSMS log covers one UTC span for the whole network (from the earliest site's first local
+        # midnight to the latest site's last): a charger in service keeps beating until the log ends,
+        # whatever its site's time zone, and one in service when the log starts beats from its start.
+        existing = np.array([d < window.start for d in chargers.commissioned_on])
+        live = c_from < c_until
+        return cls(
+            port_charger=port_charger,
+            port_conn=ports.connector_id.to_numpy().astype(np.int64),
+            p_from=p_from,
+            p_until=p_until,
+            c_from=c_from,
+            c_until=c_until,
+            site_of_charger=chargers.site_id.map({s: i for i, s in enumerate(net.sites.site_id)}).to_numpy(),
+            site_hi=site_hi,
+            decom=decom,
+            commissioned_in=live & np.array([d >= window.start for d in chargers.commissioned_on]),
+            lo_window=np.where(existing, np.minimum(c_from, site_lo.min()), c_from),
+            hb_until=np.where(decom, c_until, np.maximum(c_until, site_hi.max())),
+        )
+
+
+def _offline_windows(outages: Outages, ch: _Chargers) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Windows a charger is offline (no heartbeat, no status): ``(charger, start, end)`` arrays."""
+    chargers_by_site = pd.Series(np.arange(len(ch.c_from))).groupby(ch.site_of_charger).indices
+    off_rows = []
+    for r in outages.df.itertuples():
+        if r.cause not in ("communication", "utility_interruption"):
+            continue
+        cs = [r.charger_idx] if r.scope == "charger" else list(chargers_by_site[r.site_idx])
+        for c in cs:
+            off_rows.append((int(c), r.start, r.end, r.cause == "communication" and r.still_charging))
+    off = pd.DataFrame(off_rows, columns=["c", "start", "end", "charging"])
+    return off.c.to_numpy(dtype=np.int64), off.start.to_numpy(dtype=np.int64), off.end.to_numpy(dtype=np.int64)
+
+
+def _heartbeats(rng, ch: _Chargers, heartbeat_s: int, off) -> tuple[dict, np.ndarray]:
+    """Heartbeats every *heartbeat_s* [s] from a random phase while online; returns them and each first beat."""
+    n_c = len(ch.c_from)
+    phase = rng.integers(0, heartbeat_s, n_c)
+    first_hb = ch.lo_window + phase
+    n_hb = np.maximum((ch.hb_until - first_hb + heartbeat_s - 1) // heartbeat_s, 0)
+    n_hb = np.where(ch.c_from < ch.c_until, n_hb, 0)
+    rep = np.repeat(np.arange(n_c), n_hb)
+    k = np.arange(len(rep)) - np.repeat(np.cumsum(n_hb) - n_hb, n_hb)
+    hb_ts = first_hb[rep] + k * heartbeat_s
+    online = _in_windows(hb_ts, rep, *off) < 0
+    return _ev(int(online.sum()), ts=hb_ts[online], charger=rep[online], kind=K_HB), first_hb
+
+
+def _boot_and_status(ch: _Chargers, first_hb: np.ndarray) -> list[dict]:
+    """Boot of chargers commissioned in the window, Available for every port, Unavailable at decommissioning."""
+    boot_c = np.flatnonzero(ch.commissioned_in)
+    boot_ts = ch.c_from[boot_c] + 9 * 3600  # commissioned during the morning of its first day
+    parts = [
+        _ev(len(boot_c), ts=boot_ts, charger=boot_c, kind=K_BOOT),
+        _ev(len(boot_c), ts=boot_ts + 1, pts=boot_ts, charger=boot_c, kind=K_BOOT_RES),
+    ]
+    # Available for every port: at its charger's boot, or with the first heartbeat of the log
+    p_live = ch.p_from < ch.p_until
+    pc = ch.port_charger[p_live]
+    t0 = np.where(ch.commissioned_in[pc], ch.c_from[pc] + 9 * 3600 + 2, first_hb[pc] + 1)
+    parts.append(_ev(len(pc), ts=t0, charger=pc, kind=K_STATUS, conn=ch.port_conn[p_live], status=0))
+    # decommissioning: Unavailable at the end of service
+    dp = np.flatnonzero(p_live & ch.decom[ch.port_charger])
+    parts.append(
+        _ev(
+            len(dp), ts=ch.p_until[dp] - 60, charger=ch.port_charger[dp], kind=K_STATUS, conn=ch.port_conn[dp], status=2
+        )
+    )
+    return parts
+
+
+def _outage_events(outages: Outages, ch: _Chargers) -> list[dict]:
+    """Status at the start of each port's outage, boot after a reboot or power cut, Available at its end."""
+    od, pw = outages.df, outages.port_windows
+    ev = od.loc[pw.event.to_numpy()].reset_index(drop=True)
+    p = pw.port.to_numpy()
+    c = ch.port_charger[p]
+    cn = ch.port_conn[p]
+    st = pw.start.to_numpy()
+    en = pw.end.to_numpy()
+    cause = ev.cause.to_numpy()
+    is_open = ev.open.to_numpy()
+    err = np.array([ERRORS.index(e) if e else 0 for e in ev.error_code])
+    begin_status = np.select([cause == "scheduled_maintenance", cause == "communication"], [2, -1], default=1)
+    m = begin_status >= 0
+    status = begin_status[m]
+    parts = [
+        _ev(
+            int(m.sum()),
+            ts=st[m],
+            charger=c[m],
+            kind=K_STATUS,
+            conn=cn[m],
+            status=status,
+            err=np.where(status == 1, err[m], 0),
+            info=(cause[m] == "vandalism").astype(np.int64),
+        )  # fmt: skip
+    ]
+    # recovery: a reboot/power-up sends BootNotification first (once per charger)
+    reboot = np.isin(cause, ["software_fault", "utility_interruption"]) & ~is_open
+    bkey = pd.DataFrame({"c": c[reboot], "t": en[reboot]}).drop_duplicates()
+    b_ts, b_c = bkey.t.to_numpy(), bkey.c.to_numpy()
+    parts.append(_ev(len(bkey), ts=b_ts, charger=b_c, kind=K_BOOT))
+    parts.append(_ev(len(bkey), ts=b_ts + 1, pts=b_ts, charger=b_c, kind=K_BOOT_RES))
+    m = ~is_open & (en < ch.p_until[p])
+    parts.append(_ev(int(m.sum()), ts=en[m] + 2, charger=c[m], kind=K_STATUS, conn=cn[m], status=0))
+    return parts
+
+
+def _meter_start(rng, ses: Sessions, n_ports: int) -> np.ndarray:
+    """Each session's energy register at its start [Wh]: a random base per port plus its earlier sessions."""
+    base = rng.integers(100_000, 50_000_000, n_ports)
+    order = np.lexsort((ses.start, ses.port))
+    cs = np.cumsum(ses.wh[order])
+    first = np.r_[True, ses.port[order][1:] != ses.port[order][:-1]]
+    grp_start = np.maximum.accumulate(np.where(first, cs - ses.wh[order], 0))
+    meter_start = np.empty_like(ses.wh)
+    meter_start[order] = base[ses.port[order]] + cs - ses.wh[order] - grp_start
+    return meter_start
+
+
+@dataclass
+class _Transactions:
+    """The transactions of the log (sessions at public DC sites), one array entry each."""
+
+    s0: np.ndarray  # start [s since epoch]
+    s1: np.ndarray  # end [s since epoch]
+    charge_s: np.ndarray
+    wh: np.ndarray
+    meter0: np.ndarray  # register at the start [Wh]
+    is201: np.ndarray  # the charger speaks OCPP 2.0.1
+    tx: np.ndarray  # the transaction id (the CDR number)
+    reason: np.ndarray
+    token: np.ndarray
+    charger: np.ndarray
+    conn: np.ndarray
+
+
+def _transactions(net: Network, ses: Sessions, ch: _Chargers, meter_start: np.ndarray) -> _Transactions:
+    seg = net.sites.segment.to_numpy()[net.ports.site_idx.to_numpy()]
+    tx = np.flatnonzero(seg[ses.port] == "public_dc")
+    proto201 = (net.chargers.protocol.to_numpy() == "2.0.1")[ch.port_charger]
+    sp = ses.port[tx]
+    return _Transactions(
+        s0=ses.start[tx],
+        s1=ses.start[tx] + ses.total_s[tx],
+        charge_s=ses.charge_s[tx],
+        wh=ses.wh[tx],
+        meter0=meter_start[tx],
+        is201=proto201[sp],
+        tx=tx + 1,
+        reason=ses.stop[tx],
+        token=ses.token[tx],
+        charger=ch.port_charger[sp],
+        conn=ch.port_conn[sp],
+    )
+
+
+def _ocpp16_start_stop(t: _Transactions) -> list[dict]:
+    """OCPP 1.6 StartTransaction, its result and StopTransaction."""
+    k = ~t.is201
+    n = int(k.sum())
+    return [
+        _ev(n, ts=t.s0[k], charger=t.charger[k], kind=K_START, conn=t.conn[k], tx=t.tx[k], token=t.token[k],
+            meter=t.meter0[k]),
+        _ev(n, ts=t.s0[k] + 1, pts=t.s0[k], charger=t.charger[k], kind=K_START_RES, conn=t.conn[k], tx=t.tx[k]),
+        _ev(n, ts=t.s1[k], charger=t.charger[k], kind=K_STOP, tx=t.tx[k], token=t.token[k],
+            meter=t.meter0[k] + t.wh[k], reason=t.reason[k]),
+    ]  # fmt: skip
+
+
+def _meter_samples(t: _Transactions) -> tuple[dict, np.ndarray]:
+    """Periodic samples on the quarter hour (1.6 MeterValues, 2.0.1 TransactionEvent Updated) and their count."""
+    f = t.s0 // 900 + 1
+    last = (t.s1 + 899) // 900 - 1
+    nk = np.maximum(last - f + 1, 0)
+    r = np.repeat(np.arange(len(t.tx)), nk)
+    kk = np.arange(len(r)) - np.repeat(np.cumsum(nk) - nk, nk)
+    ts = (f[r] + kk) * 900
+    x = ts - t.s0[r]
+    c_ = t.charge_s[r]
+    wh = t.wh[r]
+    e_cum = np.where(c_ > 0, (2 * wh * np.minimum(x, c_) + c_) // np.maximum(2 * c_, 1), 0)
+    power = np.where((x < c_) & (c_ > 0), (wh * 3600 + c_ // 2) // np.maximum(c_, 1), 0)
+    kind = np.where(t.is201[r], K_TE_UPD, K_METER)
+    part = _ev(len(r), ts=ts, charger=t.charger[r], kind=kind, conn=t.conn[r], tx=t.tx[r], seqno=kk + 1,
+               meter=t.meter0[r] + e_cum, power=power, status=(x >= c_).astype(np.int64))  # fmt: skip
+    return part, nk
+
+
+def _ocpp201_start_end(t: _Transactions, n_updates: np.ndarray) -> list[dict]:
+    """OCPP 2.0.1 TransactionEvent Started and Ended (its seqNo after the updates)."""
+    k = t.is201
+    n = int(k.sum())
+    return [
+        _ev(n, ts=t.s0[k], charger=t.charger[k], kind=K_TE_START, conn=t.conn[k], tx=t.tx[k], token=t.token[k],
+            meter=t.meter0[k]),
+        _ev(n, ts=t.s1[k], charger=t.charger[k], kind=K_TE_END, conn=t.conn[k], tx=t.tx[k], token=t.token[k],
+            meter=t.meter0[k] + t.wh[k], reason=t.reason[k], seqno=n_updates[k] + 1),
+    ]  # fmt: skip
+
+
+def _transaction_events(net: Network, ses: Sessions, ch: _Chargers, meter_start: np.ndarray) -> list[dict]:
+    """The messages of the transactions at public DC sites, in either protocol."""
+    t = _transactions(net, ses, ch, meter_start)
+    if not len(t.tx):
+        return []
+    samples, n_updates = _meter_samples(t)
+    return [*_ocpp16_start_stop(t), samples, *_ocpp201_start_end(t, n_updates)]
+
+
+def _as_delivered(ev_all: dict, off, site_hi: np.ndarray) -> dict:
+    """The messages as the CSMS receives them, in log order.
+
+    Transaction messages sent while the charger was offline (modem lost, still charging) arrive on
+    reconnect, with their original payload times; other messages cannot be sent from inside a gap.
+    Messages after the end of the log are dropped.
+    """
+    w_c, w_s, w_e = off
+    w = _in_windows(ev_all["ts"], ev_all["charger"], w_c, w_s, w_e)
+    txn = np.isin(ev_all["kind"], [K_START, K_START_RES, K_METER, K_STOP, K_TE_START, K_TE_UPD, K_TE_END])
+    late = (w >= 0) & txn
+    if late.any():
+        ev_all["ts"] = np.where(late, w_e[np.maximum(w, 0)] + 5, ev_all["ts"])
+    inside = (w >= 0) & ~txn & (ev_all["ts"] > w_s[np.maximum(w, 0)])
+    ev_all = {k: v[~inside] for k, v in ev_all.items()}
+    # messages before the log begins (none expected) or after the end are dropped
+    keep = ev_all["ts"] < np.max(site_hi) + 3 * 86400
+    ev_all = {k: v[keep] for k, v in ev_all.items()}
+    sub = np.array([0, 1, 2, 4, 5, 6, 7, 3, 4, 6, 7])[ev_all["kind"]]
+    order = np.lexsort((ev_all["conn"], sub, ev_all["pts"], ev_all["charger"], ev_all["ts"]))
+    for k in COLS:
+        ev_all[k] = ev_all[k][order]
+    return ev_all
+
+
 def build_events(
     rng: np.random.Generator,
     net: Network,
@@ -92,247 +357,23 @@ def build_events(
     outages: Outages,
     heartbeat_s: int,
 ) -> dict[str, np.ndarray]:
-    ports = net.ports
-    chargers = net.chargers
-    n_c = len(chargers)
-    charger_index = {c: i for i, c in enumerate(chargers.charger_id)}
-    port_charger = ports.charger_id.map(charger_index).to_numpy()
-    port_conn = ports.connector_id.to_numpy().astype(np.int64)
-    p_from, p_until = port_service(net, window)
-    c_from = np.full(n_c, 2**62, dtype=np.int64)
-    c_until = np.zeros(n_c, dtype=np.int64)
-    np.minimum.at(c_from, port_charger, p_from)
-    np.maximum.at(c_until, port_charger, p_until)
-    site_of_charger = chargers.site_id.map({s: i for i, s in enumerate(net.sites.site_id)}).to_numpy()
-    site_lo, site_hi = site_bounds(net, window)
-    decom = np.array([d is not None and not pd.isna(d) for d in chargers.decommissioned_on])
-    # The CSMS log covers one UTC span for the whole network (from the earliest site's first local
-    # midnight to the latest site's last): a charger in service keeps beating until the log ends,
-    # whatever its site's time zone, and one in service when the log starts beats from its start.
-    existing = np.array([d < window.start for d in chargers.commissioned_on])
-    lo_window = np.where(existing, np.minimum(c_from, site_lo.min()), c_from)
-    hb_until = np.where(decom, c_until, np.maximum(c_until, site_hi.max()))
-    parts: list[dict] = []
+    """Every message of the OCPP log, as columns (:data:`COLS`) in log order.
 
-    # ---- offline windows per charger (no heartbeat, no status) ---------------------------------------
-    od = outages.df
-    off_rows = []
-    chargers_by_site = pd.Series(np.arange(n_c)).groupby(site_of_charger).indices
-    for r in od.itertuples():
-        if r.cause not in ("communication", "utility_interruption"):
-            continue
-        cs = [r.charger_idx] if r.scope == "charger" else list(chargers_by_site[r.site_idx])
-        for c in cs:
-            off_rows.append((int(c), r.start, r.end, r.cause == "communication" and r.still_charging))
-    off = pd.DataFrame(off_rows, columns=["c", "start", "end", "charging"])
-    w_c = off.c.to_numpy(dtype=np.int64)
-    w_s = off.start.to_numpy(dtype=np.int64)
-    w_e = off.end.to_numpy(dtype=np.int64)
-
-    # ---- heartbeats -------------------------------------------------------------------------------
-    phase = rng.integers(0, heartbeat_s, n_c)
-    first_hb = lo_window + phase
-    n_hb = np.maximum((hb_until - first_hb + heartbeat_s - 1) // heartbeat_s, 0)
-    n_hb = np.where(c_from < c_until, n_hb, 0)
-    rep = np.repeat(np.arange(n_c), n_hb)
-    k = np.arange(len(rep)) - np.repeat(np.cumsum(n_hb) - n_hb, n_hb)
-    hb_ts = first_hb[rep] + k * heartbeat_s
-    online = _in_windows(hb_ts, rep, w_c, w_s, w_e) < 0
-    parts.append(_ev(int(online.sum()), ts=hb_ts[online], charger=rep[online], kind=K_HB))
-
-    # ---- boot and initial status ------------------------------------------------------------------
-    live = c_from < c_until
-    commissioned_in = live & np.array([d >= window.start for d in chargers.commissioned_on])
-    boot_c = np.flatnonzero(commissioned_in)
-    boot_ts = c_from[boot_c] + 9 * 3600  # commissioned during the morning of its first day
-    parts.append(_ev(len(boot_c), ts=boot_ts, charger=boot_c, kind=K_BOOT))
-    parts.append(_ev(len(boot_c), ts=boot_ts + 1, pts=boot_ts, charger=boot_c, kind=K_BOOT_RES))
-    # Available for every port: at its charger's boot, or with the first heartbeat of the log
-    p_live = p_from < p_until
-    pc = port_charger[p_live]
-    t0 = np.where(commissioned_in[pc], c_from[pc] + 9 * 3600 + 2, first_hb[pc] + 1)
-    parts.append(_ev(len(pc), ts=t0, charger=pc, kind=K_STATUS, conn=port_conn[p_live], status=0))
-    # decommissioning: Unavailable at the end of service
-    dp = np.flatnonzero(p_live & decom[port_charger])
-    parts.append(
-        _ev(len(dp), ts=p_until[dp] - 60, charger=port_charger[dp], kind=K_STATUS, conn=port_conn[dp], status=2)
-    )
-
-    # ---- outages ----------------------------------------------------------------------------------
-    pw = outages.port_windows
-    ev = od.loc[pw.event.to_numpy()].reset_index(drop=True)
-    p = pw.port.to_numpy()
-    c = port_charger[p]
-    cn = port_conn[p]
-    st = pw.start.to_numpy()
-    en = pw.end.to_numpy()
-    cause = ev.cause.to_numpy()
-    is_open = ev.open.to_numpy()
-    err = np.array([ERRORS.index(e) if e else 0 for e in ev.error_code])
-    begin_status = np.select(
-        [cause == "scheduled_maintenance", cause == "communication"],
-        [2, -1],
-        default=1,
-    )
-    m = begin_status >= 0
-    parts.append(
-        _ev(
-            int(m.sum()),
-            ts=st[m],
-            charger=c[m],
-            kind=K_STATUS,
-            conn=cn[m],
-            status=begin_status[m],
-            err=np.where(begin_status[m] == 1, err[m], 0),
-            info=(cause[m] == "vandalism").astype(np.int64),
-        )
-    )
-    # recovery: a reboot/power-up sends BootNotification first (once per charger)
-    reboot = np.isin(cause, ["software_fault", "utility_interruption"]) & ~is_open
-    bkey = pd.DataFrame({"c": c[reboot], "t": en[reboot]}).drop_duplicates()
-    parts.append(_ev(len(bkey), ts=bkey.t.to_numpy(), charger=bkey.c.to_numpy(), kind=K_BOOT))
-    parts.append(
-        _ev(len(bkey), ts=bkey.t.to_numpy() + 1, pts=bkey.t.to_numpy(), charger=bkey.c.to_numpy(), kind=K_BOOT_RES)
-    )
-    m = ~is_open & (en < p_until[p])
-    parts.append(_ev(int(m.sum()), ts=en[m] + 2, charger=c[m], kind=K_STATUS, conn=cn[m], status=0))
-
-    # ---- transactions at public DC sites -----------------------------------------------------------
-    seg = net.sites.segment.to_numpy()[ports.site_idx.to_numpy()]
-    tx = np.flatnonzero(seg[ses.port] == "public_dc")
-    proto201 = (chargers.protocol.to_numpy() == "2.0.1")[port_charger]
-    # energy register per port, cumulative over all its sessions
-    base = rng.integers(100_000, 50_000_000, len(ports))
-    order = np.lexsort((ses.start, ses.port))
-    cs = np.cumsum(ses.wh[order])
-    first = np.r_[True, ses.port[order][1:] != ses.port[order][:-1]]
-    grp_start = np.maximum.accumulate(np.where(first, cs - ses.wh[order], 0))
-    meter_start = np.empty_like(ses.wh)
-    meter_start[order] = base[ses.port[order]] + cs - ses.wh[order] - grp_start
-    if len(tx):
-        sp = ses.port[tx]
-        s0 = ses.start[tx]
-        s1 = s0 + ses.total_s[tx]
-        ch = ses.charge_s[tx]
-        wh = ses.wh[tx]
-        m0 = meter_start[tx]
-        p201 = proto201[sp]
-        seq = tx + 1
-        reason = ses.stop[tx]
-        tok = ses.token[tx]
-        cc = port_charger[sp]
-        cnn = port_conn[sp]
-        k16 = ~p201
-        parts.append(
-            _ev(
-                int(k16.sum()),
-                ts=s0[k16],
-                charger=cc[k16],
-                kind=K_START,
-                conn=cnn[k16],
-                tx=seq[k16],
-                token=tok[k16],
-                meter=m0[k16],
-            )
-        )
-        parts.append(
-            _ev(
-                int(k16.sum()),
-                ts=s0[k16] + 1,
-                pts=s0[k16],
-                charger=cc[k16],
-                kind=K_START_RES,
-                conn=cnn[k16],
-                tx=seq[k16],
-            )
-        )
-        parts.append(
-            _ev(
-                int(k16.sum()),
-                ts=s1[k16],
-                charger=cc[k16],
-                kind=K_STOP,
-                tx=seq[k16],
-                token=tok[k16],
-                meter=m0[k16] + wh[k16],
-                reason=reason[k16],
-            )  # fmt: skip
-        )
-        # periodic samples on the quarter hour
-        f = s0 // 900 + 1
-        last = (s1 + 899) // 900 - 1
-        nk = np.maximum(last - f + 1, 0)
-        r = np.repeat(np.arange(len(tx)), nk)
-        kk = np.arange(len(r)) - np.repeat(np.cumsum(nk) - nk, nk)
-        t = (f[r] + kk) * 900
-        x = t - s0[r]
-        c_ = ch[r]
-        e_cum = np.where(c_ > 0, (2 * wh[r] * np.minimum(x, c_) + c_) // np.maximum(2 * c_, 1), 0)
-        power = np.where((x < c_) & (c_ > 0), (wh[r] * 3600 + c_ // 2) // np.maximum(c_, 1), 0)
-        is201 = p201[r]
-        kind = np.where(is201, K_TE_UPD, K_METER)
-        parts.append(
-            _ev(
-                len(r),
-                ts=t,
-                charger=cc[r],
-                kind=kind,
-                conn=cnn[r],
-                tx=seq[r],
-                seqno=kk + 1,
-                meter=m0[r] + e_cum,
-                power=power,
-                status=(x >= c_).astype(np.int64),
-            )  # fmt: skip
-        )
-        nk_upd = nk
-        k2 = p201
-        parts.append(
-            _ev(
-                int(k2.sum()),
-                ts=s0[k2],
-                charger=cc[k2],
-                kind=K_TE_START,
-                conn=cnn[k2],
-                tx=seq[k2],
-                token=tok[k2],
-                meter=m0[k2],
-            )
-        )
-        parts.append(
-            _ev(
-                int(k2.sum()),
-                ts=s1[k2],
-                charger=cc[k2],
-                kind=K_TE_END,
-                conn=cnn[k2],
-                tx=seq[k2],
-                token=tok[k2],
-                meter=m0[k2] + wh[k2],
-                reason=reason[k2],
-                seqno=nk_upd[k2] + 1,
-            )  # fmt: skip
-        )
-
-    ev_all = _cat(parts)
-    del parts
-    # transaction messages sent while the charger was offline (modem lost, still charging) arrive on
-    # reconnect, with their original payload times; other messages cannot be sent from inside a gap
-    w = _in_windows(ev_all["ts"], ev_all["charger"], w_c, w_s, w_e)
-    txn = np.isin(ev_all["kind"], [K_START, K_START_RES, K_METER, K_STOP, K_TE_START, K_TE_UPD, K_TE_END])
-    late = (w >= 0) & txn
-    if late.any():
-        ev_all["ts"] = np.where(late, w_e[np.maximum(w, 0)] + 5, ev_all["ts"])
-    inside = (w >= 0) & ~txn & (ev_all["ts"] > w_s[np.maximum(w, 0)])
-    ev_all = {k2: v[~inside] for k2, v in ev_all.items()}
-    # messages before the log begins (none expected) or after the end are dropped
-    keep = ev_all["ts"] < np.max(site_hi) + 3 * 86400
-    ev_all = {k2: v[keep] for k2, v in ev_all.items()}
-    sub = np.array([0, 1, 2, 4, 5, 6, 7, 3, 4, 6, 7])[ev_all["kind"]]
-    order = np.lexsort((ev_all["conn"], sub, ev_all["pts"], ev_all["charger"], ev_all["ts"]))
-    for k2 in COLS:
-        ev_all[k2] = ev_all[k2][order]
-    return ev_all
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The log's own generator (heartbeat phases, then energy registers).
+    net, window, ses, outages
+        The network, its months, its sessions and its outages.
+    heartbeat_s : int
+        Heartbeat interval per charger [s].
+    """
+    ch = _Chargers.of(net, window)
+    off = _offline_windows(outages, ch)
+    heartbeats, first_hb = _heartbeats(rng, ch, heartbeat_s, off)
+    parts = [heartbeats, *_boot_and_status(ch, first_hb), *_outage_events(outages, ch)]
+    parts += _transaction_events(net, ses, ch, _meter_start(rng, ses, len(net.ports)))
+    return _as_delivered(_cat(parts), off, ch.site_hi)
 
 
 def write_ocpp(
