@@ -1,4 +1,6 @@
-"""Contracts, deals and their stage history, projects and incentives (handbook §2, §6-§8).
+"""What was sold per site, contracts, incentives and the cost book (handbook §2, §6-§8).
+
+The sales pipeline (deals, their stage history, projects) is :mod:`evrevops.demo.deals`.
 
 Contract lines are written as a subscription system exports them: the **events** of each
 line under the line's own ``line_id`` (the warehouse keeps every event, key ``(contract_id,
@@ -19,38 +21,28 @@ line_id, event, effective_on)``, and replays them into priced intervals,
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from evrevops.core import calendar
 from evrevops.demo import params as P
 from evrevops.demo.network import Network, Window
 
 DC_PRICE = {50: 38000, 60: 45000, 90: 58000, 120: 72000, 150: 85000, 250: 118000, 350: 142000}
 SLA_SCHEDULE = "97:5;95:10;90:25"
-OWNERS = {
-    "fleet": ["Dana Ortiz", "Sam Patel"],
-    "public_dc": ["Chris Moreno", "Riley Chen"],
-    "commercial": ["Alex Kim", "Jordan Lee"],
-    "residential": ["Inside Sales"],
-}
-STAGES = ["prospect", "qualified", "proposal", "negotiation"]
-PROB = {"prospect": 10, "qualified": 20, "proposal": 40, "negotiation": 60, "closed_won": 100, "closed_lost": 0}
-MILESTONES = ["site_survey", "make_ready", "permits", "installation", "commissioning"]
-BUDGET_SHARE = [0.03, 0.35, 0.04, 0.5, 0.08]
 
 
-def _money(cents: int) -> str:
+def money_text(cents: int) -> str:
+    """Cents as a CSV amount in dollars, two decimals (``12345`` -> ``"123.45"``)."""
     return f"{cents // 100}.{cents % 100:02d}"
 
 
-def _add_months(d: dt.date, n: int) -> dt.date:
-    idx = d.year * 12 + d.month - 1 + n
-    y, m = divmod(idx, 12)
-    m += 1
-    last = (dt.date(y + (m == 12), m % 12 + 1, 1) - dt.timedelta(days=1)).day
-    return dt.date(y, m, min(d.day, last))
+def add_months(d: dt.date, n: int) -> dt.date:
+    """The same day *n* months after *d*, or the last day of that month when it is shorter (a term's end)."""
+    first = calendar.add_months(d, n)
+    return first.replace(day=min(d.day, calendar.days_in_month(first.year, first.month)))
 
 
 @dataclass
@@ -71,7 +63,7 @@ class SiteDeal:
     expansion: bool
 
 
-def _unit_prices(seg: str, kw: float, ptype: str, n_ports: int, n_chargers: int) -> tuple[int, int, int, int]:
+def unit_prices(seg: str, kw: float, ptype: str, n_ports: int, n_chargers: int) -> tuple[int, int, int, int]:
     """(hardware per charger, installation per site, software per port-month, CaaS per port-month) in cents."""
     if ptype == "DC":
         hw = DC_PRICE.get(int(kw), 85000) * 100
@@ -96,7 +88,7 @@ def site_deals(net: Network) -> list[SiteDeal]:
         kw = float(sp.rated_kw.iloc[0])
         ptype = str(sp.power_type.iloc[0])
         n_ch = sp.charger_id.nunique()
-        hw, inst, sw, caas = _unit_prices(s.segment, kw, ptype, len(sp), n_ch)
+        hw, inst, sw, caas = unit_prices(s.segment, kw, ptype, len(sp), n_ch)
         # fleet depots with DC: price the DC chargers separately into the hardware total
         dc = sp[sp.power_type == "DC"] if ptype != "DC" else sp.iloc[0:0]
         hw_total = hw * (n_ch - dc.charger_id.nunique()) + sum(
@@ -125,7 +117,7 @@ def site_deals(net: Network) -> list[SiteDeal]:
         kw = float(ep.rated_kw.iloc[0])
         ptype = str(ep.power_type.iloc[0])
         n_ch = ep.charger_id.nunique()
-        hw, inst, sw, caas = _unit_prices(s.segment, kw, ptype, len(ep), n_ch)
+        hw, inst, sw, caas = unit_prices(s.segment, kw, ptype, len(ep), n_ch)
         out.append(
             SiteDeal(
                 e["site_id"],
@@ -145,124 +137,178 @@ def site_deals(net: Network) -> list[SiteDeal]:
     return out
 
 
-def contracts(rng: np.random.Generator, net: Network, window: Window, deals: list[SiteDeal]) -> pd.DataFrame:
-    rows: list[dict] = []
+def _churn_dates(net: Network) -> dict[str, dt.date]:
+    """The day each churned customer's first site leaves the network: its contracts' cancellation."""
     churn_on = {}
     for cid in net.churned:
         d = net.sites[net.sites.customer_id == cid].decommissioned_on.dropna()
         if len(d):
             churn_on[cid] = min(d)
-    base_contract: dict[str, str] = {}
-    recurring_of_site: dict[str, dict] = {}
-    one_time: dict[str, tuple[dict, dict]] = {}  # a hardware sale's hardware and installation lines, for amendments
+    return churn_on
+
+
+def _hardware_sale_lines(common: dict, sd: SiteDeal) -> tuple[list[dict], tuple[dict, dict]]:
+    """A hardware sale's one-time lines (hardware ``L1``, installation ``L2``) and their state for amendments."""
+    c_on = sd.commissioned
+    unit_c = sd.hardware_c // max(sd.chargers, 1)
+    rows = [
+        {**common, "line_id": "L1", "line_type": "hardware", "event": "new", "effective_on": c_on - dt.timedelta(days=21),
+         "quantity": sd.chargers, "unit_price": money_text(unit_c), "billing_period": "one_time"},
+        {**common, "line_id": "L2", "line_type": "installation", "event": "new", "effective_on": c_on, "quantity": 1,
+         "unit_price": money_text(sd.installation_c), "billing_period": "one_time"},
+    ]  # fmt: skip
+    return rows, ({"unit_c": unit_c, "quantity": sd.chargers}, {"total_c": sd.installation_c})
+
+
+def _recurring_line(rng, common: dict, sd: SiteDeal, recurring_of_site: dict[str, dict]) -> dict | None:
+    """The site's recurring line (software ``L3`` or CaaS ``L4``) before its events, or None (a residential sale).
+
+    Draws whether software is billed annually and whether CaaS shares energy revenue; the first
+    of each kind is so, so that every kind appears.
+    """
+    if sd.model in ("hardware_sale", "software_only"):
+        annual = rng.random() < (0.45 if sd.segment != "residential" else 0.2)
+        annual = annual or not any(v["billing_period"] == "annual" for v in recurring_of_site.values())
+        line = {**common, "line_id": "L3", "line_type": "software", "unit_c": sd.software_c,
+                "billing_period": "annual" if annual else "monthly", "term_months": 12 if annual else 36}  # fmt: skip
+        if sd.segment == "public_dc" and sd.model == "software_only":
+            line.update(sla_uptime_pct="99", sla_scope="site", sla_credit_schedule="99:5;97:10;95:20")
+        return line
+    if sd.model == "caas":
+        share = sd.segment in ("public_dc", "commercial") and rng.random() < 0.5
+        share = share or (
+            sd.segment == "public_dc" and not any(v.get("energy_share_pct") for v in recurring_of_site.values())
+        )
+        unit = sd.caas_c if not share else int(sd.caas_c * 0.8)
+        return {**common, "line_id": "L4", "line_type": "caas", "unit_c": unit, "billing_period": "monthly",
+                "term_months": 60 if sd.segment == "fleet" else 84, "energy_share_pct": "15" if share else "",
+                "sla_uptime_pct": "97", "sla_scope": "port", "sla_credit_schedule": SLA_SCHEDULE}  # fmt: skip
+    return None
+
+
+def _maintenance_line(common: dict, sd: SiteDeal) -> dict:
+    """A public DC hardware sale's maintenance line ``L5`` (5 years, quarterly site SLA)."""
+    c_on = sd.commissioned
+    return {**common, "line_id": "L5", "line_type": "maintenance", "event": "new", "effective_on": c_on,
+            "end_on": add_months(c_on, 60), "ports": sd.ports, "unit_price": money_text(18000),
+            "billing_period": "annual", "term_months": 60, "sla_uptime_pct": "97", "sla_scope": "site",
+            "sla_period": "quarter", "sla_credit_schedule": SLA_SCHEDULE}  # fmt: skip
+
+
+@dataclass
+class _Book:
+    """Contract lines as they are written: rows, and the state amendments and renewals need."""
+
+    rows: list[dict] = field(default_factory=list)
+    contract_of_site: dict[str, str] = field(default_factory=dict)
+    recurring_of_site: dict[str, dict] = field(default_factory=dict)
+    # a hardware sale's hardware and installation lines, for amendments
+    one_time: dict[str, tuple[dict, dict]] = field(default_factory=dict)
+
+
+def _common(contract_id: str, sd: SiteDeal) -> dict:
+    return {"contract_id": contract_id, "customer_id": sd.customer_id, "site_id": sd.site_id,
+            "revenue_model": sd.model, "currency": P.CURRENCY}  # fmt: skip
+
+
+def _open_contracts(rng, deals: list[SiteDeal]) -> _Book:
+    """One contract per site deployment: its one-time lines, and its recurring line to be written with its events."""
+    book = _Book()
     n = 0
     for sd in deals:
         if sd.expansion:
             continue
         n += 1
         k = f"K-{n:05d}"
-        base_contract[sd.site_id] = k
-        common = {"contract_id": k, "customer_id": sd.customer_id, "site_id": sd.site_id, "revenue_model": sd.model,
-                  "currency": P.CURRENCY}  # fmt: skip
-        c_on = sd.commissioned
+        book.contract_of_site[sd.site_id] = k
+        common = _common(k, sd)
         if sd.model == "hardware_sale":
-            rows.append({**common, "line_id": "L1", "line_type": "hardware", "event": "new",
-                         "effective_on": c_on - dt.timedelta(days=21), "quantity": sd.chargers,
-                         "unit_price": _money(sd.hardware_c // max(sd.chargers, 1)), "billing_period": "one_time"})  # fmt: skip
-            rows.append({**common, "line_id": "L2", "line_type": "installation", "event": "new", "effective_on": c_on,
-                         "quantity": 1, "unit_price": _money(sd.installation_c), "billing_period": "one_time"})  # fmt: skip
-            one_time[sd.site_id] = (
-                {"unit_c": sd.hardware_c // max(sd.chargers, 1), "quantity": sd.chargers},
-                {"total_c": sd.installation_c},
-            )
-        if sd.model in ("hardware_sale", "software_only"):
-            annual = rng.random() < (0.45 if sd.segment != "residential" else 0.2)
-            annual = annual or not any(v["billing_period"] == "annual" for v in recurring_of_site.values())
-            line = {**common, "line_id": "L3", "line_type": "software", "unit_c": sd.software_c,
-                    "billing_period": "annual" if annual else "monthly", "term_months": 12 if annual else 36}  # fmt: skip
-            if sd.segment == "public_dc" and sd.model == "software_only":
-                line.update(sla_uptime_pct="99", sla_scope="site", sla_credit_schedule="99:5;97:10;95:20")
-            recurring_of_site[sd.site_id] = line
-        if sd.model == "caas":
-            share = sd.segment in ("public_dc", "commercial") and rng.random() < 0.5
-            share = share or (
-                sd.segment == "public_dc" and not any(v.get("energy_share_pct") for v in recurring_of_site.values())
-            )
-            unit = sd.caas_c if not share else int(sd.caas_c * 0.8)
-            line = {**common, "line_id": "L4", "line_type": "caas", "unit_c": unit, "billing_period": "monthly",
-                    "term_months": 60 if sd.segment == "fleet" else 84,
-                    "energy_share_pct": "15" if share else "", "sla_uptime_pct": "97", "sla_scope": "port",
-                    "sla_credit_schedule": SLA_SCHEDULE}  # fmt: skip
-            recurring_of_site[sd.site_id] = line
-        if sd.model == "hardware_sale" and sd.segment == "public_dc":
-            rows.append({**common, "line_id": "L5", "line_type": "maintenance", "event": "new", "effective_on": c_on,
-                         "end_on": _add_months(c_on, 60), "ports": sd.ports, "unit_price": _money(18000),
-                         "billing_period": "annual", "term_months": 60, "sla_uptime_pct": "97", "sla_scope": "site", "sla_period": "quarter",
-                         "sla_credit_schedule": SLA_SCHEDULE})  # fmt: skip
-        line = recurring_of_site.get(sd.site_id)
+            rows, book.one_time[sd.site_id] = _hardware_sale_lines(common, sd)
+            book.rows.extend(rows)
+        line = _recurring_line(rng, common, sd, book.recurring_of_site)
         if line is not None:
-            line["start"] = c_on
+            book.recurring_of_site[sd.site_id] = line
+        if sd.model == "hardware_sale" and sd.segment == "public_dc":
+            book.rows.append(_maintenance_line(common, sd))
+        line = book.recurring_of_site.get(sd.site_id)
+        if line is not None:
+            line["start"] = sd.commissioned
             line["ports"] = sd.ports
-    # expansions: amend events under the lines' own ids: the new totals (hardware and installation for hardware sales)
+    return book
+
+
+def _amend_one_time(book: _Book, deals: list[SiteDeal]) -> dict[str, list[tuple[dt.date, int]]]:
+    """Expansions: amend events under the lines' own ids (new totals of hardware and installation).
+
+    Returns the ports each expansion adds per site, ``(day, ports)``, for the recurring lines.
+    """
     amends: dict[str, list[tuple[dt.date, int]]] = {}
     for sd in sorted((d for d in deals if d.expansion), key=lambda d: (d.site_id, d.commissioned)):
-        k = base_contract[sd.site_id]
-        common = {"contract_id": k, "customer_id": sd.customer_id, "site_id": sd.site_id, "revenue_model": sd.model,
-                  "currency": P.CURRENCY}  # fmt: skip
+        common = _common(book.contract_of_site[sd.site_id], sd)
         if sd.model == "hardware_sale":
-            hw_line, inst_line = one_time[sd.site_id]
+            hw_line, inst_line = book.one_time[sd.site_id]
             unit = sd.hardware_c // max(sd.chargers, 1)
+            ordered = sd.commissioned - dt.timedelta(days=14)
             if unit == hw_line["unit_c"]:  # the same charger at the same price: the line's new total quantity
                 hw_line["quantity"] += sd.chargers
-                rows.append({**common, "line_id": "L1", "line_type": "hardware", "event": "amend",
-                             "effective_on": sd.commissioned - dt.timedelta(days=14), "quantity": hw_line["quantity"],
-                             "unit_price": _money(unit), "billing_period": "one_time"})  # fmt: skip
+                book.rows.append({**common, "line_id": "L1", "line_type": "hardware", "event": "amend",
+                                  "effective_on": ordered, "quantity": hw_line["quantity"],
+                                  "unit_price": money_text(unit), "billing_period": "one_time"})  # fmt: skip
             else:  # another charger at another price: an order line of its own
-                rows.append({**common, "line_id": f"L1-{sd.commissioned:%Y%m%d}", "line_type": "hardware",
-                             "event": "new", "effective_on": sd.commissioned - dt.timedelta(days=14),
-                             "quantity": sd.chargers, "unit_price": _money(unit), "billing_period": "one_time"})  # fmt: skip
+                book.rows.append({**common, "line_id": f"L1-{sd.commissioned:%Y%m%d}", "line_type": "hardware",
+                                  "event": "new", "effective_on": ordered, "quantity": sd.chargers,
+                                  "unit_price": money_text(unit), "billing_period": "one_time"})  # fmt: skip
             inst_line["total_c"] += sd.installation_c
-            rows.append({**common, "line_id": "L2", "line_type": "installation", "event": "amend",
-                         "effective_on": sd.commissioned, "quantity": 1, "unit_price": _money(inst_line["total_c"]),
-                         "billing_period": "one_time"})  # fmt: skip
+            book.rows.append({**common, "line_id": "L2", "line_type": "installation", "event": "amend",
+                              "effective_on": sd.commissioned, "quantity": 1,
+                              "unit_price": money_text(inst_line["total_c"]), "billing_period": "one_time"})  # fmt: skip
         amends.setdefault(sd.site_id, []).append((sd.commissioned, sd.ports))
-    # recurring lines: new, renewals, amendments (the new total ports), cancellation, all under the line's id
-    horizon = window.end
-    for site_id, line in recurring_of_site.items():
-        cust = line["customer_id"]
-        stop = churn_on.get(cust)
-        term = line["term_months"]
-        base = {k2: v for k2, v in line.items() if k2 not in ("unit_c", "start", "ports")}
-        base["unit_price"] = _money(line["unit_c"])
-        start = line["start"]
-        ports_now = line["ports"]
-        pend = sorted(amends.get(site_id, []))
-        r = 0
-        while True:
-            end = _add_months(start, term)
-            cut = stop is not None and stop < end
-            row_end = stop if cut else end
-            rows.append({**base, "event": "new" if r == 0 else "renew", "effective_on": start, "end_on": end,
-                         "ports": ports_now})  # fmt: skip
-            for on, add in [a for a in pend if start <= a[0] < row_end]:
-                ports_now += add
-                rows.append({**base, "event": "amend", "effective_on": on, "end_on": end, "ports": ports_now})
-            pend = [a for a in pend if a[0] >= row_end]
-            if cut:
-                rows.append({**base, "event": "cancel", "effective_on": stop, "ports": ports_now})
-                break
-            if end >= horizon:
-                break
-            start = end
-            r += 1
-    cols = ["contract_id", "line_id", "customer_id", "site_id", "revenue_model", "line_type", "event", "effective_on",
-            "end_on", "ports", "quantity", "unit_price", "currency", "billing_period", "term_months",
-            "energy_share_pct", "sla_uptime_pct", "sla_scope", "sla_period", "sla_credit_schedule"]  # fmt: skip
+    return amends
+
+
+def _recurring_events(line: dict, added: list[tuple[dt.date, int]], stop: dt.date | None, horizon: dt.date):
+    """A recurring line's events: new, renewals to *horizon*, amendments (the new total ports), cancellation."""
+    rows = []
+    term = line["term_months"]
+    base = {k2: v for k2, v in line.items() if k2 not in ("unit_c", "start", "ports")}
+    base["unit_price"] = money_text(line["unit_c"])
+    start = line["start"]
+    ports_now = line["ports"]
+    pend = sorted(added)
+    r = 0
+    while True:
+        end = add_months(start, term)
+        cut = stop is not None and stop < end
+        row_end = stop if cut else end
+        rows.append({**base, "event": "new" if r == 0 else "renew", "effective_on": start, "end_on": end,
+                     "ports": ports_now})  # fmt: skip
+        for on, add in [a for a in pend if start <= a[0] < row_end]:
+            ports_now += add
+            rows.append({**base, "event": "amend", "effective_on": on, "end_on": end, "ports": ports_now})
+        pend = [a for a in pend if a[0] >= row_end]
+        if cut:
+            rows.append({**base, "event": "cancel", "effective_on": stop, "ports": ports_now})
+            break
+        if end >= horizon:
+            break
+        start = end
+        r += 1
+    return rows
+
+
+CONTRACT_COLUMNS = ["contract_id", "line_id", "customer_id", "site_id", "revenue_model", "line_type", "event",
+                    "effective_on", "end_on", "ports", "quantity", "unit_price", "currency", "billing_period",
+                    "term_months", "energy_share_pct", "sla_uptime_pct", "sla_scope", "sla_period",
+                    "sla_credit_schedule"]  # fmt: skip
+
+
+def _contracts_frame(rows: list[dict]) -> pd.DataFrame:
+    """contracts.csv's table: its columns in order, by contract and date, numbers and dates as text."""
     df = pd.DataFrame(rows)
-    for c in cols:
+    for c in CONTRACT_COLUMNS:
         if c not in df:
             df[c] = None
-    df = df[cols].sort_values(["contract_id", "effective_on", "line_id"], kind="stable")
+    df = df[CONTRACT_COLUMNS].sort_values(["contract_id", "effective_on", "line_id"], kind="stable")
     for c in ("ports", "quantity", "term_months"):
         df[c] = df[c].map(lambda v: "" if v is None or pd.isna(v) else str(int(v)))
     for c in ("effective_on", "end_on"):
@@ -270,180 +316,27 @@ def contracts(rng: np.random.Generator, net: Network, window: Window, deals: lis
     return df.fillna("")
 
 
-def pipeline(
-    rng: np.random.Generator, net: Network, window: Window, deals: list[SiteDeal]
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """deals, deal stage history and project milestones."""
-    names = net.customers.set_index("customer_id").name
-    deal_rows: list[dict] = []
-    stage_rows: list[dict] = []
-    proj_rows: list[dict] = []
-    horizon = window.start - dt.timedelta(days=270)
-    n = 0
-    misrouted = 0
+def contracts(rng: np.random.Generator, net: Network, window: Window, deals: list[SiteDeal]) -> pd.DataFrame:
+    """The contract lines' events (contracts.csv), as a subscription system exports them.
 
-    def owner(seg: str) -> str:
-        nonlocal misrouted
-        if seg == "fleet" and misrouted < 2 and rng.random() < 0.15:
-            misrouted += 1
-            return OWNERS["commercial"][0]
-        return OWNERS[seg][int(rng.integers(0, len(OWNERS[seg])))]
-
-    def history(deal_id: str, created: dt.date, upto: str, closed: dt.date | None) -> dt.date:
-        d = created
-        for st in STAGES:
-            stage_rows.append({"deal_id": deal_id, "stage": st, "entered_on": d.isoformat()})
-            if st == upto:
-                return d
-            d = d + dt.timedelta(days=int(rng.integers(12, 45)))
-            if closed is not None and d >= closed:
-                d = closed - dt.timedelta(days=int(rng.integers(1, 5)))
-        return d
-
-    def amounts(sd: SiteDeal) -> dict:
-        hw = sd.hardware_c if sd.model == "hardware_sale" else 0
-        inst = sd.installation_c if sd.model == "hardware_sale" else 0
-        sw = 12 * sd.software_c * sd.ports if sd.model != "caas" else 0
-        caas = 12 * sd.caas_c * sd.ports if sd.model == "caas" else 0
-        return {"hardware_amount": _money(hw), "installation_amount": _money(inst), "software_arr": _money(sw),
-                "caas_arr": _money(caas)}  # fmt: skip
-
-    def project(deal_id: str, sd_site: str, cust: str, closed: dt.date, commission: dt.date | None, budget_c: int):
-        pid = f"PRJ-{deal_id[2:]}"
-        plan = closed + dt.timedelta(days=int(rng.integers(7, 20)))
-        gaps = [
-            0,
-            int(rng.integers(30, 60)),
-            int(rng.integers(20, 40)),
-            int(rng.integers(15, 35)),
-            int(rng.integers(5, 15)),
-        ]
-        planned = []
-        for g in gaps:
-            plan = plan + dt.timedelta(days=g)
-            planned.append(plan)
-        slipped = rng.random() < 0.35
-        slips = np.cumsum([int(rng.integers(0, 4)), int(rng.integers(10, 60)) if slipped else int(rng.integers(0, 6)),
-                           int(rng.integers(0, 25)) if slipped else int(rng.integers(0, 4)), int(rng.integers(0, 6)),
-                           int(rng.integers(0, 4))])  # fmt: skip
-        actual = [p + dt.timedelta(days=int(s)) for p, s in zip(planned, slips, strict=True)]
-        if commission is not None:  # align with the network: commissioning is the ports' first day
-            shift = commission - actual[-1]
-            actual = [a + shift for a in actual]
-            planned = [p + shift - dt.timedelta(days=int(slips[-1])) for p in planned]
-        for i, ms in enumerate(MILESTONES):
-            done = actual[i] < window.end
-            b = int(budget_c * BUDGET_SHARE[i])
-            over = 1 + rng.normal(0.12 if slipped else 0.02, 0.08)
-            proj_rows.append({"project_id": pid, "milestone": ms, "deal_id": deal_id, "customer_id": cust,
-                              "site_id": sd_site, "planned_on": planned[i].isoformat(),
-                              "actual_on": actual[i].isoformat() if done else "", "budget": _money(b),
-                              "actual_cost": _money(int(b * over)) if done else "", "currency": P.CURRENCY})  # fmt: skip
-
-    # won deals for deployments and expansions close to or inside the window
-    for sd in sorted(deals, key=lambda d: (d.commissioned, d.site_id)):
-        if sd.segment == "residential" or sd.commissioned < horizon:
-            continue
-        n += 1
-        did = f"D-{n:05d}"
-        lead = int(rng.integers(95, 190))
-        closed = sd.commissioned - dt.timedelta(days=lead)
-        created = closed - dt.timedelta(days=int(rng.integers(60, 200)))
-        history(did, created, "negotiation", closed)
-        stage_rows.append({"deal_id": did, "stage": "closed_won", "entered_on": closed.isoformat()})
-        inc = "awarded" if sd.segment == "public_dc" else str(rng.choice(["none", "awarded", "applied", "denied"], p=[0.5, 0.3, 0.1, 0.1]))  # fmt: skip
-        deal_rows.append({"deal_id": did, "customer_id": sd.customer_id, "account_name": names[sd.customer_id],
-                          "segment": sd.segment, "revenue_model": sd.model, "stage": "closed_won",
-                          "probability_pct": 100, "currency": P.CURRENCY, **amounts(sd), "ports": sd.ports,
-                          "created_on": created.isoformat(), "expected_close_on": closed.isoformat(),
-                          "closed_on": closed.isoformat(), "owner": owner(sd.segment),
-                          "economic_buyer_engaged": "true", "utility_capacity_confirmed": "true",
-                          "incentive_status": inc, "roi_case_delivered": "true" if rng.random() < 0.85 else "false"})  # fmt: skip
-        budget = sd.installation_c if sd.installation_c else sd.hardware_c // 4
-        project(did, sd.site_id, sd.customer_id, closed, sd.commissioned, budget)
-
-    # customers by segment, for open and lost deals (land and expand: existing accounts and prospects)
-    cust = net.customers[net.customers.segment != "residential"]
-    n_open = max(4, len(net.sites) // 6)
-    # a B2B funnel loses most deals, early ones more often: about a third of closed deals are won
-    n_lost = max(3, len(net.sites) * 2 // 3)
-    new_accounts = 0
-    for i in range(n_open + n_lost):
-        won_lost = i >= n_open
-        existing = rng.random() < 0.45 and len(cust)
-        if existing:
-            row = cust.iloc[int(rng.integers(0, len(cust)))]
-            cid, account, seg, model = row.customer_id, row["name"], row.segment, row.revenue_model
-        else:
-            new_accounts += 1
-            seg = str(rng.choice(["fleet", "public_dc", "commercial"], p=[0.35, 0.3, 0.35]))
-            cid, account = "", f"Prospect {new_accounts:03d} ({seg.replace('_', ' ')})"
-            model = str(rng.choice(list(P.SEG[seg].revenue_model_p), p=list(P.SEG[seg].revenue_model_p.values())))
-        kw, ptype = {"fleet": (19.2, "AC_1_PHASE"), "public_dc": (150.0, "DC"), "commercial": (9.6, "AC_1_PHASE")}[seg]
-        nports = int(rng.choice([2, 4, 6, 8, 12]))
-        n_ch = nports if ptype == "DC" else nports // 2
-        hw, inst, sw, caas = _unit_prices(seg, kw, ptype, nports, n_ch)
-        sd = SiteDeal("", cid, seg, model, nports, n_ch, hw * n_ch, inst, sw, caas, window.end, False)
-        n += 1
-        did = f"D-{n:05d}"
-        if won_lost:
-            created = window.start + dt.timedelta(days=int(rng.integers(0, max(1, window.days - 60))))
-            upto = str(rng.choice(STAGES, p=[0.35, 0.3, 0.2, 0.15]))
-            last = history(did, created, upto, None)
-            closed = last + dt.timedelta(days=int(rng.integers(10, 40)))
-            closed = min(closed, window.end - dt.timedelta(days=1))
-            stage_rows.append({"deal_id": did, "stage": "closed_lost", "entered_on": closed.isoformat()})
-            stage, prob, exp_close, closed_on = "closed_lost", 0, closed, closed.isoformat()
-            util = "true" if rng.random() < 0.6 else "false"
-            inc = str(rng.choice(["none", "denied", "applied"]))
-        else:
-            upto = str(rng.choice(STAGES, p=[0.25, 0.25, 0.25, 0.25]))
-            created = window.end - dt.timedelta(days=int(rng.integers(20, 200)))
-            history(did, created, upto, None)
-            stage, prob, closed_on = upto, PROB[upto], ""
-            exp_close = window.end + dt.timedelta(days=int(rng.integers(10, 180)))
-            # some late-stage deals are stuck on utility capacity or on incentive approval
-            stuck = upto in ("proposal", "negotiation") and rng.random() < 0.4
-            util = "false" if stuck and rng.random() < 0.5 else ("true" if upto != "prospect" else "false")
-            inc = "applied" if (stuck and util == "true") else str(rng.choice(["none", "applied", "awarded"]))
-        deal_rows.append({"deal_id": did, "customer_id": cid, "account_name": account, "segment": seg,
-                          "revenue_model": model, "stage": stage, "probability_pct": prob, "currency": P.CURRENCY,
-                          **amounts(sd), "ports": nports, "created_on": created.isoformat(),
-                          "expected_close_on": exp_close.isoformat(), "closed_on": closed_on, "owner": owner(seg),
-                          "economic_buyer_engaged": "true" if upto in ("proposal", "negotiation") or rng.random() < 0.3 else "false",
-                          "utility_capacity_confirmed": util, "incentive_status": inc,
-                          "roi_case_delivered": "true" if upto in ("proposal", "negotiation") else "false"})  # fmt: skip
-    # a few deals won near the end of the window whose installation is still under way
-    for _ in range(max(2, len(net.sites) // 30)):
-        seg = str(rng.choice(["fleet", "public_dc", "commercial"]))
-        row = net.customers[net.customers.segment == seg]
-        if not len(row):
-            continue
-        row = row.iloc[int(rng.integers(0, len(row)))]
-        kw, ptype = {"fleet": (19.2, "AC_1_PHASE"), "public_dc": (150.0, "DC"), "commercial": (9.6, "AC_1_PHASE")}[seg]
-        nports = int(rng.choice([2, 4, 6]))
-        n_ch = nports if ptype == "DC" else nports // 2
-        hw, inst, sw, caas = _unit_prices(seg, kw, ptype, nports, n_ch)
-        sd = SiteDeal(
-            "", row.customer_id, seg, row.revenue_model, nports, n_ch, hw * n_ch, inst, sw, caas, window.end, False
-        )
-        n += 1
-        did = f"D-{n:05d}"
-        closed = window.end - dt.timedelta(days=int(rng.integers(20, 100)))
-        created = closed - dt.timedelta(days=int(rng.integers(60, 160)))
-        history(did, created, "negotiation", closed)
-        stage_rows.append({"deal_id": did, "stage": "closed_won", "entered_on": closed.isoformat()})
-        deal_rows.append({"deal_id": did, "customer_id": row.customer_id, "account_name": row["name"], "segment": seg,
-                          "revenue_model": row.revenue_model, "stage": "closed_won", "probability_pct": 100,
-                          "currency": P.CURRENCY, **amounts(sd), "ports": nports, "created_on": created.isoformat(),
-                          "expected_close_on": closed.isoformat(), "closed_on": closed.isoformat(),
-                          "owner": owner(seg), "economic_buyer_engaged": "true", "utility_capacity_confirmed": "true",
-                          "incentive_status": "applied", "roi_case_delivered": "true"})  # fmt: skip
-        project(did, "", row.customer_id, closed, None, inst)
-    deals_df = pd.DataFrame(deal_rows)
-    stages_df = pd.DataFrame(stage_rows).drop_duplicates(["deal_id", "stage"], keep="first")
-    proj_df = pd.DataFrame(proj_rows)
-    return deals_df, stages_df, proj_df
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The contracts' own generator.
+    net : Network
+        The demo network (its churned customers cancel).
+    window : Window
+        The generated months: lines renew up to its end.
+    deals : list of SiteDeal
+        What was sold per site deployment and expansion (:func:`site_deals`).
+    """
+    churn_on = _churn_dates(net)
+    book = _open_contracts(rng, deals)
+    amends = _amend_one_time(book, deals)
+    for site_id, line in book.recurring_of_site.items():
+        stop = churn_on.get(line["customer_id"])
+        book.rows.extend(_recurring_events(line, amends.get(site_id, []), stop, window.end))
+    return _contracts_frame(book.rows)
 
 
 def incentives(rng: np.random.Generator, net: Network, window: Window, deals: list[SiteDeal]) -> pd.DataFrame:
@@ -484,11 +377,11 @@ def incentives(rng: np.random.Generator, net: Network, window: Window, deals: li
                 st = "applied"
             amount = ""
             if kind == "rebate":
-                amount = _money(400000 * sd.ports)
+                amount = money_text(400000 * sd.ports)
             elif kind == "tax_credit":
-                amount = _money(min(int((sd.hardware_c + sd.installation_c) * 0.3), cap))
+                amount = money_text(min(int((sd.hardware_c + sd.installation_c) * 0.3), cap))
             rows.append({"incentive_id": f"INCV-{n:05d}", "program": program, "kind": kind, "site_id": s.site_id,
-                         "segment": s.segment, "pct_of_eligible": pct, "cap": _money(cap) if cap else "",
+                         "segment": s.segment, "pct_of_eligible": pct, "cap": money_text(cap) if cap else "",
                          "amount": amount, "currency": P.CURRENCY, "eligible_costs": elig,
                          "start_on": prog_start.isoformat(), "end_on": prog_end.isoformat(), "status": st,
                          "awarded_on": awarded.isoformat() if st in ("awarded", "paid") else ""})  # fmt: skip
@@ -530,19 +423,19 @@ def costs(rng: np.random.Generator, net: Network, deals: list[SiteDeal]) -> pd.D
         hw = int(round(sd.hardware_c * HARDWARE_COST_SHARE * noise))
         inst = int(round(sd.installation_c * INSTALLATION_COST_SHARE * float(rng.normal(1.0, 0.08))))
         tag = "expansion" if sd.expansion else "deployment"
-        add(site_id=sd.site_id, cost_type="hardware", basis="one_time", amount=_money(hw),
+        add(site_id=sd.site_id, cost_type="hardware", basis="one_time", amount=money_text(hw),
             incurred_on=(sd.commissioned - dt.timedelta(days=21)).isoformat(), notes=f"{tag}: {sd.chargers} chargers")  # fmt: skip
-        add(site_id=sd.site_id, cost_type="installation", basis="one_time", amount=_money(inst),
+        add(site_id=sd.site_id, cost_type="installation", basis="one_time", amount=money_text(inst),
             incurred_on=sd.commissioned.isoformat(), notes=f"{tag}: installation")  # fmt: skip
         if sd.segment in MAKE_READY and not sd.expansion:
             base, per_port = MAKE_READY[sd.segment]
             mr = int(round((base + per_port * sd.ports) * float(rng.normal(1.0, 0.1))))
-            add(site_id=sd.site_id, cost_type="make_ready", basis="one_time", amount=_money(mr),
+            add(site_id=sd.site_id, cost_type="make_ready", basis="one_time", amount=money_text(mr),
                 incurred_on=(sd.commissioned - dt.timedelta(days=30)).isoformat(), notes="utility make-ready")  # fmt: skip
     for seg, items in SEGMENT_OPEX.items():
         for cost_type, basis, v in items:
             money = basis != "pct_of_energy_revenue"
-            add(segment=seg, cost_type=cost_type, basis=basis, amount=_money(v) if money else "",
+            add(segment=seg, cost_type=cost_type, basis=basis, amount=money_text(v) if money else "",
                 rate_pct="" if money else v, notes=f"{seg} default")  # fmt: skip
     cols = ["cost_id", "site_id", "segment", "cost_type", "basis", "amount", "rate_pct", "currency", "incurred_on",
             "start_on", "end_on", "notes"]  # fmt: skip
