@@ -11,6 +11,10 @@ imports are resolved against the module's package. Imports by name at run time
 
 A module may import its own package and the packages of lower layers; the package root
 (``evrevops/__init__.py``) imports nothing of evrevops, since importing any layer runs it.
+
+Why not import-linter's ``layers`` contract: its contracts live in ``pyproject.toml``, a second
+declaration of the layers to keep equal to the document's table, and it adds a dependency (grimp)
+for what a hundred lines of ``ast`` do here, with the file and line of each offending import.
 """
 
 from __future__ import annotations

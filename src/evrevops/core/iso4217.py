@@ -7,7 +7,7 @@ codes of currencies withdrawn since 2011 that history inside the plausible time 
 still carry (Croatian kuna until 2023, ...).
 
 An amount is stored in integer minor units of its currency
-(:func:`evrevops.formats.base.currency_exponent`), so a code is :data:`PAYABLE` only when it
+(:func:`evrevops.core.money.currency_exponent`), so a code is :data:`PAYABLE` only when it
 is a currency drivers can pay in and its minor unit is one evrevops rounds to: the precious
 metals, bond-market units, ``XTS`` (testing) and ``XXX`` (no currency), the units of account
 ``XDR``/``XSU``/``XUA``, and ``CLF``/``UYW`` (four decimal places) are refused.

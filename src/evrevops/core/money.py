@@ -17,7 +17,20 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 
 def div_round_sql(num: str, den: str) -> str:
-    """SQL of ``round(num / den)`` half away from zero, for integer *num* and positive integer *den*."""
+    """SQL of ``round(num / den)`` half away from zero, for integer *num* and positive integer *den*.
+
+    Parameters
+    ----------
+    num, den : str
+        SQL expressions of integers (e.g. an amount [minor units] times a share's numerator, and the
+        share's denominator); *den* must be positive.
+
+    Returns
+    -------
+    str
+        A ``BIGINT`` expression, computed in ``HUGEINT`` so ``num * 2`` cannot overflow; the same
+        rule as :func:`round_half_away` (``-5 / 2`` gives ``-3``).
+    """
     n, d = f"CAST({num} AS HUGEINT)", f"CAST({den} AS HUGEINT)"
     return (
         f"CAST(CASE WHEN {n} >= 0 THEN ({n} * 2 + {d}) // ({d} * 2) "
@@ -26,7 +39,13 @@ def div_round_sql(num: str, den: str) -> str:
 
 
 def round_half_away(num: int, den: int) -> int:
-    """``round(num / den)`` half away from zero, in Python integers (the same rule as :func:`div_round_sql`)."""
+    """``round(num / den)`` half away from zero, in Python integers (the same rule as :func:`div_round_sql`).
+
+    Raises
+    ------
+    ValueError
+        For a denominator that is not positive.
+    """
     if den <= 0:
         raise ValueError("the denominator must be positive")
     q = (abs(num) * 2 + den) // (den * 2)
@@ -113,5 +132,18 @@ def to_minor(amount: str | int | Decimal, currency: str) -> int:
 
 
 def minor_to_decimal(minor: int, currency: str) -> Decimal:
-    """Convert integer minor units back to an exact Decimal amount."""
+    """Convert integer minor units back to an exact Decimal amount.
+
+    Parameters
+    ----------
+    minor : int
+        Amount [minor units of *currency*].
+    currency : str
+        ISO-4217 code.
+
+    Returns
+    -------
+    Decimal
+        Amount [major units], exact: ``minor_to_decimal(1235, "USD") == Decimal("12.35")``.
+    """
     return Decimal(int(minor)).scaleb(-currency_exponent(currency))
