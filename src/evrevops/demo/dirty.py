@@ -67,19 +67,11 @@ def _ocpp(ts: str, charger: str, action: str, payload: dict, n: int) -> str:
     return json.dumps({"timestamp": ts, "charge_point_id": charger, "message": [2, f"hostile-{n}", action, payload]})
 
 
-def write_dirty(folder: Path, demo: Path) -> list[tuple[Path, str | None, tuple[str, object]]]:
-    """Write the dirty files into *folder*, aimed at the demo network in *demo*.
+Written = tuple[Path, str | None, tuple[str, object]]  # (path, format a directory ingest detects, expected)
 
-    Returns
-    -------
-    list of (path, format, expected)
-        ``format`` is the one a directory ingest detects; ``expected`` as in the module's text.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    ids = demo_ids(demo)
-    out: list[tuple[Path, str | None, tuple[str, object]]] = []
 
-    # ---- CDRs: dates, numbers, money, currency, types, duplicated keys, nesting, encoding ----
+def _dirty_cdrs(folder: Path, ids: dict) -> Written:
+    """CDRs with bad dates, numbers, money, currency, types, duplicated keys, nesting and encoding."""
     cdrs = [
         _cdr(ids, 1, start_date_time="9999-12-31T00:00:00Z", end_date_time="9999-12-31T01:00:00Z"),
         _cdr(ids, 2, start_date_time="1970-01-01T00:00:00Z", end_date_time="1970-01-01T01:00:00Z"),
@@ -105,9 +97,11 @@ def write_dirty(folder: Path, demo: Path) -> list[tuple[Path, str | None, tuple[
     bad_utf8 = json.dumps(_cdr(ids, 18, cdr_token={"uid": "T", "type": "RFID", "contract_id": "XX"})).encode()
     data += bad_utf8.replace(b'"XX"', b'"\xff\xfe"') + b"\n"
     p.write_bytes(data)
-    out.append((p, "ocpi-cdrs", ("quarantined", len(lines) + 1)))
+    return p, "ocpi-cdrs", ("quarantined", len(lines) + 1)
 
-    # ---- OCPP: clocks that reset or run ahead, unknown statuses, negative connectors, huge meter values ----
+
+def _dirty_ocpp(folder: Path, ids: dict) -> Written:
+    """OCPP messages: clocks that reset or run ahead, unknown statuses, negative connectors, huge meter values."""
     c = ids["charger"]
     msgs = [
         _ocpp("2200-01-01T00:00:00Z", c, "Heartbeat", {}, 1),
@@ -153,9 +147,11 @@ def write_dirty(folder: Path, demo: Path) -> list[tuple[Path, str | None, tuple[
     msgs.append(meter)
     p = folder / "ocpp-hostile.ndjson"
     p.write_text("\n".join(msgs) + "\n")
-    out.append((p, "ocpp-log", ("quarantined", len(msgs))))
+    return p, "ocpp-log", ("quarantined", len(msgs))
 
-    # ---- OCPI tariffs: a price of 1e20, elements that are not a list ----
+
+def _dirty_tariffs(folder: Path) -> Written:
+    """OCPI tariffs: a price of 1e20, elements that are not a list."""
     tariffs = [
         {
             "country_code": "US",
@@ -176,9 +172,24 @@ def write_dirty(folder: Path, demo: Path) -> list[tuple[Path, str | None, tuple[
     ]
     p = folder / "tariffs-hostile.ndjson"
     p.write_text("\n".join(json.dumps(t) for t in tariffs) + "\n")
-    out.append((p, "ocpi-tariffs", ("quarantined", 2)))
+    return p, "ocpi-tariffs", ("quarantined", 2)
 
+
+def _not_gzip(folder: Path) -> Written:
+    """A file named .gz that is not gzip: the whole file is refused."""
     p = folder / "cdrs-not-gzip.ndjson.gz"
     p.write_bytes(b"plain text, not gzip\n")
-    out.append((p, None, ("refused", "not a valid gzip file")))
-    return out
+    return p, None, ("refused", "not a valid gzip file")
+
+
+def write_dirty(folder: Path, demo: Path) -> list[Written]:
+    """Write the dirty files into *folder*, aimed at the demo network in *demo*.
+
+    Returns
+    -------
+    list of (path, format, expected)
+        ``format`` is the one a directory ingest detects; ``expected`` as in the module's text.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    ids = demo_ids(demo)
+    return [_dirty_cdrs(folder, ids), _dirty_ocpp(folder, ids), _dirty_tariffs(folder), _not_gzip(folder)]

@@ -56,6 +56,74 @@ def _csv(df: pd.DataFrame, path: Path) -> int:
     return path.stat().st_size
 
 
+def _clear_old_files(out: Path) -> None:
+    """Remove files of an earlier run with other months (they would be ingested with these): our own patterns."""
+    for pattern in ("cdrs/cdrs-*.ndjson", "ocpp/ocpp-*.ndjson", "utility_tariffs/urdb-demo-*.json"):
+        for old in sorted(out.glob(pattern)):
+            old.unlink()
+
+
+def _write_network(out: Path, net, window, tariff_at: str, files: dict[str, int]) -> None:
+    """customers.csv, sites.csv, locations.json, tariffs.json and the utility tariffs (URDB records)."""
+    export_day = window.end - pd.Timedelta(days=1).to_pytimedelta()
+    export_at = f"{window.end.isoformat()}T00:00:00Z"
+    write_customers(net, out / "customers.csv")
+    files["customers.csv"] = (out / "customers.csv").stat().st_size
+    write_sites(net, out / "sites.csv")
+    files["sites.csv"] = (out / "sites.csv").stat().st_size
+    files["locations.json"] = _write_json(out / "locations.json", locations(net, export_at, export_day))
+    files["tariffs.json"] = _write_json(out / "tariffs.json", tariffs_json(tariff_at, tariff_at))
+    (out / "utility_tariffs").mkdir(exist_ok=True)
+    for rec in urdb_records(window.start):
+        name = f"utility_tariffs/urdb-{rec['label']}.json"
+        files[name] = _write_json(out / name, {"items": [rec]})
+
+
+def _price(net, window, ses):
+    """Price the sessions under their site's driver tariff (failed attempts: none).
+
+    Returns the tariff index of each session (-1: none), the priced sessions and each start's
+    local wall clock [s since epoch, wall clock].
+    """
+    site_idx = net.ports.site_idx.to_numpy()[ses.port]
+    tz = net.sites.tz_code.to_numpy()[site_idx]
+    site_tariff = net.sites.driver_tariff_id.map(TARIFF_INDEX).to_numpy()
+    tariff = np.where(ses.failed, -1, site_tariff[site_idx])
+    priced = price_sessions(ses.start, ses.total_s, ses.charge_s, ses.wh, tariff, tz, net.zones, window.years)
+    wall = ses.start.copy()
+    for code, name in enumerate(net.zones):
+        m = tz == code
+        if m.any():
+            wall[m] = ses.start[m] + utc_offset(ses.start[m], name, window.years)
+    return tariff, priced, wall
+
+
+def _at_bay(net, ses, wall: np.ndarray) -> np.ndarray | None:
+    """Sessions at the commissioning bay: its ports' sessions before they go to their site (None: no bay).
+
+    The bay's zone is their site's, so *wall* is local to both.
+    """
+    if not net.bay:
+        return None
+    day = wall // 86400
+    until = (net.bay["until"] - dt.date(1970, 1, 1)).days
+    return np.isin(ses.port, net.bay["port_idx"]) & (day < until)
+
+
+def _write_commercial(out: Path, rngs: list, net, window, outages, files: dict[str, int]) -> pd.DataFrame:
+    """contracts, deals, deal stages, projects, incentives, incidents and costs; returns the deals."""
+    sdeals = site_deals(net)
+    files["contracts.csv"] = _csv(contracts(rngs[4], net, window, sdeals), out / "contracts.csv")
+    deals_df, stages_df, proj_df = pipeline(rngs[5], net, window, sdeals)
+    files["deals.csv"] = _csv(deals_df, out / "deals.csv")
+    files["deal_stages.csv"] = _csv(stages_df, out / "deal_stages.csv")
+    files["projects.csv"] = _csv(proj_df, out / "projects.csv")
+    files["incentives.csv"] = _csv(incentives(rngs[6], net, window, sdeals), out / "incentives.csv")
+    files["incidents.csv"] = _csv(_incidents(net, outages.df), out / "incidents.csv")
+    files["costs.csv"] = _csv(costs(rngs[8], net, sdeals), out / "costs.csv")
+    return deals_df
+
+
 def generate(
     out_dir: str | Path,
     ports: int = 500,
@@ -98,12 +166,10 @@ def generate(
         raise ValueError(f"unknown profile {profile!r}; known: {', '.join(P.MIX)}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    # files of an earlier run with other months would be ingested with these: remove our own patterns
-    for pattern in ("cdrs/cdrs-*.ndjson", "ocpp/ocpp-*.ndjson", "utility_tariffs/urdb-demo-*.json"):
-        for old in sorted(out.glob(pattern)):
-            old.unlink()
+    _clear_old_files(out)
     window = make_window(months, end_month)
     month_names = [f"{y:04d}-{m:02d}" for y, m in window.months]
+    # one generator per part, each drawn in its own fixed order (rngs[7] is not used)
     rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(9)]
 
     def tick(stage: str) -> None:
@@ -111,70 +177,27 @@ def generate(
             progress(stage, 1, 1)
 
     files: dict[str, int] = {}
-    # ---- network, prices ------------------------------------------------------------------------------
     net = build_network(rngs[0], ports, window, profile)
-    export_day = window.end - pd.Timedelta(days=1).to_pytimedelta()
-    export_at = f"{window.end.isoformat()}T00:00:00Z"
     tariff_at = f"{window.start.year - 1}-01-01T00:00:00Z"
-    write_customers(net, out / "customers.csv")
-    files["customers.csv"] = (out / "customers.csv").stat().st_size
-    write_sites(net, out / "sites.csv")
-    files["sites.csv"] = (out / "sites.csv").stat().st_size
-    files["locations.json"] = _write_json(out / "locations.json", locations(net, export_at, export_day))
-    files["tariffs.json"] = _write_json(out / "tariffs.json", tariffs_json(tariff_at, tariff_at))
-    (out / "utility_tariffs").mkdir(exist_ok=True)
-    for rec in urdb_records(window.start):
-        name = f"utility_tariffs/urdb-{rec['label']}.json"
-        files[name] = _write_json(out / name, {"items": [rec]})
+    _write_network(out, net, window, tariff_at, files)
     tick("network")
-
-    # ---- outages and sessions ---------------------------------------------------------------------------
     outages = generate_outages(rngs[1], net, window)
     ses, sstats = generate_sessions(rngs[2], net, window, outages)
     tick("sessions")
-
-    # ---- pricing and CDRs -------------------------------------------------------------------------------
-    site_idx = net.ports.site_idx.to_numpy()[ses.port]
-    tz = net.sites.tz_code.to_numpy()[site_idx]
-    site_tariff = net.sites.driver_tariff_id.map(TARIFF_INDEX).to_numpy()
-    tariff = np.where(ses.failed, -1, site_tariff[site_idx])
-    priced = price_sessions(ses.start, ses.total_s, ses.charge_s, ses.wh, tariff, tz, net.zones, window.years)
-    wall = ses.start.copy()
-    for code, name in enumerate(net.zones):
-        m = tz == code
-        if m.any():
-            wall[m] = ses.start[m] + utc_offset(ses.start[m], name, window.years)
+    tariff, priced, wall = _price(net, window, ses)
     first_month = window.start.year * 12 + window.start.month - 1
     month = np.clip(month_of(wall) - first_month, 0, len(month_names) - 1)
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
     con.execute("SET TimeZone = 'UTC'")
-    at_bay = None
-    if net.bay:
-        # the bay's ports are tested there for their first days (its zone is their site's: wall is local to both)
-        day = wall // 86400
-        until = (net.bay["until"] - dt.date(1970, 1, 1)).days
-        at_bay = np.isin(ses.port, net.bay["port_idx"]) & (day < until)
+    at_bay = _at_bay(net, ses, wall)
     files.update(write_cdrs(con, out, net, ses, priced, tariff, month, month_names, progress, tariff_at, at_bay))
-
-    # ---- OCPP log ---------------------------------------------------------------------------------------
     ev = build_events(rngs[3], net, window, ses, outages, heartbeat_s)
     ocpp_files, ocpp_counts = write_ocpp(con, out, net, window, ses, ev, month_names, heartbeat_s, progress)
     files.update(ocpp_files)
     con.close()
-
-    # ---- commercial: contracts, pipeline, projects, incentives, incidents ---------------------------------
-    sdeals = site_deals(net)
-    files["contracts.csv"] = _csv(contracts(rngs[4], net, window, sdeals), out / "contracts.csv")
-    deals_df, stages_df, proj_df = pipeline(rngs[5], net, window, sdeals)
-    files["deals.csv"] = _csv(deals_df, out / "deals.csv")
-    files["deal_stages.csv"] = _csv(stages_df, out / "deal_stages.csv")
-    files["projects.csv"] = _csv(proj_df, out / "projects.csv")
-    files["incentives.csv"] = _csv(incentives(rngs[6], net, window, sdeals), out / "incentives.csv")
-    files["incidents.csv"] = _csv(_incidents(net, outages.df), out / "incidents.csv")
-    files["costs.csv"] = _csv(costs(rngs[8], net, sdeals), out / "costs.csv")
+    deals_df = _write_commercial(out, rngs, net, window, outages, files)
     tick("commercial")
-
     summary = _summary(net, window, ses, priced, outages, sstats, ocpp_counts, deals_df)
     summary["history"] = _history(net, at_bay)
     summary["files"] = dict(sorted(files.items()))

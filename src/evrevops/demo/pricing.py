@@ -214,29 +214,25 @@ def _round_div(num: np.ndarray, den: int) -> np.ndarray:
     return (2 * num + den) // (2 * den)
 
 
-def price_sessions(
-    start: np.ndarray,
-    total_s: np.ndarray,
-    charge_s: np.ndarray,
-    wh: np.ndarray,
-    tariff: np.ndarray,
-    tz_code: np.ndarray,
-    zones: list[str],
-    years: tuple[int, int],
-) -> Priced:
-    """Split sessions into OCPI charging periods and price them.
+def _local(utc: np.ndarray, tz_code: np.ndarray, zones: list[str], years: tuple[int, int]) -> np.ndarray:
+    """Local wall-clock seconds of UTC instants, each in its zone [s since epoch, wall clock]."""
+    wall = utc.copy()
+    for code, name in enumerate(zones):
+        mm = tz_code == code
+        if mm.any():
+            wall[mm] = utc[mm] + utc_offset(utc[mm], name, years)
+    return wall
 
-    ``tariff`` is an index into :data:`TARIFFS`, or -1 for no tariff (failed
-    attempts: one period without ``tariff_id``, cost 0). Instants and
-    durations must be multiples of :data:`QUANTUM_S`.
+
+def _breakpoints(start, total_s, charge_s, tariff) -> tuple[np.ndarray, np.ndarray]:
+    """Where a session's periods may begin: ``(session, offset [s])``, sorted and distinct.
+
+    Its start, the end of charging, every duration restriction of any tariff and every UTC hour
+    (every zone's offset is whole hours, so local hours too); a session without tariff has its start only.
     """
     n = len(start)
-    for a in (start, total_s, charge_s):
-        if np.any(a % QUANTUM_S):
-            raise ValueError("session times must be multiples of 9 s")
     end = start + total_s
     sess = np.arange(n, dtype=np.int64)
-    # ---- candidate breakpoints -------------------------------------------------------------
     parts_s = [sess]
     parts_o = [np.zeros(n, dtype=np.int64)]
     priced = tariff >= 0
@@ -262,33 +258,23 @@ def price_sessions(
     o_all = o_all[order]
     keep = np.ones(len(s_all), dtype=bool)
     keep[1:] = (s_all[1:] != s_all[:-1]) | (o_all[1:] != o_all[:-1])
-    s_all = s_all[keep]
-    o_all = o_all[keep]
-    last = np.ones(len(s_all), dtype=bool)
-    last[:-1] = s_all[1:] != s_all[:-1]
-    o_end = np.empty_like(o_all)
-    o_end[:-1] = o_all[1:]
-    o_end[last] = total_s[s_all[last]]
-    # ---- local time of each segment start, active elements -----------------------------------
-    utc = start[s_all] + o_all
-    wall = utc.copy()
-    tzs = tz_code[s_all]
-    for code, name in enumerate(zones):
-        mm = tzs == code
-        if mm.any():
-            wall[mm] = utc[mm] + utc_offset(utc[mm], name, years)
-    hour = np.floor_divide(np.mod(wall, 86400), 3600)
-    dow = weekday(wall)
-    charging = o_all < charge_s[s_all]
-    t_of = tariff[s_all]
-    el = {d: np.full(len(s_all), -1, dtype=np.int64) for d in DIMS[:3]}
+    return s_all[keep], o_all[keep]
+
+
+def _active_elements(t_of: np.ndarray, hour, dow, elapsed) -> dict[str, np.ndarray]:
+    """Per segment and dimension (ENERGY, TIME, PARKING_TIME), the index of the element that applies (-1: none)."""
+    el = {d: np.full(len(t_of), -1, dtype=np.int64) for d in DIMS[:3]}
     for ti, t in enumerate(TARIFFS):
         mm = t_of == ti
         if not mm.any():
             continue
         for d in DIMS[:3]:
-            el[d][mm] = active_element(t, d, hour[mm], dow[mm], o_all[mm])
-    # key of a segment: what is billed in it (merge consecutive equal keys into one period)
+            el[d][mm] = active_element(t, d, hour[mm], dow[mm], elapsed[mm])
+    return el
+
+
+def _period_starts(s_all, charging, el: dict[str, np.ndarray]) -> np.ndarray:
+    """The segments that begin a period: a new session, or a change of what is billed (consecutive equal keys merge)."""
     e_key = np.where(charging, el["ENERGY"], -2)
     t_key = np.where(charging, el["TIME"], -2)
     p_key = np.where(charging, -2, el["PARKING_TIME"])
@@ -300,51 +286,27 @@ def price_sessions(
         | (t_key[1:] != t_key[:-1])
         | (p_key[1:] != p_key[:-1])
     )
-    first = np.flatnonzero(new)
-    p_sess = s_all[first]
-    p_off = o_all[first]
-    p_last = np.ones(len(first), dtype=bool)
-    p_last[:-1] = p_sess[1:] != p_sess[:-1]
-    p_end = np.where(p_last, total_s[p_sess], np.r_[p_off[1:], 0])
-    p_charging = charging[first]
-    p_q = (p_end - p_off) // QUANTUM_S
-    # energy: whole Wh spread at constant power over the charging time (cumulative, exact sum)
-    c = charge_s[p_sess]
-    e_tot = wh[p_sess]
-    cum = lambda x: np.where(c > 0, (2 * e_tot * np.minimum(x, c) + c) // np.maximum(2 * c, 1), 0)  # noqa: E731
-    p_wh = np.where(p_charging, cum(p_end) - cum(p_off), 0)
-    # ---- costs ---------------------------------------------------------------------------------
-    p_tariff = tariff[p_sess]
-    price = {d: np.zeros(len(first), dtype=np.int64) for d in DIMS[:3]}
+    return np.flatnonzero(new)
+
+
+def _element_prices(p_tariff: np.ndarray, el_of_period: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per period and dimension, the price of its element (0 without one) [1e-3 cent per Wh, cent per hour]."""
+    price = {d: np.zeros(len(p_tariff), dtype=np.int64) for d in DIMS[:3]}
     for ti, t in enumerate(TARIFFS):
         mm = p_tariff == ti
         if not mm.any():
             continue
         for d in DIMS[:3]:
-            ids = el[d][first][mm]
+            ids = el_of_period[d][mm]
             table = np.array([e.prices.get(d, 0) for e in t.elements] + [0], dtype=np.int64)
             price[d][mm] = table[ids]  # -1 -> the appended 0
-    e_units = np.where(p_charging, price["ENERGY"] * p_wh, 0)  # 1e-3 cent
-    t_units = np.where(p_charging, price["TIME"] * p_q, 0)  # 1/400 cent
-    pk_units = np.where(~p_charging, price["PARKING_TIME"] * p_q, 0)
-    seg_first = np.flatnonzero(np.r_[True, p_sess[1:] != p_sess[:-1]])
-    sess_of = p_sess[seg_first]
+    return price
 
-    def per_session(units: np.ndarray, den: int) -> np.ndarray:
-        tot = np.zeros(n, dtype=np.int64)
-        tot[sess_of] = np.add.reduceat(units, seg_first) if len(units) else 0
-        return _round_div(tot, den)
 
-    energy_c = per_session(e_units, 1000)
-    time_c = per_session(t_units, 400)
-    parking_c = per_session(pk_units, 400)
-    # FLAT as matched at the session start
-    flat_c = np.zeros(n, dtype=np.int64)
-    wall0 = start.copy()
-    for code, name in enumerate(zones):
-        mm = tz_code == code
-        if mm.any():
-            wall0[mm] = start[mm] + utc_offset(start[mm], name, years)
+def _flat_prices(start, tariff, tz_code, zones, years) -> np.ndarray:
+    """Each session's FLAT price as matched at its start [cent]."""
+    flat_c = np.zeros(len(start), dtype=np.int64)
+    wall0 = _local(start, tz_code, zones, years)
     for ti, t in enumerate(TARIFFS):
         mm = tariff == ti
         if not mm.any():
@@ -358,14 +320,83 @@ def price_sessions(
         )
         table = np.array([e.prices.get("FLAT", 0) for e in t.elements] + [0], dtype=np.int64)
         flat_c[mm] = table[ids]
+    return flat_c
+
+
+def _per_session(units: np.ndarray, p_sess: np.ndarray, n: int, den: int) -> np.ndarray:
+    """Sum a per-period amount per session (periods sorted by session), rounded half up after dividing by *den*."""
+    seg_first = np.flatnonzero(np.r_[True, p_sess[1:] != p_sess[:-1]])
+    tot = np.zeros(n, dtype=np.int64)
+    tot[p_sess[seg_first]] = np.add.reduceat(units, seg_first) if len(units) else 0
+    return _round_div(tot, den)
+
+
+def price_sessions(
+    start: np.ndarray,
+    total_s: np.ndarray,
+    charge_s: np.ndarray,
+    wh: np.ndarray,
+    tariff: np.ndarray,
+    tz_code: np.ndarray,
+    zones: list[str],
+    years: tuple[int, int],
+) -> Priced:
+    """Split sessions into OCPI charging periods and price them.
+
+    ``tariff`` is an index into :data:`TARIFFS`, or -1 for no tariff (failed
+    attempts: one period without ``tariff_id``, cost 0). Instants and
+    durations must be multiples of :data:`QUANTUM_S`.
+
+    Parameters
+    ----------
+    start : numpy.ndarray
+        Session starts [s since epoch, UTC].
+    total_s, charge_s : numpy.ndarray
+        Plugged-in and charging time [s].
+    wh : numpy.ndarray
+        Energy [Wh].
+    tariff, tz_code : numpy.ndarray
+        Index into :data:`TARIFFS` (-1: none) and into *zones* per session.
+    zones : list of str
+        IANA zone names.
+    years : tuple of int
+        The years the zone offsets are tabulated for.
+    """
+    n = len(start)
+    for a in (start, total_s, charge_s):
+        if np.any(a % QUANTUM_S):
+            raise ValueError("session times must be multiples of 9 s")
+    s_all, o_all = _breakpoints(start, total_s, charge_s, tariff)
+    # local time of each segment start, active elements
+    wall = _local(start[s_all] + o_all, tz_code[s_all], zones, years)
+    charging = o_all < charge_s[s_all]
+    el = _active_elements(tariff[s_all], np.floor_divide(np.mod(wall, 86400), 3600), weekday(wall), o_all)
+    first = _period_starts(s_all, charging, el)
+    p_sess = s_all[first]
+    p_off = o_all[first]
+    p_last = np.ones(len(first), dtype=bool)
+    p_last[:-1] = p_sess[1:] != p_sess[:-1]
+    p_end = np.where(p_last, total_s[p_sess], np.r_[p_off[1:], 0])
+    p_charging = charging[first]
+    p_q = (p_end - p_off) // QUANTUM_S
+    # energy: whole Wh spread at constant power over the charging time (cumulative, exact sum)
+    c = charge_s[p_sess]
+    e_tot = wh[p_sess]
+    cum = lambda x: np.where(c > 0, (2 * e_tot * np.minimum(x, c) + c) // np.maximum(2 * c, 1), 0)  # noqa: E731
+    p_wh = np.where(p_charging, cum(p_end) - cum(p_off), 0)
+    # costs
+    price = _element_prices(tariff[p_sess], {d: el[d][first] for d in DIMS[:3]})
+    e_units = np.where(p_charging, price["ENERGY"] * p_wh, 0)  # 1e-3 cent
+    t_units = np.where(p_charging, price["TIME"] * p_q, 0)  # 1/400 cent
+    pk_units = np.where(~p_charging, price["PARKING_TIME"] * p_q, 0)
     return Priced(
         p_sess=p_sess,
         p_start=start[p_sess] + p_off,
         p_charging=p_charging,
         p_q=p_q,
         p_wh=p_wh,
-        energy_c=energy_c,
-        time_c=time_c,
-        parking_c=parking_c,
-        flat_c=flat_c,
+        energy_c=_per_session(e_units, p_sess, n, 1000),
+        time_c=_per_session(t_units, p_sess, n, 400),
+        parking_c=_per_session(pk_units, p_sess, n, 400),
+        flat_c=_flat_prices(start, tariff, tz_code, zones, years),
     )
