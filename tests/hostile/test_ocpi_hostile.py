@@ -29,7 +29,8 @@ from evrevops.core.iso4217 import PAYABLE
 from evrevops.formats import FormatError, limits, ocpi, read
 from evrevops.formats.ocpi_locations import parse_instant
 from evrevops.formats.records import connect
-from evrevops.tariffs.pricing import PricingError, periods_from_cdr
+from evrevops.tariffs.charging_periods import periods_from_cdr
+from evrevops.tariffs.ocpi_tariff import PricingError
 from tests.helpers.cdrs import cdr
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

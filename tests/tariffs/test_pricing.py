@@ -9,16 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from evrevops.tariffs.pricing import (
-    Amount,
-    Period,
-    PricingError,
-    allocate_minor,
-    parse_tariff,
-    periods_from_cdr,
-    price_session,
-    session_periods,
-)
+from evrevops.tariffs.charging_periods import Period, periods_from_cdr, session_periods
+from evrevops.tariffs.ocpi_tariff import PricingError, parse_tariff
+from evrevops.tariffs.pricing import Amount, allocate_minor, price_session
 from tests.conftest import need
 
 CONFORMANCE = (

@@ -19,7 +19,9 @@ from hypothesis import strategies as st
 
 from evrevops.formats.ocpi_locations import canonical_json
 from evrevops.tariffs import repricing
-from evrevops.tariffs.pricing import parse_tariff, periods_from_cdr, price_session, session_periods
+from evrevops.tariffs.charging_periods import periods_from_cdr, session_periods
+from evrevops.tariffs.ocpi_tariff import parse_tariff
+from evrevops.tariffs.pricing import price_session
 
 CONFORMANCE = (
     Path(__file__).resolve().parents[2].parent / "shared" / "data" / "conformance" / "ocpi-tariffs-tandemdrive"

@@ -8,7 +8,8 @@ OCPI 2.2.1 specification (``mod_tariffs`` and ``mod_cdrs``, "step_size"):
 
 * **Periods.** A session is a list of charging periods; each is priced under
   the restrictions as they stand at its start (a CDR's ``charging_periods``
-  are cut by the CPO at every tariff change; :func:`session_periods` cuts a
+  are cut by the CPO at every tariff change;
+  :func:`~evrevops.tariffs.charging_periods.session_periods` cuts a
   session that has none at every instant a restriction can change).
 * **First match per dimension.** For each period and each dimension, the
   first element (in tariff order) that has a component of that dimension and
@@ -57,369 +58,20 @@ All arithmetic is :class:`~decimal.Decimal`; nothing is rounded until
 from __future__ import annotations
 
 import datetime as dt
-import enum
-import json
 import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
-from typing import Any
 
-from evrevops.core.money import currency_exponent, exact_decimal
-
-ZERO = Decimal(0)
-HOUR_S = Decimal(3600)
-WEEKDAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
-
-
-class PricingError(ValueError):
-    """A Tariff or session the engine cannot price (names the field)."""
-
-
-class Dimension(enum.StrEnum):
-    """The closed set of OCPI 2.2.1 ``TariffDimensionType`` values; anything else fails."""
-
-    ENERGY = "ENERGY"
-    FLAT = "FLAT"
-    TIME = "TIME"
-    PARKING_TIME = "PARKING_TIME"
-
-    @classmethod
-    def parse(cls, value: Any, where: str) -> Dimension:
-        try:
-            return cls(value)
-        except ValueError:
-            allowed = "|".join(d.value for d in cls)
-            raise PricingError(f"{where}: unknown price component type {value!r} (one of {allowed})") from None
-
-
-def _dec(v: Any, where: str) -> Decimal:
-    try:
-        return exact_decimal(v)
-    except ValueError as exc:
-        raise PricingError(f"{where}: {exc}: {v!r}") from None
-
-
-# ---------------------------------------------------------------- tariff model
-
-
-@dataclass(frozen=True)
-class Component:
-    """One OCPI ``PriceComponent``: price per unit [currency/kWh, /h or /session], VAT [%], step."""
-
-    dimension: Dimension
-    price: Decimal
-    vat_pct: Decimal | None
-    step_size: int
-
-    def incl(self, excl: Decimal) -> Decimal:
-        """The amount with this component's VAT added."""
-        return excl if self.vat_pct is None else excl * (1 + self.vat_pct / 100)
-
-
-@dataclass(frozen=True)
-class Restrictions:
-    """OCPI ``TariffRestrictions``; every bound is optional."""
-
-    start_time: dt.time | None = None
-    end_time: dt.time | None = None
-    start_date: dt.date | None = None
-    end_date: dt.date | None = None
-    min_kwh: Decimal | None = None
-    max_kwh: Decimal | None = None
-    min_current: Decimal | None = None
-    max_current: Decimal | None = None
-    min_power: Decimal | None = None
-    max_power: Decimal | None = None
-    min_duration_s: int | None = None
-    max_duration_s: int | None = None
-    days: frozenset[int] | None = None  # 0 = Monday
-    reservation: str | None = None
-
-
-@dataclass(frozen=True)
-class Element:
-    components: tuple[Component, ...]
-    restrictions: Restrictions
-
-    def component(self, dim: Dimension) -> Component | None:
-        for c in self.components:
-            if c.dimension is dim:
-                return c
-        return None
-
-
-@dataclass(frozen=True)
-class Tariff:
-    """A parsed OCPI 2.2.1 Tariff, ready to price sessions."""
-
-    tariff_id: str
-    currency: str
-    elements: tuple[Element, ...]
-    min_price: tuple[Decimal, Decimal | None] | None = None  # (excl_vat, incl_vat)
-    max_price: tuple[Decimal, Decimal | None] | None = None
-
-    def time_boundaries(self) -> set[dt.time]:
-        """Every local wall time at which an element's time-of-day window opens or closes."""
-        out: set[dt.time] = set()
-        for e in self.elements:
-            for t in (e.restrictions.start_time, e.restrictions.end_time):
-                if t is not None:
-                    out.add(t)
-        return out
-
-
-def _time(v: Any, where: str) -> dt.time:
-    try:
-        h, m = str(v).split(":")
-        return dt.time(int(h), int(m))
-    except (ValueError, TypeError):
-        raise PricingError(f"{where}: not a time HH:MM: {v!r}") from None
-
-
-def _restrictions(r: Mapping[str, Any] | None, where: str) -> Restrictions:
-    if not r:
-        return Restrictions()
-    kw: dict[str, Any] = {}
-    for key in ("start_time", "end_time"):
-        if r.get(key) is not None:
-            kw[key] = _time(r[key], f"{where}.{key}")
-    for key in ("start_date", "end_date"):
-        if r.get(key) is not None:
-            try:
-                kw[key] = dt.date.fromisoformat(str(r[key]))
-            except ValueError:
-                raise PricingError(f"{where}.{key}: not a date YYYY-MM-DD: {r[key]!r}") from None
-    for key in ("min_kwh", "max_kwh", "min_current", "max_current", "min_power", "max_power"):
-        if r.get(key) is not None:
-            kw[key] = _dec(r[key], f"{where}.{key}")
-    for key in ("min_duration", "max_duration"):
-        if r.get(key) is not None:
-            kw[f"{key}_s"] = int(_dec(r[key], f"{where}.{key}"))
-    if r.get("day_of_week") is not None:
-        days = set()
-        for k, d in enumerate(r["day_of_week"]):
-            if d not in WEEKDAYS:
-                raise PricingError(f"{where}.day_of_week[{k}]: unknown day {d!r}")
-            days.add(WEEKDAYS.index(d))
-        kw["days"] = frozenset(days)
-    if r.get("reservation") is not None:
-        kw["reservation"] = str(r["reservation"])
-    return Restrictions(**kw)
-
-
-def _bound(p: Any, where: str) -> tuple[Decimal, Decimal | None] | None:
-    if p is None:
-        return None
-    if not isinstance(p, Mapping) or p.get("excl_vat") is None:
-        raise PricingError(f"{where}: a price bound needs excl_vat")
-    incl = _dec(p["incl_vat"], f"{where}.incl_vat") if p.get("incl_vat") is not None else None
-    return _dec(p["excl_vat"], f"{where}.excl_vat"), incl
-
-
-def parse_tariff(t: Mapping[str, Any] | str, tariff_id: str | None = None) -> Tariff:
-    """Parse an OCPI 2.2.1 Tariff (object or JSON text) for pricing.
-
-    Raises
-    ------
-    PricingError
-        Naming the field path, for an unknown component type or any value the
-        engine cannot use.
-    """
-    if isinstance(t, str):
-        t = json.loads(t, parse_float=Decimal)
-    if not isinstance(t, Mapping):
-        raise PricingError(f"a Tariff must be an object, got {type(t).__name__}")
-    elements = []
-    raw_elements = t.get("elements")
-    if not isinstance(raw_elements, list) or not raw_elements:
-        raise PricingError("elements: a Tariff needs at least one element")
-    for i, el in enumerate(raw_elements):
-        comps = []
-        for j, c in enumerate(el.get("price_components") or []):
-            where = f"elements[{i}].price_components[{j}]"
-            comps.append(
-                Component(
-                    dimension=Dimension.parse(c.get("type"), f"{where}.type"),
-                    price=_dec(c.get("price"), f"{where}.price"),
-                    vat_pct=_dec(c["vat"], f"{where}.vat") if c.get("vat") is not None else None,
-                    step_size=int(_dec(c.get("step_size", 0), f"{where}.step_size")),
-                )
-            )
-        elements.append(Element(tuple(comps), _restrictions(el.get("restrictions"), f"elements[{i}].restrictions")))
-    currency = t.get("currency")
-    if not isinstance(currency, str) or len(currency) != 3:
-        raise PricingError(f"currency: not an ISO-4217 code: {currency!r}")
-    return Tariff(
-        tariff_id=tariff_id or str(t.get("id", "")),
-        currency=currency,
-        elements=tuple(elements),
-        min_price=_bound(t.get("min_price"), "min_price"),
-        max_price=_bound(t.get("max_price"), "max_price"),
-    )
-
-
-# --------------------------------------------------------------- session model
-
-
-@dataclass(frozen=True)
-class Period:
-    """One charging period of a session, as a CDR's ``ChargingPeriod`` states it.
-
-    Attributes
-    ----------
-    start_at : datetime
-        Start, naive UTC.
-    energy_kwh : Decimal
-        Energy charged in the period [kWh].
-    charging_h : Decimal
-        Time charging [h] (OCPI ``TIME``).
-    parking_h : Decimal
-        Time connected but not charging [h] (OCPI ``PARKING_TIME``).
-    power_kw, current_a : Decimal or None
-        The period's ``MAX_POWER`` [kW] / ``MAX_CURRENT`` [A] when stated.
-    """
-
-    start_at: dt.datetime
-    energy_kwh: Decimal = ZERO
-    charging_h: Decimal = ZERO
-    parking_h: Decimal = ZERO
-    power_kw: Decimal | None = None
-    current_a: Decimal | None = None
-
-
-_CDR_DIMS = {"ENERGY": "energy_kwh", "TIME": "charging_h", "PARKING_TIME": "parking_h"}
-
-
-def _instant(v: Any, where: str) -> dt.datetime:
-    text = str(v).strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        t = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise PricingError(f"{where}: not an ISO-8601 date-time: {v!r}") from None
-    return t.astimezone(dt.UTC).replace(tzinfo=None) if t.tzinfo is not None else t
-
-
-def periods_from_cdr(charging_periods: Sequence[Mapping[str, Any]] | str) -> list[Period]:
-    """OCPI ``charging_periods`` (list or JSON text) → :class:`Period` list, in time order.
-
-    ``ENERGY``, ``TIME``, ``PARKING_TIME``, ``MAX_POWER`` and ``MAX_CURRENT``
-    dimensions are read (``POWER``/``CURRENT`` when there is no maximum);
-    ``STATE_OF_CHARGE``, ``ENERGY_IMPORT``/``ENERGY_EXPORT`` and the minimum
-    dimensions do not affect the price. ``RESERVATION_TIME`` raises: pricing
-    reservations is not supported.
-    """
-    if isinstance(charging_periods, str):
-        charging_periods = json.loads(charging_periods, parse_float=Decimal)
-    out = []
-    for i, p in enumerate(charging_periods or []):
-        where = f"charging_periods[{i}]"
-        kw: dict[str, Any] = {"start_at": _instant(p.get("start_date_time"), f"{where}.start_date_time")}
-        for j, d in enumerate(p.get("dimensions") or []):
-            typ = d.get("type")
-            vol = _dec(d.get("volume"), f"{where}.dimensions[{j}].volume")
-            if typ in _CDR_DIMS:
-                kw[_CDR_DIMS[typ]] = kw.get(_CDR_DIMS[typ], ZERO) + vol
-            elif typ == "MAX_POWER" or (typ == "POWER" and "power_kw" not in kw):
-                kw["power_kw"] = vol
-            elif typ == "MAX_CURRENT" or (typ == "CURRENT" and "current_a" not in kw):
-                kw["current_a"] = vol
-            elif typ == "RESERVATION_TIME" and vol > 0:
-                raise PricingError(f"{where}.dimensions[{j}]: reservation time is not priced by evrevops")
-        out.append(Period(**kw))
-    out.sort(key=lambda p: p.start_at)
-    return out
-
-
-def _utc(local: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
-    return local.replace(tzinfo=zone).astimezone(dt.UTC).replace(tzinfo=None)
-
-
-def session_periods(
-    started_at: dt.datetime,
-    ended_at: dt.datetime,
-    energy_kwh: Decimal | float | str,
-    tariff: Tariff,
-    time_zone: str = "UTC",
-    charging_ended_at: dt.datetime | None = None,
-    power_kw: Decimal | None = None,
-) -> list[Period]:
-    """Charging periods for a session that has none, cut where *tariff* can change price.
-
-    The session charges at constant power from ``started_at`` to
-    ``charging_ended_at`` (``ended_at`` when unknown), then parks until
-    ``ended_at``. It is cut at the charging end, at every local midnight, at
-    every time-of-day boundary of the tariff, at each ``min/max_duration`` and
-    at the instant the energy charged reaches each ``min/max_kwh``.
-
-    Parameters
-    ----------
-    started_at, ended_at, charging_ended_at : datetime
-        Naive UTC instants.
-    energy_kwh : Decimal
-        Energy of the session [kWh].
-    tariff : Tariff
-        Whose restrictions set the cuts.
-    time_zone : str
-        IANA zone of the site (restrictions are on local wall time).
-    power_kw : Decimal, optional
-        The session's power [kW] for power restrictions (default: average).
-
-    Notes
-    -----
-    With charging time :math:`T_c` and energy :math:`E`, the energy of a cut
-    :math:`[a, b)` inside the charging time is :math:`E (b - a) / T_c`.
-    """
-    energy = _dec(energy_kwh, "energy_kwh")
-    zone = zoneinfo.ZoneInfo(time_zone)
-    charge_end = min(charging_ended_at or ended_at, ended_at)
-    charge_end = max(charge_end, started_at)
-    charging_s = Decimal((charge_end - started_at).total_seconds())
-    cuts = {started_at, ended_at, charge_end}
-    local_start = started_at.replace(tzinfo=dt.UTC).astimezone(zone).date() - dt.timedelta(days=1)
-    local_end = ended_at.replace(tzinfo=dt.UTC).astimezone(zone).date() + dt.timedelta(days=1)
-    times = tariff.time_boundaries() | {dt.time(0, 0)}
-    day = local_start
-    while day <= local_end:
-        for t in times:
-            cuts.add(_utc(dt.datetime.combine(day, t), zone))
-        day += dt.timedelta(days=1)
-    # Energy charged by each cut; a kWh threshold's cut is pinned to the threshold itself, so the
-    # microsecond rounding of its instant does not leak into the energy split.
-    pinned: dict[dt.datetime, Decimal] = {}
-    for e in tariff.elements:
-        r = e.restrictions
-        for s in (r.min_duration_s, r.max_duration_s):
-            if s is not None:
-                cuts.add(started_at + dt.timedelta(seconds=s))
-        for k in (r.min_kwh, r.max_kwh):
-            if k is not None and 0 < k < energy and charging_s > 0:
-                c = started_at + dt.timedelta(seconds=float(k / energy * charging_s))
-                cuts.add(c)
-                pinned[c] = k
-
-    def charged(t: dt.datetime) -> Decimal:
-        if t in pinned:
-            return pinned[t]
-        if t >= charge_end or charging_s == 0:
-            return energy
-        return energy * Decimal((t - started_at).total_seconds()) / charging_s
-
-    edges = sorted(c for c in cuts if started_at <= c <= ended_at)
-    avg_kw = energy / (charging_s / HOUR_S) if charging_s > 0 else ZERO
-    out = []
-    for a, b in zip(edges, edges[1:], strict=False):
-        seconds = Decimal((b - a).total_seconds())
-        if b <= charge_end:
-            out.append(
-                Period(a, energy_kwh=charged(b) - charged(a), charging_h=seconds / HOUR_S, power_kw=power_kw or avg_kw)
-            )
-        else:
-            out.append(Period(a, parking_h=seconds / HOUR_S))
-    return out
-
+from evrevops.core.money import currency_exponent
+from evrevops.tariffs.charging_periods import HOUR_S, Period
+from evrevops.tariffs.ocpi_tariff import (
+    ZERO,
+    Component,
+    Dimension,
+    Restrictions,
+    Tariff,
+)
 
 # ----------------------------------------------------------------- the pricing
 
@@ -573,6 +225,100 @@ def _step(total: Decimal, step: int) -> Decimal:
     return (total.quantize(MILLI, rounding=ROUND_HALF_UP) / step).to_integral_value(rounding=ROUND_CEILING) * step
 
 
+_PRICED_VOLUMES = (
+    ("energy", Dimension.ENERGY, "energy_kwh"),
+    ("time", Dimension.TIME, "charging_h"),
+    ("parking", Dimension.PARKING_TIME, "parking_h"),
+)
+
+
+def _first_matches(
+    tariff: Tariff, local: dt.datetime, energy_before: Decimal, elapsed_s: float, p: Period
+) -> tuple[dict[str, int | None], dict[Dimension, Component]]:
+    """Per dimension, the first element with a component of it whose restrictions hold: its index and component."""
+    chosen: dict[str, int | None] = {}
+    comps: dict[Dimension, Component] = {}
+    for dim in Dimension:
+        chosen[dim.value] = None
+        for i, el in enumerate(tariff.elements):
+            c = el.component(dim)
+            if c is not None and _matches(el.restrictions, local, energy_before, elapsed_s, p):
+                chosen[dim.value] = i
+                comps[dim] = c
+                break
+    return chosen, comps
+
+
+def _period_costs(comps: dict[Dimension, Component], p: Period) -> dict[str, tuple[Amount, Component | None]]:
+    """Per line (energy, time, parking): the period's cost and the component that billed it (None: free)."""
+    costs = {}
+    for name, dim, volume in _PRICED_VOLUMES:
+        c = comps.get(dim)
+        vol = getattr(p, volume)
+        if c is None or vol == 0:
+            costs[name] = (Amount(), None)
+            continue
+        excl = c.price * vol
+        costs[name] = (Amount(excl, c.incl(excl)), c)
+    return costs
+
+
+@dataclass
+class _Running:
+    """What pricing a session's periods in order adds up: line totals, volumes, last components billed, FLAT."""
+
+    totals: dict[str, Amount] = field(
+        default_factory=lambda: {"energy": Amount(), "time": Amount(), "parking": Amount()}
+    )
+    last: dict[Dimension, Component] = field(default_factory=dict)
+    flat: Component | None = None
+    energy_kwh: Decimal = ZERO
+    charging_h: Decimal = ZERO
+    parking_h: Decimal = ZERO
+
+    def stepped(self, line: str, dim: Dimension, total: Decimal, unit: Decimal) -> Decimal:
+        """Round *total* up to the step of the last component billed in *dim*; bill the extra at its price."""
+        c = self.last[dim]
+        billed = _step(total * unit, c.step_size) / unit
+        extra = c.price * (billed - total)
+        self.totals[line] = self.totals[line] + Amount(extra, c.incl(extra))
+        return billed
+
+    def billed_volumes(self) -> tuple[Decimal, Decimal, Decimal]:
+        """The session's energy [kWh], charging and parking time [h] after the steps (their extra billed)."""
+        billed_e, billed_c, billed_p = self.energy_kwh, self.charging_h, self.parking_h
+        if Dimension.ENERGY in self.last:
+            billed_e = self.stepped("energy", Dimension.ENERGY, self.energy_kwh, Decimal(1000))  # steps of Wh
+        # TIME and PARKING_TIME share one rounding: on parking when parking was billed, else on charging time.
+        if Dimension.PARKING_TIME in self.last:
+            billed_p = self.stepped("parking", Dimension.PARKING_TIME, self.parking_h, HOUR_S)  # steps of seconds
+        elif Dimension.TIME in self.last:
+            billed_c = self.stepped("time", Dimension.TIME, self.charging_h, HOUR_S)
+        return billed_e, billed_c, billed_p
+
+
+def _price_periods(tariff: Tariff, periods: list[Period], zone, start: dt.datetime | None, run: _Running):
+    """Price each period (sorted) under the restrictions as they stand at its start; returns them priced."""
+    priced: list[PricedPeriod] = []
+    for p in periods:
+        local = p.start_at.replace(tzinfo=dt.UTC).astimezone(zone).replace(tzinfo=None)
+        elapsed = (p.start_at - start).total_seconds() if start else 0.0
+        chosen, comps = _first_matches(tariff, local, run.energy_kwh, elapsed, p)
+        costs = _period_costs(comps, p)
+        for name, dim, _ in _PRICED_VOLUMES:
+            cost, c = costs[name]
+            if c is not None:
+                run.last[dim] = c
+                run.totals[name] = run.totals[name] + cost
+        if run.flat is None and Dimension.FLAT in comps:
+            run.flat = comps[Dimension.FLAT]
+        priced.append(PricedPeriod(p.start_at, chosen, costs["energy"][0], costs["time"][0], costs["parking"][0]))
+        run.energy_kwh += p.energy_kwh
+        run.charging_h += p.charging_h
+        run.parking_h += p.parking_h
+    return priced
+
+
 def price_session(
     tariff: Tariff,
     periods: Iterable[Period],
@@ -585,10 +331,10 @@ def price_session(
     Parameters
     ----------
     tariff : Tariff
-        From :func:`parse_tariff`.
+        From :func:`~evrevops.tariffs.ocpi_tariff.parse_tariff`.
     periods : iterable of Period
-        The session's charging periods (:func:`periods_from_cdr` or
-        :func:`session_periods`).
+        The session's charging periods (:mod:`evrevops.tariffs.charging_periods`:
+        ``periods_from_cdr`` or ``session_periods``).
     time_zone : str
         IANA zone the restrictions' times, dates and days are read in.
     session_start : datetime, optional
@@ -614,65 +360,12 @@ def price_session(
     periods = sorted(periods, key=lambda p: p.start_at)
     zone = zoneinfo.ZoneInfo(time_zone)
     start = session_start or (periods[0].start_at if periods else None)
-    energy_before = ZERO
-    priced: list[PricedPeriod] = []
-    last: dict[Dimension, Component] = {}
-    flat: Component | None = None
-    totals = {"energy": Amount(), "time": Amount(), "parking": Amount()}
-    total_e = total_c = total_p = ZERO
-    for p in periods:
-        local = p.start_at.replace(tzinfo=dt.UTC).astimezone(zone).replace(tzinfo=None)
-        elapsed = (p.start_at - start).total_seconds() if start else 0.0
-        chosen: dict[str, int | None] = {}
-        comps: dict[Dimension, Component] = {}
-        for dim in Dimension:
-            chosen[dim.value] = None
-            for i, el in enumerate(tariff.elements):
-                c = el.component(dim)
-                if c is not None and _matches(el.restrictions, local, energy_before, elapsed, p):
-                    chosen[dim.value] = i
-                    comps[dim] = c
-                    break
-        costs = {}
-        for name, dim, vol in (
-            ("energy", Dimension.ENERGY, p.energy_kwh),
-            ("time", Dimension.TIME, p.charging_h),
-            ("parking", Dimension.PARKING_TIME, p.parking_h),
-        ):
-            c = comps.get(dim)
-            if c is None or vol == 0:
-                costs[name] = Amount()
-                continue
-            excl = c.price * vol
-            costs[name] = Amount(excl, c.incl(excl))
-            last[dim] = c
-            totals[name] = totals[name] + costs[name]
-        if flat is None and Dimension.FLAT in comps:
-            flat = comps[Dimension.FLAT]
-        priced.append(PricedPeriod(p.start_at, chosen, costs["energy"], costs["time"], costs["parking"]))
-        energy_before += p.energy_kwh
-        total_e += p.energy_kwh
-        total_c += p.charging_h
-        total_p += p.parking_h
-
-    def stepped(line: str, dim: Dimension, total: Decimal, unit: Decimal) -> Decimal:
-        """Round *total* up to the step of the last component billed in *dim*; bill the extra at its price."""
-        c = last[dim]
-        billed = _step(total * unit, c.step_size) / unit
-        extra = c.price * (billed - total)
-        totals[line] = totals[line] + Amount(extra, c.incl(extra))
-        return billed
-
-    billed_e, billed_c, billed_p = total_e, total_c, total_p
-    if Dimension.ENERGY in last:
-        billed_e = stepped("energy", Dimension.ENERGY, total_e, Decimal(1000))  # steps of Wh
-    # TIME and PARKING_TIME share one rounding: on parking when parking was billed, else on charging time.
-    if Dimension.PARKING_TIME in last:
-        billed_p = stepped("parking", Dimension.PARKING_TIME, total_p, HOUR_S)  # steps of seconds
-    elif Dimension.TIME in last:
-        billed_c = stepped("time", Dimension.TIME, total_c, HOUR_S)
+    run = _Running()
+    priced = _price_periods(tariff, periods, zone, start, run)
+    billed_e, billed_c, billed_p = run.billed_volumes()
+    flat = run.flat
     fixed = Amount(flat.price, flat.incl(flat.price)) if flat is not None else Amount()
-
+    totals = run.totals
     subtotal = totals["energy"] + totals["time"] + totals["parking"] + fixed
     adjustment = Amount()
     if apply_price_bounds:
@@ -685,11 +378,11 @@ def price_session(
         parking=totals["parking"],
         fixed=fixed,
         price_bounds_adjustment=adjustment,
-        total_energy_kwh=total_e,
+        total_energy_kwh=run.energy_kwh,
         billed_energy_kwh=billed_e,
-        total_charging_h=total_c,
+        total_charging_h=run.charging_h,
         billed_charging_h=billed_c,
-        total_parking_h=total_p,
+        total_parking_h=run.parking_h,
         billed_parking_h=billed_p,
         periods=tuple(priced),
     )

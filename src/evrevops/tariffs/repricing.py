@@ -33,105 +33,11 @@ import pyarrow as pa
 from evrevops.core.calendar import next_month
 from evrevops.core.money import minor_sql
 from evrevops.core.sqltext import sql_in, sql_literal
-from evrevops.tariffs.pricing import Tariff, parse_tariff
+from evrevops.tariffs.ocpi_tariff import Tariff, parse_tariff
+from evrevops.tariffs.tariff_tables import element_table
 from evrevops.warehouse.db import Warehouse
 
-DEC = pa.decimal128(18, 9)
 LINE_COLUMNS = ("energy_excl", "time_excl", "parking_excl", "fixed_excl", "bounds_excl")
-
-
-def element_table(tariffs: Mapping[str, Tariff]) -> dict[str, pa.Table]:
-    """``tariff_elements`` (one row per element and component) and ``tariff_bounds`` for *tariffs*."""
-    cols: dict[str, list] = {
-        k: []
-        for k in (
-            "tariff_id",
-            "el",
-            "dim",
-            "price",
-            "vat",
-            "step",
-            "start_us",
-            "end_us",
-            "start_date",
-            "end_date",
-            "min_kwh",
-            "max_kwh",
-            "min_power",
-            "max_power",
-            "min_current",
-            "max_current",
-            "min_dur_s",
-            "max_dur_s",
-            "days_mask",
-            "reservation",
-        )  # fmt: skip
-    }
-    bounds: dict[str, list] = {k: [] for k in ("tariff_id", "currency", "min_excl", "min_incl", "max_excl", "max_incl")}
-    for tid, t in tariffs.items():
-        for i, e in enumerate(t.elements):
-            r = e.restrictions
-            for c in e.components:
-                cols["tariff_id"].append(tid)
-                cols["el"].append(i)
-                cols["dim"].append(c.dimension.value)
-                cols["price"].append(c.price)
-                cols["vat"].append(c.vat_pct)
-                cols["step"].append(c.step_size)
-                cols["start_us"].append(
-                    None if r.start_time is None else (r.start_time.hour * 60 + r.start_time.minute) * 60_000_000
-                )
-                cols["end_us"].append(
-                    None if r.end_time is None else (r.end_time.hour * 60 + r.end_time.minute) * 60_000_000
-                )
-                cols["start_date"].append(r.start_date)
-                cols["end_date"].append(r.end_date)
-                for k in ("min_kwh", "max_kwh", "min_power", "max_power", "min_current", "max_current"):
-                    cols[k].append(getattr(r, k))
-                cols["min_dur_s"].append(r.min_duration_s)
-                cols["max_dur_s"].append(r.max_duration_s)
-                cols["days_mask"].append(None if r.days is None else sum(1 << d for d in r.days))
-                cols["reservation"].append(r.reservation is not None)
-        bounds["tariff_id"].append(tid)
-        bounds["currency"].append(t.currency)
-        for side, b in (("min", t.min_price), ("max", t.max_price)):
-            bounds[f"{side}_excl"].append(None if b is None else b[0])
-            bounds[f"{side}_incl"].append(None if b is None else b[1])
-    schema = pa.schema(
-        [
-            ("tariff_id", pa.string()),
-            ("el", pa.int32()),
-            ("dim", pa.string()),
-            ("price", DEC),
-            ("vat", DEC),
-            ("step", pa.int64()),
-            ("start_us", pa.int64()),
-            ("end_us", pa.int64()),
-            ("start_date", pa.date32()),
-            ("end_date", pa.date32()),
-            ("min_kwh", DEC),
-            ("max_kwh", DEC),
-            ("min_power", DEC),
-            ("max_power", DEC),
-            ("min_current", DEC),
-            ("max_current", DEC),
-            ("min_dur_s", pa.int64()),
-            ("max_dur_s", pa.int64()),
-            ("days_mask", pa.int32()),
-            ("reservation", pa.bool_()),
-        ]  # fmt: skip
-    )
-    bschema = pa.schema(
-        [
-            ("tariff_id", pa.string()),
-            ("currency", pa.string()),
-            ("min_excl", DEC),
-            ("min_incl", DEC),
-            ("max_excl", DEC),
-            ("max_incl", DEC),
-        ]  # fmt: skip
-    )
-    return {"tariff_elements": pa.table(cols, schema=schema), "tariff_bounds": pa.table(bounds, schema=bschema)}
 
 
 def register_tariffs(con: duckdb.DuckDBPyConnection, tariffs: Mapping[str, Tariff]) -> None:
