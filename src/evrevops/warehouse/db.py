@@ -4,13 +4,21 @@ Open it with :func:`open_warehouse`; the schema is migrated to the current
 version on open. Engines build Ibis expressions on :attr:`Warehouse.ibis`
 (the same expressions can run on other Ibis backends, e.g. Spark); where Ibis
 cannot express a step, engines use plain SQL that SQLGlot can transpile.
+Engines program against :class:`evrevops.warehouse.protocol.WarehouseLike`
+(``execute``, ``fetch``, ``rows``, ``sql``, ``register``, ``transaction`` …),
+never against :attr:`Warehouse.con`; what needs DuckDB's own API goes through
+:mod:`evrevops.warehouse.duckdb_only`.
 """
 
 from __future__ import annotations
 
 import os
+import weakref
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import ibis
@@ -32,6 +40,43 @@ def default_path() -> Path:
     return Path(os.environ.get("EVREVOPS_DB") or DEFAULT_DB)
 
 
+class NestedTransactionError(RuntimeError):
+    """A transaction was begun inside another on the same connection (DuckDB has no nesting)."""
+
+
+_OPEN: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()  # connections inside transaction()
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One DuckDB transaction on *con*: BEGIN; COMMIT when the block ends; ROLLBACK and re-raise on any exception.
+
+    Any exception means every one, ``KeyboardInterrupt`` and ``SystemExit`` included: nothing the
+    block wrote is left half-written. Nesting is refused: a block begun inside another on the same
+    connection raises :class:`NestedTransactionError` before sending anything to DuckDB (a second
+    ``BEGIN`` would abort the outer transaction), so the outer block still commits or rolls back
+    what it wrote. A step that must join a caller's transaction is written without its own and
+    says so in its docstring (:func:`evrevops.warehouse.derived.record`).
+
+    Raises
+    ------
+    NestedTransactionError
+        When this helper already has a transaction open on *con*.
+    """
+    if con in _OPEN:
+        raise NestedTransactionError("a transaction is already open on this connection (transactions do not nest)")
+    con.execute("BEGIN TRANSACTION")
+    _OPEN.add(con)
+    try:
+        yield
+    except BaseException:
+        _OPEN.discard(con)
+        con.execute("ROLLBACK")
+        raise
+    _OPEN.discard(con)
+    con.execute("COMMIT")
+
+
 def migrate(con: duckdb.DuckDBPyConnection) -> int:
     """Apply the migrations this file has not seen, each in its own transaction.
 
@@ -48,18 +93,13 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
     for version, description, statements in MIGRATIONS:
         if version <= current:
             continue
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             for stmt in statements:
                 con.execute(stmt)
             con.execute(
                 "INSERT INTO schema_version VALUES (?, ?, ?)",
                 [version, description, datetime.now(UTC).replace(tzinfo=None)],
             )
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
         current = version
     return current
 
@@ -124,12 +164,24 @@ class Warehouse:
         self.con.register(name, table)
         return self.ibis.table(name)
 
-    def count(self, table: str) -> int:
-        return self.con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0]
+    def unregister(self, name: str) -> None:
+        """Forget the Arrow table registered as *name* (:meth:`register`)."""
+        self.con.unregister(name)
 
-    def execute(self, statement: str) -> None:
-        """Run one statement in DuckDB's dialect (the same text runs on Spark: :mod:`evrevops.warehouse.sql`)."""
-        self.con.execute(statement)
+    def count(self, name: str) -> int:
+        """The number of rows of table *name*."""
+        return self.con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0]
+
+    def execute(self, statement: str, params: Sequence[Any] | None = None) -> None:
+        """Run one statement in DuckDB's dialect (the same text runs on Spark: :mod:`evrevops.warehouse.sql`).
+
+        *params* bind the statement's ``?`` placeholders, in order.
+        """
+        self.con.execute(statement, params)
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """A transaction over the block (:func:`transaction`: commit, or roll back and re-raise; no nesting)."""
+        return transaction(self.con)
 
     def sql(self, query: str, name: str | None = None) -> ibis.Table:
         """A SELECT in DuckDB's dialect as an Ibis table: a temporary view *name* (default: named by its text)."""
@@ -137,9 +189,15 @@ class Warehouse:
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {query}")
         return self.ibis.table(name)
 
-    def fetch(self, query: str) -> pa.Table:
-        """The rows of a SELECT in DuckDB's dialect, as Arrow."""
-        return self.con.sql(query).to_arrow_table()
+    def fetch(self, query: str, params: Sequence[Any] | None = None) -> pa.Table:
+        """The rows of a SELECT in DuckDB's dialect, as Arrow (*params* bind its ``?`` placeholders, in order)."""
+        if params is None:
+            return self.con.sql(query).to_arrow_table()
+        return self.con.execute(query, params).to_arrow_table()
+
+    def rows(self, query: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        """The rows of a SELECT in DuckDB's dialect, as Python tuples (*params* bind its ``?`` placeholders)."""
+        return self.con.execute(query, params).fetchall()
 
     def close(self) -> None:
         self.con.close()

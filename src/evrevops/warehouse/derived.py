@@ -126,18 +126,13 @@ def keep(
     """Replace derived table *name* with *table* and record its fingerprint, in one transaction."""
     con = wh.con
     stamp = fingerprint(wh, version)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with wh.transaction():
         con.execute(f"DELETE FROM {name}")
         if table is not None:
             con.register("_derived_in", table)
             con.execute(f"INSERT INTO {name} SELECT * FROM _derived_in")
             con.unregister("_derived_in")
         _record(wh, name, stamp, first, last, table.num_rows if table is not None else 0)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
 
 
 def record(wh: Warehouse, name: str, version: str, first: dt.date | None, last: dt.date | None, rows: int) -> None:

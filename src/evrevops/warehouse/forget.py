@@ -144,8 +144,7 @@ def forget_file(
         earliest = None if day is None else datetime.combine(day, dt.time())
     else:
         earliest = _earliest(wh, file_id)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with wh.transaction():
         # sites and ports whose current facts or place follow from what remains
         touched_sites = pa.table(
             {"site_id": pa.array([r[0] for r in con.execute(
@@ -226,10 +225,6 @@ def forget_file(
                 + (f"; {replaced:,} rows it had replaced are not restored" if replaced else ""),
             ],
         )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return {
         "file_id": file_id,
         "path": path,

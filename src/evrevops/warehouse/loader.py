@@ -443,8 +443,7 @@ def load_batch(wh: Warehouse, path: Path, checksum: str, batch: Batch, size_byte
     """Write *batch* (the parsed content of *path*) in one transaction."""
     t0 = time.perf_counter()
     con = wh.con
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with wh.transaction():
         file_id = con.execute("SELECT coalesce(max(file_id), 0) + 1 FROM ingest_ledger").fetchall()[0][0]
         batch = _against_history(wh, batch, file_id)
         quarantine = batch.quarantine
@@ -534,10 +533,6 @@ def load_batch(wh: Warehouse, path: Path, checksum: str, batch: Batch, size_byte
             con.unregister(t)
         for t in ("_k", "_d", "_c", "_status", "_rec", "_qrec"):
             con.execute(f"DROP TABLE IF EXISTS {t}")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return IngestResult(
         str(path),
         file_id,
@@ -699,8 +694,7 @@ def set_site_tariff(wh: Warehouse, site_id: str, utility_tariff_id: str, from_on
         f"SELECT utility_tariff_id FROM {site_history.VIEW} h WHERE {site_history.on_sql('?', '?', 'h')}",
         [site_id, from_on, from_on],
     ).fetchall()
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with wh.transaction():
         file_id = con.execute("SELECT coalesce(max(file_id), 0) + 1 FROM ingest_ledger").fetchall()[0][0]
         con.execute(
             """INSERT INTO ingest_ledger (file_id, path, checksum, format, started_at, finished_at,
@@ -726,10 +720,6 @@ def set_site_tariff(wh: Warehouse, site_id: str, utility_tariff_id: str, from_on
                 [site_id, from_on, utility_tariff_id, file_id],
             )
         con.execute(site_history.current_sql("(SELECT " + _quoted(site_id) + " AS site_id)"))
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return {
         "site_id": site_id,
         "utility_tariff_id": utility_tariff_id,

@@ -2,15 +2,20 @@
 
 :class:`SparkWarehouse` opens a Parquet export (:mod:`evrevops.warehouse.export`) in a Spark
 session, local (``local[N]``) or a cluster's (``spark://host:port``), and offers what the
-engine-neutral parts of evrevops use: ``ibis`` (the Ibis PySpark backend), ``table(name)`` and
-``register(name, arrow_table)`` (a temporary view). Code that still needs DuckDB's own SQL
-fails loudly on it, naming what it needs (``con``).
+engine-neutral parts of evrevops use, the interface of
+:class:`evrevops.warehouse.protocol.WarehouseLike`: ``ibis`` (the Ibis PySpark backend),
+``table(name)``, ``register(name, arrow_table)`` (a temporary view), ``execute``, ``fetch``,
+``rows``, ``sql`` and ``transaction``. Code that still needs DuckDB's own API
+(:mod:`evrevops.warehouse.duckdb_only`) fails loudly on it, naming what it needs (``con``).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import ibis
 import pyarrow as pa
@@ -47,6 +52,11 @@ def naive_utc(table: pa.Table) -> pa.Table:
                 i, pa.field(f.name, pa.timestamp(f.type.unit)), table.column(i).cast(pa.timestamp(f.type.unit))
             )
     return table
+
+
+def _args(params: Sequence[Any] | None) -> list[Any] | None:
+    """Spark's positional query arguments (``?`` markers) of *params*."""
+    return None if params is None else list(params)
 
 
 class SparkWarehouse:
@@ -99,21 +109,36 @@ class SparkWarehouse:
         self.spark.createDataFrame(table).createOrReplaceTempView(name)
         return self.ibis.table(name)
 
+    def unregister(self, name: str) -> None:
+        """Drop the temporary view *name* (:meth:`register`)."""
+        self.spark.catalog.dropTempView(name)
+
     def count(self, name: str) -> int:
         return int(self.spark.table(name).count())
 
-    def execute(self, statement: str) -> None:
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """The block as it is: Spark writes only this session's temporary views, never the export.
+
+        There is nothing durable to commit or roll back (every kept table is written on DuckDB,
+        :meth:`evrevops.warehouse.db.Warehouse.transaction`); the block runs and its exceptions
+        propagate unchanged.
+        """
+        yield
+
+    def execute(self, statement: str, params: Sequence[Any] | None = None) -> None:
         """Run one DuckDB-dialect statement, transpiled (:func:`evrevops.warehouse.sql.to_spark`).
 
         ``CREATE TEMP TABLE name AS …`` becomes a cached temporary view (materialized now, so
         later statements read it rather than recompute it); ``CREATE TEMP VIEW`` an uncached one.
+        *params* bind the statement's ``?`` placeholders, in order.
         """
         created = _sql.split_create(statement)
         if created is None:
-            self.spark.sql(_sql.to_spark(statement))
+            self.spark.sql(_sql.to_spark(statement), args=_args(params))
             return
         kind, name, select = created
-        df = self.spark.sql(_sql.to_spark(select))
+        df = self.spark.sql(_sql.to_spark(select), args=_args(params))
         if kind == "TABLE":
             old = self._cached.pop(name, None)
             df = df.localCheckpoint(eager=True)
@@ -128,13 +153,18 @@ class SparkWarehouse:
         self.spark.sql(_sql.to_spark(query)).createOrReplaceTempView(name)
         return self.ibis.table(name)
 
-    def fetch(self, query: str) -> pa.Table:
+    def fetch(self, query: str, params: Sequence[Any] | None = None) -> pa.Table:
         """The rows of a DuckDB-dialect SELECT, transpiled and run on Spark, as Arrow.
 
         Instants come back as the warehouse holds them, UTC without an offset (Spark's are
-        zone-aware), so callers see the same types on either engine.
+        zone-aware), so callers see the same types on either engine. *params* bind the query's
+        ``?`` placeholders, in order.
         """
-        return naive_utc(self.spark.sql(_sql.to_spark(query)).toArrow())
+        return naive_utc(self.spark.sql(_sql.to_spark(query), args=_args(params)).toArrow())
+
+    def rows(self, query: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        """The rows of a DuckDB-dialect SELECT, transpiled and run on Spark, as Python tuples."""
+        return [tuple(r) for r in self.spark.sql(_sql.to_spark(query), args=_args(params)).collect()]
 
     def close(self) -> None:
         """Stop the Spark session, when this warehouse started it."""
