@@ -19,14 +19,8 @@ import pytest
 
 from evrevops.formats import detect, read, session_mappings
 from evrevops.formats.base import FormatError
-from evrevops.formats.session_csv import (
-    load_mapping,
-    mapping_names,
-    match_mapping,
-    normalise,
-    read_acn,
-    read_sessions,
-)
+from evrevops.formats.session_csv import read_acn, read_sessions
+from evrevops.formats.session_mapping import load_mapping, mapping_names, match_mapping, normalise
 
 D = dt.datetime
 LONDON = ZoneInfo("Europe/London")

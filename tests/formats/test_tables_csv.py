@@ -12,12 +12,12 @@ from hypothesis import strategies as st
 from evrevops.core.money import to_minor
 from evrevops.formats import detect, limits, read
 from evrevops.formats.base import FormatError
+from evrevops.formats.sites_csv import read_sites
 from evrevops.formats.tables_csv import (
     NEVI_EXCLUDABLE_CAUSES,
     read_contracts,
     read_deals,
     read_incidents,
-    read_sites,
 )
 from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.loader import ingest_file

@@ -44,7 +44,7 @@ FORMATS: dict[str, Format] = {
         Format("session-csv", "evrevops.formats.session_csv:read_sessions", "session CSV export through a declarative column mapping"),
         Format("acn-json", "evrevops.formats.session_csv:read_acn", "Caltech ACN-Data API session JSON"),
         Format("urdb", "evrevops.formats.urdb:read_urdb", "OpenEI URDB utility tariff JSON"),
-        Format("sites-csv", "evrevops.formats.tables_csv:read_sites", "sites, chargers and ports CSV"),
+        Format("sites-csv", "evrevops.formats.sites_csv:read_sites", "sites, chargers and ports CSV"),
         Format("customers-csv", "evrevops.formats.tables_csv:read_customers", "customers CSV"),
         Format("contracts-csv", "evrevops.formats.tables_csv:read_contracts", "contract lines CSV"),
         Format("deals-csv", "evrevops.formats.tables_csv:read_deals", "deals (CRM opportunities) CSV"),
@@ -188,7 +188,7 @@ def detect(path: str | Path) -> tuple[str, str | None]:
         mapping = match_crm_mapping(header)
         if mapping:
             return "crm-csv", mapping
-        from evrevops.formats.session_csv import match_mapping
+        from evrevops.formats.session_mapping import match_mapping
 
         mapping = match_mapping(header, path)
         if mapping:

@@ -38,8 +38,9 @@ import pyarrow.compute as pc
 from evrevops.core.sqltext import sql_identifier
 from evrevops.formats import limits
 from evrevops.formats.base import Batch, FormatError, quarantine_table
+from evrevops.formats.csv_engine import REPLACEMENT, CsvSpec, read_table, utf8_copy
 from evrevops.formats.records import connect, load_csv
-from evrevops.formats.tables_csv import DEAL_STAGES_SPEC, DEALS, REPLACEMENT, CsvSpec, read_table, utf8_copy
+from evrevops.formats.tables_csv import DEAL_STAGES_SPEC, DEALS
 
 FOLDER = Path(__file__).parent / "mappings" / "crm"
 TARGETS: dict[str, CsvSpec] = {"deals": DEALS, "deal_stage_history": DEAL_STAGES_SPEC}
@@ -136,7 +137,7 @@ def read_crm(path: str | Path, mapping: str | None = None) -> Batch:
     """Read a CRM export through its mapping (detected from the header when *mapping* is None).
 
     The rows are mapped to evrevops' own columns in SQL, written to a CSV of evrevops' own
-    format and read by :func:`~evrevops.formats.tables_csv.read_table`, so every check of the
+    format and read by :func:`~evrevops.formats.csv_engine.read_table`, so every check of the
     deals / stage-history CSVs (and the limits in force) applies; quarantine rows then name the
     export's line and column. A row whose number of fields differs from the header's, or that
     held bytes that are not UTF-8, is quarantined; stage-history dates (``[history]``) must lie

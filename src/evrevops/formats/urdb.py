@@ -53,6 +53,7 @@ import pyarrow as pa
 
 from evrevops.formats import limits
 from evrevops.formats.base import Batch, FormatError, quarantine_table
+from evrevops.formats.csv_columns import planned_until
 from evrevops.formats.ocpi_locations import (
     QRow,
     canonical_json,
@@ -61,7 +62,6 @@ from evrevops.formats.ocpi_locations import (
     is_int,
     is_number,
 )
-from evrevops.formats.tables_csv import planned_until
 
 FIXED_CHARGE_UNITS = ("$/month", "$/day", "$/year")
 DEFAULT_FIXED_CHARGE_UNITS = "$/month"
