@@ -177,8 +177,8 @@ def bench_bills(work: Path) -> dict:
 
 
 def stage_refresh(db: str) -> dict:
-    """What `evrevops ingest` does after a write (:func:`evrevops.metrics.compute.refresh_kept`)."""
-    from evrevops.metrics.compute import refresh_kept
+    """What `evrevops ingest` does after a write (:func:`evrevops.refresh.refresh_kept`)."""
+    from evrevops.refresh import refresh_kept
     from evrevops.warehouse.db import open_warehouse
 
     wh = open_warehouse(db)
@@ -296,7 +296,7 @@ def main() -> None:
         f"CDR ingest: best of 3 {ing['seconds']:.2f} s = {ing['cdrs_per_s']:,.0f} CDRs/s (target ≥ 150,000), peak {ing['peak_mib']:.0f} MiB"
     )
 
-    from evrevops.metrics.compute import last_full_month
+    from evrevops.metrics.span import last_full_month
     from evrevops.warehouse.db import open_warehouse
 
     wh = open_warehouse(db, read_only=True)

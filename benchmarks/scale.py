@@ -12,7 +12,7 @@
 2. **after ingest** (timed, reported, not part of the close): what ``evrevops ingest`` does after
    a write — the port-day facts of every local day kept (:func:`evrevops.metrics.kept.refresh`),
    the site-month bills kept (:func:`evrevops.tariffs.site_bills.refresh`), then the month-close
-   measures and metric views (:func:`evrevops.metrics.compute.keep_close`), with its peak memory;
+   measures and metric views (:func:`evrevops.metrics.close.keep_close`), with its peak memory;
 3. **month-close**: every metric of the registry by site for December 2025
    (:func:`evrevops.metrics.compute.compute`: local days, utilization, revenue, success rates,
    the site-month utility bills from the sessions' load, the uptime timeline), best of 3, in a
@@ -134,9 +134,9 @@ def _peak_mib() -> float:
 
 
 def stage_refresh(path: Path) -> dict:
-    """What ``evrevops ingest`` does after a write (:func:`evrevops.metrics.compute.refresh_kept`), with the
+    """What ``evrevops ingest`` does after a write (:func:`evrevops.refresh.refresh_kept`), with the
     process's peak memory."""
-    from evrevops.metrics.compute import refresh_kept
+    from evrevops.refresh import refresh_kept
     from evrevops.warehouse.db import open_warehouse
 
     wh = open_warehouse(path)
@@ -156,7 +156,7 @@ def stage_increment(path: Path) -> dict:
     import shutil
     import tempfile
 
-    from evrevops.metrics.compute import refresh_kept
+    from evrevops.refresh import refresh_kept
     from evrevops.warehouse.db import open_warehouse
     from evrevops.warehouse.loader import ingest_file, set_site_tariff
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from evrevops.metrics import close
 from evrevops.metrics import compute as mc
 from evrevops.uptime.timeline import DEFAULT_OFFLINE_AFTER_S
 from evrevops.warehouse.db import open_warehouse
@@ -31,7 +32,7 @@ def scale():
 
 
 @pytest.fixture(scope="module")
-def network(scale, tmp_path_factory, shared):
+def network(scale, tmp_path_factory):
     path = tmp_path_factory.mktemp("scale") / "scale.duckdb"
     scale.generate(path, PORTS)
     return path
@@ -43,7 +44,7 @@ def test_the_generated_network_has_bills_and_uptime_to_compute(scale, network):
     assert refreshed["site_months_kept"] == PORTS // 10 * 4  # October to January: the kept months around the data
     wh = open_warehouse(network, read_only=True)
     lo, hi = dt.date(2025, 12, 1), dt.date(2025, 12, 31)
-    assert mc._close_answers(wh, "month", lo, hi, None, DEFAULT_OFFLINE_AFTER_S)
+    assert close.close_answers(wh, "month", lo, hi, None, DEFAULT_OFFLINE_AFTER_S)
     net = mc.compute(wh, by="network", start=lo, end=hi).to_pylist()[0]
     assert net["ports"] == PORTS and net["site_months_billed"] == PORTS // 10
     assert net["demand_charge_minor"] > 0 and net["energy_cost_minor"] > 0

@@ -21,7 +21,8 @@ from evrevops.demo import generate
 from evrevops.demo.pricing import TARIFF_INDEX, TARIFFS, price_sessions
 from evrevops.demo.tz import wall_to_utc
 from evrevops.formats import detect, input_files
-from evrevops.metrics.compute import compute, refresh_kept
+from evrevops.metrics.compute import compute
+from evrevops.refresh import refresh_kept
 from evrevops.tariffs.site_bills import month_bills
 from evrevops.warehouse import port_sites
 from evrevops.warehouse.db import open_warehouse

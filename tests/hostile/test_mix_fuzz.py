@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from evrevops.cli import app
 from evrevops.formats import FormatError
-from evrevops.metrics.compute import refresh_kept
+from evrevops.refresh import refresh_kept
 from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.loader import ingest_file
 from tests.hostile.test_ingest_hostile import identity_holds

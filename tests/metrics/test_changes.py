@@ -15,15 +15,15 @@ import json
 import pytest
 
 from evrevops.formats import input_files
-from evrevops.metrics import changes, kept
-from evrevops.metrics import compute as mc
+from evrevops.metrics import changes, close, kept
+from evrevops.refresh import rebuild_from, refresh_kept
 from evrevops.tariffs import site_bills
 from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.loader import ingest_file, set_site_tariff
 
 KEPT = (
     kept.PORT_DAY, kept.SITE_DAY, kept.PORT_MONTH, kept.SITE_MONTH, kept.UPTIME, site_bills.CACHE,
-    mc.PORT_MEASURES, mc.SITE_MEASURES,
+    close.PORT_MEASURES, close.SITE_MEASURES,
 )  # fmt: skip
 
 
@@ -33,12 +33,12 @@ def _tables(wh) -> dict[str, list[tuple]]:
 
 def _refresh_equals_a_whole_rebuild(wh) -> dict:
     """Refresh (incremental), keep what it made, rebuild everything whole, and compare."""
-    r = mc.refresh_kept(wh)
+    r = refresh_kept(wh)
     assert r["bills_error"] is None
     incremental = _tables(wh)
     kept.refresh(wh)
     site_bills.refresh(wh)
-    mc.keep_close(wh)
+    close.keep_close(wh)
     whole = _tables(wh)
     for t in KEPT:
         assert incremental[t] == whole[t], f"{t} differs from a whole rebuild"
@@ -61,7 +61,7 @@ def net(tmp_path_factory):
     for f in files:
         if f not in last:
             assert ingest_file(wh, f).quarantined == 0, f
-    mc.refresh_kept(wh)  # kept whole: nothing kept before
+    refresh_kept(wh)  # kept whole: nothing kept before
     yield wh, d, last
     wh.close()
 
@@ -184,7 +184,7 @@ def test_a_ports_status_rebuilds_from_the_outage_it_ends_not_another_ports(tmp_p
     ]  # fmt: skip
     (tmp_path / "cdrs.ndjson").write_text("\n".join(json.dumps(c) for c in sessions) + "\n")
     assert ingest_file(wh, tmp_path / "cdrs.ndjson").quarantined == 0
-    mc.refresh_kept(wh)
+    refresh_kept(wh)
     (tmp_path / "late.ndjson").write_text(json.dumps(status("C1", D(2025, 5, 5), 1, "Available")) + "\n")
     assert ingest_file(wh, tmp_path / "late.ndjson").accepted == 1
     r = _refresh_equals_a_whole_rebuild(wh)
@@ -198,10 +198,10 @@ def test_forgetting_an_ingest_rebuilds_from_its_months_and_equals_a_whole_rebuil
     wh, _, last = net
     cdrs = next(f for f in last if f.name.startswith("cdrs-"))
     fid = ingest_file(wh, cdrs).file_id  # ingested by the first test, or now (the tests may run apart)
-    mc.refresh_kept(wh)
+    refresh_kept(wh)
     first = wh.con.sql("SELECT min(started_at) FROM sessions WHERE file_id = ?", params=[fid]).fetchall()[0][0]
     assert first is not None
-    done = forget_file(wh, fid, rebuild_from=mc.rebuild_from)
+    done = forget_file(wh, fid, rebuild_from=rebuild_from)
     assert done["rows_removed"] > 0
     assert wh.con.sql("SELECT count(*) FROM sessions WHERE file_id = ?", params=[fid]).fetchall()[0][0] == 0
     r = _refresh_equals_a_whole_rebuild(wh)

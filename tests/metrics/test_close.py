@@ -1,4 +1,4 @@
-"""The month-close measures and metric views (:func:`evrevops.metrics.compute.keep_close`).
+"""The month-close measures and metric views (:func:`evrevops.metrics.close.keep_close`).
 
 They must give what the expression built now gives, at every grain, for any whole months they
 cover; answer only while current; reach only the asked months' rows; and be rewritten in one
@@ -14,22 +14,26 @@ import pytest
 
 from evrevops.core.calendar import month_range
 from evrevops.core.vocabulary import GRAINS
+from evrevops.metrics import close
 from evrevops.metrics import compute as mc
+from evrevops.metrics.registry import GRAIN_KEYS
+from evrevops.metrics.span import data_range
+from evrevops.refresh import refresh_kept
 from evrevops.tariffs import site_bills
 from evrevops.uptime.timeline import DEFAULT_OFFLINE_AFTER_S
 from evrevops.warehouse import derived
+from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.loader import ingest_file
 from tests.helpers import one_port
-from tests.helpers.demo import demo_warehouse
 from tests.helpers.rows import assert_rows_equal
 
 DEFAULT = DEFAULT_OFFLINE_AFTER_S
 
 
 @pytest.fixture(scope="module")
-def closed(tmp_path_factory):
+def closed(demo_networks, tmp_path_factory):
     """A demo network (tariffs, telemetry) with everything kept as `evrevops ingest` keeps it."""
-    w = demo_warehouse(tmp_path_factory.mktemp("close"), ports=40, months=3, seed=5)
+    w = open_warehouse(demo_networks.get(ports=40, months=3, seed=5).copy(tmp_path_factory.mktemp("close")))
     _keep(w)
     yield w
     w.close()
@@ -37,7 +41,7 @@ def closed(tmp_path_factory):
 
 def _keep(w) -> None:
     """What `evrevops ingest` keeps after a write."""
-    r = mc.refresh_kept(w)
+    r = refresh_kept(w)
     assert r["bills"] is not None and r["close"]["site_months"] > 0
 
 
@@ -45,12 +49,12 @@ def _keep(w) -> None:
 def current(closed):
     """Each test starts with the close current, whatever the one before left."""
     lo, hi = _months(closed)[0][0], _months(closed)[-1][1]
-    if not mc._close_answers(closed, "month", lo, hi, None, DEFAULT):
+    if not close.close_answers(closed, "month", lo, hi, None, DEFAULT):
         _keep(closed)
 
 
 def _months(w) -> list[tuple[dt.date, dt.date]]:
-    lo, hi = mc.data_range(w)
+    lo, hi = data_range(w)
     out, m = [], lo.replace(day=1)
     while m <= hi:
         out.append(month_range(f"{m:%Y-%m}"))
@@ -62,11 +66,11 @@ def test_the_close_views_equal_the_expression_built_now_at_every_grain(closed, m
     months = _months(closed)
     ranges = [*months, (months[0][0], months[-1][1])]  # each month, and all of them at once
     calls = []
-    original = mc._from_close
-    monkeypatch.setattr(mc, "_from_close", lambda *a: calls.append(a[1]) or original(*a))
+    original = close.from_close
+    monkeypatch.setattr(close, "from_close", lambda *a: calls.append(a[1]) or original(*a))
     for lo, hi in ranges:
         for by in GRAINS:
-            assert mc._close_answers(closed, "month", lo, hi, None, DEFAULT)
+            assert close.close_answers(closed, "month", lo, hi, None, DEFAULT)
             views = mc.compute(closed, by=by, start=lo, end=hi)
             # the same expression, built and compiled now, over the same kept measures: identical
             assert views.equals(mc.expression(closed, by=by, start=lo, end=hi).to_pyarrow())
@@ -88,7 +92,7 @@ def test_a_subset_of_metrics_is_a_projection_of_the_close(closed):
     for by in ("site", "network"):
         part = mc.compute(closed, by=by, start=lo, end=hi, metrics=names)
         whole = mc.compute(closed, by=by, start=lo, end=hi)
-        assert part.column_names == [*mc.GRAIN_KEYS[by], "month", "currency", *names]
+        assert part.column_names == [*GRAIN_KEYS[by], "month", "currency", *names]
         assert part.equals(whole.select(part.column_names))
     with pytest.raises(ValueError, match="not defined at grain"):
         mc.compute(closed, by="port", start=lo, end=hi, metrics=["energy_margin_minor"])
@@ -98,14 +102,14 @@ def test_a_subset_of_metrics_is_a_projection_of_the_close(closed):
 
 def test_the_views_answer_only_whole_months_at_the_default_horizon(closed):
     lo, hi = _months(closed)[-2]
-    assert mc._close_answers(closed, "month", lo, hi, None, DEFAULT)
-    assert not mc._close_answers(closed, "month", lo, hi - dt.timedelta(days=1), None, DEFAULT)
-    assert not mc._close_answers(closed, "month", lo + dt.timedelta(days=1), hi, None, DEFAULT)
-    assert not mc._close_answers(closed, "day", lo, hi, None, DEFAULT)
-    assert not mc._close_answers(closed, "month", lo, hi, dt.datetime(2030, 1, 1), DEFAULT)
-    assert not mc._close_answers(closed, "month", lo, hi, None, DEFAULT * 2)
-    first, last = derived.kept_range(closed, mc.CLOSE, mc.CLOSE_VERSION)
-    assert not mc._close_answers(closed, "month", first - dt.timedelta(days=31), last, None, DEFAULT)
+    assert close.close_answers(closed, "month", lo, hi, None, DEFAULT)
+    assert not close.close_answers(closed, "month", lo, hi - dt.timedelta(days=1), None, DEFAULT)
+    assert not close.close_answers(closed, "month", lo + dt.timedelta(days=1), hi, None, DEFAULT)
+    assert not close.close_answers(closed, "day", lo, hi, None, DEFAULT)
+    assert not close.close_answers(closed, "month", lo, hi, dt.datetime(2030, 1, 1), DEFAULT)
+    assert not close.close_answers(closed, "month", lo, hi, None, DEFAULT * 2)
+    first, last = derived.kept_range(closed, close.CLOSE, close.CLOSE_VERSION)
+    assert not close.close_answers(closed, "month", first - dt.timedelta(days=31), last, None, DEFAULT)
     # a part of a month is computed from the kept facts, and agrees with the live computation
     part = mc.compute(closed, by="site", start=lo, end=hi - dt.timedelta(days=3))
     live = mc.compute(closed, by="site", start=lo, end=hi - dt.timedelta(days=3), kept=False)
@@ -116,9 +120,9 @@ def test_the_views_answer_only_whole_months_at_the_default_horizon(closed):
 def test_a_months_filter_reaches_the_measure_scan(closed):
     """A month of the close reads that month's measure rows only, however long the history."""
     lo, hi = _months(closed)[-2]
-    for by, table in (("site", mc.SITE_MEASURES), ("network", mc.SITE_MEASURES), ("port", mc.PORT_MEASURES)):
+    for by, table in (("site", close.SITE_MEASURES), ("network", close.SITE_MEASURES), ("port", close.PORT_MEASURES)):
         plan = closed.con.execute(
-            f"EXPLAIN SELECT * FROM {mc.close_view(by)} WHERE month >= DATE '{lo}' AND month <= DATE '{hi}'"
+            f"EXPLAIN SELECT * FROM {close.close_view(by)} WHERE month >= DATE '{lo}' AND month <= DATE '{hi}'"
         ).fetchall()[0][1]
         lines = plan.splitlines()
         at = next(i for i, line in enumerate(lines) if f".{table} " in line)  # the scan's box: "Table: <db>.main.<t>"
@@ -131,8 +135,8 @@ def test_a_months_filter_reaches_the_measure_scan(closed):
         box = "\n".join(box)
         assert f"(month >= '{lo}'::DATE) AND (month <= '{hi}'::DATE)" in box, (by, box)
     # and the rows it reads are the month's: each view holds every kept month, the close one
-    per_month = closed.con.execute(f"SELECT count(*) FROM {mc.SITE_MEASURES} WHERE month = ?", [lo]).fetchall()[0][0]
-    every = closed.count(mc.SITE_MEASURES)
+    per_month = closed.con.execute(f"SELECT count(*) FROM {close.SITE_MEASURES} WHERE month = ?", [lo]).fetchall()[0][0]
+    every = closed.count(close.SITE_MEASURES)
     assert 0 < per_month < every
     assert mc.compute(closed, by="site", start=lo, end=hi).num_rows == per_month
 
@@ -142,40 +146,40 @@ def test_an_ingest_makes_the_close_stale_and_metrics_build_again(closed, tmp_pat
     before = mc.compute(closed, by="network", start=lo, end=hi)
     extra = one_port.write(tmp_path / "sites.csv", "CLOSE-X")
     assert ingest_file(closed, extra).accepted == 1
-    assert not mc._close_answers(closed, "month", lo, hi, None, DEFAULT)
+    assert not close.close_answers(closed, "month", lo, hi, None, DEFAULT)
     after = mc.compute(closed, by="network", start=lo, end=hi)  # built now: one more port (a row of no currency)
     assert sum(after["ports"].to_pylist()) == sum(before["ports"].to_pylist()) + 1
     _keep(closed)  # as `evrevops ingest` does after the write
-    assert mc._close_answers(closed, "month", lo, hi, None, DEFAULT)
+    assert close.close_answers(closed, "month", lo, hi, None, DEFAULT)
     assert_rows_equal(mc.compute(closed, by="network", start=lo, end=hi).to_pylist(), after.to_pylist())
     before = after
     # another version of the close SQL makes them stale too
-    closed.con.execute("UPDATE derived_facts SET fingerprint = 'older+' || fingerprint WHERE name = ?", [mc.CLOSE])
+    closed.con.execute("UPDATE derived_facts SET fingerprint = 'older+' || fingerprint WHERE name = ?", [close.CLOSE])
     try:
-        assert not mc._close_answers(closed, "month", lo, hi, None, DEFAULT)
+        assert not close.close_answers(closed, "month", lo, hi, None, DEFAULT)
         assert_rows_equal(mc.compute(closed, by="network", start=lo, end=hi).to_pylist(), before.to_pylist())
     finally:
-        mc.keep_close(closed)
-    assert mc._close_answers(closed, "month", lo, hi, None, DEFAULT)
+        close.keep_close(closed)
+    assert close.close_answers(closed, "month", lo, hi, None, DEFAULT)
 
 
 def test_a_failed_keep_leaves_the_close_as_it_was(closed, monkeypatch):
     lo, hi = _months(closed)[-2]
     before = mc.compute(closed, by="site", start=lo, end=hi)
-    rows = closed.count(mc.SITE_MEASURES)
+    rows = closed.count(close.SITE_MEASURES)
 
     def crash(*a, **k):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(derived, "record", crash)
-    closed.con.execute(f"UPDATE {mc.SITE_MEASURES} SET sessions = sessions + 1")  # so a rebuild would differ
+    closed.con.execute(f"UPDATE {close.SITE_MEASURES} SET sessions = sessions + 1")  # so a rebuild would differ
     with pytest.raises(RuntimeError, match="disk full"):
-        mc.keep_close(closed)
-    assert closed.count(mc.SITE_MEASURES) == rows
+        close.keep_close(closed)
+    assert closed.count(close.SITE_MEASURES) == rows
     bumped = mc.compute(closed, by="site", start=lo, end=hi)
     assert [s + 1 for s in before["sessions"].to_pylist()] == bumped["sessions"].to_pylist()
     monkeypatch.undo()
-    mc.keep_close(closed)
+    close.keep_close(closed)
     assert mc.compute(closed, by="site", start=lo, end=hi).equals(before)
 
 
@@ -189,14 +193,14 @@ def test_without_current_bills_nothing_is_kept_for_the_close(closed):
 
     assert views() == len(GRAINS)
     closed.con.execute("UPDATE derived_facts SET fingerprint = 'older:' || fingerprint WHERE name = ?", [site_bills.CACHE])  # fmt: skip
-    r = mc.keep_close(closed)
-    assert (r["site_months"], views(), derived.kept_range(closed, mc.CLOSE, mc.CLOSE_VERSION)) == (0, 0, None)
-    assert not mc._close_answers(closed, "month", lo, hi, None, DEFAULT)
+    r = close.keep_close(closed)
+    assert (r["site_months"], views(), derived.kept_range(closed, close.CLOSE, close.CLOSE_VERSION)) == (0, 0, None)
+    assert not close.close_answers(closed, "month", lo, hi, None, DEFAULT)
     site_bills.refresh(closed)
     # from the kept facts and bills, summed in another order
     assert_rows_equal(mc.compute(closed, by="site", start=lo, end=hi).to_pylist(), before.to_pylist())
-    mc.keep_close(closed)
-    assert views() == len(GRAINS) and mc._close_answers(closed, "month", lo, hi, None, DEFAULT)
+    close.keep_close(closed)
+    assert views() == len(GRAINS) and close.close_answers(closed, "month", lo, hi, None, DEFAULT)
 
 
 def test_refresh_kept_goes_on_without_bills_a_tariff_cannot_give(closed, monkeypatch):
@@ -210,13 +214,13 @@ def test_refresh_kept_goes_on_without_bills_a_tariff_cannot_give(closed, monkeyp
 
     monkeypatch.setattr(site_bills, "refresh", cannot)
     steps = []
-    r = mc.refresh_kept(closed, step=lambda what: steps.append(what) or nullcontext())
+    r = refresh_kept(closed, step=lambda what: steps.append(what) or nullcontext())
     assert steps == [
         "building the port-day facts of the months that changed (kept for metrics)",
         "billing the site-months that changed (kept for metrics)",
         "keeping the month-close measures and metric views",
     ]
     assert r["facts"]["port_days"] > 0 and r["bills"] is None and "demand unit" in r["bills_error"]
-    assert r["close"]["site_months"] == 0 and not mc._close_answers(closed, "month", lo, hi, None, DEFAULT)
+    assert r["close"]["site_months"] == 0 and not close.close_answers(closed, "month", lo, hi, None, DEFAULT)
     # metrics still come, built on the fly with the bills
     assert_rows_equal(mc.compute(closed, by="site", start=lo, end=hi).to_pylist(), before.to_pylist())

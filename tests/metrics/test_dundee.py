@@ -27,6 +27,7 @@ import pytest
 
 from evrevops.core.calendar import month_range
 from evrevops.metrics import compute as mc
+from evrevops.refresh import refresh_kept
 from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.loader import ingest_file
 from tests.helpers.dundee import convert
@@ -46,7 +47,7 @@ def dundee(tmp_path_factory):
     summary = convert(DUNDEE, out)
     wh = open_warehouse(out / "w.duckdb")
     results = {name: ingest_file(wh, out / name) for name in ("locations.json", "cdrs.ndjson")}
-    mc.refresh_kept(wh)
+    refresh_kept(wh)
     yield {"dir": out, "summary": summary, "ingest": results, "wh": wh, "oracle": _oracle(out / "cdrs.ndjson")}
     wh.close()
 

@@ -9,21 +9,24 @@ from typer.testing import CliRunner
 
 from evrevops.cli import app
 from evrevops.core.calendar import month_range
+from evrevops.metrics import close, kept
 from evrevops.metrics import compute as mc
-from evrevops.metrics import kept
+from evrevops.metrics.registry import METRICS
+from evrevops.metrics.span import data_range
+from evrevops.uptime import timeline
 from evrevops.warehouse import derived
 from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.loader import ingest_file
 from tests.helpers import one_port
-from tests.helpers.demo import demo_warehouse
+from tests.helpers.demo import copy_db
 from tests.helpers.rows import assert_rows_equal
 
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    w = demo_warehouse(tmp_path_factory.mktemp("kept"), ports=40, months=2, seed=9)
+def demo(demo_db, tmp_path_factory):
+    w = open_warehouse(copy_db(demo_db, tmp_path_factory.mktemp("kept")))  # the session's default network
     yield w
     w.close()
 
@@ -33,7 +36,7 @@ def test_kept_facts_equal_live_ones_at_every_grain(demo):
     r = kept.refresh(demo)
     span = kept.covered(demo)
     assert span == (r["first_day"], r["last_day"]) and r["port_days"] > 0 and r["site_days"] > 0
-    lo, hi = mc.data_range(demo)
+    lo, hi = data_range(demo)
     first, last = span
     assert first.day == 1 and (last + dt.timedelta(days=1)).day == 1  # whole months
     assert first < lo and hi < last
@@ -61,7 +64,7 @@ def test_kept_facts_equal_live_ones_at_every_grain(demo):
 
 def test_a_month_from_the_kept_facts_equals_the_live_month(demo):
     kept.refresh(demo)
-    lo, hi = mc.data_range(demo)
+    lo, hi = data_range(demo)
     month = month_range(f"{hi:%Y-%m}") if hi.day > 27 else month_range(f"{lo:%Y-%m}")
     f = kept.facts(demo, *month)
     assert f is not None and f.port_day.count().to_pyarrow().as_py() > 0
@@ -73,7 +76,7 @@ def test_a_month_from_the_kept_facts_equals_the_live_month(demo):
         kept.facts(demo, month[0], month[1] - dt.timedelta(days=1), monthly=True).port_day.columns == f.port_day.columns
     )
     # visits are left out: a visit begun just before the month counts on its own first day when kept
-    names = [n for n in mc.METRICS if "visit" not in n]
+    names = [n for n in METRICS if "visit" not in n]
     live = mc.compute(demo, by="site", period="month", start=month[0], end=month[1], metrics=names, kept=False)
     assert_rows_equal(mc.compute(demo, by="site", period="month", start=month[0], end=month[1], metrics=names).to_pylist(),
            live.to_pylist())  # fmt: skip
@@ -131,7 +134,7 @@ def test_cli_ingest_keeps_the_facts(fixtures, tmp_path):
     span = kept.covered(w)
     assert span is not None and span[0] <= dt.date(2024, 3, 1) <= span[1]
     month = (dt.date(2024, 3, 1), dt.date(2024, 3, 31))
-    assert mc._close_answers(w, "month", *month, None, mc._timeline.DEFAULT_OFFLINE_AFTER_S)  # read from the views
+    assert close.close_answers(w, "month", *month, None, timeline.DEFAULT_OFFLINE_AFTER_S)  # read from the views
     assert_rows_equal(mc.compute(w, by="site", start=month[0], end=month[1]).to_pylist(),
            mc.compute(w, by="site", start=month[0], end=month[1], kept=False).to_pylist())  # fmt: skip
     w.close()
@@ -158,7 +161,7 @@ def test_another_horizon_or_window_builds_the_uptime_now(demo, monkeypatch):
 
 def test_a_months_repair_time_does_not_depend_on_the_months_asked_for(demo):
     """An outage begun in a month and repaired in the next is that month's failure, whole, either way."""
-    lo, _ = mc.data_range(demo)
+    lo, _ = data_range(demo)
     first = month_range(f"{lo:%Y-%m}")
     second = month_range(f"{first[1] + dt.timedelta(days=1):%Y-%m}")
     names = ["mttr_h", "mtbf_h", "outages"]
@@ -208,7 +211,7 @@ def test_kept_false_reads_nothing_kept(demo):
 
     kept.refresh(demo)
     site_bills.refresh(demo)
-    lo, _ = mc.data_range(demo)
+    lo, _ = data_range(demo)
     month = month_range(f"{lo:%Y-%m}")
     names = ["energy_cost_minor"]
     demo.con.execute("BEGIN TRANSACTION")

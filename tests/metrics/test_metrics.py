@@ -33,7 +33,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from evrevops.formats import input_files
-from evrevops.metrics.compute import compute, last_full_month
+from evrevops.metrics.compute import compute
+from evrevops.metrics.span import last_full_month
 from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.loader import ingest_file
 

@@ -19,8 +19,9 @@ import pytest
 from typer.testing import CliRunner
 
 from evrevops.cli import app
-from evrevops.metrics.compute import compute, refresh_kept
+from evrevops.metrics.compute import compute
 from evrevops.metrics.facts import exact_sum
+from evrevops.refresh import refresh_kept
 from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.loader import ingest_file
 from tests.conftest import FIXTURES

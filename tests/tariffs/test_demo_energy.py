@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 
 from evrevops.core.calendar import month_range, next_month
-from evrevops.metrics.compute import compute, last_full_month
+from evrevops.metrics.compute import compute
+from evrevops.metrics.span import last_full_month
 from evrevops.tariffs import repricing, site_bills
 from tests.helpers.demo import demo_warehouse
 

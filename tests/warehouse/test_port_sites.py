@@ -15,7 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 from evrevops.cli import app
-from evrevops.metrics.compute import compute, refresh_kept
+from evrevops.metrics.compute import compute
+from evrevops.refresh import refresh_kept
 from evrevops.warehouse import port_sites
 from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.loader import ingest_file

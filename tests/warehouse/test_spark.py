@@ -15,10 +15,10 @@ import pytest
 from evrevops.core.calendar import month_range
 from evrevops.metrics import compute as mc
 from evrevops.metrics.registry import MEASURES, METRICS
+from evrevops.metrics.span import data_range
 from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.export import export_parquet
 from evrevops.warehouse.spark import SparkWarehouse
-from tests.helpers.demo import demo_warehouse
 from tests.helpers.rows import assert_rows_equal
 from tests.helpers.warehouse import warehouse_of
 
@@ -52,14 +52,11 @@ def test_every_metric_is_equal_on_spark(engines, by, period):
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory, spark_base):
+def demo(demo_networks, tmp_path_factory, spark_base):
     """A small generated network with utility tariffs, OCPP telemetry and incidents, on both engines."""
     tmp = tmp_path_factory.mktemp("spark-demo")
-    duck = demo_warehouse(tmp, ports=24, months=2, seed=11)
+    duck = demo_networks.get(ports=24, months=2, seed=11).open()  # read-only, so the CLI can open it too
     export_parquet(duck, tmp / "export")
-    path = duck.path
-    duck.close()
-    duck = open_warehouse(path, read_only=True)  # read-only, so the CLI can open it in this process too
     spark = SparkWarehouse(tmp / "export", session=spark_base.newSession())
     yield duck, spark, tmp / "export"
     spark.close()
@@ -70,7 +67,7 @@ def test_every_metric_with_bills_and_uptime_is_equal_on_spark(demo):
     """All the registry's metrics by site for a month: sessions, bills (load profile × URDB tariff)
     and uptime (timeline, ledger, revenue at risk) computed on Spark equal DuckDB's."""
     duck, spark, _ = demo
-    lo, _ = mc.data_range(duck)
+    lo, _ = data_range(duck)
     month = month_range(f"{lo:%Y-%m}")
     d = mc.compute(duck, by="site", start=month[0], end=month[1], kept=False).to_pylist()
     s = mc.compute(spark, by="site", start=month[0], end=month[1]).to_pylist()
@@ -111,7 +108,7 @@ def test_bills_uptime_and_the_outage_ledger_from_the_cli_on_spark(demo):
     from evrevops.cli import app
 
     duck, _, folder = demo
-    lo, _ = mc.data_range(duck)
+    lo, _ = data_range(duck)
     month = f"{lo:%Y-%m}"
     site = duck.con.sql("SELECT min(site_id) FROM sites WHERE utility_tariff_id IS NOT NULL").fetchall()[0][0]
     for args in (["bill", "--site", site, "--month", month], ["uptime", "--month", month, "--by", "site"],

@@ -22,7 +22,7 @@ import math
 import pytest
 
 from evrevops.core.calendar import month_end
-from evrevops.metrics import compute as mc
+from evrevops.metrics import sources
 from evrevops.uptime import fact
 from evrevops.uptime import outages as uo
 from evrevops.uptime import revenue_at_risk as rar
@@ -203,17 +203,17 @@ def test_the_ledger_users_read_is_equal_on_spark(built):
 
 
 def test_the_uptime_fact_of_the_metrics_is_equal_on_spark(engines):
-    """:func:`evrevops.metrics.compute.uptime_fact`, the fact with the port's dimensions, on both engines."""
+    """:func:`evrevops.metrics.sources.uptime_fact`, the fact with the port's dimensions, on both engines."""
     duck, spark = engines
     out = []
     for wh in (duck, spark):
-        f = mc.uptime_fact(wh, _Facts(*YEAR))
+        f = sources.uptime_fact(wh, _Facts(*YEAR))
         out.append(f.order_by(["port_id", "month"]).to_pyarrow().to_pylist())
     _same(*out)
 
 
 class _Facts:
-    """The range part of :class:`evrevops.metrics.facts.Facts` that :func:`~evrevops.metrics.compute.uptime_fact` reads."""
+    """The range part of :class:`evrevops.metrics.facts.Facts` that :func:`~evrevops.metrics.sources.uptime_fact` reads."""
 
     def __init__(self, start: dt.date, last_month: dt.date):
         self.start, self.end = start, month_end(last_month)

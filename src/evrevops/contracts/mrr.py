@@ -43,7 +43,7 @@ import pyarrow as pa
 
 from evrevops.core.calendar import month_end, next_month
 from evrevops.warehouse import contract_lines as cl
-from evrevops.warehouse.db import Warehouse
+from evrevops.warehouse.protocol import WarehouseLike
 
 RECURRING = ("software", "caas", "maintenance")
 BY = ("customer", "segment", "stream", "cohort", "network")
@@ -130,7 +130,7 @@ FROM mv GROUP BY ALL ORDER BY 1, currency
 """
 
 
-def movements(wh: Warehouse, month: dt.date, by: str = "customer") -> pa.Table:
+def movements(wh: WarehouseLike, month: dt.date, by: str = "customer") -> pa.Table:
     """MRR movements of local *month* at grain *by*, in integer minor units with ``currency``.
 
     Returns
@@ -144,4 +144,4 @@ def movements(wh: Warehouse, month: dt.date, by: str = "customer") -> pa.Table:
         ``accounts_churned`` (counts), ``logo_churn`` and ``revenue_churn`` (fractions of the
         month; null without MRR at its start).
     """
-    return wh.con.sql(mrr_sql(month, by)).to_arrow_table()
+    return wh.fetch(mrr_sql(month, by))

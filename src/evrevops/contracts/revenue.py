@@ -49,7 +49,7 @@ from evrevops.core.vocabulary import RECURRING_STREAMS, STREAMS
 from evrevops.metrics import compute as mc
 from evrevops.uptime import sla as _sla
 from evrevops.warehouse import contract_lines as cl
-from evrevops.warehouse.db import Warehouse
+from evrevops.warehouse.protocol import WarehouseLike
 
 BY = ("customer", "site", "segment", "revenue_model", "network")
 _KEY = {"customer": "customer_id", "site": "site_id", "segment": "segment", "revenue_model": "revenue_model"}
@@ -96,7 +96,7 @@ WHERE r.line_type IN ('software', 'caas', 'maintenance') AND r.ports IS NOT NULL
 """
 
 
-def lines(wh: Warehouse, first: dt.date, last: dt.date) -> pa.Table:
+def lines(wh: WarehouseLike, first: dt.date, last: dt.date) -> pa.Table:
     """Every recognized amount of the months, by stream: contract lines, SLA credits and energy.
 
     Returns
@@ -106,28 +106,26 @@ def lines(wh: Warehouse, first: dt.date, last: dt.date) -> pa.Table:
         ``stream`` (:data:`STREAMS`), ``amount_minor`` (integer minor units; SLA credits
         negative).
     """
-    con = wh.con
     # the intervals, replayed from the line events once for every part
     snap = f"_rev_lines{next(_COUNTER)}"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {snap} AS SELECT * FROM {cl.VIEW}")
+    wh.execute(f"CREATE OR REPLACE TEMP TABLE {snap} AS SELECT * FROM {cl.VIEW}")
     try:
         return _lines(wh, first, last, snap)
     finally:
-        con.execute(f"DROP TABLE IF EXISTS {snap}")
+        wh.execute(f"DROP TABLE IF EXISTS {snap}")
 
 
-def _lines(wh: Warehouse, first: dt.date, last: dt.date, snap: str) -> pa.Table:
+def _lines(wh: WarehouseLike, first: dt.date, last: dt.date, snap: str) -> pa.Table:
     """:func:`lines` from the priced intervals in relation *snap*."""
-    con = wh.con
-    parts = [con.sql(contract_lines_sql(first, last, snap)).to_arrow_table()]
+    parts = [wh.fetch(contract_lines_sql(first, last, snap))]
     schema = parts[0].schema
     parts.append(sla_credit_lines(wh, first, last, snap).cast(schema))
     end = add_months(last.replace(day=1), 1) - dt.timedelta(days=1)
     energy = mc.compute(wh, by="site", period="month", start=first.replace(day=1), end=end, metrics=["energy_revenue_minor"])  # fmt: skip
-    con.register("_energy_in", energy)
+    wh.register("_energy_in", energy)
     share = div_round_sql("CAST(e.energy_revenue_minor AS BIGINT) * sh.share_num", "sh.share_den")
     parts.append(
-        con.sql(
+        wh.fetch(
             f"""WITH e AS (SELECT *, CAST(strptime(month, '%Y-%m') AS DATE) AS ms FROM _energy_in),
                      pos AS ({ep.site_months_sql(first, last, snap)}), sh AS ({ep.share_sql(first, last, snap)})
                 SELECT s.customer_id, e.site_id, pos.segment, pos.revenue_model, e.currency, e.ms AS month,
@@ -140,15 +138,13 @@ def _lines(wh: Warehouse, first: dt.date, last: dt.date, snap: str) -> pa.Table:
                 FROM e JOIN sites s ON s.site_id = e.site_id JOIN pos ON pos.site_id = e.site_id AND pos.month = e.ms
                 JOIN sh ON sh.site_id = e.site_id AND sh.month = e.ms
                 WHERE pos.energy_position = 'customer' AND e.energy_revenue_minor <> 0"""
-        )
-        .to_arrow_table()
-        .cast(schema)
+        ).cast(schema)
     )
-    con.unregister("_energy_in")
+    wh.unregister("_energy_in")
     return pa.concat_tables(parts)
 
 
-def sla_credit_lines(wh: Warehouse, first: dt.date, last: dt.date, lines: str = cl.VIEW) -> pa.Table:
+def sla_credit_lines(wh: WarehouseLike, first: dt.date, last: dt.date, lines: str = cl.VIEW) -> pa.Table:
     """The SLA credits owed in local months *first* … *last*, as negative ``sla_credit`` amounts.
 
     Columns as :func:`lines`; one row per credited contract line and month. The line's revenue
@@ -156,13 +152,12 @@ def sla_credit_lines(wh: Warehouse, first: dt.date, last: dt.date, lines: str = 
     however many intervals the line has), else the site's on the month's last day. *lines* is
     the relation of the priced intervals (default: the ``contract_lines`` view).
     """
-    con = wh.con
     parts = []
     credits = _sla.credits_range(wh, first, last)
-    con.register("_sla_in", credits)
+    wh.register("_sla_in", credits)
     try:
         parts.append(
-            con.sql(
+            wh.fetch(
                 f"""WITH x AS (
                         SELECT c.contract_id, c.line_id, c.month, l.revenue_model
                         FROM (SELECT DISTINCT contract_id, line_id, month FROM _sla_in) c
@@ -180,10 +175,10 @@ def sla_credit_lines(wh: Warehouse, first: dt.date, last: dt.date, lines: str = 
                     LEFT JOIN customers k ON k.customer_id = c.customer_id
                     WHERE c.credit_minor <> 0
                     ORDER BY c.month, c.contract_id, c.line_id"""
-            ).to_arrow_table()
+            )
         )
     finally:
-        con.unregister("_sla_in")
+        wh.unregister("_sla_in")
     schema = pa.schema([("customer_id", pa.string()), ("site_id", pa.string()), ("segment", pa.string()),
                         ("revenue_model", pa.string()), ("currency", pa.string()), ("month", pa.date32()),
                         ("stream", pa.string()), ("amount_minor", pa.int64())])  # fmt: skip
@@ -191,7 +186,11 @@ def sla_credit_lines(wh: Warehouse, first: dt.date, last: dt.date, lines: str = 
 
 
 def by_stream(
-    wh: Warehouse, first: dt.date, last: dt.date | None = None, by: str = "customer", recognized: pa.Table | None = None
+    wh: WarehouseLike,
+    first: dt.date,
+    last: dt.date | None = None,
+    by: str = "customer",
+    recognized: pa.Table | None = None,
 ) -> pa.Table:
     """Revenue by stream per month at grain *by* (customer, site, segment, revenue_model, network).
 
@@ -209,7 +208,7 @@ def by_stream(
         raise ValueError(f"unknown grain {by!r}; use one of {', '.join(BY)}")
     last = last or first
     t = recognized if recognized is not None else lines(wh, first, last)
-    wh.con.register("_revenue_lines", t)
+    wh.register("_revenue_lines", t)
     key = f"{_KEY[by]} AS {by}, " if by != "network" else ""
     cols = ", ".join(
         f"CAST(coalesce(sum(amount_minor) FILTER (WHERE stream = '{s}'), 0) AS BIGINT) AS {s}_minor" for s in STREAMS
@@ -220,6 +219,6 @@ def by_stream(
                      CAST(coalesce(sum(amount_minor) FILTER (WHERE stream IN ({recurring})), 0) AS BIGINT) AS recurring_minor,
                      CAST(sum(amount_minor) AS BIGINT) AS total_minor
               FROM _revenue_lines GROUP BY {group}month, currency ORDER BY {group}month, currency"""  # fmt: skip
-    out = wh.con.sql(sql).to_arrow_table()
-    wh.con.unregister("_revenue_lines")
+    out = wh.fetch(sql)
+    wh.unregister("_revenue_lines")
     return out

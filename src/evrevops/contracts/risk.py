@@ -32,10 +32,11 @@ import pyarrow as pa
 
 from evrevops.core.calendar import add_months
 from evrevops.metrics import compute as mc
+from evrevops.metrics import span
 from evrevops.uptime import sla as _sla
 from evrevops.uptime import telemetry as _telemetry
 from evrevops.uptime import timeline as T
-from evrevops.warehouse.db import Warehouse
+from evrevops.warehouse.protocol import WarehouseLike
 
 SIGNALS: dict[str, int] = {
     "uptime_below_97": 25,
@@ -58,7 +59,7 @@ COLUMNS = (
 
 
 def accounts(
-    wh: Warehouse,
+    wh: WarehouseLike,
     month: dt.date,
     as_of: dt.datetime | None = None,
     offline_after_s: int = T.DEFAULT_OFFLINE_AFTER_S,
@@ -80,18 +81,17 @@ def accounts(
     silent = _telemetry.silent(wh, as_of=as_of, offline_after_s=offline_after_s)
     # trends compare with the three months before, and only where the warehouse has data for all three:
     # telemetry for the uptime trend, sessions for the utilization trend
-    sessions, telemetry = mc.data_range(wh), T.data_span(wh)
+    sessions, telemetry = span.data_range(wh), T.data_span(wh)
     up_history = telemetry is not None and telemetry[0].date() <= first
     ut_history = sessions is not None and sessions[0] <= first
     key = f"{m0:%Y-%m}"
     prev_keys = ", ".join(f"'{add_months(m0, -k):%Y-%m}'" for k in (1, 2, 3))
-    con = wh.con
-    con.register("_risk_m", metrics)
-    con.register("_risk_sla", credits)
-    con.register("_risk_silent", silent)
+    wh.register("_risk_m", metrics)
+    wh.register("_risk_sla", credits)
+    wh.register("_risk_silent", silent)
     sig = SIGNALS
     try:
-        return con.sql(
+        return wh.fetch(
             f"""
 WITH cur AS (SELECT * FROM _risk_m WHERE month = '{key}' AND customer_id IS NOT NULL AND coalesce(ports, 0) > 0),
 prev AS (
@@ -149,7 +149,7 @@ SELECT s.customer_id, k.name, k.segment, k.revenue_model,
 FROM scored s LEFT JOIN customers k ON k.customer_id = s.customer_id
 ORDER BY s.score DESC, s.customer_id
 """
-        ).to_arrow_table()
+        )
     finally:
         for t in ("_risk_m", "_risk_sla", "_risk_silent"):
-            con.unregister(t)
+            wh.unregister(t)

@@ -53,8 +53,9 @@ from evrevops.core.sqltext import sql_literal
 from evrevops.finance import costs as fc
 from evrevops.finance import incentives as fi
 from evrevops.metrics import compute as mc
+from evrevops.metrics import span
 from evrevops.warehouse import contract_lines as cl
-from evrevops.warehouse.db import Warehouse
+from evrevops.warehouse.protocol import WarehouseLike
 
 DEFAULT_HORIZON_MONTHS = 120
 RUN_RATE_MONTHS = 12
@@ -75,17 +76,17 @@ COLUMNS = (
 _COUNTER = itertools.count()
 
 
-def data_months(wh: Warehouse) -> tuple[dt.date | None, dt.date]:
+def data_months(wh: WarehouseLike) -> tuple[dt.date | None, dt.date]:
     """The months of session data: the first session's month and the last full month.
 
     ``(None, last month before today)`` when there are no sessions (or none before the last
     full month).
     """
-    r = mc.data_range(wh)
+    r = span.data_range(wh)
     if r is None:
         return None, add_months(dt.date.today().replace(day=1), -1)
     first = r[0].replace(day=1)
-    last = dt.date.fromisoformat(mc.last_full_month(wh) + "-01")
+    last = dt.date.fromisoformat(span.last_full_month(wh) + "-01")
     return (first if first <= last else None), last
 
 
@@ -135,7 +136,7 @@ def _facts_sql(sites: str, first: dt.date, last: dt.date, contracts: str, models
 
 
 def site_months(
-    wh: Warehouse,
+    wh: WarehouseLike,
     *,
     contracts: str = cl.VIEW,
     models: str | None = None,
@@ -149,7 +150,7 @@ def site_months(
 
     Parameters
     ----------
-    wh : Warehouse
+    wh : WarehouseLike
         The warehouse.
     contracts : str
         Relation of the priced contract intervals that price the sites (default: the
@@ -181,7 +182,6 @@ def site_months(
     """
     if horizon_months < 1:
         raise ValueError("the horizon must be at least one month")
-    con = wh.con
     p = f"_cf{next(_COUNTER)}_"
     d0, d1 = data_months(wh)
     scope = _scope(sites)
@@ -195,7 +195,7 @@ def site_months(
     tables: list[str] = []
 
     def temp(name: str, sql: str) -> str:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {p}{name} AS {sql}")
+        wh.execute(f"CREATE OR REPLACE TEMP TABLE {p}{name} AS {sql}")
         tables.append(p + name)
         return p + name
 
@@ -220,7 +220,7 @@ def site_months(
                 LEFT JOIN k ON k.site_id = s.site_id LEFT JOIN o ON o.site_id = s.site_id
                 WHERE m.revenue_model IS NOT NULL {scope} {until_scope}""",
         )
-        bounds = con.sql(f"SELECT min(start), max(m0) FROM {site}").fetchall()[0]
+        bounds = wh.rows(f"SELECT min(start), max(m0) FROM {site}")[0]
         if bounds[0] is None:
             return pa.table({c: pa.array([], pa.string()) for c in COLUMNS})
         lo = bounds[0]
@@ -228,10 +228,10 @@ def site_months(
         end_sql = f"DATE '{last_month}'" if until else f"CAST(s.m0 + to_months({horizon_months - 1}) AS DATE)"
         d0s = f"DATE '{d0}'" if d0 else "NULL"
         # the sites' facts of every month of the series, and of every month a one-time cost falls in
-        spans = con.sql(
+        spans = wh.rows(
             f"""SELECT min(incurred_on), max(incurred_on) FROM site_costs
                 WHERE basis = 'one_time' AND (site_id IS NULL OR site_id IN (SELECT site_id FROM {site}))"""
-        ).fetchall()[0]
+        )[0]
         f_lo = min(lo, spans[0].replace(day=1)) if spans[0] else lo
         f_hi = max(last_month, spans[1].replace(day=1)) if spans[1] else last_month
         facts = temp("facts", _facts_sql(site, f_lo, f_hi, contracts, models))
@@ -285,14 +285,14 @@ def site_months(
             energy = pa.table({"site_id": pa.array([], pa.string()), "month": pa.array([], pa.string()),
                                "currency": pa.array([], pa.string()), "energy_revenue_minor": pa.array([], pa.int64()),
                                "energy_cost_minor": pa.array([], pa.int64()), "sessions": pa.array([], pa.int64())})  # fmt: skip
-        con.register(p + "energy_in", energy)
+        wh.register(p + "energy_in", energy)
         sla_t = (
             crev.sla_credit_lines(wh, max(d0, lo), min(d1, last_month), contracts)
             if sla and d0 is not None and own
             else None
         )
         if sla_t is not None:
-            con.register(p + "sla_in", sla_t)
+            wh.register(p + "sla_in", sla_t)
             sla_sql = f"SELECT site_id, month, sum(amount_minor) AS amount FROM {p}sla_in GROUP BY ALL"
         else:
             sla_sql = "SELECT NULL::VARCHAR AS site_id, NULL::DATE AS month, NULL::BIGINT AS amount WHERE FALSE"
@@ -335,7 +335,7 @@ def site_months(
                     UNION ALL SELECT site_id, currency FROM {p}energy_in WHERE currency IS NOT NULL
                 ) x WHERE site_id IN (SELECT site_id FROM {site}) GROUP BY site_id""",
         )
-        mixed = con.sql(f"SELECT site_id FROM {site_cur} WHERE n > 1 ORDER BY 1 LIMIT 5").fetchall()
+        mixed = wh.rows(f"SELECT site_id FROM {site_cur} WHERE n > 1 ORDER BY 1 LIMIT 5")
         if mixed:
             raise ValueError(
                 "sites with amounts in more than one currency cannot have one cash flow: "
@@ -463,7 +463,7 @@ def site_months(
         cost_sel = ", ".join(
             f"coalesce(sum(amount) FILTER (WHERE bucket = '{b}'), 0) AS {c}" for c, b in cost_cols.items()
         )
-        out = con.sql(
+        out = wh.fetch(
             f"""WITH cl AS (SELECT site_id, month, {cost_sel} FROM {cost_lines} GROUP BY site_id, month),
                 aw AS (SELECT site_id, sum(award_minor) AS incentives FROM {awards} GROUP BY site_id),
                 rows AS (
@@ -493,18 +493,18 @@ def site_months(
                 SELECT *, CAST({" + ".join(REVENUE_COLUMNS)} - {" - ".join(COST_COLUMNS)} + incentives_minor AS BIGINT)
                            AS cash_flow_minor
                 FROM rows ORDER BY site_id, t"""
-        ).to_arrow_table()
+        )
         return out.select(list(COLUMNS))
     finally:
         for t in tables:
-            con.execute(f"DROP TABLE IF EXISTS {t}")
+            wh.execute(f"DROP TABLE IF EXISTS {t}")
         for name in ("energy_in", "sla_in"):
             with contextlib.suppress(Exception):  # not registered on every path
-                con.unregister(p + name)
+                wh.unregister(p + name)
 
 
 def awards(
-    wh: Warehouse, sites: list[str] | None = None, include_applied: bool = False, models: str | None = None
+    wh: WarehouseLike, sites: list[str] | None = None, include_applied: bool = False, models: str | None = None
 ) -> pa.Table:
     """The incentives that reduce each CaaS site's capex: nominal amount and award per incentive.
 
@@ -518,10 +518,9 @@ def awards(
         ``site_id``, ``incentive_id``, ``program``, ``kind``, ``currency``, ``eligible_minor``,
         ``nominal_minor``, ``award_minor`` [minor units].
     """
-    con = wh.con
     p = f"_aw{next(_COUNTER)}_"
     try:
-        con.execute(
+        wh.execute(
             f"""CREATE OR REPLACE TEMP TABLE {p}site AS
                 SELECT s.site_id, CAST(date_trunc('month', c.commissioned_on) AS DATE) AS m0
                 FROM sites s LEFT JOIN (SELECT site_id, min(commissioned_on) AS commissioned_on FROM ports
@@ -536,7 +535,7 @@ def awards(
         days = f"(SELECT site_id, month, CAST(month + INTERVAL 1 MONTH - INTERVAL 1 DAY AS DATE) AS d FROM {months} x WHERE month IS NOT NULL)"  # fmt: skip
         model = "m.revenue_model" if models else "f.revenue_model"
         only = f"JOIN {models} m ON m.site_id = x.site_id" if models else ""
-        con.execute(
+        wh.execute(
             f"""CREATE OR REPLACE TEMP TABLE {p}facts AS
                 SELECT x.site_id, x.month, f.segment, {model} AS revenue_model
                 FROM {days} x JOIN ({ep.facts_on_sql(days)}) f ON f.site_id = x.site_id AND f.d = x.d {only}"""
@@ -545,7 +544,7 @@ def awards(
         seg_at = f"""(SELECT s.site_id, coalesce(f.segment, l.segment) AS segment FROM {p}site s
                       LEFT JOIN {p}facts f ON f.site_id = s.site_id AND f.month = s.m0
                       LEFT JOIN ({ep.positions_sql()}) l ON l.site_id = s.site_id)"""
-        return con.sql(fi.awards_sql(capex, sites=seg_at, include_applied=include_applied)).to_arrow_table()
+        return wh.fetch(fi.awards_sql(capex, sites=seg_at, include_applied=include_applied))
     finally:
         for t in ("site", "facts"):
-            con.execute(f"DROP TABLE IF EXISTS {p}{t}")
+            wh.execute(f"DROP TABLE IF EXISTS {p}{t}")

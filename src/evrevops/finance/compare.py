@@ -48,7 +48,8 @@ from evrevops.core.sqltext import sql_literal
 from evrevops.finance import cashflow as cf
 from evrevops.finance import unit_economics as ue
 from evrevops.warehouse import contract_lines as cl
-from evrevops.warehouse.db import Warehouse
+from evrevops.warehouse import duckdb_only
+from evrevops.warehouse.protocol import WarehouseLike
 
 MODELS = ("hardware_sale", "caas", "software_only")
 PRICE_KEYS = (
@@ -86,13 +87,13 @@ def read_prices(path: str | Path) -> dict[str, str]:
     return {k: str(v) for k, v in prices.items()}
 
 
-def _data_end(wh: Warehouse) -> dt.date:
+def _data_end(wh: WarehouseLike) -> dt.date:
     """The last day of the data: the last full month with sessions (site facts of a site, not a month, are taken then)."""
     return add_months(cf.data_months(wh)[1], 1) - dt.timedelta(days=1)
 
 
-def _site(wh: Warehouse, site_id: str) -> dict:
-    rows = wh.con.execute(
+def _site(wh: WarehouseLike, site_id: str) -> dict:
+    rows = wh.rows(
         f"""WITH p AS (SELECT site_id, count(*) AS ports, count(DISTINCT charger_id) AS chargers,
                               arg_max(power_type, rated_kw) AS power_type, max(rated_kw) AS rated_kw,
                               min(commissioned_on) AS commissioned_on
@@ -104,7 +105,7 @@ def _site(wh: Warehouse, site_id: str) -> dict:
             FROM sites s JOIN p ON p.site_id = s.site_id LEFT JOIN customers k ON k.customer_id = s.customer_id
             LEFT JOIN ({ep.positions_sql(on=_data_end(wh))}) f ON f.site_id = s.site_id""",
         [site_id],
-    ).fetchall()
+    )
     if not rows:
         raise ValueError(f"unknown site {site_id!r} (or it has no ports)")
     # energy_position: as the site's facts state it (None: it follows the revenue model)
@@ -116,7 +117,7 @@ def _site(wh: Warehouse, site_id: str) -> dict:
     return site
 
 
-def reference_prices(wh: Warehouse, site: dict) -> dict[str, Price]:
+def reference_prices(wh: WarehouseLike, site: dict) -> dict[str, Price]:
     """The network's reference unit prices for *site* (levels in the module docstring)."""
     unit = {
         # line type → SQL of the unit price of a row [minor units per unit]
@@ -136,7 +137,7 @@ def reference_prices(wh: Warehouse, site: dict) -> dict[str, Price]:
             if line in ("hardware", "installation")
             else ""
         )
-        rows = wh.con.execute(
+        rows = wh.rows(
             f"""WITH p AS (SELECT site_id, count(*) AS ports, arg_max(power_type, rated_kw) AS power_type,
                                   max(rated_kw) AS rated_kw FROM ports GROUP BY site_id),
                      iv AS (SELECT c.site_id, c.effective_on, p.power_type, p.rated_kw, {expr} AS price
@@ -153,7 +154,7 @@ def reference_prices(wh: Warehouse, site: dict) -> dict[str, Price]:
                 SELECT 3, median(price), count(DISTINCT site_id) FROM r ORDER BY 1""",
             [site["site_id"], site["currency"], site["segment"], site["power_type"], site["rated_kw"],
              site["rated_kw"], site["power_type"]],
-        ).fetchall()  # fmt: skip
+        )  # fmt: skip
         what = {
             1: f"{site['segment']} {site['power_type']} {site['rated_kw']:g} kW",
             2: f"{site['segment']} {site['power_type']}, per kW × {site['rated_kw']:g} kW",
@@ -165,13 +166,13 @@ def reference_prices(wh: Warehouse, site: dict) -> dict[str, Price]:
         else:
             out[key] = Price(int(round(hit[1])), f"median of {hit[2]} site(s): {what[hit[0]]}")
     # maintenance is part of a hardware sale where most of the segment's hardware sales carry it
-    frac = wh.con.execute(
+    frac = wh.rows(
         f"""SELECT avg(CASE WHEN EXISTS (SELECT 1 FROM {cl.VIEW} m WHERE m.site_id = s.site_id
                                          AND m.line_type = 'maintenance') THEN 1 ELSE 0 END)
             FROM ({ep.positions_sql(on=_data_end(wh))}) s
             WHERE s.segment = ? AND s.revenue_model = 'hardware_sale' AND s.site_id <> ?""",
         [site["segment"], site["site_id"]],
-    ).fetchall()[0][0]
+    )[0][0]
     if not frac or frac < 0.5:
         out["maintenance_per_port_month"] = Price(None, "not sold with hardware in this segment")
     out["caas_energy_share_pct"] = Price(None, "none")
@@ -209,7 +210,7 @@ def _rows(site: dict, model: str, prices: dict[str, Price], share_pct: str | Non
 
 
 def compare(
-    wh: Warehouse,
+    wh: WarehouseLike,
     site_id: str,
     *,
     prices_file: str | Path | None = None,
@@ -243,16 +244,15 @@ def compare(
     # cost book's last hardware purchase on or before their commissioning, else that day
     groups = [
         tuple(r)
-        for r in wh.con.execute(
+        for r in wh.rows(
             """SELECT p.commissioned_on, p.decommissioned_on, count(*), count(DISTINCT p.charger_id),
                       coalesce((SELECT max(c.incurred_on) FROM site_costs c WHERE c.site_id = p.site_id
                                 AND c.cost_type = 'hardware' AND c.incurred_on <= p.commissioned_on), p.commissioned_on)
                FROM ports p WHERE p.site_id = ? AND p.commissioned_on IS NOT NULL
                GROUP BY p.site_id, p.commissioned_on, p.decommissioned_on ORDER BY 1, 2 NULLS FIRST""",
             [site_id],
-        ).fetchall()
+        )
     ]
-    con = wh.con
     results = []
     for model in MODELS:
         actual = model == site["revenue_model"]
@@ -269,11 +269,11 @@ def compare(
                 )
             name = f"_priced{next(_COUNTER)}"
             # rows of the model, as priced intervals: the columns of contract_lines, one interval per line
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {cl.VIEW} WHERE FALSE")
+            wh.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {cl.VIEW} WHERE FALSE")
             rows = _rows(site, model, prices, share_pct, groups)
             if rows:
                 cols = sorted({k for r in rows for k in r})
-                con.executemany(
+                duckdb_only.connection(wh, "inserting a what-if model's priced rows").executemany(
                     f"INSERT INTO {name} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
                     [[r.get(c) for c in cols] for r in rows],
                 )
@@ -286,7 +286,7 @@ def compare(
                     include_applied=include_applied, sla=False,
                 )  # fmt: skip
             finally:
-                con.execute(f"DROP TABLE IF EXISTS {name}")
+                wh.execute(f"DROP TABLE IF EXISTS {name}")
             need = set(_NEEDS[model]) | ({"maintenance_per_port_month"} if model == "hardware_sale" else set())
             used = {k: prices[k] for k in need if prices[k].minor is not None}
             source = "; ".join(f"{k}: {p.source}" for k, p in sorted(used.items()))

@@ -35,7 +35,7 @@ from evrevops.core import vocabulary
 from evrevops.core.calendar import add_months
 from evrevops.core.money import div_round_sql
 from evrevops.finance import cashflow as cf
-from evrevops.warehouse.db import Warehouse
+from evrevops.warehouse.protocol import WarehouseLike
 
 BY = ("segment", "site", "customer", "revenue_model", "network")
 DEFAULT_USEFUL_LIFE_MONTHS = 120
@@ -47,7 +47,7 @@ _KEY = {"segment": "segment", "site": "site_id", "customer": "customer_id", "rev
 
 
 def pnl(
-    wh: Warehouse,
+    wh: WarehouseLike,
     first: dt.date,
     last: dt.date | None = None,
     by: str = "segment",
@@ -73,11 +73,10 @@ def pnl(
     if d0 is None or first < d0 or last > d1:
         span = f"{d0:%Y-%m} … {d1:%Y-%m}" if d0 else "none"
         raise ValueError(f"a P&L is of months with session data ({span}); asked {first:%Y-%m} … {last:%Y-%m}")
-    con = wh.con
     revenue = crev.lines(wh, first, last)
     months = cf.site_months(wh, until=last, sla=False)
-    con.register("_pnl_rev", revenue)
-    con.register("_pnl_cf", months)
+    wh.register("_pnl_rev", revenue)
+    wh.register("_pnl_cf", months)
     L = useful_life_months
     k = "(date_diff('month', a.month, m.month) + 1)"
     dep = f"{div_round_sql(f'a.amount * {k}', str(L))} - {div_round_sql(f'a.amount * ({k} - 1)', str(L))}"
@@ -90,7 +89,7 @@ def pnl(
     cost_cols = ", ".join(f"CAST(coalesce(sum({c}), 0) AS BIGINT) AS {c}" for c in COSTS)
     m1 = add_months(last, 1)
     try:
-        out = con.sql(
+        out = wh.fetch(
             f"""
 WITH sites_at AS (
     -- each site's facts of each month, on the month's last day
@@ -154,8 +153,8 @@ LEFT JOIN cost c ON c.k IS NOT DISTINCT FROM x.k AND c.month = x.month AND c.cur
 LEFT JOIN prt p ON p.k IS NOT DISTINCT FROM x.k AND p.month = x.month
 WHERE x.month BETWEEN DATE '{first}' AND DATE '{last}'
 ORDER BY 1 NULLS LAST, 2, 3"""
-        ).to_arrow_table()
+        )
     finally:
-        con.unregister("_pnl_rev")
-        con.unregister("_pnl_cf")
+        wh.unregister("_pnl_rev")
+        wh.unregister("_pnl_cf")
     return out

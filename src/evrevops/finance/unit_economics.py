@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from evrevops.finance import cashflow as cf
-from evrevops.warehouse.db import Warehouse
+from evrevops.warehouse.protocol import WarehouseLike
 
 DEFAULT_DISCOUNT_RATE = 0.08
 BY = ("site", "segment", "revenue_model", "customer", "network")
@@ -142,7 +142,7 @@ def _series(months: pa.Table) -> tuple[list[str], np.ndarray, np.ndarray, dict[s
 
 
 def sites(
-    wh: Warehouse,
+    wh: WarehouseLike,
     *,
     horizon_months: int = cf.DEFAULT_HORIZON_MONTHS,
     discount_rate: float = DEFAULT_DISCOUNT_RATE,

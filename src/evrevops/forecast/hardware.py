@@ -36,7 +36,7 @@ import pyarrow as pa
 from evrevops.contracts import revenue as crev
 from evrevops.core.calendar import add_months, month_range, months_between
 from evrevops.pipeline import funnel, projects, snapshot
-from evrevops.warehouse.db import Warehouse
+from evrevops.warehouse.protocol import WarehouseLike
 
 DEFAULT_SIMS = 2000
 DEFAULT_SEED = 7
@@ -49,35 +49,35 @@ def _month_index(first: dt.date, days: np.ndarray) -> np.ndarray:
     return m - np.datetime64(first.replace(day=1), "M").astype(np.int64)
 
 
-def _history(wh: Warehouse, as_of: dt.date) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, int]:
+def _history(wh: WarehouseLike, as_of: dt.date) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, int]:
     """What the history known on *as_of* teaches: times to win from each open stage, win-to-commissioning
     lags and commissioning slips (all in days, sorted), and the hardware delivery lead before
     commissioning [days]."""
     ev = funnel.events_sql(as_of)
-    won = wh.con.sql(
+    won = wh.rows(
         f"""WITH ev AS ({ev}), w AS (SELECT deal_id, min(entered_on) AS won_on FROM ev WHERE stage = 'closed_won' GROUP BY 1)
             SELECT e.stage, date_diff('day', min(e.entered_on), any_value(w.won_on)) AS days
             FROM ev e JOIN w ON w.deal_id = e.deal_id
             WHERE e.stage IN ({", ".join(f"'{s}'" for s in funnel.OPEN_STAGES)}) GROUP BY e.deal_id, e.stage"""
-    ).fetchall()
+    )
     to_win = {s: np.sort(np.array([d for st, d in won if st == s], dtype=np.int64)) for s in funnel.OPEN_STAGES}
-    lags = wh.con.sql(
+    lags = wh.rows(
         f"""WITH ev AS ({ev}), w AS (SELECT deal_id, min(entered_on) AS won_on FROM ev WHERE stage = 'closed_won' GROUP BY 1)
             SELECT date_diff('day', w.won_on, p.actual_on) FROM projects p JOIN w ON w.deal_id = p.deal_id
             WHERE p.milestone = 'commissioning' AND p.actual_on IS NOT NULL AND p.actual_on <= DATE '{as_of}'"""
-    ).fetchall()
-    slips = wh.con.sql(
+    )
+    slips = wh.rows(
         f"""SELECT date_diff('day', planned_on, actual_on) FROM projects
             WHERE milestone = 'commissioning' AND actual_on IS NOT NULL AND planned_on IS NOT NULL
               AND actual_on <= DATE '{as_of}'"""
-    ).fetchall()
+    )
     # hardware is delivered (and recognized) before commissioning: the median lead of the sites commissioned
-    lead = wh.con.sql(
+    lead = wh.rows(
         f"""SELECT median(date_diff('day', c.effective_on, p.actual_on)) FROM projects p
             JOIN contract_lines c ON c.site_id = p.site_id AND c.line_type = 'hardware'
             WHERE p.milestone = 'commissioning' AND p.actual_on IS NOT NULL AND p.actual_on <= DATE '{as_of}'
               AND c.effective_on <= p.actual_on AND c.effective_on > p.actual_on - INTERVAL 120 DAY"""
-    ).fetchall()[0][0]
+    )[0][0]
     return (
         to_win,
         np.sort(np.array([x for (x,) in lags if x is not None and x >= 0], dtype=np.int64)),
@@ -104,25 +104,24 @@ def _tail_draw(
     return extra.astype(np.int64), n_tail > 0
 
 
-def _crm_stage_probability(wh: Warehouse) -> dict[str, float]:
-    rows = wh.con.sql(
+def _crm_stage_probability(wh: WarehouseLike) -> dict[str, float]:
+    rows = wh.rows(
         """SELECT stage, median(probability_pct) FROM deals
            WHERE stage NOT IN ('closed_won', 'closed_lost') AND probability_pct IS NOT NULL GROUP BY 1"""
-    ).fetchall()
+    )
     return {s: float(p) / 100 for s, p in rows}
 
 
-def _inputs(wh: Warehouse, as_of: dt.date) -> dict:
+def _inputs(wh: WarehouseLike, as_of: dt.date) -> dict:
     """The open deals, won deals awaiting a project, and open projects on *as_of*, with their amounts.
 
     One SQL statement joins the deals' states with the projects' status on that day; each part
     is a list of records (few: a CRM's open and recently won deals).
     """
-    con = wh.con
     open_deals = snapshot.deals(wh, as_of)
-    con.register("_fc_open", open_deals)
+    wh.register("_fc_open", open_deals)
     try:
-        won = con.sql(
+        won = wh.fetch(
             f"""WITH st AS ({funnel.deal_states_sql(as_of)}), p AS ({projects.status_sql(as_of)})
                 SELECT st.deal_id, CAST(coalesce(st.hardware_minor, 0) AS BIGINT) AS hardware,
                        CAST(coalesce(st.installation_minor, 0) AS BIGINT) AS installation,
@@ -133,14 +132,14 @@ def _inputs(wh: Warehouse, as_of: dt.date) -> dict:
                 WHERE st.outcome = 'won' AND coalesce(st.hardware_minor, 0) + coalesce(st.installation_minor, 0) > 0
                   AND p.status IS DISTINCT FROM 'commissioning'
                 ORDER BY st.deal_id"""
-        ).to_arrow_table()
-        deals = con.sql(
+        )
+        deals = wh.fetch(
             """SELECT *, hardware_minor AS hardware, installation_minor AS installation,
                       hardware_minor + installation_minor AS amount
                FROM _fc_open WHERE hardware_minor + installation_minor > 0"""
-        ).to_arrow_table()
+        )
     finally:
-        con.unregister("_fc_open")
+        wh.unregister("_fc_open")
     rows = won.to_pylist()
     return {
         "deals": deals.to_pylist(),
@@ -150,7 +149,7 @@ def _inputs(wh: Warehouse, as_of: dt.date) -> dict:
 
 
 def forecast(
-    wh: Warehouse, as_of: dt.date, months: int = 6, sims: int = DEFAULT_SIMS, seed: int = DEFAULT_SEED
+    wh: WarehouseLike, as_of: dt.date, months: int = 6, sims: int = DEFAULT_SIMS, seed: int = DEFAULT_SEED
 ) -> pa.Table:
     """Hardware + installation revenue expected in each of the *months* after *as_of*'s month, per currency.
 
@@ -175,7 +174,9 @@ def forecast(
     return pa.concat_tables(parts)
 
 
-def _simulate(wh: Warehouse, x: dict, history: tuple, as_of: dt.date, months: int, sims: int, seed: int) -> pa.Table:
+def _simulate(
+    wh: WarehouseLike, x: dict, history: tuple, as_of: dt.date, months: int, sims: int, seed: int
+) -> pa.Table:
     """The forecast of one currency's projects, won deals and open deals (see :func:`forecast`)."""
     first = add_months(as_of.replace(day=1), 1)
     to_win, lags, slips, lead = history
@@ -244,7 +245,7 @@ def _simulate(wh: Warehouse, x: dict, history: tuple, as_of: dt.date, months: in
     )
 
 
-def _naive(wh: Warehouse, x: dict, as_of: dt.date, first: dt.date, months: int) -> np.ndarray:
+def _naive(wh: WarehouseLike, x: dict, as_of: dt.date, first: dt.date, months: int) -> np.ndarray:
     """CRM probability of the stage × amount on the expected close month (overdue → the next month)."""
     crm = _crm_stage_probability(wh)
     out = np.zeros(months, dtype=np.float64)
@@ -260,7 +261,7 @@ def _naive(wh: Warehouse, x: dict, as_of: dt.date, first: dt.date, months: int) 
     return np.rint(out).astype(np.int64)
 
 
-def actuals(wh: Warehouse, first: dt.date, last: dt.date) -> pa.Table:
+def actuals(wh: WarehouseLike, first: dt.date, last: dt.date) -> pa.Table:
     """Hardware + installation revenue recognized per month at the sites of the CRM's projects.
 
     Returns
@@ -269,16 +270,16 @@ def actuals(wh: Warehouse, first: dt.date, last: dt.date) -> pa.Table:
         ``month`` (``YYYY-MM``), ``currency``, ``actual_minor``.
     """
     sql = crev.contract_lines_sql(first, last)
-    return wh.con.sql(
+    return wh.fetch(
         f"""SELECT strftime(month, '%Y-%m') AS month, currency, CAST(sum(amount_minor) AS BIGINT) AS actual_minor
             FROM ({sql}) l WHERE stream IN ('hardware', 'installation')
               AND site_id IN (SELECT site_id FROM projects WHERE site_id IS NOT NULL AND site_id <> '')
             GROUP BY 1, 2 ORDER BY 1, 2"""
-    ).to_arrow_table()
+    )
 
 
 def backtest(
-    wh: Warehouse, origins: list[dt.date], months: int = 3, sims: int = DEFAULT_SIMS, seed: int = DEFAULT_SEED
+    wh: WarehouseLike, origins: list[dt.date], months: int = 3, sims: int = DEFAULT_SIMS, seed: int = DEFAULT_SEED
 ) -> pa.Table:
     """Forecasts made at each origin against the revenue recognized afterwards.
 

@@ -37,7 +37,7 @@ import datetime as dt
 
 from evrevops.core import states as _states
 from evrevops.warehouse import port_sites
-from evrevops.warehouse.db import Warehouse
+from evrevops.warehouse.protocol import WarehouseLike
 
 WHOLE = dt.date(1, 1, 1)  # the whole history
 NOTHING = dt.date(9999, 12, 1)  # nothing kept changed: a refresh rebuilds no month
@@ -57,10 +57,10 @@ TELEMETRY = (  # table, the instant of a row ({a}: the table's alias and a dot)
 _UP = ", ".join(f"'{s}'" for s, state in _states.STATUS_STATE.items() if state == _states.UP)
 
 
-def snapshot(wh: Warehouse) -> None:
+def snapshot(wh: WarehouseLike) -> None:
     """Keep the descriptions the kept facts were made from (inside the refresh's transaction)."""
     for name, sql in SNAPSHOTS.items():
-        wh.con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}")
+        wh.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}")
 
 
 def _files(files: list[int]) -> str:
@@ -73,7 +73,7 @@ def _day(value) -> dt.date | None:
     return value.date() if isinstance(value, dt.datetime) else value
 
 
-def since(wh: Warehouse, files: list[int], offline_after_s: int) -> dt.date | None:
+def since(wh: WarehouseLike, files: list[int], offline_after_s: int) -> dt.date | None:
     """The first local day the ledger entries *files* can change kept facts from (rules above).
 
     Returns
@@ -85,18 +85,18 @@ def since(wh: Warehouse, files: list[int], offline_after_s: int) -> dt.date | No
         return None
     f = _files(files)
     # dated rows: an entry that wrote sessions a day earlier (a local day starts before its UTC day)
-    lo = wh.con.execute(
+    lo = wh.rows(
         f"""SELECT min(CASE WHEN earliest_at > TIMESTAMP '0001-01-02'
                              AND EXISTS (SELECT 1 FROM sessions s WHERE s.file_id = l.file_id)
                         THEN earliest_at - INTERVAL 1 DAY ELSE earliest_at END)
             FROM ingest_ledger l WHERE file_id IN {f}"""
-    ).fetchall()[0][0]
+    )[0][0]
     days = [_day(lo), _telemetry(wh, f), _horizon(wh, f, offline_after_s), _evidence(wh, f), _descriptions(wh)]
     days = [d for d in days if d is not None]
     return min(days) if days else None
 
 
-def _telemetry(wh: Warehouse, f: str) -> dt.date | None:
+def _telemetry(wh: WarehouseLike, f: str) -> dt.date | None:
     """Each charger's previous message before the entries' first one, and each port's last ``up`` status before its new one.
 
     A port whose stored statuses before its new one hold no ``up`` one counts from its first status.
@@ -110,7 +110,7 @@ def _telemetry(wh: Warehouse, f: str) -> dt.date | None:
             WHERE x.file_id NOT IN {f} AND {t.format(a="x.")} < n.t GROUP BY x.charger_id"""
         for name, t in TELEMETRY
     )
-    row = wh.con.execute(
+    row = wh.rows(
         f"""WITH first_new AS (SELECT charger_id, min(t) AS t FROM ({firsts}) a GROUP BY charger_id),
                  prev AS (SELECT charger_id, max(t) AS t FROM ({before}) b GROUP BY charger_id),
                  first_status AS (
@@ -126,11 +126,11 @@ def _telemetry(wh: Warehouse, f: str) -> dt.date | None:
                      GROUP BY x.charger_id, x.connector_id
                  )
             SELECT least((SELECT min(t) FROM prev), (SELECT min(t) FROM up))"""
-    ).fetchall()[0][0]
+    )[0][0]
     return _day(row)
 
 
-def _horizon(wh: Warehouse, f: str, offline_after_s: int) -> dt.date | None:
+def _horizon(wh: WarehouseLike, f: str, offline_after_s: int) -> dt.date | None:
     """The start of the earliest outage open at the old data horizon, when the entries move the horizon on."""
     old = " UNION ALL ".join(
         f"SELECT charger_id, {t.format(a='')} AS t FROM {name} WHERE file_id NOT IN {f}" for name, t in TELEMETRY
@@ -138,7 +138,7 @@ def _horizon(wh: Warehouse, f: str, offline_after_s: int) -> dt.date | None:
     new = " UNION ALL ".join(
         f"SELECT max({t.format(a='')}) AS t FROM {name} WHERE file_id IN {f}" for name, t in TELEMETRY
     )
-    row = wh.con.execute(
+    row = wh.rows(
         f"""WITH old AS ({old}),
                  h AS (SELECT max(t) AS t FROM old),
                  moved AS (SELECT (SELECT max(t) FROM ({new}) n) > (SELECT t FROM h) AS yes),
@@ -158,13 +158,13 @@ def _horizon(wh: Warehouse, f: str, offline_after_s: int) -> dt.date | None:
             SELECT CASE WHEN (SELECT yes FROM moved) THEN least(
                        (SELECT min(last) FROM silent),
                        (SELECT min(coalesce(last_up, first)) FROM last_status WHERE status NOT IN ({_UP}))) END"""
-    ).fetchall()[0][0]
+    )[0][0]
     return _day(row)
 
 
-def _evidence(wh: Warehouse, f: str) -> dt.date | None:
+def _evidence(wh: WarehouseLike, f: str) -> dt.date | None:
     """The whole history when the entries place a port before its earliest evidence from other entries."""
-    row = wh.con.execute(
+    row = wh.rows(
         f"""WITH e AS (
                 SELECT s.port_id, s.started_at AS t, s.file_id FROM sessions s WHERE s.port_id IS NOT NULL
                 UNION ALL
@@ -173,23 +173,22 @@ def _evidence(wh: Warehouse, f: str) -> dt.date | None:
             ), n AS (SELECT port_id, min(t) AS t FROM e WHERE file_id IN {f} GROUP BY port_id),
                o AS (SELECT port_id, min(t) AS t FROM e WHERE file_id NOT IN {f} GROUP BY port_id)
             SELECT count(*) FROM n JOIN o ON o.port_id = n.port_id WHERE n.t < o.t"""
-    ).fetchall()[0][0]
+    )[0][0]
     return WHOLE if row else None
 
 
-def _descriptions(wh: Warehouse) -> dt.date | None:
+def _descriptions(wh: WarehouseLike) -> dt.date | None:
     """Sites, ports and utility tariffs whose description differs from the kept snapshot."""
-    con = wh.con
     have = {
         r[0]
-        for r in con.execute(
+        for r in wh.rows(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' AND table_name LIKE 'kept_dims_%'"
-        ).fetchall()
+        )
     }
     if set(SNAPSHOTS) - have:
         return WHOLE
     whole = f"DATE '{WHOLE}'"
-    row = con.execute(
+    row = wh.rows(
         f"""WITH sites_now AS ({SNAPSHOTS["kept_dims_sites"]}), ports_now AS ({SNAPSHOTS["kept_dims_ports"]}),
                  tariffs_now AS ({SNAPSHOTS["kept_dims_tariffs"]}),
             site_changed AS (
@@ -227,5 +226,5 @@ def _descriptions(wh: Warehouse) -> dt.date | None:
                 (SELECT min(d) FROM port_changed),
                 (SELECT min(coalesce(h.valid_from, {whole})) FROM site_history h
                  WHERE h.utility_tariff_id IN (SELECT utility_tariff_id FROM tariff_family)))"""
-    ).fetchall()[0][0]
+    )[0][0]
     return _day(row)

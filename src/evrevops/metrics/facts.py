@@ -36,7 +36,7 @@ import ibis.expr.types as ir
 from evrevops.core.calendar import site_days
 from evrevops.core.states import ABNORMAL_STOP_REASONS
 from evrevops.warehouse import port_sites, site_history
-from evrevops.warehouse.db import Warehouse
+from evrevops.warehouse.protocol import WarehouseLike
 
 VISIT_GAP_S = 15 * 60  # handbook §4: attempts by one driver within 15 min at a site are one visit
 
@@ -53,7 +53,7 @@ class Facts:
     end: dt.date
 
 
-def register_calendar(wh: Warehouse, start: dt.date, end: dt.date) -> ir.Table:
+def register_calendar(wh: WarehouseLike, start: dt.date, end: dt.date) -> ir.Table:
     """Build the site-local calendar for [start, end] and register it as a table."""
     sites = wh.table("sites").select("site_id", "time_zone", "operating_hours").to_pandas()
     return wh.register(CALENDAR, site_days(sites, start, end))
@@ -110,7 +110,7 @@ def _in_day(t: ir.Table, ts: str, days: ir.Table) -> list[ir.Value]:
     ]
 
 
-def site_currency(wh: Warehouse) -> ir.Table:
+def site_currency(wh: WarehouseLike) -> ir.Table:
     """Each site's currency: the most common currency of its priced sessions."""
     s = wh.table("sessions")
     counts = s.filter(s.currency.notnull()).group_by(["site_id", "currency"]).aggregate(n=ibis._.count())
@@ -122,7 +122,7 @@ TX_MEASURES = frozenset({"transactions_ended", "transactions_ended_normally"})
 VISIT_MEASURES = frozenset({"visits", "visits_successful"})
 
 
-def build(wh: Warehouse, start: dt.date, end: dt.date, needed: set[str] | frozenset[str] | None = None) -> Facts:
+def build(wh: WarehouseLike, start: dt.date, end: dt.date, needed: set[str] | frozenset[str] | None = None) -> Facts:
     """Fact tables for local dates ``start``…``end`` (inclusive).
 
     ``needed`` names the measures the caller will read (default: all); the
@@ -306,7 +306,7 @@ def build(wh: Warehouse, start: dt.date, end: dt.date, needed: set[str] | frozen
     return Facts(port_day=port_day, site_day=sd, start=start, end=end)
 
 
-def with_dimensions(wh: Warehouse, t: ir.Table, day: str = "local_date") -> ir.Table:
+def with_dimensions(wh: WarehouseLike, t: ir.Table, day: str = "local_date") -> ir.Table:
     """*t* (with ``site_id`` and a date column *day*) with the site's ``segment`` in force that day and its ``customer_id``.
 
     The segment is the dated site fact (:mod:`evrevops.warehouse.site_history`): a site that

@@ -39,8 +39,8 @@ from evrevops.metrics.registry import MEASURES
 from evrevops.uptime import fact as _uptime
 from evrevops.uptime import revenue_at_risk as _rar
 from evrevops.uptime import timeline as _timeline
-from evrevops.warehouse import derived, port_sites
-from evrevops.warehouse.db import Warehouse
+from evrevops.warehouse import derived, duckdb_only, port_sites
+from evrevops.warehouse.protocol import WarehouseLike
 
 PORT_DAY = "kept_port_day"
 SITE_DAY = "kept_site_day"
@@ -64,14 +64,14 @@ ENGINE_VERSION = derived.engine_version(
 )
 
 
-def covered(wh: Warehouse) -> tuple[dt.date, dt.date] | None:
+def covered(wh: WarehouseLike) -> tuple[dt.date, dt.date] | None:
     """The local days the kept facts cover, when they are current for this warehouse; else None."""
     if getattr(wh, "engine", "duckdb") != "duckdb":
         return None
     return derived.kept_range(wh, NAME, ENGINE_VERSION)
 
 
-def facts(wh: Warehouse, start: dt.date, end: dt.date, monthly: bool = False) -> _facts.Facts | None:
+def facts(wh: WarehouseLike, start: dt.date, end: dt.date, monthly: bool = False) -> _facts.Facts | None:
     """The kept facts for local days ``start`` … ``end``, or None when they are stale or do not cover it.
 
     With *monthly* and a range of whole months, the tables are the monthly
@@ -99,7 +99,7 @@ def facts(wh: Warehouse, start: dt.date, end: dt.date, monthly: bool = False) ->
     )
 
 
-def uptime(wh: Warehouse, first_month: dt.date, last_month: dt.date) -> ibis.Table | None:
+def uptime(wh: WarehouseLike, first_month: dt.date, last_month: dt.date) -> ibis.Table | None:
     """The kept port-month uptime fact for local months ``first_month`` … ``last_month``, or None.
 
     None when the kept facts are stale or do not cover the months. It holds the
@@ -113,7 +113,7 @@ def uptime(wh: Warehouse, first_month: dt.date, last_month: dt.date) -> ibis.Tab
     return u.filter((u.month >= first_month) & (u.month <= last_month))
 
 
-def uptime_with_dimensions(wh: Warehouse, u: ibis.Table) -> ibis.Table:
+def uptime_with_dimensions(wh: WarehouseLike, u: ibis.Table) -> ibis.Table:
     """The port-month uptime fact *u* with each port-month's site, ``segment``, ``customer_id`` and currency.
 
     A port-month counts at the site the port belonged to on the month's last day
@@ -141,17 +141,6 @@ def uptime_with_dimensions(wh: Warehouse, u: ibis.Table) -> ibis.Table:
     )  # fmt: skip
 
 
-def as_bigint(wh: Warehouse, name: str) -> None:
-    """Integer measures of table *name* as BIGINT: DuckDB sums integers into HUGEINT, which Ibis reads
-    as a decimal (and metrics would then come out as decimals); BIGINT is also half the bytes to scan."""
-    cols = wh.con.sql(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = ? AND data_type = 'HUGEINT'",
-        params=[name],
-    ).fetchall()
-    for (c,) in cols:
-        wh.con.execute(f'ALTER TABLE {name} ALTER "{c}" TYPE BIGINT')
-
-
 def _monthly(t: ibis.Table, keys: list[str]) -> ibis.Table:
     """*t* summed by *keys* and ``month``; ``ports`` (the port id) and ``rated_kw`` are kept as they are."""
     by = [*keys, "month"]
@@ -160,7 +149,7 @@ def _monthly(t: ibis.Table, keys: list[str]) -> ibis.Table:
     return t.group_by(by).aggregate(**same, **sums)
 
 
-def refresh(wh: Warehouse, since: dt.date | None = None) -> dict:
+def refresh(wh: WarehouseLike, since: dt.date | None = None) -> dict:
     """Build the facts for every local day the sessions cover and keep them (one transaction).
 
     The range is the whole local months around the sessions: from the month of
@@ -181,7 +170,6 @@ def refresh(wh: Warehouse, since: dt.date | None = None) -> dict:
         (the first day rebuilt; None when nothing was), ``seconds``.
     """
     t0 = time.perf_counter()
-    con = wh.con
     months = derived.session_months(wh)
     first, last = (months[0], month_end(months[1])) if months is not None else (None, None)
     before = derived.recorded_range(wh, NAME)
@@ -190,27 +178,26 @@ def refresh(wh: Warehouse, since: dt.date | None = None) -> dict:
     start = first if whole else m0
     dims = ["site_id", "segment", "customer_id", "currency"]
     monthly = ((PORT_MONTH, PORT_DAY, ["port_id", *dims]), (SITE_MONTH, SITE_DAY, dims))
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with wh.transaction():
         if first is None:
             for name in (PORT_DAY, SITE_DAY, PORT_MONTH, SITE_MONTH, UPTIME):
-                con.execute(f"DROP TABLE IF EXISTS {name}")
+                wh.execute(f"DROP TABLE IF EXISTS {name}")
             counts, start = (0, 0), None
         elif whole:
             f = _facts.build(wh, first, last)
             # ordered by day, so a month's slice reads only its own row groups
             for name, t, order in ((PORT_DAY, f.port_day, "port_id"), (SITE_DAY, f.site_day, "site_id")):
-                con.execute(f"CREATE OR REPLACE TABLE {name} AS {ibis.to_sql(t)} ORDER BY local_date, {order}")
-                as_bigint(wh, name)
+                wh.execute(f"CREATE OR REPLACE TABLE {name} AS {ibis.to_sql(t)} ORDER BY local_date, {order}")
+                duckdb_only.narrow_hugeint(wh, name)
             for name, src, keys in monthly:
                 sql = ibis.to_sql(_monthly(wh.table(src), keys))
-                con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql} ORDER BY month, {keys[0]}")
-                as_bigint(wh, name)
+                wh.execute(f"CREATE OR REPLACE TABLE {name} AS {sql} ORDER BY month, {keys[0]}")
+                duckdb_only.narrow_hugeint(wh, name)
             # the uptime of every month, with the trailing twelve months, at the default horizon
             _uptime.build(wh, first, _timeline.horizon_month(wh, last.replace(day=1)))
             sql = ibis.to_sql(uptime_with_dimensions(wh, wh.table(_uptime.FACT)))
-            con.execute(f"CREATE OR REPLACE TABLE {UPTIME} AS {sql} ORDER BY month, port_id")
-            as_bigint(wh, UPTIME)
+            wh.execute(f"CREATE OR REPLACE TABLE {UPTIME} AS {sql} ORDER BY month, port_id")
+            duckdb_only.narrow_hugeint(wh, UPTIME)
             counts = (wh.count(PORT_DAY), wh.count(SITE_DAY))
         elif start <= last:
             f = _facts.build(wh, start - dt.timedelta(days=2), last)
@@ -225,10 +212,6 @@ def refresh(wh: Warehouse, since: dt.date | None = None) -> dict:
         else:  # nothing the kept facts read changed
             counts, start = (wh.count(PORT_DAY), wh.count(SITE_DAY)), None
         derived.record(wh, NAME, ENGINE_VERSION, first, last, counts[0])
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return {
         "port_days": counts[0],
         "site_days": counts[1],

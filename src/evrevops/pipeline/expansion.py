@@ -28,9 +28,10 @@ import pyarrow as pa
 
 from evrevops.core.calendar import add_months, days_in_month, month_range
 from evrevops.metrics import compute as mc
+from evrevops.metrics import span
 from evrevops.pipeline import funnel
 from evrevops.warehouse import site_history
-from evrevops.warehouse.db import Warehouse
+from evrevops.warehouse.protocol import WarehouseLike
 
 BY = ("segment", "network")
 
@@ -62,7 +63,7 @@ ORDER BY l.customer_id
 """
 
 
-def customers(wh: Warehouse, as_of: dt.date | None = None) -> pa.Table:
+def customers(wh: WarehouseLike, as_of: dt.date | None = None) -> pa.Table:
     """Each customer's land and expansions.
 
     Returns
@@ -71,10 +72,10 @@ def customers(wh: Warehouse, as_of: dt.date | None = None) -> pa.Table:
         ``customer_id``, ``segment``, ``landed_on``, ``land_ports``, ``expansions`` (deployment
         days after the land), ``first_expansion_on``, ``days_to_expand``, ``expansion_ports``.
     """
-    return wh.con.sql(customers_sql(funnel.default_day(wh, as_of))).to_arrow_table()
+    return wh.fetch(customers_sql(funnel.default_day(wh, as_of)))
 
 
-def summary(wh: Warehouse, by: str = "segment", as_of: dt.date | None = None, mature_months: int = 12) -> pa.Table:
+def summary(wh: WarehouseLike, by: str = "segment", as_of: dt.date | None = None, mature_months: int = 12) -> pa.Table:
     """Deployment-to-expansion conversion, time to expand and expansion ports per group (module docstring).
 
     Returns
@@ -92,7 +93,7 @@ def summary(wh: Warehouse, by: str = "segment", as_of: dt.date | None = None, ma
     mature = m.replace(day=min(day.day, days_in_month(m.year, m.month)))  # as_of less mature_months
     key = "segment" if by == "segment" else "'network'"
     name = "segment" if by == "segment" else "scope"
-    return wh.con.sql(
+    return wh.fetch(
         f"""
 WITH c AS ({customers_sql(day)}), m AS (SELECT *, landed_on <= DATE '{mature}' AS is_mature FROM c)
 SELECT {key} AS {name}, count(*) AS landed, count(*) FILTER (WHERE expansions > 0) AS expanded,
@@ -108,10 +109,10 @@ SELECT {key} AS {name}, count(*) AS landed, count(*) FILTER (WHERE expansions > 
        CAST(sum(expansion_ports) AS DOUBLE) / count(*) AS expansion_ports_per_landed
 FROM m GROUP BY 1 ORDER BY 1
 """
-    ).to_arrow_table()
+    )
 
 
-def ramp(wh: Warehouse, by: str = "segment", max_months: int | None = None) -> pa.Table:
+def ramp(wh: WarehouseLike, by: str = "segment", max_months: int | None = None) -> pa.Table:
     """Utilization by months since commissioning (``k``), per segment or for the network.
 
     Returns
@@ -122,21 +123,20 @@ def ramp(wh: Warehouse, by: str = "segment", max_months: int | None = None) -> p
     """
     if by not in BY:
         raise ValueError(f"unknown grain {by!r}; use one of {', '.join(BY)}")
-    r = mc.data_range(wh)
+    r = span.data_range(wh)
     if r is None:
         raise ValueError("the warehouse has no sessions: the ramp needs session data")
     first = r[0].replace(day=1)
-    last = mc.last_full_month(wh)
+    last = span.last_full_month(wh)
     lo, hi = first, month_range(last)[1]
     t = mc.compute(wh, by="port", period="month", start=lo, end=hi, metrics=["charging_h", "open_h"])
-    con = wh.con
-    con.register("_ramp_in", t)
+    wh.register("_ramp_in", t)
     key = "h.segment" if by == "segment" else "'network'"
     name = "segment" if by == "segment" else "scope"
     cap = f"AND k <= {int(max_months)}" if max_months is not None else ""
     month_end = "CAST(CAST(strptime(x.month, '%Y-%m') AS DATE) + INTERVAL 1 MONTH - INTERVAL 1 DAY AS DATE)"
     try:
-        return con.sql(
+        return wh.fetch(
             f"""
 WITH pm AS (
     -- each port-month at the site it was at, in that site's segment at the month's end
@@ -151,6 +151,6 @@ SELECT g AS {name}, CAST(k AS INTEGER) AS months_since_commissioning, count(*) A
        sum(charging_h) AS charging_h, sum(open_h) AS open_h, sum(charging_h) / sum(open_h) AS utilization
 FROM pm WHERE k >= 0 {cap} GROUP BY 1, 2 ORDER BY 1, 2
 """
-        ).to_arrow_table()
+        )
     finally:
-        con.unregister("_ramp_in")
+        wh.unregister("_ramp_in")

@@ -32,8 +32,8 @@ import datetime as dt
 import pyarrow as pa
 
 from evrevops.core.calendar import month_range
-from evrevops.metrics import compute as mc
-from evrevops.warehouse.db import Warehouse
+from evrevops.metrics import span
+from evrevops.warehouse.protocol import WarehouseLike
 
 OPEN_STAGES = ("prospect", "qualified", "proposal", "negotiation")
 STAGE_ORDER = {s: i for i, s in enumerate((*OPEN_STAGES, "closed_won"), start=1)} | {"closed_lost": 9}
@@ -44,11 +44,11 @@ WIN_RATE_BY = (
 STAGES_BY = ("segment", "revenue_model", "owner")  # deal columns the funnel groups by
 
 
-def default_day(wh: Warehouse, as_of: dt.date | None = None) -> dt.date:
+def default_day(wh: WarehouseLike, as_of: dt.date | None = None) -> dt.date:
     """*as_of*, else the day reports are "as of" by default: the last day of the last full month of session data."""
     if as_of is not None:
         return as_of
-    last = mc.last_full_month(wh)
+    last = span.last_full_month(wh)
     return month_range(last)[1] if last else dt.date.today()
 
 
@@ -94,7 +94,7 @@ FROM deals d JOIN last l ON l.deal_id = d.deal_id
 """
 
 
-def stages(wh: Warehouse, as_of: dt.date | None = None, by: str | None = None) -> pa.Table:
+def stages(wh: WarehouseLike, as_of: dt.date | None = None, by: str | None = None) -> pa.Table:
     """Per open stage (and *by* group, e.g. ``segment``): entered, advanced, lost, open, conversion,
     win probability and days in stage (module docstring).
 
@@ -109,7 +109,7 @@ def stages(wh: Warehouse, as_of: dt.date | None = None, by: str | None = None) -
     key = f"s.{by}" if by else "'network'"
     name = by or "scope"
     stages_list = ", ".join(f"('{s}', {STAGE_ORDER[s]})" for s in OPEN_STAGES)
-    return wh.con.sql(
+    return wh.fetch(
         f"""
 WITH ev AS ({events_sql(as_of)}),
 st AS ({deal_states_sql(as_of)}),
@@ -141,10 +141,10 @@ SELECT p.k AS {name}, o.stage,
 FROM (VALUES {stages_list}) o(stage, stage_order) JOIN per p ON p.stage = o.stage
 GROUP BY p.k, o.stage, o.stage_order ORDER BY 1 NULLS LAST, o.stage_order
 """
-    ).to_arrow_table()
+    )
 
 
-def win_rates(wh: Warehouse, by: str = "segment", as_of: dt.date | None = None) -> pa.Table:
+def win_rates(wh: WarehouseLike, by: str = "segment", as_of: dt.date | None = None) -> pa.Table:
     """Win rate, cycle time and slippage of closed deals, and the open and overdue deals, per *by* value.
 
     Returns
@@ -165,7 +165,7 @@ def win_rates(wh: Warehouse, by: str = "segment", as_of: dt.date | None = None) 
     key = "'network'" if by == "network" else by
     name = "scope" if by == "network" else by
     today = f"DATE '{as_of}'" if as_of else "current_date"
-    return wh.con.sql(
+    return wh.fetch(
         f"""
 WITH st AS ({deal_states_sql(as_of)})
 SELECT CAST({key} AS VARCHAR) AS {name},
@@ -183,4 +183,4 @@ SELECT CAST({key} AS VARCHAR) AS {name},
        count(*) FILTER (WHERE outcome = 'open' AND expected_close_on < {today}) AS overdue
 FROM st GROUP BY 1 ORDER BY 1 NULLS LAST
 """
-    ).to_arrow_table()
+    )

@@ -26,7 +26,7 @@ import datetime as dt
 import pyarrow as pa
 
 from evrevops.pipeline import funnel
-from evrevops.warehouse.db import Warehouse
+from evrevops.warehouse.protocol import WarehouseLike
 
 MILESTONES = ("site_survey", "make_ready", "permits", "installation", "commissioning")
 
@@ -85,7 +85,7 @@ ORDER BY p.project_id
 """
 
 
-def status(wh: Warehouse, as_of: dt.date | None = None) -> pa.Table:
+def status(wh: WarehouseLike, as_of: dt.date | None = None) -> pa.Table:
     """Every project on *as_of*: status, delay, expected commissioning, budget against actual, margin.
 
     Returns
@@ -98,10 +98,10 @@ def status(wh: Warehouse, as_of: dt.date | None = None) -> pa.Table:
         ``estimate_at_completion_minor``, ``installation_price_minor``,
         ``margin_at_budget_minor``, ``expected_margin_minor``.
     """
-    return wh.con.sql(status_sql(funnel.default_day(wh, as_of))).to_arrow_table()
+    return wh.fetch(status_sql(funnel.default_day(wh, as_of)))
 
 
-def slippage(wh: Warehouse, as_of: dt.date | None = None) -> pa.Table:
+def slippage(wh: WarehouseLike, as_of: dt.date | None = None) -> pa.Table:
     """Per milestone, over the projects that reached it by *as_of*: how many slipped and by how much.
 
     Returns
@@ -112,7 +112,7 @@ def slippage(wh: Warehouse, as_of: dt.date | None = None) -> pa.Table:
         actual cost passed their budget).
     """
     a = funnel.default_day(wh, as_of)
-    return wh.con.sql(
+    return wh.fetch(
         f"""
 SELECT milestone, count(*) AS done, count(*) FILTER (WHERE actual_on > planned_on) AS slipped,
        CAST(count(*) FILTER (WHERE actual_on > planned_on) AS DOUBLE) / count(*) AS slipped_share,
@@ -122,4 +122,4 @@ SELECT milestone, count(*) AS done, count(*) FILTER (WHERE actual_on > planned_o
 FROM projects WHERE actual_on IS NOT NULL AND actual_on <= DATE '{a}' AND planned_on IS NOT NULL
 GROUP BY milestone ORDER BY {_order("milestone")}
 """
-    ).to_arrow_table()
+    )

@@ -22,13 +22,13 @@ import pyarrow as pa
 
 from evrevops.core.money import div_round_sql
 from evrevops.pipeline import funnel
-from evrevops.warehouse.db import Warehouse
+from evrevops.warehouse.protocol import WarehouseLike
 
 AMOUNTS = ("hardware_minor", "installation_minor", "software_arr_minor", "caas_arr_minor")
 BY = ("stage", "segment", "owner", "deal")
 
 
-def deals(wh: Warehouse, as_of: dt.date) -> pa.Table:
+def deals(wh: WarehouseLike, as_of: dt.date) -> pa.Table:
     """Every open deal on *as_of* with its stage, amounts and both probabilities.
 
     Returns
@@ -40,14 +40,13 @@ def deals(wh: Warehouse, as_of: dt.date) -> pa.Table:
         ``crm_probability``, ``learned_probability`` (fractions), ``crm_weighted_minor``,
         ``learned_weighted_minor``.
     """
-    con = wh.con
     net = funnel.stages(wh, as_of=as_of)
     seg = funnel.stages(wh, as_of=as_of, by="segment")
-    con.register("_snap_net", net)
-    con.register("_snap_seg", seg)
+    wh.register("_snap_net", net)
+    wh.register("_snap_seg", seg)
     total = " + ".join(f"coalesce(s.{a}, 0)" for a in AMOUNTS)
     try:
-        return con.sql(
+        return wh.fetch(
             f"""
 WITH s AS ({funnel.deal_states_sql(as_of)}),
 o AS (
@@ -67,13 +66,13 @@ SELECT deal_id, customer_id, account_name, segment, revenue_model, owner, open_s
        CAST(round(total_minor * learned_p) AS BIGINT) AS learned_weighted_minor
 FROM o ORDER BY {funnel.order_sql("open_stage")} DESC, deal_id
 """
-        ).to_arrow_table()
+        )
     finally:
-        con.unregister("_snap_net")
-        con.unregister("_snap_seg")
+        wh.unregister("_snap_net")
+        wh.unregister("_snap_seg")
 
 
-def summary(wh: Warehouse, as_of: dt.date, by: str = "stage") -> pa.Table:
+def summary(wh: WarehouseLike, as_of: dt.date, by: str = "stage") -> pa.Table:
     """The open pipeline on *as_of* per stage, segment or owner: deals, amounts, both weightings.
 
     Returns
@@ -87,14 +86,13 @@ def summary(wh: Warehouse, as_of: dt.date, by: str = "stage") -> pa.Table:
     t = deals(wh, as_of)
     if by == "deal":
         return t
-    con = wh.con
-    con.register("_snap_deals", t)
+    wh.register("_snap_deals", t)
     sums = ", ".join(f"CAST(sum({c}) AS BIGINT) AS {c}" for c in (*AMOUNTS, "total_minor", "crm_weighted_minor", "learned_weighted_minor"))  # fmt: skip
     order = funnel.order_sql(by) + " DESC" if by == "stage" else "1"
     try:
-        return con.sql(
+        return wh.fetch(
             f"""SELECT {by}, currency, count(*) AS deals, count(*) FILTER (WHERE overdue) AS overdue, {sums}
                 FROM _snap_deals GROUP BY {by}, currency ORDER BY {order}, currency"""
-        ).to_arrow_table()
+        )
     finally:
-        con.unregister("_snap_deals")
+        wh.unregister("_snap_deals")

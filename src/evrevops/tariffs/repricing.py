@@ -35,7 +35,8 @@ from evrevops.core.money import minor_sql
 from evrevops.core.sqltext import sql_in, sql_literal
 from evrevops.tariffs.ocpi_tariff import Tariff, parse_tariff
 from evrevops.tariffs.tariff_tables import element_table
-from evrevops.warehouse.db import Warehouse
+from evrevops.warehouse import duckdb_only
+from evrevops.warehouse.protocol import WarehouseLike
 
 LINE_COLUMNS = ("energy_excl", "time_excl", "parking_excl", "fixed_excl", "bounds_excl")
 
@@ -316,7 +317,7 @@ def _window(first: dt.date, last: dt.date, site_ids: list[str] | None) -> str:
 _MONTH = "CAST(date_trunc('month', timezone(coalesce(st.time_zone, 'UTC'), s.started_at::TIMESTAMPTZ)) AS DATE)"
 
 
-def leakage(wh: Warehouse, first: dt.date, last: dt.date, site_ids: list[str] | None = None) -> pa.Table:
+def leakage(wh: WarehouseLike, first: dt.date, last: dt.date, site_ids: list[str] | None = None) -> pa.Table:
     """CDR billed totals against their tariff, by site and local month of the session start.
 
     Returns
@@ -334,7 +335,7 @@ def leakage(wh: Warehouse, first: dt.date, last: dt.date, site_ids: list[str] | 
         currency or no billed total). ``expected − billed = leakage +
         rounding`` exactly.
     """
-    con = wh.con
+    con = duckdb_only.connection(wh, "repricing sessions under driver tariffs")
     where = _window(first, last, site_ids)
     sql = reprice_sql(con, where=where + " AND s.tariff_id IS NOT NULL AND s.total_cost_minor IS NOT NULL")
     con.sql(f"CREATE OR REPLACE TEMP TABLE _rp_priced AS {sql}")
@@ -377,7 +378,7 @@ def leakage(wh: Warehouse, first: dt.date, last: dt.date, site_ids: list[str] | 
 
 
 def price_whatif(
-    wh: Warehouse,
+    wh: WarehouseLike,
     first: dt.date,
     last: dt.date,
     site_ids: list[str],
@@ -391,7 +392,7 @@ def price_whatif(
     :math:`(p_1 / p_0)^{\\varepsilon}` where :math:`p_0`, :math:`p_1` are
     the site-month's average revenue per kWh before and after.
     """
-    con = wh.con
+    con = duckdb_only.connection(wh, "repricing sessions under driver tariffs")
     where = _window(first, last, site_ids)
     sql = reprice_sql(con, where=where, tariff_id=tariff_id, recut=True)
     con.sql(f"CREATE OR REPLACE TEMP TABLE _rp_priced AS {sql}")

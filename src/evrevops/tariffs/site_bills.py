@@ -31,7 +31,7 @@ from evrevops.core.calendar import month_bounds_sql, next_month
 from evrevops.core.sqltext import sql_in, sql_literal
 from evrevops.tariffs import billing, load_profile
 from evrevops.warehouse import derived, port_sites, site_history
-from evrevops.warehouse.db import Warehouse
+from evrevops.warehouse.protocol import WarehouseLike
 
 
 def utc_range(first: dt.date, last: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -342,12 +342,12 @@ ENGINE_VERSION = derived.engine_version(
 )
 
 
-def fingerprint(wh: Warehouse) -> str:
+def fingerprint(wh: WarehouseLike) -> str:
     """What kept bills depend on: the engine version and the ingest ledger's state (any write adds a row)."""
     return derived.fingerprint(wh, ENGINE_VERSION)
 
 
-def cached_range(wh: Warehouse) -> tuple[dt.date, dt.date] | None:
+def cached_range(wh: WarehouseLike) -> tuple[dt.date, dt.date] | None:
     """The months the kept bills cover, when they are current for this warehouse; else None.
 
     Kept bills are read on DuckDB only: another engine (Spark) bills from its export.
@@ -357,7 +357,7 @@ def cached_range(wh: Warehouse) -> tuple[dt.date, dt.date] | None:
     return derived.kept_range(wh, CACHE, ENGINE_VERSION)
 
 
-def refresh(wh: Warehouse, since: dt.date | None = None) -> dict:
+def refresh(wh: WarehouseLike, since: dt.date | None = None) -> dict:
     """Bill every site for every local month the sessions cover, and keep the bills (one transaction).
 
     With *since* (a local day, :func:`evrevops.metrics.changes.since`) only its month and the
@@ -388,21 +388,15 @@ def refresh(wh: Warehouse, since: dt.date | None = None) -> dict:
         }
     start = m0 if m0 <= last else None
     table = month_bills(wh, m0, last) if start is not None else None
-    con = wh.con
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with wh.transaction():
         if table is not None:
-            con.register("_bills_in", table)
+            wh.register("_bills_in", table)
             derived.replace_from(
                 wh, CACHE, "SELECT * FROM _bills_in", "bill_month", start, "site_id, bill_month, first_on"
             )
-            con.unregister("_bills_in")
+            wh.unregister("_bills_in")
         rows = wh.count(CACHE)
         derived.record(wh, CACHE, ENGINE_VERSION, first, last, rows)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return {
         "bills": rows,
         "first_month": first,

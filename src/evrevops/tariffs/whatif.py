@@ -37,7 +37,7 @@ from evrevops.core.sqltext import sql_in, ts_sql
 from evrevops.tariffs import load_profile, site_bills
 from evrevops.tariffs.load_profile import capped_end_sql
 from evrevops.tariffs.site_bills import utc_range
-from evrevops.warehouse.db import Warehouse
+from evrevops.warehouse.protocol import WarehouseLike
 
 STEP_S = load_profile.STEP_S
 CAP_FRACTIONS = tuple(round(0.1 + 0.05 * i, 2) for i in range(19))  # 10 % … 100 % of the site peak
@@ -134,7 +134,9 @@ def _profile_from(table: str) -> str:
            FROM {table} m LEFT JOIN sites st ON st.site_id = m.site_id"""
 
 
-def _parts(wh: Warehouse, first: dt.date, last: dt.date, site_ids: list[str], profile: str, tariff: str | None = None):
+def _parts(
+    wh: WarehouseLike, first: dt.date, last: dt.date, site_ids: list[str], profile: str, tariff: str | None = None
+):
     """Bills by (site, month, part's first day): a month with a tariff change has two parts."""
     sql = site_bills.bills_sql(wh, first, last, site_ids, profile=profile, tariff=tariff)
     return {(r["site_id"], r["bill_month"], r["first_on"]): r for r in wh.fetch(sql).to_pylist()}
@@ -144,7 +146,9 @@ BILL_FIELDS = ("energy_kwh", "peak_kw", "energy_charge_minor", "flat_demand_char
                "fixed_charge_minor", "minimum_charge_adjustment_minor", "total_minor")  # fmt: skip
 
 
-def _bills(wh: Warehouse, first: dt.date, last: dt.date, site_ids: list[str], profile: str, tariff: str | None = None):
+def _bills(
+    wh: WarehouseLike, first: dt.date, last: dt.date, site_ids: list[str], profile: str, tariff: str | None = None
+):
     """Bills by (site, month): the parts of a month split by a tariff change add up (the peak is the month's)."""
     out: dict[tuple, dict] = {}
     for (site, month, _), b in sorted(_parts(wh, first, last, site_ids, profile, tariff).items()):
@@ -162,7 +166,7 @@ def _demand(b: dict) -> int:
 
 
 def power_cap(
-    wh: Warehouse,
+    wh: WarehouseLike,
     first: dt.date,
     last: dt.date,
     site_ids: list[str],
@@ -192,10 +196,9 @@ def power_cap(
         ``bill_change_minor`` (scenario − baseline), ``margin_change_minor``
         (bill saved − revenue lost) and ``best``.
     """
-    con = wh.con
     start, end = utc_range(first, last)
     flt = sql_in("s.site_id", site_ids)
-    con.sql(
+    wh.execute(
         f"CREATE OR REPLACE TEMP TABLE _wi_sessions AS {SESSIONS_SQL.format(start=ts_sql(start), end=ts_sql(end), site_filter=flt, capped_end=capped_end_sql('energy_kwh'))}"
     )
     base_profile = load_profile.from_sessions_sql(start, end, site_ids=site_ids, cdr_periods=False)
@@ -211,15 +214,15 @@ def power_cap(
     n_caps = max((len(v) for v in caps.values()), default=0)
     for i in range(n_caps):
         chosen = {site: v[i] for site, v in caps.items() if i < len(v)}
-        con.register("_wi_caps", pa.table({"site_id": list(chosen), "cap_kw": list(chosen.values())}))
-        out = con.sql(CAP_SQL.format(step=STEP_S)).to_arrow_table()
-        con.register("_wi_out", out)
-        con.sql(
+        wh.register("_wi_caps", pa.table({"site_id": list(chosen), "cap_kw": list(chosen.values())}))
+        out = wh.fetch(CAP_SQL.format(step=STEP_S))
+        wh.register("_wi_out", out)
+        wh.execute(
             "CREATE OR REPLACE TEMP TABLE _wi_managed AS SELECT site_id, k, power_kw FROM _wi_out WHERE part = 'managed'"
         )
         lost = {
             (r["site_id"], r["start_month"]): r
-            for r in con.sql("SELECT * FROM _wi_out WHERE part = 'lost'").to_arrow_table().to_pylist()
+            for r in wh.fetch("SELECT * FROM _wi_out WHERE part = 'lost'").to_pylist()
         }
         scenario = _bills(wh, first, last, list(chosen), _profile_from("_wi_managed"))
         for key, b in sorted(baseline.items()):
@@ -243,7 +246,7 @@ def power_cap(
             row["margin_change_minor"] = (b["total_minor"] - sc["total_minor"]) - revenue_lost
             rows.append(row)
     for name in ("_wi_sessions", "_wi_managed"):
-        con.sql(f"DROP TABLE IF EXISTS {name}")
+        wh.execute(f"DROP TABLE IF EXISTS {name}")
     best: dict[tuple[str, str], dict] = {}
     for r in rows:
         k = (r["site_id"], r["month"])
@@ -255,7 +258,7 @@ def power_cap(
     return pa.Table.from_pylist(rows) if rows else pa.table({"site_id": pa.array([], pa.string())})
 
 
-def tariff(wh: Warehouse, first: dt.date, last: dt.date, site_ids: list[str], utility_tariff_id: str) -> pa.Table:
+def tariff(wh: WarehouseLike, first: dt.date, last: dt.date, site_ids: list[str], utility_tariff_id: str) -> pa.Table:
     """The same load under *utility_tariff_id*: baseline and scenario bills per site, month and tariff part.
 
     The load is the site's own profile (meter registers where present, else

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from evrevops.uptime import revenue_at_risk as _rar
 from evrevops.uptime import timeline as T
-from evrevops.warehouse.db import Warehouse
+from evrevops.warehouse.protocol import WarehouseLike
 
 if TYPE_CHECKING:
     from evrevops.warehouse.spark import SparkWarehouse
@@ -79,7 +79,7 @@ def statements(r: T.Range) -> list[str]:
 
 
 def build(
-    wh: Warehouse | SparkWarehouse,
+    wh: WarehouseLike | SparkWarehouse,
     first_month: dt.date,
     last_month: dt.date,
     as_of: dt.datetime | None = None,

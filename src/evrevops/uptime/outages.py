@@ -18,7 +18,7 @@ from evrevops.uptime import fact as _fact
 from evrevops.uptime import revenue_at_risk as _rar
 from evrevops.uptime import timeline as T
 from evrevops.warehouse import site_history
-from evrevops.warehouse.db import Warehouse
+from evrevops.warehouse.protocol import WarehouseLike
 
 if TYPE_CHECKING:
     from evrevops.warehouse.spark import SparkWarehouse
@@ -31,7 +31,7 @@ COLUMNS = (
 
 
 def ledger(
-    wh: Warehouse | SparkWarehouse,
+    wh: WarehouseLike | SparkWarehouse,
     first_month: dt.date,
     last_month: dt.date | None = None,
     as_of: dt.datetime | None = None,

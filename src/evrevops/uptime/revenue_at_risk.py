@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from evrevops.core.calendar import add_months
 from evrevops.core.sqltext import ts_sql
 from evrevops.uptime import timeline as T
-from evrevops.warehouse.db import Warehouse
+from evrevops.warehouse.protocol import WarehouseLike
 
 if TYPE_CHECKING:
     from evrevops.warehouse.spark import SparkWarehouse
@@ -136,6 +136,6 @@ FROM risk r JOIN {T.PORTS} p ON p.port_id = r.port_id JOIN cur ON cur.site_id = 
 """
 
 
-def build(wh: Warehouse | SparkWarehouse, r: T.Range) -> None:
+def build(wh: WarehouseLike | SparkWarehouse, r: T.Range) -> None:
     """Compute :data:`RAR` in the warehouse (after :func:`evrevops.uptime.timeline.build`)."""
     wh.execute(revenue_at_risk_sql(r))

@@ -19,7 +19,7 @@ from evrevops.core.sqltext import ts_sql
 from evrevops.uptime import fact as _fact
 from evrevops.uptime import revenue_at_risk as _rar
 from evrevops.uptime import timeline as T
-from evrevops.warehouse.db import Warehouse
+from evrevops.warehouse.protocol import WarehouseLike
 
 if TYPE_CHECKING:
     from evrevops.warehouse.spark import SparkWarehouse
@@ -31,7 +31,7 @@ COLUMNS = (
 
 
 def silent(
-    wh: Warehouse | SparkWarehouse,
+    wh: WarehouseLike | SparkWarehouse,
     as_of: dt.datetime | None = None,
     offline_after_s: int = T.DEFAULT_OFFLINE_AFTER_S,
 ) -> pa.Table:

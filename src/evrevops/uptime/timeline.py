@@ -61,7 +61,7 @@ import pyarrow as pa
 from evrevops.core.calendar import add_months, closed_windows, month_end, site_days
 from evrevops.core.sqltext import ts_sql
 from evrevops.core.states import FAULT, NO_DATA, OFFLINE, RANK, STATUS_STATE, UP
-from evrevops.warehouse.db import Warehouse
+from evrevops.warehouse.protocol import WarehouseLike
 
 if TYPE_CHECKING:
     from evrevops.warehouse.spark import SparkWarehouse
@@ -115,7 +115,7 @@ class Range:
     offline_after_s: int
 
 
-def data_span(wh: Warehouse | SparkWarehouse) -> tuple[dt.datetime, dt.datetime] | None:
+def data_span(wh: WarehouseLike | SparkWarehouse) -> tuple[dt.datetime, dt.datetime] | None:
     """The first and last telemetry instants in the warehouse (status, heartbeat, meter value, transaction).
 
     Telemetry is measured only inside this span: before the first record of
@@ -143,7 +143,7 @@ def _naive(t: dt.datetime | None) -> dt.datetime | None:
     return t.astimezone(dt.UTC).replace(tzinfo=None) if t is not None and t.tzinfo is not None else t
 
 
-def horizon_month(wh: Warehouse | SparkWarehouse, last_month: dt.date, as_of: dt.datetime | None = None) -> dt.date:
+def horizon_month(wh: WarehouseLike | SparkWarehouse, last_month: dt.date, as_of: dt.datetime | None = None) -> dt.date:
     """The last month to build the timeline through, so outages starting by *last_month* are whole.
 
     An outage that starts in a reported month and ends after it is a failure
@@ -161,7 +161,7 @@ def horizon_month(wh: Warehouse | SparkWarehouse, last_month: dt.date, as_of: dt
     return max(last_month, as_of.date().replace(day=1))
 
 
-def last_full_month(wh: Warehouse | SparkWarehouse) -> str | None:
+def last_full_month(wh: WarehouseLike | SparkWarehouse) -> str | None:
     """The latest month (``YYYY-MM``) the telemetry covers to its end (UTC), or None without telemetry."""
     span = data_span(wh)
     if span is None:
@@ -176,7 +176,7 @@ def last_full_month(wh: Warehouse | SparkWarehouse) -> str | None:
 
 
 def build(
-    wh: Warehouse | SparkWarehouse,
+    wh: WarehouseLike | SparkWarehouse,
     first_month: dt.date,
     last_month: dt.date,
     as_of: dt.datetime | None = None,
@@ -568,6 +568,6 @@ WINDOW t12 AS (PARTITION BY port_id ORDER BY month_idx RANGE BETWEEN 11 PRECEDIN
 """
 
 
-def fetch(wh: Warehouse | SparkWarehouse, table: str, where: str = "") -> pa.Table:
+def fetch(wh: WarehouseLike | SparkWarehouse, table: str, where: str = "") -> pa.Table:
     """One of the timeline's temporary tables as Arrow, optionally filtered (SQL predicate, DuckDB dialect)."""
     return wh.fetch(f"SELECT * FROM {table} {'WHERE ' + where if where else ''}")

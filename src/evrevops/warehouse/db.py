@@ -191,9 +191,7 @@ class Warehouse:
 
     def fetch(self, query: str, params: Sequence[Any] | None = None) -> pa.Table:
         """The rows of a SELECT in DuckDB's dialect, as Arrow (*params* bind its ``?`` placeholders, in order)."""
-        if params is None:
-            return self.con.sql(query).to_arrow_table()
-        return self.con.execute(query, params).to_arrow_table()
+        return self.con.sql(query, params=params).to_arrow_table()
 
     def rows(self, query: str, params: Sequence[Any] | None = None) -> list[tuple]:
         """The rows of a SELECT in DuckDB's dialect, as Python tuples (*params* bind its ``?`` placeholders)."""
