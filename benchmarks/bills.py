@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-URDB = ROOT.parent / "shared" / "data" / "real" / "tariffs_urdb"
+URDB = ROOT / "tests" / "data" / "real" / "tariffs_urdb"  # the whole URDB set, kept in the repository
 SITES = 1000
 INTERVALS = 8760 * 4
 ZONES = ("Etc/GMT+5", "Etc/GMT+6", "Etc/GMT+7", "Etc/GMT+8")

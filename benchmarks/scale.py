@@ -5,7 +5,7 @@
 1. **generate** (not timed; cached in ``bench-data/scale-v<version>-<ports>.duckdb``): ports in
    sites of ten (five two-port chargers) across four US time zones, all 24/7 and in service;
    three sessions a port-day through November and December 2025 (hash-based draws, fixed),
-   priced, with tokens; the 15 real URDB tariffs of ``shared/data/real/tariffs_urdb`` ingested
+   priced, with tokens; the 15 real URDB tariffs of ``tests/data/real/tariffs_urdb`` ingested
    and the sites on them in turn; OCPP telemetry as ``benchmarks/uptime.py`` makes it
    (:func:`uptime.telemetry`: every port Available at the start, 0–2 faults a port-month, a
    heartbeat every 4 h a charger, one 1–10 h communication loss a charger-month, incidents);
@@ -48,7 +48,7 @@ SIZES = (1_000, 10_000, 100_000)
 ZONES = ("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles")
 FIRST, LAST = dt.date(2025, 11, 1), dt.date(2025, 12, 31)
 PER_DAY = 3
-URDB = ROOT.parent / "shared" / "data" / "real" / "tariffs_urdb"
+URDB = ROOT / "tests" / "data" / "real" / "tariffs_urdb"  # the whole URDB set, kept in the repository
 DATA_VERSION = 3  # in the cached file's name: a change to generate() writes the data anew
 
 

@@ -1,42 +1,67 @@
 """Shared fixtures.
 
-``shared`` is the folder beside the project that holds real public data and
-peers' conformance cases (``../shared``); tests read it in place.
+Real public data: the in-repository samples (``tests/data``) are always there; the full datasets are
+optional (``$EVREVOPS_REAL_DATA``, default ``../shared/data/real``), resolved in
+:mod:`tests.helpers.real_data`. A test that needs them is skipped, saying so, where they are absent.
+
+Demo networks: ``demo_network`` / ``demo_db`` are the default network (:data:`tests.helpers.demo.DEFAULT`),
+generated and ingested once per session; ``demo_db_copy`` is a copy a test may write to; a test that needs
+another size or seed asks ``demo_networks.get(...)``, which builds each distinct network once per session.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import real_data
+from tests.helpers.demo import DEFAULT, DemoNetworks
+
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
-def need(path: Path) -> Path:
-    """*path* in the shared data folder; the test is skipped, saying so, in a clone without it (CI has it)."""
-    if not path.exists():
-        message = f"{path} not found: this test reads the shared data folder beside the project (../shared)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
-
-
 @pytest.fixture(scope="session")
-def shared() -> Path:
-    """The shared data folder; a test that needs it is skipped, saying so, in a clone without it (CI has it)."""
-    return need(SHARED)
-
-
-@pytest.fixture(scope="session")
-def real(shared: Path) -> Path:
-    return shared / "data" / "real"
+def real() -> Path:
+    """The folder of the full real datasets; a test that needs it is skipped, saying why, without it."""
+    return real_data.full()
 
 
 @pytest.fixture(scope="session")
 def fixtures() -> Path:
     return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def demo_networks(tmp_path_factory) -> DemoNetworks:
+    """Demo networks by their ``generate`` arguments, each built once per session (per xdist worker)."""
+    return DemoNetworks(tmp_path_factory.mktemp("demo-networks"))
+
+
+@pytest.fixture(scope="session")
+def demo_network(demo_networks) -> Path:
+    """The default demo network's generated folder (what ``evrevops demo`` writes); do not write to it."""
+    return demo_networks.get(**DEFAULT).folder
+
+
+@pytest.fixture(scope="session")
+def demo_db(demo_networks) -> Path:
+    """The default demo network ingested: a DuckDB file to open read-only (``demo_db_copy`` to write)."""
+    return demo_networks.get(**DEFAULT).db
+
+
+@pytest.fixture
+def demo_db_copy(demo_networks, tmp_path) -> Path:
+    """A copy of ``demo_db`` in the test's own folder, to write to."""
+    return demo_networks.get(**DEFAULT).copy(tmp_path)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """One line at the end when tests were skipped for want of the full real datasets."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    n = sum(1 for r in skipped if real_data.SKIP_PREFIX in str(r.longrepr))
+    if n:
+        terminalreporter.write_line(
+            f"{n} test(s) skipped: {real_data.SKIP_PREFIX} (set {real_data.ENV}=/path/to/shared/data/real to run them)"
+        )

@@ -32,7 +32,7 @@ def scale():
 
 
 @pytest.fixture(scope="module")
-def network(scale, tmp_path_factory, shared):
+def network(scale, tmp_path_factory):
     path = tmp_path_factory.mktemp("scale") / "scale.duckdb"
     scale.generate(path, PORTS)
     return path

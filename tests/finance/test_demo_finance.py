@@ -10,12 +10,12 @@ from evrevops.contracts import revenue
 from evrevops.finance import cashflow as cf
 from evrevops.finance import compare, pnl
 from evrevops.finance import unit_economics as ue
-from tests.helpers.demo import demo_warehouse
+from evrevops.warehouse.db import open_warehouse
 
 
 @pytest.fixture(scope="module")
-def wh(tmp_path_factory):
-    w = demo_warehouse(tmp_path_factory.mktemp("demo-finance"), ports=80, months=2, seed=5)
+def wh(demo_networks, tmp_path_factory):
+    w = open_warehouse(demo_networks.get(ports=80, months=2, seed=5).copy(tmp_path_factory.mktemp("demo-finance")))
     yield w
     w.close()
 

@@ -7,12 +7,12 @@ import datetime as dt
 import pytest
 
 from evrevops.forecast import hardware as hw
-from tests.helpers.demo import demo_warehouse
+from evrevops.warehouse.db import open_warehouse
 
 
 @pytest.fixture(scope="module")
-def wh(tmp_path_factory):
-    w = demo_warehouse(tmp_path_factory.mktemp("demo-forecast"), ports=200, months=12, seed=42)
+def wh(demo_networks, tmp_path_factory):
+    w = open_warehouse(demo_networks.get(ports=200, months=12, seed=42).copy(tmp_path_factory.mktemp("demo-forecast")))
     yield w
     w.close()
 

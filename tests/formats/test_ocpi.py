@@ -102,14 +102,10 @@ def test_unreadable_array_names_file(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def demo_cdr_file(tmp_path_factory):
-    """A month of CDRs from the demo generator: every segment, failed attempts, idle fees, remarks."""
-    from evrevops.demo.generator import generate
-
-    out = tmp_path_factory.mktemp("demo")
-    generate(out, ports=40, months=1, seed=3)
-    (p,) = sorted((out / "cdrs").glob("*.ndjson"))
-    return p
+def demo_cdr_file(demo_network):
+    """A month of CDRs from the demo generator (the default network's last): every segment, failed attempts,
+    idle fees, remarks."""
+    return sorted((demo_network / "cdrs").glob("*.ndjson"))[-1]
 
 
 def _both(path):

@@ -14,8 +14,9 @@ from evrevops.formats.ocpi_locations import canonical_json
 from evrevops.formats.ocpi_tariffs import read_tariffs
 from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.loader import ingest_file
+from tests.helpers import real_data
 
-CONFORMANCE = Path(__file__).resolve().parents[3] / "shared" / "data" / "conformance" / "ocpi-tariffs-tandemdrive"
+CONFORMANCE = real_data.TANDEMDRIVE  # kept in the repository
 CASES = sorted(p.parent.name for p in CONFORMANCE.glob("*/tariff.json"))
 
 
@@ -49,12 +50,12 @@ def qmap(batch) -> dict[tuple[int, str | None], str]:
     return {(r["source_record"], r["field"]): r["reason"] for r in batch.quarantine.to_pylist()}
 
 
-def test_there_are_conformance_cases(shared):
+def test_there_are_conformance_cases():
     assert len(CASES) == 24
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_every_conformance_tariff_parses(shared, case):
+def test_every_conformance_tariff_parses(case):
     p = CONFORMANCE / case / "tariff.json"
     src = json.loads(p.read_text(), parse_float=Decimal)
     assert detect(p) == ("ocpi-tariffs", None)
@@ -79,7 +80,7 @@ def test_every_conformance_tariff_parses(shared, case):
         assert row[f"{key}_excl_vat"] == want
 
 
-def test_conformance_specifics(shared):
+def test_conformance_specifics():
     b = read(CONFORMANCE / "025kwh_min_price" / "tariff.json")
     (row,) = b.tables["driver_tariffs"].to_pylist()
     assert row["min_price_excl_vat"] == "0.50"  # as written, not 0.5
@@ -93,7 +94,7 @@ def test_conformance_specifics(shared):
     assert row["last_updated_at"] is None
 
 
-def test_all_conformance_tariffs_as_one_page(tmp_path, shared):
+def test_all_conformance_tariffs_as_one_page(tmp_path):
     p = tmp_path / "tariffs.json"
     body = ",".join((CONFORMANCE / c / "tariff.json").read_text() for c in CASES)
     p.write_text('{"data": [' + body + '], "status_code": 1000, "timestamp": "2025-01-01T00:00:00Z"}')

@@ -2,7 +2,8 @@
 
 Hand-made fixtures in ``tests/fixtures/session_csv`` check exact values (seconds,
 minor units, UTC instants, quarantine reasons at known lines); the real exports
-in ``../shared/data/real`` are read in place and every row must be accounted for.
+(the in-repository samples of ``tests/data/real``, and the full files of ``$EVREVOPS_REAL_DATA``
+when present) are read and every row must be accounted for.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from evrevops.formats import detect, read, session_mappings
 from evrevops.formats.base import FormatError
 from evrevops.formats.session_csv import read_acn, read_sessions
 from evrevops.formats.session_mapping import load_mapping, mapping_names, match_mapping, normalise
+from tests.helpers import real_data
 
 D = dt.datetime
 LONDON = ZoneInfo("Europe/London")
@@ -356,7 +358,7 @@ def test_sessions_load_into_the_warehouse(fixtures, tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# real exports, read in place
+# real exports: the in-repository samples always, the full files when present
 # ---------------------------------------------------------------------------------------------
 
 # (folder/file, mapping, rows, accepted, quarantined records, total kWh per SOURCE.md or None)
@@ -387,36 +389,54 @@ REAL = [
     ("acn_caltech_2020_2021/acndata_sessions_caltech_2020-12_2021-09.json", "acn", 3235, 3235, 0, 39926.5),
     ("acn_office001_2019_2021/acndata_sessions_office001.json", "acn", 1683, 1683, 0, 29072.2),
 ]
+# the samples: records and kWh as counted by tests/data/make_samples.py (accepted/quarantined not stated)
+_MAPPINGS = {"dundee_2017_2018": "dundee", "perth_kinross_2016_2019": "perth_kinross"}
+SAMPLE = [
+    (rel, _MAPPINGS[rel.split("/")[0]], s["records"], None, None, s["kwh"])
+    for rel, s in json.loads((real_data.SAMPLES / "samples.json").read_text()).items()
+]
+EXPORTS = [("sample", *r) for r in SAMPLE] + [("full", *r) for r in REAL]
+KINDS = {"sample": SAMPLE, "full": REAL}
+
+
+EXPORT_IDS = [f"{e[0]}-{e[1].split('/')[-1][:40]}" for e in EXPORTS]
 
 
 @pytest.fixture(scope="module")
-def real_batches(real):
-    out = {}
-    for rel, *_ in REAL:
-        t0 = time.perf_counter()
-        batch = read(real / rel)
-        out[rel] = (batch, time.perf_counter() - t0)
-    return out
+def real_batch():
+    """``get(kind, rel) -> (path, batch, seconds)``: *rel* read once per module, from the sample or the full data."""
+    cache: dict[tuple[str, str], tuple] = {}
+
+    def get(kind: str, rel: str):
+        path = real_data.sample(rel) if kind == "sample" else real_data.full(rel)
+        if (kind, rel) not in cache:
+            t0 = time.perf_counter()
+            batch = read(path)
+            cache[(kind, rel)] = (path, batch, time.perf_counter() - t0)
+        return cache[(kind, rel)]
+
+    return get
 
 
-@pytest.mark.parametrize(("rel", "mapping"), [(r[0], r[1]) for r in REAL])
-def test_detect_recognises_real_exports(real, rel, mapping):
-    fmt, m = detect(real / rel)
+@pytest.mark.parametrize(("kind", "rel", "mapping"), [e[:3] for e in EXPORTS], ids=EXPORT_IDS)
+def test_detect_recognises_real_exports(kind, rel, mapping):
+    fmt, m = detect(real_data.sample(rel) if kind == "sample" else real_data.full(rel))
     if mapping == "acn":
         assert (fmt, m) == ("acn-json", None)
     else:
         assert (fmt, m) == ("session-csv", mapping)
 
 
-@pytest.mark.parametrize(("rel", "mapping", "rows", "accepted", "quarantined", "kwh"), REAL)
-def test_real_export_every_row_accounted(real, real_batches, rel, mapping, rows, accepted, quarantined, kwh):
-    b, seconds = real_batches[rel]
+@pytest.mark.parametrize(("kind", "rel", "mapping", "rows", "accepted", "quarantined", "kwh"), EXPORTS, ids=EXPORT_IDS)
+def test_real_export_every_row_accounted(real_batch, kind, rel, mapping, rows, accepted, quarantined, kwh):
+    path, b, seconds = real_batch(kind, rel)
     assert b.mapping == mapping
     assert b.records_read == rows  # SOURCE.md row counts
     _accounted(b)
     s = b.tables["sessions"]
-    assert s.num_rows == accepted
-    assert len(set(b.quarantine.column("source_record").to_pylist())) == quarantined
+    if accepted is not None:
+        assert s.num_rows == accepted
+        assert len(set(b.quarantine.column("source_record").to_pylist())) == quarantined
     ids = s.column("session_id").to_pylist()
     assert len(set(ids)) == len(ids) and all(i.startswith(mapping + ":") for i in ids)
     assert set(s.column("source").to_pylist()) == {mapping}
@@ -434,7 +454,7 @@ def test_real_export_every_row_accounted(real, real_batches, rel, mapping, rows,
     assert all(p["site_id"] in sites for p in ports)
     if kwh is not None:
         # kWh in sessions + kWh of quarantined rows (looked up by line number) = SOURCE.md total
-        total = sum(s.column("energy_kwh").to_pylist()) + _quarantined_kwh(real / rel, b)
+        total = sum(s.column("energy_kwh").to_pylist()) + _quarantined_kwh(path, b)
         assert total == pytest.approx(kwh, abs=1.0)
 
 
@@ -454,24 +474,26 @@ def _quarantined_kwh(path: Path, batch) -> float:
     return total
 
 
-def test_real_quarantine_raw_is_the_line(real, real_batches):
+@pytest.mark.parametrize("kind", KINDS)
+def test_real_quarantine_raw_is_the_line(real_batch, kind):
     """Quarantined records carry their line number (header = 1) and their line's text."""
-    for rel, mapping, *_ in REAL:
+    for rel, mapping, *_ in KINDS[kind]:
         if mapping == "acn":
             continue
-        b, _ = real_batches[rel]
-        lines = (real / rel).read_text(encoding="utf-8-sig").splitlines()
+        path, b, _ = real_batch(kind, rel)
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
         for r in b.quarantine.to_pylist():
             assert r["raw"] == lines[r["source_record"] - 1], (rel, r)
 
 
-def test_real_perth_swap_repaired(real, real_batches):
+@pytest.mark.parametrize("kind", KINDS)
+def test_real_perth_swap_repaired(real_batch, kind):
     """All Perth & Kinross dates fall in the file's Sep -> Aug window, newest first by ``_id``."""
-    for rel, mapping, *_ in REAL:
+    for rel, mapping, *_ in KINDS[kind]:
         if mapping != "perth_kinross":
             continue
-        b, _ = real_batches[rel]
-        with open(real / rel, encoding="utf-8-sig", newline="") as f:
+        path, b, _ = real_batch(kind, rel)
+        with open(path, encoding="utf-8-sig", newline="") as f:
             rows = list(csv.reader(f))
         year = int(rel.split("Sept")[1].replace("_", "")[:4])
         lo, hi = D(year, 9, 1), D(year + 1, 9, 1)
@@ -494,8 +516,8 @@ def test_real_perth_swap_repaired(real, real_batches):
         assert 0.3 < swapped / len(recs) < 0.4  # "~38% of rows affected"
 
 
-def test_real_boulder_date_and_quarantine_breakdown(real_batches):
-    b, _ = real_batches[REAL[1][0]]
+def test_real_boulder_date_and_quarantine_breakdown(real_batch):
+    _, b, _ = real_batch("full", REAL[1][0])
     s = _by_record(b)
     # line 2: Transaction_Date 2018/01/31, Transaction_Start_Time 2021/01/21 17:43 -> 2018-01-31 17:43 MST
     assert s[2]["started_at"] == D(2018, 2, 1, 0, 43)
@@ -507,12 +529,12 @@ def test_real_boulder_date_and_quarantine_breakdown(real_batches):
     assert first >= D(2018, 1, 1, 7) and last < D(2021, 1, 1, 7)  # 2018-01-01 .. 2020-12-31 Denver
 
 
-def test_real_dundee_defects(real_batches):
+def test_real_dundee_defects(real_batch):
     reasons: dict[str, int] = {}
     for rel, mapping, *_ in REAL:
         if mapping != "dundee":
             continue
-        b, _ = real_batches[rel]
+        _, b, _ = real_batch("full", rel)
         for r in b.quarantine.to_pylist():
             key = r["reason"].split(":")[0].split(" '")[0]
             reasons[key] = reasons.get(key, 0) + 1
@@ -521,8 +543,8 @@ def test_real_dundee_defects(real_batches):
     assert reasons["negative energy"] == 7 + 12 + 8
 
 
-def test_real_acn_charging_end(real_batches):
-    b, _ = real_batches[REAL[-2][0]]
+def test_real_acn_charging_end(real_batch):
+    _, b, _ = real_batch("full", REAL[-2][0])
     s = b.tables["sessions"].to_pylist()
     assert sum(1 for r in s if r["charging_ended_at"] == r["ended_at"]) == 1246 + 33  # null + clamped
     assert {r["site_id"] for r in s} == {"acn:0002"}

@@ -3,7 +3,7 @@
 ``tests/fixtures/status/esb_day.tsv`` (see its README) checks exact rows, fates and reasons
 at known lines; a pure-Python model of the rules (every port at every snapshot, then
 run-length) checks random logs; an event-mode CSV checks the other mode and the CSV options;
-the real ESB ecars month is read in place and every line must be accounted for.
+the real ESB ecars month (full real data only: ``$EVREVOPS_REAL_DATA``) is read and every line must be accounted for.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from evrevops.formats.status_snapshots import (
 )
 from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.loader import file_checksum, ingest_file, load_batch
+from tests.helpers import real_data
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "status"
 DAY = FIX / "esb_day.tsv"
@@ -582,10 +583,8 @@ def _plain_read(path: Path) -> str:
 
 
 @pytest.mark.slow
-def test_real_esb_month(real, tmp_path):
-    path = real / REAL
-    if not path.is_file():
-        pytest.skip(f"{path} not present")
+def test_real_esb_month(tmp_path):
+    path = real_data.full(REAL)  # in the full real data only (licence unknown)
     con = duckdb.connect()
     con.execute(
         f"""CREATE TABLE plain AS SELECT *, strptime(c0 || lpad(c1, 4, '0'), '%Y%m%d%H%M') AS t

@@ -7,7 +7,6 @@ import datetime as dt
 import hashlib
 import json
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -16,11 +15,10 @@ from evrevops.formats.ocpi_locations import canonical_json
 from evrevops.formats.urdb import epoch_date, read_urdb
 from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.loader import ingest_file
+from tests.helpers import real_data
 
-URDB = Path(__file__).resolve().parents[3] / "shared" / "data" / "real" / "tariffs_urdb"
-MANIFEST = (
-    json.loads((URDB / "manifest.json").read_text(), parse_float=Decimal) if (URDB / "manifest.json").is_file() else []
-)
+URDB = real_data.URDB  # the whole dataset, kept in the repository
+MANIFEST = json.loads((URDB / "manifest.json").read_text(), parse_float=Decimal)
 BEV = "PGE_BEV_2_S_2025_09_08.json"
 SCE_EV9 = "hand_edited_third_party/SCE_TOU_EV_9_below_2kV_2025_09_08_Neat.json"
 SDGE_EV = "hand_edited_third_party/SDGE_EV_HP_EECC_CPP_D_2025_09_08_Neat.json"
@@ -35,14 +33,14 @@ def qmap(batch) -> dict[tuple[int, str | None], str]:
     return {(r["source_record"], r["field"]): r["reason"] for r in batch.quarantine.to_pylist()}
 
 
-def test_manifest_lists_every_file(shared):
+def test_manifest_lists_every_file():
     files = {e["file"] for e in MANIFEST}
     on_disk = {str(p.relative_to(URDB)) for p in URDB.rglob("*.json") if p.name != "manifest.json"}
     assert files == on_disk and len(files) == 17
 
 
 @pytest.mark.parametrize("entry", MANIFEST, ids=lambda e: e["file"].split("/")[-1][:40])
-def test_every_real_tariff_ingests_with_the_manifest_flags(shared, entry):
+def test_every_real_tariff_ingests_with_the_manifest_flags(entry):
     p = URDB / entry["file"]
     assert detect(p) == ("urdb", None)
     b = read(p)
@@ -61,7 +59,7 @@ def test_every_real_tariff_ingests_with_the_manifest_flags(shared, entry):
     assert row["start_on"] == epoch_date(entry["startdate"])
 
 
-def test_dates_defaults_and_units(shared):
+def test_dates_defaults_and_units():
     rows = {}
     for e in MANIFEST:
         (row,) = read(URDB / e["file"]).tables["utility_tariffs"].to_pylist()
@@ -79,7 +77,7 @@ def test_dates_defaults_and_units(shared):
     assert rows["Pacific:5cef0a"]["fixed_charge_units"] == "$/day"
 
 
-def test_known_but_unbillable_features_are_accepted(shared):
+def test_known_but_unbillable_features_are_accepted():
     peco = read(URDB / "PECO_Energy_Co_GS_HT_HIGH_TENSION_POWER_Procurement_3__53ac8daa5257a3406ac32a35.json")
     (row,) = peco.tables["utility_tariffs"].to_pylist()
     assert '"coincidentratestructure":[[{"rate":0.79}]]' in row["rate_json"]
@@ -87,7 +85,7 @@ def test_known_but_unbillable_features_are_accepted(shared):
     assert '"demandreactivepowercharge":0.52' in row["rate_json"]
 
 
-def test_hand_edited_copies_ingest_but_share_the_bev_label(shared):
+def test_hand_edited_copies_ingest_but_share_the_bev_label():
     ids = {
         f: read(URDB / f).tables["utility_tariffs"].column("utility_tariff_id").to_pylist()[0]
         for f in (BEV, SCE_EV9, SDGE_EV)
@@ -95,7 +93,7 @@ def test_hand_edited_copies_ingest_but_share_the_bev_label(shared):
     assert set(ids.values()) == {"6757525f259975f54b0eccbf"}
 
 
-def test_same_label_different_content_in_one_file_gets_unique_ids(tmp_path, shared):
+def test_same_label_different_content_in_one_file_gets_unique_ids(tmp_path):
     recs = [record(BEV), record(SCE_EV9), record(SDGE_EV), record(BEV)]
     p = tmp_path / "urdb_bundle.json"
     p.write_text('{"items": [' + ",".join(canonical_json(r) for r in recs) + "]}")
@@ -111,7 +109,7 @@ def test_same_label_different_content_in_one_file_gets_unique_ids(tmp_path, shar
     assert sorted(read(p2).tables["utility_tariffs"].column("utility_tariff_id").to_pylist()) == sorted(ids)
 
 
-def test_across_files_the_loader_replaces(tmp_path, shared):
+def test_across_files_the_loader_replaces(tmp_path):
     wh = open_warehouse(tmp_path / "w.duckdb")
     r1 = ingest_file(wh, URDB / BEV)
     r2 = ingest_file(wh, URDB / SCE_EV9)
@@ -120,7 +118,7 @@ def test_across_files_the_loader_replaces(tmp_path, shared):
     wh.close()
 
 
-def test_manifest_is_not_loaded_as_tariffs(shared):
+def test_manifest_is_not_loaded_as_tariffs():
     b = read(URDB / "manifest.json")
     assert b.format == "urdb" and b.records_read == 17
     assert b.tables["utility_tariffs"].num_rows == 0
@@ -231,7 +229,7 @@ E19 = "Pacific_Gas_Electric_Co_E_19_Medium_General_Demand_TOU_Secondary__5cef0a4
 
 
 @pytest.mark.parametrize(("mutate", "field", "reason"), _mutations(), ids=lambda x: x if isinstance(x, str) else "")
-def test_structural_defects_quarantine_with_the_field_path(tmp_path, shared, mutate, field, reason):
+def test_structural_defects_quarantine_with_the_field_path(tmp_path, mutate, field, reason):
     good = record(E19)
     bad = copy.deepcopy(good)
     mutate(bad)
@@ -244,7 +242,7 @@ def test_structural_defects_quarantine_with_the_field_path(tmp_path, shared, mut
     assert b.tables["utility_tariffs"].column("source_record").to_pylist() == [1]
 
 
-def test_bare_object_array_and_items(tmp_path, shared):
+def test_bare_object_array_and_items(tmp_path):
     rec = canonical_json(record(E19))
     for name, text in [("bare.json", rec), ("arr.json", f"[{rec}, {rec}]"), ("items.json", f'{{"items": [{rec}]}}')]:
         p = tmp_path / name

@@ -3,8 +3,9 @@
 Data: "Electric Vehicle Charging Sessions Dundee", Dundee City Council open data
 (data.dundeecity.gov.uk, dataset ab3c487f-77c9-4157-a89f-ac9c95ae1b00), published under the
 Open Government Licence v3.0 (contains public sector information licensed under the OGL v3.0).
-Read in place from ``../shared/data/real/dundee_2017_2018/`` (its ``SOURCE.md`` gives the
-files' origin and checksums); nothing of it is copied into the project.
+Read from the in-repository sample ``tests/data/real/dundee_2017_2018/`` (every 40th session)
+or from the full files of ``$EVREVOPS_REAL_DATA/dundee_2017_2018/`` (each folder's ``SOURCE.md``
+gives the files' origin); see ``tests/helpers/real_data.py``.
 
 :func:`convert` writes
 

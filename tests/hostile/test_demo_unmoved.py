@@ -18,7 +18,7 @@ from evrevops.refresh import refresh_kept
 from evrevops.warehouse import forget
 from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.loader import ingest_file
-from tests.helpers.demo import demo_warehouse
+from tests.helpers.demo import copy_db
 from tests.hostile.corpus import write_corpus
 from tests.hostile.test_ingest_hostile import identity_holds
 
@@ -53,19 +53,20 @@ def _reports(db, site: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
+def demo(demo_db, tmp_path_factory):
+    """A writable copy of the session's default network, kept as `evrevops ingest` keeps it."""
     folder = tmp_path_factory.mktemp("hostile-demo")
-    wh = demo_warehouse(folder, ports=40, months=2, seed=9)
+    wh = open_warehouse(copy_db(demo_db, folder))
     refresh_kept(wh)
     wh.close()
     return folder
 
 
-def test_the_hostile_corpus_moves_no_figure(demo, tmp_path):
+def test_the_hostile_corpus_moves_no_figure(demo, demo_network, tmp_path):
     db = demo / "w.duckdb"
     site = json.loads(runner.invoke(app, ["--db", str(db), "sites", "list", "--format", "json"]).stdout)[0]["site_id"]
     before = _reports(db, site)
-    corpus = write_corpus(tmp_path / "corpus", demo / "net")
+    corpus = write_corpus(tmp_path / "corpus", demo_network)
     wh = open_warehouse(db)
     try:
         with limits.using(max_line_bytes=250_000, max_decompressed_bytes=8 << 20):

@@ -601,13 +601,10 @@ def test_tariff_published_ahead_is_accepted(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> dict[str, list[dict]]:
-    """Records of the demo generator: CDRs, Locations, Tariffs."""
-    from evrevops.demo.generator import generate
-
-    out = tmp_path_factory.mktemp("demo")
-    generate(out, ports=20, months=1, seed=3)
-    (cdrs,) = sorted((out / "cdrs").glob("*.ndjson"))
+def demo(demo_network) -> dict[str, list[dict]]:
+    """Records of the demo generator (the session's default network): CDRs, Locations, Tariffs."""
+    out = demo_network
+    cdrs = sorted((out / "cdrs").glob("*.ndjson"))[0]
     with open(cdrs) as f:
         records = [json.loads(next(f)) for _ in range(40)]
     return {

@@ -22,18 +22,18 @@ from evrevops.refresh import refresh_kept
 from evrevops.tariffs import site_bills
 from evrevops.uptime.timeline import DEFAULT_OFFLINE_AFTER_S
 from evrevops.warehouse import derived
+from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.loader import ingest_file
 from tests.helpers import one_port
-from tests.helpers.demo import demo_warehouse
 from tests.helpers.rows import assert_rows_equal
 
 DEFAULT = DEFAULT_OFFLINE_AFTER_S
 
 
 @pytest.fixture(scope="module")
-def closed(tmp_path_factory):
+def closed(demo_networks, tmp_path_factory):
     """A demo network (tariffs, telemetry) with everything kept as `evrevops ingest` keeps it."""
-    w = demo_warehouse(tmp_path_factory.mktemp("close"), ports=40, months=3, seed=5)
+    w = open_warehouse(demo_networks.get(ports=40, months=3, seed=5).copy(tmp_path_factory.mktemp("close")))
     _keep(w)
     yield w
     w.close()

@@ -18,15 +18,15 @@ from evrevops.warehouse import derived
 from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.loader import ingest_file
 from tests.helpers import one_port
-from tests.helpers.demo import demo_warehouse
+from tests.helpers.demo import copy_db
 from tests.helpers.rows import assert_rows_equal
 
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    w = demo_warehouse(tmp_path_factory.mktemp("kept"), ports=40, months=2, seed=9)
+def demo(demo_db, tmp_path_factory):
+    w = open_warehouse(copy_db(demo_db, tmp_path_factory.mktemp("kept")))  # the session's default network
     yield w
     w.close()
 

@@ -16,12 +16,11 @@ from evrevops.formats.session_csv import read_sessions
 from evrevops.formats.urdb import read_urdb
 from evrevops.tariffs import load_profile
 from evrevops.tariffs.billing import LINE_ITEMS, RateError, bills, parse_rate
-from tests.conftest import need
+from tests.helpers import real_data
 
 from .pysam_oracle import pysam_bills
 
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
-URDB = REAL / "tariffs_urdb"
+URDB = real_data.URDB  # the whole dataset, kept in the repository
 ORACLE_TARIFFS = sorted(p for p in URDB.glob("*.json") if p.name != "manifest.json")
 HALF_CENT = 0.005
 
@@ -49,7 +48,7 @@ def boulder_2018():
     ``network``: every Boulder, CO session of 2018 as one meter; ``site``: the busiest site alone.
     """
     sessions = read_sessions(
-        need(REAL / "boulder_co_2018_2020" / "Electric_Vehicle_Charging_Station_Energy_Consumption.csv")
+        real_data.full("boulder_co_2018_2020/Electric_Vehicle_Charging_Station_Energy_Consumption.csv")
     ).tables["sessions"]
     con = duckdb.connect()
     con.register("raw", sessions)
@@ -127,7 +126,7 @@ def test_bills_agree_with_pysam_to_the_cent(boulder_2018, path):
 
 def test_hand_edited_tariffs_ingest_and_bill(boulder_2018):
     con, _ = boulder_2018
-    for path in sorted(need(URDB / "hand_edited_third_party").glob("*.json")):
+    for path in sorted((URDB / "hand_edited_third_party").glob("*.json")):
         tid, rate = _rate(path)
         ur = parse_rate(rate, tid)
         assert ("demandreactivepowercharge", "reactive power at $0.52/kVAR is not billed") in ur.unsupported
@@ -137,7 +136,7 @@ def test_hand_edited_tariffs_ingest_and_bill(boulder_2018):
 
 
 def test_unsupported_parts_are_listed():
-    _, peco = _rate(next(need(URDB).glob("PECO_*.json")))
+    _, peco = _rate(next(URDB.glob("PECO_*.json")))
     assert [u[0] for u in parse_rate(peco).unsupported] == ["coincidentratestructure"]
     _, sce = _rate(URDB / "SCE_TOU_8_Option_D_Under_2_kV.json")
     assert [u[0] for u in parse_rate(sce).unsupported] == ["demandreactivepowercharge"]

@@ -10,14 +10,16 @@ from evrevops.core.calendar import month_range, next_month
 from evrevops.metrics.compute import compute
 from evrevops.metrics.span import last_full_month
 from evrevops.tariffs import repricing, site_bills
-from tests.helpers.demo import demo_warehouse
+from evrevops.warehouse.db import open_warehouse
 
 MONEY = ("energy_cost_minor", "energy_charge_minor", "demand_charge_minor", "fixed_charge_minor", "energy_margin_minor")
 
 
 @pytest.fixture(scope="module")
-def wh(tmp_path_factory):
-    return demo_warehouse(tmp_path_factory.mktemp("demo-energy"), ports=60, months=2, seed=11)
+def wh(demo_networks, tmp_path_factory):
+    w = open_warehouse(demo_networks.get(ports=60, months=2, seed=11).copy(tmp_path_factory.mktemp("demo-energy")))
+    yield w
+    w.close()
 
 
 def test_rollups_reconcile_to_the_cent(wh):

@@ -12,11 +12,9 @@ import pytest
 from evrevops.tariffs.charging_periods import Period, periods_from_cdr, session_periods
 from evrevops.tariffs.ocpi_tariff import PricingError, parse_tariff
 from evrevops.tariffs.pricing import Amount, allocate_minor, price_session
-from tests.conftest import need
+from tests.helpers import real_data
 
-CONFORMANCE = (
-    Path(__file__).resolve().parents[2].parent / "shared" / "data" / "conformance" / "ocpi-tariffs-tandemdrive"
-)
+CONFORMANCE = real_data.TANDEMDRIVE  # kept in the repository
 CASES = sorted(p for p in CONFORMANCE.glob("*/cdr*.json"))
 FOUR = Decimal("0.0001")
 
@@ -40,7 +38,6 @@ def load(path: Path) -> dict:
 
 
 def test_conformance_suite_is_present():
-    need(CONFORMANCE)
     assert len(CASES) == 9
     assert len(list(CONFORMANCE.glob("*/tariff.json"))) == 24
 
@@ -77,7 +74,7 @@ def test_conformance_cdr_reproduced(cdr_path):
 
 def test_min_price_bills_the_minimum_per_ocpi():
     """1.2 kWh at 0.25 = 0.30 EUR under a 0.50 (0.55 incl.) minimum: OCPI bills 0.50/0.55."""
-    path = need(CONFORMANCE / "025kwh_min_price" / "cdr2_less_than_2kWh.json")
+    path = CONFORMANCE / "025kwh_min_price" / "cdr2_less_than_2kWh.json"
     tariff = parse_tariff(load(CONFORMANCE / "025kwh_min_price" / "tariff.json"))
     s = price_session(tariff, periods_from_cdr(load(path)["charging_periods"]))
     assert s.energy == Amount(Decimal("0.300"), Decimal("0.33000"))
@@ -227,9 +224,7 @@ def test_time_window_wraps_midnight_and_day_of_week():
 
 
 def test_kwh_and_power_restrictions():
-    t = parse_tariff(
-        json.loads(need(CONFORMANCE / "first_hour_kwh_free" / "tariff.json").read_text(), parse_float=Decimal)
-    )
+    t = parse_tariff(json.loads((CONFORMANCE / "first_hour_kwh_free" / "tariff.json").read_text(), parse_float=Decimal))
     start = dt.datetime(2025, 3, 3, 8)
     # 11 kWh in 2 h then 2 h parked: first kWh free, 10 kWh × 0.20; parking: 1 h free, 2 h → 3 h at 2.00, 3 h → 4 h at 3.00
     periods = session_periods(

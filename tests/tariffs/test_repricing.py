@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from decimal import Decimal
-from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -22,10 +21,9 @@ from evrevops.tariffs import repricing
 from evrevops.tariffs.charging_periods import periods_from_cdr, session_periods
 from evrevops.tariffs.ocpi_tariff import parse_tariff
 from evrevops.tariffs.pricing import price_session
+from tests.helpers import real_data
 
-CONFORMANCE = (
-    Path(__file__).resolve().parents[2].parent / "shared" / "data" / "conformance" / "ocpi-tariffs-tandemdrive"
-)
+CONFORMANCE = real_data.TANDEMDRIVE  # kept in the repository
 EPS = Decimal("1e-6")
 
 SESSION_COLS = {

@@ -16,15 +16,15 @@ from evrevops.core.calendar import month_range
 from evrevops.metrics.compute import compute
 from evrevops.uptime import outages as uo
 from evrevops.uptime import timeline as T
-from tests.helpers.demo import demo_warehouse
+from evrevops.warehouse.db import open_warehouse
 
 HEARTBEAT_S = 4 * 3600  # the demo's heartbeat interval
 REPORTED = ("hardware_fault", "software_fault", "scheduled_maintenance", "vandalism", "utility_interruption")
 
 
 @pytest.fixture(scope="module")
-def wh(tmp_path_factory):
-    w = demo_warehouse(tmp_path_factory.mktemp("demo-uptime"), ports=60, months=3, seed=5)
+def wh(demo_networks, tmp_path_factory):
+    w = open_warehouse(demo_networks.get(ports=60, months=3, seed=5).copy(tmp_path_factory.mktemp("demo-uptime")))
     T.build(w, dt.date(2025, 12, 1), dt.date(2025, 12, 1))
     yield w
     w.close()

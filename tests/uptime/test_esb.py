@@ -19,17 +19,17 @@ from evrevops.core.calendar import month_range
 from evrevops.metrics import compute as mc
 from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.loader import ingest_file
+from tests.helpers import real_data
 
-ESB = Path(__file__).resolve().parents[2].parent / "shared/data/real/ireland_esb_chargepoint_status_2018_11/data_evcp_2018-11.txt.gz"  # fmt: skip
+ESB = "ireland_esb_chargepoint_status_2018_11/data_evcp_2018-11.txt.gz"  # in the full real data only (licence unknown)
 AS_OF = dt.datetime(2018, 12, 1)  # the log's polls run to 30 Nov 23:59 (Irish time = UTC in November)
-pytestmark = pytest.mark.skipif(not ESB.exists(), reason="the ESB status log is not beside the project")
 
 
-def _oracle() -> dict[str, dict[str, float]]:
+def _oracle(path: Path) -> dict[str, dict[str, float]]:
     con = duckdb.connect()
     con.execute(
         f"""CREATE TABLE raw AS SELECT strptime(d || lpad(t, 4, '0'), '%Y%m%d%H%M') AS ts, cp, ct, st
-            FROM read_csv('{ESB}', delim = '\t', header = false, quote = '', encoding = 'latin-1',
+            FROM read_csv('{path}', delim = '\t', header = false, quote = '', encoding = 'latin-1',
                           columns = {{'d': 'VARCHAR', 't': 'VARCHAR', 'cp': 'VARCHAR', 'ct': 'VARCHAR', 'st': 'VARCHAR',
                                      'll': 'VARCHAR', 'addr': 'VARCHAR', 'lon': 'VARCHAR', 'lat': 'VARCHAR'}})"""
     )
@@ -62,21 +62,22 @@ def _oracle() -> dict[str, dict[str, float]]:
 
 @pytest.fixture(scope="module")
 def esb(tmp_path_factory):
+    path = real_data.full(ESB)
     wh = open_warehouse(tmp_path_factory.mktemp("esb") / "w.duckdb")
-    r = ingest_file(wh, ESB, "status-snapshots", "esb_ecars")
+    r = ingest_file(wh, path, "status-snapshots", "esb_ecars")
     assert r.records_read == r.accepted + r.duplicate + r.quarantined == 1_385_813
     lo, hi = month_range("2018-11")
     names = ["uptime_pct", "measured_uptime_pct", "measured_h", "t_outage_min", "fault_min", "offline_min", "no_data_min",
              "outages", "mttr_h", "ports_below_nevi"]  # fmt: skip
     by_port = mc.compute(wh, by="port", period="month", start=lo, end=hi, metrics=names, as_of=AS_OF).to_pylist()
     net = mc.compute(wh, by="network", period="month", start=lo, end=hi, metrics=names, as_of=AS_OF).to_pylist()
-    yield {r["port_id"]: r for r in by_port}, net[0]
+    yield {r["port_id"]: r for r in by_port}, net[0], path
     wh.close()
 
 
 def test_per_port_minutes_match_the_raw_polls(esb):
-    ports, _ = esb
-    oracle = _oracle()
+    ports, _, path = esb
+    oracle = _oracle(path)
     assert set(ports) == set(oracle) and len(ports) == 646
     for p, o in oracle.items():
         m = ports[p]
@@ -89,7 +90,7 @@ def test_per_port_minutes_match_the_raw_polls(esb):
 
 
 def test_network_figures_of_the_docs(esb):
-    _, net = esb
+    _, net, _ = esb
     # docs/uptime.md, "The Irish ESB ecars status log"
     assert net["measured_h"] == pytest.approx(458_563.1, abs=0.05)
     assert round(net["measured_uptime_pct"], 2) == 84.66

@@ -19,7 +19,6 @@ from evrevops.metrics.span import data_range
 from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.export import export_parquet
 from evrevops.warehouse.spark import SparkWarehouse
-from tests.helpers.demo import demo_warehouse
 from tests.helpers.rows import assert_rows_equal
 from tests.helpers.warehouse import warehouse_of
 
@@ -53,14 +52,11 @@ def test_every_metric_is_equal_on_spark(engines, by, period):
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory, spark_base):
+def demo(demo_networks, tmp_path_factory, spark_base):
     """A small generated network with utility tariffs, OCPP telemetry and incidents, on both engines."""
     tmp = tmp_path_factory.mktemp("spark-demo")
-    duck = demo_warehouse(tmp, ports=24, months=2, seed=11)
+    duck = demo_networks.get(ports=24, months=2, seed=11).open()  # read-only, so the CLI can open it too
     export_parquet(duck, tmp / "export")
-    path = duck.path
-    duck.close()
-    duck = open_warehouse(path, read_only=True)  # read-only, so the CLI can open it in this process too
     spark = SparkWarehouse(tmp / "export", session=spark_base.newSession())
     yield duck, spark, tmp / "export"
     spark.close()

@@ -36,6 +36,7 @@ from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.export import export_parquet
 from evrevops.warehouse.loader import ingest_file, set_site_tariff
 from evrevops.warehouse.spark import SparkWarehouse
+from tests.helpers import real_data
 
 FIRST, LAST = dt.date(2025, 2, 1), dt.date(2025, 3, 1)
 REL = 1e-9  # float columns: sums of DOUBLEs in another order
@@ -49,9 +50,9 @@ SPLIT = ("SITE-00005", dt.date(2025, 3, 16))  # a tariff change on the 16th of a
 TIERED = "demo-central-lgs-tiered"  # energy tiers: the first 15,000 kWh of a month at one rate, the rest at another
 
 
-def _real_tariff(real: Path, name: str, tmp: Path, **edit) -> tuple[Path, str]:
+def _real_tariff(name: str, tmp: Path, **edit) -> tuple[Path, str]:
     """A real URDB record as a file to ingest (optionally edited and relabelled), and its tariff id."""
-    rec = json.loads((real / "tariffs_urdb" / name).read_text())
+    rec = json.loads((real_data.URDB / name).read_text())
     item = rec["items"][0] if "items" in rec else rec
     item.update(edit)
     path = tmp / f"urdb-{Path(name).stem[:40]}-{len(edit)}.json"
@@ -60,15 +61,15 @@ def _real_tariff(real: Path, name: str, tmp: Path, **edit) -> tuple[Path, str]:
 
 
 @pytest.fixture(scope="module")
-def engines(tmp_path_factory, real, spark_base):
+def engines(tmp_path_factory, spark_base):
     tmp = tmp_path_factory.mktemp("spark-bills")
     generate(tmp / "net", ports=30, months=2, seed=11, end_month="2025-03")
     duck = open_warehouse(tmp / "w.duckdb")
     files = list(input_files([tmp / "net"]))
-    e19, e19_id = _real_tariff(real, URDB["e19"], tmp)
-    tou8, tou8_id = _real_tariff(real, URDB["tou8"], tmp)
-    e19_30, e19_30_id = _real_tariff(real, URDB["e19"], tmp, label="e19-30-minute-window", demandwindow=30)
-    minimum, minimum_id = _real_tariff(real, URDB["minimum"], tmp)
+    e19, e19_id = _real_tariff(URDB["e19"], tmp)
+    tou8, tou8_id = _real_tariff(URDB["tou8"], tmp)
+    e19_30, e19_30_id = _real_tariff(URDB["e19"], tmp, label="e19-30-minute-window", demandwindow=30)
+    minimum, minimum_id = _real_tariff(URDB["minimum"], tmp)
     for f in [*files, e19, tou8, e19_30, minimum]:
         assert ingest_file(duck, f).quarantined == 0, f
     # the demo is the same for the same arguments: these sites draw enough to cross tiers and minimums
