@@ -26,13 +26,13 @@ from typer.testing import CliRunner
 from evrevops.cli import app
 from evrevops.formats import FORMATS, detect, read
 from evrevops.formats.base import FormatError
-from evrevops.formats.status_snapshots import (
+from evrevops.formats.status_mapping import (
     load_status_mapping,
     load_status_mapping_file,
     match_status_mapping,
-    read_snapshots,
     status_mapping_names,
 )
+from evrevops.formats.status_snapshots import read_snapshots
 from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.loader import file_checksum, ingest_file, load_batch
 from tests.helpers import real_data

@@ -24,7 +24,8 @@ from evrevops.core.hours import parse_operating_hours
 from evrevops.formats import FormatError, limits, read
 from evrevops.formats.crm import load_mapping as load_crm_mapping
 from evrevops.formats.session_mapping import load_mapping as load_session_mapping
-from evrevops.formats.status_snapshots import load_status_mapping, load_status_mapping_file, read_snapshots
+from evrevops.formats.status_mapping import load_status_mapping, load_status_mapping_file
+from evrevops.formats.status_snapshots import read_snapshots
 from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.loader import ingest_file
 

@@ -193,7 +193,7 @@ def detect(path: str | Path) -> tuple[str, str | None]:
         mapping = match_mapping(header, path)
         if mapping:
             return "session-csv", mapping
-        from evrevops.formats.status_snapshots import match_status_mapping
+        from evrevops.formats.status_mapping import match_status_mapping
 
         mapping = match_status_mapping(first)
         if mapping:
