@@ -11,13 +11,14 @@ from evrevops.metrics.compute import compute
 from evrevops.metrics.span import last_full_month
 from evrevops.tariffs import repricing, site_bills
 from evrevops.warehouse.db import open_warehouse
+from tests.helpers.demo import copy_db
 
 MONEY = ("energy_cost_minor", "energy_charge_minor", "demand_charge_minor", "fixed_charge_minor", "energy_margin_minor")
 
 
 @pytest.fixture(scope="module")
-def wh(demo_networks, tmp_path_factory):
-    w = open_warehouse(demo_networks.get(ports=60, months=2, seed=11).copy(tmp_path_factory.mktemp("demo-energy")))
+def wh(demo_db, tmp_path_factory):
+    w = open_warehouse(copy_db(demo_db, tmp_path_factory.mktemp("demo-energy")))  # the session's default network
     yield w
     w.close()
 
