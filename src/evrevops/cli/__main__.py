@@ -1,0 +1,5 @@
+"""``python -m evrevops.cli``: the console script."""
+
+from evrevops.cli import main
+
+main()

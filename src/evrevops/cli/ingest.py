@@ -1,0 +1,305 @@
+"""Ingest files into the warehouse, and keep what metrics read current: ``ingest``, ``refresh``."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+from evrevops import formats as fmts
+from evrevops import refresh as krefresh
+from evrevops.cli.errors import busy, error, fail, one_line
+from evrevops.cli.options import (
+    finite,
+    instant_opt,
+)
+from evrevops.cli.render import OutFormat, err, render
+from evrevops.formats import limits as flimits
+from evrevops.formats.base import FormatError
+from evrevops.formats.crm import crm_mappings
+from evrevops.formats.status_mapping import status_mappings
+from evrevops.warehouse.db import Warehouse
+from evrevops.warehouse.loader import IngestResult
+
+_MAPPED = ("session-csv", "status-snapshots", "crm-csv")  # the formats that take a --mapping
+
+
+def _mapping_loaders() -> dict[str, tuple]:
+    """Per mapped format: (load the mapping by name or raise ValueError, the known names)."""
+    from evrevops.formats import crm, session_csv, status_snapshots
+
+    return {
+        "session-csv": (session_csv.load_mapping, lambda: [n for n, _ in fmts.session_mappings()]),
+        "status-snapshots": (status_snapshots.load_status_mapping, lambda: [n for n, _ in status_mappings()]),
+        "crm-csv": (crm.load_mapping, lambda: [n for n, _ in crm_mappings()]),
+    }
+
+
+def _check_mapping(mapping: str, input_format: str | None) -> None:
+    """An unknown ``--mapping`` (or one the format does not take) fails before any file is read, naming the known."""
+    loaders = _mapping_loaders()
+    if input_format is not None and input_format not in loaders:
+        raise fail(f"--mapping applies to {', '.join(_MAPPED)}, not to --format {input_format}")
+    problems = []
+    for name in [input_format] if input_format else list(loaders):
+        load, _ = loaders[name]
+        try:
+            load(mapping)
+            return
+        except (ValueError, OSError) as exc:
+            problems.append((name, exc))
+    if input_format:  # the format's own message names the known mappings
+        raise fail(f"--mapping: {problems[0][1]}")
+    known = "; ".join(f"{name}: {', '.join(names())}" for name, (_, names) in loaders.items())
+    raise fail(f"--mapping: unknown mapping {mapping!r}; known: {known} (or a status mapping .toml file)")
+
+
+def _limits(
+    earliest: str | None,
+    latest: str | None,
+    max_power_kw: float | None,
+    max_line_mib: float | None,
+    max_decompressed_gib: float | None,
+) -> flimits.Limits:
+    """The plausibility limits of this ingest: the defaults, with what the options change."""
+    changes: dict = {}
+    if earliest is not None:
+        changes["earliest"] = instant_opt(earliest, "--earliest")
+    if latest is not None:
+        t = instant_opt(latest, "--latest")
+        # a bare date is its whole day (the last plausible instant is the day's end)
+        changes["latest"] = t + dt.timedelta(days=1, microseconds=-1) if len(latest.strip()) == 10 else t
+    if finite(max_power_kw, "--max-power-kw", 0, 1_000_000, above=True) is not None:
+        changes["max_power_kw"] = float(max_power_kw)
+    for opt, value, unit, key in (
+        ("--max-line-mib", max_line_mib, flimits.MiB, "max_line_bytes"),
+        ("--max-decompressed-gib", max_decompressed_gib, flimits.GiB, "max_decompressed_bytes"),
+    ):
+        if finite(value, opt, 0, 1 << 16, above=True) is not None:
+            changes[key] = int(value * unit)
+            if changes[key] < 1:
+                raise fail(f"{opt} must be at least one byte, not {value!r}")
+    try:
+        return dataclasses.replace(flimits.Limits(), **changes)
+    except ValueError as exc:  # e.g. --latest before --earliest
+        raise fail(f"{exc} (see --earliest/--latest)") from None
+
+
+_INGEST_COLUMNS = ["path", "format", "mapping", "records_read", "accepted", "duplicate", "quarantined", "replaced",
+                   "status", "file_id", "seconds", "reason"]  # fmt: skip
+
+
+def _failed_row(path: Path, reason: str) -> dict:
+    """The report row of a file that could not be ingested."""
+    row: dict = dict.fromkeys(_INGEST_COLUMNS)
+    row.update(path=str(path), status="failed", reason=reason)
+    return row
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a file failed, on one line: a FormatError names its file already; other errors get their type."""
+    if isinstance(exc, FormatError):
+        return one_line(exc)
+    text = one_line(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _ingest_file() -> Callable[..., IngestResult]:
+    """The loader's ``ingest_file``, looked up on :mod:`evrevops.cli` when a file is read (a test replaces it there
+    to make one file fail)."""
+    import evrevops.cli
+
+    return evrevops.cli.ingest_file
+
+
+def _rollback(wh: Warehouse) -> None:
+    """End a transaction a failed file may have left open, so the next file starts clean."""
+    with contextlib.suppress(Exception):  # no transaction open is the usual case
+        wh.con.execute("ROLLBACK")
+
+
+def ingest(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Files or directories to ingest.")],
+    input_format: Annotated[
+        str | None, typer.Option("--format", help="Input format (default: detected); see `evrevops formats`.")
+    ] = None,
+    mapping: Annotated[
+        str | None,
+        typer.Option("--mapping", help="Mapping for a session CSV export or a status log (see `evrevops formats`)."),
+    ] = None,
+    output: Annotated[
+        OutFormat, typer.Option("--output", "-o", help="Report format: table, csv or json.")
+    ] = OutFormat.table,
+    keep: Annotated[
+        bool,
+        typer.Option(
+            "--keep/--no-keep",
+            help="After loading, keep the facts, uptime and bills metrics read (default); "
+            "--no-keep for a batch of ingests, then `evrevops refresh` once.",
+        ),
+    ] = True,
+    force: Annotated[
+        bool, typer.Option("--force", help="Re-read files already ingested, forgetting their earlier ingest.")
+    ] = False,
+    earliest: Annotated[
+        str | None,
+        typer.Option(
+            "--earliest",
+            help="First plausible date or instant (UTC), YYYY-MM-DD[THH:MM]; records before it are quarantined "
+            "(default 2000-01-01: a charger clock reset to 1970 is caught).",
+        ),
+    ] = None,
+    latest: Annotated[
+        str | None,
+        typer.Option(
+            "--latest",
+            help="Last plausible date (the whole day) or instant (UTC); records after it are quarantined "
+            "(default: one day after now).",
+        ),
+    ] = None,
+    max_power_kw: Annotated[
+        float | None,
+        typer.Option(
+            "--max-power-kw", help="Largest plausible power at one port \\[kW] (default 4000; at most 1,000,000)."
+        ),
+    ] = None,
+    max_line_mib: Annotated[
+        float | None,
+        typer.Option("--max-line-mib", help="Longest line of a text file [MiB] (default 64; at most 65,536)."),
+    ] = None,
+    max_decompressed_gib: Annotated[
+        float | None,
+        typer.Option(
+            "--max-decompressed-gib",
+            help="Largest size of a .gz file once decompressed [GiB] (default 16; at most 65,536).",
+        ),
+    ] = None,
+) -> None:
+    """Ingest standard-format files (OCPI, OCPP, URDB, CSV exports) into the warehouse.
+
+    Each file is one transaction; re-ingesting a file changes nothing (--force reads it again);
+    bad records go to quarantine, with records outside the plausibility limits
+    (--earliest/--latest/--max-power-kw/...). Prints read = accepted + duplicate + quarantined.
+    A file that cannot be read is reported and skipped; the others are loaded, and the exit
+    code is 1. Then the port-day facts, uptime and site-month bills are rebuilt and kept
+    for the metrics (metrics compute them on the fly while they are not).
+    """
+    if input_format is not None:
+        try:
+            fmts.get_format(input_format)
+        except ValueError as exc:
+            raise fail(f"--format: {exc}; see `evrevops formats`") from None
+    if mapping is not None:
+        _check_mapping(mapping, input_format)
+    lim = _limits(earliest, latest, max_power_kw, max_line_mib, max_decompressed_gib)
+    try:
+        files = fmts.input_files(paths)
+    except OSError as exc:
+        raise fail(f"cannot list the input files: {_reason(exc)}") from None
+    missing = [p for p in files if not p.exists()]
+    if missing:
+        raise fail(f"no such file: {missing[0]}")
+    if not files:
+        raise fail("no input files found")
+    wh = ctx.obj.warehouse()
+    results: list[dict] = []
+    failed = 0
+    with (
+        flimits.using(lim),
+        Progress(
+            TextColumn("{task.description}", markup=False),  # a file name is text, never markup
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        ) as prog,
+    ):
+        task = prog.add_task("ingesting", total=len(files))
+        for f in files:
+            prog.update(task, description=f"ingesting {f.name}")
+            # one file's failure (unreadable, undecodable, too deep, out of memory or disk, a bug) is
+            # reported and skipped: the other files are still loaded
+            try:
+                r = _ingest_file()(
+                    wh, f, input_format, mapping, force=force, rebuild_from=krefresh.rebuild_from
+                ).as_dict()
+            except Exception as exc:  # noqa: BLE001 - every failure is reported per file
+                _rollback(wh)
+                failed += 1
+                reason = _reason(exc)
+                results.append(_failed_row(f, reason))
+                error(reason if isinstance(exc, FormatError) else f"{f}: {reason}")
+            else:
+                results.append(r)
+                for note in r.get("notes") or []:
+                    err.print(Text.assemble(("note:", "yellow"), " ", one_line(f"{f.name}: {note}")))
+                if r.get("status") not in ("committed", "unchanged"):  # e.g. refused, with its reason
+                    failed += 1
+                    error(f"{f}: {r.get('status')}" + (f": {r['reason']}" if r.get("reason") else ""))
+            prog.advance(task)
+    loaded = [r for r in results if r["status"] != "failed"]
+    if keep and any(r["accepted"] or r["replaced"] for r in loaded):
+        refresh_kept(wh)
+    wh.close()
+    rows = [
+        {c: (round(r[c], 3) if c == "seconds" and r.get(c) is not None else r.get(c)) for c in _INGEST_COLUMNS}
+        for r in results
+    ]
+    if output is OutFormat.table and not any(r["reason"] for r in rows):
+        rows = [{k: v for k, v in r.items() if k != "reason"} for r in rows]
+    render(rows, output, title=f"ingest into {ctx.obj.db}")
+    if output is OutFormat.table:
+        tot = {k: sum(r[k] or 0 for r in loaded) for k in ("records_read", "accepted", "duplicate", "quarantined")}
+        err.print(
+            f"read {tot['records_read']:,} = accepted {tot['accepted']:,} + duplicate {tot['duplicate']:,} + quarantined {tot['quarantined']:,}"
+        )
+    if failed:
+        err.print(Text(f"{failed} file{'s' if failed != 1 else ''} failed", style="red"))
+        raise typer.Exit(1)
+
+
+def _since(r: dict) -> str:
+    """What a kept step rebuilt: its months from the first one rebuilt (or that nothing changed)."""
+    start = r.get("rebuilt_from")
+    first = r.get("first_month") or r.get("first_day")
+    if start is None:
+        return "nothing changed"
+    return "every month" if start == first else f"from {start:%Y-%m} on"
+
+
+def refresh_kept(wh: Warehouse) -> None:
+    """Keep the port-day facts, site-month bills and month-close measures current after a write (metrics read
+    them while they are); only the months the write can change are rebuilt."""
+    r = krefresh.refresh_kept(wh, step=busy)
+    f = r["facts"]
+    err.print(f"kept {f['port_days']:,} port-day facts ({_since(f)}) in {f['seconds']:.1f} s")
+    if r["bills"] is not None:
+        b = r["bills"]
+        err.print(f"kept {b['bills']:,} site-month bills ({_since(b)}) in {b['seconds']:.1f} s")
+    else:  # metrics will say so
+        err.print(f"[yellow]warning:[/yellow] site-month bills not kept: {escape(one_line(r['bills_error']))}")
+    c = r["close"]
+    if c["site_months"]:
+        err.print(
+            f"kept the month-close measures of {c['site_months']:,} site-months ({_since(c)}) in {c['seconds']:.1f} s"
+        )
+
+
+def refresh(ctx: typer.Context) -> None:
+    """Bring the port-day facts, uptime, site-month bills and month-close measures kept for metrics up to date (as
+    ingest does after loading): the months the ingests since can change, or every month when nothing is kept."""
+    wh = ctx.obj.warehouse()
+    refresh_kept(wh)
+    wh.close()
