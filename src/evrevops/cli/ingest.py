@@ -128,6 +128,25 @@ def _rollback(wh: Warehouse) -> None:
         wh.con.execute("ROLLBACK")
 
 
+def _load_one(wh: Warehouse, f: Path, input_format: str | None, mapping: str | None, force: bool) -> tuple[dict, bool]:
+    """Ingest one file: its report row, and whether it loaded (committed or unchanged). One file's failure
+    (unreadable, undecodable, too deep, out of memory or disk, a bug) is reported and skipped: the others still
+    load."""
+    try:
+        r = _ingest_file()(wh, f, input_format, mapping, force=force, rebuild_from=krefresh.rebuild_from).as_dict()
+    except Exception as exc:  # noqa: BLE001 - every failure is reported per file
+        _rollback(wh)
+        reason = _reason(exc)
+        error(reason if isinstance(exc, FormatError) else f"{f}: {reason}")
+        return _failed_row(f, reason), False
+    for note in r.get("notes") or []:
+        err.print(Text.assemble(("note:", "yellow"), " ", one_line(f"{f.name}: {note}")))
+    if r.get("status") not in ("committed", "unchanged"):  # e.g. refused, with its reason
+        error(f"{f}: {r.get('status')}" + (f": {r['reason']}" if r.get("reason") else ""))
+        return r, False
+    return r, True
+
+
 def ingest(
     ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(help="Files or directories to ingest.")],
@@ -229,25 +248,9 @@ def ingest(
         task = prog.add_task("ingesting", total=len(files))
         for f in files:
             prog.update(task, description=f"ingesting {f.name}")
-            # one file's failure (unreadable, undecodable, too deep, out of memory or disk, a bug) is
-            # reported and skipped: the other files are still loaded
-            try:
-                r = _ingest_file()(
-                    wh, f, input_format, mapping, force=force, rebuild_from=krefresh.rebuild_from
-                ).as_dict()
-            except Exception as exc:  # noqa: BLE001 - every failure is reported per file
-                _rollback(wh)
-                failed += 1
-                reason = _reason(exc)
-                results.append(_failed_row(f, reason))
-                error(reason if isinstance(exc, FormatError) else f"{f}: {reason}")
-            else:
-                results.append(r)
-                for note in r.get("notes") or []:
-                    err.print(Text.assemble(("note:", "yellow"), " ", one_line(f"{f.name}: {note}")))
-                if r.get("status") not in ("committed", "unchanged"):  # e.g. refused, with its reason
-                    failed += 1
-                    error(f"{f}: {r.get('status')}" + (f": {r['reason']}" if r.get("reason") else ""))
+            row, ok = _load_one(wh, f, input_format, mapping, force)
+            results.append(row)
+            failed += not ok
             prog.advance(task)
     loaded = [r for r in results if r["status"] != "failed"]
     if keep and any(r["accepted"] or r["replaced"] for r in loaded):
