@@ -28,6 +28,7 @@ import io
 import re
 import tempfile
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -163,86 +164,16 @@ def read_crm(path: str | Path, mapping: str | None = None) -> Batch:
     try:
         with tempfile.TemporaryDirectory(prefix="evrevops-crm-") as tmp:
             fixed = utf8_copy(path, Path(tmp))
-            src_path = fixed or path
-            header, delim = _header(src_path)
-            if not any(h.strip() for h in header):
-                raise FormatError(path, "empty file: no CSV header", record=1)
-            name = mapping or match_crm_mapping(header)
-            if name is None:
-                raise FormatError(path, f"no CRM mapping matches the header {header[:6]}", record=1)
-            spec = load_mapping(name)
-            target = TARGETS[spec["target"]]
-            present: dict[str, str] = {}  # export column -> loaded column c<i> (the first of a name)
-            for i, h in enumerate(header):
-                present.setdefault(h.strip(), f"c{i}")
-            columns: dict[str, str] = dict(spec.get("columns", {}))
-            missing = [src for dst, src in columns.items() if src not in present and target.column(dst).required]
-            if missing:
-                raise FormatError(
-                    path, f"missing column(s) {', '.join(missing)} (CRM mapping {name})", record=1, field=missing[0]
-                )
-            try:
-                n, malformed = load_csv(con, src_path, header, delim)
-            except FormatError as exc:
-                raise FormatError(path, str(exc).split(": ", 1)[-1], exc.record, exc.field) from None
-            sel, back = [], {}
-            defaults = spec.get("defaults", {})
-            for col in target.columns:
-                src = columns.get(col.name)
-                expr = _clean_sql(col, present[src], spec) if src in present else "NULL"
-                if col.name in defaults:
-                    expr = f"coalesce({expr}, {_lit(str(defaults[col.name]))})"
-                if expr != "NULL":
-                    sel.append(f"{expr} AS {sql_identifier(col.name)}")
-                    back[col.name] = src or col.name
-            closed_from = spec.get("closed_on", {}).get("from")
-            if (
-                spec["target"] == "deals"
-                and "closed_on" not in back
-                and closed_from in columns
-                and columns[closed_from] in present
-            ):
-                stage = _clean_sql(target.column("stage"), present[columns["stage"]], spec)
-                src_close = _clean_sql(target.column(closed_from), present[columns[closed_from]], spec)
-                sel.append(f"CASE WHEN {stage} IN ('closed_won', 'closed_lost') THEN {src_close} END AS closed_on")
-                back["closed_on"] = columns[closed_from]
-            out = Path(tmp) / "mapped.csv"
-            con.execute(
-                f"COPY (SELECT {', '.join(sel)} FROM src ORDER BY rec) TO {_lit(str(out))} (HEADER, FORCE_QUOTE *)"
-            )
-            # the mapped file's line L is the export's record recs[L - 2]
-            recs = con.execute("SELECT rec FROM src ORDER BY rec").fetchnumpy()["rec"].astype(np.int64)
-            batch = read_table(out, target)
-        q = batch.quarantine.to_pylist()
-        raws = dict(con.execute("SELECT rec, j FROM raw").fetchall())
-        for r in q:
-            r["source_record"] = int(recs[r["source_record"] - 2])
-            r["raw"] = raws.get(r["source_record"], r["raw"])
-            canon = r["field"]
-            src = back.get(canon, canon)
-            reason = r["reason"] or ""
-            if canon in spec.get("values", {}) and "must be one of" in reason:
-                r["reason"] = f"{reason} (no entry for it in [values.{canon}] of CRM mapping {name})"
-            elif reason.startswith("not a date"):
-                formats = ", ".join(spec.get("dates", {}).get("formats", []))
-                r["reason"] = f"{reason} (not in the formats of CRM mapping {name}: {formats})"
-            r["field"] = src
-        q += [{"source_record": rec, "field": f, "reason": why, "raw": raw} for rec, f, why, raw in malformed]
-        if fixed is not None:
-            q += [
-                {"source_record": rec, "field": None, "reason": "not valid UTF-8 (bytes replaced by U+FFFD)", "raw": j}
-                for rec, j in con.execute(
-                    f"SELECT rec, j FROM raw WHERE rec > 1 AND contains(j, '{REPLACEMENT}')"
-                ).fetchall()
-            ]
+            m = _map_export(con, path, fixed or path, Path(tmp), mapping)
+        q = _export_quarantine(con, m, transcoded=fixed is not None)
         tables = {}
-        for t, tbl in batch.tables.items():
+        for t, tbl in m.batch.tables.items():
             sr = tbl.column("source_record").to_numpy()
             tables[t] = tbl.set_column(
-                tbl.schema.get_field_index("source_record"), "source_record", pa.array(recs[sr - 2], pa.int64())
+                tbl.schema.get_field_index("source_record"), "source_record", pa.array(m.recs[sr - 2], pa.int64())
             )
-        if spec.get("history") and spec["target"] == "deals":
-            hist, hq = _history(con, spec, present, columns, lim)
+        if m.spec.get("history") and m.spec["target"] == "deals":
+            hist, hq = _history(con, m.spec, m.present, m.columns, lim)
             tables["deal_stage_history"] = hist
             q += hq
         # a record quarantined for any reason has no rows in any table (a deal and its history go together)
@@ -253,9 +184,121 @@ def read_crm(path: str | Path, mapping: str | None = None) -> Batch:
         rows = sorted(
             ((r["source_record"], r["field"], r["reason"], r["raw"]) for r in q), key=lambda x: (x[0], x[1] or "")
         )
-        return Batch(format="crm-csv", records_read=n, tables=tables, quarantine=quarantine_table(rows), mapping=name)
+        return Batch(
+            format="crm-csv", records_read=m.n, tables=tables, quarantine=quarantine_table(rows), mapping=m.name
+        )
     finally:
         con.close()
+
+
+@dataclass
+class _Mapped:
+    """A CRM export mapped to evrevops' own CSV and read by its spec.
+
+    ``recs[L - 2]`` is the export's record of the mapped file's line ``L``; ``back`` names the
+    export column of each evrevops column; ``present`` the loaded column (``c<i>``) of each export
+    column; ``malformed`` the rows whose number of fields differs from the header's.
+    """
+
+    name: str
+    spec: dict
+    present: dict[str, str]
+    columns: dict[str, str]
+    back: dict[str, str]
+    n: int
+    malformed: list
+    recs: np.ndarray
+    batch: Batch
+
+
+def _map_export(con: duckdb.DuckDBPyConnection, path: Path, src_path: Path, tmp: Path, mapping: str | None) -> _Mapped:
+    """Load the export *src_path* (*path*, or its UTF-8 copy), map it to evrevops' columns and read that CSV."""
+    header, delim = _header(src_path)
+    if not any(h.strip() for h in header):
+        raise FormatError(path, "empty file: no CSV header", record=1)
+    name = mapping or match_crm_mapping(header)
+    if name is None:
+        raise FormatError(path, f"no CRM mapping matches the header {header[:6]}", record=1)
+    spec = load_mapping(name)
+    target = TARGETS[spec["target"]]
+    present: dict[str, str] = {}  # export column -> loaded column c<i> (the first of a name)
+    for i, h in enumerate(header):
+        present.setdefault(h.strip(), f"c{i}")
+    columns: dict[str, str] = dict(spec.get("columns", {}))
+    missing = [src for dst, src in columns.items() if src not in present and target.column(dst).required]
+    if missing:
+        raise FormatError(
+            path, f"missing column(s) {', '.join(missing)} (CRM mapping {name})", record=1, field=missing[0]
+        )
+    try:
+        n, malformed = load_csv(con, src_path, header, delim)
+    except FormatError as exc:
+        raise FormatError(path, str(exc).split(": ", 1)[-1], exc.record, exc.field) from None
+    sel, back = _mapped_columns(spec, target, present, columns)
+    out = tmp / "mapped.csv"
+    con.execute(f"COPY (SELECT {', '.join(sel)} FROM src ORDER BY rec) TO {_lit(str(out))} (HEADER, FORCE_QUOTE *)")
+    # the mapped file's line L is the export's record recs[L - 2]
+    recs = con.execute("SELECT rec FROM src ORDER BY rec").fetchnumpy()["rec"].astype(np.int64)
+    batch = read_table(out, target)
+    return _Mapped(name, spec, present, columns, back, n, malformed, recs, batch)
+
+
+def _mapped_columns(
+    spec: dict, target: CsvSpec, present: dict[str, str], columns: dict[str, str]
+) -> tuple[list[str], dict[str, str]]:
+    """SQL of each evrevops column over the loaded export (``src``), and the export column each comes from."""
+    sel, back = [], {}
+    defaults = spec.get("defaults", {})
+    for col in target.columns:
+        src = columns.get(col.name)
+        expr = _clean_sql(col, present[src], spec) if src in present else "NULL"
+        if col.name in defaults:
+            expr = f"coalesce({expr}, {_lit(str(defaults[col.name]))})"
+        if expr != "NULL":
+            sel.append(f"{expr} AS {sql_identifier(col.name)}")
+            back[col.name] = src or col.name
+    closed_from = spec.get("closed_on", {}).get("from")
+    if (
+        spec["target"] == "deals"
+        and "closed_on" not in back
+        and closed_from in columns
+        and columns[closed_from] in present
+    ):
+        stage = _clean_sql(target.column("stage"), present[columns["stage"]], spec)
+        src_close = _clean_sql(target.column(closed_from), present[columns[closed_from]], spec)
+        sel.append(f"CASE WHEN {stage} IN ('closed_won', 'closed_lost') THEN {src_close} END AS closed_on")
+        back["closed_on"] = columns[closed_from]
+    return sel, back
+
+
+def _export_quarantine(con: duckdb.DuckDBPyConnection, m: _Mapped, *, transcoded: bool) -> list[dict]:
+    """The quarantine of the mapped CSV in the export's terms (its lines, columns, raw text), plus malformed rows.
+
+    With *transcoded*, also the records that held bytes that are not UTF-8.
+    """
+    q = m.batch.quarantine.to_pylist()
+    raws = dict(con.execute("SELECT rec, j FROM raw").fetchall())
+    for r in q:
+        r["source_record"] = int(m.recs[r["source_record"] - 2])
+        r["raw"] = raws.get(r["source_record"], r["raw"])
+        canon = r["field"]
+        src = m.back.get(canon, canon)
+        reason = r["reason"] or ""
+        if canon in m.spec.get("values", {}) and "must be one of" in reason:
+            r["reason"] = f"{reason} (no entry for it in [values.{canon}] of CRM mapping {m.name})"
+        elif reason.startswith("not a date"):
+            formats = ", ".join(m.spec.get("dates", {}).get("formats", []))
+            r["reason"] = f"{reason} (not in the formats of CRM mapping {m.name}: {formats})"
+        r["field"] = src
+    q += [{"source_record": rec, "field": f, "reason": why, "raw": raw} for rec, f, why, raw in m.malformed]
+    if transcoded:
+        q += [
+            {"source_record": rec, "field": None, "reason": "not valid UTF-8 (bytes replaced by U+FFFD)", "raw": j}
+            for rec, j in con.execute(
+                f"SELECT rec, j FROM raw WHERE rec > 1 AND contains(j, '{REPLACEMENT}')"
+            ).fetchall()
+        ]
+    return q
 
 
 def _history(
