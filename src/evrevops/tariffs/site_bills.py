@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from evrevops.core.calendar import month_bounds_sql, next_month
 from evrevops.core.sqltext import sql_in, sql_literal
-from evrevops.tariffs import billing, load_profile
+from evrevops.tariffs import billing, load_profile, utility_rate
 from evrevops.warehouse import derived, port_sites, site_history
 from evrevops.warehouse.protocol import WarehouseLike
 
@@ -338,7 +338,14 @@ def unbilled_sites(
 CACHE = "site_month_bills"
 # The bill engine's own version: a change to the SQL that makes a bill makes every kept bill stale.
 ENGINE_VERSION = derived.engine_version(
-    (billing.__file__, load_profile.__file__, site_history.__file__, port_sites.__file__, __file__)
+    (
+        billing.__file__,
+        utility_rate.__file__,
+        load_profile.__file__,
+        site_history.__file__,
+        port_sites.__file__,
+        __file__,
+    )
 )
 
 
