@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from evrevops.core.vocabulary import REVENUE_MODELS
 from evrevops.finance import compare
 from evrevops.finance import unit_economics as ue
 from tests.finance import hand
@@ -18,7 +19,7 @@ def prices(tmp_path_factory):
 
 def test_a_hardware_sale_site_priced_as_caas_and_software(wh, prices):
     rows = {r["revenue_model"]: r for r in compare.compare(wh, "W", prices_file=prices).to_pylist()}
-    assert [m for m in compare.MODELS] == list(rows)
+    assert [m for m in REVENUE_MODELS] == list(rows)
     hw, caas, sw = rows["hardware_sale"], rows["caas"], rows["software_only"]
     # the site's own model is its contracts' cash flow, as unit-economics reports it
     own = {r["site_id"]: r for r in ue.sites(wh).to_pylist()}["W"]

@@ -22,6 +22,7 @@ from evrevops.cli.options import (
     instant_opt,
 )
 from evrevops.cli.render import OutFormat, err, render
+from evrevops.core.vocabulary import INGEST_STATUSES
 from evrevops.formats import limits as flimits
 from evrevops.formats.base import FormatError
 from evrevops.formats.crm import crm_mappings
@@ -141,7 +142,7 @@ def _load_one(wh: Warehouse, f: Path, input_format: str | None, mapping: str | N
         return _failed_row(f, reason), False
     for note in r.get("notes") or []:
         err.print(Text.assemble(("note:", "yellow"), " ", one_line(f"{f.name}: {note}")))
-    if r.get("status") not in ("committed", "unchanged"):  # e.g. refused, with its reason
+    if r.get("status") not in INGEST_STATUSES:  # e.g. refused, with its reason
         error(f"{f}: {r.get('status')}" + (f": {r['reason']}" if r.get("reason") else ""))
         return r, False
     return r, True

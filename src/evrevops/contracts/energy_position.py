@@ -32,7 +32,6 @@ from evrevops.core.calendar import month_grid_sql
 from evrevops.warehouse import contract_lines as cl
 from evrevops.warehouse import site_history as sh
 
-POSITIONS = ("operator", "customer")
 #: The day standing for "the site's latest facts" (later than any stated date).
 LATEST = dt.date(9999, 12, 30)
 

@@ -118,8 +118,10 @@ class IngestStatus(StrEnum):
 
 
 GRAINS = values(Grain)
+#: the grains at or above a site (a figure of a site as a whole: congestion, visits)
+SITE_GRAINS = (Grain.SITE.value, Grain.SEGMENT.value, Grain.CUSTOMER.value, Grain.NETWORK.value)
 #: grains a bill is kept at (a bill belongs to a site, not a port)
-BILL_GRAINS = (Grain.SITE.value, Grain.SEGMENT.value, Grain.CUSTOMER.value, Grain.NETWORK.value)
+BILL_GRAINS = SITE_GRAINS
 PERIODS = values(Period)
 SEGMENTS = values(Segment)
 REVENUE_MODELS = values(RevenueModel)

@@ -50,6 +50,7 @@ from evrevops.contracts import revenue as crev
 from evrevops.core.calendar import add_months
 from evrevops.core.money import div_round_sql
 from evrevops.core.sqltext import sql_literal
+from evrevops.core.vocabulary import LINE_TYPES
 from evrevops.finance import costs as fc
 from evrevops.finance import incentives as fi
 from evrevops.metrics import compute as mc
@@ -356,7 +357,7 @@ def site_months(
                 FROM {grid} g LEFT JOIN {meas} m ON m.site_id = g.site_id AND m.month = g.month
                 LEFT JOIN {run} r ON r.site_id = g.site_id""",
         )
-        streams = ("hardware", "installation", "software", "caas", "maintenance")
+        streams = LINE_TYPES
         rev_cols = ", ".join(f"coalesce(sum(x.amount) FILTER (WHERE x.stream = '{st}'), 0) AS {st}" for st in streams)
         contract_rev = temp(
             "crev",

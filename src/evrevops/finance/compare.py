@@ -45,13 +45,13 @@ from evrevops.contracts import energy_position as ep
 from evrevops.core.calendar import add_months
 from evrevops.core.money import to_minor
 from evrevops.core.sqltext import sql_literal
+from evrevops.core.vocabulary import REVENUE_MODELS
 from evrevops.finance import cashflow as cf
 from evrevops.finance import unit_economics as ue
 from evrevops.warehouse import contract_lines as cl
 from evrevops.warehouse import duckdb_only
 from evrevops.warehouse.protocol import WarehouseLike
 
-MODELS = ("hardware_sale", "caas", "software_only")
 PRICE_KEYS = (
     "hardware_per_charger", "installation_per_port", "software_per_port_month", "caas_per_port_month",
     "maintenance_per_port_month", "caas_energy_share_pct",
@@ -223,7 +223,7 @@ def compare(
     Returns
     -------
     pyarrow.Table
-        One row per model (:data:`MODELS` order): ``revenue_model``, ``actual`` (the site's own
+        One row per model (:data:`~evrevops.core.vocabulary.REVENUE_MODELS` order): ``revenue_model``, ``actual`` (the site's own
         model), ``priced_from``, ``energy_position``, the unit prices used [minor units] and
         every column of :func:`evrevops.finance.unit_economics.sites` for that model.
     """
@@ -254,7 +254,7 @@ def compare(
         )
     ]
     results = []
-    for model in MODELS:
+    for model in REVENUE_MODELS:
         actual = model == site["revenue_model"]
         if actual:
             months = cf.site_months(wh, sites=[site_id], horizon_months=horizon_months, include_applied=include_applied)

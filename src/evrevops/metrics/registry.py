@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from evrevops.core.vocabulary import BILL_GRAINS, GRAINS, PERIODS
+from evrevops.core.vocabulary import BILL_GRAINS, GRAINS, PERIODS, SITE_GRAINS
 
 # Fields that identify a row at each grain (plus the period field and currency).
 GRAIN_KEYS: dict[str, tuple[str, ...]] = {
@@ -261,7 +261,7 @@ METRICS: dict[str, Metric] = {
                denominator="capacity_kwh", reference="handbook §3"),
         Metric("congestion", "Congestion", "fraction", "ratio", "congested_s", "time all ports busy / open time",
                "Share of a site's open time during which every open port was occupied (no port free for the next driver).",
-               denominator="site_open_s", reference="handbook §3", grains=("site", "segment", "customer", "network")),
+               denominator="site_open_s", reference="handbook §3", grains=SITE_GRAINS),
         Metric("sessions_per_port_day", "Sessions per port-day", "count/port-day", "ratio", "sessions", "sessions / port-days",
                "Average sessions per port per open day.", denominator="port_days", reference="EVgo stall-day reporting"),
         Metric("kwh_per_port_day", "kWh per port-day", "kWh/port-day", "ratio", "energy_kwh", "energy / port-days",
@@ -368,7 +368,7 @@ METRICS: dict[str, Metric] = {
                denominator="transactions_ended", reference="handbook §4; ChargeX"),
         Metric("visit_success_rate", "Visit success rate", "fraction", "ratio", "visits_successful", "visits with energy / visits",
                "Share of site visits (one driver's attempts at a site, each within 15 minutes of the previous one's end) in which an attempt delivered energy.",
-               denominator="visits", reference="handbook §4; J.D. Power 2025", grains=("site", "segment", "customer", "network")),
+               denominator="visits", reference="handbook §4; J.D. Power 2025", grains=SITE_GRAINS),
         Metric("revenue_at_risk_minor", "Revenue at risk from downtime", "minor units", "simple", "revenue_at_risk_minor", "Σ outage hours × the port's revenue at that hour of week",
                "Energy revenue the port would have earned in its outage time (not excluded or not), estimated from its own revenue at the same local hour of week over the 13 weeks before the month.",
                money=True, reference="handbook §4", periods=MONTH),

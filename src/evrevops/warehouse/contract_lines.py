@@ -42,9 +42,10 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from evrevops.core.vocabulary import LINE_EVENTS
+
 VIEW = "contract_lines"
 EVENTS = "contract_events"
-EVENT_ORDER = ("new", "amend", "renew", "cancel")
 
 #: The columns an event carries besides its identity, date and end (carried from event to event).
 VALUES = (
@@ -61,7 +62,7 @@ COLUMNS = (
 
 
 def _rank(col: str) -> str:
-    return "CASE " + col + " " + " ".join(f"WHEN '{e}' THEN {k}" for k, e in enumerate(EVENT_ORDER)) + " END"
+    return "CASE " + col + " " + " ".join(f"WHEN '{e}' THEN {k}" for k, e in enumerate(LINE_EVENTS)) + " END"
 
 
 def _text(col: str) -> str:
