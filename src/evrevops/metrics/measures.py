@@ -43,7 +43,7 @@ def _with_null_keys(t: ir.Table) -> ir.Table:
 def _port_aggs(t: ir.Table, names: set[str]) -> dict[str, ir.Value]:
     """The port-level measures of *names* summed over *t* (``ports``: the ports open in it)."""
     out: dict[str, ir.Value] = {}
-    for n in names:
+    for n in sorted(names):  # sorted: the SQL (metrics explain) is the same text in every process
         if MEASURES[n].level != "port":
             continue
         out[n] = t.port_id.nunique(where=t.open_s > 0) if n == "ports" else exact_sum(t[n])
@@ -68,15 +68,15 @@ def metric_expr(m: Metric, agg: ir.Table) -> ir.Value:
 def _joined(agg: ir.Table, source: ir.Table | None, by: list[str], names: set[str], zero: bool = False) -> ir.Table:
     """*agg* with the measures *names* of *source* summed by *by* and left-joined on (null when no *source*).
 
-    With *zero*, a row *source* has nothing for gets 0 rather than null.
+    With *zero*, a row *source* has nothing for gets 0 rather than null. The measures are taken
+    in sorted order, so the SQL is the same text in every process (a set's order is not).
     """
-    if not names:
-        return agg
-    if source is None:
-        return agg.mutate(**{n: ibis.null("float64") for n in names})
+    ordered = sorted(names)
+    if not ordered or source is None:
+        return agg.mutate(**{n: ibis.null("float64") for n in ordered})
     t = _with_null_keys(source)
-    summed = t.group_by(by).aggregate(**{n: exact_sum(t[n]) for n in names})
-    cols = [ibis.coalesce(summed[n], 0).name(n) if zero else summed[n] for n in names]
+    summed = t.group_by(by).aggregate(**{n: exact_sum(t[n]) for n in ordered})
+    cols = [ibis.coalesce(summed[n], 0).name(n) if zero else summed[n] for n in ordered]
     return agg.left_join(summed, [agg[k] == summed[k] for k in by]).select(agg, *cols)
 
 
