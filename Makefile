@@ -46,8 +46,8 @@ bench-scale: $(STAMP)
 
 # ruff everywhere; mypy strict on core and query (the files and flags are in pyproject.toml)
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/ruff format --check src tests benchmarks tools
 	$(BIN)/mypy
 
 # requirements.lock from the venv: every package the dev install needs, name==version, sorted
