@@ -345,6 +345,26 @@ def test_cdr_invalid_utf8_keeps_the_line_numbers(tmp_path):
     assert quarantined == {2: [(None, f"not UTF-8 text: byte 0xc3 at byte {at}")]}
 
 
+def test_cdr_a_surrogate_pair_escape_is_one_character_not_an_exception(tmp_path):
+    """JSON may escape a character outside the BMP as a surrogate pair (``\\ud83d\\ude00``).
+
+    DuckDB's JSON reader turns each surrogate into bytes no UTF-8 decoder takes; the fast pass
+    then hands the file to the careful reader, which decodes the pair as the one character it
+    names: the valid CDR is accepted, and the one whose ``total_time_cost`` is not an object (the
+    case the fuzzer found, with such a pair in a key) is quarantined naming that field.
+    """
+    good = json.dumps(cdr(id="A", cdr_location={**cdr()["cdr_location"], "name": "Caf\u00e9 PAIR"}))
+    good = good.replace("PAIR", "\\ud83d\\ude00")
+    bad = json.dumps(cdr(id="B", total_time_cost="XX")).replace(  # the fuzzer's value, escapes as it wrote them
+        '"XX"', '[{"0\\u0080": null, "0000\\u0080\\ud800\\udc00": -1e+16, "\\u0800": null}]'
+    )
+    assert "\\ud83d\\ude00" in good and "\\ud800\\udc00" in bad
+    b = read(write_lines(tmp_path / "c.ndjson", [good, bad]), "ocpi-cdrs")
+    accepted, quarantined = outcome(b, "ocpi-cdrs")
+    assert accepted == {1}
+    assert quarantined == {2: [("total_time_cost", "total_time_cost must be an object, got JSON ARRAY")]}
+
+
 def test_cdr_json_array_not_utf8_names_the_file_and_record(tmp_path):
     p = tmp_path / "cdrs.json"
     p.write_bytes(json.dumps([cdr(id="A"), cdr(id="B")]).encode().replace(b'"B"', b'"B\xff"'))

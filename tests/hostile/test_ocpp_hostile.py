@@ -568,8 +568,13 @@ def _mutate(text: str, rnd: random.Random, value, how: str) -> str:
         return raw.decode("latin-1")
     if how == "cut":
         return text[: rnd.randrange(len(text))]
-    obj = json.loads(text)
+    try:  # a line an earlier draw already broke ("bytes", "cut") stays as broken as it is
+        obj = json.loads(text)
+    except ValueError:
+        return text
     paths = [p for p in _paths(obj) if p]
+    if not paths:
+        return text
     path = rnd.choice(paths)
     parent = obj
     for k in path[:-1]:

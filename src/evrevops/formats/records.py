@@ -486,7 +486,10 @@ def ndjson_fast(
     * the rows do not match the file's physical lines one to one (a blank
       line, which ``read_json`` skips, would shift the line numbers);
     * any record fails a check (*failed* is true), so that rejected records
-      are reported with their raw text by the careful reader.
+      are reported with their raw text by the careful reader;
+    * a value comes back as bytes that are not UTF-8: ``read_json`` decodes a JSON escape of a
+      surrogate pair (``"\\ud800\\udc00"``) into one 3-byte sequence per surrogate, which no
+      UTF-8 decoder takes (the careful reader decodes it as the one character it names).
     """
     if path.suffix == ".gz":
         return None
@@ -501,7 +504,7 @@ def ndjson_fast(
         )
         reorders = re.search(r"\bjoin\b|cross_product", rel.explain(), re.IGNORECASE) is not None
         table = None if reorders else rel.to_arrow_table()
-    except duckdb.Error:
+    except (duckdb.Error, UnicodeDecodeError):
         return None
     if table is None:
         raise RuntimeError(
