@@ -21,3 +21,12 @@ def test_backtest_origins_refuse_a_reversed_or_too_long_range():
     with pytest.raises(ValueError, match="at most 120 origins"):
         qforecast.backtest_origins(dt.date(2000, 1, 1), dt.date(2010, 1, 1))
     assert len(qforecast.backtest_origins(dt.date(2000, 1, 1), dt.date(2009, 12, 1))) == 120
+
+
+def test_a_forecast_with_nothing_to_price_says_so(tmp_path):
+    """An empty warehouse has no project, won deal or pipeline: a ValueError (the CLI's one-line exit 2),
+    not rows of money without a currency."""
+    from evrevops.warehouse.db import Warehouse
+
+    with Warehouse(tmp_path / "empty.duckdb") as wh, pytest.raises(ValueError, match="nothing to forecast"):
+        qforecast.hardware(wh, dt.date(2025, 6, 30), months=3, sims=50)

@@ -52,6 +52,11 @@ def hardware(
     month of data), from open projects and the pipeline (*sims* Monte-Carlo runs, seeded by *seed*)."""
     day = pfunnel.default_day(wh, day)
     table = fhardware.forecast(wh, day, months, sims, seed)
+    if table.num_rows and table.column("currency").null_count == table.num_rows:  # nothing priced: no money to show
+        raise ValueError(
+            f"nothing to forecast on {day}: no open project, won deal or open pipeline with an amount; "
+            "ingest a CRM export first (docs/pipeline.md)"
+        )
     return HardwareForecast(day, table_result(table, f"hardware + installation revenue forecast made on {day}"))
 
 
