@@ -47,3 +47,22 @@ def test_pipeline_commands_render_every_format(pipeline_cli_db, fmt):
     assert bad.exit_code == 2 and "unknown grouping" in bad.output
     bad = runner.invoke(app, [*db, "pipeline", "--as-of", "2025-13-01"])
     assert bad.exit_code == 2
+
+
+def test_as_of_an_instant_is_refused_by_the_commands_that_count_whole_days(pipeline_cli_db):
+    # `--as-of` means "use only what was known by then"; the pipeline and forecasts count whole days, and the day an
+    # instant falls in would read past it, so an instant is refused with what to give instead
+    db = ["--db", pipeline_cli_db]
+    for cmd in (["pipeline"], ["pipeline", "funnel"], ["pipeline", "projects"], ["forecast", "hardware"]):
+        r = runner.invoke(app, [*db, *cmd, "--as-of", "2025-03-31T12:00"])
+        assert r.exit_code == 2, (cmd, r.output)
+        assert "--as-of: this command counts whole days; give a day YYYY-MM-DD (its end), not '2025-03-31T12:00'" in (
+            " ".join(r.stderr.split())
+        ), cmd
+    # a day is that day (its end), as before
+    day = runner.invoke(app, [*db, "pipeline", "--as-of", "2025-03-31", "--by", "deal", "--format", "json"])
+    assert day.exit_code == 0, day.output
+    assert (
+        day.stdout
+        == runner.invoke(app, [*db, "pipeline", "--month", "2025-03", "--by", "deal", "--format", "json"]).stdout
+    )

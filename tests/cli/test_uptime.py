@@ -89,3 +89,20 @@ def test_nevi_export_writes_valid_files(uptime_db, tmp_path):
     assert {o["outage_cause"] for o in outages} >= {"utility power failure"}
     bad = runner.invoke(app, ["--db", str(uptime_db), "nevi", "export", "--quarter", "2025Q5"])
     assert bad.exit_code == 2 and "quarter" in bad.output
+
+
+def test_as_of_a_day_is_the_end_of_that_day(uptime_db):
+    # `--as-of` means "use only what was known by then": a bare day is the day's last instant (UTC), not its start
+    def open_outages(as_of):
+        r = runner.invoke(
+            app,
+            ["--db", str(uptime_db), "outages", "--open", "--as-of", as_of, "--month", "2025-09", "--format", "json"],
+        )
+        assert r.exit_code == 0, r.output
+        return json.loads(r.stdout)
+
+    # Q1 went down at 20:00 on 2025-09-10 and came back at 08:00 the next day
+    at_day = open_outages("2025-09-10")
+    assert [(x["port_id"], x["started_at"], x["open"]) for x in at_day] == [("Q1", "2025-09-10T20:00:00", True)]
+    assert at_day == open_outages("2025-09-10T23:59:59.999999")
+    assert open_outages("2025-09-10T00:00") == []

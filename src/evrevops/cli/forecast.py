@@ -8,7 +8,7 @@ import typer
 
 from evrevops.cli.errors import busy, fail
 from evrevops.cli.options import (
-    DayOpt,
+    AsOfOpt,
     FormatOpt,
     as_of_day,
     month_opt,
@@ -22,7 +22,7 @@ forecast_app = typer.Typer(help="Forecasts of each revenue stream, with interval
 @forecast_app.command("hardware")
 def forecast_hardware(
     ctx: typer.Context,
-    as_of: DayOpt = None,
+    as_of: AsOfOpt = None,
     months: Annotated[int, typer.Option(min=1, max=120, help="Months forecast after the as-of month.")] = 6,
     sims: Annotated[int, typer.Option(min=100, max=1_000_000, help="Monte-Carlo runs.")] = qforecast.DEFAULT_SIMS,
     seed: Annotated[

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -165,12 +167,19 @@ def engine_warehouse(ctx: typer.Context, engine: str, export: Path | None, maste
         raise fail(str(exc)) from None
 
 
-# `--as-of` is a data horizon (an instant, UTC) for the telemetry commands and a day for the pipeline and forecast
-# commands; both are parsed here (as_of_instant, as_of_day). Giving them one meaning changes their help and
-# output, which stay byte-identical for now.
+# `--as-of` has one meaning on every command: use only what was known by then. A day (YYYY-MM-DD) means the end
+# of that day (its last instant, UTC, as ingest's --latest); an instant (YYYY-MM-DDTHH:MM, UTC unless an offset is
+# given) means that instant. One option (AsOfOpt) and one parser (as_of_opt); each command converts the result to what
+# its query needs: the telemetry commands a horizon instant (as_of_instant), the pipeline and forecast commands, which
+# count whole days, a day (as_of_day, which refuses an instant rather than read past it).
 AsOfOpt = Annotated[
     str | None,
-    typer.Option("--as-of", help="Data horizon, UTC (YYYY-MM-DDTHH:MM); default: the latest telemetry."),
+    typer.Option(
+        "--as-of",
+        help="Use only what was known by then: a day YYYY-MM-DD (the end of that day) or an instant "
+        "YYYY-MM-DDTHH:MM, UTC (pipeline and forecast: days only); default: all the data (pipeline and forecast: "
+        "to the end of the last full month).",
+    ),
 ]
 OfflineOpt = Annotated[
     int,
@@ -184,9 +193,29 @@ OfflineOpt = Annotated[
 OFFLINE_MIN = DEFAULT_OFFLINE_AFTER_S // 60
 
 
+_DAY = re.compile(r"\d{4}-?\d{2}-?\d{2}")  # a date without a time of day (ISO 8601, extended or basic)
+
+
+@dataclass(frozen=True)
+class AsOf:
+    """What ``--as-of`` means: the instant by which data was known (naive UTC), and the day when one was given."""
+
+    instant: dt.datetime
+    day: dt.date | None
+
+
+def as_of_opt(text: str) -> AsOf:
+    """``--as-of`` parsed: a day ``YYYY-MM-DD`` is the end of that day (its last microsecond, UTC), an instant
+    (see :func:`instant_opt`) is itself; a clear error otherwise."""
+    if _DAY.fullmatch(text.strip()):
+        day = date_opt(text.strip(), "--as-of")
+        return AsOf(dt.datetime.combine(day, dt.time.max), day)
+    return AsOf(instant_opt(text, "--as-of"), None)
+
+
 def as_of_instant(text: str | None) -> dt.datetime | None:
-    """``--as-of`` as a data horizon (naive UTC), or None."""
-    return None if text is None else instant_opt(text, "--as-of")
+    """``--as-of`` as a data horizon (naive UTC; a day is its end), or None."""
+    return None if text is None else as_of_opt(text).instant
 
 
 HorizonOpt = Annotated[
@@ -201,15 +230,14 @@ AppliedOpt = Annotated[
 ]
 
 
-DayOpt = Annotated[
-    str | None, typer.Option("--as-of", help="Day YYYY-MM-DD (default: the end of the last full month of data).")
-]
-
-
 def as_of_day(text: str | None, month: str | None = None) -> dt.date | None:
-    """``--as-of`` as a date, else the last day of ``--month``, else None."""
+    """``--as-of`` as a day, else the last day of ``--month``, else None; for commands that count whole days, which
+    refuse an instant (the day it falls in would read past it)."""
     if text:
-        return date_opt(text, "--as-of")
+        as_of = as_of_opt(text)
+        if as_of.day is None:
+            raise fail(f"--as-of: this command counts whole days; give a day YYYY-MM-DD (its end), not {text!r}")
+        return as_of.day
     if month:
         return month_opt(month)[1]
     return None

@@ -8,7 +8,7 @@ import typer
 
 from evrevops.cli.errors import busy, fail
 from evrevops.cli.options import (
-    DayOpt,
+    AsOfOpt,
     FormatOpt,
     as_of_day,
 )
@@ -25,7 +25,7 @@ pipeline_app = typer.Typer(
 def pipeline_cmd(
     ctx: typer.Context,
     month: Annotated[str | None, typer.Option(help="The pipeline at the end of month YYYY-MM.")] = None,
-    as_of: DayOpt = None,
+    as_of: AsOfOpt = None,
     by: Annotated[str, typer.Option(help=f"Grain: {', '.join(qpipeline.SNAPSHOT_BY)}.")] = "stage",
     fmt: FormatOpt = OutFormat.table,
 ) -> None:
@@ -47,7 +47,7 @@ def pipeline_cmd(
 def pipeline_funnel(
     ctx: typer.Context,
     by: Annotated[str | None, typer.Option(help="Group the stages by a deal column, e.g. segment.")] = None,
-    as_of: DayOpt = None,
+    as_of: AsOfOpt = None,
     fmt: FormatOpt = OutFormat.table,
 ) -> None:
     """Stage conversion, learned win probability and days in stage, from the stage history."""
@@ -62,7 +62,7 @@ def pipeline_funnel(
 def pipeline_win_rates(
     ctx: typer.Context,
     by: Annotated[str, typer.Option(help=f"Group by: {', '.join(qpipeline.WIN_RATE_BY)}.")] = "segment",
-    as_of: DayOpt = None,
+    as_of: AsOfOpt = None,
     fmt: FormatOpt = OutFormat.table,
 ) -> None:
     """Win rate, cycle time and slippage of closed deals, open and overdue deals, by segment or readiness."""
@@ -75,7 +75,7 @@ def pipeline_win_rates(
 
 
 @pipeline_app.command("projects")
-def pipeline_projects(ctx: typer.Context, as_of: DayOpt = None, fmt: FormatOpt = OutFormat.table) -> None:
+def pipeline_projects(ctx: typer.Context, as_of: AsOfOpt = None, fmt: FormatOpt = OutFormat.table) -> None:
     """Installation projects: status, delay, expected commissioning, budget against actual, margin."""
     wh = ctx.obj.warehouse(read_only=True)
     result = qpipeline.projects(wh, as_of_day(as_of))
@@ -83,7 +83,7 @@ def pipeline_projects(ctx: typer.Context, as_of: DayOpt = None, fmt: FormatOpt =
 
 
 @pipeline_app.command("slippage")
-def pipeline_slippage(ctx: typer.Context, as_of: DayOpt = None, fmt: FormatOpt = OutFormat.table) -> None:
+def pipeline_slippage(ctx: typer.Context, as_of: AsOfOpt = None, fmt: FormatOpt = OutFormat.table) -> None:
     """Per project milestone: how many slipped, by how many days, and how many ran over budget."""
     wh = ctx.obj.warehouse(read_only=True)
     result = qpipeline.slippage(wh, as_of_day(as_of))
@@ -94,7 +94,7 @@ def pipeline_slippage(ctx: typer.Context, as_of: DayOpt = None, fmt: FormatOpt =
 def pipeline_expansion(
     ctx: typer.Context,
     by: Annotated[str, typer.Option(help="segment, network or customer.")] = "segment",
-    as_of: DayOpt = None,
+    as_of: AsOfOpt = None,
     mature_months: Annotated[
         int, typer.Option(min=0, max=1200, help="Months since landing for mature conversion.")
     ] = 12,
