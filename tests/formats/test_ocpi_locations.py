@@ -12,13 +12,9 @@ import pytest
 from evrevops.core.states import FAULT, NO_DATA, STATUS_STATE, UP
 from evrevops.formats import detect, read
 from evrevops.formats.base import FormatError
-from evrevops.formats.ocpi_locations import (
-    STATUSES,
-    canonical_json,
-    parse_instant,
-    read_json_records,
-    read_locations,
-)
+from evrevops.formats.json_records import canonical_json, read_json_records
+from evrevops.formats.json_values import parse_instant
+from evrevops.formats.ocpi_locations import STATUSES, read_locations
 from evrevops.warehouse import port_sites
 from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.loader import ingest_file

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from evrevops.formats import detect, read
-from evrevops.formats.ocpi_locations import canonical_json
+from evrevops.formats.json_records import canonical_json
 from evrevops.formats.ocpi_tariffs import read_tariffs
 from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.loader import ingest_file

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from evrevops.formats import detect, read
-from evrevops.formats.ocpi_locations import canonical_json
+from evrevops.formats.json_records import canonical_json
 from evrevops.formats.urdb import epoch_date, read_urdb
 from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.loader import ingest_file

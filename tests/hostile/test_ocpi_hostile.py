@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from evrevops.core.iso4217 import PAYABLE
 from evrevops.formats import FormatError, limits, ocpi, read
-from evrevops.formats.ocpi_locations import parse_instant
+from evrevops.formats.json_values import parse_instant
 from evrevops.formats.records import connect
 from evrevops.tariffs.charging_periods import periods_from_cdr
 from evrevops.tariffs.ocpi_tariff import PricingError

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from evrevops.formats import FormatError, limits, read
-from evrevops.formats.ocpi_locations import canonical_json
+from evrevops.formats.json_records import canonical_json
 from evrevops.formats.urdb import epoch_date, read_urdb
 from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.loader import ingest_file

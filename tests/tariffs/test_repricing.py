@@ -16,7 +16,7 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evrevops.formats.ocpi_locations import canonical_json
+from evrevops.formats.json_records import canonical_json
 from evrevops.tariffs import repricing
 from evrevops.tariffs.charging_periods import periods_from_cdr, session_periods
 from evrevops.tariffs.ocpi_tariff import parse_tariff

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -42,18 +43,9 @@ import pyarrow as pa
 
 from evrevops.core import iso4217
 from evrevops.formats import limits
-from evrevops.formats.base import Batch, quarantine_table
-from evrevops.formats.ocpi_locations import (
-    QRow,
-    canonical_json,
-    column_table,
-    describe,
-    is_int,
-    is_number,
-    parse_instant,
-    read_json_records,
-    text_problem,
-)
+from evrevops.formats.base import Batch
+from evrevops.formats.json_records import canonical_json, column_table, json_batch, map_records, read_json_records
+from evrevops.formats.json_values import describe, is_int, is_number, parse_instant, text_problem
 
 DIMENSIONS = ("ENERGY", "FLAT", "PARKING_TIME", "TIME")
 TARIFF_TYPES = ("AD_HOC_PAYMENT", "PROFILE_CHEAP", "PROFILE_FAST", "PROFILE_GREEN", "REGULAR")
@@ -177,6 +169,23 @@ def _price(p: Any, path: str, err: list[tuple[str, str]]) -> str | None:
     return str(p["excl_vat"]) if ok else None
 
 
+def _objects(items: Any, parent: str, key: str, kind: str, err: list[tuple[str, str]]) -> Iterator[tuple[str, Any]]:
+    """``(path, object)`` of each element of the non-empty list *items*, the value of *key* in *parent*.
+
+    That *items* is no non-empty list, or an element no *kind* object, goes to *err*; the
+    elements are yielded one at a time, so the errors stay in the order of the elements.
+    """
+    path = f"{parent}.{key}" if parent else key
+    if not isinstance(items, list) or not items:
+        err.append((path, f"{key} must be a non-empty list"))
+        return
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            err.append((f"{path}[{i}]", f"not a {kind} object: {describe(item)}"))
+            continue
+        yield f"{path}[{i}]", item
+
+
 def check_tariff(t: dict[str, Any]) -> list[tuple[str, str]]:
     """Structural checks of one OCPI 2.2.1 Tariff.
 
@@ -206,24 +215,8 @@ def check_tariff(t: dict[str, Any]) -> list[tuple[str, str]]:
     typ = t.get("type")
     if typ is not None and typ not in TARIFF_TYPES:
         err.append(("type", f"type must be one of {'|'.join(TARIFF_TYPES)}, got {describe(typ)}"))
-    elements = t.get("elements")
-    if not isinstance(elements, list) or not elements:
-        err.append(("elements", "elements must be a non-empty list"))
-        elements = []
-    for i, el in enumerate(elements):
-        ep = f"elements[{i}]"
-        if not isinstance(el, dict):
-            err.append((ep, f"not a TariffElement object: {describe(el)}"))
-            continue
-        comps = el.get("price_components")
-        if not isinstance(comps, list) or not comps:
-            err.append((f"{ep}.price_components", "price_components must be a non-empty list"))
-            comps = []
-        for j, c in enumerate(comps):
-            cp = f"{ep}.price_components[{j}]"
-            if not isinstance(c, dict):
-                err.append((cp, f"not a PriceComponent object: {describe(c)}"))
-                continue
+    for ep, el in _objects(t.get("elements"), "", "elements", "TariffElement", err):
+        for cp, c in _objects(el.get("price_components"), ep, "price_components", "PriceComponent", err):
             if c.get("type") not in DIMENSIONS:
                 err.append((f"{cp}.type", f"type must be one of {'|'.join(DIMENSIONS)}, got {describe(c.get('type'))}"))
             if not (is_number(c.get("price")) and c["price"] >= 0):
@@ -266,6 +259,32 @@ def tariff_id(t: dict[str, Any]) -> str:
     return f"{cc or ''}*{pid or ''}*{t['id']}"
 
 
+def _tariff_row(rec: int, t: dict[str, Any]) -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
+    """The ``driver_tariffs`` row of the Tariff of record *rec*, or None with the errors of :func:`check_tariff`."""
+    errors = check_tariff(t)
+    if errors:
+        return None, errors
+
+    def instant(key: str) -> dt.datetime | None:
+        return parse_instant(t[key]) if t.get(key) is not None else None
+
+    row = {
+        "tariff_id": tariff_id(t),
+        "country_code": t.get("country_code"),
+        "party_id": t.get("party_id"),
+        "currency": t["currency"],
+        "type": t.get("type"),
+        "tariff_json": canonical_json(t),
+        "min_price_excl_vat": str(t["min_price"]["excl_vat"]) if t.get("min_price") is not None else None,
+        "max_price_excl_vat": str(t["max_price"]["excl_vat"]) if t.get("max_price") is not None else None,
+        "start_at": instant("start_date_time"),
+        "end_at": instant("end_date_time"),
+        "last_updated_at": instant("last_updated"),
+        "source_record": rec,
+    }
+    return row, errors
+
+
 def read_tariffs(path: str | Path, mapping: str | None = None) -> Batch:
     """Read OCPI 2.2.1 Tariffs from a JSON array, NDJSON, a response page or one object.
 
@@ -282,40 +301,6 @@ def read_tariffs(path: str | Path, mapping: str | None = None) -> Batch:
         ``driver_tariffs`` rows; quarantine rows with field paths for Tariffs
         that fail :func:`check_tariff`.
     """
-    path = Path(path)
-    n, records, bad = read_json_records(path, ("data",))
-    qrows: list[QRow] = list(bad)
-    rows: list[dict[str, Any]] = []
-    for rec, t in records:
-        text = canonical_json(t)
-        errors = check_tariff(t)
-        if errors:
-            qrows.extend((rec, f, r, text) for f, r in errors)
-            continue
-
-        def instant(key: str, t: dict[str, Any] = t) -> dt.datetime | None:
-            return parse_instant(t[key]) if t.get(key) is not None else None
-
-        rows.append(
-            {
-                "tariff_id": tariff_id(t),
-                "country_code": t.get("country_code"),
-                "party_id": t.get("party_id"),
-                "currency": t["currency"],
-                "type": t.get("type"),
-                "tariff_json": text,
-                "min_price_excl_vat": str(t["min_price"]["excl_vat"]) if t.get("min_price") is not None else None,
-                "max_price_excl_vat": str(t["max_price"]["excl_vat"]) if t.get("max_price") is not None else None,
-                "start_at": instant("start_date_time"),
-                "end_at": instant("end_date_time"),
-                "last_updated_at": instant("last_updated"),
-                "source_record": rec,
-            }
-        )
-    qrows.sort(key=lambda r: (r[0], r[1] or ""))
-    return Batch(
-        format="ocpi-tariffs",
-        records_read=n,
-        tables={"driver_tariffs": column_table(rows, SCHEMA)},
-        quarantine=quarantine_table(qrows),
-    )
+    n, records, bad = read_json_records(Path(path), ("data",))
+    rows, qrows = map_records(records, bad, _tariff_row)
+    return json_batch("ocpi-tariffs", n, {"driver_tariffs": column_table(rows, SCHEMA)}, qrows)

@@ -42,9 +42,7 @@ lines.
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import hashlib
-import json
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -52,16 +50,11 @@ from typing import Any
 import pyarrow as pa
 
 from evrevops.formats import limits
-from evrevops.formats.base import Batch, FormatError, quarantine_table
+from evrevops.formats.base import Batch
 from evrevops.formats.csv_columns import planned_until
-from evrevops.formats.ocpi_locations import (
-    QRow,
-    canonical_json,
-    column_table,
-    describe,
-    is_int,
-    is_number,
-)
+from evrevops.formats.json_records import canonical_json, column_table, json_batch, map_records
+from evrevops.formats.json_values import describe, is_int, is_number
+from evrevops.formats.urdb_records import read_urdb_records
 
 FIXED_CHARGE_UNITS = ("$/month", "$/day", "$/year")
 DEFAULT_FIXED_CHARGE_UNITS = "$/month"
@@ -200,6 +193,18 @@ def check_rate(r: dict[str, Any]) -> list[tuple[str, str]]:
         Empty when the record is usable.
     """
     err: list[tuple[str, str]] = []
+    _check_label_and_content(r, err)
+    _check_structures(r, err)
+    _check_flat_demand_months(r, err)
+    lim = limits.current()
+    _check_amounts(r, lim, err)
+    _check_dates(r, lim, err)
+    _check_texts(r, err)
+    return err
+
+
+def _check_label_and_content(r: dict[str, Any], err: list[tuple[str, str]]) -> None:
+    """A text ``label``, and something to bill: a rate structure or a fixed charge."""
     label = r.get("label")
     if not isinstance(label, str) or not label.strip():
         err.append(("label", "missing URDB label" if label in (None, "") else f"not a text label: {describe(label)}"))
@@ -213,6 +218,10 @@ def check_rate(r: dict[str, Any]) -> list[tuple[str, str]]:
                 "not a URDB rate: no energyratestructure, demandratestructure, flatdemandstructure or fixed charge",
             )
         )
+
+
+def _check_structures(r: dict[str, Any], err: list[tuple[str, str]]) -> None:
+    """Each rate structure (:data:`STRUCTURES`) with the schedules that index its periods, both or neither."""
     for structure, schedules in STRUCTURES.items():
         s = r.get(structure)
         n = _structure(structure, s, err) if _present(s) else 0
@@ -224,23 +233,31 @@ def check_rate(r: dict[str, Any]) -> list[tuple[str, str]]:
                     err.append((sched, f"{sched} without {structure}"))
                 else:
                     _schedule(sched, r[sched], n, structure, err)
+
+
+def _check_flat_demand_months(r: dict[str, Any], err: list[tuple[str, str]]) -> None:
+    """``flatdemandmonths``: 12 period indexes of ``flatdemandstructure``, when stated."""
     months = r.get("flatdemandmonths")
-    if _present(months):
-        n = len(r["flatdemandstructure"]) if isinstance(r.get("flatdemandstructure"), list) else 0
-        if not _present(r.get("flatdemandstructure")):
-            err.append(("flatdemandmonths", "flatdemandmonths without flatdemandstructure"))
-        elif not isinstance(months, list) or len(months) != 12:
-            err.append(("flatdemandmonths", f"flatdemandmonths must be 12 period indexes, got {describe(months)}"))
-        else:
-            for m, v in enumerate(months):
-                if not is_int(v) or not 0 <= v < n:
-                    err.append(
-                        (
-                            f"flatdemandmonths[{m}]",
-                            f"period {describe(v)} is not an index of flatdemandstructure ({n} periods)",
-                        )
+    if not _present(months):
+        return
+    n = len(r["flatdemandstructure"]) if isinstance(r.get("flatdemandstructure"), list) else 0
+    if not _present(r.get("flatdemandstructure")):
+        err.append(("flatdemandmonths", "flatdemandmonths without flatdemandstructure"))
+    elif not isinstance(months, list) or len(months) != 12:
+        err.append(("flatdemandmonths", f"flatdemandmonths must be 12 period indexes, got {describe(months)}"))
+    else:
+        for m, v in enumerate(months):
+            if not is_int(v) or not 0 <= v < n:
+                err.append(
+                    (
+                        f"flatdemandmonths[{m}]",
+                        f"period {describe(v)} is not an index of flatdemandstructure ({n} periods)",
                     )
-    lim = limits.current()
+                )
+
+
+def _check_amounts(r: dict[str, Any], lim: limits.Limits, err: list[tuple[str, str]]) -> None:
+    """The amounts outside the rate structures (:data:`MONEY_KEYS`), the fixed-charge unit, the demand window, the EIA id."""
     for key in MONEY_KEYS:
         if r.get(key) is not None and not is_number(r[key]):
             err.append((key, f"{key} must be a number, got {describe(r[key])}"))
@@ -265,6 +282,10 @@ def check_rate(r: dict[str, Any]) -> list[tuple[str, str]]:
         err.append(("eiaid", f"eiaid must be an integer, got {describe(r['eiaid'])}"))
     elif r.get("eiaid") is not None and not 0 <= _integral(r["eiaid"]) < MAX_EIAID:
         err.append(("eiaid", f"eiaid must be an EIA utility id (0 to {MAX_EIAID:,}), got {describe(r['eiaid'])}"))
+
+
+def _check_dates(r: dict[str, Any], lim: limits.Limits, err: list[tuple[str, str]]) -> None:
+    """``startdate`` and ``enddate``: dates inside the time window in force, the end not before the start."""
     dates = {}
     for key, last in (("startdate", lim.until.date()), ("enddate", planned_until(lim))):
         if r.get(key) is not None:
@@ -284,6 +305,10 @@ def check_rate(r: dict[str, Any]) -> list[tuple[str, str]]:
                 del dates[key]
     if len(dates) == 2 and dates["enddate"] < dates["startdate"]:
         err.append(("enddate", f"enddate {dates['enddate']} is before startdate {dates['startdate']}"))
+
+
+def _check_texts(r: dict[str, Any], err: list[tuple[str, str]]) -> None:
+    """``label``, ``utility``, ``name`` and ``sector``: texts no longer than their limit."""
     for key, most in (
         ("label", MAX_LABEL_CHARS),
         ("utility", MAX_TEXT_CHARS),
@@ -295,135 +320,31 @@ def check_rate(r: dict[str, Any]) -> list[tuple[str, str]]:
                 err.append((key, f"not a text: {describe(r[key])}"))
         elif isinstance(r.get(key), str) and len(r[key]) > most:
             err.append((key, f"{key} longer than {most} characters"))
-    return err
 
 
-class _Obj(dict):
-    """A JSON object that remembers the first key its text gave twice (``json.loads`` keeps the last silently)."""
-
-    dup: str | None = None
-
-
-def _object(pairs: list[tuple[str, Any]]) -> _Obj:
-    obj = _Obj(pairs)
-    if len(obj) < len(pairs):
-        seen: set[str] = set()
-        obj.dup = next(k for k, _ in pairs if k in seen or seen.add(k))
-    return obj
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _loads(text: str) -> Any:
-    """JSON with exact Decimal numbers, NaN/Infinity refused, duplicated keys remembered (:class:`_Obj`)."""
-    return json.loads(text, parse_float=Decimal, parse_constant=_no_constant, object_pairs_hook=_object)
-
-
-def _shape_problem(obj: Any, most: int) -> str | None:
-    """Why a parsed record cannot be kept as it is: nested deeper than *most*, or a key given twice.
-
-    A walk with an explicit stack (no recursion), so any depth Python's parser accepted is fine.
-    """
-    stack: list[tuple[Any, int, str]] = [(obj, 1, "")]
-    while stack:
-        node, depth, path = stack.pop()
-        if isinstance(node, dict | list) and depth > most:
-            return f"JSON nested more than {most} levels deep (see Limits.max_json_depth)"
-        if isinstance(node, _Obj) and node.dup is not None:
-            return f"duplicated key {node.dup!r}" + (f" in {path}" if path else "")
-        if isinstance(node, dict):
-            stack.extend((v, depth + 1, f"{path}.{k}" if path else str(k)) for k, v in node.items())
-        elif isinstance(node, list):
-            stack.extend((v, depth + 1, f"{path}[{i}]") for i, v in enumerate(node))
-    return None
-
-
-def _read_records(
-    path: Path, envelope_keys: tuple[str, ...] = ("items",)
-) -> tuple[int, list[tuple[int, Any]], list[QRow]]:
-    """Read the records of a URDB file: a bare object, an array, NDJSON, or ``{"items": [...]}``.
-
-    As :func:`evrevops.formats.ocpi_locations.read_json_records` (record numbers, Decimal
-    numbers), and hostile input ends as a quarantined record, never an exception: a line
-    Python's parser cannot nest that deep, a record nested deeper than the limit in force, a key
-    given twice, bytes that are not UTF-8 (the record's text then holds U+FFFD).
-
-    Raises
-    ------
-    FormatError
-        When the file is not JSON at all, or a single document (array, object) cannot be parsed.
-    """
-    most = limits.current().max_json_depth
-    try:
-        with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as f:
-            data = f.read()
-    except (OSError, EOFError) as exc:
-        raise FormatError(path, f"cannot read the file: {exc}") from None
-    try:
-        text, replaced = data.decode("utf-8-sig"), False
-    except UnicodeDecodeError:
-        text, replaced = data.decode("utf-8-sig", errors="replace"), True
-    head = text.lstrip("\ufeff \t\r\n")
-    first, _, rest = head.partition("\n")
-    ndjson = False
-    if head.startswith("{"):
-        try:
-            obj = _loads(first)
-            ndjson = not (isinstance(obj, dict) and any(isinstance(obj.get(k), list | dict) for k in envelope_keys))
-            ndjson = ndjson and (not rest.strip() or rest.lstrip().startswith("{"))
-        except (ValueError, RecursionError):
-            ndjson = False
-    items: list[tuple[int, Any, str | None]] = []
-    bad: list[QRow] = []
-    if ndjson:
-        n = 0
-        for i, line in enumerate(text.split("\n"), start=1):
-            if not line.strip():
-                continue
-            n += 1
-            try:
-                items.append((i, _loads(line), line.rstrip("\r")))
-            except RecursionError:
-                bad.append((i, None, f"JSON nested more than {most} levels deep (see Limits.max_json_depth)", line))
-            except ValueError:
-                bad.append((i, None, "malformed JSON", line.rstrip("\r")))
-    elif head.startswith(("[", "{")):
-        try:
-            doc = _loads(text)
-        except RecursionError:
-            raise FormatError(path, "JSON nested too deeply to be read (see Limits.max_json_depth)") from None
-        except ValueError as exc:
-            raise FormatError(
-                path, f"not valid JSON: {getattr(exc, 'msg', exc)}", record=getattr(exc, "lineno", None)
-            ) from None
-        if isinstance(doc, dict):
-            for key in envelope_keys:
-                if isinstance(doc.get(key), list):
-                    doc = doc[key]
-                    break
-                if isinstance(doc.get(key), dict):
-                    doc = [doc[key]]
-                    break
-            else:
-                doc = [doc]
-        items = [(i, obj, None) for i, obj in enumerate(doc, start=1)]
-        n = len(items)
-    else:
-        raise FormatError(path, "not a JSON array, NDJSON or JSON object")
-    records: list[tuple[int, Any]] = []
-    for rec, obj, raw in items:
-        why = _shape_problem(obj, most)
-        if why is not None:
-            bad.append((rec, None, why, raw))
-        elif not isinstance(obj, dict):
-            bad.append((rec, None, "record is not a JSON object", raw if raw is not None else canonical_json(obj)))
-        elif replaced and "\ufffd" in (raw if raw is not None else canonical_json(obj)):
-            bad.append((rec, None, "not valid UTF-8 (bytes replaced by U+FFFD)", raw or canonical_json(obj)))
-        else:
-            records.append((rec, obj))
-    return n, records, bad
+def _rate_row(rec: int, r: dict[str, Any]) -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
+    """The ``utility_tariffs`` row of the rate of record *rec*, or None with the errors of :func:`check_rate`."""
+    errors = check_rate(r)
+    if errors:
+        return None, errors
+    row = {
+        "utility_tariff_id": r["label"].strip(),
+        "utility": r.get("utility"),
+        "name": r.get("name"),
+        "sector": r.get("sector"),
+        "eiaid": _integral(r.get("eiaid")),
+        "start_on": epoch_date(r["startdate"]) if r.get("startdate") is not None else None,
+        "end_on": epoch_date(r["enddate"]) if r.get("enddate") is not None else None,
+        "has_tou_demand": _present(r.get("demandratestructure")),
+        "has_flat_demand": _present(r.get("flatdemandstructure")),
+        "fixed_charge_units": r.get("fixedchargeunits") or DEFAULT_FIXED_CHARGE_UNITS,
+        "demand_window_min": _integral(r["demandwindow"])
+        if r.get("demandwindow") is not None
+        else DEFAULT_DEMAND_WINDOW_MIN,
+        "rate_json": canonical_json(r),
+        "source_record": rec,
+    }
+    return row, errors
 
 
 def read_urdb(path: str | Path, mapping: str | None = None) -> Batch:
@@ -448,35 +369,8 @@ def read_urdb(path: str | Path, mapping: str | None = None) -> Batch:
         ``flatdemandmonths`` not 12 indexes of ``flatdemandstructure``; unknown
         ``fixedchargeunits``; a non-positive ``demandwindow``; unreadable dates.
     """
-    path = Path(path)
-    n, records, bad = _read_records(path)
-    qrows: list[QRow] = list(bad)
-    rows: list[dict[str, Any]] = []
-    for rec, r in records:
-        text = canonical_json(r)
-        errors = check_rate(r)
-        if errors:
-            qrows.extend((rec, f, reason, text) for f, reason in errors)
-            continue
-        rows.append(
-            {
-                "utility_tariff_id": r["label"].strip(),
-                "utility": r.get("utility"),
-                "name": r.get("name"),
-                "sector": r.get("sector"),
-                "eiaid": _integral(r.get("eiaid")),
-                "start_on": epoch_date(r["startdate"]) if r.get("startdate") is not None else None,
-                "end_on": epoch_date(r["enddate"]) if r.get("enddate") is not None else None,
-                "has_tou_demand": _present(r.get("demandratestructure")),
-                "has_flat_demand": _present(r.get("flatdemandstructure")),
-                "fixed_charge_units": r.get("fixedchargeunits") or DEFAULT_FIXED_CHARGE_UNITS,
-                "demand_window_min": _integral(r["demandwindow"])
-                if r.get("demandwindow") is not None
-                else DEFAULT_DEMAND_WINDOW_MIN,
-                "rate_json": text,
-                "source_record": rec,
-            }
-        )
+    n, records, bad = read_urdb_records(Path(path))
+    rows, qrows = map_records(records, bad, _rate_row)
     # The same label with different content in one file: make both ids unique and order-independent.
     contents: dict[str, set[str]] = {}
     for row in rows:
@@ -485,10 +379,4 @@ def read_urdb(path: str | Path, mapping: str | None = None) -> Batch:
         if len(contents[row["utility_tariff_id"]]) > 1:
             digest = hashlib.sha256(row["rate_json"].encode()).hexdigest()[:8]
             row["utility_tariff_id"] = f"{row['utility_tariff_id']}#{digest}"
-    qrows.sort(key=lambda q: (q[0], q[1] or ""))
-    return Batch(
-        format="urdb",
-        records_read=n,
-        tables={"utility_tariffs": column_table(rows, SCHEMA)},
-        quarantine=quarantine_table(qrows),
-    )
+    return json_batch("urdb", n, {"utility_tariffs": column_table(rows, SCHEMA)}, qrows)
