@@ -31,8 +31,8 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from evrevops.formats.mapping_files import MappingSpec, shipped_file, shipped_names
 from evrevops.formats.session_repairs import REPAIRS
 
 MAPPINGS_DIR = Path(__file__).parent / "mappings"
@@ -66,15 +66,8 @@ def normalise(name: str) -> str:
 
 
 @dataclass(frozen=True)
-class Mapping:
+class Mapping(MappingSpec):
     """One declarative column mapping, loaded from ``mappings/<name>.toml``."""
-
-    name: str
-    spec: dict[str, Any]
-
-    @property
-    def description(self) -> str:
-        return str(self.spec.get("description", ""))
 
     @property
     def kind(self) -> str:
@@ -92,7 +85,7 @@ class Mapping:
 
 def mapping_names() -> list[str]:
     """Names of the shipped mappings (file stems in ``formats/mappings``)."""
-    return sorted(p.stem for p in MAPPINGS_DIR.glob("*.toml"))
+    return shipped_names(MAPPINGS_DIR)
 
 
 @functools.cache
@@ -108,9 +101,7 @@ def load_mapping(name: str) -> Mapping:
     ValueError
         ``unknown session mapping 'x'; known: ...``, or a mapping that fails its checks.
     """
-    if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9_]+", name) or name not in mapping_names():
-        raise ValueError(f"unknown session mapping {name!r}; known: {', '.join(mapping_names())}")
-    path = MAPPINGS_DIR / f"{name}.toml"
+    path = shipped_file(MAPPINGS_DIR, name, "session")
     with open(path, "rb") as f:
         spec = tomllib.load(f)
     unknown = set(spec) - _SECTIONS

@@ -18,6 +18,7 @@ from typing import Any
 from evrevops.core.sqltext import sql_literal
 from evrevops.core.states import STATUS_STATE
 from evrevops.formats.base import FormatError
+from evrevops.formats.mapping_files import MappingSpec, shipped_file, shipped_names
 
 MAPPINGS_DIR = Path(__file__).parent / "mappings" / "status"
 MODES = ("snapshot", "event")
@@ -62,15 +63,8 @@ def lit(text: object) -> str:
 
 
 @dataclass(frozen=True)
-class StatusMapping:
+class StatusMapping(MappingSpec):
     """One status-log mapping: a shipped ``mappings/status/<name>.toml``, or one loaded by :func:`load_status_mapping_file`."""
-
-    name: str
-    spec: dict[str, Any]
-
-    @property
-    def description(self) -> str:
-        return str(self.spec.get("description", ""))
 
     @property
     def mode(self) -> str:
@@ -87,7 +81,7 @@ class StatusMapping:
 
 def status_mapping_names() -> list[str]:
     """Names of the shipped status mappings (file stems in ``formats/mappings/status``)."""
-    return sorted(p.stem for p in MAPPINGS_DIR.glob("*.toml"))
+    return shipped_names(MAPPINGS_DIR)
 
 
 def status_mappings() -> list[tuple[str, str]]:
@@ -114,9 +108,7 @@ def load_status_mapping(name: str) -> StatusMapping:
         ``unknown status mapping 'x'; known: ...``; an unknown section or key, or a mapping
         that lacks what its mode needs.
     """
-    if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9_]+", name) or name not in status_mapping_names():
-        raise ValueError(f"unknown status mapping {name!r}; known: {', '.join(status_mapping_names())}")
-    return load_status_mapping_file(MAPPINGS_DIR / f"{name}.toml")
+    return load_status_mapping_file(shipped_file(MAPPINGS_DIR, name, "status"))
 
 
 def load_status_mapping_file(path: str | Path) -> StatusMapping:
