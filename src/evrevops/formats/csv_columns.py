@@ -128,6 +128,23 @@ class Col:
         return f"{self.name}_minor" if self.kind == "money" else self.name
 
 
+def _limit_check(cond: str, c: Col, label: str, text: str, tail: str) -> ColumnCheck:
+    """A check of the typed value ``{v}`` that *cond* fails, its reason ``'<label> <text><tail>'``
+    quoting the text *text* (SQL)."""
+    return (cond, c.name, f"'{label} ' || {shown_sql(text)} || '{tail}'")
+
+
+def _typed_if_sql(t: str, regex: str, also: str, typed: str) -> str:
+    """SQL: *typed* when the text *t* matches *regex* and *also* holds, else NULL."""
+    return f"CASE WHEN regexp_full_match({t}, '{regex}') AND {also} THEN {typed} END"
+
+
+def _untyped_reason_sql(t: str, regex: str, matched: str, unmatched: str) -> str:
+    """SQL: why the text *t* has no typed value: *matched* when it matches *regex* (it failed a later
+    test), *unmatched* when it does not; either followed by the text, quoted."""
+    return f"CASE WHEN regexp_full_match({t}, '{regex}') THEN '{matched}: ' || {shown_sql(t)} ELSE '{unmatched}: ' || {shown_sql(t)} END"
+
+
 def _bound_checks(c: Col, typed: str, text: str) -> list[ColumnCheck]:
     out = []
     for op, bound, word in (("<=", c.gt, ">"), ("<", c.ge, ">="), (">", c.le, "<=")):
@@ -152,23 +169,20 @@ def _date_sql(c: Col, t: str, lim: limits.Limits) -> tuple[str, str | None, list
     bad = f"'not a date: ' || {shown_sql(t)}"
     last = planned_until(lim) if c.planned else lim.until.date()
     note = f" (a planned date may lie up to {PLANNED_YEARS} years ahead)" if c.planned else ""
-    checks = [
-        (
-            f"{{v}} < DATE '{lim.earliest:%Y-%m-%d}' OR {{v}} > DATE '{last:%Y-%m-%d}'",
-            c.name,
-            f"'{c.name} ' || {shown_sql(t)} || ' is outside {lim.earliest:%Y-%m-%d} .. {last:%Y-%m-%d}{note};"
-            " see --earliest/--latest'",
-        )
-    ]
-    return expr, bad, checks
+    check = _limit_check(
+        f"{{v}} < DATE '{lim.earliest:%Y-%m-%d}' OR {{v}} > DATE '{last:%Y-%m-%d}'",
+        c,
+        c.name,
+        t,
+        f" is outside {lim.earliest:%Y-%m-%d} .. {last:%Y-%m-%d}{note}; see --earliest/--latest",
+    )
+    return expr, bad, [check]
 
 
 def _instant_sql(c: Col, t: str, lim: limits.Limits) -> tuple[str, str | None, list[ColumnCheck]]:
     expr = f"CASE WHEN regexp_full_match({t}, '{_INSTANT_RE}{_OFFSET_RE}') THEN utc_ts({t}) END"
-    bad = (
-        f"CASE WHEN regexp_full_match({t}, '{_INSTANT_RE}') "
-        f"THEN 'instant without a UTC offset (ambiguous): ' || {shown_sql(t)} "
-        f"ELSE 'not an ISO-8601 instant with an offset: ' || {shown_sql(t)} END"
+    bad = _untyped_reason_sql(
+        t, _INSTANT_RE, "instant without a UTC offset (ambiguous)", "not an ISO-8601 instant with an offset"
     )
     return expr, bad, [(lim.window_sql("{v}"), c.name, f"'{c.name} ' || {lim.window_reason_sql('{v}')}")]
 
@@ -184,10 +198,8 @@ def _money_sql(c: Col, t: str, lim: limits.Limits) -> tuple[str, str | None, lis
     checks = _bound_checks(c if c.ge is not None or c.gt is not None else Col(c.name, ge=0), "{v}", t)
     limit = f"CAST('{lim.max_money_major}' AS DECIMAL(38, 18))"
     checks.append(
-        (
-            f"abs({{v}}) >= {limit}",
-            c.name,
-            f"'amount ' || {shown_sql(t)} || ' is not below the limit of {lim.max_money_major:,} per record'",
+        _limit_check(
+            f"abs({{v}}) >= {limit}", c, "amount", t, f" is not below the limit of {lim.max_money_major:,} per record"
         )
     )
     return expr, bad, checks
@@ -199,22 +211,17 @@ def _int_sql(c: Col, t: str, lim: limits.Limits) -> tuple[str, str | None, list[
 
 
 def _float_sql(c: Col, t: str, lim: limits.Limits) -> tuple[str, str | None, list[ColumnCheck]]:
-    expr = (
-        f"CASE WHEN regexp_full_match({t}, '{_FLOAT_RE}') AND isfinite(TRY_CAST({t} AS DOUBLE)) "
-        f"THEN TRY_CAST({t} AS DOUBLE) END"
-    )
-    bad = (
-        f"CASE WHEN regexp_full_match({t}, '{_FLOAT_RE}') THEN 'not a finite number: ' || {shown_sql(t)} "
-        f"ELSE 'not a number: ' || {shown_sql(t)} END"
-    )
+    expr = _typed_if_sql(t, _FLOAT_RE, f"isfinite(TRY_CAST({t} AS DOUBLE))", f"TRY_CAST({t} AS DOUBLE)")
+    bad = _untyped_reason_sql(t, _FLOAT_RE, "not a finite number", "not a number")
     checks = _bound_checks(c, "{v}", t)
     if c.power:
         checks.append(
-            (
+            _limit_check(
                 f"{{v}} > {lim.max_power_kw!r}",
+                c,
                 c.name,
-                f"'{c.name} ' || {shown_sql(t)} || ' is above the limit of {lim.max_power_kw:g} kW per port"
-                " (see --max-power-kw)'",
+                t,
+                f" is above the limit of {lim.max_power_kw:g} kW per port (see --max-power-kw)",
             )
         )
     return expr, bad, checks
@@ -222,14 +229,8 @@ def _float_sql(c: Col, t: str, lim: limits.Limits) -> tuple[str, str | None, lis
 
 def _decimal_sql(c: Col, t: str, lim: limits.Limits) -> tuple[str, str | None, list[ColumnCheck]]:
     # kept as text, but it must fit an exact DECIMAL(38, 18) (at most 20 digits before the point)
-    expr = (
-        f"CASE WHEN regexp_full_match({t}, '{_DECIMAL_RE}') AND TRY_CAST({t} AS DECIMAL(38, 18)) IS NOT NULL "
-        f"THEN {t} END"
-    )
-    bad = (
-        f"CASE WHEN regexp_full_match({t}, '{_DECIMAL_RE}') THEN 'decimal number too large: ' || {shown_sql(t)} "
-        f"ELSE 'not a decimal number: ' || {shown_sql(t)} END"
-    )
+    expr = _typed_if_sql(t, _DECIMAL_RE, f"TRY_CAST({t} AS DECIMAL(38, 18)) IS NOT NULL", t)
+    bad = _untyped_reason_sql(t, _DECIMAL_RE, "decimal number too large", "not a decimal number")
     return expr, bad, _bound_checks(c, "TRY_CAST({v} AS DECIMAL(38, 18))", t)
 
 
