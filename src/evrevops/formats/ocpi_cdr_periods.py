@@ -13,6 +13,7 @@ import datetime as dt
 import itertools
 import os
 import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
@@ -129,6 +130,31 @@ def _first(items: str, test: str) -> str:
     return f"list_position(list_transform({items}, {test}), true)"
 
 
+def _in_periods(bad: str) -> tuple[str, str, str]:
+    """For the lambda *bad* over a period: SQL that a period is bad, the first bad period, and the
+    start of its field path (``'charging_periods[' || (i - 1)``)."""
+    i = _first("periods", bad)
+    return _any("periods", bad), f"periods[{i}]", f"'charging_periods[' || ({i} - 1)"
+
+
+def _in_dimensions(bad: str) -> tuple[str, str, str]:
+    """As :func:`_in_periods`, for the lambda *bad* over a dimension of a period."""
+    found, period, path = _in_periods(f"lambda p: {_any('p.dimensions', bad)}")
+    k = _first(f"{period}.dimensions", bad)
+    return found, f"{period}.dimensions[{k}]", f"{path} || '].dimensions[' || ({k} - 1)"
+
+
+def _element_checks(rules: list[Check], var: str, locate: Callable[[str], tuple[str, str, str]]) -> list[Check]:
+    """One check a rule ``(condition over the lambda variable *var*, subfield, reason)`` of an element,
+    true when any element breaks it; the reason and the field name the first that does (*locate*:
+    :func:`_in_periods` or :func:`_in_dimensions`)."""
+    checks: list[Check] = []
+    for cond, sub, reason in rules:
+        found, element, path = locate(f"lambda {var}: coalesce(({cond}), false)")
+        checks.append((found, "charging_periods", _bind(reason, var, element), f"{path} || '].{sub}'"))
+    return checks
+
+
 def period_checks(lim: limits.Limits) -> list[Check]:
     """The careful reader's checks of ``charging_periods`` (columns ``periods_type``, ``period_types``,
     ``volume_types`` and ``periods`` of :data:`~evrevops.formats.ocpi_cdr_careful.CAREFUL_DERIVE`)."""
@@ -180,19 +206,7 @@ def _each_period_checks(lim: limits.Limits) -> list[Check]:
         ("coalesce(len(p.dimensions), 0) = 0", "dimensions", "'dimensions must be a non-empty list of CdrDimension'"),
         ("length(p.tariff_id) > 36", "tariff_id", "'tariff_id is longer than the 36 characters OCPI allows'"),
     ]
-    checks: list[Check] = []
-    for cond, sub, reason in per_period:
-        bad = f"lambda p: coalesce(({cond}), false)"
-        i = _first("periods", bad)
-        checks.append(
-            (
-                _any("periods", bad),
-                "charging_periods",
-                _bind(reason, "p", f"periods[{i}]"),
-                f"'charging_periods[' || ({i} - 1) || '].{sub}'",
-            )
-        )
-    return checks
+    return _element_checks(per_period, "p", _in_periods)
 
 
 def _each_dimension_checks() -> list[Check]:
@@ -214,18 +228,4 @@ def _each_dimension_checks() -> list[Check]:
             f"'volume ' || d.volume || ' is not below {_VOLUME_LIMIT:,.0f}'",
         ),
     ]
-    checks: list[Check] = []
-    for cond, sub, reason in per_dimension:
-        bad_dim = f"lambda d: coalesce(({cond}), false)"
-        bad_period = f"lambda p: {_any('p.dimensions', bad_dim)}"
-        i = _first("periods", bad_period)
-        k = _first(f"periods[{i}].dimensions", bad_dim)
-        checks.append(
-            (
-                _any("periods", bad_period),
-                "charging_periods",
-                _bind(reason, "d", f"periods[{i}].dimensions[{k}]"),
-                f"'charging_periods[' || ({i} - 1) || '].dimensions[' || ({k} - 1) || '].{sub}'",
-            )
-        )
-    return checks
+    return _element_checks(per_dimension, "d", _in_dimensions)
