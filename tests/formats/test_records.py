@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from evrevops.core.money import _CURRENCY_EXPONENT, currency_exponent, minor_sql, to_minor
 from evrevops.formats.base import file_facts
-from evrevops.formats.records import _awkward_bytes, connect, structure_columns
+from evrevops.formats.records import connect, structure_columns
+from evrevops.formats.text_lines import _awkward_bytes
 
 CON = connect()
 

@@ -40,7 +40,8 @@ from evrevops.core.sqltext import sql_identifier
 from evrevops.formats import limits
 from evrevops.formats.base import Batch, FormatError, quarantine_table
 from evrevops.formats.csv_engine import REPLACEMENT, CsvSpec, read_table, utf8_copy
-from evrevops.formats.records import connect, load_csv
+from evrevops.formats.csv_records import load_csv
+from evrevops.formats.records import connect
 from evrevops.formats.tables_csv import DEAL_STAGES_SPEC, DEALS
 
 FOLDER = Path(__file__).parent / "mappings" / "crm"

@@ -39,8 +39,9 @@ from evrevops.core.sqltext import sql_identifier, sql_literal
 from evrevops.formats import limits
 from evrevops.formats.base import Batch, FormatError, quarantine_table
 from evrevops.formats.csv_columns import SQL_TYPES, Col, ColumnCheck, column_sql, hours_error, minor_sql, shown_sql
-from evrevops.formats.ocpi_locations import iana_zones
-from evrevops.formats.records import connect, load_csv
+from evrevops.formats.csv_records import load_csv
+from evrevops.formats.json_values import iana_zones
+from evrevops.formats.records import connect
 
 REPLACEMENT = "\ufffd"  # what a byte that is not UTF-8 becomes when the file is transcoded
 

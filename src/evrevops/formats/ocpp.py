@@ -66,6 +66,7 @@ from evrevops.formats.ocpp_sql import (
     limit_macros,
 )
 from evrevops.formats.records import connect
+from evrevops.formats.text_lines import raise_unless_not_utf8
 
 
 def read_log(path: str | Path, mapping: str | None = None) -> Batch:
@@ -165,9 +166,7 @@ def _load_lines(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[int, bool]:
     try:
         _read_lines_sql(con, path, gz)
     except duckdb.Error as exc:
-        msg = str(exc)
-        if "unicode" not in msg.lower() and "utf-8" not in msg.lower():
-            raise FormatError(path, f"cannot read the log as lines of text: {msg.splitlines()[0]}") from None
+        raise_unless_not_utf8(exc, path, "the log")
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "lines.txt"
             dec = codecs.getincrementaldecoder("utf-8")(errors="replace")

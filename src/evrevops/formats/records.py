@@ -1,10 +1,14 @@
-"""Bulk reading of JSON record files with DuckDB.
+"""Bulk reading of JSON record files with DuckDB, and the parsing connection every reader uses.
 
-Turns an NDJSON file, a JSON array, or an OCPI/URDB-style envelope
-(``{"data": [...]}``, ``{"items": [...]}``) into an in-memory DuckDB table
-``raw(rec BIGINT, j VARCHAR)`` — one row per record, numbered from 1 in file
-order (the line number for NDJSON) — without a Python loop over records.
-Malformed NDJSON lines are returned for quarantine.
+:func:`connect` opens the in-memory DuckDB a reader parses in (UTC, the money and time SQL
+macros, a bounded memory). :func:`json_records` turns an NDJSON file, a JSON array, or an
+OCPI/URDB-style envelope (``{"data": [...]}``, ``{"items": [...]}``) into an in-memory DuckDB
+table ``raw(rec BIGINT, j VARCHAR)`` — one row per record, numbered from 1 in file order (the
+line number for NDJSON, read by :func:`evrevops.formats.text_lines.load_lines`) — without a
+Python loop over records; malformed records are returned for quarantine. :func:`ndjson_fast`
+reads a clean NDJSON file in one streaming pass instead, and :func:`quarantine_from_checks`
+turns SQL checks into quarantine rows. CSV files are loaded by
+:func:`evrevops.formats.csv_records.load_csv`.
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from evrevops.core.money import currency_exponent_sql
+from evrevops.core.sqltext import sql_literal
 from evrevops.formats import limits
-from evrevops.formats.base import FormatError, decode_line, file_facts, sniff_json
+from evrevops.formats.base import FormatError, file_facts, sniff_json
+from evrevops.formats.text_lines import SPACE_SQL, load_lines, open_bytes, sql_path
 
 # Exact decimal text -> integer minor units, rounding half away from zero (as base.to_minor).
 # Amounts that fit DECIMAL(18, 9) (|x| < 10^9, the common case) take 64-bit decimal arithmetic,
@@ -71,143 +77,10 @@ def connect() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     con.execute(f"SET memory_limit = '{parse_memory_limit()}'")
-    con.execute(f"SET temp_directory = {_lit(os.path.join(tempfile.gettempdir(), 'evrevops-duckdb'))}")
+    con.execute(f"SET temp_directory = {sql_literal(os.path.join(tempfile.gettempdir(), 'evrevops-duckdb'))}")
     for m in _MACROS:
         con.execute(m)
     return con
-
-
-def _sql_path(path: Path) -> str:
-    return str(path).replace("'", "''")
-
-
-# the white space DuckDB's NDJSON reader skips around a record (space, tab, vertical tab, form feed, CR)
-_SPACE = "chr(32) || chr(9) || chr(11) || chr(12) || chr(13)"
-
-
-def load_lines(
-    con: duckdb.DuckDBPyConnection,
-    path: Path,
-    table: str = "lines",
-    undecodable: list[tuple[int, str | None, str, str | None]] | None = None,
-) -> int:
-    """Load a text file's lines into ``table(rec, j)``; ``rec`` is the 1-based line number.
-
-    Blank lines (nothing but white space) are kept out of the table but still numbered, so
-    ``rec`` is the true line number; ``new_line='\\r\\n'`` takes both LF and CRLF as one line
-    end, so a file with mixed line ends keeps its numbering (by default DuckDB settles on the
-    first line's ending and counts a stray CR as a line of its own). A UTF-8 byte-order mark on
-    line 1 is dropped. Lines up to the line limit in force
-    (:attr:`~evrevops.formats.limits.Limits.max_line_bytes`) are read.
-
-    DuckDB's CSV reader cannot be trusted with every byte: it refuses a whole file for one
-    line that is not UTF-8, takes a lone CR for a line end (and loses the character after it)
-    and cuts a line at the delimiter byte. A file with such bytes is split into lines in
-    Python instead (:func:`_split_lines`, in batches): at LF only, each line decoded on its
-    own; a line that is not UTF-8 is left out of the table and appended to *undecodable* as a
-    quarantine row ``(line, None, reason, raw)`` (its bytes shown with U+FFFD). Returns the
-    number of non-blank lines, undecodable ones included.
-
-    Raises
-    ------
-    FormatError
-        When DuckDB cannot read the file as lines of text for another reason.
-    """
-    bad: list[tuple[int, str | None, str, str | None]] = []
-    if _awkward_bytes(path):
-        bad = _split_lines(con, path, table)
-    else:
-        try:
-            _load_lines_sql(con, path, table)
-        except duckdb.Error as exc:
-            msg = str(exc)
-            if "unicode" not in msg.lower() and "utf-8" not in msg.lower():
-                raise FormatError(path, f"cannot read the file as lines of text: {msg.splitlines()[0]}") from None
-            bad = _split_lines(con, path, table)
-    if undecodable is not None:
-        undecodable.extend(bad)
-    return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] + len(bad)
-
-
-def _load_lines_sql(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> None:
-    p = _sql_path(path)
-    comp = ", compression='gzip'" if path.suffix == ".gz" else ""
-    max_line = max(limits.current().max_line_bytes, 2 << 20)
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {table} AS
-            SELECT rec, CASE WHEN rec = 1 THEN ltrim(j, chr(65279)) ELSE j END AS j
-            FROM (SELECT row_number() OVER () AS rec, line AS j
-                  FROM read_csv('{p}', columns={{'line': 'VARCHAR'}}, delim='\\x01', quote='', escape='',
-                                header=false, auto_detect=false, strict_mode=false, new_line='\\r\\n',
-                                null_padding=false, allow_quoted_nulls=false,
-                                max_line_size={max_line}, buffer_size={max(2 * max_line, 32 << 20)}{comp}))
-            WHERE j IS NOT NULL AND trim(j, {_SPACE}) <> ''"""
-    )
-
-
-def _awkward_bytes(path: Path, chunk: int = 1 << 24) -> bool:
-    """True when *path* holds a byte DuckDB's CSV line reader mishandles: a CR not followed by LF,
-    the delimiter byte 0x01, or NUL.
-
-    One pass over the bytes in blocks, each searched with ``memchr`` (``bytes.__contains__``);
-    CRs are counted only in a block that has one, so a file with LF line ends costs about a read.
-    """
-    cr_at_end = False
-    with _open_bytes(path) as f:
-        while block := f.read(chunk):
-            if cr_at_end and not block.startswith(b"\n"):
-                return True
-            if b"\x00" in block or b"\x01" in block:
-                return True
-            cr_at_end = block.endswith(b"\r")
-            if b"\r" in block:
-                body = block[:-1] if cr_at_end else block
-                if body.count(b"\r") != body.count(b"\r\n"):
-                    return True
-    return cr_at_end
-
-
-def _split_lines(
-    con: duckdb.DuckDBPyConnection, path: Path, table: str
-) -> list[tuple[int, str | None, str, str | None]]:
-    """Load ``table(rec, j)`` from *path*'s lines split at LF in Python, in batches of Arrow
-    arrays; return quarantine rows for the lines that are not UTF-8."""
-    bad: list[tuple[int, str | None, str, str | None]] = []
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} (rec BIGINT, j VARCHAR)")
-    recs: list[int] = []
-    texts: list[str] = []
-
-    def flush() -> None:
-        con.register("_batch", pa.table({"rec": pa.array(recs, pa.int64()), "j": pa.array(texts, pa.string())}))
-        con.execute(f"INSERT INTO {table} SELECT rec, j FROM _batch")
-        con.unregister("_batch")
-        recs.clear()
-        texts.clear()
-
-    space = b" \t\x0b\x0c\r"
-    with _open_bytes(path) as f:
-        for i, raw in enumerate(f, start=1):
-            raw = raw.removesuffix(b"\n").removesuffix(b"\r")
-            if i == 1:
-                raw = raw.removeprefix(b"\xef\xbb\xbf")
-            if not raw.strip(space):
-                continue
-            text, why = decode_line(raw)
-            if text is None:
-                bad.append((i, None, why, raw.decode("utf-8", errors="replace")))
-                continue
-            recs.append(i)
-            texts.append(text)
-            if len(recs) >= 50_000:
-                flush()
-    flush()
-    return bad
-
-
-def _open_bytes(path: Path):
-    import gzip
-
-    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
 
 
 def json_records(
@@ -252,7 +125,7 @@ def json_records(
     kind, _ = sniff_json(path)
     if kind == "object" and _first_line_is_a_record(path, envelope_keys):
         kind = "ndjson"  # a whole record on line 1: NDJSON, whatever the next lines hold (quarantined when bad)
-    p = _sql_path(path)
+    p = sql_path(path)
     undecodable: list[tuple[int, str | None, str, str | None]] = []
     if kind == "ndjson":
         n = load_lines(con, path, "raw", undecodable)
@@ -292,7 +165,7 @@ def json_records(
         except duckdb.Error as exc:
             raise FormatError(path, f"not valid JSON: {str(exc).splitlines()[0]}") from None
         n = con.execute("SELECT count(*) FROM raw").fetchall()[0][0]
-    is_obj = f"left(ltrim(j, {_SPACE}), 1) = '{{'"  # white space before the object, as read_json skips it
+    is_obj = f"left(ltrim(j, {SPACE_SQL}), 1) = '{{'"  # white space before the object, as read_json skips it
     if structure is None:
         bad_sql = f"SELECT rec, j, json_valid(j) FROM raw WHERE NOT ({is_obj}) OR NOT json_valid(j)"
     else:
@@ -300,7 +173,7 @@ def json_records(
             f"""CREATE OR REPLACE TEMP TABLE parsed AS
                 SELECT rec, c {derive}
                 FROM (SELECT rec, j, try(from_json(j, '{structure}')) AS c
-                      FROM (SELECT rec, trim(j, {_SPACE}) AS j FROM raw) WHERE {is_obj})
+                      FROM (SELECT rec, trim(j, {SPACE_SQL}) AS j FROM raw) WHERE {is_obj})
                 WHERE c IS NOT NULL"""
         )
         bad_sql = "SELECT rec, j, json_valid(j) FROM raw WHERE rec NOT IN (SELECT rec FROM parsed)"
@@ -310,7 +183,7 @@ def json_records(
 
 def _first_line_is_a_record(path: Path, envelope_keys: tuple[str, ...]) -> bool:
     """True when the first non-blank line of *path* is a whole JSON object that is no envelope."""
-    with _open_bytes(path) as f:
+    with open_bytes(path) as f:
         for raw in f:
             if raw.strip(b"\xef\xbb\xbf \t\r\n"):
                 break
@@ -349,98 +222,6 @@ def bad_record_reason(text: str, valid: bool) -> str:
     return "malformed JSON" if not valid else "record is not a JSON object"
 
 
-def _lit(text: str) -> str:
-    return "'" + str(text).replace("'", "''") + "'"
-
-
-def load_csv(
-    con: duckdb.DuckDBPyConnection, path: Path, header: list[str], delim: str = ",", encoding: str = "utf-8"
-) -> tuple[int, list[tuple[int, None, str, str]]]:
-    """Load a CSV into ``src(rec, c0, c1, ...)`` (all text) and the view ``raw(rec, j)``, in bulk.
-
-    ``rec`` is the record's line number (header = line 1, blank lines counted):
-    physical lines are read in a second light pass and matched to rows in
-    order, which is exact unless a quoted field spans lines; then records are
-    numbered consecutively and ``raw`` is the record re-joined as CSV. Rows
-    whose number of fields differs from the header's are not loaded but
-    returned for quarantine (DuckDB ``store_rejects``).
-
-    Returns
-    -------
-    (records_read, malformed)
-        ``malformed`` lists ``(line, None, reason, raw line)``.
-    """
-    p = str(path).replace("'", "''")
-    comp = ", compression='gzip'" if path.suffix == ".gz" else ""
-    cols = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header))) + "}"
-    args = (
-        f"auto_detect=false, header=true, columns={cols}, delim={_lit(delim)}, quote='\"', escape='\"', "
-        f"encoding={_lit(encoding)}, store_rejects=true, rejects_table='_rej', rejects_scan='_rej_scan'{comp}"
-    )
-    try:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _rows AS SELECT row_number() OVER () AS k, * FROM read_csv('{p}', {args})"
-        )
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE _lines AS
-                SELECT row_number() OVER () AS ln, line
-                FROM read_csv('{p}', columns={{'line': 'VARCHAR'}}, delim='\x01', quote='', escape='',
-                              header=false, auto_detect=false, strict_mode=false, null_padding=false,
-                              new_line='\\r\\n', allow_quoted_nulls=false, encoding={_lit(encoding)}{comp})"""
-        )
-    except duckdb.Error as exc:
-        m = re.search(r"[Ll]ine:? (\d+)", str(exc))
-        raise FormatError(
-            path, f"not a readable CSV: {str(exc).splitlines()[0]}", record=int(m.group(1)) if m else None
-        ) from None
-    found = "TRY_CAST(regexp_extract(error_message, 'Found: (\\d+)', 1) AS INTEGER)"
-    rejected = con.execute(
-        f"""SELECT line,
-                   CASE WHEN bool_and(error_type = 'MISSING COLUMNS')
-                        THEN 'malformed CSV row: {len(header)} fields expected, ' || min({found}) || ' found'
-                        WHEN bool_and(error_type = 'TOO MANY COLUMNS')
-                        THEN 'malformed CSV row: {len(header)} fields expected, ' || max({found}) || ' found'
-                        ELSE 'malformed CSV row: ' || min(error_message) END,
-                   rtrim(ltrim(any_value(csv_line), chr(13) || chr(10)), chr(13) || chr(10))
-            FROM _rej GROUP BY line ORDER BY line"""
-    ).fetchall()
-    n_rows = con.execute("SELECT count(*) FROM _rows").fetchall()[0][0]
-    n = n_rows + len(rejected)
-    nonblank = con.execute("SELECT count(*) FROM _lines WHERE ln > 1 AND trim(coalesce(line, '')) <> ''").fetchall()[0][
-        0
-    ]
-    exact = nonblank == n  # one physical line per record: no quoted field spans lines
-    candidates = (
-        "SELECT ln FROM _lines WHERE ln > 1 AND trim(coalesce(line, '')) <> ''"
-        if exact
-        else f"SELECT range AS ln FROM range(2, {n + 2})"
-    )
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _rejected_lines AS SELECT UNNEST(?::BIGINT[]) AS ln", [[r[0] for r in rejected]]
-    )
-    sel = ", ".join(f"r.c{i}" for i in range(len(header)))
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE src AS
-            SELECT l.ln AS rec, {sel}
-            FROM _rows r JOIN (SELECT ln, row_number() OVER (ORDER BY ln) AS k
-                               FROM ({candidates}) WHERE ln NOT IN (SELECT ln FROM _rejected_lines)) l
-              ON l.k = r.k
-            ORDER BY rec"""
-    )
-    if exact:
-        con.execute("CREATE OR REPLACE TEMP VIEW raw AS SELECT ln AS rec, line AS j FROM _lines")
-    else:  # the record re-joined as CSV
-        quoted = [
-            f"""CASE WHEN c{i} IS NULL THEN '' WHEN regexp_matches(c{i}, '[{re.escape(delim)}"\\r\\n]')
-                     THEN '"' || replace(c{i}, '"', '""') || '"' ELSE c{i} END"""
-            for i in range(len(header))
-        ]
-        con.execute(
-            f"CREATE OR REPLACE TEMP VIEW raw AS SELECT rec, concat_ws({_lit(delim)}, {', '.join(quoted)}) AS j FROM src"
-        )
-    return n, [(int(line), None, reason, raw) for line, reason, raw in rejected]
-
-
 def structure_columns(structure: str) -> str:
     """The ``columns`` argument of ``read_json`` for a ``from_json`` *structure*.
 
@@ -456,7 +237,7 @@ def structure_columns(structure: str) -> str:
         return "STRUCT(" + ", ".join(f'"{k}" {sql_type(v)}' for k, v in node.items()) + ")"
 
     fields = json.loads(structure)
-    return "{" + ", ".join(f"{_lit(k)}: {_lit(sql_type(v))}" for k, v in fields.items()) + "}"
+    return "{" + ", ".join(f"{sql_literal(k)}: {sql_literal(sql_type(v))}" for k, v in fields.items()) + "}"
 
 
 def checks_failed(checks: list[tuple[str, ...]]) -> str:
@@ -499,7 +280,7 @@ def ndjson_fast(
             f"""SELECT {select}, ({failed}) AS _failed
                 FROM (SELECT c, {derive}
                       FROM (SELECT struct_pack(*COLUMNS(*)) AS c
-                            FROM read_json('{_sql_path(path)}', format='newline_delimited',
+                            FROM read_json('{sql_path(path)}', format='newline_delimited',
                                            columns={structure_columns(structure)})))"""
         )
         reorders = re.search(r"\bjoin\b|cross_product", rel.explain(), re.IGNORECASE) is not None
@@ -527,7 +308,7 @@ def quarantine_from_checks(con: duckdb.DuckDBPyConnection, source: str, checks: 
     the constant *field* (e.g. ``'evses[' || i || '].uid'``). Returns the table name ``q``.
     """
     items = ", ".join(
-        f"CASE WHEN coalesce(({check[0]}), false) THEN {{'field': {check[3] if len(check) > 3 else _lit(check[1])}, "
+        f"CASE WHEN coalesce(({check[0]}), false) THEN {{'field': {check[3] if len(check) > 3 else sql_literal(check[1])}, "
         f"'reason': {check[2]}}} END"
         for check in checks
     )

@@ -40,8 +40,9 @@ import pyarrow as pa
 from evrevops.formats import limits
 from evrevops.formats.base import Batch, FormatError, quarantine_table
 from evrevops.formats.csv_engine import utf8_copy
+from evrevops.formats.csv_records import load_csv
 from evrevops.formats.ocpp import json_depth_sql
-from evrevops.formats.records import connect, json_records, load_csv, quarantine_from_checks
+from evrevops.formats.records import connect, json_records, quarantine_from_checks
 from evrevops.formats.session_checks import checks
 from evrevops.formats.session_compile import (
     CompiledMapping,
