@@ -16,6 +16,7 @@ from evrevops.core.calendar import month_range
 from evrevops.metrics.compute import compute
 from evrevops.uptime import outages as uo
 from evrevops.uptime import timeline as T
+from evrevops.uptime.timeline_tables import LEDGER, PORTS
 from evrevops.warehouse.db import open_warehouse
 
 HEARTBEAT_S = 4 * 3600  # the demo's heartbeat interval
@@ -46,14 +47,14 @@ def _matches(wh, causes: tuple[str, ...], min_s: float = 0, silent: bool = False
     return wh.con.sql(
         f"""WITH inc AS (
                 SELECT i.incident_id, i.cause, p.port_id, i.started_at AS s, i.ended_at AS e
-                FROM incidents i JOIN {T.PORTS} p
+                FROM incidents i JOIN {PORTS} p
                   ON p.port_id = i.port_id OR (i.port_id IS NULL AND p.charger_id = i.charger_id)
                   OR (i.port_id IS NULL AND i.charger_id IS NULL AND p.site_id = i.site_id)
                 WHERE i.ended_at IS NOT NULL AND i.cause IN ({causes_sql})
                   AND i.started_at > p.life_start + INTERVAL 6 HOUR AND i.ended_at < p.life_end
                   AND epoch(i.ended_at) - epoch(i.started_at) > {min_s} {quiet})
             SELECT inc.cause, inc.s, inc.e, l.started_at, l.started_at + to_microseconds(CAST(l.duration_s * 1e6 AS BIGINT))
-            FROM inc LEFT JOIN {T.LEDGER} l ON l.port_id = inc.port_id AND l.state = 'outage'
+            FROM inc LEFT JOIN {LEDGER} l ON l.port_id = inc.port_id AND l.state = 'outage'
              AND l.started_at <= inc.s AND l.started_at + to_microseconds(CAST(l.duration_s * 1e6 AS BIGINT)) >= inc.e"""
     ).fetchall()
 

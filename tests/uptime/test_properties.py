@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from evrevops.uptime import timeline as T
+from evrevops.uptime.timeline_tables import LEDGER, MONTHS
 from tests.uptime.network import heartbeat, ingest, status, write_network
 
 D = dt.datetime
@@ -59,8 +60,8 @@ def _build(folder, h, shuffle: bool):
 
 def _facts(wh, offline_after_h):
     T.build(wh, dt.date(2025, 4, 1), dt.date(2025, 5, 1), offline_after_s=offline_after_h * 3600)
-    months = T.fetch(wh, T.MONTHS).to_pylist()
-    ledger = T.fetch(wh, T.LEDGER).to_pylist()
+    months = T.fetch(wh, MONTHS).to_pylist()
+    ledger = T.fetch(wh, LEDGER).to_pylist()
     return months, ledger
 
 

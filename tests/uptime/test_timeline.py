@@ -23,6 +23,10 @@ from evrevops.core.calendar import month_range
 from evrevops.metrics import compute as mc
 from evrevops.uptime import outages as uo
 from evrevops.uptime import timeline as T
+from evrevops.uptime.timeline_intervals import intervals_sql, ports_sql
+from evrevops.uptime.timeline_ledger import ledger_sql, pieces_sql
+from evrevops.uptime.timeline_months import months_sql
+from evrevops.uptime.timeline_tables import Range
 from tests.uptime.network import hourly, ingest, status, write_network
 
 D = dt.datetime
@@ -199,8 +203,8 @@ def test_a_port_without_telemetry_is_no_data(tmp_path):
 
 def test_the_sql_transpiles_to_spark(wh):
     sqlglot = pytest.importorskip("sqlglot")
-    r = T.Range(dt.date(2025, 12, 1), dt.date(2025, 12, 1), D(2025, 1, 1), D(2026, 1, 1), T.DEFAULT_OFFLINE_AFTER_S)
-    for sql in (T.ports_sql(r), T.intervals_sql(r), T.pieces_sql(r), T.ledger_sql(r), T.months_sql(r)):
+    r = Range(dt.date(2025, 12, 1), dt.date(2025, 12, 1), D(2025, 1, 1), D(2026, 1, 1), T.DEFAULT_OFFLINE_AFTER_S)
+    for sql in (ports_sql(r), intervals_sql(r), pieces_sql(r), ledger_sql(r), months_sql(r)):
         body = sql.split(" AS", 1)[1]  # the SELECT of CREATE … AS
         assert sqlglot.transpile(body, read="duckdb", write="spark")
 

@@ -27,6 +27,7 @@ from evrevops.uptime import fact
 from evrevops.uptime import outages as uo
 from evrevops.uptime import revenue_at_risk as rar
 from evrevops.uptime import timeline as T
+from evrevops.uptime import timeline_tables as tables
 from evrevops.warehouse.export import export_parquet
 from evrevops.warehouse.spark import SparkWarehouse
 from tests.uptime import test_timeline as hand
@@ -125,11 +126,11 @@ def engines(tmp_path_factory, spark_base):
 
 
 TABLES = {
-    T.PORTS: "port_id",
-    T.INTERVALS: "port_id, s",
-    T.PIECES: "port_id, s",
-    T.LEDGER: "port_id, started_at",
-    T.MONTHS: "port_id, month",
+    tables.PORTS: "port_id",
+    tables.INTERVALS: "port_id, s",
+    tables.PIECES: "port_id, s",
+    tables.LEDGER: "port_id, started_at",
+    tables.MONTHS: "port_id, month",
     rar.RAR: "port_id, month, island",
     fact.FACT: "port_id, month",
 }
@@ -183,7 +184,7 @@ def test_the_uptime_tables_are_equal_on_spark(built, table):
 
 def test_the_network_has_what_parity_must_cover(built):
     """Outages of every kind, excluded time, money at risk, an open outage: the comparison is not vacuous."""
-    led = built[T.LEDGER][0]
+    led = built[tables.LEDGER][0]
     assert {r["statuses"] for r in led} >= {"Faulted", "offline", "Unavailable"}
     assert sum(r["excluded_s"] for r in led) > 0 and any(r["open"] for r in led)
     assert any(r["state"] == "no_data" for r in led) and any(r["started_at"].microsecond for r in led)

@@ -12,6 +12,7 @@ from evrevops.metrics.registry import MEASURES, METRICS
 from evrevops.tariffs import site_bills as _bills
 from evrevops.uptime import fact as _uptime
 from evrevops.uptime import timeline as _timeline
+from evrevops.uptime.timeline_tables import Range
 from evrevops.warehouse.protocol import WarehouseLike
 
 
@@ -41,7 +42,7 @@ def explain(
     if "port-month" in levels and period == "month":
         # the uptime fact is a view over the timeline's tables; show the statements that build them
         epoch = dt.datetime(1970, 1, 1)
-        r = _timeline.Range(start.replace(day=1), end.replace(day=1), epoch, epoch, _timeline.DEFAULT_OFFLINE_AFTER_S)
+        r = Range(start.replace(day=1), end.replace(day=1), epoch, epoch, _timeline.DEFAULT_OFFLINE_AFTER_S)
         steps = "\n\n".join(s.strip() + ";" for s in _uptime.statements(r))
         heading = f"-- {_uptime.FACT}: the port-month uptime fact (evrevops.uptime.timeline, .revenue_at_risk, .fact)"
         sql = f"{heading}\n{steps}\n\n-- the metric\n{sql}"

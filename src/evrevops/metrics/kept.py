@@ -39,6 +39,7 @@ from evrevops.metrics.registry import MEASURES
 from evrevops.uptime import fact as _uptime
 from evrevops.uptime import revenue_at_risk as _rar
 from evrevops.uptime import timeline as _timeline
+from evrevops.uptime import timeline_intervals, timeline_ledger, timeline_months, timeline_tables
 from evrevops.warehouse import derived, duckdb_only, port_sites
 from evrevops.warehouse.protocol import WarehouseLike
 
@@ -55,6 +56,10 @@ ENGINE_VERSION = derived.engine_version(
         _registry.__file__,
         _uptime.__file__,
         _timeline.__file__,
+        timeline_tables.__file__,
+        timeline_intervals.__file__,
+        timeline_ledger.__file__,
+        timeline_months.__file__,
         _rar.__file__,
         _states.__file__,
         port_sites.__file__,

@@ -24,6 +24,10 @@ from typing import TYPE_CHECKING
 
 from evrevops.uptime import revenue_at_risk as _rar
 from evrevops.uptime import timeline as T
+from evrevops.uptime.timeline_intervals import intervals_sql, ports_sql
+from evrevops.uptime.timeline_ledger import ledger_sql, pieces_sql
+from evrevops.uptime.timeline_months import months_sql
+from evrevops.uptime.timeline_tables import CAL, MONTHS, Range, seconds_sql, us_sql
 from evrevops.warehouse.protocol import WarehouseLike
 
 if TYPE_CHECKING:
@@ -35,16 +39,16 @@ T12_MEASURES = frozenset({"t12_period_s", "t12_nevi_up_s", "ports_below_nevi", "
 NEVI_THRESHOLD_PCT = 97
 
 
-def fact_sql(r: T.Range) -> str:
+def fact_sql(r: Range) -> str:
     """The view :data:`FACT` over the timeline's port-month table and revenue at risk."""
     first, last = r.first_month.isoformat(), r.last_month.isoformat()
     return f"""
 CREATE OR REPLACE TEMP VIEW {FACT} AS
 WITH months AS (
-    SELECT site_id, month, min(day_start_at) AS ms, max(day_end_at) AS me FROM {T.CAL} GROUP BY site_id, month
+    SELECT site_id, month, min(day_start_at) AS ms, max(day_end_at) AS me FROM {CAL} GROUP BY site_id, month
 ), span AS (
     -- the twelve local months ending with each month, per site
-    SELECT a.site_id, a.month, {T.seconds_sql(T.us_sql("a.me", "b.ms"))} AS t12_full_s
+    SELECT a.site_id, a.month, {seconds_sql(us_sql("a.me", "b.ms"))} AS t12_full_s
     FROM months a JOIN months b ON b.site_id = a.site_id
      AND year(b.month) * 12 + month(b.month) = year(a.month) * 12 + month(a.month) - 11
 )
@@ -62,7 +66,7 @@ SELECT m.port_id, m.site_id, m.month, rar.currency AS rar_currency,
             THEN 1 ELSE 0 END AS ports_below_nevi,
        CASE WHEN sp.t12_full_s IS NULL OR m.t12_period_s < sp.t12_full_s THEN 1 ELSE 0 END AS ports_partial_year,
        CAST(coalesce(rar.revenue_at_risk_minor, 0) AS BIGINT) AS revenue_at_risk_minor
-FROM {T.MONTHS} m
+FROM {MONTHS} m
 LEFT JOIN span sp ON sp.site_id = m.site_id AND sp.month = m.month
 LEFT JOIN (SELECT port_id, month, min(currency) AS currency, sum(revenue_at_risk_minor) AS revenue_at_risk_minor
            FROM {_rar.RAR} GROUP BY port_id, month) rar ON rar.port_id = m.port_id AND rar.month = m.month
@@ -70,10 +74,10 @@ WHERE m.month BETWEEN DATE '{first}' AND DATE '{last}'
 """
 
 
-def statements(r: T.Range) -> list[str]:
+def statements(r: Range) -> list[str]:
     """The SQL statements :func:`build` runs, in order (for ``evrevops metrics explain``)."""
     return [
-        T.ports_sql(r), T.intervals_sql(r), T.pieces_sql(r), T.ledger_sql(r), T.months_sql(r),
+        ports_sql(r), intervals_sql(r), pieces_sql(r), ledger_sql(r), months_sql(r),
         _rar.revenue_at_risk_sql(r), fact_sql(r),
     ]  # fmt: skip
 
@@ -85,7 +89,7 @@ def build(
     as_of: dt.datetime | None = None,
     offline_after_s: int = T.DEFAULT_OFFLINE_AFTER_S,
     trailing: bool = True,
-) -> T.Range:
+) -> Range:
     """Build the timeline, revenue at risk and the :data:`FACT` view for the months (DuckDB or Spark); return the range.
 
     ``trailing=False`` builds the timeline from three months before

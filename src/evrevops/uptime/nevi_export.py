@@ -293,12 +293,12 @@ def _quarter_uptime(
     """
     from evrevops.uptime import fact as _fact
     from evrevops.uptime import outages as _outages
-    from evrevops.uptime import timeline as _timeline
+    from evrevops.uptime import timeline_tables as _tables
 
     touched = _outages.ledger(wh, first, last, as_of=as_of, offline_after_s=offline_after_s)
     wh.con.register("_nevi_touched", touched.select(["outage_id"]))
     led = wh.con.sql(
-        f"SELECT * FROM {_timeline.LEDGER} WHERE outage_id IN (SELECT outage_id FROM _nevi_touched) "
+        f"SELECT * FROM {_tables.LEDGER} WHERE outage_id IN (SELECT outage_id FROM _nevi_touched) "
         "ORDER BY started_at, port_id"
     ).to_arrow_table()
     wh.con.unregister("_nevi_touched")
@@ -306,7 +306,7 @@ def _quarter_uptime(
         f"""SELECT m.*, f.ports_partial_year = 1 AS partial_year,
                    100.0 * f.nevi_up_s / m.period_s AS uptime_pct,
                    100.0 * f.t12_nevi_up_s / m.t12_period_s AS uptime_t12m_pct
-            FROM {_timeline.MONTHS} m JOIN {_fact.FACT} f ON f.port_id = m.port_id AND f.month = m.month
+            FROM {_tables.MONTHS} m JOIN {_fact.FACT} f ON f.port_id = m.port_id AND f.month = m.month
             WHERE m.period_s > 0 ORDER BY m.site_id, m.port_id, m.month"""
     ).to_arrow_table()
     return led, months

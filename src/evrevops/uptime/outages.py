@@ -17,6 +17,7 @@ from evrevops.core.sqltext import sql_in
 from evrevops.uptime import fact as _fact
 from evrevops.uptime import revenue_at_risk as _rar
 from evrevops.uptime import timeline as T
+from evrevops.uptime.timeline_tables import LEDGER, PIECES
 from evrevops.warehouse import site_history
 from evrevops.warehouse.protocol import WarehouseLike
 
@@ -53,7 +54,7 @@ def ledger(
     last_month = last_month or first_month
     r = _fact.build(wh, first_month, last_month, as_of=as_of, offline_after_s=offline_after_s)
     where = [
-        f"l.port_id IN (SELECT port_id FROM {T.PIECES} WHERE month BETWEEN DATE '{r.first_month}' AND DATE '{r.last_month}' AND cls <> 'up')"
+        f"l.port_id IN (SELECT port_id FROM {PIECES} WHERE month BETWEEN DATE '{r.first_month}' AND DATE '{r.last_month}' AND cls <> 'up')"
     ]
     if open_only:
         where.append("l.open")
@@ -61,10 +62,10 @@ def ledger(
         where.append("l.state = 'outage'")
     sql = f"""
 WITH inmonth AS (
-    SELECT DISTINCT port_id, island FROM {T.PIECES}
+    SELECT DISTINCT port_id, island FROM {PIECES}
     WHERE cls <> 'up' AND month BETWEEN DATE '{r.first_month}' AND DATE '{r.last_month}'
 ), isl AS (
-    SELECT DISTINCT port_id, island, s FROM {T.PIECES}
+    SELECT DISTINCT port_id, island, s FROM {PIECES}
 ), rar AS (
     SELECT port_id, island, min(currency) AS currency, sum(revenue_at_risk_minor) AS revenue_at_risk_minor
     FROM {_rar.RAR} GROUP BY port_id, island
@@ -74,7 +75,7 @@ SELECT l.outage_id, l.port_id, l.site_id, l.charger_id, s.segment, l.started_at,
        l.fault_s / 60 AS fault_min, l.offline_s / 60 AS offline_min, l.excluded_s / 60 AS excluded_min,
        l.cause, l.incident_id, l.nevi_excludable, rar.currency, CAST(coalesce(rar.revenue_at_risk_minor, 0) AS BIGINT) AS revenue_at_risk_minor,
        l.start_clipped
-FROM {T.LEDGER} l
+FROM {LEDGER} l
 JOIN isl ON isl.port_id = l.port_id AND isl.s = l.started_at
 JOIN inmonth im ON im.port_id = l.port_id AND im.island = isl.island
 LEFT JOIN rar ON rar.port_id = l.port_id AND rar.island = isl.island

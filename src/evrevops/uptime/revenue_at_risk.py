@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from evrevops.core.calendar import add_months
 from evrevops.core.sqltext import ts_sql
-from evrevops.uptime import timeline as T
+from evrevops.uptime.timeline_tables import CAL, PIECES, PORTS, US_PER_S, Range, us_sql
 from evrevops.warehouse.protocol import WarehouseLike
 
 if TYPE_CHECKING:
@@ -34,14 +34,14 @@ if TYPE_CHECKING:
 
 BASELINE_DAYS = 91  # 13 weeks
 RAR = "_uptime_revenue_at_risk"
-DAY_US = 86_400 * T.US_PER_S
-HOUR_US = 3_600 * T.US_PER_S
+DAY_US = 86_400 * US_PER_S
+HOUR_US = 3_600 * US_PER_S
 # A weekday occurs at most 13 times in the 91-day baseline: every hour's rate is an integer over
 # lcm(1, …, 13), so revenue at risk is one exact ratio of integers, rounded once.
 RATE_DEN = 360_360
 
 
-def revenue_at_risk_sql(r: T.Range) -> str:
+def revenue_at_risk_sql(r: Range) -> str:
     """``_uptime_revenue_at_risk``: ``(port_id, month, island, currency, revenue_at_risk_minor)``.
 
     One row per outage (or no-data run, ``island`` of the timeline) and
@@ -65,16 +65,16 @@ def revenue_at_risk_sql(r: T.Range) -> str:
 CREATE OR REPLACE TEMP TABLE {RAR} AS
 WITH days AS (
     -- the calendar with Unix microseconds of its bounds and the weekday (0 = Monday; 1970-01-01 was a Thursday)
-    SELECT site_id, local_date, day_num, month, {T.us_sql("day_start_at")} AS ds_us, {T.us_sql("day_end_at")} AS de_us,
+    SELECT site_id, local_date, day_num, month, {us_sql("day_start_at")} AS ds_us, {us_sql("day_end_at")} AS de_us,
            (day_num + 3) % 7 AS wd
-    FROM {T.CAL}
+    FROM {CAL}
 ), cal AS (
     -- each local day once per UTC day it touches (the join key of instants to local days)
     SELECT site_id, local_date, day_num, month, ds_us, de_us, wd,
            unnest(range(ds_us // {DAY_US}, de_us // {DAY_US} + 1)) AS utc_day
     FROM days
 ), months AS (
-    SELECT site_id, month, min(day_num) AS first_day_num FROM {T.CAL}
+    SELECT site_id, month, min(day_num) AS first_day_num FROM {CAL}
     WHERE month BETWEEN DATE '{first}' AND DATE '{last}' GROUP BY site_id, month
 ), cur AS (
     SELECT site_id, currency FROM (
@@ -83,30 +83,30 @@ WITH days AS (
 ), ses AS (
     -- sessions by local day and hour of their start, in the site's currency
     SELECT s.port_id, c.day_num, c.wd * 24 + least((s.t_us - c.ds_us) // {HOUR_US}, 23) AS how, s.revenue
-    FROM (SELECT site_id, port_id, currency, {T.us_sql("started_at")} AS t_us, total_cost_minor AS revenue
+    FROM (SELECT site_id, port_id, currency, {us_sql("started_at")} AS t_us, total_cost_minor AS revenue
           FROM sessions
-          WHERE total_cost_minor IS NOT NULL AND port_id IN (SELECT port_id FROM {T.PORTS})
+          WHERE total_cost_minor IS NOT NULL AND port_id IN (SELECT port_id FROM {PORTS})
             AND started_at >= {lo} AND started_at < {hi}) s
     JOIN cur ON cur.site_id = s.site_id AND cur.currency = s.currency
     JOIN cal c ON c.site_id = s.site_id AND c.utc_day = s.t_us // {DAY_US} AND c.ds_us <= s.t_us AND c.de_us > s.t_us
 ), base_rev AS (
     SELECT m.month, ses.port_id, ses.how, sum(ses.revenue) AS revenue
-    FROM ses JOIN {T.PORTS} p ON p.port_id = ses.port_id
+    FROM ses JOIN {PORTS} p ON p.port_id = ses.port_id
     JOIN months m ON m.site_id = p.site_id
     WHERE ses.day_num >= m.first_day_num - {BASELINE_DAYS} AND ses.day_num < m.first_day_num
     GROUP BY m.month, ses.port_id, ses.how
 ), base_hours AS (
     -- how many times each hour of week occurred in the baseline while the port existed
     SELECT m.month, p.port_id, d.wd, count(*) AS n
-    FROM {T.PORTS} p JOIN months m ON m.site_id = p.site_id
+    FROM {PORTS} p JOIN months m ON m.site_id = p.site_id
     JOIN days d ON d.site_id = p.site_id
     WHERE d.day_num >= m.first_day_num - {BASELINE_DAYS} AND d.day_num < m.first_day_num
-      AND d.ds_us >= {T.us_sql("p.life_start")} - {DAY_US}
+      AND d.ds_us >= {us_sql("p.life_start")} - {DAY_US}
     GROUP BY m.month, p.port_id, d.wd
 ), out_days AS (
     SELECT pc.port_id, pc.month, pc.island, c.ds_us, c.wd,
            greatest(pc.s_us, c.ds_us) AS s_us, least(pc.e_us, c.de_us) AS e_us
-    FROM (SELECT port_id, site_id, month, island, {T.us_sql("s")} AS s_us, {T.us_sql("e")} AS e_us FROM {T.PIECES}
+    FROM (SELECT port_id, site_id, month, island, {us_sql("s")} AS s_us, {us_sql("e")} AS e_us FROM {PIECES}
           WHERE cls <> 'up' AND month BETWEEN DATE '{first}' AND DATE '{last}') pc
     JOIN cal c ON c.site_id = pc.site_id AND c.month = pc.month
               AND c.utc_day BETWEEN pc.s_us // {DAY_US} AND pc.e_us // {DAY_US}
@@ -132,10 +132,10 @@ WITH days AS (
 SELECT r.port_id, r.month, r.island, cur.currency,
        CAST(CASE WHEN {num} >= 0 THEN {num} // {2 * den}
                  ELSE -((-{num} + {2 * den - 1}) // {2 * den}) END AS BIGINT) AS revenue_at_risk_minor
-FROM risk r JOIN {T.PORTS} p ON p.port_id = r.port_id JOIN cur ON cur.site_id = p.site_id
+FROM risk r JOIN {PORTS} p ON p.port_id = r.port_id JOIN cur ON cur.site_id = p.site_id
 """
 
 
-def build(wh: WarehouseLike | SparkWarehouse, r: T.Range) -> None:
+def build(wh: WarehouseLike | SparkWarehouse, r: Range) -> None:
     """Compute :data:`RAR` in the warehouse (after :func:`evrevops.uptime.timeline.build`)."""
     wh.execute(revenue_at_risk_sql(r))

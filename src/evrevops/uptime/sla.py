@@ -38,14 +38,13 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from evrevops.core.calendar import add_months, months_between
 from evrevops.core.money import div_round_sql
 from evrevops.uptime import fact as _fact
-from evrevops.uptime import timeline as T
 from evrevops.warehouse.protocol import WarehouseLike
 
 if TYPE_CHECKING:
@@ -178,43 +177,37 @@ ORDER BY l.customer_id, l.contract_id, l.line_id
 """
 
 
-def credits(
-    wh: WarehouseLike | SparkWarehouse,
-    month: dt.date,
-    as_of: dt.datetime | None = None,
-    offline_after_s: int = T.DEFAULT_OFFLINE_AFTER_S,
-) -> pa.Table:
+def credits(wh: WarehouseLike | SparkWarehouse, month: dt.date, **horizon: Any) -> pa.Table:
     """The SLA evaluation and credit of every SLA-bearing contract line for local *month*.
 
-    Returns
-    -------
-    pyarrow.Table
-        :data:`COLUMNS`; ``fee_minor`` and ``credit_minor`` are integer minor
-        units of ``currency`` (the credit reduces the line's recurring revenue
-        of the month); ``uptime_pct`` is the measured units' uptime [%].
+    :func:`credits_range` of that month alone; *horizon* is its ``as_of`` and ``offline_after_s``.
     """
-    return credits_range(wh, month, month, as_of=as_of, offline_after_s=offline_after_s)
+    return credits_range(wh, month, month, **horizon)
 
 
-def credits_range(
-    wh: WarehouseLike | SparkWarehouse,
-    first: dt.date,
-    last: dt.date,
-    as_of: dt.datetime | None = None,
-    offline_after_s: int = T.DEFAULT_OFFLINE_AFTER_S,
-) -> pa.Table:
-    """:func:`credits` of every local month *first* … *last*, from one build of the uptime fact.
+def credits_range(wh: WarehouseLike | SparkWarehouse, first: dt.date, last: dt.date, **horizon: Any) -> pa.Table:
+    """The SLA evaluation and credit of every SLA-bearing contract line for local months *first* … *last*.
+
+    One build of the uptime fact serves every month.
+
+    Parameters
+    ----------
+    horizon
+        ``as_of`` (the data horizon, UTC) and ``offline_after_s`` (the silence window [s]) of
+        :func:`evrevops.uptime.fact.build`, which measures the uptime.
 
     Returns
     -------
     pyarrow.Table
-        :data:`COLUMNS`, the months one after another.
+        :data:`COLUMNS`, the months one after another; ``fee_minor`` and ``credit_minor`` are
+        integer minor units of ``currency`` (the credit reduces the line's recurring revenue of
+        the month); ``uptime_pct`` is the measured units' uptime [%].
     """
     m0, m1 = first.replace(day=1), last.replace(day=1)
     months = [add_months(m0, k) for k in range(months_between(m0, m1) + 1)]
     # the earliest measurement window any of the months evaluates
     start = min(w for m in months for w in (evaluation_window(m, p) for p in PERIOD_MONTHS) if w is not None)
-    _fact.build(wh, start, m1, as_of=as_of, offline_after_s=offline_after_s, trailing=False)
+    _fact.build(wh, start, m1, trailing=False, **horizon)
     if wh.engine != "duckdb":  # another engine replays the contract lines in each month's query
         return pa.concat_tables([wh.fetch(credits_sql(m)).select(list(COLUMNS)) for m in months])
     # the intervals are replayed from the events once for all the months

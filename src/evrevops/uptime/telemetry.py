@@ -19,6 +19,8 @@ from evrevops.core.sqltext import ts_sql
 from evrevops.uptime import fact as _fact
 from evrevops.uptime import revenue_at_risk as _rar
 from evrevops.uptime import timeline as T
+from evrevops.uptime.timeline_intervals import MESSAGES_SQL
+from evrevops.uptime.timeline_tables import INTERVALS, PORTS, us_sql
 from evrevops.warehouse.protocol import WarehouseLike
 
 if TYPE_CHECKING:
@@ -55,16 +57,16 @@ def silent(
     as_of_sql = ts_sql(r.as_of)
     sql = f"""
 WITH last_iv AS (
-    SELECT i.* FROM {T.INTERVALS} i JOIN {T.PORTS} p ON p.port_id = i.port_id
+    SELECT i.* FROM {INTERVALS} i JOIN {PORTS} p ON p.port_id = i.port_id
     WHERE i.e >= p.life_end AND p.life_end >= {as_of_sql} AND i.state IN ('offline', 'no_data')
 ), runs AS (
     SELECT l.port_id, l.site_id, coalesce(l.charger_id, l.port_id) AS charger_id, l.state, l.island,
-           (SELECT min(i2.s) FROM {T.INTERVALS} i2 WHERE i2.port_id = l.port_id AND i2.island = l.island) AS since
+           (SELECT min(i2.s) FROM {INTERVALS} i2 WHERE i2.port_id = l.port_id AND i2.island = l.island) AS since
     FROM last_iv l
 ), seen AS (
     -- the charger's messages (the evidence liveness is inferred from) and any status a feed stated
     SELECT charger_id, max(t) AS last_seen_at FROM (
-        {T.MESSAGES_SQL}
+        {MESSAGES_SQL}
         UNION ALL SELECT charger_id, observed_at FROM status_events WHERE coalesce(protocol, '') NOT LIKE 'ocpp%') m
     WHERE t <= {as_of_sql} GROUP BY charger_id
 ), rar AS (
@@ -72,7 +74,7 @@ WITH last_iv AS (
     FROM {_rar.RAR} GROUP BY port_id, island
 )
 SELECT r.site_id, s.segment, s.customer_id, r.charger_id, r.state, count(*) AS ports, min(r.since) AS since,
-       CAST({T.us_sql(as_of_sql, "min(r.since)")} AS DOUBLE) / 3600000000 AS silent_h,
+       CAST({us_sql(as_of_sql, "min(r.since)")} AS DOUBLE) / 3600000000 AS silent_h,
        min(seen.last_seen_at) AS last_seen_at,
        min(rar.currency) AS currency, CAST(sum(coalesce(rar.minor, 0)) AS BIGINT) AS revenue_at_risk_minor
 FROM runs r
