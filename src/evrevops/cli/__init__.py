@@ -36,36 +36,24 @@ from evrevops.warehouse.loader import ingest_file
 __all__ = ["OutFormat", "app", "crash", "csv_cell", "err", "ingest_file", "log_path", "main", "out", "records", "render",
            "write_log", "wstatus"]  # fmt: skip
 
-# the commands, in the order `evrevops --help` lists them; then the groups of subcommands
-app.command()(ingest.ingest)
-app.command()(ingest.refresh)
-app.command("export")(ledger.export_cmd)
-app.command("formats")(ledger.formats_cmd)
-app.command()(ledger.quarantine)
-app.command()(ledger.status)
-app.command()(headline.headline)
-app.command()(uptime.uptime)
-app.command()(uptime.outages)
-app.command()(uptime.stale)
-app.command("sla")(uptime.sla_cmd)
-app.command("risk")(uptime.risk_cmd)
-app.command()(recurring.mrr)
-app.command()(recurring.revenue)
-app.command("unit-economics")(finance.unit_economics_cmd)
-app.command("pnl")(finance.pnl_cmd)
-app.command("incentives")(finance.incentives_cmd)
-app.command()(energy.bill)
-app.command()(energy.price)
-app.command()(demo.generate)
-app.add_typer(metrics.metrics_app, name="metrics")
-app.add_typer(sites.sites_app, name="sites")
-app.add_typer(ledger.ledger_app, name="ledger")
-app.add_typer(sites.ports_app, name="ports")
-app.add_typer(energy.whatif_app, name="whatif")
-app.add_typer(uptime.nevi_app, name="nevi")
-app.add_typer(pipeline.pipeline_app, name="pipeline")
-app.add_typer(forecast.forecast_app, name="forecast")
-app.add_typer(finance.model_app, name="model")
+# the commands, in the order `evrevops --help` lists them (a name, or None for the function's); then the groups
+_COMMANDS = (
+    (None, ingest.ingest), (None, ingest.refresh), ("export", ledger.export_cmd), ("formats", ledger.formats_cmd),
+    (None, ledger.quarantine), (None, ledger.status), (None, headline.headline), (None, uptime.uptime),
+    (None, uptime.outages), (None, uptime.stale), ("sla", uptime.sla_cmd), ("risk", uptime.risk_cmd),
+    (None, recurring.mrr), (None, recurring.revenue), ("unit-economics", finance.unit_economics_cmd),
+    ("pnl", finance.pnl_cmd), ("incentives", finance.incentives_cmd), (None, energy.bill), (None, energy.price),
+    (None, demo.generate),
+)  # fmt: skip
+_GROUPS = (
+    ("metrics", metrics.metrics_app), ("sites", sites.sites_app), ("ledger", ledger.ledger_app),
+    ("ports", sites.ports_app), ("whatif", energy.whatif_app), ("nevi", uptime.nevi_app),
+    ("pipeline", pipeline.pipeline_app), ("forecast", forecast.forecast_app), ("model", finance.model_app),
+)  # fmt: skip
+for _name, _command in _COMMANDS:
+    app.command(_name)(_command)
+for _name, _group in _GROUPS:
+    app.add_typer(_group, name=_name)
 
 
 def main() -> None:  # console script entry point

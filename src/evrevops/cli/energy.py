@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Annotated
 
@@ -13,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from evrevops.cli.errors import busy, fail
+from evrevops.cli.errors import busy, fail, run_busy
 from evrevops.cli.options import (
     EngineOpt,
     ExportOpt,
@@ -32,6 +33,7 @@ from evrevops.cli.render import OutFormat, err, render, stdout
 from evrevops.core.money import minor_to_decimal
 from evrevops.query import energy as qenergy
 from evrevops.query import sites as qsites
+from evrevops.query.result import TableResult
 from evrevops.tariffs.billing import LINE_ITEMS
 from evrevops.warehouse.protocol import WarehouseLike
 
@@ -151,6 +153,25 @@ def _scope(
     return list(site or [])
 
 
+def _whatif(
+    ctx: typer.Context, site: list[str] | None, segment: str | None, month: str | None, to_month: str | None,
+    scope: str, doing: Callable[[list[str], dt.date, dt.date], str],
+    query: Callable[[WarehouseLike, dt.date, dt.date, list[str]], TableResult],
+) -> TableResult:  # fmt: skip
+    """Run a what-if ``query(wh, first month, last month, site ids)`` over the sites of --site or --segment, under
+    a spinner saying ``doing(ids, first, last)`` (see :func:`run_busy`). *scope*: ``any`` site, ``billed``
+    (named sites have a utility tariff) or ``billed in the months`` (they have one in the months, which are checked
+    first)."""
+    wh = ctx.obj.warehouse(read_only=True)
+    if scope == "billed in the months":
+        lo, hi = month_span(wh, month, to_month)
+        ids = _scope(wh, site, segment, months=(lo, hi))
+    else:
+        ids = _scope(wh, site, segment, billed=scope == "billed")
+        lo, hi = month_span(wh, month, to_month)
+    return run_busy(doing(ids, lo, hi), lambda: query(wh, lo, hi, ids))
+
+
 @whatif_app.command("power-cap")
 def whatif_power_cap(
     ctx: typer.Context,
@@ -171,14 +192,11 @@ def whatif_power_cap(
     tried and `best` marks the one with the highest margin.
     """
     finite(cap_kw, "--cap-kw", 0, 1_000_000, above=True)
-    wh = ctx.obj.warehouse(read_only=True)
-    ids = _scope(wh, site, segment)
-    lo, hi = month_span(wh, month, to_month)
-    try:
-        with busy(f"managing {len(ids)} site(s) under a cap, {lo:%Y-%m} … {hi:%Y-%m}"):
-            result = qenergy.power_cap(wh, lo, hi, ids, cap_kw=cap_kw)
-    except ValueError as exc:
-        raise fail(str(exc)) from None
+    result = _whatif(
+        ctx, site, segment, month, to_month, "billed",
+        lambda ids, lo, hi: f"managing {len(ids)} site(s) under a cap, {lo:%Y-%m} … {hi:%Y-%m}",
+        lambda wh, lo, hi, ids: qenergy.power_cap(wh, lo, hi, ids, cap_kw=cap_kw),
+    )  # fmt: skip
     if fmt is OutFormat.table:
         cols = ["site_id", "month", "cap_kw", "baseline_peak_kw", "energy_lost_kwh", "revenue_lost_minor",
                 "demand_charge_saved_minor", "bill_change_minor", "margin_change_minor", "best"]  # fmt: skip
@@ -205,14 +223,11 @@ def whatif_price(
     No demand response is assumed unless --elasticity is given (the output says which).
     """
     finite(elasticity, "--elasticity", -10, 10)
-    wh = ctx.obj.warehouse(read_only=True)
-    ids = _scope(wh, site, segment, billed=False)
-    lo, hi = month_span(wh, month, to_month)
-    try:
-        with busy(f"repricing {len(ids)} site(s) under {tariff}"):
-            result = qenergy.driver_price(wh, lo, hi, ids, tariff, elasticity)
-    except ValueError as exc:
-        raise fail(str(exc)) from None
+    result = _whatif(
+        ctx, site, segment, month, to_month, "any",
+        lambda ids, lo, hi: f"repricing {len(ids)} site(s) under {tariff}",
+        lambda wh, lo, hi, ids: qenergy.driver_price(wh, lo, hi, ids, tariff, elasticity),
+    )  # fmt: skip
     render(result, fmt, title=result.title)
 
 
@@ -227,14 +242,11 @@ def whatif_tariff(
     fmt: FormatOpt = OutFormat.table,
 ) -> None:
     """The same load under another utility tariff (e.g. an EV rate): bills side by side, per tariff part of a month."""
-    wh = ctx.obj.warehouse(read_only=True)
-    lo, hi = month_span(wh, month, to_month)
-    ids = _scope(wh, site, segment, months=(lo, hi))
-    try:
-        with busy(f"billing {len(ids)} site(s) under {tariff}"):
-            result = qenergy.utility_tariff(wh, lo, hi, ids, tariff)
-    except ValueError as exc:
-        raise fail(str(exc)) from None
+    result = _whatif(
+        ctx, site, segment, month, to_month, "billed in the months",
+        lambda ids, lo, hi: f"billing {len(ids)} site(s) under {tariff}",
+        lambda wh, lo, hi, ids: qenergy.utility_tariff(wh, lo, hi, ids, tariff),
+    )  # fmt: skip
     table = result.table
     if fmt is OutFormat.table:
         cols = ["site_id", "month", "baseline_tariff", "baseline_total_minor", "scenario_total_minor",

@@ -7,12 +7,16 @@ import os
 import re
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import typer
 from rich.text import Text
 
 from evrevops.cli.render import err
+
+T = TypeVar("T")
 
 
 def one_line(text: object) -> str:
@@ -33,6 +37,16 @@ def fail(msg: str, code: int = 2) -> typer.Exit:
 def busy(text: str):
     """A spinner on stderr while work runs; *text* is shown as it is (no markup)."""
     return err.status(Text(text))
+
+
+def run_busy(text: str, work: Callable[[], T]) -> T:
+    """*work*'s result, run under :func:`busy` *text*; a ValueError it raises (a value the library refuses, named in
+    its message) is an expected error: one line, exit 2."""
+    try:
+        with busy(text):
+            return work()
+    except ValueError as exc:
+        raise fail(str(exc)) from None
 
 
 LOG_MAX_BYTES = 1 << 20  # the error log is rotated (one old copy, .1) past this size

@@ -8,7 +8,7 @@ from typing import Annotated
 import pyarrow as pa
 import typer
 
-from evrevops.cli.errors import busy, fail
+from evrevops.cli.errors import fail, run_busy
 from evrevops.cli.options import (
     AppliedOpt,
     FormatOpt,
@@ -22,10 +22,17 @@ from evrevops.cli.options import (
 )
 from evrevops.cli.render import OutFormat, money_table, render, transposed
 from evrevops.query import finance as qfinance
+from evrevops.warehouse.protocol import WarehouseLike
 
 model_app = typer.Typer(
     help="Revenue models: the same site as hardware sale, CaaS and software only.", no_args_is_help=True
 )
+
+
+def _cash_flow_warehouse(ctx: typer.Context, discount_rate: float) -> WarehouseLike:
+    """The warehouse (read-only) of a cash-flow command, once its --discount-rate [% per year] is checked."""
+    finite(discount_rate, "--discount-rate", -100, 1000, above=True)
+    return ctx.obj.warehouse(read_only=True)
 
 
 def unit_economics_cmd(
@@ -51,15 +58,10 @@ def unit_economics_cmd(
             f"unknown grain {by!r}; use one of {', '.join(qfinance.UNIT_ECONOMICS_BY)}"
             + (" (not site with --summary)" if summary else "")
         )
-    finite(discount_rate, "--discount-rate", -100, 1000, above=True)
-    wh = ctx.obj.warehouse(read_only=True)
-    try:
-        with busy("computing site cash flows, payback, NPV and IRR"):
-            table = qfinance.unit_economics(wh, by, summary=summary, horizon_months=horizon_months,
-                                            discount_rate=discount_rate / 100, include_applied=include_applied,
-                                            site_ids=site)  # fmt: skip
-    except ValueError as exc:
-        raise fail(str(exc)) from None
+    wh = _cash_flow_warehouse(ctx, discount_rate)
+    table = run_busy("computing site cash flows, payback, NPV and IRR", lambda: qfinance.unit_economics(
+        wh, by, summary=summary, horizon_months=horizon_months, discount_rate=discount_rate / 100,
+        include_applied=include_applied, site_ids=site))  # fmt: skip
     title = f"unit economics by {by} ({horizon_months} months, {discount_rate:g} % a year)"
     if fmt is OutFormat.table and summary:
         key = by if by != "network" else "scope"
@@ -88,14 +90,10 @@ def model_compare(
     The site's own model is priced by its contracts; the others by the network's reference
     prices for sites like it (or by `--prices`), on the same ports, costs and measured energy.
     """
-    finite(discount_rate, "--discount-rate", -100, 1000, above=True)
-    wh = ctx.obj.warehouse(read_only=True)
-    try:
-        with busy(f"pricing {site} under each revenue model"):
-            table = qfinance.model_compare(wh, site, prices_file=prices, horizon_months=horizon_months,
-                                           discount_rate=discount_rate / 100, include_applied=include_applied)  # fmt: skip
-    except ValueError as exc:
-        raise fail(str(exc)) from None
+    wh = _cash_flow_warehouse(ctx, discount_rate)
+    table = run_busy(f"pricing {site} under each revenue model", lambda: qfinance.model_compare(
+        wh, site, prices_file=prices, horizon_months=horizon_months, discount_rate=discount_rate / 100,
+        include_applied=include_applied))  # fmt: skip
     title = f"{site}: revenue models compared ({horizon_months} months, {discount_rate:g} % a year)"
     if fmt is OutFormat.table:
         transposed(table, "revenue_model", title)
@@ -121,11 +119,10 @@ def pnl_cmd(
         raise fail(f"unknown grain {by!r}; use one of {', '.join(qfinance.PNL_BY)}")
     wh = ctx.obj.warehouse(read_only=True)
     lo, hi = month_span(wh, month, to_month)
-    try:
-        with busy(f"building the P&L for {lo:%Y-%m} … {hi:%Y-%m}"):
-            result = qfinance.pnl(wh, lo, hi, by=by, useful_life_months=useful_life)
-    except ValueError as exc:
-        raise fail(str(exc)) from None
+    result = run_busy(
+        f"building the P&L for {lo:%Y-%m} … {hi:%Y-%m}",
+        lambda: qfinance.pnl(wh, lo, hi, by=by, useful_life_months=useful_life),
+    )
     table = result.table
     if fmt is OutFormat.table and table.num_rows <= 8:
         key = by if by != "network" else "scope"

@@ -7,12 +7,7 @@ from typing import Annotated
 import typer
 
 from evrevops.cli.errors import busy, fail
-from evrevops.cli.options import (
-    AsOfOpt,
-    FormatOpt,
-    as_of_day,
-    month_opt,
-)
+from evrevops.cli.options import AsOfOpt, FormatOpt, as_of_day, month_opt
 from evrevops.cli.render import OutFormat, err, money_table, render
 from evrevops.query import forecast as qforecast
 

@@ -7,11 +7,7 @@ from typing import Annotated
 import typer
 
 from evrevops.cli.errors import busy, fail
-from evrevops.cli.options import (
-    AsOfOpt,
-    FormatOpt,
-    as_of_day,
-)
+from evrevops.cli.options import AsOfOpt, FormatOpt, as_of_day
 from evrevops.cli.render import OutFormat, render
 from evrevops.query import pipeline as qpipeline
 

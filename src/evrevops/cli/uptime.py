@@ -112,38 +112,37 @@ def stale(
     render(result, fmt, title=result.title)
 
 
-def sla_cmd(
-    ctx: typer.Context,
-    month: MonthOpt = None,
-    as_of: AsOfOpt = None,
-    offline_after: OfflineOpt = OFFLINE_MIN,
-    fmt: FormatOpt = OutFormat.table,
-) -> None:
-    """SLA evaluation of every contract line with an uptime commitment, and the credit it owes (minor units)."""
-    _month_report(ctx, month, as_of, offline_after, fmt, quptime.sla_credits, "evaluating SLAs")
+def _month_report_command(query: Callable[..., TableResult], doing: str, doc: str) -> Callable[..., None]:
+    """A command that runs a month's report ``query(wh, month, as_of=..., offline_after_s=...)`` and renders it;
+    *doc* is its help."""
+
+    def command(
+        ctx: typer.Context,
+        month: MonthOpt = None,
+        as_of: AsOfOpt = None,
+        offline_after: OfflineOpt = OFFLINE_MIN,
+        fmt: FormatOpt = OutFormat.table,
+    ) -> None:
+        wh = ctx.obj.warehouse(read_only=True)
+        lo = month_first(wh, month)
+        with busy(f"{doing} for {lo:%Y-%m}"):
+            result = query(wh, lo, as_of=as_of_instant(as_of), offline_after_s=offline_after * 60)
+        render(result, fmt, title=result.title)
+
+    command.__doc__ = doc
+    return command
 
 
-def risk_cmd(
-    ctx: typer.Context,
-    month: MonthOpt = None,
-    as_of: AsOfOpt = None,
-    offline_after: OfflineOpt = OFFLINE_MIN,
-    fmt: FormatOpt = OutFormat.table,
-) -> None:
-    """At-risk accounts: a churn-risk score per customer with its reasons (uptime, utilization, SLA, telemetry)."""
-    _month_report(ctx, month, as_of, offline_after, fmt, quptime.accounts_at_risk, "scoring accounts")
-
-
-def _month_report(
-    ctx: typer.Context, month: str | None, as_of: str | None, offline_after: int, fmt: OutFormat,
-    query: Callable[..., TableResult], doing: str,
-) -> None:  # fmt: skip
-    """Run a month's report ``query(wh, month, as_of=..., offline_after_s=...)`` and render it."""
-    wh = ctx.obj.warehouse(read_only=True)
-    lo = month_first(wh, month)
-    with busy(f"{doing} for {lo:%Y-%m}"):
-        result = query(wh, lo, as_of=as_of_instant(as_of), offline_after_s=offline_after * 60)
-    render(result, fmt, title=result.title)
+sla_cmd = _month_report_command(
+    quptime.sla_credits,
+    "evaluating SLAs",
+    "SLA evaluation of every contract line with an uptime commitment, and the credit it owes (minor units).",
+)
+risk_cmd = _month_report_command(
+    quptime.accounts_at_risk,
+    "scoring accounts",
+    "At-risk accounts: a churn-risk score per customer with its reasons (uptime, utilization, SLA, telemetry).",
+)
 
 
 @nevi_app.command("export")

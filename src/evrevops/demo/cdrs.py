@@ -49,6 +49,24 @@ def write_lines(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> int:
     return size
 
 
+def write_monthly_ndjson(
+    con: duckdb.DuckDBPyConnection, out_dir: Path, kind: str, line_sql: str, table: str, month_names: list[str],
+    progress,
+) -> dict[str, int]:  # fmt: skip
+    """Write ``<kind>/<kind>-<month>.ndjson`` under *out_dir*, one file per month: the lines *line_sql* makes of the
+    rows of *table* in that month (column ``month``, an index into *month_names*), then unregister *table*;
+    ``progress(kind, done, total)`` after each file when given. The files' relative paths and sizes [bytes]."""
+    files: dict[str, int] = {}
+    (out_dir / kind).mkdir(parents=True, exist_ok=True)
+    for k, name in enumerate(month_names):
+        path = out_dir / kind / f"{kind}-{name}.ndjson"
+        files[f"{kind}/{path.name}"] = write_lines(con, f"SELECT {line_sql} FROM {table} WHERE month = {k}", path)
+        if progress:
+            progress(kind, k + 1, len(month_names))
+    con.unregister(table)
+    return files
+
+
 def month_of(wall: np.ndarray) -> np.ndarray:
     """Calendar month number (year*12 + month-1) of wall-clock epoch seconds."""
     m = (wall // 86400).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
@@ -225,12 +243,4 @@ def write_cdrs(
         WHEN 0 THEN {line}
         WHEN 1 THEN chop(replace({line}, ',"tariff_id":null', '')) || ',"remark":"{rem1}"}}'
         ELSE chop({line}) || ',"remark":"{rem2}"}}' END || chr(10)"""
-    files: dict[str, int] = {}
-    (out_dir / "cdrs").mkdir(parents=True, exist_ok=True)
-    for k, name in enumerate(month_names):
-        path = out_dir / "cdrs" / f"cdrs-{name}.ndjson"
-        files[f"cdrs/{path.name}"] = write_lines(con, f"SELECT {sql_line} FROM cdr WHERE month = {k}", path)
-        if progress:
-            progress("cdrs", k + 1, len(month_names))
-    con.unregister("cdr")
-    return files
+    return write_monthly_ndjson(con, out_dir, "cdrs", sql_line, "cdr", month_names, progress)

@@ -36,7 +36,7 @@ import pandas as pd
 import pyarrow as pa
 
 from evrevops.demo import params as P
-from evrevops.demo.cdrs import iso, month_of, write_lines
+from evrevops.demo.cdrs import iso, month_of, write_monthly_ndjson
 from evrevops.demo.network import Network, Window
 from evrevops.demo.outages import Outages
 from evrevops.demo.ports import port_service, site_bounds, unit_service
@@ -449,15 +449,8 @@ def write_ocpp(
       WHEN {K_TE_END} THEN {call("TransactionEvent", f"to_json({{'eventType': 'Ended', 'timestamp': {pts}, 'triggerReason': {lst(TRIGGER_201)}[reason + 1], 'seqNo': seqno, 'transactionInfo': {{'transactionId': {txs}, 'chargingState': 'Idle', 'stoppedReason': {lst(REASON_16)}[reason + 1]}}, 'meterValue': [{{'timestamp': {pts}, 'sampledValue': [{sv2.format(v='meter', ctx='Transaction.End', m=e_reg, u='Wh')}]}}]}})")}
     END"""
     line = f"""'{{"timestamp":"' || {iso("ts")} || '","charge_point_id":"' || cp || '","message":' || {msg} || '}}' || chr(10)"""
-    files: dict[str, int] = {}
+    files = write_monthly_ndjson(con, out_dir, "ocpp", line, "ev", month_names, progress)
     counts: dict[str, int] = {}
-    (out_dir / "ocpp").mkdir(parents=True, exist_ok=True)
-    for k, name in enumerate(month_names):
-        path = out_dir / "ocpp" / f"ocpp-{name}.ndjson"
-        files[f"ocpp/{path.name}"] = write_lines(con, f"SELECT {line} FROM ev WHERE month = {k}", path)
-        if progress:
-            progress("ocpp", k + 1, len(month_names))
-    con.unregister("ev")
     names = ["BootNotification", "BootNotification result", "StatusNotification", "StartTransaction",
              "StartTransaction result", "MeterValues", "StopTransaction", "Heartbeat", "TransactionEvent Started",
              "TransactionEvent Updated", "TransactionEvent Ended"]  # fmt: skip
