@@ -418,6 +418,21 @@ def map_records(
     return rows, qrows
 
 
+def when_valid(
+    check: Callable[[dict[str, Any]], list[tuple[str, str]]], to_row: Callable[[int, dict[str, Any]], _Row]
+) -> Callable[[int, dict[str, Any]], tuple[_Row | None, list[tuple[str, str]]]]:
+    """A *to_row* for :func:`map_records` from a reader's *check* (a record → its errors) and row builder.
+
+    The row is built only for a record *check* finds no errors in.
+    """
+
+    def checked_row(rec: int, obj: dict[str, Any]) -> tuple[_Row | None, list[tuple[str, str]]]:
+        errors = check(obj)
+        return (None, errors) if errors else (to_row(rec, obj), errors)
+
+    return checked_row
+
+
 def json_batch(fmt: str, records_read: int, tables: dict[str, pa.Table], qrows: list[QRow]) -> Batch:
     """The :class:`~evrevops.formats.base.Batch` of a JSON reader, its quarantine sorted by record and field."""
     qrows.sort(key=lambda r: (r[0], r[1] or ""))

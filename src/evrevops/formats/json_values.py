@@ -1,7 +1,7 @@
 """Checks and renderings of parsed JSON values, shared by the JSON readers (OCPI Locations and Tariffs, URDB).
 
-Numbers (:func:`is_number`, :func:`is_int`), OCPI texts of a bounded length
-(:func:`text_problem`), OCPI date-times (:func:`parse_instant`, :func:`checked_instant`),
+Numbers (:func:`is_number`, :func:`is_int`), ids (:func:`id_problem`), OCPI texts of a
+bounded length (:func:`text_problem`), OCPI date-times (:func:`parse_instant`, :func:`checked_instant`),
 IANA time-zone names (:func:`iana_zones`) and a value shown in a quarantine reason
 (:func:`describe`).
 """
@@ -64,6 +64,13 @@ def text_problem(value: Any, longest: int) -> str | None:
     if len(value) > longest:
         return f"is {len(value)} characters long, more than the {longest} OCPI allows"
     return None
+
+
+def id_problem(value: Any, owner: str, key: str) -> str | None:
+    """Why *value*, the *key* of an *owner* (``"Location"``, ``"id"``), is no non-blank text, or None."""
+    if isinstance(value, str) and value.strip():
+        return None
+    return f"missing {owner} {key}" if value in (None, "") else f"not a text {key}: {describe(value)}"
 
 
 def is_number(v: Any) -> bool:

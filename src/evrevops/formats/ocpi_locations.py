@@ -54,7 +54,7 @@ from evrevops.core.hours import OpeningTimesError, from_ocpi_opening_times
 from evrevops.formats import limits
 from evrevops.formats.base import STATUS_EVENT_SCHEMA, Batch
 from evrevops.formats.json_records import column_table, json_batch, map_records, read_json_records
-from evrevops.formats.json_values import checked_instant, describe, iana_zones, is_number, text_problem
+from evrevops.formats.json_values import checked_instant, describe, iana_zones, id_problem, is_number, text_problem
 from evrevops.formats.site_columns import SITE_PLACE_FIELDS
 
 POWER_TYPES = ("AC_1_PHASE", "AC_3_PHASE", "DC")
@@ -206,8 +206,8 @@ def _coordinates(coords: Any, errors: list[tuple[str, str]]) -> tuple[float | No
 def _site(rec: int, loc: dict[str, Any], errors: list[tuple[str, str]]) -> dict[str, Any]:
     """The ``sites`` row of one Location (``last_updated_at`` None when unreadable); bad fields go to *errors*."""
     loc_id = loc.get("id")
-    if not isinstance(loc_id, str) or not loc_id.strip():
-        errors.append(("id", "missing Location id" if loc_id in (None, "") else f"not a text id: {describe(loc_id)}"))
+    if problem := id_problem(loc_id, "Location", "id"):
+        errors.append(("id", problem))
     for key in ("address", "city", "country"):
         if loc.get(key) is None:
             errors.append((key, f"missing {key} (required by OCPI 2.2.1)"))
@@ -296,8 +296,8 @@ def _evse(
         errors.append((path, "not an object"))
         return None, None
     uid = evse.get("uid")
-    if not isinstance(uid, str) or not uid.strip():
-        errors.append((f"{path}.uid", "missing EVSE uid" if uid in (None, "") else f"not a text uid: {describe(uid)}"))
+    if problem := id_problem(uid, "EVSE", "uid"):
+        errors.append((f"{path}.uid", problem))
         return None, None
     if uid in seen:
         errors.append((f"{path}.uid", f"EVSE uid {uid!r} repeated (also evses[{seen[uid]}])"))
@@ -370,9 +370,10 @@ def read_locations(path: str | Path, mapping: str | None = None) -> Batch:
     Parameters
     ----------
     path : str or Path
-        The file.
+        Locations as a JSON array, NDJSON (one Location a line), an OCPI response
+        page (the Locations in ``data``) or one Location; ``.gz`` is decompressed.
     mapping : None
-        Unused (session-CSV mappings only).
+        Unused: Locations are mapped as the module docstring says.
 
     Returns
     -------

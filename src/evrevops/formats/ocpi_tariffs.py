@@ -44,8 +44,15 @@ import pyarrow as pa
 from evrevops.core import iso4217
 from evrevops.formats import limits
 from evrevops.formats.base import Batch
-from evrevops.formats.json_records import canonical_json, column_table, json_batch, map_records, read_json_records
-from evrevops.formats.json_values import describe, is_int, is_number, parse_instant, text_problem
+from evrevops.formats.json_records import (
+    canonical_json,
+    column_table,
+    json_batch,
+    map_records,
+    read_json_records,
+    when_valid,
+)
+from evrevops.formats.json_values import describe, id_problem, is_int, is_number, parse_instant, text_problem
 
 DIMENSIONS = ("ENERGY", "FLAT", "PARKING_TIME", "TIME")
 TARIFF_TYPES = ("AD_HOC_PAYMENT", "PROFILE_CHEAP", "PROFILE_FAST", "PROFILE_GREEN", "REGULAR")
@@ -187,7 +194,12 @@ def _objects(items: Any, parent: str, key: str, kind: str, err: list[tuple[str, 
 
 
 def check_tariff(t: dict[str, Any]) -> list[tuple[str, str]]:
-    """Structural checks of one OCPI 2.2.1 Tariff.
+    """Structural checks of one OCPI 2.2.1 Tariff (the module docstring lists what is quarantined).
+
+    Parameters
+    ----------
+    t : dict
+        The Tariff as :func:`~evrevops.formats.json_records.read_json_records` parsed it.
 
     Returns
     -------
@@ -196,8 +208,8 @@ def check_tariff(t: dict[str, Any]) -> list[tuple[str, str]]:
     """
     err: list[tuple[str, str]] = []
     tid = t.get("id")
-    if not isinstance(tid, str) or not tid.strip():
-        err.append(("id", "missing Tariff id" if tid in (None, "") else f"not a text id: {describe(tid)}"))
+    if problem := id_problem(tid, "Tariff", "id"):
+        err.append(("id", problem))
     elif len(tid) > 36:
         err.append(("id", f"id {text_problem(tid, 36)}"))
     for key, longest in (("country_code", 2), ("party_id", 3)):
@@ -259,16 +271,34 @@ def tariff_id(t: dict[str, Any]) -> str:
     return f"{cc or ''}*{pid or ''}*{t['id']}"
 
 
-def _tariff_row(rec: int, t: dict[str, Any]) -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
-    """The ``driver_tariffs`` row of the Tariff of record *rec*, or None with the errors of :func:`check_tariff`."""
-    errors = check_tariff(t)
-    if errors:
-        return None, errors
+def read_tariffs(path: str | Path, mapping: str | None = None) -> Batch:
+    """Read OCPI 2.2.1 Tariffs from a JSON array, NDJSON, a response page or one object.
+
+    Parameters
+    ----------
+    path : str or Path
+        The Tariffs; ``.gz`` is decompressed.
+    mapping : None
+        Unused (one mapping, the module docstring's).
+
+    Returns
+    -------
+    Batch
+        ``driver_tariffs`` rows; quarantine rows with field paths for Tariffs
+        that fail :func:`check_tariff`.
+    """
+    n, records, bad = read_json_records(Path(path), ("data",))
+    rows, qrows = map_records(records, bad, when_valid(check_tariff, _tariff_row))
+    return json_batch("ocpi-tariffs", n, {"driver_tariffs": column_table(rows, SCHEMA)}, qrows)
+
+
+def _tariff_row(rec: int, t: dict[str, Any]) -> dict[str, Any]:
+    """The ``driver_tariffs`` row of the Tariff of record *rec* (one that passed :func:`check_tariff`)."""
 
     def instant(key: str) -> dt.datetime | None:
         return parse_instant(t[key]) if t.get(key) is not None else None
 
-    row = {
+    return {
         "tariff_id": tariff_id(t),
         "country_code": t.get("country_code"),
         "party_id": t.get("party_id"),
@@ -282,25 +312,3 @@ def _tariff_row(rec: int, t: dict[str, Any]) -> tuple[dict[str, Any] | None, lis
         "last_updated_at": instant("last_updated"),
         "source_record": rec,
     }
-    return row, errors
-
-
-def read_tariffs(path: str | Path, mapping: str | None = None) -> Batch:
-    """Read OCPI 2.2.1 Tariffs from a JSON array, NDJSON, a response page or one object.
-
-    Parameters
-    ----------
-    path : str or Path
-        The file.
-    mapping : None
-        Unused (session-CSV mappings only).
-
-    Returns
-    -------
-    Batch
-        ``driver_tariffs`` rows; quarantine rows with field paths for Tariffs
-        that fail :func:`check_tariff`.
-    """
-    n, records, bad = read_json_records(Path(path), ("data",))
-    rows, qrows = map_records(records, bad, _tariff_row)
-    return json_batch("ocpi-tariffs", n, {"driver_tariffs": column_table(rows, SCHEMA)}, qrows)

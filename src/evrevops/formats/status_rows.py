@@ -15,26 +15,13 @@ import duckdb
 import pyarrow as pa
 
 from evrevops.formats.base import STATUS_EVENT_SCHEMA
+from evrevops.formats.site_columns import SITE_PLACE_FIELDS
 from evrevops.formats.status_mapping import StatusMapping, lit
 
 TS = pa.timestamp("us")
 SCHEMAS: dict[str, pa.Schema] = {
     "status_events": STATUS_EVENT_SCHEMA,
-    "sites": pa.schema(
-        [
-            ("site_id", pa.string()),
-            ("name", pa.string()),
-            ("address", pa.string()),
-            ("city", pa.string()),
-            ("state", pa.string()),
-            ("postal_code", pa.string()),
-            ("country", pa.string()),
-            ("latitude", pa.float64()),
-            ("longitude", pa.float64()),
-            ("time_zone", pa.string()),
-            ("source_record", pa.int64()),
-        ]
-    ),
+    "sites": pa.schema([*SITE_PLACE_FIELDS, ("source_record", pa.int64())]),
     "chargers": pa.schema([("charger_id", pa.string()), ("site_id", pa.string()), ("source_record", pa.int64())]),
     "ports": pa.schema(
         [

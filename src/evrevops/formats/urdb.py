@@ -52,8 +52,8 @@ import pyarrow as pa
 from evrevops.formats import limits
 from evrevops.formats.base import Batch
 from evrevops.formats.csv_columns import planned_until
-from evrevops.formats.json_records import canonical_json, column_table, json_batch, map_records
-from evrevops.formats.json_values import describe, is_int, is_number
+from evrevops.formats.json_records import canonical_json, column_table, json_batch, map_records, when_valid
+from evrevops.formats.json_values import describe, id_problem, is_int, is_number
 from evrevops.formats.urdb_records import read_urdb_records
 
 FIXED_CHARGE_UNITS = ("$/month", "$/day", "$/year")
@@ -185,11 +185,12 @@ def _schedule(name: str, s: Any, periods: int, structure: str, err: list[tuple[s
 
 
 def check_rate(r: dict[str, Any]) -> list[tuple[str, str]]:
-    """Structural checks of one URDB rate record.
+    """Structural checks of one URDB rate record: its label and content, rate structures with their
+    schedules, flat demand months, amounts, dates and texts, in this order.
 
     Returns
     -------
-    list of (field path, reason)
+    errors : list of (field path, reason)
         Empty when the record is usable.
     """
     err: list[tuple[str, str]] = []
@@ -205,9 +206,8 @@ def check_rate(r: dict[str, Any]) -> list[tuple[str, str]]:
 
 def _check_label_and_content(r: dict[str, Any], err: list[tuple[str, str]]) -> None:
     """A text ``label``, and something to bill: a rate structure or a fixed charge."""
-    label = r.get("label")
-    if not isinstance(label, str) or not label.strip():
-        err.append(("label", "missing URDB label" if label in (None, "") else f"not a text label: {describe(label)}"))
+    if problem := id_problem(r.get("label"), "URDB", "label"):
+        err.append(("label", problem))
     has_charge = any(_present(r.get(k)) for k in STRUCTURES) or any(
         r.get(k) is not None for k in ("fixedchargefirstmeter", "fixedmonthlycharge")
     )
@@ -322,12 +322,44 @@ def _check_texts(r: dict[str, Any], err: list[tuple[str, str]]) -> None:
             err.append((key, f"{key} longer than {most} characters"))
 
 
-def _rate_row(rec: int, r: dict[str, Any]) -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
-    """The ``utility_tariffs`` row of the rate of record *rec*, or None with the errors of :func:`check_rate`."""
-    errors = check_rate(r)
-    if errors:
-        return None, errors
-    row = {
+def read_urdb(path: str | Path, mapping: str | None = None) -> Batch:
+    """Read URDB rate records: a bare rate object, ``{"items": [...]}``, an array or NDJSON.
+
+    Parameters
+    ----------
+    path : str or Path
+        The URDB export (``.gz`` is decompressed).
+    mapping : None
+        Unused: a URDB record maps as the module docstring says.
+
+    Returns
+    -------
+    Batch
+        ``utility_tariffs`` rows; quarantine rows with field paths
+        (``energyweekdayschedule[6][17]``) for records that fail
+        :func:`check_rate`: no label; no rate content at all; a structure that
+        is not periods of tiers, a tier without a numeric rate, tier limits
+        that do not increase; a schedule that is not 12 × 24 indexes of its
+        structure's periods, or a structure without its schedules;
+        ``flatdemandmonths`` not 12 indexes of ``flatdemandstructure``; unknown
+        ``fixedchargeunits``; a non-positive ``demandwindow``; unreadable dates.
+    """
+    n, records, bad = read_urdb_records(Path(path))
+    rows, qrows = map_records(records, bad, when_valid(check_rate, _rate_row))
+    # The same label with different content in one file: make both ids unique and order-independent.
+    contents: dict[str, set[str]] = {}
+    for row in rows:
+        contents.setdefault(row["utility_tariff_id"], set()).add(row["rate_json"])
+    for row in rows:
+        if len(contents[row["utility_tariff_id"]]) > 1:
+            digest = hashlib.sha256(row["rate_json"].encode()).hexdigest()[:8]
+            row["utility_tariff_id"] = f"{row['utility_tariff_id']}#{digest}"
+    return json_batch("urdb", n, {"utility_tariffs": column_table(rows, SCHEMA)}, qrows)
+
+
+def _rate_row(rec: int, r: dict[str, Any]) -> dict[str, Any]:
+    """The ``utility_tariffs`` row of the rate of record *rec* (one that passed :func:`check_rate`)."""
+    return {
         "utility_tariff_id": r["label"].strip(),
         "utility": r.get("utility"),
         "name": r.get("name"),
@@ -344,39 +376,3 @@ def _rate_row(rec: int, r: dict[str, Any]) -> tuple[dict[str, Any] | None, list[
         "rate_json": canonical_json(r),
         "source_record": rec,
     }
-    return row, errors
-
-
-def read_urdb(path: str | Path, mapping: str | None = None) -> Batch:
-    """Read URDB rate records: a bare rate object, ``{"items": [...]}``, an array or NDJSON.
-
-    Parameters
-    ----------
-    path : str or Path
-        The file.
-    mapping : None
-        Unused (session-CSV mappings only).
-
-    Returns
-    -------
-    Batch
-        ``utility_tariffs`` rows; quarantine rows with field paths
-        (``energyweekdayschedule[6][17]``) for records that fail
-        :func:`check_rate`: no label; no rate content at all; a structure that
-        is not periods of tiers, a tier without a numeric rate, tier limits
-        that do not increase; a schedule that is not 12 × 24 indexes of its
-        structure's periods, or a structure without its schedules;
-        ``flatdemandmonths`` not 12 indexes of ``flatdemandstructure``; unknown
-        ``fixedchargeunits``; a non-positive ``demandwindow``; unreadable dates.
-    """
-    n, records, bad = read_urdb_records(Path(path))
-    rows, qrows = map_records(records, bad, _rate_row)
-    # The same label with different content in one file: make both ids unique and order-independent.
-    contents: dict[str, set[str]] = {}
-    for row in rows:
-        contents.setdefault(row["utility_tariff_id"], set()).add(row["rate_json"])
-    for row in rows:
-        if len(contents[row["utility_tariff_id"]]) > 1:
-            digest = hashlib.sha256(row["rate_json"].encode()).hexdigest()[:8]
-            row["utility_tariff_id"] = f"{row['utility_tariff_id']}#{digest}"
-    return json_batch("urdb", n, {"utility_tariffs": column_table(rows, SCHEMA)}, qrows)
