@@ -7,14 +7,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from evrevops.cli.errors import fail
 from evrevops.cli.options import (
     FormatOpt,
     month_opt,
 )
-from evrevops.cli.render import OutFormat, err, render
+from evrevops.cli.render import OutFormat, progress_bar, render
 
 
 def generate(
@@ -46,14 +45,7 @@ def generate(
         end_month = f"{month_opt(end_month, '--end-month')[0]:%Y-%m}"
     if out_dir.exists() and not out_dir.is_dir():
         raise fail(f"--out {out_dir} is a file; give a directory to write the network into")
-    with Progress(
-        TextColumn("{task.description}", markup=False),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    ) as prog:
+    with progress_bar() as prog:
         tasks: dict[str, int] = {}
 
         def progress(stage: str, done: int, total: int) -> None:

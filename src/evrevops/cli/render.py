@@ -19,6 +19,7 @@ from enum import StrEnum
 
 import pyarrow as pa
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -115,6 +116,19 @@ def render(data: TableResult | pa.Table | list[dict], fmt: OutFormat, title: str
         for r in rows:  # cells are text, never markup: a site named "[/x]" prints as it is
             t.add_row(*[_cell(r.get(c)) for c in cols])
         stdout().print(t)
+
+
+def progress_bar() -> Progress:
+    """A progress bar on stderr for long work: each task's description (text, never markup: it names files), the
+    bar, done of total and the time elapsed; it is gone when the work is done."""
+    return Progress(
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
 
 
 def money_table(result: TableResult, title: str, columns: dict[str, str]) -> None:
