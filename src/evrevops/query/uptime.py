@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+import pyarrow as pa
 
 from evrevops.contracts import risk as crisk
 from evrevops.query.result import TableResult, table_result
@@ -45,19 +47,22 @@ def stale(
     )
 
 
-def sla_credits(
-    wh: WarehouseLike, month: dt.date, *, as_of: dt.datetime | None = None,
-    offline_after_s: int = DEFAULT_OFFLINE_AFTER_S,
-) -> TableResult:  # fmt: skip
+def sla_credits(wh: WarehouseLike, month: dt.date, *, as_of: dt.datetime | None = None,
+                offline_after_s: int = DEFAULT_OFFLINE_AFTER_S) -> TableResult:  # fmt: skip
     """The SLA evaluation of every contract line with an uptime commitment in *month*, and its credit [minor units]."""
-    table = usla.credits(wh, month, as_of=as_of, offline_after_s=offline_after_s)
-    return table_result(table, f"SLA credits {month:%Y-%m}")
+    return _month_result(usla.credits, "SLA credits", wh, month, as_of, offline_after_s)
 
 
-def accounts_at_risk(
-    wh: WarehouseLike, month: dt.date, *, as_of: dt.datetime | None = None,
-    offline_after_s: int = DEFAULT_OFFLINE_AFTER_S,
-) -> TableResult:  # fmt: skip
+def accounts_at_risk(wh: WarehouseLike, month: dt.date, *, as_of: dt.datetime | None = None,
+                     offline_after_s: int = DEFAULT_OFFLINE_AFTER_S) -> TableResult:  # fmt: skip
     """A churn-risk score per customer in *month*, highest first, with its reasons."""
-    table = crisk.accounts(wh, month, as_of=as_of, offline_after_s=offline_after_s)
-    return table_result(table, f"accounts at risk {month:%Y-%m}")
+    return _month_result(crisk.accounts, "accounts at risk", wh, month, as_of, offline_after_s)
+
+
+def _month_result(
+    compute: Callable[..., pa.Table], title: str, wh: WarehouseLike, month: dt.date, as_of: dt.datetime | None,
+    offline_after_s: int,
+) -> TableResult:  # fmt: skip
+    """*compute*'s table of local *month* at the data horizon *as_of* [UTC] and silence window [s], titled."""
+    table = compute(wh, month, as_of=as_of, offline_after_s=offline_after_s)
+    return table_result(table, f"{title} {month:%Y-%m}")
