@@ -7,6 +7,11 @@ from evrevops.metrics.registry import GRAIN_KEYS, MEASURES, METRICS, PERIOD_KEYS
 
 def render() -> str:
     """The Markdown reference of every metric and measure, in registry order."""
+    return "\n".join(_grains() + _metrics() + _measures() + _rules())
+
+
+def _grains() -> list[str]:
+    """The title, the introduction and the table of grains and periods."""
     lines = [
         "# Metrics",
         "",
@@ -30,6 +35,13 @@ def render() -> str:
         "Ratios are ratios of sums over the grain (never averages of ratios) and are empty when the",
         "denominator is zero. Money is integer minor units of `currency`; per-port money is rounded half up.",
         "",
+    ]
+    return lines
+
+
+def _metrics() -> list[str]:
+    """The table of metrics and their definitions."""
+    lines = [
         "## Metrics",
         "",
         "| name | unit | formula | grains | periods | source |",
@@ -45,8 +57,12 @@ def render() -> str:
             f"- **`{m.name}`** ({m.label}, {m.unit}): {m.description}"
             + (f" *Reference:* {m.reference}." if m.reference else "")
         )
-    lines += [
-        "",
+    return lines + [""]
+
+
+def _measures() -> list[str]:
+    """The table of measures."""
+    lines = [
         "## Measures",
         "",
         "Additive quantities of the fact tables that metrics are built from.",
@@ -57,8 +73,12 @@ def render() -> str:
     for ms in MEASURES.values():
         level = ms.level if ms.level.endswith("-month") else f"{ms.level}-day"
         lines.append(f"| `{ms.name}` | {ms.unit} | {level} | {ms.description} |")
-    lines += [
-        "",
+    return lines + [""]
+
+
+def _rules() -> list[str]:
+    """How time is attributed, and energy cost and margin."""
+    return [
         "## How time is attributed",
         "",
         "- A session's plugged-in and charging time is split exactly at the site's local day boundaries",
@@ -85,4 +105,3 @@ def render() -> str:
         "  (`site_months_billed` says how many are in).",
         "",
     ]
-    return "\n".join(lines)

@@ -147,10 +147,27 @@ def build(wh: WarehouseLike, start: dt.date, end: dt.date, needed: set[str] | fr
     s = sessions.filter((sessions.ended_at >= lo) & (sessions.started_at < hi))
     s = s.mutate(charging_end=ibis.coalesce(s.charging_ended_at, s.ended_at))
 
-    # --- ports × sites × days: open time ------------------------------------------------
-    # A port has a row on every local day at every site it was ever at (its membership, or a CDR
-    # naming the site); it is open there on the days it belonged to the site and was in service.
     member = wh.table(port_sites.VIEW)
+    m = member.select(m_port=member.port_id, m_site=member.site_id, m_from=member.from_on, m_to=member.to_on)
+    pd_ = _open_time(ports, s, cal, member, m)
+    cu = _calendar_by_utc_day(cal)
+    split = _time_split(s, cu)
+    cur = site_currency(wh)
+    started = _started(s, cu, cur)
+    txs = _transactions(wh, ports, cu, m, lo, hi)
+    want = lambda group: needed is None or bool(group & set(needed))  # noqa: E731
+    port_day = _port_day(wh, pd_, split, txs if want(TX_MEASURES) else None, started, cur)
+    site_day = _site_day(wh, s, cal, cu, pd_, cur, visits=want(VISIT_MEASURES))
+    return Facts(port_day=port_day, site_day=site_day, start=start, end=end)
+
+
+def _open_time(ports: ir.Table, s: ir.Table, cal: ir.Table, member: ir.Table, m: ir.Table) -> ir.Table:
+    """``(port_id, site_id, local_date, month, rated_kw, open_s)``: ports × sites × days, with open time.
+
+    A port has a row on every local day at every site it was ever at (its membership *member*,
+    or a CDR naming the site); it is open there on the days it belonged to the site (*m*: the
+    membership with prefixed columns) and was in service.
+    """
     pairs = (
         member.select("port_id", "site_id")
         .union(s.filter(s.port_id.notnull()).select("port_id", "site_id"), distinct=True)
@@ -162,8 +179,7 @@ def build(wh: WarehouseLike, start: dt.date, end: dt.date, needed: set[str] | fr
         in_service=(pp.commissioned_on.isnull() | (cal.local_date >= pp.commissioned_on))
         & (pp.decommissioned_on.isnull() | (cal.local_date < pp.decommissioned_on)),
     )  # fmt: skip
-    m = member.select(m_port=member.port_id, m_site=member.site_id, m_from=member.from_on, m_to=member.to_on)
-    pd_ = pc.left_join(
+    return pc.left_join(
         m,
         [
             pc.port_id == m.m_port,
@@ -176,9 +192,12 @@ def build(wh: WarehouseLike, start: dt.date, end: dt.date, needed: set[str] | fr
         open_s=ibis.ifelse(pc.in_service & m.m_port.notnull(), pc.open_s, 0),
     )  # fmt: skip
 
-    # --- time split across local days ------------------------------------------------
-    # A session meets each local day it overlaps exactly once: on the UTC day where the overlap begins.
-    cu = _calendar_by_utc_day(cal)
+
+def _time_split(s: ir.Table, cu: ir.Table) -> ir.Table:
+    """``(port_id, site_id, local_date, plugged_in_s, charging_s)``: session time split across local days.
+
+    A session meets each local day it overlaps exactly once: on the UTC day where the overlap begins.
+    """
     su = s.mutate(utc_day=ibis.range(_utc_day(s.started_at), _utc_day(s.ended_at) + 1).unnest())
     j = su.join(
         cu,
@@ -190,13 +209,18 @@ def build(wh: WarehouseLike, start: dt.date, end: dt.date, needed: set[str] | fr
             _utc_day(ibis.greatest(su.started_at, cu.day_start_at)) == su.utc_day,
         ],
     )
-    split = j.group_by([j.port_id, j.site_id, j.local_date]).aggregate(
+    return j.group_by([j.port_id, j.site_id, j.local_date]).aggregate(
         plugged_in_s=exact_sum(_overlap_s(j.started_at, j.ended_at, j.day_start_at, j.day_end_at)),
         charging_s=exact_sum(_overlap_s(j.started_at, j.charging_end, j.day_start_at, j.day_end_at)),
     )
 
-    # --- start attribution: count, energy, money ------------------------------------------
-    cur = site_currency(wh)
+
+def _started(s: ir.Table, cu: ir.Table, cur: ir.Table) -> ir.Table:
+    """Count, energy and money of the sessions by port, site and the local day of their start.
+
+    Money counts only in the site's currency (*cur*); the unattributed part is the total less its
+    components.
+    """
     ks = s.mutate(utc_day=_utc_day(s.started_at))
     k = ks.join(cu, _in_day(ks, "started_at", cu))
     k = k.left_join(cur, k.site_id == cur.site_id).select(k, site_currency=cur.currency)
@@ -208,7 +232,7 @@ def build(wh: WarehouseLike, start: dt.date, end: dt.date, needed: set[str] | fr
         + ibis.coalesce(k.parking_cost_minor, 0)
         + ibis.coalesce(k.fixed_cost_minor, 0)
     )
-    started = k.group_by([k.port_id, k.site_id, k.local_date]).aggregate(
+    return k.group_by([k.port_id, k.site_id, k.local_date]).aggregate(
         sessions=k.count(),
         energy_kwh=exact_sum(k.energy_kwh),
         sessions_zero_energy=(k.energy_kwh <= 0).sum(),
@@ -224,12 +248,17 @@ def build(wh: WarehouseLike, start: dt.date, end: dt.date, needed: set[str] | fr
         vat_minor=ibis.ifelse(same, k.total_cost_incl_vat_minor - k.total_cost_minor, None).sum(),
     )
 
-    # --- OCPP transactions by the local day of their start: how they ended ------------------------
-    want = lambda group: needed is None or bool(group & set(needed))  # noqa: E731
+
+def _transactions(
+    wh: WarehouseLike, ports: ir.Table, cu: ir.Table, m: ir.Table, lo: dt.datetime, hi: dt.datetime
+) -> ir.Table:
+    """OCPP transactions by port, site and the local day of their start: how many ended, and normally.
+
+    The local day of a transaction's start is on its port's (latest) site's calendar, its site the
+    one the port belonged to that day (*m*, the membership; OCPP names a charger, not a location).
+    """
     tx = wh.table("ocpp_transactions")
     tx = tx.filter(tx.port_id.notnull() & tx.started_at.notnull() & (tx.started_at >= lo) & (tx.started_at < hi))
-    # the local day of a transaction's start on its port's (latest) site's calendar, then the site the
-    # port belonged to that day (OCPP names a charger, not a location)
     tx = tx.join(ports.select("port_id", home="site_id"), "port_id")
     tx = tx.mutate(site_id=tx.home, utc_day=_utc_day(tx.started_at))
     tj = tx.join(cu, _in_day(tx, "started_at", cu))
@@ -243,15 +272,27 @@ def build(wh: WarehouseLike, start: dt.date, end: dt.date, needed: set[str] | fr
         ],
     ).select(tj, site_id=ibis.coalesce(m.m_site, tj.home))
     ended = tj.ended_at.notnull() & tj.stop_reason.notnull()
-    txs = tj.group_by([tj.port_id, tj.site_id, tj.local_date]).aggregate(
+    return tj.group_by([tj.port_id, tj.site_id, tj.local_date]).aggregate(
         transactions_ended=ended.sum(),
         transactions_ended_normally=(ended & ~tj.stop_reason.isin(list(ABNORMAL_STOP_REASONS))).sum(),
     )
 
-    # --- assemble port_day --------------------------------------------------------------
+
+# port_day's measures that are a part's column, 0 where the part has no row
+_ZERO_FILLED = (
+    "sessions_zero_energy", "sessions_with_energy", "transactions_ended", "transactions_ended_normally",
+    "revenue_minor", "revenue_energy_minor", "revenue_time_minor", "revenue_idle_minor",
+    "revenue_session_fee_minor", "revenue_unattributed_minor", "vat_minor",
+)  # fmt: skip
+
+
+def _port_day(
+    wh: WarehouseLike, pd_: ir.Table, split: ir.Table, txs: ir.Table | None, started: ir.Table, cur: ir.Table
+) -> ir.Table:
+    """``port_day``: open time, time split, transactions (0 without *txs*) and starts, with dimensions."""
     on = lambda a, b: [a.port_id == b.port_id, a.site_id == b.site_id, a.local_date == b.local_date]  # noqa: E731
     t = pd_.left_join(split, on(pd_, split)).select(pd_, split.plugged_in_s, split.charging_s)
-    if want(TX_MEASURES):
+    if txs is not None:
         t = t.left_join(txs, on(t, txs)).select(t, txs.transactions_ended, txs.transactions_ended_normally)
     else:
         t = t.mutate(transactions_ended=ibis.literal(0), transactions_ended_normally=ibis.literal(0))
@@ -261,7 +302,7 @@ def build(wh: WarehouseLike, start: dt.date, end: dt.date, needed: set[str] | fr
     t = with_dimensions(wh, t)
     t = t.left_join(cur, t.site_id == cur.site_id).select(t, cur.currency)
     z = lambda c: ibis.coalesce(t[c], 0)  # noqa: E731
-    port_day = t.select(
+    return t.select(
         "port_id", "site_id", "segment", "customer_id", "currency", "local_date", "month", "rated_kw", "open_s",
         sessions=z("sessions"),
         energy_kwh=ibis.coalesce(t.energy_kwh, 0.0),
@@ -272,20 +313,14 @@ def build(wh: WarehouseLike, start: dt.date, end: dt.date, needed: set[str] | fr
         idle_s=z("plugged_in_s") - z("charging_s"),
         ports=t.port_id,
         port_days=ibis.ifelse(t.open_s > 0, 1, 0),
-        sessions_zero_energy=z("sessions_zero_energy"),
-        sessions_with_energy=z("sessions_with_energy"),
-        transactions_ended=z("transactions_ended"),
-        transactions_ended_normally=z("transactions_ended_normally"),
-        revenue_minor=z("revenue_minor"),
-        revenue_energy_minor=z("revenue_energy_minor"),
-        revenue_time_minor=z("revenue_time_minor"),
-        revenue_idle_minor=z("revenue_idle_minor"),
-        revenue_session_fee_minor=z("revenue_session_fee_minor"),
-        revenue_unattributed_minor=z("revenue_unattributed_minor"),
-        vat_minor=z("vat_minor"),
+        **{c: z(c) for c in _ZERO_FILLED},
     )  # fmt: skip
 
-    # --- site_day: congestion ---------------------------------------------------------------
+
+def _site_day(
+    wh: WarehouseLike, s: ir.Table, cal: ir.Table, cu: ir.Table, pd_: ir.Table, cur: ir.Table, visits: bool
+) -> ir.Table:
+    """``site_day``: each site's open time (any port open), congestion and visits (0 unless *visits*)."""
     open_ports = pd_.group_by([pd_.site_id, pd_.local_date]).aggregate(n_open=(pd_.open_s > 0).sum())
     cong = _congestion(s, cal, open_ports)
     sd = cal.join(open_ports, [cal.site_id == open_ports.site_id, cal.local_date == open_ports.local_date]).select(
@@ -294,7 +329,7 @@ def build(wh: WarehouseLike, start: dt.date, end: dt.date, needed: set[str] | fr
     sd = sd.left_join(cong, [sd.site_id == cong.site_id, sd.local_date == cong.local_date]).select(
         sd, congested_s=ibis.coalesce(cong.congested_s, 0)
     )
-    if want(VISIT_MEASURES):
+    if visits:
         vis = _visits(s, cu)
         sd = sd.left_join(vis, [sd.site_id == vis.site_id, sd.local_date == vis.local_date]).select(
             sd, visits=ibis.coalesce(vis.visits, 0), visits_successful=ibis.coalesce(vis.visits_successful, 0)
@@ -302,8 +337,7 @@ def build(wh: WarehouseLike, start: dt.date, end: dt.date, needed: set[str] | fr
     else:
         sd = sd.mutate(visits=ibis.literal(0), visits_successful=ibis.literal(0))
     sd = with_dimensions(wh, sd)
-    sd = sd.left_join(cur, sd.site_id == cur.site_id).select(sd, cur.currency)
-    return Facts(port_day=port_day, site_day=sd, start=start, end=end)
+    return sd.left_join(cur, sd.site_id == cur.site_id).select(sd, cur.currency)
 
 
 def with_dimensions(wh: WarehouseLike, t: ir.Table, day: str = "local_date") -> ir.Table:
