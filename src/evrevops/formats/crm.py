@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 import tempfile
 import tomllib
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from evrevops.formats import limits
 from evrevops.formats.base import Batch, FormatError, quarantine_table
 from evrevops.formats.csv_engine import REPLACEMENT, CsvSpec, read_table, utf8_copy
 from evrevops.formats.csv_records import load_csv
+from evrevops.formats.mapping_files import shipped_file, shipped_names
 from evrevops.formats.records import connect
 from evrevops.formats.tables_csv import DEAL_STAGES_SPEC, DEALS
 
@@ -56,7 +56,7 @@ def crm_mappings() -> list[tuple[str, str]]:
 
 def crm_mapping_names() -> list[str]:
     """Names of the shipped CRM mappings (file stems in ``formats/mappings/crm``)."""
-    return sorted(p.stem for p in FOLDER.glob("*.toml"))
+    return shipped_names(FOLDER)
 
 
 def _load(path: Path) -> dict:
@@ -76,10 +76,7 @@ def load_mapping(name: str) -> dict:
     ValueError
         ``unknown CRM mapping 'x'; known: ...``, or a mapping without a valid ``target``.
     """
-    known = crm_mapping_names()
-    if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9_]+", name) or name not in known:
-        raise ValueError(f"unknown CRM mapping {name!r}; known: {', '.join(known)}")
-    spec = _load(FOLDER / f"{name}.toml")
+    spec = _load(shipped_file(FOLDER, name, "CRM"))
     if spec.get("target") not in TARGETS:
         raise ValueError(f"CRM mapping {name!r}: target must be one of {', '.join(TARGETS)}")
     return spec
