@@ -158,7 +158,8 @@ def stage_increment(path: Path) -> dict:
 
     from evrevops.refresh import refresh_kept
     from evrevops.warehouse.db import open_warehouse
-    from evrevops.warehouse.loader import ingest_file, set_site_tariff
+    from evrevops.warehouse.loader import ingest_file
+    from evrevops.warehouse.site_tariff import set_site_tariff
 
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "w.duckdb"

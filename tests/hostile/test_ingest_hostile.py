@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from evrevops.formats import FormatError, detect, input_files, limits, read
-from evrevops.warehouse import forget, loader
+from evrevops.warehouse import after_write, forget, loader
 from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.loader import FileChangedError, ingest_file
 from tests.helpers.cdrs import cdr, write_ndjson
@@ -298,7 +298,7 @@ def test_a_full_disk_midway_leaves_the_warehouse_as_it_was(wh, tmp_path, monkeyp
     def disk_full(*args, **kwargs):
         raise duckdb.IOException("IO Error: Could not write file: No space left on device")
 
-    monkeypatch.setattr(loader, "_follow_history", disk_full)  # after the rows are written, before commit
+    monkeypatch.setattr(after_write, "follow_history", disk_full)  # after the rows are written, before commit
     with pytest.raises(duckdb.IOException, match="No space left"):
         ingest_file(wh, FIXTURES / "metrics" / "cdrs.ndjson")
     assert {t: wh.count(t) for t in before} == before

@@ -19,7 +19,8 @@ from evrevops.metrics import changes, close, kept
 from evrevops.refresh import rebuild_from, refresh_kept
 from evrevops.tariffs import site_bills
 from evrevops.warehouse.db import open_warehouse
-from evrevops.warehouse.loader import ingest_file, set_site_tariff
+from evrevops.warehouse.loader import ingest_file
+from evrevops.warehouse.site_tariff import set_site_tariff
 
 KEPT = (
     kept.PORT_DAY, kept.SITE_DAY, kept.PORT_MONTH, kept.SITE_MONTH, kept.UPTIME, site_bills.CACHE,

@@ -21,7 +21,8 @@ from evrevops.cli import app
 from evrevops.metrics.compute import compute
 from evrevops.tariffs import site_bills
 from evrevops.warehouse.db import open_warehouse
-from evrevops.warehouse.loader import ingest_file, set_site_tariff
+from evrevops.warehouse.loader import ingest_file
+from evrevops.warehouse.site_tariff import set_site_tariff
 from tests.helpers.warehouse import warehouse_of
 
 JUNE = (dt.date(2024, 6, 1), dt.date(2024, 6, 30))

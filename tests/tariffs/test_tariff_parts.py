@@ -36,7 +36,8 @@ from typer.testing import CliRunner
 from evrevops.cli import app
 from evrevops.tariffs import load_profile, site_bills, whatif
 from evrevops.warehouse.db import open_warehouse
-from evrevops.warehouse.loader import ingest_file, set_site_tariff
+from evrevops.warehouse.loader import ingest_file
+from evrevops.warehouse.site_tariff import set_site_tariff
 from tests.helpers.warehouse import warehouse_of
 
 JUNE, JULY = dt.date(2024, 6, 1), dt.date(2024, 7, 1)

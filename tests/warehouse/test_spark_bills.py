@@ -34,7 +34,8 @@ from evrevops.tariffs import load_profile, site_bills
 from evrevops.tariffs.billing import LINE_ITEMS
 from evrevops.warehouse.db import open_warehouse
 from evrevops.warehouse.export import export_parquet
-from evrevops.warehouse.loader import ingest_file, set_site_tariff
+from evrevops.warehouse.loader import ingest_file
+from evrevops.warehouse.site_tariff import set_site_tariff
 from evrevops.warehouse.spark import SparkWarehouse
 from tests.helpers import real_data
 

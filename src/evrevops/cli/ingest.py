@@ -28,7 +28,7 @@ from evrevops.formats.base import FormatError
 from evrevops.formats.crm import crm_mappings
 from evrevops.formats.status_mapping import status_mappings
 from evrevops.warehouse.db import Warehouse
-from evrevops.warehouse.loader import IngestResult
+from evrevops.warehouse.ledger import IngestResult
 
 _MAPPED = ("session-csv", "status-snapshots", "crm-csv")  # the formats that take a --mapping
 

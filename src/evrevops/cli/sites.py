@@ -14,7 +14,7 @@ from evrevops.cli.options import (
 )
 from evrevops.cli.render import OutFormat, render, stdout
 from evrevops.query import sites as qsites
-from evrevops.warehouse.loader import set_site_tariff
+from evrevops.warehouse.site_tariff import set_site_tariff
 
 sites_app = typer.Typer(help="Sites: list them, set a site's utility tariff.", no_args_is_help=True)
 ports_app = typer.Typer(help="Ports: where each one was when, and evidence that disagrees.", no_args_is_help=True)

@@ -25,12 +25,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pyarrow as pa
 
 from evrevops.core.sqltext import sql_identifier
-from evrevops.warehouse import port_sites, site_history
+from evrevops.warehouse import after_write, ledger
 from evrevops.warehouse.db import Warehouse
 from evrevops.warehouse.schema import TABLES
 
@@ -127,8 +127,46 @@ def forget_file(
     ValueError
         For an unknown entry, one already forgotten, or a forget entry.
     """
-    con = wh.con
     file_id = int(file_id)
+    path, replaced = _forgettable(wh, file_id)
+    if rebuild_from is not None:
+        day = rebuild_from(wh, [file_id])
+        earliest = None if day is None else datetime.combine(day, dt.time())
+    else:
+        earliest = _earliest(wh, file_id)
+    with wh.transaction():
+        touched_sites, touched_ports = _touched(wh, file_id)
+        removed, kept = _remove_rows(wh, file_id)
+        quarantine_removed = len(
+            wh.con.execute("DELETE FROM quarantine WHERE file_id = ? RETURNING 1", [file_id]).fetchall()
+        )
+        after_write.bring_current(wh, touched_sites, touched_ports)
+        notes = (
+            f"forgot {path}: {removed:,} rows and {quarantine_removed:,} quarantine rows removed"
+            + (f"; {kept:,} sites/chargers/ports kept because other entries name them" if kept else "")
+            + (f"; {replaced:,} rows it had replaced are not restored" if replaced else "")
+        )
+        entry = _record(wh, file_id, earliest, notes)
+    return {
+        "file_id": file_id,
+        "path": path,
+        "rows_removed": removed,
+        "quarantine_removed": quarantine_removed,
+        "kept_named": kept,
+        "replaced_not_restored": int(replaced or 0),
+        "ledger_file_id": entry,
+    }
+
+
+def _forgettable(wh: Warehouse, file_id: int) -> tuple[str, int | None]:
+    """The ``path`` and ``replaced`` count of ledger entry *file_id*, once it is known to be one that can be forgotten.
+
+    Raises
+    ------
+    ValueError
+        For an unknown entry, one already forgotten, or a forget entry.
+    """
+    con = wh.con
     row = con.execute("SELECT path, format, replaced FROM ingest_ledger WHERE file_id = ?", [file_id]).fetchall()
     if not row:
         known = con.execute("SELECT count(*), min(file_id), max(file_id) FROM ingest_ledger").fetchall()[0]
@@ -139,98 +177,80 @@ def forget_file(
         raise ValueError(f"ledger entry {file_id} is itself a forget; it cannot be forgotten")
     if file_id in forgotten(wh):
         raise ValueError(f"ledger entry {file_id} ({path}) was already forgotten")
-    if rebuild_from is not None:
-        day = rebuild_from(wh, [file_id])
-        earliest = None if day is None else datetime.combine(day, dt.time())
-    else:
-        earliest = _earliest(wh, file_id)
-    with wh.transaction():
-        # sites and ports whose current facts or place follow from what remains
-        touched_sites = pa.table(
-            {"site_id": pa.array([r[0] for r in con.execute(
-                "SELECT DISTINCT site_id FROM site_facts WHERE file_id = ?", [file_id]
-            ).fetchall()], pa.string())}
-        )  # fmt: skip
-        touched_ports = pa.table(
-            {
-                "port_id": pa.array(
-                    [
-                        r[0]
-                        for r in con.execute(
-                            """SELECT port_id FROM port_placements WHERE file_id = $f
-                               UNION SELECT port_id FROM sessions WHERE file_id = $f AND port_id IS NOT NULL
-                               UNION SELECT port_id FROM ports WHERE file_id = $f""",
-                            {"f": file_id},
-                        ).fetchall()
-                    ],
-                    pa.string(),
-                )
-            }
+    return path, replaced
+
+
+def _touched(wh: Warehouse, file_id: int) -> tuple[pa.Table, pa.Table]:
+    """The sites and ports whose current facts or place follow from what remains once *file_id*'s rows go.
+
+    Returns tables of one column, ``site_id`` resp. ``port_id``; read before the rows are removed.
+    """
+    con = wh.con
+    sites = con.execute("SELECT DISTINCT site_id FROM site_facts WHERE file_id = ?", [file_id]).fetchall()
+    ports = con.execute(
+        """SELECT port_id FROM port_placements WHERE file_id = $f
+           UNION SELECT port_id FROM sessions WHERE file_id = $f AND port_id IS NOT NULL
+           UNION SELECT port_id FROM ports WHERE file_id = $f""",
+        {"f": file_id},
+    ).fetchall()
+    return (
+        pa.table({"site_id": pa.array([r[0] for r in sites], pa.string())}),
+        pa.table({"port_id": pa.array([r[0] for r in ports], pa.string())}),
+    )
+
+
+def _remove_rows(wh: Warehouse, file_id: int) -> tuple[int, int]:
+    """Delete the rows *file_id* wrote from every table; return rows removed and reference rows kept.
+
+    Reference rows (:data:`_NAMED`) go first, while the rows that name them (of this entry too)
+    are still there; one that another entry's rows name is kept.
+    """
+    con = wh.con
+    removed = kept = 0
+    for table, (key, namers) in _NAMED.items():
+        k = sql_identifier(key)
+        named = " OR ".join(
+            f"EXISTS (SELECT 1 FROM {sql_identifier(t)} n WHERE n.{sql_identifier(c)} = r.{k} AND n.file_id <> $f)"
+            for t, c in namers
+            if c in _columns(wh, t)
         )
-        removed = kept = 0
-        # reference rows first, while the rows that name them (of this entry too) are still there
-        for table, (key, namers) in _NAMED.items():
-            k = sql_identifier(key)
-            named = " OR ".join(
-                f"EXISTS (SELECT 1 FROM {sql_identifier(t)} n WHERE n.{sql_identifier(c)} = r.{k} AND n.file_id <> $f)"
-                for t, c in namers
-                if c in _columns(wh, t)
-            )
-            kept += con.execute(
-                f"SELECT count(*) FROM {sql_identifier(table)} r WHERE r.file_id = $f AND ({named})", {"f": file_id}
-            ).fetchall()[0][0]
-            removed += (
-                con.execute(
-                    f"DELETE FROM {sql_identifier(table)} r WHERE r.file_id = $f AND NOT ({named}) RETURNING 1",
-                    {"f": file_id},
-                )
-                .fetchall()
-                .__len__()
-            )
-        for name in TABLES:
-            if name in _NAMED:
-                continue
-            removed += len(
-                con.execute(f"DELETE FROM {sql_identifier(name)} WHERE file_id = ? RETURNING 1", [file_id]).fetchall()
-            )
-        quarantine_removed = len(
-            con.execute("DELETE FROM quarantine WHERE file_id = ? RETURNING 1", [file_id]).fetchall()
+        kept += con.execute(
+            f"SELECT count(*) FROM {sql_identifier(table)} r WHERE r.file_id = $f AND ({named})", {"f": file_id}
+        ).fetchall()[0][0]
+        removed += len(
+            con.execute(
+                f"DELETE FROM {sql_identifier(table)} r WHERE r.file_id = $f AND NOT ({named}) RETURNING 1",
+                {"f": file_id},
+            ).fetchall()
         )
-        if touched_sites.num_rows:
-            con.register("_forget_sites", touched_sites)
-            con.execute(site_history.current_sql("_forget_sites"))
-            con.unregister("_forget_sites")
-        if touched_ports.num_rows:
-            con.register("_forget_ports", touched_ports)
-            con.execute(port_sites.current_sql("_forget_ports"))
-            con.unregister("_forget_ports")
-        entry = con.execute("SELECT coalesce(max(file_id), 0) + 1 FROM ingest_ledger").fetchall()[0][0]
-        now = datetime.now(UTC).replace(tzinfo=None)
-        text = f"evrevops ledger forget {file_id}"
-        con.execute(
-            """INSERT INTO ingest_ledger (file_id, path, checksum, format, started_at, finished_at, records_read,
-                   accepted, duplicate, quarantined, replaced, status, earliest_at, forgets, notes)
-               VALUES (?, ?, ?, ?, ?, ?, 0, 0, 0, 0, 0, 'ok', ?, ?, ?)""",
-            [
-                entry,
-                text,
-                hashlib.sha256(f"{text} at {now.isoformat()}".encode()).hexdigest(),
-                FORMAT,
-                now,
-                now,
-                earliest,
-                file_id,
-                f"forgot {path}: {removed:,} rows and {quarantine_removed:,} quarantine rows removed"
-                + (f"; {kept:,} sites/chargers/ports kept because other entries name them" if kept else "")
-                + (f"; {replaced:,} rows it had replaced are not restored" if replaced else ""),
-            ],
+    for name in TABLES:
+        if name in _NAMED:
+            continue
+        removed += len(
+            con.execute(f"DELETE FROM {sql_identifier(name)} WHERE file_id = ? RETURNING 1", [file_id]).fetchall()
         )
-    return {
-        "file_id": file_id,
-        "path": path,
-        "rows_removed": removed,
-        "quarantine_removed": quarantine_removed,
-        "kept_named": kept,
-        "replaced_not_restored": int(replaced or 0),
-        "ledger_file_id": entry,
-    }
+    return removed, kept
+
+
+def _record(wh: Warehouse, file_id: int, earliest: datetime | None, notes: str) -> int:
+    """Append the ``cli:ledger forget`` entry that names *file_id* in ``forgets``; return its ``file_id``."""
+    entry = ledger.next_file_id(wh.con)
+    now = ledger.now()
+    text = f"evrevops ledger forget {file_id}"
+    wh.con.execute(
+        """INSERT INTO ingest_ledger (file_id, path, checksum, format, started_at, finished_at, records_read,
+               accepted, duplicate, quarantined, replaced, status, earliest_at, forgets, notes)
+           VALUES (?, ?, ?, ?, ?, ?, 0, 0, 0, 0, 0, 'ok', ?, ?, ?)""",
+        [
+            entry,
+            text,
+            hashlib.sha256(f"{text} at {now.isoformat()}".encode()).hexdigest(),
+            FORMAT,
+            now,
+            now,
+            earliest,
+            file_id,
+            notes,
+        ],
+    )
+    return entry

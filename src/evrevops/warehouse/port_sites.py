@@ -42,6 +42,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from evrevops.core.sqltext import sql_literal
+from evrevops.warehouse.intervals import in_force_sql
 
 VIEW = "port_sites"
 TABLE = "port_placements"
@@ -137,10 +138,7 @@ def view_sql() -> str:
 
 def on_sql(port: str, day: str, membership: str = VIEW) -> str:
     """Join condition: row *membership* of port column *port* is where it was on date expression *day*."""
-    return (
-        f"{membership}.port_id = {port} AND ({membership}.from_on IS NULL OR {membership}.from_on <= {day})"
-        f" AND ({membership}.to_on IS NULL OR {membership}.to_on > {day})"
-    )
+    return in_force_sql(membership, "port_id", port, day, "from_on", "to_on")
 
 
 def conflicts_sql(sessions: str = "sessions", placements: str = TABLE) -> str:

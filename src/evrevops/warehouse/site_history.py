@@ -29,6 +29,8 @@ import datetime as dt
 
 import pyarrow as pa
 
+from evrevops.warehouse.intervals import in_force_sql
+
 VIEW = "site_history"
 TABLE = "site_facts"
 FACTS = ("segment", "revenue_model", "energy_position", "utility_tariff_id", "grid_capacity_kw")
@@ -70,10 +72,7 @@ def view_sql() -> str:
 
 def on_sql(site: str, day: str, history: str = VIEW) -> str:
     """Join condition: row *history* of site column *site* is the interval in force on date expression *day*."""
-    return (
-        f"{history}.site_id = {site} AND ({history}.valid_from IS NULL OR {history}.valid_from <= {day})"
-        f" AND ({history}.valid_to IS NULL OR {history}.valid_to > {day})"
-    )
+    return in_force_sql(history, "site_id", site, day, "valid_from", "valid_to")
 
 
 def current_sql(site_ids: str | None = None) -> str:
