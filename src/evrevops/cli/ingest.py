@@ -11,17 +11,13 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from evrevops import formats as fmts
 from evrevops import refresh as krefresh
 from evrevops.cli.errors import busy, error, fail, one_line
-from evrevops.cli.options import (
-    finite,
-    instant_opt,
-)
-from evrevops.cli.render import OutFormat, err, render
+from evrevops.cli.options import finite, instant_opt
+from evrevops.cli.render import OutFormat, err, progress_bar, render
 from evrevops.core.vocabulary import INGEST_STATUSES
 from evrevops.formats import limits as flimits
 from evrevops.formats.base import FormatError
@@ -148,63 +144,74 @@ def _load_one(wh: Warehouse, f: Path, input_format: str | None, mapping: str | N
     return r, True
 
 
+PathsArg = Annotated[list[Path], typer.Argument(help="Files or directories to ingest.")]
+InputFormatOpt = Annotated[
+    str | None, typer.Option("--format", help="Input format (default: detected); see `evrevops formats`.")
+]
+MappingOpt = Annotated[
+    str | None,
+    typer.Option("--mapping", help="Mapping for a session CSV export or a status log (see `evrevops formats`)."),
+]
+ReportOpt = Annotated[OutFormat, typer.Option("--output", "-o", help="Report format: table, csv or json.")]
+KeepOpt = Annotated[
+    bool,
+    typer.Option(
+        "--keep/--no-keep",
+        help="After loading, keep the facts, uptime and bills metrics read (default); "
+        "--no-keep for a batch of ingests, then `evrevops refresh` once.",
+    ),
+]
+ForceOpt = Annotated[
+    bool, typer.Option("--force", help="Re-read files already ingested, forgetting their earlier ingest.")
+]
+EarliestOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--earliest",
+        help="First plausible date or instant (UTC), YYYY-MM-DD[THH:MM]; records before it are quarantined "
+        "(default 2000-01-01: a charger clock reset to 1970 is caught).",
+    ),
+]
+LatestOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--latest",
+        help="Last plausible date (the whole day) or instant (UTC); records after it are quarantined "
+        "(default: one day after now).",
+    ),
+]
+MaxPowerOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--max-power-kw", help="Largest plausible power at one port \\[kW] (default 4000; at most 1,000,000)."
+    ),
+]
+MaxLineOpt = Annotated[
+    float | None,
+    typer.Option("--max-line-mib", help="Longest line of a text file [MiB] (default 64; at most 65,536)."),
+]
+MaxDecompressedOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--max-decompressed-gib",
+        help="Largest size of a .gz file once decompressed [GiB] (default 16; at most 65,536).",
+    ),
+]
+
+
 def ingest(
     ctx: typer.Context,
-    paths: Annotated[list[Path], typer.Argument(help="Files or directories to ingest.")],
-    input_format: Annotated[
-        str | None, typer.Option("--format", help="Input format (default: detected); see `evrevops formats`.")
-    ] = None,
-    mapping: Annotated[
-        str | None,
-        typer.Option("--mapping", help="Mapping for a session CSV export or a status log (see `evrevops formats`)."),
-    ] = None,
-    output: Annotated[
-        OutFormat, typer.Option("--output", "-o", help="Report format: table, csv or json.")
-    ] = OutFormat.table,
-    keep: Annotated[
-        bool,
-        typer.Option(
-            "--keep/--no-keep",
-            help="After loading, keep the facts, uptime and bills metrics read (default); "
-            "--no-keep for a batch of ingests, then `evrevops refresh` once.",
-        ),
-    ] = True,
-    force: Annotated[
-        bool, typer.Option("--force", help="Re-read files already ingested, forgetting their earlier ingest.")
-    ] = False,
-    earliest: Annotated[
-        str | None,
-        typer.Option(
-            "--earliest",
-            help="First plausible date or instant (UTC), YYYY-MM-DD[THH:MM]; records before it are quarantined "
-            "(default 2000-01-01: a charger clock reset to 1970 is caught).",
-        ),
-    ] = None,
-    latest: Annotated[
-        str | None,
-        typer.Option(
-            "--latest",
-            help="Last plausible date (the whole day) or instant (UTC); records after it are quarantined "
-            "(default: one day after now).",
-        ),
-    ] = None,
-    max_power_kw: Annotated[
-        float | None,
-        typer.Option(
-            "--max-power-kw", help="Largest plausible power at one port \\[kW] (default 4000; at most 1,000,000)."
-        ),
-    ] = None,
-    max_line_mib: Annotated[
-        float | None,
-        typer.Option("--max-line-mib", help="Longest line of a text file [MiB] (default 64; at most 65,536)."),
-    ] = None,
-    max_decompressed_gib: Annotated[
-        float | None,
-        typer.Option(
-            "--max-decompressed-gib",
-            help="Largest size of a .gz file once decompressed [GiB] (default 16; at most 65,536).",
-        ),
-    ] = None,
+    paths: PathsArg,
+    input_format: InputFormatOpt = None,
+    mapping: MappingOpt = None,
+    output: ReportOpt = OutFormat.table,
+    keep: KeepOpt = True,
+    force: ForceOpt = False,
+    earliest: EarliestOpt = None,
+    latest: LatestOpt = None,
+    max_power_kw: MaxPowerOpt = None,
+    max_line_mib: MaxLineOpt = None,
+    max_decompressed_gib: MaxDecompressedOpt = None,
 ) -> None:
     """Ingest standard-format files (OCPI, OCPP, URDB, CSV exports) into the warehouse.
 
@@ -215,6 +222,24 @@ def ingest(
     code is 1. Then the port-day facts, uptime and site-month bills are rebuilt and kept
     for the metrics (metrics compute them on the fly while they are not).
     """
+    _check_format(input_format, mapping)
+    lim = _limits(earliest, latest, max_power_kw, max_line_mib, max_decompressed_gib)
+    files = _input_files(paths)
+    wh = ctx.obj.warehouse()
+    with flimits.using(lim):
+        results, failed = _load_all(wh, files, input_format, mapping, force)
+    loaded = [r for r in results if r["status"] != "failed"]
+    if keep and any(r["accepted"] or r["replaced"] for r in loaded):
+        refresh_kept(wh)
+    wh.close()
+    _report(results, loaded, output, f"ingest into {ctx.obj.db}")
+    if failed:
+        err.print(Text(f"{failed} file{'s' if failed != 1 else ''} failed", style="red"))
+        raise typer.Exit(1)
+
+
+def _check_format(input_format: str | None, mapping: str | None) -> None:
+    """A ``--format`` that names no format, or a ``--mapping`` it does not take, fails before any file is read."""
     if input_format is not None:
         try:
             fmts.get_format(input_format)
@@ -222,7 +247,10 @@ def ingest(
             raise fail(f"--format: {exc}; see `evrevops formats`") from None
     if mapping is not None:
         _check_mapping(mapping, input_format)
-    lim = _limits(earliest, latest, max_power_kw, max_line_mib, max_decompressed_gib)
+
+
+def _input_files(paths: list[Path]) -> list[Path]:
+    """The files the paths name (a directory's files), or a clear error when one is missing or there are none."""
     try:
         files = fmts.input_files(paths)
     except OSError as exc:
@@ -232,20 +260,16 @@ def ingest(
         raise fail(f"no such file: {missing[0]}")
     if not files:
         raise fail("no input files found")
-    wh = ctx.obj.warehouse()
+    return files
+
+
+def _load_all(
+    wh: Warehouse, files: list[Path], input_format: str | None, mapping: str | None, force: bool
+) -> tuple[list[dict], int]:
+    """Ingest each file in turn under a progress bar on stderr: the report rows, and how many files failed."""
     results: list[dict] = []
     failed = 0
-    with (
-        flimits.using(lim),
-        Progress(
-            TextColumn("{task.description}", markup=False),  # a file name is text, never markup
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-        ) as prog,
-    ):
+    with progress_bar() as prog:
         task = prog.add_task("ingesting", total=len(files))
         for f in files:
             prog.update(task, description=f"ingesting {f.name}")
@@ -253,25 +277,24 @@ def ingest(
             results.append(row)
             failed += not ok
             prog.advance(task)
-    loaded = [r for r in results if r["status"] != "failed"]
-    if keep and any(r["accepted"] or r["replaced"] for r in loaded):
-        refresh_kept(wh)
-    wh.close()
+    return results, failed
+
+
+def _report(results: list[dict], loaded: list[dict], output: OutFormat, title: str) -> None:
+    """The report, a row per file (a table drops the reason column when no file has one); with a table, the
+    totals of the files loaded on stderr."""
     rows = [
         {c: (round(r[c], 3) if c == "seconds" and r.get(c) is not None else r.get(c)) for c in _INGEST_COLUMNS}
         for r in results
     ]
     if output is OutFormat.table and not any(r["reason"] for r in rows):
         rows = [{k: v for k, v in r.items() if k != "reason"} for r in rows]
-    render(rows, output, title=f"ingest into {ctx.obj.db}")
+    render(rows, output, title=title)
     if output is OutFormat.table:
         tot = {k: sum(r[k] or 0 for r in loaded) for k in ("records_read", "accepted", "duplicate", "quarantined")}
         err.print(
             f"read {tot['records_read']:,} = accepted {tot['accepted']:,} + duplicate {tot['duplicate']:,} + quarantined {tot['quarantined']:,}"
         )
-    if failed:
-        err.print(Text(f"{failed} file{'s' if failed != 1 else ''} failed", style="red"))
-        raise typer.Exit(1)
 
 
 def _since(r: dict) -> str:
