@@ -497,12 +497,9 @@ def test_an_unreadable_evse_last_updated_is_quarantined(tmp_path):
     assert b.tables["status_events"].num_rows == 0
 
 
-def test_demo_locations_ingest_with_their_status_events(tmp_path):
+def test_demo_locations_ingest_with_their_status_events(tmp_path, demo_networks):
     """The demo's Locations: every record accepted, one AVAILABLE event per live port at the export, none for REMOVED."""
-    from evrevops.demo import generate
-
-    out = tmp_path / "demo"
-    generate(out, ports=30, months=3, seed=2)
+    out = demo_networks.files(ports=30, months=3, seed=2)
     locs = json.loads((out / "locations.json").read_text())
     statuses = [(e["uid"], e["status"]) for loc in locs for e in loc["evses"]]
     live = {uid for uid, s in statuses if s not in ("PLANNED", "REMOVED")}

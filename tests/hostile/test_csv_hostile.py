@@ -725,11 +725,8 @@ def _check_read(p: Path, fmt: str, mapping: str | None = None) -> None:
 
 
 @pytest.fixture(scope="module")
-def network(tmp_path_factory) -> Path:
-    from evrevops.demo.generator import generate
-
-    out = tmp_path_factory.mktemp("net")
-    generate(out, ports=8, months=2, seed=11)
+def network(demo_networks) -> Path:
+    out = demo_networks.files(ports=8, months=2, seed=11)
     return out
 
 

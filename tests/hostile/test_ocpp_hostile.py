@@ -524,11 +524,8 @@ def test_hostile_lines_through_the_warehouse_keep_the_ledger_identity(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def generated_lines(tmp_path_factory) -> list[str]:
-    from evrevops.demo.generator import generate
-
-    out = tmp_path_factory.mktemp("net")
-    generate(out, ports=8, months=2, seed=7)
+def generated_lines(demo_networks) -> list[str]:
+    out = demo_networks.files(ports=8, months=2, seed=7)
     log = sorted((out / "ocpp").glob("*.ndjson"))[0]
     return log.read_text().splitlines()[:60]
 

@@ -204,11 +204,8 @@ def test_hostile_records_through_the_warehouse_keep_the_ledger_identity(tmp_path
 
 
 @pytest.fixture(scope="module")
-def real_records(tmp_path_factory) -> list[dict]:
-    from evrevops.demo.generator import generate
-
-    out = tmp_path_factory.mktemp("net")
-    generate(out, ports=8, months=2, seed=5)
+def real_records(demo_networks) -> list[dict]:
+    out = demo_networks.files(ports=8, months=2, seed=5)
     recs = [GOOD, json.loads((FIX / "bills" / "urdb-ev-rate.json").read_text(), parse_float=Decimal)]
     for f in sorted((out / "utility_tariffs").glob("*.json"))[:4]:
         doc = json.loads(f.read_text(), parse_float=Decimal)

@@ -51,19 +51,17 @@ def _rebuilt_from(r: dict) -> set:
 
 
 @pytest.fixture(scope="module")
-def net(tmp_path_factory):
-    from evrevops.demo.generator import generate
-
+def net(tmp_path_factory, demo_networks):
     d = tmp_path_factory.mktemp("changes")
-    generate(d / "net", ports=30, months=4, seed=5)
-    files = input_files([d / "net"])
+    network = demo_networks.files(ports=30, months=4, seed=5)
+    files = input_files([network])
     last = [max(f for f in files if f.name.startswith(prefix)) for prefix in ("cdrs-", "ocpp-")]  # the last month
     wh = open_warehouse(d / "w.duckdb")
     for f in files:
         if f not in last:
             assert ingest_file(wh, f).quarantined == 0, f
     refresh_kept(wh)  # kept whole: nothing kept before
-    yield wh, d, last
+    yield wh, network, last
     wh.close()
 
 
@@ -142,8 +140,8 @@ def test_a_status_in_the_past_rebuilds_from_the_outage_it_ends(net, tmp_path):
 
 
 def test_a_ports_new_rating_rebuilds_the_whole_history(net, tmp_path):
-    wh, d, _ = net
-    sites = (d / "net" / "sites.csv").read_text().splitlines()
+    wh, network, _ = net
+    sites = (network / "sites.csv").read_text().splitlines()
     header, row = sites[0].split(","), sites[1].split(",")
     k = header.index("rated_kw")
     row[k] = str(float(row[k]) + 1)

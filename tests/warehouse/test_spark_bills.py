@@ -26,7 +26,6 @@ from pathlib import Path
 
 import pytest
 
-from evrevops.demo.generator import generate
 from evrevops.formats import input_files
 from evrevops.metrics import facts as _facts
 from evrevops.metrics import sources
@@ -62,11 +61,11 @@ def _real_tariff(name: str, tmp: Path, **edit) -> tuple[Path, str]:
 
 
 @pytest.fixture(scope="module")
-def engines(tmp_path_factory, spark_base):
+def engines(tmp_path_factory, spark_base, demo_networks):
     tmp = tmp_path_factory.mktemp("spark-bills")
-    generate(tmp / "net", ports=30, months=2, seed=11, end_month="2025-03")
+    net = demo_networks.files(ports=30, months=2, seed=11, end_month="2025-03")
     duck = open_warehouse(tmp / "w.duckdb")
-    files = list(input_files([tmp / "net"]))
+    files = list(input_files([net]))
     e19, e19_id = _real_tariff(URDB["e19"], tmp)
     tou8, tou8_id = _real_tariff(URDB["tou8"], tmp)
     e19_30, e19_30_id = _real_tariff(URDB["e19"], tmp, label="e19-30-minute-window", demandwindow=30)
