@@ -34,7 +34,6 @@ from evrevops.core.money import minor_to_decimal
 from evrevops.query import energy as qenergy
 from evrevops.query import sites as qsites
 from evrevops.query.result import TableResult
-from evrevops.tariffs.billing import LINE_ITEMS
 from evrevops.warehouse.protocol import WarehouseLike
 
 whatif_app = typer.Typer(
@@ -86,12 +85,12 @@ def bill(
         flat = [{**r, "unsupported": "; ".join(f"{u['part']}: {u['detail']}" for u in r["unsupported"])} for r in recs]
         render(flat, fmt)
         return
-    for rec in recs:
+    for bill_part, rec in zip(bills, recs, strict=True):
         days = "" if len(recs) == 1 else f", {rec['first_on']} … {rec['last_on']}"
         t = Table(title=Text(f"bill {site} {rec['month']} under {rec['utility_tariff_id']} ({rec['currency']}){days}"))
         t.add_column("line")
         t.add_column("amount", justify="right")
-        for line in (*LINE_ITEMS, "total"):
+        for line in (*bill_part.line_items_minor, "total"):
             t.add_row(line, f"{minor_to_decimal(rec[line], rec['currency']):,}")
         stdout().print(t)
         stdout().print(f"energy {rec['energy_kwh']:,.1f} kWh, peak {rec['peak_kw']:,.1f} kW")

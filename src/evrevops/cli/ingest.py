@@ -21,41 +21,27 @@ from evrevops.cli.render import OutFormat, err, progress_bar, render
 from evrevops.core.vocabulary import INGEST_STATUSES
 from evrevops.formats import limits as flimits
 from evrevops.formats.base import FormatError
-from evrevops.formats.crm import crm_mappings
-from evrevops.formats.status_mapping import status_mappings
+from evrevops.query import catalog
+from evrevops.query import ledger as qledger
 from evrevops.warehouse.db import Warehouse
 from evrevops.warehouse.ledger import IngestResult
-
-_MAPPED = ("session-csv", "status-snapshots", "crm-csv")  # the formats that take a --mapping
-
-
-def _mapping_loaders() -> dict[str, tuple]:
-    """Per mapped format: (load the mapping by name or raise ValueError, the known names)."""
-    from evrevops.formats import crm, session_csv, status_snapshots
-
-    return {
-        "session-csv": (session_csv.load_mapping, lambda: [n for n, _ in fmts.session_mappings()]),
-        "status-snapshots": (status_snapshots.load_status_mapping, lambda: [n for n, _ in status_mappings()]),
-        "crm-csv": (crm.load_mapping, lambda: [n for n, _ in crm_mappings()]),
-    }
 
 
 def _check_mapping(mapping: str, input_format: str | None) -> None:
     """An unknown ``--mapping`` (or one the format does not take) fails before any file is read, naming the known."""
-    loaders = _mapping_loaders()
-    if input_format is not None and input_format not in loaders:
-        raise fail(f"--mapping applies to {', '.join(_MAPPED)}, not to --format {input_format}")
+    mapped = catalog.MAPPED_FORMATS
+    if input_format is not None and input_format not in mapped:
+        raise fail(f"--mapping applies to {', '.join(mapped)}, not to --format {input_format}")
     problems = []
-    for name in [input_format] if input_format else list(loaders):
-        load, _ = loaders[name]
+    for name in [input_format] if input_format else mapped:
         try:
-            load(mapping)
+            catalog.check_mapping(name, mapping)
             return
         except (ValueError, OSError) as exc:
             problems.append((name, exc))
     if input_format:  # the format's own message names the known mappings
         raise fail(f"--mapping: {problems[0][1]}")
-    known = "; ".join(f"{name}: {', '.join(names())}" for name, (_, names) in loaders.items())
+    known = "; ".join(f"{name}: {', '.join(m.name for m in catalog.mappings(name))}" for name in mapped)
     raise fail(f"--mapping: unknown mapping {mapping!r}; known: {known} (or a status mapping .toml file)")
 
 
@@ -242,7 +228,7 @@ def _check_format(input_format: str | None, mapping: str | None) -> None:
     """A ``--format`` that names no format, or a ``--mapping`` it does not take, fails before any file is read."""
     if input_format is not None:
         try:
-            fmts.get_format(input_format)
+            catalog.check_format(input_format)
         except ValueError as exc:
             raise fail(f"--format: {exc}; see `evrevops formats`") from None
     if mapping is not None:
@@ -291,9 +277,9 @@ def _report(results: list[dict], loaded: list[dict], output: OutFormat, title: s
         rows = [{k: v for k, v in r.items() if k != "reason"} for r in rows]
     render(rows, output, title=title)
     if output is OutFormat.table:
-        tot = {k: sum(r[k] or 0 for r in loaded) for k in ("records_read", "accepted", "duplicate", "quarantined")}
+        t = qledger.ingest_totals(loaded)
         err.print(
-            f"read {tot['records_read']:,} = accepted {tot['accepted']:,} + duplicate {tot['duplicate']:,} + quarantined {tot['quarantined']:,}"
+            f"read {t.records_read:,} = accepted {t.accepted:,} + duplicate {t.duplicate:,} + quarantined {t.quarantined:,}"
         )
 
 

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from evrevops import formats as fmts
 from evrevops import refresh
 from evrevops.cli.errors import busy, fail
 from evrevops.cli.ingest import refresh_kept
@@ -16,9 +15,8 @@ from evrevops.cli.options import (
     FormatOpt,
 )
 from evrevops.cli.render import OutFormat, err, render
-from evrevops.formats.crm import crm_mappings
-from evrevops.formats.status_mapping import status_mappings
-from evrevops.warehouse import status as wstatus
+from evrevops.query import catalog, exports
+from evrevops.query import ledger as qledger
 
 ledger_app = typer.Typer(
     help="The ingest ledger: every file ingested, with its counts; `ledger forget FILE_ID` undoes an ingest.",
@@ -32,23 +30,18 @@ def export_cmd(
     fmt: FormatOpt = OutFormat.table,
 ) -> None:
     """Export every warehouse table to Parquet (with a manifest), for Spark and other engines to read."""
-    from evrevops.warehouse.export import export_parquet
-
     if out_dir.exists() and not out_dir.is_dir():
         raise fail(f"--out {out_dir} is a file; give a folder for the Parquet files")
     wh = ctx.obj.warehouse(read_only=True)
     with busy(f"exporting to {out_dir}"):
-        manifest = export_parquet(wh, out_dir)
-    render([{"table": k, **v} for k, v in manifest["tables"].items()], fmt, title=f"exported to {out_dir}")
+        result = exports.parquet(wh, out_dir)
+    render(result, fmt, title=result.title)
 
 
 def formats_cmd(fmt: FormatOpt = OutFormat.table) -> None:
     """List the input formats ingest understands."""
-    rows = [{"format": f.name, "description": f.description} for f in fmts.FORMATS.values()]
-    rows += [{"format": f"session-csv --mapping {m}", "description": d} for m, d in fmts.session_mappings()]
-    rows += [{"format": f"status-snapshots --mapping {m}", "description": d} for m, d in status_mappings()]
-    rows += [{"format": f"crm-csv --mapping {m}", "description": d} for m, d in crm_mappings()]
-    render(rows, fmt, title="input formats")
+    result = catalog.input_formats()
+    render(result, fmt, title=result.title)
 
 
 @ledger_app.callback()
@@ -57,7 +50,8 @@ def ledger(ctx: typer.Context, fmt: FormatOpt = OutFormat.table) -> None:
     if ctx.invoked_subcommand is not None:
         return
     wh = ctx.obj.warehouse(read_only=True)
-    render(wstatus.ledger(wh), fmt, title="ingest ledger")
+    result = qledger.ledger(wh)
+    render(result, fmt, title=result.title)
 
 
 @ledger_app.command("forget")
@@ -109,10 +103,11 @@ def quarantine(
 ) -> None:
     """Show quarantined records: file, line/record, field and reason."""
     wh = ctx.obj.warehouse(read_only=True)
-    render(wstatus.quarantine(wh, file_id, limit), fmt, title="quarantine")
+    result = qledger.quarantine(wh, file_id, limit)
+    render(result, fmt, title=result.title)
 
 
 def status(ctx: typer.Context, fmt: FormatOpt = OutFormat.table) -> None:
     """Warehouse summary: file, schema version, row counts, data range and gaps."""
     wh = ctx.obj.warehouse(read_only=True)
-    render(wstatus.summary(wh), fmt, title=f"warehouse {ctx.obj.db}")
+    render(qledger.status(wh), fmt, title=f"warehouse {ctx.obj.db}")

@@ -20,12 +20,8 @@ from evrevops.cli.options import (
 )
 from evrevops.cli.render import OutFormat, err, render, stdout
 from evrevops.core.vocabulary import GRAINS, PERIODS
-from evrevops.metrics import docs as mdocs
-from evrevops.metrics.close import close_view
-from evrevops.metrics.explain import explain
-from evrevops.metrics.registry import METRICS
+from evrevops.query import catalog
 from evrevops.query import metrics as qmetrics
-from evrevops.warehouse.db import Warehouse
 
 metrics_app = typer.Typer(
     help="Compute registry metrics by grain and period; see `metrics list`, `metrics explain`.",
@@ -62,7 +58,7 @@ def metrics_cmd(
     if period not in PERIODS:
         raise fail(f"unknown period {period!r}; use one of {', '.join(PERIODS)}")
     for m in metric or []:
-        if m not in METRICS:
+        if not catalog.is_metric(m):
             raise fail(f"unknown metric {m!r}; see `evrevops metrics list`")
     wh = engine_warehouse(ctx, engine, export, master)
     lo, hi = date_range(month, day, start, end, wh)
@@ -77,11 +73,8 @@ def metrics_cmd(
 @metrics_app.command("list")
 def metrics_list(fmt: FormatOpt = OutFormat.table) -> None:
     """List every metric in the registry."""
-    rows = [
-        {"name": m.name, "unit": m.unit, "formula": m.formula, "grains": ",".join(m.grains), "source": m.source}
-        for m in METRICS.values()
-    ]
-    render(rows, fmt, title="metrics")
+    result = catalog.metrics()
+    render(result, fmt, title=result.title)
 
 
 @metrics_app.command("explain")
@@ -95,31 +88,29 @@ def metrics_explain(
     ] = None,
 ) -> None:
     """Show a metric's declaration and the SQL that computes it."""
-    if name not in METRICS:
+    if not catalog.is_metric(name):
         raise fail(f"unknown metric {name!r}; see `evrevops metrics list`")
     if by not in GRAINS:
         raise fail(f"unknown grain {by!r}; use one of {', '.join(GRAINS)}")
     if period not in PERIODS:
         raise fail(f"unknown period {period!r}; use one of {', '.join(PERIODS)}")
-    m = METRICS[name]
-    wh = Warehouse(":memory:")
     try:
-        sql = explain(wh, name, by=by, period=period, dialect=dialect)
+        m = catalog.explain_metric(name, by=by, period=period, dialect=dialect)
     except ValueError as exc:
         hint = "; e.g. --dialect duckdb, spark or pyspark" if dialect and "dialect" in str(exc).lower() else ""
         raise fail(f"{exc}{hint}") from None
     read = (
-        f"read from: for whole months after an ingest, the view {close_view(by)} (this expression, run on the "
+        f"read from: for whole months after an ingest, the view {m.close_view} (this expression, run on the "
         "month-close measures kept then); for other ranges, another --as-of or --offline-after, or a warehouse "
         "changed since, this SQL runs on the kept facts or the sessions\n"
-        if period == "month"
+        if m.close_view
         else "read from: this SQL, on the kept port-day facts after an ingest, or on the sessions\n"
     )
     stdout().print(
         f"[bold]{m.name}[/bold] — {m.label} \\[{m.unit}]\nformula: {m.formula}\ngrains: {', '.join(m.grains)}\nsource: {m.source}\n{m.description}\n"
     )
     stdout().print(read, markup=False, highlight=False)
-    sys.stdout.write(sql + "\n")
+    sys.stdout.write(m.sql + "\n")
 
 
 @metrics_app.command("docs")
@@ -130,7 +121,7 @@ def metrics_docs(
     """Generate docs/metrics.md from the registry."""
     if path.is_dir():
         raise fail(f"--out {path} is a directory; give the Markdown file to write")
-    text = mdocs.render()
+    text = catalog.metrics_markdown()
     if check:
         if not path.exists() or path.read_text() != text:
             raise fail(f"{path} is out of date; run `evrevops metrics docs`", 1)

@@ -27,11 +27,11 @@ from evrevops.cli.options import (
 )
 from evrevops.cli.render import OutFormat, render
 from evrevops.core.vocabulary import GRAINS
+from evrevops.query import exports
 from evrevops.query import metrics as qmetrics
 from evrevops.query import period as qperiod
 from evrevops.query import uptime as quptime
 from evrevops.query.result import TableResult
-from evrevops.uptime import nevi_export
 
 nevi_app = typer.Typer(help="NEVI reporting (23 CFR 680.112 / 680.116(b)).", no_args_is_help=True)
 
@@ -162,7 +162,7 @@ def nevi_export_cmd(
     if fmt is OutFormat.table:
         raise fail("--format must be csv or json for the files")
     try:
-        first, _ = nevi_export.parse_quarter(quarter)
+        first = exports.quarter_first(quarter)
     except ValueError as exc:
         raise fail(f"--quarter: {exc}") from None
     in_years(first, "--quarter", quarter, "a quarter YYYYQn")
@@ -172,9 +172,7 @@ def nevi_export_cmd(
     wh = ctx.obj.warehouse(read_only=True)
     try:
         with busy(f"exporting NEVI data for {quarter}"):
-            written = nevi_export.export_quarter(
-                wh, quarter, out_dir, fmt.value, as_of=horizon, offline_after_s=offline_after * 60
-            )
+            written = exports.nevi(wh, quarter, out_dir, fmt.value, as_of=horizon, offline_after_s=offline_after * 60)
     except ValueError as exc:
         raise fail(str(exc)) from None
-    render([{"file": k, "path": str(p), "records": n} for k, (p, n) in written.items()], OutFormat.table)
+    render(written, OutFormat.table)

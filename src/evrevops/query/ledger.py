@@ -1,0 +1,54 @@
+"""The warehouse's own record: the ingest ledger, the quarantined records, and a summary of what it holds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from evrevops.query.result import TableResult, table_result
+from evrevops.warehouse import status as wstatus
+from evrevops.warehouse.db import Warehouse
+
+
+def ledger(wh: Warehouse) -> TableResult:
+    """Every ingested file, oldest first, with its counts (``records_read`` = ``accepted`` + ``duplicate`` +
+    ``quarantined``, and ``replaced``), status, checksum, and the entry a forget undid."""
+    return table_result(wstatus.ledger(wh), "ingest ledger")
+
+
+def quarantine(wh: Warehouse, file_id: int | None = None, limit: int = 200) -> TableResult:
+    """The quarantined records (of ledger entry *file_id*): file, record, field, reason and the raw record's first
+    200 characters; *limit* rows at most.
+
+    Raises
+    ------
+    ValueError
+        A negative *limit*.
+    """
+    return table_result(wstatus.quarantine(wh, file_id, limit), "quarantine")
+
+
+def status(wh: Warehouse) -> TableResult:
+    """The warehouse in ``item``/``value`` rows (values as text): its file, schema version, row counts per table,
+    the sessions' date range, and data gaps worth knowing (sites without a time zone, ports at two sites, ...)."""
+    return table_result(pa.Table.from_pylist(wstatus.summary(wh)), f"warehouse {wh.path}")
+
+
+@dataclass(frozen=True)
+class IngestTotals:
+    """The records of a batch of ingests [count]: ``records_read`` = ``accepted`` + ``duplicate`` + ``quarantined``."""
+
+    records_read: int
+    accepted: int
+    duplicate: int
+    quarantined: int
+
+
+def ingest_totals(entries: Iterable[Mapping[str, Any]]) -> IngestTotals:
+    """The totals of the ledger entries (or ingest results) *entries*; a missing or null count is 0."""
+    rows = list(entries)
+    keys = ("records_read", "accepted", "duplicate", "quarantined")
+    return IngestTotals(*(int(sum(r.get(k) or 0 for r in rows)) for k in keys))
