@@ -339,6 +339,10 @@ def contracts(rng: np.random.Generator, net: Network, window: Window, deals: lis
     return _contracts_frame(book.rows)
 
 
+INCENTIVE_COLUMNS = ["incentive_id", "program", "kind", "site_id", "segment", "pct_of_eligible", "cap", "amount",
+                     "currency", "eligible_costs", "start_on", "end_on", "status", "awarded_on"]  # fmt: skip
+
+
 def incentives(rng: np.random.Generator, net: Network, window: Window, deals: list[SiteDeal]) -> pd.DataFrame:
     """Grants (% of eligible cost with a cap), utility make-ready rebates and the 30C tax credit (handbook §7)."""
     rows = []
@@ -385,7 +389,7 @@ def incentives(rng: np.random.Generator, net: Network, window: Window, deals: li
                          "amount": amount, "currency": P.CURRENCY, "eligible_costs": elig,
                          "start_on": prog_start.isoformat(), "end_on": prog_end.isoformat(), "status": st,
                          "awarded_on": awarded.isoformat() if st in ("awarded", "paid") else ""})  # fmt: skip
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=INCENTIVE_COLUMNS)  # the header even with no incentive (a tiny network)
 
 
 # the operator's cost book (docs/demo.md, "Cost book"): capex per site, operating costs per segment

@@ -90,6 +90,13 @@ def _pick(rng: np.random.Generator, items, p=None):
 def _port_targets(ports: int, window: Window, profile: str) -> tuple[dict[str, int], int]:
     """Ports to build per segment, and the number of 4-port expansions reserved out of commercial's share."""
     mix = P.MIX[profile]
+    if ports < 2 * len(P.SEGMENTS):
+        # too few for two per segment: one port at a time to the segments by share, largest first
+        by_share = sorted(P.SEGMENTS, key=lambda s: -mix[s])
+        small = {s: 0 for s in P.SEGMENTS}
+        for i in range(ports):
+            small[by_share[i % len(by_share)]] += 1
+        return small, 0
     target = {s: max(2, int(round(ports * mix[s]))) for s in P.SEGMENTS}
     # make the totals add up to `ports` exactly
     diff = ports - sum(target.values())
@@ -110,7 +117,7 @@ def build_network(rng: np.random.Generator, ports: int, window: Window, profile:
     rng : numpy.random.Generator
         The network's own generator: its draws, in their order, fix the network.
     ports : int
-        Number of ports (exact, at least 8).
+        Number of ports (exact, at least 1; under 8, some segments have none).
     window : Window
         The generated months.
     profile : str
@@ -120,8 +127,8 @@ def build_network(rng: np.random.Generator, ports: int, window: Window, profile:
     -------
     Network
     """
-    if ports < 8:
-        raise ValueError("ports must be at least 8 (two per segment)")
+    if ports < 1:
+        raise ValueError("ports must be at least 1")
     target, n_exp = _port_targets(ports, window, profile)
     b = _NetworkBuilder(rng, window, profile)
     for seg in P.SEGMENTS:

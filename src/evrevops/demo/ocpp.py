@@ -333,12 +333,13 @@ def _as_delivered(ev_all: dict, off, site_hi: np.ndarray) -> dict:
     """
     w_c, w_s, w_e = off
     w = _in_windows(ev_all["ts"], ev_all["charger"], w_c, w_s, w_e)
-    txn = np.isin(ev_all["kind"], [K_START, K_START_RES, K_METER, K_STOP, K_TE_START, K_TE_UPD, K_TE_END])
-    late = (w >= 0) & txn
-    if late.any():
-        ev_all["ts"] = np.where(late, w_e[np.maximum(w, 0)] + 5, ev_all["ts"])
-    inside = (w >= 0) & ~txn & (ev_all["ts"] > w_s[np.maximum(w, 0)])
-    ev_all = {k: v[~inside] for k, v in ev_all.items()}
+    if len(w_s):  # a network without an offline window (a small one, a short window) delivers as sent
+        txn = np.isin(ev_all["kind"], [K_START, K_START_RES, K_METER, K_STOP, K_TE_START, K_TE_UPD, K_TE_END])
+        late = (w >= 0) & txn
+        if late.any():
+            ev_all["ts"] = np.where(late, w_e[np.maximum(w, 0)] + 5, ev_all["ts"])
+        inside = (w >= 0) & ~txn & (ev_all["ts"] > w_s[np.maximum(w, 0)])
+        ev_all = {k: v[~inside] for k, v in ev_all.items()}
     # messages before the log begins (none expected) or after the end are dropped
     keep = ev_all["ts"] < np.max(site_hi) + 3 * 86400
     ev_all = {k: v[keep] for k, v in ev_all.items()}

@@ -18,6 +18,8 @@ from evrevops.demo.ports import floor_to_quantum, port_service, site_bounds, uni
 from evrevops.demo.tz import to_wall, wall_to_utc
 
 EVENT_COLUMNS = ["cause", "scope", "site_idx", "charger_idx", "port_idx", "start", "end", "excludable"]
+EVENT_TYPES = {"site_idx": "int64", "charger_idx": "int64", "port_idx": "int64", "start": "int64", "end": "int64",
+               "excludable": "bool"}  # fmt: skip
 MIN_GAP_S = 600  # between two events of one site [s]
 
 
@@ -187,7 +189,9 @@ def _port_windows(df: pd.DataFrame, ports: pd.DataFrame, charger_of_port: np.nda
             idx = ports_by_site[r.site_idx]
         for p in idx:
             pw.append((int(p), r.start, r.end, r.cause, bool(r.still_charging), r.Index))
-    port_windows = pd.DataFrame(pw, columns=["port", "start", "end", "cause", "still_charging", "event"])
+    port_windows = pd.DataFrame(pw, columns=["port", "start", "end", "cause", "still_charging", "event"]).astype(
+        {"port": "int64", "start": "int64", "end": "int64", "still_charging": "bool", "event": "int64"}
+    )
     return port_windows.sort_values(["port", "start"], kind="stable").reset_index(drop=True)
 
 
@@ -212,6 +216,8 @@ def generate_outages(rng: np.random.Generator, net: Network, window: Window) -> 
     rows = []
     for cause, spec in P.OUTAGE_CAUSES.items():
         rows.extend(_draw_cause(rng, net, window, units, cause, spec))
-    df = _disjoint_per_site(pd.DataFrame(rows, columns=EVENT_COLUMNS))
+    # typed even when no event is drawn (a tiny network in a short window)
+    events = pd.DataFrame(rows, columns=EVENT_COLUMNS).astype(EVENT_TYPES)
+    df = _disjoint_per_site(events)
     df = _describe(rng, net, window, df)
     return Outages(df=df, port_windows=_port_windows(df, net.ports, units.charger_of_port))
