@@ -30,6 +30,8 @@ import duckdb
 import pyarrow as pa
 
 from evrevops.core.calendar import add_months
+from evrevops.uptime.nevi_bulk import session_table
+from evrevops.uptime.nevi_check import validate_table
 from evrevops.uptime.nevi_fields import (
     CAUSE_NO_DATA,
     CAUSE_TEXT,
@@ -98,7 +100,7 @@ class RecordError(ValueError):
     """
 
     def __init__(self, kind: str, index: int, field: str | None, message: str):
-        self.kind, self.index, self.field = kind, index, field
+        self.kind, self.index, self.field, self.message = kind, index, field, message
         where = f"field {field!r}" if field is not None else "record"
         super().__init__(f"{kind} record {index}: {where}: {message}")
 
@@ -337,6 +339,7 @@ def export_quarter(
         ``{"sessions" | "uptime" | "outages": (path, records)}``.
     """
     from evrevops.uptime import timeline as _timeline
+    from evrevops.uptime.nevi_write import write_table
 
     first, last = parse_quarter(quarter)
     window = _timeline.DEFAULT_OFFLINE_AFTER_S if offline_after_s is None else offline_after_s
@@ -347,18 +350,22 @@ def export_quarter(
     records = {
         "uptime": uptime_records(months, report_months=[first, add_months(first, 1), last]),
         "outages": outage_records(led, period_end_at=period_end),
-        "sessions": session_records(
-            sessions_for_export(wh.con, start_at, end_at), currency=currency, user_id_key=user_id_key
-        ),
     }
+    # sessions, by far the most records, in bulk: the same values, every record validated
+    sessions = session_table(sessions_for_export(wh.con, start_at, end_at), currency=currency, user_id_key=user_id_key)
     kinds = {"uptime": "uptime", "outages": "outage", "sessions": "session"}
     for name, recs in records.items():
         validate(recs, kinds[name])
+    validate_table(sessions, "session", validate, schema_dir=Path(SCHEMA_DIR))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = {}
-    for name, recs in records.items():
+    for name in kinds:
         path = out / f"nevi-{quarter.upper().replace('-', '')}-{name}.{fmt}"
-        write_records(recs, path, fmt, kind=kinds[name])
-        written[name] = (path, len(recs))
+        if name == "sessions":
+            write_table(sessions, path, fmt, "session")
+            written[name] = (path, sessions.num_rows)
+        else:
+            write_records(records[name], path, fmt, kind=kinds[name])
+            written[name] = (path, len(records[name]))
     return written
