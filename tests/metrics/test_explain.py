@@ -37,3 +37,20 @@ def test_another_dialect_and_an_unknown_metric(wh):
     assert "`_evrevops_calendar`" in explain(wh, "utilization", by="site", dialect="pyspark")
     with pytest.raises(KeyError, match="unknown metric 'nope'"):
         explain(wh, "nope")
+
+
+def test_a_dialect_whose_engine_is_not_installed_says_how_to_install_it(wh, monkeypatch):
+    """A runtime-only install has no pyspark: `--dialect pyspark` says which extra to install."""
+    import ibis
+
+    from evrevops.metrics import explain as explain_module
+
+    class NoPyspark:
+        def __getattr__(self, name):
+            if name == "pyspark":
+                raise ImportError("No module named 'pyspark'")
+            return getattr(ibis, name)
+
+    monkeypatch.setattr(explain_module, "ibis", NoPyspark())
+    with pytest.raises(ValueError, match=r"pyspark dialect needs pyspark: pip install 'evrevops\[spark\]'"):
+        explain(wh, "utilization", by="site", dialect="pyspark")

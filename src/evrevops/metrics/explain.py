@@ -36,7 +36,10 @@ def explain(
         start, end = dt.date(2000, 1, 1), dt.date(2000, 1, 31)
     expr = _compute.expression(wh, by, period, start, end, [m.name], kept=False)  # the formula, from the sessions
     if dialect:
-        getattr(ibis, dialect, None)  # loading a backend sets its compiler options (pyspark's NaN handling)
+        try:  # loading a backend sets its compiler options (pyspark's NaN handling)
+            getattr(ibis, dialect, None)
+        except ImportError:
+            raise ValueError(f"the {dialect} dialect needs {dialect}: pip install 'evrevops[spark]'") from None
     sql = ibis.to_sql(expr, dialect=dialect) if dialect else ibis.to_sql(expr)
     levels = {MEASURES[m.numerator].level} | ({MEASURES[m.denominator].level} if m.denominator else set())
     if "port-month" in levels and period == "month":
