@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from evrevops.cli import app
+from evrevops.warehouse.db import open_warehouse
 
 runner = CliRunner()
 
@@ -73,6 +74,7 @@ def test_ingest_prints_what_a_reader_noticed(tmp_path, fixtures):
 
 @pytest.mark.parametrize("command", [["quarantine"], ["ledger"]])
 def test_an_empty_table_says_so(tmp_path, command):
+    open_warehouse(tmp_path / "w.duckdb").close()  # an empty warehouse (a read-only command makes none)
     res = runner.invoke(app, ["--db", str(tmp_path / "w.duckdb"), *command])
     assert res.exit_code == 0, res.output
     assert "no rows" in res.output

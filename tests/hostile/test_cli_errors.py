@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from evrevops import cli
 from evrevops.cli import app
 from evrevops.formats import limits as flimits
+from evrevops.warehouse.db import open_warehouse
 
 runner = CliRunner()
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -197,6 +198,7 @@ def test_the_console_script_reports_without_a_traceback(tmp_path):
     r = subprocess.run([str(exe), "--db", str(tmp_path), "status"], capture_output=True, text=True, env=env)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert r.stderr.count("\n") == 1 and "is a directory" in r.stderr
+    open_warehouse(tmp_path / "w.duckdb").close()  # a read-only command refuses a --db that names no warehouse
     code = (
         "import sys; from evrevops import cli\n"
         "def boom(*a, **k): raise KeyError('no such thing')\n"

@@ -109,7 +109,7 @@ def test_a_quarantined_line_with_markup_prints_as_it_is(hostile, wide):
 def test_an_error_naming_a_value_with_markup_is_one_plain_line(hostile):
     r = runner.invoke(app, ["--db", str(hostile), "bill", "--site", "[/x]", "--month", "2024-03"])
     assert r.exit_code == 2, r.output
-    assert r.stderr.strip() == "error: unknown site '[/x]'; see `evrevops sites list`"
+    assert r.stderr.strip() == "error: unknown site '[/x]'; known: @SUM(1+1), A, B; see `evrevops sites list`"
 
 
 def test_a_file_whose_path_holds_markup_ingests(tmp_path, wide):

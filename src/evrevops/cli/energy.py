@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from evrevops.cli.errors import busy, fail, run_busy
+from evrevops.cli.errors import unknown as unknown_name
 from evrevops.cli.options import (
     EngineOpt,
     ExportOpt,
@@ -31,6 +32,7 @@ from evrevops.cli.options import (
 )
 from evrevops.cli.render import OutFormat, err, render, stdout
 from evrevops.core.money import minor_to_decimal
+from evrevops.core.vocabulary import SEGMENTS
 from evrevops.query import energy as qenergy
 from evrevops.query import sites as qsites
 from evrevops.query.result import TableResult
@@ -61,7 +63,7 @@ def bill(
     wh = engine_warehouse(ctx, engine, export, master)
     lo = month_first(wh, month)
     if site not in qsites.site_ids(wh):
-        raise fail(f"unknown site {site!r}; see `evrevops sites list`")
+        raise unknown_name(site, qsites.site_ids(wh), "site", "see `evrevops sites list`")
     unbilled = qenergy.unbillable(wh, [site], lo, lo)
     if unbilled:
         u = unbilled[0]
@@ -139,12 +141,16 @@ def _scope(
     if segment:
         ids = qsites.site_ids(wh, segment)
         if not ids:
-            raise fail(f"no sites in segment {segment!r}")
+            raise (
+                fail(f"no sites in segment {segment!r}")
+                if segment in SEGMENTS
+                else unknown_name(segment, SEGMENTS, "segment", lead="use one of")
+            )
         return ids
     known = set(qsites.site_ids(wh))
     unknown = [x for x in site or [] if x not in known]
     if unknown:
-        raise fail(f"unknown site {unknown[0]!r}; see `evrevops sites list`")
+        raise unknown_name(unknown[0], sorted(known), "site", "see `evrevops sites list`")
     span = months or (None, None)
     unbilled = qenergy.unbillable(wh, list(site or []), *span) if billed else []
     if unbilled:

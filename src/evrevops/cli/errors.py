@@ -7,7 +7,7 @@ import os
 import re
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
@@ -15,6 +15,7 @@ import typer
 from rich.text import Text
 
 from evrevops.cli.render import err
+from evrevops.core.suggest import did_you_mean
 
 T = TypeVar("T")
 
@@ -32,6 +33,13 @@ def error(msg: str, label: str = "error:", style: str = "red") -> None:
 def fail(msg: str, code: int = 2) -> typer.Exit:
     error(msg)
     return typer.Exit(code)
+
+
+def unknown(name: str, known: Iterable[str], what: str, see: str | None = None, lead: str = "known:") -> typer.Exit:
+    """The error (exit 2) of an unknown *what* called *name*: the known names it is close to and the known ones
+    (:func:`evrevops.core.suggest.did_you_mean`; *lead* ``use one of`` for a closed vocabulary), then *see*
+    (e.g. ``see `evrevops sites list```)."""
+    return fail(did_you_mean(name, known, what, lead=lead) + (f"; {see}" if see else ""))
 
 
 def busy(text: str):

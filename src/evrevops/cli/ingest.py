@@ -41,8 +41,7 @@ def _check_mapping(mapping: str, input_format: str | None) -> None:
             problems.append((name, exc))
     if input_format:  # the format's own message names the known mappings
         raise fail(f"--mapping: {problems[0][1]}")
-    known = "; ".join(f"{name}: {', '.join(m.name for m in catalog.mappings(name))}" for name in mapped)
-    raise fail(f"--mapping: unknown mapping {mapping!r}; known: {known} (or a status mapping .toml file)")
+    raise fail(f"--mapping: {catalog.unknown_mapping(mapping)}; see `evrevops formats`")
 
 
 def _limits(

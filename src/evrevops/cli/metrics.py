@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from evrevops.cli.errors import busy, fail
+from evrevops.cli.errors import busy, fail, unknown
 from evrevops.cli.options import (
     EngineOpt,
     ExportOpt,
@@ -54,12 +54,12 @@ def metrics_cmd(
     if ctx.invoked_subcommand is not None:
         return
     if by not in GRAINS:
-        raise fail(f"unknown grain {by!r}; use one of {', '.join(GRAINS)}")
+        raise unknown(by, GRAINS, "grain", lead="use one of")
     if period not in PERIODS:
-        raise fail(f"unknown period {period!r}; use one of {', '.join(PERIODS)}")
+        raise unknown(period, PERIODS, "period", lead="use one of")
     for m in metric or []:
         if not catalog.is_metric(m):
-            raise fail(f"unknown metric {m!r}; see `evrevops metrics list`")
+            raise unknown(m, catalog.metric_names(), "metric", "see `evrevops metrics list`")
     wh = engine_warehouse(ctx, engine, export, master)
     lo, hi = date_range(month, day, start, end, wh)
     with busy(f"computing metrics by {by} for {lo} … {hi} on {wh.engine}"):
@@ -89,11 +89,11 @@ def metrics_explain(
 ) -> None:
     """Show a metric's declaration and the SQL that computes it."""
     if not catalog.is_metric(name):
-        raise fail(f"unknown metric {name!r}; see `evrevops metrics list`")
+        raise unknown(name, catalog.metric_names(), "metric", "see `evrevops metrics list`")
     if by not in GRAINS:
-        raise fail(f"unknown grain {by!r}; use one of {', '.join(GRAINS)}")
+        raise unknown(by, GRAINS, "grain", lead="use one of")
     if period not in PERIODS:
-        raise fail(f"unknown period {period!r}; use one of {', '.join(PERIODS)}")
+        raise unknown(period, PERIODS, "period", lead="use one of")
     try:
         m = catalog.explain_metric(name, by=by, period=period, dialect=dialect)
     except ValueError as exc:

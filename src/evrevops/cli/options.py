@@ -47,6 +47,8 @@ class Ctx:
         """Open the warehouse for this command; it is closed when the command ends."""
         if self.db.is_dir():
             raise fail(f"warehouse {self.db} is a directory; {_DB_HINT}")
+        if read_only and not self.db.exists():  # a typo in --db must not make an empty warehouse
+            raise fail(f"no warehouse at {self.db}; make one with `evrevops ingest PATH...`; {_DB_HINT}")
         try:
             wh = Warehouse(self.db, read_only=read_only and self.db.exists())
         except WarehouseError as exc:

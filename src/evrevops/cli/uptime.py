@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from evrevops.cli.errors import busy, fail
+from evrevops.cli.errors import busy, fail, unknown
 from evrevops.cli.options import (
     OFFLINE_MIN,
     AsOfOpt,
@@ -54,7 +54,7 @@ def uptime(
     `--engine spark://host:port --export DIR`.
     """
     if by not in GRAINS:
-        raise fail(f"unknown grain {by!r}; use one of {', '.join(GRAINS)}")
+        raise unknown(by, GRAINS, "grain", lead="use one of")
     wh = engine_warehouse(ctx, engine, export, master)
     lo = month_first(wh, month)
     with busy(f"building status timelines for {lo:%Y-%m}"):

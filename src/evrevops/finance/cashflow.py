@@ -77,6 +77,11 @@ COLUMNS = (
     + COST_COLUMNS
     + ("incentives_minor", "cash_flow_minor")
 )
+SCHEMA = pa.schema(
+    [(c, pa.int32() if c == "t" else pa.date32() if c == "month" else pa.int64() if c.endswith("_minor") else pa.string())
+     for c in COLUMNS]
+)  # fmt: skip
+"""The types of :data:`COLUMNS`, the same with rows or without (a site-less warehouse's empty table)."""
 _COUNTER = itertools.count()
 
 
@@ -173,7 +178,7 @@ def site_months(
         site = series.sites_table(temp, contracts, models, _scope(sites), until)
         bounds = wh.rows(f"SELECT min(start), max(m0) FROM {site}")[0]
         if bounds[0] is None:
-            return pa.table({c: pa.array([], pa.string()) for c in COLUMNS})
+            return SCHEMA.empty_table()
         lo = bounds[0]
         last_month = until.replace(day=1) if until else add_months(bounds[1], horizon_months - 1)
         end_sql = f"DATE '{last_month}'" if until else f"CAST(s.m0 + to_months({horizon_months - 1}) AS DATE)"
@@ -188,7 +193,7 @@ def site_months(
         cost_lines = costs.cost_lines(temp, site, grid, base, contracts)
         awards = costs.incentive_awards(temp, site, facts, include_applied)
         rows = _rows_sql(grid, base, contract_rev, share_of, cost_lines, awards, site_cur)
-        return wh.fetch(rows).select(list(COLUMNS))
+        return wh.fetch(rows).select(list(COLUMNS)).cast(SCHEMA)
     finally:
         for t in tables:
             wh.execute(f"DROP TABLE IF EXISTS {t}")

@@ -34,6 +34,7 @@ from evrevops.contracts import revenue as crev
 from evrevops.core import vocabulary
 from evrevops.core.calendar import add_months
 from evrevops.core.money import div_round_sql
+from evrevops.core.suggest import did_you_mean
 from evrevops.finance import cashflow as cf
 from evrevops.warehouse.protocol import WarehouseLike
 
@@ -64,7 +65,7 @@ def pnl(
         ``revenue_per_port_minor``.
     """
     if by not in BY:
-        raise ValueError(f"unknown grain {by!r}; use one of {', '.join(BY)}")
+        raise ValueError(did_you_mean(by, BY, "grain", lead="use one of"))
     if useful_life_months < 1:
         raise ValueError("the useful life must be at least one month")
     last = (last or first).replace(day=1)

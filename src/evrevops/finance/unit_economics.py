@@ -24,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from evrevops.core.suggest import did_you_mean
 from evrevops.finance import cashflow as cf
 from evrevops.warehouse.protocol import WarehouseLike
 
@@ -235,7 +236,7 @@ def from_months(months: pa.Table, discount_rate: float = DEFAULT_DISCOUNT_RATE) 
 def ranked(table: pa.Table, by: str = "segment") -> pa.Table:
     """Sites ranked by payback (soonest first; never last, then by NPV) within each *by* group."""
     if by not in BY:
-        raise ValueError(f"unknown grain {by!r}; use one of {', '.join(BY)}")
+        raise ValueError(did_you_mean(by, BY, "grain", lead="use one of"))
     key = {"site": None, "network": None, "customer": "customer_id"}.get(by, by)
     part, order = (f"PARTITION BY {key}", f"{key}, ") if key else ("", "")
     con = duckdb.connect()
@@ -253,7 +254,7 @@ def ranked(table: pa.Table, by: str = "segment") -> pa.Table:
 def summary(table: pa.Table, by: str = "segment") -> pa.Table:
     """Per group and revenue model: sites, capex, incentives, NPV (sums, minor units) and median payback [months]."""
     if by not in BY or by == "site":
-        raise ValueError(f"unknown grain {by!r}; use one of {', '.join(b for b in BY if b != 'site')}")
+        raise ValueError(did_you_mean(by, list(b for b in BY if b != "site"), "grain", lead="use one of"))
     key = {"network": "'network'", "customer": "customer_id"}.get(by, by)
     con = duckdb.connect()
     con.register("ue", table)

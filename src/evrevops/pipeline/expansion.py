@@ -27,6 +27,7 @@ import datetime as dt
 import pyarrow as pa
 
 from evrevops.core.calendar import add_months, days_in_month, month_range
+from evrevops.core.suggest import did_you_mean
 from evrevops.metrics import compute as mc
 from evrevops.metrics import span
 from evrevops.pipeline import funnel
@@ -87,7 +88,7 @@ def summary(wh: WarehouseLike, by: str = "segment", as_of: dt.date | None = None
         ``expansion_ports_per_landed``.
     """
     if by not in BY:
-        raise ValueError(f"unknown grain {by!r}; use one of {', '.join(BY)}")
+        raise ValueError(did_you_mean(by, BY, "grain", lead="use one of"))
     day = funnel.default_day(wh, as_of)
     m = add_months(day, -mature_months)
     mature = m.replace(day=min(day.day, days_in_month(m.year, m.month)))  # as_of less mature_months
@@ -122,7 +123,7 @@ def ramp(wh: WarehouseLike, by: str = "segment", max_months: int | None = None) 
         that ``k``), ``charging_h``, ``open_h``, ``utilization`` (fraction).
     """
     if by not in BY:
-        raise ValueError(f"unknown grain {by!r}; use one of {', '.join(BY)}")
+        raise ValueError(did_you_mean(by, BY, "grain", lead="use one of"))
     r = span.data_range(wh)
     if r is None:
         raise ValueError("the warehouse has no sessions: the ramp needs session data")

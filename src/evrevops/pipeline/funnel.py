@@ -32,6 +32,7 @@ import datetime as dt
 import pyarrow as pa
 
 from evrevops.core.calendar import month_range
+from evrevops.core.suggest import did_you_mean
 from evrevops.metrics import span
 from evrevops.warehouse.protocol import WarehouseLike
 
@@ -105,7 +106,7 @@ def stages(wh: WarehouseLike, as_of: dt.date | None = None, by: str | None = Non
         median_days, mean_days`` (rates as fractions, null with nothing resolved).
     """
     if by is not None and by not in STAGES_BY:
-        raise ValueError(f"unknown grouping {by!r}; use one of {', '.join(STAGES_BY)}")
+        raise ValueError(did_you_mean(by, STAGES_BY, "grouping", lead="use one of"))
     key = f"s.{by}" if by else "'network'"
     name = by or "scope"
     stages_list = ", ".join(f"('{s}', {STAGE_ORDER[s]})" for s in OPEN_STAGES)
@@ -161,7 +162,7 @@ def win_rates(wh: WarehouseLike, by: str = "segment", as_of: dt.date | None = No
         ``expected_close_on`` in days, signed (an early win counts negative, on time 0).
     """
     if by not in WIN_RATE_BY:
-        raise ValueError(f"unknown grouping {by!r}; use one of {', '.join(WIN_RATE_BY)}")
+        raise ValueError(did_you_mean(by, WIN_RATE_BY, "grouping", lead="use one of"))
     key = "'network'" if by == "network" else by
     name = "scope" if by == "network" else by
     today = f"DATE '{as_of}'" if as_of else "current_date"

@@ -21,6 +21,7 @@ import datetime as dt
 import pyarrow as pa
 
 from evrevops.core.money import div_round_sql
+from evrevops.core.suggest import did_you_mean
 from evrevops.pipeline import funnel
 from evrevops.warehouse.protocol import WarehouseLike
 
@@ -82,7 +83,7 @@ def summary(wh: WarehouseLike, as_of: dt.date, by: str = "stage") -> pa.Table:
         ``crm_weighted_minor``, ``learned_weighted_minor`` (sums of the deals' rounded amounts).
     """
     if by not in BY:
-        raise ValueError(f"unknown grain {by!r}; use one of {', '.join(BY)}")
+        raise ValueError(did_you_mean(by, BY, "grain", lead="use one of"))
     t = deals(wh, as_of)
     if by == "deal":
         return t

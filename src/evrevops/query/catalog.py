@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from evrevops import formats as fmts
+from evrevops.core.suggest import did_you_mean, suggestion
 from evrevops.formats import crm, session_mapping, status_mapping
 from evrevops.metrics import docs as mdocs
 from evrevops.metrics.close import close_view
@@ -48,14 +49,34 @@ def check_format(name: str) -> None:
     Raises
     ------
     ValueError
-        An unknown format, naming the known ones.
+        An unknown format, with the formats it is close to and the known ones; a mapping's name
+        given as a format says so (``'chargepoint' is a session-csv mapping, not a format; ...``).
     """
-    fmts.get_format(name)
+    if name in fmts.FORMATS:
+        return
+    of = [f for f in MAPPED_FORMATS if name in {m.name for m in mappings(f)}]
+    if of:
+        raise ValueError(f"{name!r} is a {of[0]} mapping, not a format; use --mapping {name}")
+    raise ValueError(did_you_mean(name, sorted(fmts.FORMATS), "format"))
 
 
 def mappings(input_format: str) -> tuple[InputMapping, ...]:
     """The shipped mappings of *input_format* (one of :data:`MAPPED_FORMATS`), by name."""
     return tuple(InputMapping(input_format, n, d) for n, d in _SHIPPED[input_format]())
+
+
+_KIND = {"session-csv": "session", "status-snapshots": "status", "crm-csv": "CRM"}  # as the formats name them
+
+
+def unknown_mapping(name: str, input_formats: tuple[str, ...] = MAPPED_FORMATS) -> str:
+    """The message for a ``--mapping`` *name* none of *input_formats* ships: the mappings it is close to (by name,
+    or whose description names it: ``palo_alto`` → ``chargepoint``) and the known ones, by format."""
+    known = [m for f in input_formats for m in mappings(f)]
+    hints = {m.name: m.description for m in known}
+    if len(input_formats) == 1:
+        return did_you_mean(name, [m.name for m in known], f"{_KIND[input_formats[0]]} mapping", hints)
+    by_format = "; ".join(f"{f}: {', '.join(m.name for m in mappings(f))}" for f in input_formats)
+    return f"{suggestion(name, [m.name for m in known], 'mapping', hints)} known: {by_format}"
 
 
 def check_mapping(input_format: str, name: str) -> None:
@@ -64,8 +85,10 @@ def check_mapping(input_format: str, name: str) -> None:
     Raises
     ------
     ValueError, OSError
-        The mapping is unknown or does not load (the format's own message names the known mappings).
+        The mapping is unknown (:func:`unknown_mapping`) or does not load.
     """
+    if name not in {m.name for m in mappings(input_format)}:
+        raise ValueError(unknown_mapping(name, (input_format,)))
     _LOADERS[input_format](name)
 
 
@@ -84,6 +107,11 @@ def input_formats() -> TableResult:
 def is_metric(name: str) -> bool:
     """Whether *name* is a metric of the registry."""
     return name in METRICS
+
+
+def metric_names() -> list[str]:
+    """The names of the registry's metrics, in its order."""
+    return list(METRICS)
 
 
 def metrics() -> TableResult:

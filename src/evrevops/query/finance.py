@@ -11,6 +11,7 @@ from evrevops.finance import compare as fcompare
 from evrevops.finance import pnl as fpnl
 from evrevops.finance import unit_economics as fue
 from evrevops.query.result import TableResult, table_result
+from evrevops.warehouse import contract_lines as cl
 from evrevops.warehouse.protocol import WarehouseLike
 
 UNIT_ECONOMICS_BY = fue.BY
@@ -86,9 +87,17 @@ def pnl(
     Raises
     ------
     ValueError
-        Months without session data.
+        Months without session data, or without a site under contract (no contracts in the warehouse).
     """
     table = fpnl.pnl(wh, first_month, last_month, by=by, useful_life_months=useful_life_months)
+    if table.num_rows == 0:  # no site with contract facts (segment, revenue model) then: say which, not a blank grid
+        asked = f"{first_month:%Y-%m} … {last_month:%Y-%m}"
+        if not wh.rows(f"SELECT count(*) FROM {cl.VIEW}")[0][0]:
+            raise ValueError(
+                f"no P&L for {asked}: there are no contracts in the warehouse (a P&L needs each site's segment and "
+                "revenue model); ingest customers.csv and contracts.csv first"
+            )
+        raise ValueError(f"no P&L for {asked}: no site has a contract in force in those months")
     return table_result(table, f"P&L by {by}, {first_month:%Y-%m} … {last_month:%Y-%m}")
 
 
