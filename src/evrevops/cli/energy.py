@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -33,10 +33,10 @@ from evrevops.cli.options import (
 from evrevops.cli.render import OutFormat, err, render, stdout
 from evrevops.core.money import minor_to_decimal
 from evrevops.core.vocabulary import SEGMENTS
-from evrevops.query import energy as qenergy
-from evrevops.query import sites as qsites
-from evrevops.query.result import TableResult
-from evrevops.warehouse.protocol import WarehouseLike
+
+if TYPE_CHECKING:
+    from evrevops.query.result import TableResult
+    from evrevops.warehouse.protocol import WarehouseLike
 
 whatif_app = typer.Typer(
     help="What-ifs on energy margin: baseline and scenario side by side for a site or segment.", no_args_is_help=True
@@ -60,6 +60,9 @@ def bill(
     billed in two parts, each for its days (JSON: a list). On Spark with
     `--engine spark://host:port --export DIR` (the same SQL, transpiled).
     """
+    from evrevops.query import energy as qenergy
+    from evrevops.query import sites as qsites
+
     wh = engine_warehouse(ctx, engine, export, master)
     lo = month_first(wh, month)
     if site not in qsites.site_ids(wh):
@@ -116,6 +119,8 @@ def price(
     neither the tariff's total rounded once nor its lines rounded one by one
     (positive: under-billed); `rounding_minor` is what rounding alone explains.
     """
+    from evrevops.query import energy as qenergy
+
     wh = ctx.obj.warehouse(read_only=True)
     lo, hi = month_span(wh, month, to_month)
     try:
@@ -136,6 +141,9 @@ def _scope(
     months: tuple[dt.date, dt.date] | None = None,
 ) -> list[str]:
     """The sites of --site or --segment; with *billed*, named sites must have a utility tariff (in *months*)."""
+    from evrevops.query import energy as qenergy
+    from evrevops.query import sites as qsites
+
     if bool(site) == bool(segment):
         raise fail("give --site (one or more) or --segment")
     if segment:
@@ -196,6 +204,8 @@ def whatif_power_cap(
     Without --cap-kw every cap from 10 % to 100 % of the site's own peak is
     tried and `best` marks the one with the highest margin.
     """
+    from evrevops.query import energy as qenergy
+
     finite(cap_kw, "--cap-kw", 0, 1_000_000, above=True)
     result = _whatif(
         ctx, site, segment, month, to_month, "billed",
@@ -227,6 +237,8 @@ def whatif_price(
 
     No demand response is assumed unless --elasticity is given (the output says which).
     """
+    from evrevops.query import energy as qenergy
+
     finite(elasticity, "--elasticity", -10, 10)
     result = _whatif(
         ctx, site, segment, month, to_month, "any",
@@ -247,6 +259,8 @@ def whatif_tariff(
     fmt: FormatOpt = OutFormat.table,
 ) -> None:
     """The same load under another utility tariff (e.g. an EV rate): bills side by side, per tariff part of a month."""
+    from evrevops.query import energy as qenergy
+
     result = _whatif(
         ctx, site, segment, month, to_month, "billed in the months",
         lambda ids, lo, hi: f"billing {len(ids)} site(s) under {tariff}",

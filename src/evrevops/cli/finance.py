@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pyarrow as pa
 import typer
 
 from evrevops.cli.errors import fail, run_busy
@@ -21,8 +20,16 @@ from evrevops.cli.options import (
     month_span,
 )
 from evrevops.cli.render import OutFormat, money_table, render, transposed
-from evrevops.query import finance as qfinance
-from evrevops.warehouse.protocol import WarehouseLike
+from evrevops.core.choices import (
+    DEFAULT_DISCOUNT_RATE,
+    DEFAULT_HORIZON_MONTHS,
+    DEFAULT_USEFUL_LIFE_MONTHS,
+    PNL_BY,
+    UNIT_ECONOMICS_BY,
+)
+
+if TYPE_CHECKING:
+    from evrevops.warehouse.protocol import WarehouseLike
 
 model_app = typer.Typer(
     help="Revenue models: the same site as hardware sale, CaaS and software only.", no_args_is_help=True
@@ -37,13 +44,13 @@ def _cash_flow_warehouse(ctx: typer.Context, discount_rate: float) -> WarehouseL
 
 def unit_economics_cmd(
     ctx: typer.Context,
-    by: Annotated[str, typer.Option(help=f"Rank sites within: {', '.join(qfinance.UNIT_ECONOMICS_BY)}.")] = "segment",
+    by: Annotated[str, typer.Option(help=f"Rank sites within: {', '.join(UNIT_ECONOMICS_BY)}.")] = "segment",
     site: SiteOpt = None,
     summary: Annotated[
         bool, typer.Option("--summary", help="One row per group and revenue model instead of per site.")
     ] = False,
-    horizon_months: HorizonOpt = qfinance.DEFAULT_HORIZON_MONTHS,
-    discount_rate: RateOpt = qfinance.DEFAULT_DISCOUNT_RATE * 100,
+    horizon_months: HorizonOpt = DEFAULT_HORIZON_MONTHS,
+    discount_rate: RateOpt = DEFAULT_DISCOUNT_RATE * 100,
     include_applied: AppliedOpt = False,
     fmt: FormatOpt = OutFormat.table,
 ) -> None:
@@ -53,9 +60,11 @@ def unit_economics_cmd(
     group's sites, capex, NPV and median payback per revenue model. Money in integer minor
     units; IRR per year as a fraction.
     """
-    if by not in qfinance.UNIT_ECONOMICS_BY or (summary and by == "site"):
+    from evrevops.query import finance as qfinance
+
+    if by not in UNIT_ECONOMICS_BY or (summary and by == "site"):
         raise fail(
-            f"unknown grain {by!r}; use one of {', '.join(qfinance.UNIT_ECONOMICS_BY)}"
+            f"unknown grain {by!r}; use one of {', '.join(UNIT_ECONOMICS_BY)}"
             + (" (not site with --summary)" if summary else "")
         )
     wh = _cash_flow_warehouse(ctx, discount_rate)
@@ -80,8 +89,8 @@ def model_compare(
     prices: Annotated[
         Path | None, typer.Option("--prices", help="TOML file with a \\[prices] table overriding reference prices.")
     ] = None,
-    horizon_months: HorizonOpt = qfinance.DEFAULT_HORIZON_MONTHS,
-    discount_rate: RateOpt = qfinance.DEFAULT_DISCOUNT_RATE * 100,
+    horizon_months: HorizonOpt = DEFAULT_HORIZON_MONTHS,
+    discount_rate: RateOpt = DEFAULT_DISCOUNT_RATE * 100,
     include_applied: AppliedOpt = False,
     fmt: FormatOpt = OutFormat.table,
 ) -> None:
@@ -90,6 +99,8 @@ def model_compare(
     The site's own model is priced by its contracts; the others by the network's reference
     prices for sites like it (or by `--prices`), on the same ports, costs and measured energy.
     """
+    from evrevops.query import finance as qfinance
+
     wh = _cash_flow_warehouse(ctx, discount_rate)
     table = run_busy(f"pricing {site} under each revenue model", lambda: qfinance.model_compare(
         wh, site, prices_file=prices, horizon_months=horizon_months, discount_rate=discount_rate / 100,
@@ -105,18 +116,22 @@ def pnl_cmd(
     ctx: typer.Context,
     month: MonthOpt = None,
     to_month: LastMonthOpt = None,
-    by: Annotated[str, typer.Option(help=f"Grain: {', '.join(qfinance.PNL_BY)}.")] = "segment",
+    by: Annotated[str, typer.Option(help=f"Grain: {', '.join(PNL_BY)}.")] = "segment",
     useful_life: Annotated[
         int,
         typer.Option(
             "--useful-life-months", min=1, max=1200, help="Depreciation life of owned (CaaS) chargers \\[months]."
         ),
-    ] = qfinance.DEFAULT_USEFUL_LIFE_MONTHS,
+    ] = DEFAULT_USEFUL_LIFE_MONTHS,
     fmt: FormatOpt = OutFormat.table,
 ) -> None:
     """P&L by month: revenue by stream, cost of revenue (energy, cost of sales, opex, depreciation), gross margin, revenue per port."""
-    if by not in qfinance.PNL_BY:
-        raise fail(f"unknown grain {by!r}; use one of {', '.join(qfinance.PNL_BY)}")
+    import pyarrow as pa
+
+    from evrevops.query import finance as qfinance
+
+    if by not in PNL_BY:
+        raise fail(f"unknown grain {by!r}; use one of {', '.join(PNL_BY)}")
     wh = ctx.obj.warehouse(read_only=True)
     lo, hi = month_span(wh, month, to_month)
     result = run_busy(
@@ -142,6 +157,8 @@ def incentives_cmd(
     fmt: FormatOpt = OutFormat.table,
 ) -> None:
     """Incentives that reduce each CaaS site's capex: eligible cost, nominal amount (capped) and award."""
+    from evrevops.query import finance as qfinance
+
     wh = ctx.obj.warehouse(read_only=True)
     result = qfinance.incentives(wh, site_ids=site, include_applied=include_applied)
     render(result, fmt, title=result.title)

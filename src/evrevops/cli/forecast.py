@@ -9,7 +9,7 @@ import typer
 from evrevops.cli.errors import busy, fail
 from evrevops.cli.options import AsOfOpt, FormatOpt, as_of_day, month_opt
 from evrevops.cli.render import OutFormat, err, money_table, render
-from evrevops.query import forecast as qforecast
+from evrevops.core.choices import DEFAULT_SEED, DEFAULT_SIMS
 
 forecast_app = typer.Typer(help="Forecasts of each revenue stream, with intervals and backtests.", no_args_is_help=True)
 
@@ -19,10 +19,10 @@ def forecast_hardware(
     ctx: typer.Context,
     as_of: AsOfOpt = None,
     months: Annotated[int, typer.Option(min=1, max=120, help="Months forecast after the as-of month.")] = 6,
-    sims: Annotated[int, typer.Option(min=100, max=1_000_000, help="Monte-Carlo runs.")] = qforecast.DEFAULT_SIMS,
+    sims: Annotated[int, typer.Option(min=100, max=1_000_000, help="Monte-Carlo runs.")] = DEFAULT_SIMS,
     seed: Annotated[
         int, typer.Option(min=0, help="Random seed (the same seed gives the same forecast).")
-    ] = qforecast.DEFAULT_SEED,
+    ] = DEFAULT_SEED,
     backtest: Annotated[
         str | None,
         typer.Option(
@@ -38,6 +38,8 @@ def forecast_hardware(
     probability); `naive_minor` is CRM probability × amount at expected close. `--backtest
     2025-03:2025-09` forecasts from each of those month-ends and prints the errors of both.
     """
+    from evrevops.query import forecast as qforecast
+
     if backtest:
         lo, _, hi = backtest.partition(":")
         first, last = month_opt(lo, "--backtest")[0], month_opt(hi or lo, "--backtest")[0]

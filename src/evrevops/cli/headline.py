@@ -15,7 +15,6 @@ from evrevops.cli.options import (
     month_first,
 )
 from evrevops.cli.render import OutFormat, err, records, render, stdout
-from evrevops.query import metrics as qmetrics
 
 
 def headline(
@@ -24,6 +23,8 @@ def headline(
     fmt: FormatOpt = OutFormat.table,
 ) -> None:
     """The network headline for a month, then the same by segment."""
+    from evrevops.query import metrics as qmetrics
+
     wh = ctx.obj.warehouse(read_only=True)
     lo = month_first(wh, month)
     with busy(f"computing the headline for {lo:%Y-%m}"):

@@ -7,28 +7,27 @@ import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.text import Text
 
-from evrevops import formats as fmts
-from evrevops import refresh as krefresh
 from evrevops.cli.errors import busy, error, fail, one_line
 from evrevops.cli.options import finite, instant_opt
 from evrevops.cli.render import OutFormat, err, progress_bar, render
 from evrevops.core.vocabulary import INGEST_STATUSES
-from evrevops.formats import limits as flimits
-from evrevops.formats.base import FormatError
-from evrevops.query import catalog
-from evrevops.query import ledger as qledger
-from evrevops.warehouse.db import Warehouse
-from evrevops.warehouse.ledger import IngestResult
+
+if TYPE_CHECKING:
+    from evrevops.formats import limits as flimits
+    from evrevops.warehouse.db import Warehouse
+    from evrevops.warehouse.ledger import IngestResult
 
 
 def _check_mapping(mapping: str, input_format: str | None) -> None:
     """An unknown ``--mapping`` (or one the format does not take) fails before any file is read, naming the known."""
+    from evrevops.query import catalog
+
     mapped = catalog.MAPPED_FORMATS
     if input_format is not None and input_format not in mapped:
         raise fail(f"--mapping applies to {', '.join(mapped)}, not to --format {input_format}")
@@ -52,6 +51,8 @@ def _limits(
     max_decompressed_gib: float | None,
 ) -> flimits.Limits:
     """The plausibility limits of this ingest: the defaults, with what the options change."""
+    from evrevops.formats import limits as flimits
+
     changes: dict = {}
     if earliest is not None:
         changes["earliest"] = instant_opt(earliest, "--earliest")
@@ -88,6 +89,8 @@ def _failed_row(path: Path, reason: str) -> dict:
 
 def _reason(exc: BaseException) -> str:
     """Why a file failed, on one line: a FormatError names its file already; other errors get their type."""
+    from evrevops.formats.base import FormatError
+
     if isinstance(exc, FormatError):
         return one_line(exc)
     text = one_line(exc)
@@ -114,6 +117,9 @@ def _load_one(wh: Warehouse, f: Path, input_format: str | None, mapping: str | N
     """Ingest one file: its report row, and whether it loaded (committed or unchanged). One file's failure
     (unreadable, undecodable, too deep, out of memory or disk, a bug) is reported and skipped: the others still
     load."""
+    from evrevops import refresh as krefresh
+    from evrevops.formats.base import FormatError
+
     try:
         r = _ingest_file()(wh, f, input_format, mapping, force=force, rebuild_from=krefresh.rebuild_from).as_dict()
     except Exception as exc:  # noqa: BLE001 - every failure is reported per file
@@ -207,6 +213,8 @@ def ingest(
     code is 1. Then the port-day facts, uptime and site-month bills are rebuilt and kept
     for the metrics (metrics compute them on the fly while they are not).
     """
+    from evrevops.formats import limits as flimits
+
     _check_format(input_format, mapping)
     lim = _limits(earliest, latest, max_power_kw, max_line_mib, max_decompressed_gib)
     files = _input_files(paths)
@@ -225,6 +233,8 @@ def ingest(
 
 def _check_format(input_format: str | None, mapping: str | None) -> None:
     """A ``--format`` that names no format, or a ``--mapping`` it does not take, fails before any file is read."""
+    from evrevops.query import catalog
+
     if input_format is not None:
         try:
             catalog.check_format(input_format)
@@ -236,6 +246,8 @@ def _check_format(input_format: str | None, mapping: str | None) -> None:
 
 def _input_files(paths: list[Path]) -> list[Path]:
     """The files the paths name (a directory's files), or a clear error when one is missing or there are none."""
+    from evrevops import formats as fmts
+
     try:
         files = fmts.input_files(paths)
     except OSError as exc:
@@ -268,6 +280,8 @@ def _load_all(
 def _report(results: list[dict], loaded: list[dict], output: OutFormat, title: str) -> None:
     """The report, a row per file (a table drops the reason column when no file has one); with a table, the
     totals of the files loaded on stderr."""
+    from evrevops.query import ledger as qledger
+
     rows = [
         {c: (round(r[c], 3) if c == "seconds" and r.get(c) is not None else r.get(c)) for c in _INGEST_COLUMNS}
         for r in results
@@ -294,6 +308,8 @@ def _since(r: dict) -> str:
 def refresh_kept(wh: Warehouse) -> None:
     """Keep the port-day facts, site-month bills and month-close measures current after a write (metrics read
     them while they are); only the months the write can change are rebuilt."""
+    from evrevops import refresh as krefresh
+
     r = krefresh.refresh_kept(wh, step=busy)
     f = r["facts"]
     err.print(f"kept {f['port_days']:,} port-day facts ({_since(f)}) in {f['seconds']:.1f} s")

@@ -8,15 +8,12 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from evrevops import refresh
 from evrevops.cli.errors import busy, fail
 from evrevops.cli.ingest import refresh_kept
 from evrevops.cli.options import (
     FormatOpt,
 )
 from evrevops.cli.render import OutFormat, err, render
-from evrevops.query import catalog, exports
-from evrevops.query import ledger as qledger
 
 ledger_app = typer.Typer(
     help="The ingest ledger: every file ingested, with its counts; `ledger forget FILE_ID` undoes an ingest.",
@@ -30,6 +27,8 @@ def export_cmd(
     fmt: FormatOpt = OutFormat.table,
 ) -> None:
     """Export every warehouse table to Parquet (with a manifest), for Spark and other engines to read."""
+    from evrevops.query import exports
+
     if out_dir.exists() and not out_dir.is_dir():
         raise fail(f"--out {out_dir} is a file; give a folder for the Parquet files")
     wh = ctx.obj.warehouse(read_only=True)
@@ -40,6 +39,8 @@ def export_cmd(
 
 def formats_cmd(fmt: FormatOpt = OutFormat.table) -> None:
     """List the input formats ingest understands."""
+    from evrevops.query import catalog
+
     result = catalog.input_formats()
     render(result, fmt, title=result.title)
 
@@ -49,6 +50,8 @@ def ledger(ctx: typer.Context, fmt: FormatOpt = OutFormat.table) -> None:
     """Show the ingest ledger: every file ingested, with its counts; `evrevops ledger forget FILE_ID` undoes one."""
     if ctx.invoked_subcommand is not None:
         return
+    from evrevops.query import ledger as qledger
+
     wh = ctx.obj.warehouse(read_only=True)
     result = qledger.ledger(wh)
     render(result, fmt, title=result.title)
@@ -72,6 +75,7 @@ def ledger_forget(
     ingested again (e.g. with the right --format). Rows of earlier files the entry replaced are
     not restored (counted in replaced_not_restored: re-ingest those files with --force).
     """
+    from evrevops import refresh
     from evrevops.warehouse.forget import forget_file
 
     wh = ctx.obj.warehouse()
@@ -102,6 +106,8 @@ def quarantine(
     fmt: FormatOpt = OutFormat.table,
 ) -> None:
     """Show quarantined records: file, line/record, field and reason."""
+    from evrevops.query import ledger as qledger
+
     wh = ctx.obj.warehouse(read_only=True)
     result = qledger.quarantine(wh, file_id, limit)
     render(result, fmt, title=result.title)
@@ -109,5 +115,7 @@ def quarantine(
 
 def status(ctx: typer.Context, fmt: FormatOpt = OutFormat.table) -> None:
     """Warehouse summary: file, schema version, row counts, data range and gaps."""
+    from evrevops.query import ledger as qledger
+
     wh = ctx.obj.warehouse(read_only=True)
     render(qledger.status(wh), fmt, title=f"warehouse {ctx.obj.db}")

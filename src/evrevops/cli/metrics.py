@@ -20,8 +20,6 @@ from evrevops.cli.options import (
 )
 from evrevops.cli.render import OutFormat, err, render, stdout
 from evrevops.core.vocabulary import GRAINS, PERIODS
-from evrevops.query import catalog
-from evrevops.query import metrics as qmetrics
 
 metrics_app = typer.Typer(
     help="Compute registry metrics by grain and period; see `metrics list`, `metrics explain`.",
@@ -53,6 +51,9 @@ def metrics_cmd(
     """
     if ctx.invoked_subcommand is not None:
         return
+    from evrevops.query import catalog
+    from evrevops.query import metrics as qmetrics
+
     if by not in GRAINS:
         raise unknown(by, GRAINS, "grain", lead="use one of")
     if period not in PERIODS:
@@ -73,6 +74,8 @@ def metrics_cmd(
 @metrics_app.command("list")
 def metrics_list(fmt: FormatOpt = OutFormat.table) -> None:
     """List every metric in the registry."""
+    from evrevops.query import catalog
+
     result = catalog.metrics()
     render(result, fmt, title=result.title)
 
@@ -88,6 +91,8 @@ def metrics_explain(
     ] = None,
 ) -> None:
     """Show a metric's declaration and the SQL that computes it."""
+    from evrevops.query import catalog
+
     if not catalog.is_metric(name):
         raise unknown(name, catalog.metric_names(), "metric", "see `evrevops metrics list`")
     if by not in GRAINS:
@@ -119,6 +124,8 @@ def metrics_docs(
     check: Annotated[bool, typer.Option(help="Only check that the file is current (exit 1 if not).")] = False,
 ) -> None:
     """Generate docs/metrics.md from the registry."""
+    from evrevops.query import catalog
+
     if path.is_dir():
         raise fail(f"--out {path} is a directory; give the Markdown file to write")
     text = catalog.metrics_markdown()

@@ -7,17 +7,18 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from evrevops.cli.errors import busy, fail
 from evrevops.cli.render import OutFormat
 from evrevops.core.calendar import month_range
-from evrevops.query import period as qperiod
-from evrevops.uptime.timeline import DEFAULT_OFFLINE_AFTER_S
-from evrevops.warehouse.db import Warehouse, WarehouseError
-from evrevops.warehouse.protocol import WarehouseLike
+from evrevops.uptime.timeline_tables import DEFAULT_OFFLINE_AFTER_S
+
+if TYPE_CHECKING:  # the warehouse and the query layer are imported by the commands that use them: a fast start
+    from evrevops.warehouse.db import Warehouse
+    from evrevops.warehouse.protocol import WarehouseLike
 
 FormatOpt = Annotated[
     OutFormat,
@@ -37,14 +38,26 @@ _DB_HINT = "--db names the warehouse's DuckDB file; default: $EVREVOPS_DB, else 
 
 
 class Ctx:
-    """What the root command hands its subcommands: the warehouse file (``--db``), opened on demand."""
+    """What the root command hands its subcommands: the warehouse file (``--db``, else the default, looked up when
+    first asked), opened on demand."""
 
-    def __init__(self, db: Path, root: typer.Context | None = None):
-        self.db = db
+    def __init__(self, db: Path | None, root: typer.Context | None = None):
+        self._db = db
         self.root = root
+
+    @property
+    def db(self) -> Path:
+        """``--db``, else :func:`evrevops.warehouse.db.default_path`."""
+        if self._db is None:
+            from evrevops.warehouse.db import default_path
+
+            self._db = default_path()
+        return self._db
 
     def warehouse(self, read_only: bool = False) -> Warehouse:
         """Open the warehouse for this command; it is closed when the command ends."""
+        from evrevops.warehouse.db import Warehouse, WarehouseError
+
         if self.db.is_dir():
             raise fail(f"warehouse {self.db} is a directory; {_DB_HINT}")
         if read_only and not self.db.exists():  # a typo in --db must not make an empty warehouse
@@ -133,6 +146,8 @@ def date_range(
         return lo, hi
     if month:
         return month_opt(month)
+    from evrevops.query import period as qperiod
+
     last = qperiod.last_full_month(wh)
     if last is None:
         raise fail("the warehouse has no sessions or telemetry yet; run `evrevops ingest` first")

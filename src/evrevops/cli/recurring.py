@@ -15,13 +15,13 @@ from evrevops.cli.options import (
     month_span,
 )
 from evrevops.cli.render import OutFormat, render
-from evrevops.query import recurring as qrecurring
+from evrevops.core.choices import MRR_BY, REVENUE_BY
 
 
 def mrr(
     ctx: typer.Context,
     month: MonthOpt = None,
-    by: Annotated[str, typer.Option(help=f"Grain: {', '.join(qrecurring.MRR_BY)}.")] = "customer",
+    by: Annotated[str, typer.Option(help=f"Grain: {', '.join(MRR_BY)}.")] = "customer",
     fmt: FormatOpt = OutFormat.table,
 ) -> None:
     """MRR movements of a month: mrr_start, new, expansion, contraction, churn, reactivation, mrr_end; NRR, GRR.
@@ -29,8 +29,10 @@ def mrr(
     Amounts are integer minor units of `currency`, e.g.
     `evrevops mrr --month 2025-12 --by segment --format json`.
     """
-    if by not in qrecurring.MRR_BY:
-        raise fail(f"unknown grain {by!r}; use one of {', '.join(qrecurring.MRR_BY)}")
+    from evrevops.query import recurring as qrecurring
+
+    if by not in MRR_BY:
+        raise fail(f"unknown grain {by!r}; use one of {', '.join(MRR_BY)}")
     wh = ctx.obj.warehouse(read_only=True)
     lo = month_first(wh, month)
     with busy(f"computing MRR movements for {lo:%Y-%m}"):
@@ -42,7 +44,7 @@ def revenue(
     ctx: typer.Context,
     month: MonthOpt = None,
     to_month: LastMonthOpt = None,
-    by: Annotated[str, typer.Option(help=f"Grain: {', '.join(qrecurring.REVENUE_BY)}.")] = "segment",
+    by: Annotated[str, typer.Option(help=f"Grain: {', '.join(REVENUE_BY)}.")] = "segment",
     fmt: FormatOpt = OutFormat.table,
 ) -> None:
     """Revenue by stream per month: hardware, installation, software, CaaS, maintenance, SLA credits, energy.
@@ -51,8 +53,10 @@ def revenue(
     commissioning, recurring ratably, SLA credits netted, energy by session);
     integer minor units; the total is the sum of its parts.
     """
-    if by not in qrecurring.REVENUE_BY:
-        raise fail(f"unknown grain {by!r}; use one of {', '.join(qrecurring.REVENUE_BY)}")
+    from evrevops.query import recurring as qrecurring
+
+    if by not in REVENUE_BY:
+        raise fail(f"unknown grain {by!r}; use one of {', '.join(REVENUE_BY)}")
     wh = ctx.obj.warehouse(read_only=True)
     lo, hi = month_span(wh, month, to_month)
     with busy(f"recognizing revenue for {lo:%Y-%m} … {hi:%Y-%m}"):

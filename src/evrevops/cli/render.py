@@ -16,15 +16,19 @@ import math
 import re
 import sys
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
 from evrevops.core.money import minor_to_decimal
-from evrevops.query.result import MINOR, TableResult
+
+if TYPE_CHECKING:  # Arrow and the query layer are imported when there is something to render: a fast start
+    import pyarrow as pa
+
+    from evrevops.query.result import TableResult
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
@@ -58,6 +62,8 @@ def _plain(v: object) -> object:
 
 
 def records(data: pa.Table | list[dict]) -> list[dict]:
+    import pyarrow as pa
+
     rows = data.to_pylist() if isinstance(data, pa.Table) else data
     return [{k: _plain(v) for k, v in r.items()} for r in rows]
 
@@ -98,6 +104,10 @@ def _write_csv(cols: list[str], rows: list[dict]) -> None:
 
 def render(data: TableResult | pa.Table | list[dict], fmt: OutFormat, title: str | None = None) -> None:
     """*data* on stdout as *fmt*: a table under *title*, CSV with a header line, or a JSON array of records."""
+    import pyarrow as pa
+
+    from evrevops.query.result import TableResult
+
     if isinstance(data, TableResult):
         data = data.table
     rows = records(data)
@@ -134,6 +144,8 @@ def progress_bar() -> Progress:
 def money_table(result: TableResult, title: str, columns: dict[str, str]) -> None:
     """A terminal table of *columns* (name → header): a column with a declared unit is a number, right-aligned;
     one in minor units is shown in whole units of the row's ``currency``."""
+    from evrevops.query.result import MINOR
+
     rows = records(result.table)
     t = Table(title=_text(title))
     cols = list(columns)
@@ -159,6 +171,8 @@ def money_table(result: TableResult, title: str, columns: dict[str, str]) -> Non
 
 def transposed(table: TableResult | pa.Table, key: str, title: str) -> None:
     """A few wide rows as a terminal table: one column per row (named by *key*), one line per field."""
+    from evrevops.query.result import TableResult
+
     if isinstance(table, TableResult):
         table = table.table
     rows = records(table)

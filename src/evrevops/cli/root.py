@@ -9,7 +9,6 @@ import typer
 
 from evrevops.cli.options import Ctx
 from evrevops.cli.render import settings
-from evrevops.warehouse.db import default_path
 
 app = typer.Typer(
     help="evrevops: revenue operations for EV charging networks.\n\n"
@@ -37,4 +36,4 @@ def main_callback(
     ] = False,
 ) -> None:
     settings["csv_raw"] = csv_raw
-    ctx.obj = Ctx(db or default_path(), ctx)
+    ctx.obj = Ctx(db, ctx)  # no --db: the default is looked up when a command asks for the warehouse

@@ -13,8 +13,6 @@ from evrevops.cli.options import (
     date_opt,
 )
 from evrevops.cli.render import OutFormat, render, stdout
-from evrevops.query import sites as qsites
-from evrevops.warehouse.site_tariff import set_site_tariff
 
 sites_app = typer.Typer(help="Sites: list them, set a site's utility tariff.", no_args_is_help=True)
 ports_app = typer.Typer(help="Ports: where each one was when, and evidence that disagrees.", no_args_is_help=True)
@@ -23,6 +21,8 @@ ports_app = typer.Typer(help="Ports: where each one was when, and evidence that 
 @sites_app.command("list")
 def sites_list(ctx: typer.Context, fmt: FormatOpt = OutFormat.table) -> None:
     """List sites with their segment, time zone and utility tariff."""
+    from evrevops.query import sites as qsites
+
     wh = ctx.obj.warehouse(read_only=True)
     result = qsites.sites(wh)
     render(result, fmt, title=result.title)
@@ -45,6 +45,8 @@ def sites_set_tariff(
 
     Months before the date keep their bills: the site is billed under its earlier tariff up to it.
     """
+    from evrevops.warehouse.site_tariff import set_site_tariff
+
     wh = ctx.obj.warehouse()
     try:
         row = set_site_tariff(wh, site, tariff, date_opt(from_on, "--from") if from_on else None)
@@ -64,6 +66,8 @@ def ports_history(
 
     Sessions count where their CDR says; open hours count at the site the port was at that day.
     """
+    from evrevops.query import sites as qsites
+
     wh = ctx.obj.warehouse(read_only=True)
     try:
         found = qsites.port_history(wh, port)
@@ -77,6 +81,8 @@ def ports_history(
 @ports_app.command("conflicts")
 def ports_conflicts(ctx: typer.Context, fmt: FormatOpt = OutFormat.table) -> None:
     """Every port that evidence puts at two sites at once: overlapping sessions, a feed, CSV windows."""
+    from evrevops.query import sites as qsites
+
     wh = ctx.obj.warehouse(read_only=True)
     result = qsites.port_conflicts(wh)
     if not result.num_rows and fmt is OutFormat.table:

@@ -27,11 +27,6 @@ from evrevops.cli.options import (
 )
 from evrevops.cli.render import OutFormat, render
 from evrevops.core.vocabulary import GRAINS
-from evrevops.query import exports
-from evrevops.query import metrics as qmetrics
-from evrevops.query import period as qperiod
-from evrevops.query import uptime as quptime
-from evrevops.query.result import TableResult
 
 nevi_app = typer.Typer(help="NEVI reporting (23 CFR 680.112 / 680.116(b)).", no_args_is_help=True)
 
@@ -53,6 +48,8 @@ def uptime(
     e.g. `evrevops uptime --month 2025-12 --by port --format json`; on Spark with
     `--engine spark://host:port --export DIR`.
     """
+    from evrevops.query import metrics as qmetrics
+
     if by not in GRAINS:
         raise unknown(by, GRAINS, "grain", lead="use one of")
     wh = engine_warehouse(ctx, engine, export, master)
@@ -82,6 +79,9 @@ def outages(
 
     On Spark with `--engine spark://host:port --export DIR` (the same SQL, transpiled).
     """
+    from evrevops.query import period as qperiod
+    from evrevops.query import uptime as quptime
+
     wh = engine_warehouse(ctx, engine, export, master)
     horizon = as_of_instant(as_of)
     if open_only and month is None:
@@ -106,15 +106,17 @@ def stale(
     fmt: FormatOpt = OutFormat.table,
 ) -> None:
     """Chargers that have gone silent or have no data at the horizon, since when, and the revenue at risk."""
+    from evrevops.query import uptime as quptime
+
     wh = ctx.obj.warehouse(read_only=True)
     with busy("checking telemetry"):
         result = quptime.stale(wh, as_of=as_of_instant(as_of), offline_after_s=offline_after * 60)
     render(result, fmt, title=result.title)
 
 
-def _month_report_command(query: Callable[..., TableResult], doing: str, doc: str) -> Callable[..., None]:
-    """A command that runs a month's report ``query(wh, month, as_of=..., offline_after_s=...)`` and renders it;
-    *doc* is its help."""
+def _month_report_command(query: str, doing: str, doc: str) -> Callable[..., None]:
+    """A command that runs a month's report ``query(wh, month, as_of=..., offline_after_s=...)`` (*query*: its name in
+    :mod:`evrevops.query.uptime`, imported when the command runs) and renders it; *doc* is its help."""
 
     def command(
         ctx: typer.Context,
@@ -123,10 +125,12 @@ def _month_report_command(query: Callable[..., TableResult], doing: str, doc: st
         offline_after: OfflineOpt = OFFLINE_MIN,
         fmt: FormatOpt = OutFormat.table,
     ) -> None:
+        from evrevops.query import uptime as quptime
+
         wh = ctx.obj.warehouse(read_only=True)
         lo = month_first(wh, month)
         with busy(f"{doing} for {lo:%Y-%m}"):
-            result = query(wh, lo, as_of=as_of_instant(as_of), offline_after_s=offline_after * 60)
+            result = getattr(quptime, query)(wh, lo, as_of=as_of_instant(as_of), offline_after_s=offline_after * 60)
         render(result, fmt, title=result.title)
 
     command.__doc__ = doc
@@ -134,12 +138,12 @@ def _month_report_command(query: Callable[..., TableResult], doing: str, doc: st
 
 
 sla_cmd = _month_report_command(
-    quptime.sla_credits,
+    "sla_credits",
     "evaluating SLAs",
     "SLA evaluation of every contract line with an uptime commitment, and the credit it owes (minor units).",
 )
 risk_cmd = _month_report_command(
-    quptime.accounts_at_risk,
+    "accounts_at_risk",
     "scoring accounts",
     "At-risk accounts: a churn-risk score per customer with its reasons (uptime, utilization, SLA, telemetry).",
 )
@@ -159,6 +163,8 @@ def nevi_export_cmd(
     Every record is validated against the specification's JSON Schemas first;
     prints what was written.
     """
+    from evrevops.query import exports
+
     if fmt is OutFormat.table:
         raise fail("--format must be csv or json for the files")
     try:

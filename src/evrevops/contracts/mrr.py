@@ -42,11 +42,11 @@ import datetime as dt
 import pyarrow as pa
 
 from evrevops.core.calendar import month_end, next_month
+from evrevops.core.choices import MRR_BY as BY
 from evrevops.warehouse import contract_lines as cl
 from evrevops.warehouse.protocol import WarehouseLike
 
 RECURRING = ("software", "caas", "maintenance")
-BY = ("customer", "segment", "stream", "cohort", "network")
 COLUMNS = ("mrr_start", "new", "expansion", "contraction", "churn", "reactivation", "mrr_end")
 
 

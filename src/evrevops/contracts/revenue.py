@@ -44,6 +44,7 @@ import pyarrow as pa
 
 from evrevops.contracts import energy_position as ep
 from evrevops.core.calendar import add_months, month_grid_sql
+from evrevops.core.choices import REVENUE_BY as BY
 from evrevops.core.money import div_round_sql
 from evrevops.core.vocabulary import RECURRING_STREAMS, STREAMS
 from evrevops.metrics import compute as mc
@@ -51,7 +52,6 @@ from evrevops.uptime import sla as _sla
 from evrevops.warehouse import contract_lines as cl
 from evrevops.warehouse.protocol import WarehouseLike
 
-BY = ("customer", "site", "segment", "revenue_model", "network")
 _KEY = {"customer": "customer_id", "site": "site_id", "segment": "segment", "revenue_model": "revenue_model"}
 _COUNTER = itertools.count()
 

@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import calendar as _stdlib_calendar
 import datetime as dt
-
-import numpy as np
-import pandas as pd
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
 from evrevops.core.hours import parse_operating_hours
+
+if TYPE_CHECKING:  # imported where used: month arithmetic, which the CLI needs at start, stays light
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
 
 FALLBACK_TIME_ZONE = "UTC"
 
@@ -104,6 +106,8 @@ def _localize(local: pd.DatetimeIndex, tz: str, prefer_first: bool) -> np.ndarra
     occurrence when ``prefer_first`` (window starts, day starts) and its second
     otherwise (window ends), so a window always covers the repeated hour.
     """
+    import numpy as np
+
     amb = np.full(len(local), prefer_first, dtype=bool)
     out = local.tz_localize(tz, ambiguous=amb, nonexistent="shift_forward").tz_convert("UTC").tz_localize(None)
     utc: np.ndarray = out.values.astype("datetime64[us]")  # pandas is untyped: the type is stated here
@@ -136,6 +140,9 @@ def local_days(time_zone: str, operating_hours: str | None, start: dt.date, end:
     the next local midnight. Windows that run past midnight are split by
     :func:`~evrevops.core.hours.parse_operating_hours`.
     """
+    import numpy as np
+    import pandas as pd
+
     dates = pd.date_range(start, end, freq="D")
     starts = _localize(dates, time_zone, prefer_first=True)
     ends = _localize(dates + pd.Timedelta(days=1), time_zone, prefer_first=True)
@@ -182,6 +189,9 @@ def site_days(sites: pd.DataFrame, start: dt.date, end: dt.date) -> pa.Table:
         ``day_end_at``, ``day_s``, ``open_s``, and integer keys ``site_num``
         (rank of ``site_id``, 0-based) and ``day_num`` (days since 1970-01-01).
     """
+    import numpy as np
+    import pyarrow as pa
+
     sites = sites.assign(
         time_zone=sites["time_zone"].fillna(FALLBACK_TIME_ZONE),
         operating_hours=sites["operating_hours"].fillna("24/7"),
@@ -260,6 +270,10 @@ def closed_windows(sites: pd.DataFrame, start: dt.date, end: dt.date) -> pa.Tabl
     localised as in :func:`local_days` (an ambiguous end takes its second
     occurrence), so a closed interval never overlaps an open one.
     """
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
     sites = sites.assign(
         time_zone=sites["time_zone"].fillna(FALLBACK_TIME_ZONE),
         operating_hours=sites["operating_hours"].fillna("24/7"),

@@ -51,6 +51,7 @@ import pyarrow as pa
 
 from evrevops.contracts import energy_position as ep
 from evrevops.core.calendar import add_months
+from evrevops.core.choices import DEFAULT_HORIZON_MONTHS
 from evrevops.core.money import div_round_sql
 from evrevops.core.sqltext import sql_literal
 from evrevops.finance import cashflow_costs as costs
@@ -62,7 +63,6 @@ from evrevops.metrics import span
 from evrevops.warehouse import contract_lines as cl
 from evrevops.warehouse.protocol import WarehouseLike
 
-DEFAULT_HORIZON_MONTHS = 120
 REVENUE_COLUMNS = (
     "hardware_minor", "installation_minor", "software_minor", "caas_minor", "energy_share_minor",
     "maintenance_minor", "sla_credit_minor", "energy_revenue_minor",

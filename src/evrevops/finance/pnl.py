@@ -33,13 +33,13 @@ from evrevops.contracts import energy_position as ep
 from evrevops.contracts import revenue as crev
 from evrevops.core import vocabulary
 from evrevops.core.calendar import add_months
+from evrevops.core.choices import DEFAULT_USEFUL_LIFE_MONTHS
+from evrevops.core.choices import PNL_BY as BY
 from evrevops.core.money import div_round_sql
 from evrevops.core.suggest import did_you_mean
 from evrevops.finance import cashflow as cf
 from evrevops.warehouse.protocol import WarehouseLike
 
-BY = ("segment", "site", "customer", "revenue_model", "network")
-DEFAULT_USEFUL_LIFE_MONTHS = 120
 COSTS = (
     "energy_cost_minor", "cost_of_sales_minor", "network_minor", "maintenance_cost_minor",
     "payment_processing_minor", "site_lease_minor", "other_minor", "depreciation_minor",

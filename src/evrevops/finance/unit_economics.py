@@ -24,12 +24,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from evrevops.core.choices import DEFAULT_DISCOUNT_RATE
+from evrevops.core.choices import UNIT_ECONOMICS_BY as BY
 from evrevops.core.suggest import did_you_mean
 from evrevops.finance import cashflow as cf
 from evrevops.warehouse.protocol import WarehouseLike
 
-DEFAULT_DISCOUNT_RATE = 0.08
-BY = ("site", "segment", "revenue_model", "customer", "network")
 OPERATING = ("software_minor", "caas_minor", "energy_share_minor", "maintenance_minor", "sla_credit_minor",
              "energy_revenue_minor")  # fmt: skip
 OPERATING_COSTS = ("energy_cost_minor", "network_minor", "maintenance_cost_minor", "payment_processing_minor",

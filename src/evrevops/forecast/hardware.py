@@ -35,11 +35,10 @@ import pyarrow as pa
 
 from evrevops.contracts import revenue as crev
 from evrevops.core.calendar import add_months, month_range, months_between
+from evrevops.core.choices import DEFAULT_SEED, DEFAULT_SIMS
 from evrevops.pipeline import funnel, projects, snapshot
 from evrevops.warehouse.protocol import WarehouseLike
 
-DEFAULT_SIMS = 2000
-DEFAULT_SEED = 7
 QUANTILES = (0.1, 0.5, 0.9)
 
 

@@ -27,14 +27,13 @@ import datetime as dt
 import pyarrow as pa
 
 from evrevops.core.calendar import add_months, days_in_month, month_range
+from evrevops.core.choices import EXPANSION_BY as BY
 from evrevops.core.suggest import did_you_mean
 from evrevops.metrics import compute as mc
 from evrevops.metrics import span
 from evrevops.pipeline import funnel
 from evrevops.warehouse import site_history
 from evrevops.warehouse.protocol import WarehouseLike
-
-BY = ("segment", "network")
 
 
 def customers_sql(as_of: dt.date) -> str:

@@ -32,16 +32,13 @@ import datetime as dt
 import pyarrow as pa
 
 from evrevops.core.calendar import month_range
+from evrevops.core.choices import WIN_RATE_BY
 from evrevops.core.suggest import did_you_mean
 from evrevops.metrics import span
 from evrevops.warehouse.protocol import WarehouseLike
 
 OPEN_STAGES = ("prospect", "qualified", "proposal", "negotiation")
 STAGE_ORDER = {s: i for i, s in enumerate((*OPEN_STAGES, "closed_won"), start=1)} | {"closed_lost": 9}
-WIN_RATE_BY = (
-    "segment", "revenue_model", "owner", "economic_buyer_engaged", "utility_capacity_confirmed",
-    "incentive_status", "roi_case_delivered", "network",
-)  # fmt: skip
 STAGES_BY = ("segment", "revenue_model", "owner")  # deal columns the funnel groups by
 
 

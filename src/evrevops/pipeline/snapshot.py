@@ -20,13 +20,13 @@ import datetime as dt
 
 import pyarrow as pa
 
+from evrevops.core.choices import SNAPSHOT_BY as BY
 from evrevops.core.money import div_round_sql
 from evrevops.core.suggest import did_you_mean
 from evrevops.pipeline import funnel
 from evrevops.warehouse.protocol import WarehouseLike
 
 AMOUNTS = ("hardware_minor", "installation_minor", "software_arr_minor", "caas_arr_minor")
-BY = ("stage", "segment", "owner", "deal")
 
 
 def deals(wh: WarehouseLike, as_of: dt.date) -> pa.Table:

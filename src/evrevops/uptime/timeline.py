@@ -67,13 +67,11 @@ from evrevops.core.calendar import add_months, closed_windows, month_end, site_d
 from evrevops.uptime.timeline_intervals import intervals_sql, ports_sql
 from evrevops.uptime.timeline_ledger import ledger_sql, pieces_sql
 from evrevops.uptime.timeline_months import months_sql
-from evrevops.uptime.timeline_tables import CAL, CLOSED, Range
+from evrevops.uptime.timeline_tables import CAL, CLOSED, DEFAULT_OFFLINE_AFTER_S, Range
 from evrevops.warehouse.protocol import WarehouseLike
 
 if TYPE_CHECKING:
     from evrevops.warehouse.spark import SparkWarehouse
-
-DEFAULT_OFFLINE_AFTER_S = 5 * 3600
 
 
 def data_span(wh: WarehouseLike | SparkWarehouse) -> tuple[dt.datetime, dt.datetime] | None:

@@ -19,6 +19,7 @@ INTERVALS = "_uptime_intervals"
 PIECES = "_uptime_pieces"
 LEDGER = "_uptime_ledger"
 MONTHS = "_uptime_months"
+DEFAULT_OFFLINE_AFTER_S = 5 * 3600  # silence [s] after which an OCPP charger is offline (the CLI's default too)
 
 
 def us_sql(col: str, since: str = "TIMESTAMP '1970-01-01 00:00:00'") -> str:
