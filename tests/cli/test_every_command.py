@@ -205,6 +205,10 @@ def test_a_writing_command_creates_the_warehouse(tmp_path, demo_networks):
             ["whatif", "tariff", "--segment", "fleets", "--tariff", "x"],
             "unknown segment 'fleets'; did you mean 'fleet'? use one of fleet, commercial, public_dc, residential",
         ),
+        (["revenue", "--by", "segmnt"], "unknown grain 'segmnt'; did you mean 'segment'? use one of customer, site,"),
+        (["pnl", "--by", "sgment"], "unknown grain 'sgment'; did you mean 'segment'? use one of segment, site,"),
+        (["pipeline", "--by", "stge"], "unknown grain 'stge'; did you mean 'stage'? use one of stage, segment,"),
+        (["mrr", "--by", "nope"], "unknown grain 'nope'; use one of customer, segment, stream, cohort, network"),
     ],
     ids=lambda v: " ".join(v[:3]) if isinstance(v, list) else None,
 )

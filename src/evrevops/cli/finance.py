@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from evrevops.cli.errors import fail, run_busy
+from evrevops.cli.errors import fail, run_busy, unknown
 from evrevops.cli.options import (
     AppliedOpt,
     FormatOpt,
@@ -131,7 +131,7 @@ def pnl_cmd(
     from evrevops.query import finance as qfinance
 
     if by not in PNL_BY:
-        raise fail(f"unknown grain {by!r}; use one of {', '.join(PNL_BY)}")
+        raise unknown(by, PNL_BY, "grain", lead="use one of")
     wh = ctx.obj.warehouse(read_only=True)
     lo, hi = month_span(wh, month, to_month)
     result = run_busy(

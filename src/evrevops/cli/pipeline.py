@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from evrevops.cli.errors import busy, fail
+from evrevops.cli.errors import busy, fail, unknown
 from evrevops.cli.options import AsOfOpt, FormatOpt, as_of_day
 from evrevops.cli.render import OutFormat, render
 from evrevops.core.choices import EXPANSION_BY, SNAPSHOT_BY, WIN_RATE_BY
@@ -35,7 +35,7 @@ def pipeline_cmd(
     from evrevops.query import pipeline as qpipeline
 
     if by not in SNAPSHOT_BY:
-        raise fail(f"unknown grain {by!r}; use one of {', '.join(SNAPSHOT_BY)}")
+        raise unknown(by, SNAPSHOT_BY, "grain", lead="use one of")
     wh = ctx.obj.warehouse(read_only=True)
     result = qpipeline.open_pipeline(wh, as_of_day(as_of, month), by=by)
     render(result, fmt, title=result.title)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from evrevops.cli.errors import busy, fail
+from evrevops.cli.errors import busy, unknown
 from evrevops.cli.options import (
     FormatOpt,
     LastMonthOpt,
@@ -32,7 +32,7 @@ def mrr(
     from evrevops.query import recurring as qrecurring
 
     if by not in MRR_BY:
-        raise fail(f"unknown grain {by!r}; use one of {', '.join(MRR_BY)}")
+        raise unknown(by, MRR_BY, "grain", lead="use one of")
     wh = ctx.obj.warehouse(read_only=True)
     lo = month_first(wh, month)
     with busy(f"computing MRR movements for {lo:%Y-%m}"):
@@ -56,7 +56,7 @@ def revenue(
     from evrevops.query import recurring as qrecurring
 
     if by not in REVENUE_BY:
-        raise fail(f"unknown grain {by!r}; use one of {', '.join(REVENUE_BY)}")
+        raise unknown(by, REVENUE_BY, "grain", lead="use one of")
     wh = ctx.obj.warehouse(read_only=True)
     lo, hi = month_span(wh, month, to_month)
     with busy(f"recognizing revenue for {lo:%Y-%m} … {hi:%Y-%m}"):
