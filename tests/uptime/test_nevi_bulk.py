@@ -128,3 +128,21 @@ def test_validate_table_strict_refuses_nulls():
     with pytest.raises(nx.RecordError) as e:
         _check(table, strict=True)
     assert (e.value.index, e.value.field) == (0, "start_soc")
+
+
+# floats whose text differs between writers that do not both print the shortest round-trip form
+FLOAT_TEXTS = [0.0, 100.0, 0.1, 1e-05, 1e-4, 2.5e-7, 0.30000000000000004, 123456789.123, 99999999999999.98,
+               1e15, 1e16, 1.2345678901234568e17, 1e21, 1e22, 5e-324, 1.7976931348623157e308]  # fmt: skip
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_write_table_prints_every_float_as_write_records_does(tmp_path, fmt):
+    import pyarrow as pa
+
+    table = nevi_bulk.session_table(sessions_table(USD_ROWS), user_id_key=KEY)
+    i = table.schema.get_field_index("energy_kwh")
+    for n, value in enumerate(FLOAT_TEXTS):
+        t = table.set_column(i, "energy_kwh", pa.array([value] * table.num_rows, type=table.schema.field(i).type))
+        bulk = nevi_write.write_table(t, tmp_path / f"b{n}.{fmt}", fmt, "session")
+        ref = nx.write_records(nevi_write.table_records(t, "session"), tmp_path / f"r{n}.{fmt}", fmt, kind="session")
+        assert bulk.read_bytes() == ref.read_bytes(), value
