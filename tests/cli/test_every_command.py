@@ -35,6 +35,8 @@ READ_ONLY: dict[str, list[str]] = {
     "metrics explain": ["metrics", "explain", "utilization"],
     "headline": ["headline"],
     "sites list": ["sites", "list"],
+    "tariffs list": ["tariffs", "list"],
+    "tariffs show": ["tariffs", "show", "demo-ca-ev-tou-demand"],
     "ports history": ["ports", "history", PORT],
     "ports conflicts": ["ports", "conflicts"],
     "bill": ["bill", "--site", SITE],

@@ -25,6 +25,7 @@ from evrevops.cli import (
     pipeline,
     recurring,
     sites,
+    tariffs,
     uptime,
 )
 from evrevops.cli.errors import crash, log_path, write_log
@@ -44,8 +45,8 @@ _COMMANDS = (
     (None, demo.generate),
 )  # fmt: skip
 _GROUPS = (
-    ("metrics", metrics.metrics_app), ("sites", sites.sites_app), ("ledger", ledger.ledger_app),
-    ("ports", sites.ports_app), ("whatif", energy.whatif_app), ("nevi", uptime.nevi_app),
+    ("metrics", metrics.metrics_app), ("sites", sites.sites_app), ("tariffs", tariffs.tariffs_app),
+    ("ledger", ledger.ledger_app), ("ports", sites.ports_app), ("whatif", energy.whatif_app), ("nevi", uptime.nevi_app),
     ("pipeline", pipeline.pipeline_app), ("forecast", forecast.forecast_app), ("model", finance.model_app),
 )  # fmt: skip
 for _name, _command in _COMMANDS:
