@@ -71,6 +71,7 @@ WRITING: dict[str, list[str]] = {
     "nevi export": ["nevi", "export", "--quarter", "2025Q4", "--out", "{out}"],
     "metrics docs": ["metrics", "docs", "--out", "{out}/metrics.md"],
     "sites set-tariff": ["sites", "set-tariff", SITE, "demo-ca-ev-tou-demand"],
+    "sites template": ["sites", "template", "--out", "{out}/sites.csv"],
     "ledger forget": ["ledger", "forget", "1"],
 }
 NO_FORMAT = {"metrics explain", "metrics docs", "refresh", "ledger forget", "sites set-tariff", "export", "nevi export"}

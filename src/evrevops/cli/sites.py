@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,9 +13,12 @@ from evrevops.cli.options import (
     FormatOpt,
     date_opt,
 )
-from evrevops.cli.render import OutFormat, render, stdout
+from evrevops.cli.render import OutFormat, err, render, stdout
 
-sites_app = typer.Typer(help="Sites: list them, set a site's utility tariff.", no_args_is_help=True)
+sites_app = typer.Typer(
+    help="Sites: list them, write the sites CSV template to complete, set a site's utility tariff.",
+    no_args_is_help=True,
+)
 ports_app = typer.Typer(help="Ports: where each one was when, and evidence that disagrees.", no_args_is_help=True)
 
 
@@ -26,6 +30,47 @@ def sites_list(ctx: typer.Context, fmt: FormatOpt = OutFormat.table) -> None:
     wh = ctx.obj.warehouse(read_only=True)
     result = qsites.sites(wh)
     render(result, fmt, title=result.title)
+
+
+@sites_app.command("template")
+def sites_template(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option("--out", help="The sites CSV to write (its folder is made if missing).")],
+    fmt: FormatOpt = OutFormat.table,
+) -> None:
+    """Write the sites CSV of the sites and ports the warehouse knows, to complete and ingest back.
+
+    One row per port at each site (a site without ports: one row without a port), every column filled with what
+    the warehouse knows (a site's segment, tariff ... as they are now) and empty where it knows nothing: fill
+    segment, time zone, customer, rated power, commissioning dates, charger_id/connector_id (which link OCPP
+    telemetry to the port) ..., then `evrevops ingest FILE`. Unchanged, the file ingests as duplicates. Values are
+    written as they are (no spreadsheet-formula guard, unlike --format csv). --format shows the columns still
+    empty: how many rows leave each empty, and whether the sites CSV requires it.
+    """
+    import csv
+
+    from evrevops.cli.render import records
+    from evrevops.query import sites as qsites
+
+    result = qsites.template(ctx.obj.warehouse(read_only=True))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(out, "w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, fieldnames=result.column_names, lineterminator="\n")
+            w.writeheader()
+            w.writerows(records(result.table))
+    except OSError as exc:
+        raise fail(f"--out: cannot write {out}: {exc.strerror or exc}") from None
+    sites = len(set(result.table.column("site_id").to_pylist()))
+    ports = result.table.column("port_id").drop_null().unique()
+    err.print(f"wrote {out}: {result.num_rows} rows ({sites} sites, {len(ports)} ports)", markup=False, highlight=False)
+    gaps = qsites.template_gaps(result)
+    if not result.num_rows and fmt is OutFormat.table:
+        stdout().print("the warehouse has no sites yet: the file is the header only; fill a row per port")
+    elif not gaps.num_rows and fmt is OutFormat.table:
+        stdout().print("every column is filled; edit what has changed and ingest the file")
+    else:
+        render(gaps, fmt, title=gaps.title)
 
 
 @sites_app.command("set-tariff")
