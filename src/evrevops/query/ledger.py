@@ -8,6 +8,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from evrevops.query.quarantine import quarantine_counts, quarantine_page
 from evrevops.query.result import TableResult, table_result
 from evrevops.warehouse import status as wstatus
 from evrevops.warehouse.db import Warehouse
@@ -19,22 +20,35 @@ def ledger(wh: Warehouse) -> TableResult:
     return table_result(wstatus.ledger(wh), "ingest ledger")
 
 
-def quarantine(wh: Warehouse, file_id: int | None = None, limit: int = 200) -> TableResult:
-    """The quarantined records (of ledger entry *file_id*): file, record, field, reason and the raw record's first
-    200 characters; *limit* rows at most.
+def quarantine(
+    wh: Warehouse,
+    file_id: int | None = None,
+    limit: int | None = 200,
+    *,
+    file: str | None = None,
+    reason: str | None = None,
+    offset: int = 0,
+) -> TableResult:
+    """The quarantined records (of ledger entry *file_id*; filters and paging of
+    :func:`evrevops.query.quarantine.quarantine_page`): file, record, field, reason and the raw record's first 200
+    characters, one row per field at fault; *limit* rows at most (None: all).
 
     Raises
     ------
     ValueError
-        A negative *limit*.
+        A negative *limit* or *offset*.
     """
-    return table_result(wstatus.quarantine(wh, file_id, limit), "quarantine")
+    return quarantine_page(wh, file_id, limit, file=file, reason=reason, offset=offset).result
 
 
 def status(wh: Warehouse) -> TableResult:
     """The warehouse in ``item``/``value`` rows (values as text): its file, schema version, row counts per table,
-    the sessions' date range, and data gaps worth knowing (sites without a time zone, ports at two sites, ...)."""
-    return table_result(pa.Table.from_pylist(wstatus.summary(wh)), f"warehouse {wh.path}")
+    the quarantined records (``rows.quarantine`` has a row per field at fault of each), the sessions' date range, and
+    data gaps worth knowing (sites without a time zone, ports at two sites, ...)."""
+    rows = wstatus.summary(wh)
+    at = next((i + 1 for i, r in enumerate(rows) if r["item"] == "rows.quarantine"), len(rows))
+    records = {"item": "quarantine.records (the ledger's quarantined)", "value": str(quarantine_counts(wh).records)}
+    return table_result(pa.Table.from_pylist([*rows[:at], records, *rows[at:]]), f"warehouse {wh.path}")
 
 
 @dataclass(frozen=True)
