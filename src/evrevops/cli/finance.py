@@ -20,6 +20,7 @@ from evrevops.cli.options import (
     month_span,
 )
 from evrevops.cli.render import OutFormat, money_table, render, transposed
+from evrevops.cli.scope_notes import energy_lines, ports_lines, print_lines
 from evrevops.core.choices import (
     DEFAULT_DISCOUNT_RATE,
     DEFAULT_HORIZON_MONTHS,
@@ -125,18 +126,27 @@ def pnl_cmd(
     ] = DEFAULT_USEFUL_LIFE_MONTHS,
     fmt: FormatOpt = OutFormat.table,
 ) -> None:
-    """P&L by month: revenue by stream, cost of revenue (energy, cost of sales, opex, depreciation), gross margin, revenue per port."""
+    """P&L by month: revenue by stream, cost of revenue (energy, cost of sales, opex, depreciation), gross margin, revenue per port.
+
+    Energy revenue is the operator's (sites where it holds the energy position) and ports are
+    those in service at the month's end: stderr names what the headline counts beyond them, and why.
+    """
     import pyarrow as pa
 
     from evrevops.query import finance as qfinance
+    from evrevops.query import scope as qscope
 
     if by not in PNL_BY:
         raise unknown(by, PNL_BY, "grain", lead="use one of")
     wh = ctx.obj.warehouse(read_only=True)
     lo, hi = month_span(wh, month, to_month)
-    result = run_busy(
+    result, energy, ports = run_busy(
         f"building the P&L for {lo:%Y-%m} … {hi:%Y-%m}",
-        lambda: qfinance.pnl(wh, lo, hi, by=by, useful_life_months=useful_life),
+        lambda: (
+            qfinance.pnl(wh, lo, hi, by=by, useful_life_months=useful_life),
+            qscope.energy_revenue_scope(wh, lo, hi),
+            qscope.ports_scope(wh, lo, hi),
+        ),
     )
     table = result.table
     if fmt is OutFormat.table and table.num_rows <= 8:
@@ -148,6 +158,7 @@ def pnl_cmd(
         )  # fmt: skip
     else:
         render(result, fmt, title=result.title)
+    print_lines(energy_lines(energy) + ports_lines(ports))
 
 
 def incentives_cmd(

@@ -15,6 +15,7 @@ from evrevops.cli.options import (
     month_span,
 )
 from evrevops.cli.render import OutFormat, render
+from evrevops.cli.scope_notes import energy_lines, print_lines
 from evrevops.core.choices import MRR_BY, REVENUE_BY
 
 
@@ -51,9 +52,13 @@ def revenue(
 
     Recognized as handbook §2 says (hardware at delivery, installation at
     commissioning, recurring ratably, SLA credits netted, energy by session);
-    integer minor units; the total is the sum of its parts.
+    integer minor units; the total is the sum of its parts. Energy is the
+    operator's: the charging revenue of the sites where it holds the energy
+    position; stderr names what the headline's energy revenue (every site's)
+    has beyond it, and why.
     """
     from evrevops.query import recurring as qrecurring
+    from evrevops.query import scope as qscope
 
     if by not in REVENUE_BY:
         raise unknown(by, REVENUE_BY, "grain", lead="use one of")
@@ -61,4 +66,6 @@ def revenue(
     lo, hi = month_span(wh, month, to_month)
     with busy(f"recognizing revenue for {lo:%Y-%m} … {hi:%Y-%m}"):
         result = qrecurring.revenue(wh, lo, hi, by=by)
+        scope = qscope.energy_revenue_scope(wh, lo, hi)
     render(result, fmt, title=result.title)
+    print_lines(energy_lines(scope))
