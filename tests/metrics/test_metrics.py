@@ -7,7 +7,9 @@ Site A, America/New_York, 24/7. A1 (150 kW) open all March: 31 × 24 h − 1 h
 17 × 24 h = 408 h. Open hours A = 1,151 h.
 
 Site B, America/Denver, Mo-Fr 08:00-18:00: March 2024 has 21 weekdays →
-210 h. B1 has no commissioning date (open throughout).
+210 h. B1 has no commissioning date: it is in service from its first evidence, the
+local day of its first session (Mon 4 March), so 20 weekdays → 200 h (the 1st, a Friday,
+is before it).
 
 Sessions started in March (local): s1 (Mar 9 23:30 EST → Mar 10 01:30 EST,
 2 h plugged, 1.5 h charging, 60 kWh, $30.00 = 25.00 energy + 5.00 idle);
@@ -20,7 +22,7 @@ charging, 30 kWh, $12.00 = 6.00 energy + 6.00 idle.
 Charging A in March = 1.5 + 1 + 1 + 0.5 + 0 = 4.0 h; plugged = 2 + 1 + 1 +
 0.5 + 1/12 h. Congestion A: before 15 March only A1 is open, so every
 plugged-in minute at A1 is congested: 2 h + 1 h + 5 min = 11,100 s; after,
-no moment has both ports busy. Congestion B = 8 h of B1's 210 open hours.
+no moment has both ports busy. Congestion B = 8 h of B1's 200 open hours.
 """
 
 from __future__ import annotations
@@ -79,16 +81,16 @@ def test_site_month_by_hand(wh):
     )
     assert a["revenue_per_port_minor"] == 5_500
     assert a["revenue_per_port_day_minor"] == 229  # 11,000 / (31 + 17) = 229.17
-    assert (b["open_h"], b["charging_h"], b["plugged_in_h"]) == (210.0, 3.0, 8.0)
-    assert b["utilization"] == pytest.approx(3 / 210)
-    assert b["congestion"] == pytest.approx(8 / 210)
+    assert (b["open_h"], b["charging_h"], b["plugged_in_h"]) == (200.0, 3.0, 8.0)
+    assert b["utilization"] == pytest.approx(3 / 200)
+    assert b["congestion"] == pytest.approx(8 / 200)
     assert b["revenue_idle_fee_minor"] == 600
 
 
 def test_rollups_are_ratios_of_sums(wh):
     (n,) = rows(wh, "network").values()
-    assert (n["ports"], n["sessions"], n["energy_kwh"], n["open_h"]) == (3, 6, 250.0, 1361.0)
-    assert n["utilization"] == pytest.approx(7.0 / 1361)
+    assert (n["ports"], n["sessions"], n["energy_kwh"], n["open_h"]) == (3, 6, 250.0, 1351.0)
+    assert n["utilization"] == pytest.approx(7.0 / 1351)
     assert n["energy_revenue_minor"] == 12_200
     assert n["revenue_per_port_minor"] == 4_067  # 12,200 / 3 = 4,066.67, half up
     seg = rows(wh, "segment")
@@ -102,6 +104,9 @@ def test_rollups_are_ratios_of_sums(wh):
 
 def test_money_components_reconcile_to_the_cent(wh):
     for r in compute(wh, by="port", period="day", start=MARCH[0], end=MARCH[1]).to_pylist():
+        if r["energy_revenue_minor"] is None:  # a day outside the session data: every money figure is no data
+            assert r["revenue_energy_component_minor"] is None and r["vat_minor"] is None
+            continue
         parts = (
             r["revenue_energy_component_minor"]
             + r["revenue_time_component_minor"]
@@ -161,7 +166,8 @@ session = st.tuples(
 def test_time_split_sums_back_to_the_whole(zone, sess):
     wh = open_warehouse(":memory:")
     wh.con.execute("INSERT INTO sites (site_id, time_zone) VALUES ('S', ?)", [zone])
-    wh.con.execute("INSERT INTO ports (port_id, site_id, rated_kw) VALUES ('P', 'S', 7.0)")
+    # in service throughout (without a commissioning date a port counts from its first session)
+    wh.con.execute("INSERT INTO ports (port_id, site_id, rated_kw, commissioned_on) VALUES ('P', 'S', 7.0, '2024-01-01')")
     total_plug = total_charge = 0
     for i, (off, dur, share) in enumerate(sess):
         start = EPOCH + dt.timedelta(seconds=off)
@@ -183,6 +189,10 @@ def test_time_split_sums_back_to_the_whole(zone, sess):
     lo, hi = dt.date(2024, 2, 20), dt.date(2024, 4, 10)  # covers every session in any zone
     days = compute(wh, by="port", period="day", start=lo, end=hi).to_pylist()
     months = compute(wh, by="port", period="month", start=lo, end=hi).to_pylist()
+    # days outside the session data's span are no data (None), and hold no session time
+    days = [{k: (0 if v is None and k.endswith("_h") or k == "sessions" and v is None else v) for k, v in r.items()}
+            for r in days]  # fmt: skip
+    months = [{k: 0 if v is None and k in ("plugged_in_h", "sessions") else v for k, v in r.items()} for r in months]
     assert sum(r["plugged_in_h"] for r in days) * 3600 == pytest.approx(total_plug, abs=1e-6)
     assert sum(r["charging_h"] for r in days) * 3600 == pytest.approx(total_charge, abs=1e-6)
     assert sum(r["plugged_in_h"] for r in months) == pytest.approx(sum(r["plugged_in_h"] for r in days))
@@ -230,7 +240,7 @@ def test_congestion_equals_a_brute_force_sweep(zone, sess, p3_from):
     wh.con.execute("INSERT INTO sites (site_id, time_zone) VALUES ('S', ?)", [zone])
     p3_on = lo + dt.timedelta(days=p3_from)
     wh.con.execute(
-        "INSERT INTO ports (port_id, site_id, commissioned_on) VALUES ('P1', 'S', NULL), ('P2', 'S', NULL), ('P3', 'S', ?)",
+        "INSERT INTO ports (port_id, site_id, commissioned_on) VALUES ('P1', 'S', '2000-01-01'), ('P2', 'S', '2000-01-01'), ('P3', 'S', ?)",
         [p3_on],
     )
     base = dt.datetime(2024, 3, 8)  # UTC
@@ -256,3 +266,13 @@ def test_congestion_equals_a_brute_force_sweep(zone, sess, p3_from):
         assert got[day] == _congested_by_brute_force(spans, ds, de, n_open), (day, zone)
         day += dt.timedelta(days=1)
     wh.close()
+
+
+def test_a_period_outside_the_session_data_is_no_data_not_zero(wh):
+    """May 2024 follows the session data (its last session ends on 1 April): utilization and revenue are no data, not 0."""
+    (n,) = rows(wh, "network", start=dt.date(2024, 5, 1), end=dt.date(2024, 5, 31)).values()
+    assert n["ports"] == 3 and n["open_h"] > 0  # the ports still stand
+    for m in ("sessions", "energy_kwh", "utilization", "occupancy", "energy_revenue_minor", "kwh_per_port_day"):
+        assert n[m] is None, m
+    (mar,) = rows(wh, "network").values()
+    assert mar["utilization"] > 0 and mar["sessions"] == 6

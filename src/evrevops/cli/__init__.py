@@ -14,6 +14,7 @@ import os
 import sys
 
 from evrevops.cli import (
+    coverage,
     demo,
     energy,
     finance,
@@ -39,7 +40,7 @@ __all__ = ["OutFormat", "app", "crash", "csv_cell", "err", "ingest_file", "log_p
 _COMMANDS = (
     (None, ingest.ingest), (None, ingest.refresh), ("export", ledger.export_cmd), ("formats", ledger.formats_cmd),
     (None, ledger.quarantine), (None, ledger.status), (None, headline.headline), (None, uptime.uptime),
-    (None, uptime.outages), (None, uptime.stale), ("sla", uptime.sla_cmd), ("risk", uptime.risk_cmd),
+    (None, uptime.outages), (None, uptime.stale), (None, coverage.coverage), ("sla", uptime.sla_cmd), ("risk", uptime.risk_cmd),
     (None, recurring.mrr), (None, recurring.revenue), ("unit-economics", finance.unit_economics_cmd),
     ("pnl", finance.pnl_cmd), ("incentives", finance.incentives_cmd), (None, energy.bill), (None, energy.price),
     (None, demo.generate),

@@ -15,6 +15,7 @@ from evrevops.cli.options import (
     month_first,
 )
 from evrevops.cli.render import OutFormat, err, records, render, stdout
+from evrevops.cli.uptime import coverage_warning
 
 
 def headline(
@@ -31,6 +32,7 @@ def headline(
         result = qmetrics.headline(wh, lo)
     if fmt is not OutFormat.table:
         render(result.combined(), fmt)
+        coverage_warning(wh, lo, None, ("sessions", "telemetry"))
         return
     # One column per scope (network, then each segment), one row per metric: fits a terminal.
     scopes = [("network", r) for r in records(result.network.table)]
@@ -43,6 +45,7 @@ def headline(
         t.add_row(m, *[_headline_cell(r.get(m)) for _, r in scopes])
     stdout().print(t)
     err.print(Text(f"warehouse: {Path(ctx.obj.db).resolve()}"))
+    coverage_warning(wh, lo, None, ("sessions", "telemetry"))
 
 
 def _headline_cell(v: object) -> str:

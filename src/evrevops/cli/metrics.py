@@ -69,6 +69,10 @@ def metrics_cmd(
         except ValueError as exc:
             raise fail(str(exc)) from None
     render(result, fmt, title=result.title)
+    if engine == "duckdb":
+        from evrevops.cli.uptime import coverage_warning
+
+        coverage_warning(wh, lo, hi, qmetrics.sources_of(metric))
 
 
 @metrics_app.command("list")

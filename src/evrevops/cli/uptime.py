@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
 from evrevops.cli.errors import busy, fail, unknown
 from evrevops.cli.options import (
@@ -25,7 +27,7 @@ from evrevops.cli.options import (
     month_first,
     month_span,
 )
-from evrevops.cli.render import OutFormat, render
+from evrevops.cli.render import OutFormat, err, render
 from evrevops.core.vocabulary import GRAINS
 
 nevi_app = typer.Typer(help="NEVI reporting (23 CFR 680.112 / 680.116(b)).", no_args_is_help=True)
@@ -57,6 +59,31 @@ def uptime(
     with busy(f"building status timelines for {lo:%Y-%m}"):
         result = qmetrics.uptime(wh, by, lo, as_of=as_of_instant(as_of), offline_after_s=offline_after * 60)
     render(result, fmt, title=result.title)
+    if engine == "duckdb":
+        coverage_warning(wh, lo, None, ("telemetry",), as_of_instant(as_of), offline_after * 60)
+
+
+def coverage_warning(
+    wh: Any, lo: dt.date, hi: dt.date | None, sources: tuple[str, ...], as_of: dt.datetime | None = None,
+    offline_after_s: int = OFFLINE_MIN * 60,
+) -> None:  # fmt: skip
+    """Print on stderr the one line saying what of *sources* the data does not cover from *lo* to *hi* (default: the
+    end of *lo*'s month), if anything."""
+    from evrevops.core.calendar import month_end
+    from evrevops.query import coverage as qcoverage
+
+    if not sources:
+        return
+    line = qcoverage.warning(
+        wh,
+        lo,
+        hi or month_end(lo),
+        sources,
+        as_of=as_of,
+        offline_after_s=offline_after_s,
+    )
+    if line:
+        err.print(Text(f"warning: {line}"))
 
 
 def outages(

@@ -77,7 +77,7 @@ def expression(
     if kept and _close.close_answers(wh, period, start, end, as_of, offline_after_s):
         agg = _close.close_measures(wh, by, start, end)  # the measures kept for a month-close
     else:
-        needed = {m.numerator for m in picked} | {m.denominator for m in picked if m.denominator}
+        needed = {n for m in picked for n in m.measures}
         # the facts kept after the last ingest while they are current (DuckDB), else built now
         f = (_kept.facts(wh, start, end, monthly=period == "month") if kept else None) or _facts.build(
             wh, start, end, needed | {"ports"}

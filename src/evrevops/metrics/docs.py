@@ -35,6 +35,12 @@ def _grains() -> list[str]:
         "Ratios are ratios of sums over the grain (never averages of ratios) and are empty when the",
         "denominator is zero. Money is integer minor units of `currency`; per-port money is rounded half up.",
         "",
+        "A metric is also empty where its source has no data for the scope (the *known when* column): a",
+        "session metric where no port-day lies inside the span of the session data (`observed_port_days`),",
+        "an uptime metric where no port has telemetry (`measured_s`) or, for NEVI uptime, where a feed gap",
+        "(every port of a site without data for longer than the silence window) falls in the period",
+        "(`feed_gap_s`): never 0 or 100 %. `evrevops coverage` lists what each site's sources cover.",
+        "",
     ]
     return lines
 
@@ -44,13 +50,16 @@ def _metrics() -> list[str]:
     lines = [
         "## Metrics",
         "",
-        "| name | unit | formula | grains | periods | source |",
-        "|---|---|---|---|---|---|",
+        "| name | unit | formula | grains | periods | source | known when |",
+        "|---|---|---|---|---|---|---|",
     ]
     for m in METRICS.values():
         grains = "all" if len(m.grains) == len(GRAIN_KEYS) else ", ".join(m.grains)
         periods = "all" if len(m.periods) == len(PERIOD_KEYS) else ", ".join(m.periods)
-        lines.append(f"| `{m.name}` | {m.unit} | {m.formula} | {grains} | {periods} | {m.source} |")
+        known = " and ".join(
+            ([f"`{m.known_if}` > 0"] if m.known_if else []) + ([f"`{m.unknown_if}` = 0"] if m.unknown_if else [])
+        )
+        lines.append(f"| `{m.name}` | {m.unit} | {m.formula} | {grains} | {periods} | {m.source} | {known or '—'} |")
     lines += ["", "### Definitions", ""]
     for m in METRICS.values():
         lines.append(

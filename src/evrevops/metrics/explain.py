@@ -41,7 +41,7 @@ def explain(
         except ImportError:
             raise ValueError(f"the {dialect} dialect needs {dialect}: pip install 'evrevops[spark]'") from None
     sql = ibis.to_sql(expr, dialect=dialect) if dialect else ibis.to_sql(expr)
-    levels = {MEASURES[m.numerator].level} | ({MEASURES[m.denominator].level} if m.denominator else set())
+    levels = {MEASURES[n].level for n in m.measures}
     if "port-month" in levels and period == "month":
         # the uptime fact is a view over the timeline's tables; show the statements that build them
         epoch = dt.datetime(1970, 1, 1)

@@ -18,9 +18,15 @@ Rules (handbook §2–3):
 * a port is open on a local day at the site it belonged to that day
   (:mod:`evrevops.warehouse.port_sites`) when ``commissioned_on ≤ day`` and
   (``decommissioned_on`` is null or ``day < decommissioned_on``); its open
-  time is that site's operating-hours time of that day. A port that moved has
+  time is that site's operating-hours time of that day. A port without a
+  commissioning date is in service from its first evidence: the local day of
+  its first session or first status, never from the start of the data (a
+  port with neither is not counted). A port that moved has
   rows at every site it was at: open hours where it was, sessions where its
   CDRs say;
+* ``observed_port_days`` counts the port-days inside the span of the session data (the
+  days from the network's first session to its last): a session metric of a scope without
+  any is no data, not 0 (:attr:`~evrevops.metrics.registry.Metric.known_if`);
 * a row's ``segment`` is the site's segment in force that day
   (:mod:`evrevops.warehouse.site_history`).
 """
@@ -149,24 +155,46 @@ def build(wh: WarehouseLike, start: dt.date, end: dt.date, needed: set[str] | fr
 
     member = wh.table(port_sites.VIEW)
     m = member.select(m_port=member.port_id, m_site=member.site_id, m_from=member.from_on, m_to=member.to_on)
-    pd_ = _open_time(ports, s, cal, member, m)
+    pd_ = _open_time(ports, s, cal, member, m, _first_evidence(wh))
     cu = _calendar_by_utc_day(cal)
     split = _time_split(s, cu)
     cur = site_currency(wh)
     started = _started(s, cu, cur)
     txs = _transactions(wh, ports, cu, m, lo, hi)
     want = lambda group: needed is None or bool(group & set(needed))  # noqa: E731
-    port_day = _port_day(wh, pd_, split, txs if want(TX_MEASURES) else None, started, cur)
+    port_day = _port_day(wh, pd_, split, txs if want(TX_MEASURES) else None, started, cur, _session_span(wh))
     site_day = _site_day(wh, s, cal, cu, pd_, cur, visits=want(VISIT_MEASURES))
     return Facts(port_day=port_day, site_day=site_day, start=start, end=end)
 
 
-def _open_time(ports: ir.Table, s: ir.Table, cal: ir.Table, member: ir.Table, m: ir.Table) -> ir.Table:
+def _first_evidence(wh: WarehouseLike) -> ir.Table:
+    """``(port_id, first_at)``: the instant [UTC] of each port's first session or first status event."""
+    s, e = wh.table("sessions"), wh.table("status_events")
+    seen = (
+        s.filter(s.port_id.notnull())
+        .select(port_id=s.port_id, t=s.started_at)
+        .union(e.filter(e.port_id.notnull()).select(port_id=e.port_id, t=e.observed_at), distinct=False)
+    )
+    return seen.group_by("port_id").aggregate(first_at=seen.t.min())
+
+
+def _session_span(wh: WarehouseLike) -> tuple[dt.date, dt.date] | None:
+    """The local days the session data spans, or None without sessions: from the UTC day before the first session's
+    start to the UTC day after the last one's end (a local day is at most a day from its UTC day)."""
+    s = wh.table("sessions")
+    row = s.aggregate(lo=s.started_at.min(), hi=ibis.coalesce(s.ended_at, s.started_at).max()).to_pyarrow()
+    lo, hi = row.to_pylist()[0].values()
+    day = dt.timedelta(days=1)
+    return None if lo is None else (lo.date() - day, hi.date() + day)
+
+
+def _open_time(ports: ir.Table, s: ir.Table, cal: ir.Table, member: ir.Table, m: ir.Table, first: ir.Table) -> ir.Table:
     """``(port_id, site_id, local_date, month, rated_kw, open_s)``: ports × sites × days, with open time.
 
     A port has a row on every local day at every site it was ever at (its membership *member*,
     or a CDR naming the site); it is open there on the days it belonged to the site (*m*: the
-    membership with prefixed columns) and was in service.
+    membership with prefixed columns) and was in service: from its commissioning date, else
+    from its first evidence (*first*: :func:`_first_evidence`).
     """
     pairs = (
         member.select("port_id", "site_id")
@@ -174,9 +202,14 @@ def _open_time(ports: ir.Table, s: ir.Table, cal: ir.Table, member: ir.Table, m:
         .filter(ibis._.site_id.notnull())
     )
     pp = pairs.join(ports.select("port_id", "rated_kw", "commissioned_on", "decommissioned_on"), "port_id")
+    pp = pp.left_join(first, pp.port_id == first.port_id).select(pp, first.first_at)
+    # in service from the commissioning date, else from the local day of the first evidence
+    since = ibis.ifelse(
+        pp.commissioned_on.notnull(), cal.local_date >= pp.commissioned_on, cal.day_end_at > pp.first_at
+    )
     pc = pp.join(cal, pp.site_id == cal.site_id).select(
         pp.port_id, cal.site_id, cal.local_date, cal.month, pp.rated_kw, cal.open_s,
-        in_service=(pp.commissioned_on.isnull() | (cal.local_date >= pp.commissioned_on))
+        in_service=ibis.coalesce(since, False)
         & (pp.decommissioned_on.isnull() | (cal.local_date < pp.decommissioned_on)),
     )  # fmt: skip
     return pc.left_join(
@@ -287,9 +320,16 @@ _ZERO_FILLED = (
 
 
 def _port_day(
-    wh: WarehouseLike, pd_: ir.Table, split: ir.Table, txs: ir.Table | None, started: ir.Table, cur: ir.Table
+    wh: WarehouseLike,
+    pd_: ir.Table,
+    split: ir.Table,
+    txs: ir.Table | None,
+    started: ir.Table,
+    cur: ir.Table,
+    span: tuple[dt.date, dt.date] | None,
 ) -> ir.Table:
-    """``port_day``: open time, time split, transactions (0 without *txs*) and starts, with dimensions."""
+    """``port_day``: open time, time split, transactions (0 without *txs*) and starts, with dimensions;
+    ``observed_port_days`` the port-days inside the session data's *span* (none without sessions)."""
     on = lambda a, b: [a.port_id == b.port_id, a.site_id == b.site_id, a.local_date == b.local_date]  # noqa: E731
     t = pd_.left_join(split, on(pd_, split)).select(pd_, split.plugged_in_s, split.charging_s)
     if txs is not None:
@@ -313,6 +353,9 @@ def _port_day(
         idle_s=z("plugged_in_s") - z("charging_s"),
         ports=t.port_id,
         port_days=ibis.ifelse(t.open_s > 0, 1, 0),
+        observed_port_days=ibis.ifelse(
+            (t.open_s > 0) & t.local_date.between(*span), 1, 0
+        ) if span else ibis.literal(0),
         **{c: z(c) for c in _ZERO_FILLED},
     )  # fmt: skip
 

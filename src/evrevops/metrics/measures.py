@@ -51,7 +51,19 @@ def _port_aggs(t: ir.Table, names: set[str]) -> dict[str, ir.Value]:
 
 
 def metric_expr(m: Metric, agg: ir.Table) -> ir.Value:
-    """The Ibis expression of metric *m* over a table of summed measures."""
+    """The Ibis expression of metric *m* over a table of summed measures: null where the measures say it is not known
+    (:attr:`~evrevops.metrics.registry.Metric.known_if`, :attr:`~evrevops.metrics.registry.Metric.unknown_if`)."""
+    value = _formula(m, agg)
+    tests = [ibis.coalesce(agg[m.known_if], 0) > 0] if m.known_if else []
+    tests += [ibis.coalesce(agg[m.unknown_if], 0) <= 0] if m.unknown_if else []
+    if not tests:
+        return value
+    known = tests[0] if len(tests) == 1 else tests[0] & tests[1]
+    return ibis.ifelse(known, value, ibis.null(value.type()))
+
+
+def _formula(m: Metric, agg: ir.Table) -> ir.Value:
+    """Metric *m*'s formula over a table of summed measures (null when a ratio's denominator is 0)."""
     num = agg[m.numerator]
     if m.kind == "simple":
         return num / m.divisor * m.scale if (m.divisor, m.scale) != (1, 1) else num

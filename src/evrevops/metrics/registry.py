@@ -60,6 +60,13 @@ class Metric:
         Integer minor units of the row's ``currency`` (rounded half up).
     scale : int
         Multiplier applied last (100 for a percentage).
+    known_if : str or None
+        A measure whose sum must be positive for the value to be known: a scope without it has
+        no data for the metric (null, never 0 or 100 %), e.g. ``measured_s`` (telemetry) or
+        ``observed_port_days`` (sessions).
+    unknown_if : str or None
+        A measure whose positive sum makes the value unknown (null): ``feed_gap_s``, time the
+        telemetry feed sent nothing for any port of a site.
     """
 
     name: str
@@ -76,10 +83,23 @@ class Metric:
     grains: tuple[str, ...] = GRAINS
     periods: tuple[str, ...] = PERIODS
     scale: int = 1
+    known_if: str | None = None
+    unknown_if: str | None = None
+
+    @property
+    def formula_measures(self) -> tuple[str, ...]:
+        """The measures of the formula: numerator, then denominator when there is one."""
+        return (self.numerator, self.denominator) if self.denominator else (self.numerator,)
+
+    @property
+    def measures(self) -> frozenset[str]:
+        """Every measure the metric reads: its formula's and the ones saying whether it is known."""
+        gates = {g for g in (self.known_if, self.unknown_if) if g}
+        return frozenset(self.formula_measures) | gates
 
     @property
     def source(self) -> str:
-        m = [MEASURES[self.numerator]] + ([MEASURES[self.denominator]] if self.denominator else [])
+        m = [MEASURES[n] for n in self.formula_measures]
         return ", ".join(sorted({SOURCES[x.level] for x in m}))
 
 
@@ -106,6 +126,7 @@ MEASURES: dict[str, Measure] = {
         ),
         Measure("ports", "count", "distinct ports with open time in the period"),
         Measure("port_days", "count", "port-days with open time"),
+        Measure("observed_port_days", "count", "port-days with open time inside the span of the session data"),
         Measure(
             "revenue_minor",
             "minor units",
@@ -222,6 +243,16 @@ MEASURES: dict[str, Measure] = {
         ),
         Measure("ports_partial_year", "count", "ports measured for less than the twelve months", level="port-month"),
         Measure(
+            "feed_gap_s", "s", "no-data time inside the site's feed gaps (every port without data)", level="port-month"
+        ),
+        Measure("t12_feed_gap_s", "s", "feed_gap_s over the twelve months ending with the month", level="port-month"),
+        Measure(
+            "ports_nevi_known",
+            "count",
+            "ports whose trailing twelve months have measured time and no feed gap",
+            level="port-month",
+        ),
+        Measure(
             "revenue_at_risk_minor",
             "minor units",
             "expected energy revenue lost in outage time (the port's own revenue at that hour of week)",
@@ -238,140 +269,140 @@ METRICS: dict[str, Metric] = {
         Metric("ports", "Ports deployed", "count", "simple", "ports", "ports with open time in the period",
                "Ports in service (commissioned and not decommissioned) for at least part of the period.", reference="handbook §10"),
         Metric("sessions", "Sessions", "count", "simple", "sessions", "Σ sessions",
-               "Sessions started in the period, attributed to the site's local day of their start.", reference="handbook §2"),
+               "Sessions started in the period, attributed to the site's local day of their start.", reference="handbook §2", known_if="observed_port_days"),
         Metric("energy_kwh", "Energy delivered", "kWh", "simple", "energy_kwh", "Σ session energy",
-               "Energy of sessions started in the period.", reference="OCPI CDR total_energy"),
+               "Energy of sessions started in the period.", reference="OCPI CDR total_energy", known_if="observed_port_days"),
         Metric("charging_h", "Charging hours", "h", "simple", "charging_s", "Σ charging time / 3600",
-               "Charging time inside the period; a session's time is split exactly at local day boundaries.", divisor=3600, reference="handbook §3"),
+               "Charging time inside the period; a session's time is split exactly at local day boundaries.", divisor=3600, reference="handbook §3", known_if="observed_port_days"),
         Metric("plugged_in_h", "Plugged-in hours", "h", "simple", "plugged_in_s", "Σ plugged-in time / 3600",
-               "Plug-in to plug-out time inside the period (OCPI total_time).", divisor=3600, reference="handbook §3"),
+               "Plug-in to plug-out time inside the period (OCPI total_time).", divisor=3600, reference="handbook §3", known_if="observed_port_days"),
         Metric("idle_h", "Idle hours", "h", "simple", "idle_s", "Σ (plugged-in − charging) / 3600",
-               "Time a car stayed plugged in without charging (OCPI total_parking_time).", divisor=3600, reference="handbook §3"),
+               "Time a car stayed plugged in without charging (OCPI total_parking_time).", divisor=3600, reference="handbook §3", known_if="observed_port_days"),
         Metric("open_h", "Open hours", "h", "simple", "open_s", "Σ port open time / 3600",
                "Port hours in service and inside the site's operating hours.", divisor=3600, reference="handbook §3"),
         Metric("utilization", "Utilization", "fraction", "ratio", "charging_s", "charging time / open time",
                "Station utilization: share of open time a port was delivering energy (EVgo: charging minutes / 1,440 per stall-day).",
-               denominator="open_s", reference="handbook §3; Atlas Public Policy EV charging use spec; EVgo"),
+               denominator="open_s", reference="handbook §3; Atlas Public Policy EV charging use spec; EVgo", known_if="observed_port_days"),
         Metric("occupancy", "Occupancy", "fraction", "ratio", "plugged_in_s", "plugged-in time / open time",
-               "Occupied utilization: share of open time a car was plugged in.", denominator="open_s", reference="handbook §3"),
+               "Occupied utilization: share of open time a car was plugged in.", denominator="open_s", reference="handbook §3", known_if="observed_port_days"),
         Metric("idle_utilization", "Idle utilization", "fraction", "ratio", "idle_s", "idle time / open time",
-               "Share of open time a car blocked the port without charging.", denominator="open_s", reference="handbook §3"),
+               "Share of open time a car blocked the port without charging.", denominator="open_s", reference="handbook §3", known_if="observed_port_days"),
         Metric("capacity_factor", "Capacity factor", "fraction", "ratio", "energy_kwh_rated", "energy / (rated kW × open hours)",
                "Energy delivered relative to what the ports could deliver at rated power over their open hours (ports with a rated power only).",
-               denominator="capacity_kwh", reference="handbook §3"),
+               denominator="capacity_kwh", reference="handbook §3", known_if="observed_port_days"),
         Metric("congestion", "Congestion", "fraction", "ratio", "congested_s", "time all ports busy / open time",
                "Share of a site's open time during which every open port was occupied (no port free for the next driver).",
-               denominator="site_open_s", reference="handbook §3", grains=SITE_GRAINS),
+               denominator="site_open_s", reference="handbook §3", grains=SITE_GRAINS, known_if="observed_port_days"),
         Metric("sessions_per_port_day", "Sessions per port-day", "count/port-day", "ratio", "sessions", "sessions / port-days",
-               "Average sessions per port per open day.", denominator="port_days", reference="EVgo stall-day reporting"),
+               "Average sessions per port per open day.", denominator="port_days", reference="EVgo stall-day reporting", known_if="observed_port_days"),
         Metric("kwh_per_port_day", "kWh per port-day", "kWh/port-day", "ratio", "energy_kwh", "energy / port-days",
-               "Average energy per port per open day (EVgo Q2-2025: 281 kWh per stall per day).", denominator="port_days", reference="handbook §3; EVgo"),
+               "Average energy per port per open day (EVgo Q2-2025: 281 kWh per stall per day).", denominator="port_days", reference="handbook §3; EVgo", known_if="observed_port_days"),
         Metric("failed_session_share", "Zero-energy session share", "fraction", "ratio", "sessions_zero_energy", "zero-energy sessions / sessions",
-               "Share of sessions that delivered no energy.", denominator="sessions", reference="handbook §4"),
+               "Share of sessions that delivered no energy.", denominator="sessions", reference="handbook §4", known_if="observed_port_days"),
         Metric("energy_revenue_minor", "Energy revenue", "minor units", "simple", "revenue_minor", "Σ CDR total_cost excl. VAT",
-               "Energy/session revenue, recognized at session start's local day; excludes VAT.", money=True, reference="handbook §2, §5"),
+               "Energy/session revenue, recognized at session start's local day; excludes VAT.", money=True, reference="handbook §2, §5", known_if="observed_port_days"),
         Metric("revenue_energy_component_minor", "Revenue: energy component", "minor units", "simple", "revenue_energy_minor", "Σ total_energy_cost",
-               "Per-kWh part of energy revenue.", money=True, reference="OCPI tariff ENERGY"),
+               "Per-kWh part of energy revenue.", money=True, reference="OCPI tariff ENERGY", known_if="observed_port_days"),
         Metric("revenue_time_component_minor", "Revenue: time component", "minor units", "simple", "revenue_time_minor", "Σ total_time_cost",
-               "Per-charging-hour part of energy revenue.", money=True, reference="OCPI tariff TIME"),
+               "Per-charging-hour part of energy revenue.", money=True, reference="OCPI tariff TIME", known_if="observed_port_days"),
         Metric("revenue_idle_fee_minor", "Revenue: idle fees", "minor units", "simple", "revenue_idle_minor", "Σ total_parking_cost",
-               "Idle (parking-time) fees.", money=True, reference="OCPI tariff PARKING_TIME"),
+               "Idle (parking-time) fees.", money=True, reference="OCPI tariff PARKING_TIME", known_if="observed_port_days"),
         Metric("revenue_session_fee_minor", "Revenue: session fees", "minor units", "simple", "revenue_session_fee_minor", "Σ total_fixed_cost",
-               "Flat per-session fees.", money=True, reference="OCPI tariff FLAT"),
+               "Flat per-session fees.", money=True, reference="OCPI tariff FLAT", known_if="observed_port_days"),
         Metric("revenue_unattributed_minor", "Revenue: not broken down", "minor units", "simple", "revenue_unattributed_minor", "Σ (total_cost − components)",
-               "Revenue whose CDR gave no component breakdown; components + this = energy_revenue_minor exactly.", money=True),
+               "Revenue whose CDR gave no component breakdown; components + this = energy_revenue_minor exactly.", money=True, known_if="observed_port_days"),
         Metric("vat_minor", "VAT", "minor units", "simple", "vat_minor", "Σ (incl_vat − excl_vat)",
-               "VAT billed to drivers (not revenue).", money=True),
+               "VAT billed to drivers (not revenue).", money=True, known_if="observed_port_days"),
         Metric("revenue_per_port_minor", "Revenue per port", "minor units/port", "ratio", "revenue_minor", "energy revenue / ports",
-               "Energy revenue per port deployed in the period.", denominator="ports", money=True, reference="handbook §10"),
+               "Energy revenue per port deployed in the period.", denominator="ports", money=True, reference="handbook §10", known_if="observed_port_days"),
         Metric("revenue_per_port_day_minor", "Revenue per port-day", "minor units/port-day", "ratio", "revenue_minor", "energy revenue / port-days",
-               "Energy revenue per port per open day (EVgo Q2-2025: ~$165 per stall per day).", denominator="port_days", money=True, reference="handbook §3; EVgo"),
+               "Energy revenue per port per open day (EVgo Q2-2025: ~$165 per stall per day).", denominator="port_days", money=True, reference="handbook §3; EVgo", known_if="observed_port_days"),
         Metric("energy_cost_minor", "Energy cost", "minor units", "simple", "bill_total_minor", "Σ utility bill total",
                "The site's electricity bill for the month under its utility tariff (URDB), from its 15-minute load profile: energy + demand + fixed charges + minimum adjustment.",
-               money=True, reference="handbook §5", grains=BILL_GRAINS, periods=("month",)),
+               money=True, reference="handbook §5", grains=BILL_GRAINS, periods=("month",), known_if="observed_port_days"),
         Metric("energy_charge_minor", "Energy charges", "minor units", "simple", "bill_energy_charge_minor", "Σ kWh × TOU/tier rate",
-               "Energy (per-kWh) part of the utility bill.", money=True, reference="handbook §5", grains=BILL_GRAINS, periods=("month",)),
+               "Energy (per-kWh) part of the utility bill.", money=True, reference="handbook §5", grains=BILL_GRAINS, periods=("month",), known_if="observed_port_days"),
         Metric("demand_charge_minor", "Demand charges", "minor units", "simple", "bill_demand_charge_minor", "Σ peak kW × demand rate (flat + TOU)",
                "Demand part of the utility bill: the month's 15-minute peaks (per TOU period and overall) × their rates.",
-               money=True, reference="handbook §5", grains=BILL_GRAINS, periods=("month",)),
+               money=True, reference="handbook §5", grains=BILL_GRAINS, periods=("month",), known_if="observed_port_days"),
         Metric("fixed_charge_minor", "Fixed charges", "minor units", "simple", "bill_fixed_charge_minor", "Σ fixed charge + minimum adjustment",
                "Customer/meter charges of the utility bill, with any lift to the monthly minimum.",
-               money=True, reference="handbook §5", grains=BILL_GRAINS, periods=("month",)),
+               money=True, reference="handbook §5", grains=BILL_GRAINS, periods=("month",), known_if="observed_port_days"),
         Metric("energy_margin_minor", "Energy margin", "minor units", "simple", "billed_margin_minor", "Σ (energy revenue − energy cost), billed site-months",
                "Energy revenue net of the electricity bill, demand charges included; site-months without a utility bill are left out (see site_months_billed).",
-               money=True, reference="handbook §5", grains=BILL_GRAINS, periods=("month",)),
+               money=True, reference="handbook §5", grains=BILL_GRAINS, periods=("month",), known_if="observed_port_days"),
         Metric("energy_margin_per_kwh", "Energy margin per kWh", "minor units/kWh", "ratio", "billed_margin_minor", "energy margin / kWh delivered",
                "Energy margin per kWh sold, in minor units of the currency (US cents/kWh), not rounded; billed site-months only.",
-               denominator="billed_energy_kwh", reference="handbook §5", grains=BILL_GRAINS, periods=("month",)),
+               denominator="billed_energy_kwh", reference="handbook §5", grains=BILL_GRAINS, periods=("month",), known_if="observed_port_days"),
         Metric("energy_margin_share", "Energy margin share", "fraction", "ratio", "billed_margin_minor", "energy margin / energy revenue",
                "Energy margin as a share of energy revenue, billed site-months only.",
-               denominator="billed_revenue_minor", reference="handbook §5", grains=BILL_GRAINS, periods=("month",)),
+               denominator="billed_revenue_minor", reference="handbook §5", grains=BILL_GRAINS, periods=("month",), known_if="observed_port_days"),
         Metric("demand_charge_share", "Demand charge share", "fraction", "ratio", "bill_demand_charge_minor", "demand charges / energy cost",
                "Share of the electricity bill that is demand charges (up to ~90 % for DC fast sites).",
-               denominator="bill_total_minor", reference="handbook §5", grains=BILL_GRAINS, periods=("month",)),
+               denominator="bill_total_minor", reference="handbook §5", grains=BILL_GRAINS, periods=("month",), known_if="observed_port_days"),
         Metric("peak_kw", "Peak demand", "kW", "simple", "bill_peak_kw", "max 15-min average kW (Σ over sites)",
                "The month's highest 15-minute demand (for a roll-up, the sum of the sites' own peaks).",
-               reference="handbook §5", grains=BILL_GRAINS, periods=("month",)),
+               reference="handbook §5", grains=BILL_GRAINS, periods=("month",), known_if="observed_port_days"),
         Metric("site_months_billed", "Site-months billed", "count", "simple", "site_months_billed", "site-months with a bill",
                "Site-months with a utility bill (a site without a utility tariff is not billed, never billed as $0).",
-               reference="handbook §5", grains=BILL_GRAINS, periods=("month",)),
+               reference="handbook §5", grains=BILL_GRAINS, periods=("month",), known_if="observed_port_days"),
         Metric("demand_over_revenue_flag", "Demand charges exceed energy revenue", "count", "simple", "site_months_demand_over_revenue",
                "site-months with demand charges > energy revenue",
                "Flag: at site grain 1 when the month's demand charges exceed its energy revenue; rolled up, the number of such site-months.",
-               reference="handbook §5", grains=BILL_GRAINS, periods=("month",)),
+               reference="handbook §5", grains=BILL_GRAINS, periods=("month",), known_if="observed_port_days"),
         Metric("uptime_pct", "NEVI uptime (month)", "%", "ratio", "nevi_up_s", "(period − (T_outage − T_excluded)) / period × 100",
                "23 CFR 680.116(b) formula over the month: minutes the port was measured, less outage minutes not excluded. No-data minutes count as outage (not shown to be up).",
-               denominator="period_s", scale=100, reference="handbook §4; 23 CFR 680.116(b)", periods=MONTH),
+               denominator="period_s", scale=100, reference="handbook §4; 23 CFR 680.116(b)", periods=MONTH, known_if="measured_s", unknown_if="feed_gap_s"),
         Metric("uptime_t12m_pct", "NEVI uptime (trailing 12 months)", "%", "ratio", "t12_nevi_up_s", "(525,600 − (T_outage − T_excluded)) / 525,600 × 100",
                "23 CFR 680.116(b): the same over the twelve months ending with the month, required to be greater than 97 %. The denominator is the minutes the port was measured in those months (525,600 for a full 365-day year; fewer for a port commissioned within them, flagged by ports_partial_year).",
-               denominator="t12_period_s", scale=100, reference="handbook §4; 23 CFR 680.116(b)", periods=MONTH),
+               denominator="t12_period_s", scale=100, reference="handbook §4; 23 CFR 680.116(b)", periods=MONTH, known_if="ports_nevi_known", unknown_if="t12_feed_gap_s"),
         Metric("measured_uptime_pct", "Uptime over measured time", "%", "ratio", "measured_up_s", "(measured − (T_outage − T_excluded)) / measured × 100, no-data time left out",
                "Uptime over the minutes with telemetry only: beside uptime_pct it shows how much of the gap is missing data rather than outage.",
-               denominator="measured_s", scale=100, reference="handbook §4", periods=MONTH),
+               denominator="measured_s", scale=100, reference="handbook §4", periods=MONTH, known_if="measured_s"),
         Metric("measured_h", "Measured port-hours", "h", "simple", "period_s", "Σ measured time / 3600",
                "Port-hours the uptime metrics cover: in service and inside the telemetry span (the NEVI denominator).",
                divisor=3600, reference="handbook §4; 23 CFR 680.116(b)", periods=MONTH),
         Metric("t_outage_min", "Outage minutes", "min", "simple", "outage_s", "Σ T_outage / 60",
                "Outage minutes in the month: Faulted/Unavailable, offline (reported, or silent beyond the window) and no-data time.",
-               divisor=60, reference="handbook §4; 23 CFR 680.116(b)", periods=MONTH),
+               divisor=60, reference="handbook §4; 23 CFR 680.116(b)", periods=MONTH, known_if="measured_s"),
         Metric("t_excluded_min", "Excluded outage minutes", "min", "simple", "excluded_s", "Σ T_excluded / 60",
                "Outage minutes excluded under 23 CFR 680.116(b): covered by an incident with an excludable cause (utility interruption, vehicle, scheduled maintenance, vandalism, natural disaster) or outside stated operating hours.",
-               divisor=60, reference="handbook §4; 23 CFR 680.116(b)", periods=MONTH),
+               divisor=60, reference="handbook §4; 23 CFR 680.116(b)", periods=MONTH, known_if="measured_s"),
         Metric("fault_min", "Out-of-service minutes", "min", "simple", "fault_s", "Σ reported fault time / 60",
                "Minutes the port or its charger reported itself out of service (OCPP Faulted or Unavailable, OCPI OUTOFORDER or INOPERATIVE, a feed's out-of-service code).",
-               divisor=60, reference="handbook §4", periods=MONTH),
+               divisor=60, reference="handbook §4", periods=MONTH, known_if="measured_s"),
         Metric("offline_min", "Offline minutes", "min", "simple", "offline_s", "Σ offline time / 60",
                "Minutes out of contact: a reported out-of-contact status, or an OCPP charger silent beyond the window, from its last message.",
-               divisor=60, reference="handbook §4", periods=MONTH),
+               divisor=60, reference="handbook §4", periods=MONTH, known_if="measured_s"),
         Metric("no_data_min", "No-data minutes", "min", "simple", "no_data_s", "Σ no-data time / 60",
                "Minutes without any observation of the port (stale or missing telemetry); counted as outage by uptime_pct.",
-               divisor=60, reference="handbook §4", periods=MONTH),
+               divisor=60, reference="handbook §4", periods=MONTH, known_if="measured_s"),
         Metric("outages", "Outages", "count", "simple", "outages", "outages starting in the month",
-               "Outages (runs of fault or offline time) that started in the month.", reference="handbook §4", periods=MONTH),
+               "Outages (runs of fault or offline time) that started in the month.", reference="handbook §4", periods=MONTH, known_if="measured_s"),
         Metric("mtbf_h", "Mean time between failures", "h", "ratio", "up_s", "up time / failures / 3600",
                "Hours up per failure (an outage not wholly excluded: scheduled maintenance and utility interruptions are not equipment failures).",
-               denominator="failures", divisor=3600, reference="handbook §4", periods=MONTH),
+               denominator="failures", divisor=3600, reference="handbook §4", periods=MONTH, known_if="measured_s"),
         Metric("mttr_h", "Mean time to repair", "h", "ratio", "repair_s", "failure durations / failures / 3600",
                "Average duration of the failures that started in the month, to their end (or to the data horizon while open).",
-               denominator="failures", divisor=3600, reference="handbook §4", periods=MONTH),
+               denominator="failures", divisor=3600, reference="handbook §4", periods=MONTH, known_if="measured_s"),
         Metric("ports_below_nevi", "Ports at or below 97 % uptime", "count", "simple", "ports_below_nevi", "ports with uptime_t12m_pct ≤ 97",
                "Ports that miss the NEVI requirement (uptime greater than 97 %, trailing twelve months); at port grain a 0/1 flag.",
-               reference="23 CFR 680.116(b)", periods=MONTH),
+               reference="23 CFR 680.116(b)", periods=MONTH, known_if="ports_nevi_known"),
         Metric("ports_partial_year", "Ports measured for part of the year", "count", "simple", "ports_partial_year", "ports with t12 period < twelve months",
                "Ports whose trailing-12-month uptime uses the minutes they existed (commissioned within the year, or telemetry shorter than a year) in place of 525,600.",
-               reference="handbook §4", periods=MONTH),
+               reference="handbook §4", periods=MONTH, known_if="measured_s"),
         Metric("charge_attempt_success_rate", "Charge attempt success rate", "fraction", "ratio", "sessions_with_energy", "attempts that delivered energy / attempts",
                "Share of charge attempts (sessions, including zero-energy failed ones) that delivered energy (ChargeX).",
-               denominator="sessions", reference="handbook §4; ChargeX"),
+               denominator="sessions", reference="handbook §4; ChargeX", known_if="observed_port_days"),
         Metric("session_success_rate", "Session success rate", "fraction", "ratio", "transactions_ended_normally", "sessions ended normally / sessions ended",
                "Share of OCPP transactions that ended normally, not by a fault or EVSE-side stop (stop reasons in docs/uptime.md).",
                denominator="transactions_ended", reference="handbook §4; ChargeX"),
         Metric("visit_success_rate", "Visit success rate", "fraction", "ratio", "visits_successful", "visits with energy / visits",
                "Share of site visits (one driver's attempts at a site, each within 15 minutes of the previous one's end) in which an attempt delivered energy.",
-               denominator="visits", reference="handbook §4; J.D. Power 2025", grains=SITE_GRAINS),
+               denominator="visits", reference="handbook §4; J.D. Power 2025", grains=SITE_GRAINS, known_if="observed_port_days"),
         Metric("revenue_at_risk_minor", "Revenue at risk from downtime", "minor units", "simple", "revenue_at_risk_minor", "Σ outage hours × the port's revenue at that hour of week",
                "Energy revenue the port would have earned in its outage time (not excluded or not), estimated from its own revenue at the same local hour of week over the 13 weeks before the month.",
-               money=True, reference="handbook §4", periods=MONTH),
+               money=True, reference="handbook §4", periods=MONTH, known_if="measured_s"),
     ]
 }  # fmt: skip
 

@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from evrevops.core.calendar import month_end
 from evrevops.metrics import compute as mc
-from evrevops.metrics.registry import METRICS, UPTIME
+from evrevops.metrics.registry import MEASURES, METRICS, UPTIME
 from evrevops.query.result import TableResult, table_result
 from evrevops.uptime.timeline import DEFAULT_OFFLINE_AFTER_S
 from evrevops.warehouse.protocol import WarehouseLike
@@ -69,7 +69,22 @@ def uptime(
         wh, by=by, period="month", start=first, end=last, metrics=list(UPTIME),
         as_of=as_of, offline_after_s=offline_after_s,
     )  # fmt: skip
-    return table_result(table, f"uptime by {by}, {month:%Y-%m}")
+    return table_result(with_telemetry_status(table), f"uptime by {by}, {month:%Y-%m}")
+
+
+NO_TELEMETRY, FEED_GAP = "no telemetry", "feed gap"
+
+
+def with_telemetry_status(table: pa.Table) -> pa.Table:
+    """*table* (with ``measured_h`` and ``uptime_pct``) with ``telemetry`` after the keys: ``no telemetry`` where no
+    port of the row was observed, ``feed gap`` where the NEVI uptime is unknown for a feed gap, else empty."""
+    rows = table.select(["measured_h", "uptime_pct", "measured_uptime_pct"]).to_pylist()
+    status = [
+        NO_TELEMETRY if r["measured_uptime_pct"] is None else FEED_GAP if r["uptime_pct"] is None else None
+        for r in rows
+    ]
+    at = table.column_names.index("currency") + 1 if "currency" in table.column_names else 0
+    return table.add_column(at, "telemetry", pa.array(status, pa.string()))
 
 
 @dataclass(frozen=True)
@@ -114,6 +129,14 @@ def headline(wh: WarehouseLike, month: dt.date) -> Headline:
     net = mc.compute(wh, by="network", period="month", start=first, end=last, metrics=list(HEADLINE))
     seg = mc.compute(wh, by="segment", period="month", start=first, end=last, metrics=list(HEADLINE))
     return Headline(month, table_result(net, "network"), table_result(seg, "segments"))
+
+
+def sources_of(names: Sequence[str] | None) -> tuple[str, ...]:
+    """The data sources (``sessions``, ``telemetry``) metrics *names* (default: all) read, for their coverage check."""
+    ms = [METRICS[n] for n in names or METRICS if n in METRICS]
+    levels = {MEASURES[x].level for m in ms for x in m.measures}
+    out = ("sessions",) if any(m.known_if == "observed_port_days" for m in ms) else ()
+    return out + (("telemetry",) if "port-month" in levels else ())
 
 
 def metric_units(names: Sequence[str]) -> dict[str, str]:

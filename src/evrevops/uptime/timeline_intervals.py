@@ -60,6 +60,11 @@ MESSAGES_SQL = """
 """
 
 
+# true while some OCPP charger's messages reach no port (its charger id is on no port row)
+_UNLINKED_OCPP = f"""EXISTS (SELECT 1 FROM ({MESSAGES_SQL}) um
+    WHERE um.charger_id NOT IN (SELECT charger_id FROM ports WHERE charger_id IS NOT NULL))"""
+
+
 def _liveness_sql(r: Range) -> str:
     """Silence gaps of OCPP chargers: ``(charger_id, t, live)`` with live 1 = online, 2 = offline from t.
 
@@ -107,6 +112,9 @@ ev AS (
     SELECT p.port_id, e.observed_at AS t, 1 AS comp, {rank} AS val, e.status, e.error_code
     FROM status_events e JOIN {PORTS} p ON p.port_id = e.port_id
     WHERE e.observed_at < p.life_end
+      -- an OCPI Locations snapshot does not measure a port without a charger while OCPP telemetry links to no
+      -- port: that log is what should cover it (evrevops.uptime.feed_gaps)
+      AND NOT (coalesce(e.protocol, '') LIKE 'ocpi%' AND p.charger_id IS NULL AND {_UNLINKED_OCPP})
     UNION ALL
     -- the charger's connector-0 status, for each of its ports
     SELECT p.port_id, e.observed_at, 2, {rank}, e.status, e.error_code
