@@ -376,7 +376,7 @@ METRICS: dict[str, Metric] = {
                divisor=60, reference="handbook §4", periods=MONTH, known_if="measured_s"),
         Metric("no_data_min", "No-data minutes", "min", "simple", "no_data_s", "Σ no-data time / 60",
                "Minutes without any observation of the port (stale or missing telemetry); counted as outage by uptime_pct.",
-               divisor=60, reference="handbook §4", periods=MONTH, known_if="measured_s"),
+               divisor=60, reference="handbook §4", periods=MONTH),
         Metric("outages", "Outages", "count", "simple", "outages", "outages starting in the month",
                "Outages (runs of fault or offline time) that started in the month.", reference="handbook §4", periods=MONTH, known_if="measured_s"),
         Metric("mtbf_h", "Mean time between failures", "h", "ratio", "up_s", "up time / failures / 3600",
