@@ -79,4 +79,4 @@ def test_an_empty_table_says_so(tmp_path, command):
     assert res.exit_code == 0, res.output
     assert "no rows" in res.output
     res = runner.invoke(app, ["--db", str(tmp_path / "w.duckdb"), *command, "--format", "json"])
-    assert json.loads(res.output) == []
+    assert json.loads(res.stdout) == [] and "no rows" in res.stderr  # JSON stays JSON; the word goes to stderr

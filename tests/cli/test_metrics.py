@@ -38,7 +38,7 @@ def test_metrics_every_grain_csv(db, by):
 def test_metrics_day_period_and_table(db):
     r = runner.invoke(app, ["--db", str(db), "metrics", "--day", "2024-03-10", "--by", "port", "-m", "open_h"])
     assert r.exit_code == 0, r.output
-    assert "23.0000" in r.stdout  # the DST day
+    assert " 23.0 │" in r.stdout and " 24.0 │" not in r.stdout  # the DST day: 23 open hours, in hours
 
 
 def test_explain_shows_sql():

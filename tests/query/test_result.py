@@ -16,12 +16,14 @@ def test_every_metric_has_its_registry_unit():
     assert COLUMN_UNITS["energy_revenue_minor"] == MINOR == "minor units"
 
 
-def test_only_declared_columns_get_a_unit():
-    t = pa.table({"site_id": ["A"], "currency": ["USD"], "npv_minor": [1], "energy_kwh": [1.5], "mystery_minor": [2]})
+def test_declared_columns_and_unit_suffixes_get_a_unit():
+    t = pa.table({"site_id": ["A"], "currency": ["USD"], "npv_minor": [1], "energy_kwh": [1.5], "mystery_minor": [2],
+                  "mystery_rate": [0.5], "mystery": [3]})  # fmt: skip
     r = table_result(t, "x")
-    # a key, the currency and an undeclared column have none: nothing is guessed from a name's suffix
-    assert dict(r.units) == {"npv_minor": MINOR, "energy_kwh": KWH}
-    assert (r.num_rows, r.column_names, r.title) == (1, ["site_id", "currency", "npv_minor", "energy_kwh", "mystery_minor"], "x")  # fmt: skip
+    # a key, the currency and an undeclared column have none; a unit suffix of the house's naming rule declares
+    # one (`_minor`), an ambiguous one (`_rate`: a fraction? a price?) does not
+    assert dict(r.units) == {"npv_minor": MINOR, "energy_kwh": KWH, "mystery_minor": MINOR}
+    assert (r.num_rows, r.title) == (1, "x")
     assert dict(units_of(["mystery_minor"], {"mystery_minor": "kW"})) == {"mystery_minor": "kW"}
 
 

@@ -29,6 +29,7 @@ from evrevops.cli import (
     tariffs,
     uptime,
 )
+from evrevops.cli.columns import add_column_options
 from evrevops.cli.errors import crash, log_path, write_log
 from evrevops.cli.render import OutFormat, csv_cell, err, out, records, render
 from evrevops.cli.root import app
@@ -54,6 +55,7 @@ for _name, _command in _COMMANDS:
     app.command(_name)(_command)
 for _name, _group in _GROUPS:
     app.add_typer(_group, name=_name)
+add_column_options(app)  # --columns and --all beside every --format
 
 
 def __getattr__(name: str) -> object:

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from evrevops.cli.errors import busy
@@ -14,7 +13,8 @@ from evrevops.cli.options import (
     FormatOpt,
     month_first,
 )
-from evrevops.cli.render import OutFormat, err, records, render, stdout
+from evrevops.cli.render import OutFormat, err, records, render
+from evrevops.cli.tables import field_table
 from evrevops.cli.uptime import coverage_warning
 
 
@@ -35,23 +35,9 @@ def headline(
         coverage_warning(wh, lo, None, ("sessions", "telemetry"))
         return
     # One column per scope (network, then each segment), one row per metric: fits a terminal.
-    scopes = [("network", r) for r in records(result.network.table)]
-    scopes += [(r["segment"] or "(none)", r) for r in records(result.segments.table)]
-    t = Table(title=Text(f"headline {lo:%Y-%m} ({', '.join(result.currencies)})"))
-    t.add_column("metric")
-    for name, _ in scopes:
-        t.add_column(Text(str(name)), justify="right")
-    for m in result.metric_names:
-        t.add_row(m, *[_headline_cell(r.get(m)) for _, r in scopes])
-    stdout().print(t)
+    scopes = [{**r, "scope": "network"} for r in records(result.network.table)]
+    scopes += [{**r, "scope": r["segment"] or "(none)"} for r in records(result.segments.table)]
+    units = {**result.network.units, **result.segments.units}
+    field_table(scopes, ["currency", *result.metric_names], "scope", units, f"headline {lo:%Y-%m}", "metric")
     err.print(Text(f"warehouse: {Path(ctx.obj.db).resolve()}"))
     coverage_warning(wh, lo, None, ("sessions", "telemetry"))
-
-
-def _headline_cell(v: object) -> str:
-    """A headline figure: a float of 100 or more to one place, a smaller one to four, an integer with separators."""
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return f"{v:,.1f}" if abs(v) >= 100 else f"{v:,.4f}"
-    return f"{v:,}"

@@ -25,8 +25,10 @@ FormatOpt = Annotated[
     typer.Option(
         "--format",
         "-f",
-        help="Output format: table, csv or json. CSV text cells that start with = + - @, a tab or a carriage "
-        "return get a leading ' so a spreadsheet shows them instead of running them (see --csv-raw).",
+        help="Output format: table (for people: money in major units with its currency, shares as %, units in "
+        "the headers, what fits 120 characters), csv or json (for machines: exact values, money as integer minor "
+        "units in *_minor fields, shares as fractions 0-1, every column). CSV text cells that start with = + - @, a "
+        "tab or a carriage return get a leading ' so a spreadsheet shows them instead of running them (see --csv-raw).",
     ),
 ]
 SiteOpt = Annotated[list[str] | None, typer.Option("--site", help="Site id (repeatable).")]

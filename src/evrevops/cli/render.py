@@ -15,15 +15,15 @@ import json
 import math
 import re
 import sys
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from rich.text import Text
 
-from evrevops.core.money import minor_to_decimal
+from evrevops.cli.tables import DEFAULT_COLUMNS, field_table, person_table
 
 if TYPE_CHECKING:  # Arrow and the query layer are imported when there is something to render: a fast start
     import pyarrow as pa
@@ -42,7 +42,7 @@ def stdout() -> Console:
 
 
 # Options of the root command that outlive the callback (read by render).
-settings = {"csv_raw": False}
+settings: dict[str, object] = {"csv_raw": False, "columns": None, "all": False, "command": None}
 
 
 class OutFormat(StrEnum):
@@ -80,17 +80,6 @@ def csv_cell(v: object) -> object:
     return v
 
 
-def _text(title: str | None) -> Text | None:
-    return None if title is None else Text(title)
-
-
-def _cell(v: object) -> Text:
-    """A table cell as text (never parsed as markup)."""
-    if v is None:
-        return Text("")
-    return Text(f"{v:.4f}" if isinstance(v, float) else str(v))
-
-
 def _write_csv(cols: list[str], rows: list[dict]) -> None:
     """CSV on stdout, lines ending in ``\\n``; a cell holding a line break (``\\r`` too) is quoted."""
     buf = io.StringIO()
@@ -102,30 +91,57 @@ def _write_csv(cols: list[str], rows: list[dict]) -> None:
         buf.truncate()
 
 
-def render(data: TableResult | pa.Table | list[dict], fmt: OutFormat, title: str | None = None) -> None:
-    """*data* on stdout as *fmt*: a table under *title*, CSV with a header line, or a JSON array of records."""
+def _selected(cols: list[str]) -> list[str]:
+    """*cols* as ``--columns`` names them (in its order), else all of them."""
+    asked = settings["columns"]
+    if not asked:
+        return cols
+    from evrevops.cli.errors import unknown
+
+    names = [c.strip() for c in str(asked).split(",") if c.strip()]
+    for n in names:
+        if n not in cols:
+            raise unknown(n, cols, "column", lead="columns:")
+    return names
+
+
+def render(
+    data: TableResult | pa.Table | list[dict],
+    fmt: OutFormat,
+    title: str | None = None,
+    *,
+    show: list[str] | None = None,
+) -> None:
+    """*data* on stdout as *fmt*: a table under *title* for a person (:mod:`.present`; the columns that fit
+    :data:`WIDTH`, *show* first), CSV with a header line, or a JSON array of records (every column, exact values);
+    ``--columns`` picks the columns of all three, ``--all`` shows a table's every column."""
     import pyarrow as pa
 
-    from evrevops.query.result import TableResult
+    from evrevops.query.result import TableResult, units_of
 
+    units: Mapping[str, str] | None = None
     if isinstance(data, TableResult):
+        units = data.units
         data = data.table
     rows = records(data)
     cols = list(data.column_names) if isinstance(data, pa.Table) else (list(rows[0]) if rows else [])
+    units = units_of(cols) if units is None else units
+    picked = _selected(cols)
+    if fmt is not OutFormat.table:
+        rows = [{c: r.get(c) for c in picked} for r in rows]
+        if not rows:
+            err.print(Text(f"no rows{f': {title}' if title else ''}"))
     if fmt is OutFormat.json:
         sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
     elif fmt is OutFormat.csv:
         if not settings["csv_raw"]:
             rows = [{k: csv_cell(v) for k, v in r.items()} for r in rows]
-        _write_csv(cols, rows)
+        _write_csv(picked, rows)
     else:
-        # an empty table says so (a blank grid reads as a failure)
-        t = Table(title=_text(title), show_lines=False, caption=None if rows else "no rows")
-        for c in cols:
-            t.add_column(Text(str(c)), overflow="fold")
-        for r in rows:  # cells are text, never markup: a site named "[/x]" prints as it is
-            t.add_row(*[_cell(r.get(c)) for c in cols])
-        stdout().print(t)
+        show = show or DEFAULT_COLUMNS.get(str(settings["command"]))
+        person_table(
+            rows, picked, units, title, show=show, chosen=bool(settings["columns"]), every=bool(settings["all"])
+        )
 
 
 def progress_bar() -> Progress:
@@ -142,46 +158,16 @@ def progress_bar() -> Progress:
 
 
 def money_table(result: TableResult, title: str, columns: dict[str, str]) -> None:
-    """A terminal table of *columns* (name → header): a column with a declared unit is a number, right-aligned;
-    one in minor units is shown in whole units of the row's ``currency``."""
-    from evrevops.query.result import MINOR
-
+    """A terminal table of *columns* (name → header), in that order, units as :func:`render` shows them."""
     rows = records(result.table)
-    t = Table(title=_text(title))
-    cols = list(columns)
-    for c in cols:
-        numeric = c in result.units
-        t.add_column(columns[c], justify="right" if numeric else "left", overflow="fold")
-    for r in rows:
-        cells = []
-        for c in cols:
-            v = r[c]
-            if v is None:
-                cells.append("")
-            elif result.units.get(c) == MINOR:
-                cells.append(f"{minor_to_decimal(v, r['currency']):,.0f}")
-            elif isinstance(v, float):
-                cells.append(f"{v:g}")
-            else:
-                cells.append(str(v))
-        t.add_row(*[Text(c) for c in cells])
-    stdout().print(t)
-    err.print(Text(f"money in {', '.join(sorted({r['currency'] for r in rows if r.get('currency')}))}, whole units"))
+    person_table(rows, list(columns), result.units, title, show=list(columns), chosen=True, labels=columns)
 
 
 def transposed(table: TableResult | pa.Table, key: str, title: str) -> None:
     """A few wide rows as a terminal table: one column per row (named by *key*), one line per field."""
-    from evrevops.query.result import TableResult
+    from evrevops.query.result import TableResult, units_of
 
+    units = table.units if isinstance(table, TableResult) else units_of(table.column_names)
     if isinstance(table, TableResult):
         table = table.table
-    rows = records(table)
-    t = Table(title=_text(title))
-    t.add_column("field")
-    for r in rows:
-        t.add_column(Text(str(r[key])), justify="right")
-    for f in table.column_names:
-        if f == key:
-            continue
-        t.add_row(f, *[Text("" if r[f] is None else (f"{r[f]:,}" if isinstance(r[f], int) and not isinstance(r[f], bool) else str(r[f]))) for r in rows])  # fmt: skip
-    stdout().print(t)
+    field_table(records(table), list(table.column_names), key, units, title)

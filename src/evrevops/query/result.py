@@ -53,7 +53,8 @@ _OTHER_UNITS = {
     KW: "baseline_peak_kw scenario_peak_kw peak_kw cap_kw",
     PCT: "measured_uptime_pct sla_uptime_pct uptime_prev_pct credit_pct",
     FRACTION: "crm_probability learned_probability energy_margin_share gross_margin_share nrr grr logo_churn "
-    "revenue_churn utilization_prev idle_utilization failed_session_share session_success_rate",
+    "revenue_churn utilization_prev idle_utilization failed_session_share session_success_rate conversion "
+    "mature_conversion win_probability win_rate slipped_share cost_overrun_share",
     COUNT: "records_read accepted duplicate quarantined replaced sessions_mismatched sessions_unpriced ports_measured "
     "ports_breached site_months_billed silent_chargers accounts_start accounts_churned outages overdue open deals "
     "sites sites_paid_back_in_horizon conflicts sla_breaches_3m won lost",
@@ -106,10 +107,25 @@ class TableResult:
         return list(self.table.column_names)
 
 
+# The house's naming rule (units in names) declares the unit of a column not listed above, for the suffixes
+# that say one thing only (not `_rate` or `_share`, which are listed by name).
+_SUFFIX_UNITS = (
+    ("_minor", MINOR), ("_minor_3m", MINOR), ("_kwh", KWH), ("_kw", KW), ("_pct", PCT), ("_h", HOURS),
+    ("_min", MINUTES), ("_days", DAYS), ("_months", MONTHS),
+)  # fmt: skip
+
+
+def unit_by_name(column: str) -> str | None:
+    """The unit a column's name declares by its suffix (``_minor``, ``_kwh``, ``_pct``, ``_share``, ...), if any."""
+    return next((u for suffix, u in _SUFFIX_UNITS if column.endswith(suffix)), None)
+
+
 def units_of(columns: Iterable[str], extra: Mapping[str, str] | None = None) -> Mapping[str, str]:
-    """The declared unit of each of *columns* that has one (:data:`COLUMN_UNITS`, then *extra*)."""
+    """The unit of each of *columns* that has one: :data:`COLUMN_UNITS`, then *extra*, then the name's suffix
+    (:func:`unit_by_name`)."""
     declared = {**COLUMN_UNITS, **(extra or {})}
-    return MappingProxyType({c: declared[c] for c in columns if c in declared})
+    found = {c: declared.get(c) or unit_by_name(c) for c in columns}
+    return MappingProxyType({c: u for c, u in found.items() if u is not None})
 
 
 def table_result(table: pa.Table, title: str = "", extra: Mapping[str, str] | None = None) -> TableResult:
