@@ -24,10 +24,11 @@ USD = Currency("USD")
         (96.896, "%", None, "96.90"),
         (92925.123, "kWh", None, "92,925.1"),
         (2628, "count", None, "2,628"),
-        (None, "minor units", "USD", ""),
-        (float("nan"), "kWh", None, ""),
+        (None, "minor units", "USD", "—"),  # said, not blank
+        (float("nan"), "kWh", None, "—"),
         ("2025-12", None, None, "2025-12"),
-        (True, None, None, "True"),
+        (True, None, None, "yes"),
+        (False, None, None, "no"),
     ],
 )
 def test_cell(value, unit, currency, text):

@@ -6,7 +6,6 @@ import datetime as dt
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -30,6 +29,7 @@ from evrevops.cli.options import (
     month_first,
     month_span,
 )
+from evrevops.cli.present import cell
 from evrevops.cli.render import OutFormat, err, render, stdout
 from evrevops.core.money import minor_to_decimal
 from evrevops.core.vocabulary import SEGMENTS
@@ -130,7 +130,8 @@ def price(
         raise fail(str(exc)) from None
     render(found.result, fmt, title=found.result.title)
     if fmt is OutFormat.table and found.result.num_rows:
-        err.print(f"leakage: {found.leakage_minor:,} minor units over {found.sessions_mismatched:,} CDRs")
+        amounts = ", ".join(f"{cell(v, 'minor units', c)} {c}" for c, v in found.leakage_minor.items())
+        err.print(Text(f"leakage: {amounts} over {found.sessions_mismatched:,} CDRs"))
 
 
 def _scope(
@@ -212,11 +213,9 @@ def whatif_power_cap(
         lambda ids, lo, hi: f"managing {len(ids)} site(s) under a cap, {lo:%Y-%m} … {hi:%Y-%m}",
         lambda wh, lo, hi, ids: qenergy.power_cap(wh, lo, hi, ids, cap_kw=cap_kw),
     )  # fmt: skip
-    if fmt is OutFormat.table:
-        cols = ["site_id", "month", "cap_kw", "baseline_peak_kw", "energy_lost_kwh", "revenue_lost_minor",
-                "demand_charge_saved_minor", "bill_change_minor", "margin_change_minor", "best"]  # fmt: skip
-        result = replace(result, table=result.table.select([c for c in cols if c in result.column_names]))
-    render(result, fmt, title=result.title)
+    show = ["site_id", "month", "cap_kw", "best", "baseline_peak_kw", "margin_change_minor", "demand_charge_saved_minor",
+            "revenue_lost_minor", "bill_change_minor", "energy_lost_kwh"]  # fmt: skip
+    render(result, fmt, title=result.title, show=show)
 
 
 @whatif_app.command("price")

@@ -30,6 +30,7 @@ _SUFFIXES = ("_minor_3m", "_minor", "_pct", "_kwh", "_kw", "_h", "_min", "_days"
 _UNIT_LABEL = {"fraction": "%", "fraction/year": "%/year", "%": "%"}
 _DECIMALS = {"kWh": 1, "kW": 1, "h": 1, "min": 1, "days": 1, "months": 1, "score": 2, "kWh/port-day": 1,
              "count/port-day": 2}  # fmt: skip
+NONE = "—"  # a cell without a value: said, not left blank (a blank cell reads as a rendering fault)
 LONG_TEXT = 60  # characters of text a table cell shows before it is cut (CSV and JSON keep it whole)
 
 
@@ -86,7 +87,7 @@ def _number(v: float | int | Decimal, decimals: int) -> str:
 
 
 def cell(value: object, unit: str | None, currency: str | None, per_row: bool = False) -> str:
-    """A cell's text: *value* in *unit* as a person reads it (module table); empty for None or NaN.
+    """A cell's text: *value* in *unit* as a person reads it (module docstring); :data:`NONE` for None or NaN.
 
     Parameters
     ----------
@@ -100,8 +101,10 @@ def cell(value: object, unit: str | None, currency: str | None, per_row: bool = 
         Write the currency code after the amount (a table of several currencies).
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return NONE
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if not isinstance(value, int | float | Decimal):
         return str(value)
     if unit is None:
         return f"{value:.4f}" if isinstance(value, float) else str(value)

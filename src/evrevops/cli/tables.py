@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from rich.table import Table
 from rich.text import Text
 
-from evrevops.cli.present import MONEY, Currency, cell, header, short, table_currency
+from evrevops.cli.present import MONEY, NONE, Currency, cell, header, short, table_currency
 
 WIDTH = 120  # characters: the widest table a report prints unless --all or --columns asks for more
 # The columns a report's table shows first (the rest follow while the table fits), by command.
@@ -36,8 +36,6 @@ DEFAULT_COLUMNS: dict[str, list[str]] = {
         "pipeline": "stage deals overdue total_minor crm_weighted_minor learned_weighted_minor",
         "ledger": "file_id path format records_read accepted duplicate quarantined status",
         "quarantine": "file_id path source_record field reason",
-        "whatif power-cap": "site_id month cap_kw baseline_peak_kw scenario_peak_kw baseline_total_minor "
-        "scenario_total_minor demand_charge_saved_minor revenue_lost_minor",
     }.items()
 }
 _EDGE, _PER_COLUMN = 1, 3  # a table's left border; a column's padding and right border
@@ -81,9 +79,12 @@ def _title_width(title: str | None, width: int) -> int | None:
 
 
 def _note(text: str) -> None:
+    """A line on stderr about the table, wrapped at :data:`WIDTH` (a list of column names can be long)."""
+    import textwrap
+
     from evrevops.cli.render import err
 
-    err.print(Text(text))
+    err.print(Text("\n".join(textwrap.wrap(text, WIDTH, subsequent_indent="  ", break_on_hyphens=False))))
 
 
 def person_table(
@@ -137,7 +138,7 @@ def person_table(
     shown = cols
     widths = {c: _min_width(heads[c], texts[c]) for c in cols}
     if not chosen:
-        empty = [c for c in cols if not any(texts[c])]
+        empty = [c for c in cols if all(t == NONE for t in texts[c])]
         shown = [c for c in _order(cols, show) if c not in empty]
         if not every:
             text = {c for c in shown if not _numeric([r.get(c) for r in rows], units.get(c))}
@@ -187,7 +188,7 @@ def field_table(
             continue
         u = units.get(f)
         cells = [cell(r.get(f), u, str(r.get("currency") or cur.single or "") or None, per_row) for r in rows]
-        if not any(cells):
+        if all(c == NONE for c in cells):
             empty.append(f)
             continue
         t.add_row(Text(header(f, u, cur)), *[Text(short(c)[0]) for c in cells])

@@ -95,7 +95,8 @@ class Leakage:
     """CDR billed totals against their tariff, by site and month, with the totals over every row."""
 
     result: TableResult
-    leakage_minor: int
+    leakage_minor: Mapping[str, int]
+    """Currency -> leakage over every row [minor units of that currency]."""
     sessions_mismatched: int
 
 
@@ -111,10 +112,14 @@ def leakage(
         A tariff value the pricing engine cannot use.
     """
     table = repricing.leakage(wh, first_month, last_month, list(site_ids) if site_ids else None)
-    title = f"revenue leakage {first_month:%Y-%m} … {last_month:%Y-%m} (minor units)"
-    total = sum(table.column("leakage_minor").to_pylist()) if table.num_rows else 0
+    title = f"revenue leakage {first_month:%Y-%m} … {last_month:%Y-%m}"
+    totals: dict[str, int] = {}
+    for cur, amount in zip(
+        table.column("currency").to_pylist(), table.column("leakage_minor").to_pylist(), strict=True
+    ):
+        totals[str(cur)] = totals.get(str(cur), 0) + int(amount or 0)
     mismatched = sum(table.column("sessions_mismatched").to_pylist()) if table.num_rows else 0
-    return Leakage(table_result(table, title), int(total), int(mismatched))
+    return Leakage(table_result(table, title), MappingProxyType(dict(sorted(totals.items()))), int(mismatched))
 
 
 def power_cap(
@@ -123,7 +128,7 @@ def power_cap(
     """Managed charging under a site cap *cap_kw* [kW] (default: 10–100 % of each site's peak, ``best`` marked):
     demand charge saved, energy revenue lost, net margin change [minor units]."""
     table = wi.power_cap(wh, first_month, last_month, list(site_ids), cap_kw=cap_kw)
-    return table_result(table, f"what-if power cap, {first_month:%Y-%m} … {last_month:%Y-%m} (money in minor units)")
+    return table_result(table, f"what-if power cap, {first_month:%Y-%m} … {last_month:%Y-%m}")
 
 
 def driver_price(
@@ -133,7 +138,7 @@ def driver_price(
     """The same sessions under driver tariff *tariff_id*: energy revenue side by side [minor units], with a demand
     response only for an *elasticity*."""
     table = repricing.price_whatif(wh, first_month, last_month, list(site_ids), tariff_id, elasticity)
-    title = f"what-if driver tariff {tariff_id}, {first_month:%Y-%m} … {last_month:%Y-%m} (minor units)"
+    title = f"what-if driver tariff {tariff_id}, {first_month:%Y-%m} … {last_month:%Y-%m}"
     return table_result(table, title)
 
 
@@ -142,5 +147,5 @@ def utility_tariff(
 ) -> TableResult:
     """The same load under utility tariff *tariff_id*: bills side by side per site, month and tariff part."""
     table = wi.tariff(wh, first_month, last_month, list(site_ids), tariff_id)
-    title = f"what-if tariff {tariff_id}, {first_month:%Y-%m} … {last_month:%Y-%m} (money in minor units)"
+    title = f"what-if tariff {tariff_id}, {first_month:%Y-%m} … {last_month:%Y-%m}"
     return table_result(table, title)
