@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from rich.table import Table
 from rich.text import Text
 
-from evrevops.cli.present import MONEY, NONE, Currency, cell, header, short, table_currency
+from evrevops.cli.present import LONG_TEXT, MONEY, NONE, Currency, cell, header, short, table_currency
 
 WIDTH = 120  # characters: the widest table a report prints unless --all or --columns asks for more
 # The columns a report's table shows first (the rest follow while the table fits), by command.
@@ -35,7 +35,7 @@ DEFAULT_COLUMNS: dict[str, list[str]] = {
         "budget_minor cost_variance_minor expected_margin_minor",
         "pipeline": "stage deals overdue total_minor crm_weighted_minor learned_weighted_minor",
         "ledger": "file_id path format records_read accepted duplicate quarantined status",
-        "quarantine": "file_id path source_record field reason",
+        "quarantine": "file_id path source_record reason field",
     }.items()
 }
 _EDGE, _PER_COLUMN = 1, 3  # a table's left border; a column's padding and right border
@@ -71,6 +71,19 @@ def _fit(order: list[str], widths: Mapping[str, int], budget: int, text: set[str
             continue
         total += kept[c] + _PER_COLUMN
     return kept
+
+
+def _shortened(
+    full: Mapping[str, list[str]], limits: Mapping[str, int]
+) -> tuple[dict[str, list[str]], set[tuple[str, int]]]:
+    """Each column's cells of *full* shortened to its limit (:func:`~evrevops.cli.present.short`), and the
+    (column, row) of every cell shortened."""
+    texts, cut = {}, set()
+    for c, cells in full.items():
+        pairs = [short(t, limits[c]) for t in cells]
+        texts[c] = [t for t, _ in pairs]
+        cut |= {(c, i) for i, (_, was) in enumerate(pairs) if was}
+    return texts, cut
 
 
 def _title_width(title: str | None, width: int) -> int | None:
@@ -123,17 +136,9 @@ def person_table(
     if cur.single and "currency" in cols and not chosen:  # in the money headers, or of no use
         cols = [c for c in cols if c != "currency"]
     per_row = cur.single is None
-    texts: dict[str, list[str]] = {}
-    cut: set[tuple[str, int]] = set()  # the cells shortened
-    for c in cols:
-        u = units.get(c)
-        column = []
-        for i, r in enumerate(rows):
-            t, was_cut = short(cell(r.get(c), u, str(r.get("currency") or cur.single or "") or None, per_row))
-            if was_cut:
-                cut.add((c, i))
-            column.append(t)
-        texts[c] = column
+    full = {c: [cell(r.get(c), units.get(c), str(r.get("currency") or cur.single or "") or None, per_row)
+                for r in rows] for c in cols}  # fmt: skip
+    texts, cut = _shortened(full, dict.fromkeys(cols, LONG_TEXT))
     heads = {c: header((labels or {}).get(c, c), units.get(c), cur if has_money else Currency(None)) for c in cols}
     shown = cols
     widths = {c: _min_width(heads[c], texts[c]) for c in cols}
@@ -143,11 +148,11 @@ def person_table(
         if not every:
             text = {c for c in shown if not _numeric([r.get(c) for r in rows], units.get(c))}
             fitted = _fit(shown, widths, min(WIDTH, console.width), text)
-            for c, w in fitted.items():
-                if w < widths[c]:  # narrowed: its cells cut to the width
-                    cut |= {(c, i) for i, t in enumerate(texts[c]) if len(t) > w}
-                    texts[c] = [short(t, w)[0] for t in texts[c]]
-                    widths[c] = w
+            narrowed = {c: w for c, w in fitted.items() if w < widths[c]}
+            texts_n, cut_n = _shortened({c: full[c] for c in narrowed}, narrowed)
+            texts.update(texts_n)
+            widths.update(narrowed)
+            cut = {(c, i) for c, i in cut if c not in narrowed} | cut_n
             left = [c for c in shown if c not in fitted]
             shown = [c for c in shown if c in fitted]
             if left:
