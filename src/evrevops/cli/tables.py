@@ -183,11 +183,7 @@ def field_table(
         return
     cur = table_currency(rows)
     per_row = cur.single is None
-    t = Table(title=Text(title), min_width=_title_width(title, stdout().width))
-    t.add_column(label)
-    for r in rows:
-        t.add_column(Text(str(r[key])), justify="right")
-    empty = []
+    lines, empty = [], []
     for f in fields:
         if f == key or (f == "currency" and cur.single):
             continue
@@ -195,8 +191,22 @@ def field_table(
         cells = [cell(r.get(f), u, str(r.get("currency") or cur.single or "") or None, per_row) for r in rows]
         if all(c == NONE for c in cells):
             empty.append(f)
-            continue
-        t.add_row(Text(header(f, u, cur)), *[Text(short(c)[0]) for c in cells])
+        else:
+            lines.append((header(f, u, cur), cells))
+    label_w = max([len(label)] + [len(h) for h, _ in lines])
+    # each row's column gets an equal share of what the labels leave of WIDTH (long text is cut to it)
+    limit = max(_NARROWEST // 2, (WIDTH - _EDGE - label_w - _PER_COLUMN) // len(rows) - _PER_COLUMN)
+    t = Table(title=Text(title), min_width=_title_width(title, stdout().width))
+    t.add_column(label)
+    for r in rows:
+        t.add_column(Text(str(r[key])), justify="right")
+    cut = 0
+    for head, cells in lines:
+        shortened = [short(c, min(limit, LONG_TEXT)) for c in cells]
+        cut += sum(was for _, was in shortened)
+        t.add_row(Text(head), *[Text(c) for c, _ in shortened])
     stdout().print(t)
     if empty:
         _note(f"no values in: {', '.join(empty)}")
+    if cut:
+        _note(f"long text shortened in {cut} cells; --format csv or json has it whole")
