@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from evrevops.cli.errors import busy, fail
 from evrevops.cli.options import AsOfOpt, FormatOpt, as_of_day, month_opt
+from evrevops.cli.present import MONEY, cell
 from evrevops.cli.render import OutFormat, err, money_table, render
 from evrevops.core.choices import DEFAULT_SEED, DEFAULT_SIMS
 
@@ -54,10 +56,12 @@ def forecast_hardware(
                 bt = qforecast.hardware_backtest(wh, origins, months, sims, seed)
             render(bt.result, fmt, title=f"hardware forecast backtest, {lo} … {hi or lo}, {months} months ahead")
             sm = bt.summary
-            err.print(
-                f"{sm.points} forecasts: MAE {sm.mae_minor:,} against naive {sm.naive_mae_minor:,} "
-                f"(minor units; ratio {sm.mae_ratio or 0:.2f}); P10–P90 covered {sm.coverage_p10_p90:.0%}"
-            )
+            code = sm.currency or "(several currencies)"
+            err.print(Text(
+                f"{sm.points} forecasts: MAE {cell(sm.mae_minor, MONEY, sm.currency)} {code} against naive "
+                f"{cell(sm.naive_mae_minor, MONEY, sm.currency)} {code} (ratio {sm.mae_ratio or 0:.2f}); "
+                f"P10–P90 covered {sm.coverage_p10_p90:.0%}"
+            ))  # fmt: skip
             return
         with busy(f"simulating {sims:,} runs"):
             fc = qforecast.hardware(wh, as_of_day(as_of), months, sims, seed)

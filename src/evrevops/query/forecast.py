@@ -27,13 +27,15 @@ class HardwareForecast:
 
 @dataclass(frozen=True)
 class BacktestSummary:
-    """How a backtest's forecasts fared: errors [minor units] and the interval's coverage [fraction]."""
+    """How a backtest's forecasts fared: errors [minor units of ``currency``] and the interval's coverage [fraction]."""
 
     points: int
     mae_minor: int
     naive_mae_minor: int
     mae_ratio: float | None
     coverage_p10_p90: float
+    currency: str | None = None
+    """The one currency of the forecasts' amounts (None when there is none, or several)."""
 
 
 @dataclass(frozen=True)
@@ -86,9 +88,11 @@ def hardware_backtest(
     """The forecast of :func:`hardware` made at each of *origins*, *months* ahead, against what was recognized."""
     table = fhardware.backtest(wh, list(origins), months, sims, seed)
     sm = fhardware.backtest_summary(table)
+    codes = {c for c in table.column("currency").to_pylist() if c} if "currency" in table.column_names else set()
     summary = BacktestSummary(
         points=int(sm["points"]), mae_minor=int(sm.get("mae_minor", 0)), naive_mae_minor=int(sm.get("naive_mae_minor", 0)),
         mae_ratio=sm.get("mae_ratio"), coverage_p10_p90=float(sm.get("coverage_p10_p90", 0)),
+        currency=next(iter(codes)) if len(codes) == 1 else None,
     )  # fmt: skip
     extra = {"horizon": "months", "actual_minor": "minor units", "error_minor": "minor units",
              "naive_error_minor": "minor units"}  # fmt: skip
