@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from evrevops.uptime.nevi_bulk import schema
 from evrevops.uptime.nevi_fields import NULLABLE, TYPES
 from evrevops.uptime.nevi_write import table_records
 
@@ -161,21 +162,28 @@ def validate_table(
     strict : bool
         As for :func:`~evrevops.uptime.nevi_export.validate`.
     """
+    suspects = _suspects(table, kind, schema_dir, strict)
+    if suspects is None:
+        per_record(table_records(table, kind), kind)
+        return
+    for i in suspects:
+        per_record_at(per_record, table_records(table.slice(i, 1), kind), kind, i)
+
+
+def _suspects(table: pa.Table, kind: str, schema_dir: Path, strict: bool) -> list[int] | None:
+    """The indexes of the records of *table* the schema's SQL test flags, in order (None: it does not compile)."""
     try:
         condition, patterns = _compile(kind, schema_dir, strict)
     except Unsupported:
-        per_record(table_records(table, kind), kind)
-        return
+        return None
     con = duckdb.connect()
     try:
         con.register("records", table.append_column("_i", pa.array(np.arange(table.num_rows, dtype=np.int64))))
         for i, (field, pattern) in enumerate(patterns):
             con.register(f"_bad_{i}", _bad_values(table.column(field), pattern))
-        suspects = [r[0] for r in con.execute(f"SELECT _i FROM records WHERE {condition} ORDER BY _i").fetchall()]
+        return [r[0] for r in con.execute(f"SELECT _i FROM records WHERE {condition} ORDER BY _i").fetchall()]
     finally:
         con.close()
-    for i in suspects:
-        per_record_at(per_record, table_records(table.slice(i, 1), kind), kind, i)
 
 
 def per_record_at(
@@ -188,3 +196,59 @@ def per_record_at(
         per_record(records, kind)
     except RecordError as e:
         raise RecordError(e.kind, index, e.field, e.message) from None
+
+
+_PY_TYPES: dict[str, tuple[type, ...]] = {"string": (str,), "boolean": (bool,), "number": (int, float)}
+
+
+def _typed_table(records: Sequence[Any], kind: str) -> pa.Table | None:
+    """*records* as a bulk table of *kind*, or None when one is not a mapping of exactly the types the table holds.
+
+    A record lacking a field, or a value the Arrow column would hold differently from what the
+    schema checks (a bool as a number, an integer past 2^53, a Decimal), leaves the list to the
+    per-record validation.
+    """
+    types = TYPES[kind]
+    for rec in records:
+        if not isinstance(rec, Mapping) or not all(f in rec for f in types):
+            return None
+        for f, t in types.items():
+            v = rec[f]
+            if v is None:
+                continue
+            if t not in _PY_TYPES or not isinstance(v, _PY_TYPES[t]) or (t == "number" and isinstance(v, bool)):
+                return None
+            if t == "number" and isinstance(v, int) and abs(v) > 2**53:
+                return None
+    try:
+        return pa.Table.from_pylist([{f: rec[f] for f in types} for rec in records], schema=schema(kind))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return None
+
+
+def validate_records(
+    records: Sequence[Any],
+    kind: str,
+    per_record: Callable[[list[dict[str, Any]], str], None],
+    *,
+    schema_dir: Path,
+    strict: bool = False,
+) -> None:
+    """Validate a list of records of *kind* as :func:`validate_table` does a bulk table (``per_record`` otherwise).
+
+    The records go through the bulk test when they fit the bulk table of their kind
+    (:func:`_typed_table`); the records it flags are then given, as they are and in order, to
+    *per_record* with their index, so the error raised is the one ``per_record(records, kind)``
+    raises for the whole list (the jsonschema pass over every uptime and outage record took a
+    third of the export's time).
+    """
+    table = _typed_table(records, kind)
+    try:
+        suspects = None if table is None else _suspects(table, kind, schema_dir, strict)
+    except FileNotFoundError:  # the per-record validation says which setting names the folder
+        suspects = None
+    if suspects is None:
+        per_record(list(records), kind)
+        return
+    for i in suspects:
+        per_record_at(per_record, [dict(records[i])], kind, i)

@@ -31,7 +31,7 @@ import pyarrow as pa
 
 from evrevops.core.calendar import add_months
 from evrevops.uptime.nevi_bulk import session_table
-from evrevops.uptime.nevi_check import validate_table
+from evrevops.uptime.nevi_check import validate_records, validate_table
 from evrevops.uptime.nevi_fields import (
     CAUSE_NO_DATA,
     CAUSE_TEXT,
@@ -259,10 +259,17 @@ WITH period_sessions AS (
            energy_cost_minor, time_cost_minor, parking_cost_minor, fixed_cost_minor,
            auth_method, token_uid, stop_reason
     FROM sessions WHERE ended_at >= $start_at AND ended_at < $end_at
+), session_days AS (
+    -- each session once per UTC day it spans: the joins below match on the port and the day, then on the time
+    SELECT session_id, port_id, started_at, ended_at,
+           CAST(unnest(generate_series(CAST(started_at AS DATE), CAST(ended_at AS DATE), INTERVAL 1 DAY)) AS DATE)
+               AS day
+    FROM period_sessions
 ), status_errors AS (
     SELECT s.session_id, string_agg(DISTINCT e.error_code, ',' ORDER BY e.error_code) AS error_codes
-    FROM period_sessions s
-    JOIN status_events e ON e.port_id = s.port_id AND e.observed_at BETWEEN s.started_at AND s.ended_at
+    FROM session_days s
+    JOIN status_events e ON e.port_id = s.port_id AND CAST(e.observed_at AS DATE) = s.day
+                        AND e.observed_at BETWEEN s.started_at AND s.ended_at
     WHERE e.error_code IS NOT NULL AND e.error_code NOT IN ('', 'NoError')
     GROUP BY s.session_id
 ), meter AS (
@@ -271,8 +278,9 @@ WITH period_sessions AS (
            arg_max(m.value, m.observed_at) FILTER (WHERE m.measurand = 'SoC') AS soc_last,
            max(CASE WHEN coalesce(m.unit, 'W') = 'W' THEN m.value / 1000.0 WHEN m.unit = 'kW' THEN m.value END)
                FILTER (WHERE m.measurand = 'Power.Active.Import' AND m.phase IS NULL) AS meter_peak_kw
-    FROM period_sessions s
-    JOIN meter_readings m ON m.port_id = s.port_id AND m.observed_at BETWEEN s.started_at AND s.ended_at
+    FROM session_days s
+    JOIN meter_readings m ON m.port_id = s.port_id AND CAST(m.observed_at AS DATE) = s.day
+                         AND m.observed_at BETWEEN s.started_at AND s.ended_at
     WHERE m.measurand = 'Power.Active.Import'
        OR (m.measurand = 'SoC' AND coalesce(m.unit, 'Percent') = 'Percent')
     GROUP BY s.session_id
@@ -355,7 +363,7 @@ def export_quarter(
     sessions = session_table(sessions_for_export(wh.con, start_at, end_at), currency=currency, user_id_key=user_id_key)
     kinds = {"uptime": "uptime", "outages": "outage", "sessions": "session"}
     for name, recs in records.items():
-        validate(recs, kinds[name])
+        validate_records(recs, kinds[name], validate, schema_dir=Path(SCHEMA_DIR))
     validate_table(sessions, "session", validate, schema_dir=Path(SCHEMA_DIR))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
