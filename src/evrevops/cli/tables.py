@@ -24,7 +24,7 @@ DEFAULT_COLUMNS: dict[str, list[str]] = {
     for k, v in {
         "metrics": "month ports sessions energy_kwh utilization energy_revenue_minor demand_charge_minor "
         "energy_margin_minor uptime_pct",
-        "uptime": f"port_id site_id month {_UPTIME}",
+        "uptime": f"port_id site_id month telemetry {_UPTIME}",
         "outages": "port_id site_id started_at ended_at duration_min state cause revenue_at_risk_minor",
         "sla": "contract_id customer_id site_id month sla_uptime_pct uptime_pct ports_breached credit_pct fee_minor "
         "credit_minor",
