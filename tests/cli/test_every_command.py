@@ -34,6 +34,7 @@ READ_ONLY: dict[str, list[str]] = {
     "metrics list": ["metrics", "list"],
     "metrics explain": ["metrics", "explain", "utilization"],
     "headline": ["headline"],
+    "coverage": ["coverage"],
     "sites list": ["sites", "list"],
     "tariffs list": ["tariffs", "list"],
     "tariffs show": ["tariffs", "show", "demo-ca-ev-tou-demand"],
@@ -74,6 +75,8 @@ WRITING: dict[str, list[str]] = {
     "sites template": ["sites", "template", "--out", "{out}/sites.csv"],
     "ledger forget": ["ledger", "forget", "1"],
 }
+# other forms of a command of the table, run like it on every kind (not rows of the README table)
+VARIANTS: dict[str, list[str]] = {"coverage --unlinked": ["coverage", "--unlinked"]}
 NO_FORMAT = {"metrics explain", "metrics docs", "refresh", "ledger forget", "sites set-tariff", "export", "nevi export"}
 # not run here: `ingest` and `generate` make the warehouses themselves (tests/cli/test_ingest.py)
 ELSEWHERE = {"ingest", "generate"}
@@ -134,7 +137,7 @@ def _cases(table: dict[str, list[str]]) -> list:
     return out
 
 
-@pytest.mark.parametrize(("kind", "args", "fmt"), _cases(READ_ONLY))
+@pytest.mark.parametrize(("kind", "args", "fmt"), _cases({**READ_ONLY, **VARIANTS}))
 def test_read_only_command(warehouses, kind, args, fmt):
     full = ["--db", str(warehouses[kind]), *args, *(["--format", fmt] if fmt != "table" else [])]
     _check(runner.invoke(app, full), full)
@@ -153,7 +156,7 @@ def test_writing_command(warehouses, kind, args, fmt, tmp_path):
 # ---- a --db that names no warehouse: a read-only command says so and creates nothing; a writing one creates it
 
 
-@pytest.mark.parametrize("args", list(READ_ONLY.values()), ids=list(READ_ONLY))
+@pytest.mark.parametrize("args", [*READ_ONLY.values(), *VARIANTS.values()], ids=[*READ_ONLY, *VARIANTS])
 def test_a_read_only_command_on_no_warehouse_says_so_and_creates_nothing(tmp_path, args):
     db = tmp_path / "typo.duckdb"
     r = runner.invoke(app, ["--db", str(db), *args])
@@ -230,4 +233,32 @@ def test_pnl_without_contracts_names_what_is_missing(warehouses):
     assert r.exit_code == 2, r.output
     assert (
         "there are no contracts in the warehouse" in r.stderr and "ingest customers.csv and contracts.csv" in r.stderr
+    )
+
+
+def test_coverage_of_a_warehouse_without_sites_names_the_sites_its_contracts_name(warehouses):
+    import json
+
+    import duckdb
+
+    db = warehouses["contracts"]
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        named = {
+            r[0]
+            for r in con.execute("SELECT DISTINCT site_id FROM contract_events WHERE site_id IS NOT NULL").fetchall()
+        }
+        assert named and con.execute("SELECT count(*) FROM sites").fetchall() == [(0,)]
+    finally:
+        con.close()
+    r = runner.invoke(app, ["--db", str(db), "coverage", "--month", "2025-12", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)
+    assert {x["site_id"] for x in rows} == named
+    by = {(x["source"], x["status"] == "no data") for x in rows}
+    assert ("contracts", False) in by and ("sessions", False) not in by and ("telemetry", False) not in by
+    # without sessions or telemetry there is no default month: it says which option to give
+    r = runner.invoke(app, ["--db", str(db), "coverage"])
+    assert r.exit_code == 2 and r.stderr.startswith("error: no sessions or telemetry to take the default month"), (
+        r.stderr
     )

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from evrevops.cli.errors import busy
+from evrevops.cli.errors import busy, fail
 from evrevops.cli.options import OFFLINE_MIN, AsOfOpt, FormatOpt, OfflineOpt, as_of_instant, date_range
 from evrevops.cli.render import OutFormat, err, render
 
@@ -39,6 +39,14 @@ def coverage(
         result = qcoverage.unlinked(wh)
         render(result, fmt, title=result.title)
         return
+    if not (month or start or end):
+        from evrevops.query import period as qperiod
+
+        if qperiod.last_full_month(wh) is None:
+            raise fail(
+                "no sessions or telemetry to take the default month from; give --month YYYY-MM or --from/--to "
+                "(contracts and CRM are dated by their own evidence)"
+            )
     lo, hi = date_range(month, None, start, end, wh)
     with busy(f"checking coverage for {lo} … {hi}"):
         result = qcoverage.coverage(

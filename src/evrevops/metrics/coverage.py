@@ -86,7 +86,8 @@ def coverage(
 ) -> pa.Table:
     """Per site and source, what the data covers of ``[start, end)`` [UTC instants].
 
-    Every known site has a row per source of :data:`SOURCES` (``no data`` when it has nothing);
+    Every known site (a row of ``sites``, or named by any source's evidence: a contract line of a
+    site no sites file listed) has a row per source of :data:`SOURCES` (``no data`` when it has nothing);
     telemetry's row counts the feed gaps inside the period (``feed_gaps``, ``feed_gap_h`` [h],
     the first gap's start ``gap_from`` and the last one's end ``gap_to``) and is ``feed gap``
     when there is one. Columns :data:`COLUMNS`, ordered by site and source.
@@ -95,7 +96,8 @@ def coverage(
     site_filter = "" if sites is None else f"WHERE true {sql_in('s.site_id', sites)}"
     sql = f"""
 WITH span AS ({SPANS_SQL}), src AS (SELECT unnest({list(SOURCES)!r}) AS source),
-grid AS (SELECT s.site_id, src.source FROM sites s CROSS JOIN src {site_filter}),
+known AS (SELECT site_id FROM sites UNION SELECT site_id FROM span WHERE site_id IS NOT NULL),
+grid AS (SELECT s.site_id, src.source FROM known s CROSS JOIN src {site_filter}),
 gap AS (
     SELECT site_id, count(*) AS feed_gaps,
            sum(date_diff('microsecond', greatest(started_at, {ts_sql(start)}), least(ended_at, {ts_sql(end)})))
