@@ -173,3 +173,19 @@ def test_uptime_shows_no_data_and_warns_of_the_gap(esb):
     table = CliRunner().invoke(app, [*args, "--format", "table"], env={"COLUMNS": "200"})
     assert table.exit_code == 0, table.output
     assert "feed gap" in table.stdout and "44.5" not in table.stdout
+
+
+def test_headline_shows_no_sessions_and_the_feed_gap(esb):
+    _, _, _, db = esb
+    r = CliRunner().invoke(app, ["--db", str(db), "headline", "--month", "2018-11", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)
+    assert rows and all(x["ports"] == 646 for x in rows)
+    # a status log has no sessions and the feed gap hides the NEVI uptime: no data, never 0 % or 44.5 %
+    for name in ("sessions", "energy_kwh", "utilization", "uptime_pct", "uptime_t12m_pct", "ports_below_nevi"):
+        assert {x[name] for x in rows} == {None}, name
+    warning = [line for line in r.stderr.splitlines() if line.startswith("warning:")]
+    assert warning == [
+        "warning: no data for 2018-11-01 … 2018-11-30: sessions: 523 of 523 sites have none; telemetry: 523 of 523 "
+        "sites in a feed gap (2018-11-11 04:55 … 2018-11-25 05:15, up to 336 h) — shown as no data, not 0 %"
+    ]
