@@ -193,13 +193,15 @@ def _parse(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE m AS
         WITH e AS (
-            SELECT rec, ok, obj,
-                   CASE WHEN obj THEN json_extract_string(j, ['$.timestamp', '$.charge_point_id',
-                        '$.chargePointId', '$.protocol', '$.message']) END AS f,
-                   CASE WHEN obj THEN json_type(j, '$.message') END AS msg_type,
-                   CASE WHEN obj THEN dup_key(json_keys(j)) END AS dup
-            FROM (SELECT rec, j, ok, CASE WHEN ok THEN json_type(j) = 'OBJECT' ELSE false END AS obj
-                  FROM (SELECT rec, j, json_valid(j) AS ok FROM raw))
+            SELECT rec, ok, obj, f, msg_type, dup_key(jk) AS dup
+            FROM (SELECT rec, ok, obj,
+                         CASE WHEN obj THEN json_extract_string(j, ['$.timestamp', '$.charge_point_id',
+                              '$.chargePointId', '$.protocol', '$.message']) END AS f,
+                         CASE WHEN obj THEN jt[2] END AS msg_type,
+                         CASE WHEN obj THEN json_keys(j) END AS jk
+                  FROM (SELECT rec, j, ok, coalesce(jt[1] = 'OBJECT', false) AS obj, jt
+                        FROM (SELECT rec, j, ok, CASE WHEN ok THEN json_type(j, ['$', '$.message']) END AS jt
+                              FROM (SELECT rec, j, json_valid(j) AS ok FROM raw))))
         ), e2 AS (
             SELECT rec, ok, obj, dup, f[1] AS ts_txt,
                    coalesce(nullif(trim(f[2]), ''), nullif(trim(f[3]), '')) AS cp,
@@ -211,7 +213,7 @@ def _parse(con: duckdb.DuckDBPyConnection) -> None:
         ), e3 AS (
             SELECT rec, ok, obj, dup, ts_txt, ocpp_ts(ts_txt) AS rts, cp, proto_txt, norm_proto(proto_txt) AS stated,
                    msg_type, CASE WHEN msg IS NULL THEN msg_txt END AS msg_txt, msg, n_items, {fields}, {types},
-                   CASE WHEN t[3] = 'OBJECT' THEN dup_key(json_keys(msg, '$[3]')) END AS pdup,
+                   dup_key(CASE WHEN t[3] = 'OBJECT' THEN json_keys(msg, '$[3]') END) AS pdup,
                    CASE TRY_CAST(p[1] AS DOUBLE) WHEN 2 THEN 2 WHEN 3 THEN 3 WHEN 4 THEN 4 END AS mt,
                    CASE WHEN t[1] NOT IN ('ARRAY', 'OBJECT', 'NULL') AND trim(p[2]) <> '' THEN p[2] END AS uid,
                    CASE WHEN TRY_CAST(p[1] AS DOUBLE) = 2 AND t[2] = 'VARCHAR' AND trim(p[3]) <> '' THEN p[3] END
@@ -220,7 +222,7 @@ def _parse(con: duckdb.DuckDBPyConnection) -> None:
                          json_array_length(msg) AS n_items
                   FROM e2)
         )
-        SELECT *, ocpp_ts(p_ts) AS pts,
+        SELECT *, CASE WHEN p_ts = ts_txt THEN rts ELSE ocpp_ts(p_ts) END AS pts,
             mt = 2 AND action IS NOT NULL AND t3 = 'OBJECT' AS pl,
             CASE WHEN stated IS NOT NULL AND stated <> '?' THEN stated
                  WHEN action = 'TransactionEvent' THEN '{P201}'
@@ -249,7 +251,7 @@ def _meter_values(con: duckdb.DuckDBPyConnection) -> None:
         SELECT rec, arr, mi, 'message[3].' || arr || '[' || mi || ']' AS path, mv_type,
                CASE WHEN mv_type = 'OBJECT' THEN json_extract_string(mv, '$.timestamp') END AS mv_ts_txt,
                CASE WHEN mv_type = 'OBJECT' THEN json_type(mv, '$.sampledValue') END AS sv_type,
-               CASE WHEN mv_type = 'OBJECT' THEN dup_key(json_keys(mv)) END AS mv_dup, mv
+               dup_key(CASE WHEN mv_type = 'OBJECT' THEN json_keys(mv) END) AS mv_dup, mv
         FROM (SELECT rec, arr, mi - 1 AS mi, mv, json_type(mv) AS mv_type
               FROM (SELECT rec, arr, unnest(l) AS mv, generate_subscripts(l, 1) AS mi
                     FROM (SELECT rec, 'meterValue' AS arr, json_extract(meter_value, '$[*]') AS l FROM m
@@ -283,7 +285,7 @@ def _samples(con: duckdb.DuckDBPyConnection) -> None:
         FROM (SELECT rec, arr, mi, si - 1 AS si, path, mv_ts_txt, mv_ts,
                      json_extract_string(sv, ['$.value', '$.context', '$.format', '$.measurand', '$.phase',
                                               '$.unit', '$.unitOfMeasure.unit', '$.unitOfMeasure.multiplier']) AS f,
-                     CASE WHEN json_type(sv) = 'OBJECT' THEN dup_key(json_keys(sv)) END AS sv_dup
+                     dup_key(CASE WHEN json_type(sv) = 'OBJECT' THEN json_keys(sv) END) AS sv_dup
               FROM (SELECT rec, arr, mi, path, mv_ts_txt, mv_ts, unnest(l) AS sv, generate_subscripts(l, 1) AS si
                     FROM (SELECT *, json_extract(mv, '$.sampledValue[*]') AS l FROM mvs WHERE sv_type = 'ARRAY'))))"""
     )
@@ -294,7 +296,9 @@ def _checks_sql(source: str, checks: list[tuple[str, str, str]], first_ord: int)
         f"CASE WHEN coalesce(({cond}), false) THEN {{'field': {fld}, 'reason': {reason}, 'ord': {first_ord + i}}} END"
         for i, (cond, fld, reason) in enumerate(checks)
     )
-    failed = " OR ".join(f"coalesce(({cond}), false)" for cond, _, _ in checks)
+    # A row is kept when a condition is true (NULL is not): plain conditions let DuckDB skip the
+    # rest of an AND, and each OR term, on the rows already decided.
+    failed = " OR ".join(f"({cond})" for cond, _, _ in checks)
     return f"""SELECT rec, e.field AS field, e.reason AS reason, e.ord AS ord
                FROM (SELECT rec, unnest(list_filter([{items}], lambda x: x IS NOT NULL)) AS e
                      FROM {source} WHERE {failed})"""

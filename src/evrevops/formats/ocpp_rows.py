@@ -79,17 +79,21 @@ def canonical(con: duckdb.DuckDBPyConnection) -> None:
         """UPDATE g SET first_rec = g.rec FROM m a, m b
            WHERE g.rec <> g.first_rec AND a.rec = g.rec AND b.rec = g.first_rec AND a.msg <> b.msg"""
     )
-    cols = ", ".join(
-        c
-        for (c,) in con.execute(
-            "SELECT column_name FROM (DESCRIBE m) WHERE column_name NOT IN "
-            "('msg', 'msg_txt', 'meter_value', 'transaction_data')"
-        ).fetchall()
-    )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE canon AS
-            SELECT {cols} FROM m WHERE mt = 2 AND rec IN (SELECT rec FROM g WHERE rec = first_rec)"""
+            SELECT {", ".join(CANON_COLUMNS)} FROM m
+            WHERE mt = 2 AND rec IN (SELECT rec FROM g WHERE rec = first_rec)"""
     )
+
+
+#: The columns of ``m`` that the row builders read from ``canon`` (a copy of only these is far
+#: cheaper than of the whole parsed line: the frame text, the check columns).
+CANON_COLUMNS = (
+    "rec", "cp", "rts", "pts", "proto", "action", "connector_id", "evse_id", "status", "connector_status",
+    "error_code", "vendor_error_code", "info", "transaction_id", "te_transaction_id", "id_tag", "meter_start",
+    "meter_stop", "reason", "event_type", "evse", "id_token", "stopped_reason", "cp_vendor", "cp_model",
+    "cp_serial", "cb_serial", "cp_firmware", "cs_vendor", "cs_model", "cs_serial", "cs_firmware",
+)  # fmt: skip
 
 
 def build_rows(con: duckdb.DuckDBPyConnection) -> None:
