@@ -80,3 +80,25 @@ def test_an_empty_table_says_so(tmp_path, command):
     assert "no rows" in res.output
     res = runner.invoke(app, ["--db", str(tmp_path / "w.duckdb"), *command, "--format", "json"])
     assert json.loads(res.stdout) == [] and "no rows" in res.stderr  # JSON stays JSON; the word goes to stderr
+
+
+def test_a_file_refused_whole_leaves_the_kept_tables_current(tmp_path, fixtures):
+    """A file whose every record goes to quarantine adds a ledger entry and changes no data: after its ingest the
+    kept facts, bills and month-close still answer (stamped current by a refresh that finds nothing changed), so
+    the next report reads them instead of computing everything again."""
+    from evrevops import refresh as krefresh
+    from evrevops.warehouse import derived
+
+    db = ["--db", str(tmp_path / "w.duckdb")]
+    for name in ("sites.csv", "cdrs.ndjson"):
+        assert runner.invoke(app, [*db, "ingest", str(fixtures / "metrics" / name)]).exit_code == 0
+    bad = tmp_path / "cdrs-bad.ndjson"
+    bad.write_text('{"id": "X", "start_date_time": "not a time"}\n')
+    r = runner.invoke(app, [*db, "ingest", str(bad), "--format", "ocpi-cdrs"])
+    assert r.exit_code == 0, r.output
+    wh = open_warehouse(tmp_path / "w.duckdb")
+    try:
+        assert wh.con.execute("SELECT accepted, quarantined FROM ingest_ledger ORDER BY file_id DESC LIMIT 1").fetchall() == [(0, 1)]  # fmt: skip
+        assert all(derived.entries_since(wh, name, version) == [] for name, version in krefresh.STEPS)
+    finally:
+        wh.close()

@@ -222,7 +222,9 @@ def ingest(
     with flimits.using(lim):
         results, failed = _load_all(wh, files, input_format, mapping, force)
     loaded = [r for r in results if r["status"] != "failed"]
-    if keep and any(r["accepted"] or r["replaced"] for r in loaded):
+    # even when nothing was accepted: a ledger entry (a file whose records all went to quarantine) changes the
+    # ledger the kept tables are stamped with, and the refresh, finding nothing changed, stamps them current
+    if keep and loaded:
         refresh_kept(wh)
     wh.close()
     _report(results, loaded, output, f"ingest into {ctx.obj.db}")
