@@ -86,10 +86,14 @@ def test_communication_losses_are_offline_from_the_last_message(wh):
 
 def test_money_and_minutes_reconcile_across_grains(wh):
     lo, hi = month_range("2025-12")
-    names = ["revenue_at_risk_minor", "t_outage_min", "outages", "ports_below_nevi"]
+    names = ["revenue_at_risk_minor", "t_outage_min", "outages", "ports_below_nevi", "measured_h"]
     net = compute(wh, by="network", period="month", start=lo, end=hi, metrics=names).to_pylist()[0]
     for by in ("segment", "site", "port", "customer"):
-        rows = compute(wh, by=by, period="month", start=lo, end=hi, metrics=names).to_pylist()
+        every = compute(wh, by=by, period="month", start=lo, end=hi, metrics=names).to_pylist()
+        # a scope without telemetry (nothing measured) has no data for them, not 0: it adds nothing to the network
+        rows = [r for r in every if r["measured_h"] > 0]
+        unmeasured = [r for r in every if r["measured_h"] == 0]
+        assert all(r[n] is None for r in unmeasured for n in ("revenue_at_risk_minor", "t_outage_min", "outages")), by
         assert sum(r["revenue_at_risk_minor"] for r in rows) == net["revenue_at_risk_minor"], by
         assert sum(r["outages"] for r in rows) == net["outages"], by
         assert sum(r["t_outage_min"] for r in rows) == pytest.approx(net["t_outage_min"]), by
