@@ -167,7 +167,7 @@ def _month_report_command(query: str, doing: str, doc: str) -> Callable[..., Non
 sla_cmd = _month_report_command(
     "sla_credits",
     "evaluating SLAs",
-    "SLA evaluation of every contract line with an uptime commitment, and the credit it owes (minor units).",
+    "SLA evaluation of every contract line with an uptime commitment, and the credit it owes (integer minor units in CSV/JSON).",
 )
 risk_cmd = _month_report_command(
     "accounts_at_risk",
