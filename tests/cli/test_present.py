@@ -77,5 +77,7 @@ def test_short_text():
     assert short("fine") == ("fine", False)
     text, cut = short("; ".join(f"reason number {i} that is long" for i in range(5)))
     assert cut and text == "reason number 0 that is long (+4 more)"
+    text, cut = short("/tmp/" + "d" * 80 + "/customers.csv", 20)
+    assert cut and text == "…" + "d" * 5 + "/customers.csv"
     text, cut = short("x" * 100, 20)
     assert cut and len(text) == 20 and text.endswith("…")

@@ -101,7 +101,7 @@ def test_a_site_named_with_a_closing_tag_lists(hostile, wide):
 
 
 def test_a_quarantined_line_with_markup_prints_as_it_is(hostile, wide):
-    r = runner.invoke(app, ["--db", str(hostile), "quarantine"])
+    r = runner.invoke(app, ["--db", str(hostile), "quarantine", "--columns", "source_record,raw"])
     assert r.exit_code == 0, r.output
     assert "CUST-2,[bold red]alarm[/bold red],fleet" in r.stdout
 

@@ -67,7 +67,7 @@ def test_cli_price_and_whatif_price(db):
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)[0]["leakage_minor"] == 1150
     r = runner.invoke(app, ["--db", str(db), "price", "--month", "2024-06"])
-    assert r.exit_code == 0 and "leakage: 1,150" in r.output
+    assert r.exit_code == 0 and "leakage: 11.50 USD" in r.output  # in major units, with its currency
     r = runner.invoke(
         app,
         [

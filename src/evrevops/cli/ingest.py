@@ -290,7 +290,8 @@ def _report(results: list[dict], loaded: list[dict], output: OutFormat, title: s
     ]
     if output is OutFormat.table and not any(r["reason"] for r in rows):
         rows = [{k: v for k, v in r.items() if k != "reason"} for r in rows]
-    render(rows, output, title=title)
+    show = ["path", "status", "records_read", "accepted", "duplicate", "quarantined", "reason"]
+    render(rows, output, title=title, show=show)
     if output is OutFormat.table:
         t = qledger.ingest_totals(loaded)
         err.print(

@@ -128,9 +128,11 @@ def cell(value: object, unit: str | None, currency: str | None, per_row: bool = 
 
 def short(text: str, limit: int = LONG_TEXT) -> tuple[str, bool]:
     """*text* cut for a table cell: a list joined by ``"; "`` shows its first item and how many more; anything
-    longer than *limit* ends in ``…``. Returns the text and whether it was cut."""
+    longer than *limit* ends in ``…``, a path starts with it (its file name kept). Returns the text and whether it was cut."""
     if len(text) <= limit:
         return text, False
+    if "/" in text and " " not in text:  # a path: its end (the file's name) says the most
+        return "…" + text[-(limit - 1) :], True
     parts = text.split("; ")
     shown = parts[0] if len(parts) > 1 else text
     more = f" (+{len(parts) - 1} more)" if len(parts) > 1 else ""
