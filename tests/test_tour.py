@@ -108,3 +108,37 @@ def test_differences_names_a_changed_a_missing_and_an_extra_file(tmp_path):
     assert "05-bytes.txt" in diffs[3]
     assert tour.main(["--compare", str(a), str(b)]) == 1
     assert tour.main(["--compare", str(a), str(a)]) == 0
+
+
+READABLE_WIDTH = 120  # characters: the widest line a report's table prints by default
+# outputs that are not a report's table: SQL and prose (`metrics explain`), the ingest and generate summaries
+_NOT_A_TABLE = ("metrics explain", " ingest ", " generate ")
+_CATALOG = ("metrics list", "metrics docs")  # they list the registry: metric names and units as declared
+
+
+def _table_outputs() -> dict[str, tuple[str, str]]:
+    """The goldens of reports printed as tables (no --format csv/json): name -> (stdout, command line)."""
+    found = {}
+    for name, path in tour.tour_files(GOLDEN).items():
+        text = path.read_text(encoding="utf-8")
+        command = text.splitlines()[0]
+        if any(f in command for f in ("--format csv", "--format json", "-f csv", "-f json", *_NOT_A_TABLE)):
+            continue
+        found[name] = (text.split("----- stdout -----\n", 1)[1].split("----- stderr -----", 1)[0], command)
+    return found
+
+
+def test_every_report_table_of_the_tour_is_readable():
+    """Reviewed goldens, checked: every table fits 120 characters, no body cell is blank, money is in major units
+    with its currency (no '(minor units)' title, every money header names a currency), shares are percentages."""
+    tables = _table_outputs()
+    assert len(tables) > 50
+    for name, (out, _) in tables.items():
+        lines = out.splitlines()
+        wide = [x for x in lines if len(x) > READABLE_WIDTH]
+        assert not wide, f"{name}: {len(wide)} lines over {READABLE_WIDTH} characters: {wide[0][:140]}"
+        blank = [x for x in lines if x.startswith("│") and any(c.strip() == "" for c in x.strip("│").split("│"))]
+        assert not blank, f"{name}: a blank cell in {blank[0]}"
+        if not any(c in tables[name][1] for c in _CATALOG):
+            assert "minor units" not in out, f"{name}: money shown in minor units"
+            assert "_minor" not in out, f"{name}: a machine money column in a person's table"

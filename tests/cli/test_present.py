@@ -26,6 +26,7 @@ USD = Currency("USD")
         (2628, "count", None, "2,628"),
         (None, "minor units", "USD", "—"),  # said, not blank
         (float("nan"), "kWh", None, "—"),
+        ("", None, None, "—"),
         ("2025-12", None, None, "2025-12"),
         (True, None, None, "yes"),
         (False, None, None, "no"),

@@ -31,7 +31,11 @@ def test_uptime_by_port_json_is_the_hand_computed_nevi_figure(uptime_db):
     recs = {x["port_id"]: x for x in json.loads(r.stdout)}
     assert set(recs) == {"P1", "P2", "Q1"}
     assert set(recs["P1"]) == {"port_id", "site_id", "month", "currency", "telemetry", *UPTIME}
-    assert {p: r["telemetry"] for p, r in recs.items()} == {"P1": None, "P2": None, "Q1": None}  # every port observed
+    assert {p: r["telemetry"] for p, r in recs.items()} == {
+        "P1": "reported",
+        "P2": "reported",
+        "Q1": "reported",
+    }  # every port observed
     assert recs["P1"]["uptime_t12m_pct"] == pytest.approx((525_600 - 1_080) / 525_600 * 100)
     assert recs["Q1"]["ports_partial_year"] == 1
 

@@ -87,7 +87,7 @@ def _number(v: float | int | Decimal, decimals: int) -> str:
 
 
 def cell(value: object, unit: str | None, currency: str | None, per_row: bool = False) -> str:
-    """A cell's text: *value* in *unit* as a person reads it (module docstring); :data:`NONE` for None or NaN.
+    """A cell's text: *value* in *unit* as a person reads it (module docstring); :data:`NONE` for None, NaN or empty text.
 
     Parameters
     ----------
@@ -100,7 +100,7 @@ def cell(value: object, unit: str | None, currency: str | None, per_row: bool = 
     per_row : bool
         Write the currency code after the amount (a table of several currencies).
     """
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or value == "" or (isinstance(value, float) and math.isnan(value)):
         return NONE
     if isinstance(value, bool):
         return "yes" if value else "no"

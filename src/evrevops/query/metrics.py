@@ -72,19 +72,22 @@ def uptime(
     return table_result(with_telemetry_status(table), f"uptime by {by}, {month:%Y-%m}")
 
 
-NO_TELEMETRY, FEED_GAP = "no telemetry", "feed gap"
+NO_TELEMETRY, FEED_GAP, REPORTED = "no telemetry", "feed gap", "reported"
 
 
 def with_telemetry_status(table: pa.Table) -> pa.Table:
-    """*table* (with ``measured_h`` and ``uptime_pct``) with ``telemetry`` after the keys: ``no telemetry`` where no
-    port of the row was observed, ``feed gap`` where the NEVI uptime is unknown for a feed gap, else empty."""
-    rows = table.select(["measured_h", "uptime_pct", "measured_uptime_pct"]).to_pylist()
-    status = [
-        NO_TELEMETRY if r["measured_uptime_pct"] is None else FEED_GAP if r["uptime_pct"] is None else None
-        for r in rows
-    ]
+    """*table* (with ``uptime_pct`` and ``measured_uptime_pct``) with ``telemetry`` after the keys: ``no telemetry``
+    where no port of the row was observed, ``feed gap`` where the NEVI uptime is unknown for a feed gap, else
+    ``reported`` (computed column-wise)."""
+    import pyarrow.compute as pc
+
+    status = pc.if_else(
+        pc.is_null(table["measured_uptime_pct"]),
+        pa.scalar(NO_TELEMETRY),
+        pc.if_else(pc.is_null(table["uptime_pct"]), pa.scalar(FEED_GAP), pa.scalar(REPORTED)),
+    )
     at = table.column_names.index("currency") + 1 if "currency" in table.column_names else 0
-    return table.add_column(at, "telemetry", pa.array(status, pa.string()))
+    return table.add_column(at, "telemetry", status.cast(pa.string()))
 
 
 @dataclass(frozen=True)
