@@ -5,7 +5,7 @@ then runs a fixed list of commands in process (``run_tour``: the README's tour a
 command of its command table, some in CSV and JSON) and writes each one's command line, exit
 code, stdout and stderr to ``NN-name.txt``. This test does that with the code under test and
 compares every file with its golden: a refactor of the package's internals must not change a
-byte of any command's output. The goldens were made with the code at commit 8b72f52 (see
+byte of any command's output. The goldens were first made with the code at commit 8b72f52 (see
 ``tests/fixtures/tour/README.md``).
 
 When an output is meant to change, rewrite the goldens from the working tree and review the diff:
