@@ -2,7 +2,8 @@
 
 Hand-computed: a charger moves from site A to site B on 16 March 2025 (America/Denver, which
 springs forward on 9 March: that local day has 23 hours). Its sessions count where their CDRs
-say; its open hours count at A on 1–15 March and at B on 16–31 March.
+say; its open hours count at A on 1–15 March and at B on 16–31 March (both ports commissioned
+on 1 January: a port without a commissioning date is in service only from its first session).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ SITES = """site_id,segment,time_zone,charger_id,port_id,connector_id,rated_kw
 A,fleet,America/Denver,CA,P1,1,10
 B,commercial,America/Denver,CB,P2,1,10
 """
+COMMISSIONED = SITES.replace("rated_kw\n", "rated_kw,commissioned_on\n").replace(",10\n", ",10,2025-01-01\n")
 
 
 def _cdr(i: int, site: str, port: str, start_local: str, hours: int, kwh: float, cost: str) -> dict:
@@ -45,7 +47,7 @@ def _cdr(i: int, site: str, port: str, start_local: str, hours: int, kwh: float,
 @pytest.fixture(scope="module")
 def moved(tmp_path_factory):
     d = tmp_path_factory.mktemp("moved")
-    (d / "sites.csv").write_text(SITES)
+    (d / "sites.csv").write_text(COMMISSIONED)
     cdrs = [
         _cdr(1, "A", "P1", "2025-03-03T10:00:00", 2, 20.0, "10.00"),
         _cdr(2, "A", "P1", "2025-03-10T10:00:00", 3, 30.0, "15.00"),
@@ -147,19 +149,24 @@ def test_overlapping_sessions_at_two_sites_are_reported(tmp_path):
         ("P1", "A", "B", "sessions")
     ]
     assert rows[0]["detail"] == "session US*EVR*C1 at A overlaps session US*EVR*C2 at B"
-    # the financial record still counts each session where it says; open hours go one way
-    got = {r["site_id"]: r["sessions"] for r in compute(wh, by="site", period="month", start=MARCH[0], end=MARCH[1], metrics=["sessions"], kept=False).to_pylist()}  # fmt: skip
-    assert got == {"A": 1, "B": 1}
+    # the financial record still counts each session where it says; open hours go one way. P1 has no
+    # commissioning date: in service from C1 (3 March), at B from that day (C2): never open at A, yet
+    # the session there is data, not "no data"
+    got = {r["site_id"]: (r["sessions"], r["open_h"]) for r in compute(wh, by="site", period="month", start=MARCH[0], end=MARCH[1], metrics=["sessions", "open_h"], kept=False).to_pylist()}  # fmt: skip
+    assert got == {"A": (1, 0.0), "B": (1, 29 * 24.0 - 1)}  # 3–31 March at B; 9 March has 23 hours
     wh.close()
 
 
 def test_sites_csv_windows_place_a_port_at_two_sites_with_a_gap(tmp_path):
-    """A port decommissioned at A on 10 March and commissioned at B on 20 March is nowhere between."""
+    """A port decommissioned at A on 10 March and commissioned at B on 20 March is nowhere between.
+
+    P2, commissioned on 1 January, is at B all month.
+    """
     (tmp_path / "sites.csv").write_text(
         "site_id,segment,time_zone,port_id,rated_kw,commissioned_on,decommissioned_on\n"
         "A,fleet,UTC,P1,10,2025-01-01,2025-03-10\n"
         "B,commercial,UTC,P1,10,2025-03-20,\n"
-        "B,commercial,UTC,P2,10,,\n"
+        "B,commercial,UTC,P2,10,2025-01-01,\n"
     )
     wh = open_warehouse(tmp_path / "w.duckdb")
     r = ingest_file(wh, tmp_path / "sites.csv")

@@ -36,10 +36,11 @@ def _grains() -> list[str]:
         "denominator is zero. Money is integer minor units of `currency`; per-port money is rounded half up.",
         "",
         "A metric is also empty where its source has no data for the scope (the *known when* column): a",
-        "session metric where no port-day lies inside the span of the session data (`observed_port_days`),",
-        "an uptime metric where no port has telemetry (`measured_s`) or, for NEVI uptime, where a feed gap",
-        "(every port of a site without data for longer than the silence window) falls in the period",
-        "(`feed_gap_s`): never 0 or 100 %. `evrevops coverage` lists what each site's sources cover.",
+        "session metric where no port-day with open time or a session lies inside the span of the session",
+        "data (`observed_port_days`), an uptime metric where no port has telemetry (`measured_s`) or, for",
+        "NEVI uptime, where a feed gap (every port of a site without data for longer than the silence",
+        "window) falls in the period (`feed_gap_s`): never 0 or 100 %. `evrevops coverage` lists what each",
+        "site's sources cover.",
         "",
     ]
     return lines

@@ -25,8 +25,9 @@ Rules (handbook §2–3):
   rows at every site it was at: open hours where it was, sessions where its
   CDRs say;
 * ``observed_port_days`` counts the port-days inside the span of the session data (the
-  days from the network's first session to its last): a session metric of a scope without
-  any is no data, not 0 (:attr:`~evrevops.metrics.registry.Metric.known_if`);
+  days from the network's first session to its last) with open time or a session started: a
+  session metric of a scope without any is no data, not 0
+  (:attr:`~evrevops.metrics.registry.Metric.known_if`); a scope holding a session is never no data;
 * a row's ``segment`` is the site's segment in force that day
   (:mod:`evrevops.warehouse.site_history`).
 """
@@ -329,7 +330,8 @@ def _port_day(
     span: tuple[dt.date, dt.date] | None,
 ) -> ir.Table:
     """``port_day``: open time, time split, transactions (0 without *txs*) and starts, with dimensions;
-    ``observed_port_days`` the port-days inside the session data's *span* (none without sessions)."""
+    ``observed_port_days`` the port-days inside the session data's *span* (none without sessions) with open
+    time or a session started (a session where its port was not open, as a port that moved that day, is data)."""
     on = lambda a, b: [a.port_id == b.port_id, a.site_id == b.site_id, a.local_date == b.local_date]  # noqa: E731
     t = pd_.left_join(split, on(pd_, split)).select(pd_, split.plugged_in_s, split.charging_s)
     if txs is not None:
@@ -354,7 +356,7 @@ def _port_day(
         ports=t.port_id,
         port_days=ibis.ifelse(t.open_s > 0, 1, 0),
         observed_port_days=ibis.ifelse(
-            (t.open_s > 0) & t.local_date.between(*span), 1, 0
+            ((t.open_s > 0) | (z("sessions") > 0)) & t.local_date.between(*span), 1, 0
         ) if span else ibis.literal(0),
         **{c: z(c) for c in _ZERO_FILLED},
     )  # fmt: skip

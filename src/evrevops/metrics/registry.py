@@ -126,7 +126,9 @@ MEASURES: dict[str, Measure] = {
         ),
         Measure("ports", "count", "distinct ports with open time in the period"),
         Measure("port_days", "count", "port-days with open time"),
-        Measure("observed_port_days", "count", "port-days with open time inside the span of the session data"),
+        Measure(
+            "observed_port_days", "count", "port-days with open time or a session, inside the span of the session data"
+        ),
         Measure(
             "revenue_minor",
             "minor units",
