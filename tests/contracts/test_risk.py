@@ -31,8 +31,10 @@ def test_a_falling_uptime_is_a_reason_with_its_figures(wh):
     assert k1["uptime_pct"] == pytest.approx(up) and k1["uptime_prev_pct"] == pytest.approx(prev)
     assert (k1["score"], k1["level"]) == (15, "low")  # falling by ≥ 1 point: 15
     assert k1["reasons"] == f"uptime {up:.2f} % vs {prev:.2f} % before"
-    # K2's port was commissioned on 1 July and was up in October: nothing to report
-    assert (k2["score"], k2["reasons"], k2["utilization"], k2["utilization_prev"]) == (0, "", 0.0, None)
+    # K2's port was commissioned on 1 July and was up in October: nothing to report; without sessions its
+    # utilization is no data (None), not 0, and no utilization signal
+    assert (k2["score"], k2["reasons"], k2["utilization"], k2["utilization_prev"]) == (0, "", None, None)
+    assert k1["utilization"] is None and "utilization" not in k1["reasons"]
 
 
 def test_silence_at_the_horizon_and_a_bad_month_add_up(wh):

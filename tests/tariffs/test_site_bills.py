@@ -5,7 +5,8 @@ June 2024: b1 delivers 40 kWh in one hour (40 kW for four 15-minute intervals), 
 first hour of a 2-hour stay (30 kW). Bill: 70 kWh × 0.10 = $7.00; peak 40 kW × $10 = $400.00;
 fixed $20.00; total $427.00. Revenue $20.00 + $15.00 = $35.00, so the energy margin is
 $35.00 − $427.00 = −$392.00 (−560 cents per kWh), and demand charges exceed revenue: flagged.
-May 2024: the port is in service without load, so the bill is the $20.00 fixed charge alone.
+May 2024: the port is in service without load, so the bill is the $20.00 fixed charge alone (the
+metrics say no data for May: it is before the session data).
 Site T has no utility tariff: it is not billed, and listed as such.
 """
 
@@ -152,9 +153,17 @@ def test_kept_bills_serve_metrics_only_while_current(db, fixtures, tmp_path):
     assert site_bills.cached_range(w) == (dt.date(2024, 6, 1), dt.date(2024, 6, 1))
     kept = compute(w, by="site", period="month", start=JUNE[0], end=JUNE[1]).to_pylist()
     assert kept == live
-    # a month the kept bills do not cover is billed on the fly
-    may = compute(w, by="site", period="month", start=dt.date(2024, 5, 1), end=dt.date(2024, 5, 31)).to_pylist()
-    assert {x["site_id"]: x["energy_cost_minor"] for x in may}["S"] == 2000
+    # a range the kept bills do not cover is billed on the fly: a cent added to the kept June bill tells them
+    # apart (an edit of the kept table is no ingest: they stay current)
+    w.con.execute(f"UPDATE {site_bills.CACHE} SET total_minor = total_minor + 1 WHERE site_id = 'S'")
+    assert site_bills.cached_range(w) == (dt.date(2024, 6, 1), dt.date(2024, 6, 1))
+    june = compute(w, by="site", period="month", start=JUNE[0], end=JUNE[1]).to_pylist()
+    assert {x["site_id"]: x["energy_cost_minor"] for x in june}["S"] == 42701  # the kept bill
+    both = compute(w, by="site", period="month", start=dt.date(2024, 5, 1), end=JUNE[1]).to_pylist()
+    by_month = {x["month"]: x["energy_cost_minor"] for x in both if x["site_id"] == "S"}
+    # June billed on the fly; May is before the session data (first session 3 June): no data, not the $20.00
+    # fixed charge alone that the bill engine gives a month it is asked for (test_month_bills_by_hand)
+    assert by_month == {"2024-05": None, "2024-06": 42700}
     # any write to the warehouse (here a tariff change through the ledger) makes them stale
     set_site_tariff(w, "S", "hand-ev-rate", JUNE[0])
     assert site_bills.cached_range(w) is None

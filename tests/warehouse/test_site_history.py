@@ -84,8 +84,14 @@ def test_rows_of_one_site_and_date_that_disagree_are_quarantined(tmp_path):
 
 
 def test_metrics_count_each_day_in_the_segment_in_force_that_day(tmp_path):
-    """A site that becomes a fleet depot on 16 March: its sessions before count as commercial, after as fleet."""
-    (tmp_path / "sites.csv").write_text(HEADER + "S1,commercial,,,,,UTC,S1-P1\nS1,fleet,,,,2025-03-16,UTC,S1-P1\n")
+    """A site that becomes a fleet depot on 16 March: its sessions before count as commercial, after as fleet.
+
+    The port is commissioned on 1 January (without a date it would be in service only from its first session).
+    """
+    header = HEADER.replace("port_id\n", "port_id,commissioned_on\n")
+    (tmp_path / "sites.csv").write_text(
+        header + "S1,commercial,,,,,UTC,S1-P1,2025-01-01\nS1,fleet,,,,2025-03-16,UTC,S1-P1,2025-01-01\n"
+    )
     cdrs = [
         cdr(id="C1", start_date_time="2025-03-10T10:00:00Z", end_date_time="2025-03-10T11:00:00Z", last_updated="2025-03-10T11:00:00Z"),
         cdr(id="C2", start_date_time="2025-03-15T23:00:00Z", end_date_time="2025-03-16T01:00:00Z", last_updated="2025-03-16T01:00:00Z"),
