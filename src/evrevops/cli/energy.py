@@ -103,7 +103,9 @@ def bill(
             stdout().print(f"[yellow]not billed:[/yellow] {escape(str(u['part']))}: {escape(str(u['detail']))}")
     if len(recs) > 1:
         total = sum(r["total"] for r in recs)
-        stdout().print(f"month total ({len(recs)} tariff parts): {minor_to_decimal(total, recs[0]['currency']):,} {recs[0]['currency']}")
+        stdout().print(
+            f"month total ({len(recs)} tariff parts): {minor_to_decimal(total, recs[0]['currency']):,} {recs[0]['currency']}"
+        )
 
 
 def price(
