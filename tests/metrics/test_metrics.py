@@ -167,7 +167,9 @@ def test_time_split_sums_back_to_the_whole(zone, sess):
     wh = open_warehouse(":memory:")
     wh.con.execute("INSERT INTO sites (site_id, time_zone) VALUES ('S', ?)", [zone])
     # in service throughout (without a commissioning date a port counts from its first session)
-    wh.con.execute("INSERT INTO ports (port_id, site_id, rated_kw, commissioned_on) VALUES ('P', 'S', 7.0, '2024-01-01')")
+    wh.con.execute(
+        "INSERT INTO ports (port_id, site_id, rated_kw, commissioned_on) VALUES ('P', 'S', 7.0, '2024-01-01')"
+    )
     total_plug = total_charge = 0
     for i, (off, dur, share) in enumerate(sess):
         start = EPOCH + dt.timedelta(seconds=off)
