@@ -113,13 +113,11 @@ def leakage(
     """
     table = repricing.leakage(wh, first_month, last_month, list(site_ids) if site_ids else None)
     title = f"revenue leakage {first_month:%Y-%m} … {last_month:%Y-%m}"
-    totals: dict[str, int] = {}
-    for cur, amount in zip(
-        table.column("currency").to_pylist(), table.column("leakage_minor").to_pylist(), strict=True
-    ):
-        totals[str(cur)] = totals.get(str(cur), 0) + int(amount or 0)
-    mismatched = sum(table.column("sessions_mismatched").to_pylist()) if table.num_rows else 0
-    return Leakage(table_result(table, title), MappingProxyType(dict(sorted(totals.items()))), int(mismatched))
+    by_currency = table.group_by("currency").aggregate([("leakage_minor", "sum"), ("sessions_mismatched", "sum")])
+    totals = dict(zip(by_currency["currency"].to_pylist(), by_currency["leakage_minor_sum"].to_pylist(), strict=True))
+    totals = {str(c): int(v or 0) for c, v in sorted(totals.items(), key=lambda kv: str(kv[0]))}
+    mismatched = sum(int(v or 0) for v in by_currency["sessions_mismatched_sum"].to_pylist())
+    return Leakage(table_result(table, title), MappingProxyType(totals), mismatched)
 
 
 def power_cap(

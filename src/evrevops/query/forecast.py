@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import pyarrow.compute as pc
+
 from evrevops.core.calendar import month_end, months_between, next_month
 from evrevops.forecast import hardware as fhardware
 from evrevops.pipeline import funnel as pfunnel
@@ -88,7 +90,7 @@ def hardware_backtest(
     """The forecast of :func:`hardware` made at each of *origins*, *months* ahead, against what was recognized."""
     table = fhardware.backtest(wh, list(origins), months, sims, seed)
     sm = fhardware.backtest_summary(table)
-    codes = {c for c in table.column("currency").to_pylist() if c} if "currency" in table.column_names else set()
+    codes = set(pc.unique(table["currency"].drop_null()).to_pylist()) if "currency" in table.column_names else set()
     summary = BacktestSummary(
         points=int(sm["points"]), mae_minor=int(sm.get("mae_minor", 0)), naive_mae_minor=int(sm.get("naive_mae_minor", 0)),
         mae_ratio=sm.get("mae_ratio"), coverage_p10_p90=float(sm.get("coverage_p10_p90", 0)),
